@@ -1,0 +1,87 @@
+// Typed errors of log storage. Callers branch on `code`, never on the message.
+
+export type LogErrorCode =
+  | 'RAFTER_LOG_CORRUPT'
+  | 'RAFTER_LOG_VERSION'
+  | 'RAFTER_LOG_CLOSED'
+  | 'RAFTER_LOG_LIMIT'
+  | 'RAFTER_LOG_INVALID'
+  | 'RAFTER_LOG_NOT_FOUND'
+  | 'RAFTER_LOG_IO';
+
+export class LogError extends Error {
+  constructor(
+    readonly code: LogErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * A file failed its checksum or structure check somewhere other than a torn tail. The
+ * affected server must stop: continuing could lose acknowledged entries.
+ */
+export class LogCorruptionError extends LogError {
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    readonly reason: string,
+  ) {
+    super(
+      'RAFTER_LOG_CORRUPT',
+      `log file ${file} is corrupt at offset ${offset}: ${reason}; ` +
+        'the server cannot start from it; restore the file or rebuild the member from its peers',
+    );
+  }
+}
+
+/** A file carries a format version this code does not read. */
+export class LogVersionError extends LogError {
+  constructor(
+    readonly file: string,
+    readonly version: number,
+    readonly supported: number,
+  ) {
+    super(
+      'RAFTER_LOG_VERSION',
+      `log file ${file} has format version ${version}; this build reads version ${supported}`,
+    );
+  }
+}
+
+export class LogClosedError extends LogError {
+  constructor(what: string) {
+    super('RAFTER_LOG_CLOSED', `${what} is closed`);
+  }
+}
+
+/** A bound from limits.ts was hit; the caller must back off or split its work. */
+export class LogLimitError extends LogError {
+  constructor(what: string, value: number, max: number) {
+    super('RAFTER_LOG_LIMIT', `${what} is ${value}, above the limit of ${max}`);
+  }
+}
+
+/** A caller passed something the log cannot accept (e.g. an index gap). */
+export class LogInvalidError extends LogError {
+  constructor(message: string) {
+    super('RAFTER_LOG_INVALID', message);
+  }
+}
+
+export class LogIoError extends LogError {
+  constructor(
+    readonly file: string,
+    cause: unknown,
+  ) {
+    super('RAFTER_LOG_IO', `I/O failed on ${file}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+/** Asserts catch our own bugs; a failure names what broke. */
+export function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(`assertion failed: ${message}`);
+}

@@ -1,0 +1,42 @@
+// Named bounds for log storage. Every queue or buffer that grows has one here.
+
+/** Largest payload one entry may carry (encoded). Bigger ones are refused, not split. */
+export const ENTRY_PAYLOAD_BYTES_MAX = 64 << 20;
+
+/** Default ceiling on one WAL batch (one write call + one sync). */
+export const WAL_BATCH_BYTES_MAX = 4 << 20;
+export const WAL_BATCH_ENTRIES_MAX = 32_768;
+
+/** Above this many pending bytes `append` reports back-pressure (returns false). */
+export const WAL_PENDING_BYTES_MAX = 64 << 20;
+
+/** Default size at which the WAL rolls over to a new file. */
+export const WAL_FILE_BYTES_MAX = 256 << 20;
+/** Floor on a configured WAL file size, so tests can roll over often but not absurdly. */
+export const WAL_FILE_BYTES_MIN = 4 << 10;
+
+/** A writer id is a server's uid; it is written once per WAL file. */
+export const WRITER_ID_BYTES_MAX = 1_024;
+/** Short references to writer ids within one WAL file. */
+export const WAL_WRITERS_PER_FILE_MAX = 0xffff_fffe;
+
+/** Segment files close at whichever of these comes first. */
+export const SEGMENT_ENTRIES_MAX = 4_096;
+export const SEGMENT_BYTES_MAX = 64 << 20;
+
+/** How many server flushes the segment writer runs at once on the dirty runner. */
+export const SEGMENT_WRITER_CONCURRENCY_MAX = 8;
+
+/** Snapshot chunks for installation on followers. */
+export const SNAPSHOT_CHUNK_BYTES_DEFAULT = 1 << 20;
+export const SNAPSHOT_CHUNK_BYTES_MAX = 16 << 20;
+export const SNAPSHOT_BYTES_MAX = 2 ** 31;
+/** Checkpoints kept per server; older ones are deleted. */
+export const CHECKPOINTS_KEPT_MAX = 3;
+
+/** The meta file is rewritten compactly once its append log passes this size. */
+export const META_FILE_BYTES_MAX = 1 << 20;
+export const META_RECORD_BYTES_MAX = 64 << 10;
+
+/** Largest index or term we store: both are written as 64-bit but must stay exact in a JS number. */
+export const INDEX_MAX = Number.MAX_SAFE_INTEGER;

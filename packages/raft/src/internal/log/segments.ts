@@ -1,0 +1,279 @@
+// One server's segment files: the in-memory view (SegmentStore, read synchronously by
+// the core through ServerLog) and the flush task that appends entries to them (plain
+// data in and out, so a dirty runner can run it off the main thread).
+import { LogCorruptionError, assert } from './errors.js';
+import { type LogFs, NodeFs, joinPath } from './fs.js';
+import { SEGMENT_BYTES_MAX, SEGMENT_ENTRIES_MAX } from './limits.js';
+import {
+  SEGMENT_HEADER_BYTES,
+  SLOT_BYTES,
+  dataStart,
+  encodeSegmentHeader,
+  encodeSlot,
+  readSlot,
+  slotChecksumOk,
+  verifySegment,
+} from './segment-format.js';
+
+export interface SegmentInfo {
+  readonly seq: number;
+  readonly path: string;
+  readonly capacity: number;
+  readonly count: number;
+  readonly dataEnd: number;
+  /** Committed slots, count × SLOT_BYTES. */
+  readonly slots: Buffer;
+}
+
+export interface FlushEntry {
+  readonly index: number;
+  readonly term: number;
+  readonly bytes: Uint8Array;
+}
+
+/** Everything a flush needs, as plain data. */
+export interface SegmentFlushTask {
+  readonly dir: string;
+  /** Files to delete first: segments wholly at or above the first index being written. */
+  readonly deletePaths: readonly string[];
+  /** The segment to append to (already cut back if entries overwrite part of it). */
+  readonly reopen: SegmentInfo | undefined;
+  readonly nextSeq: number;
+  readonly entries: readonly FlushEntry[];
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+}
+
+export interface SegmentFlushResult {
+  /** The reopened segment (if any) and new ones, in order. */
+  readonly segments: SegmentInfo[];
+}
+
+export function segmentFileName(seq: number): string {
+  return `${String(seq).padStart(12, '0')}.seg`;
+}
+
+export function firstIndexOf(s: SegmentInfo): number {
+  return readU64At(s.slots, 0);
+}
+
+export function lastIndexOf(s: SegmentInfo): number {
+  return readU64At(s.slots, (s.count - 1) * SLOT_BYTES);
+}
+
+function readU64At(buf: Buffer, at: number): number {
+  return buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * 0x1_0000_0000;
+}
+
+/** Appends entries to segment files. Two syncs per file touched: slots and data, then the header that commits them. */
+export async function runSegmentFlush(task: SegmentFlushTask, fs: LogFs = new NodeFs()): Promise<SegmentFlushResult> {
+  for (const p of task.deletePaths) await fs.rmrf(p);
+  const out: SegmentInfo[] = [];
+  let cur = task.reopen;
+  let nextSeq = task.nextSeq;
+  let i = 0;
+  let created = false;
+  while (i < task.entries.length) {
+    const first = task.entries[i] as FlushEntry;
+    const contiguous = cur !== undefined && (cur.count === 0 || lastIndexOf(cur) + 1 === first.index);
+    if (cur === undefined || !contiguous || cur.count >= cur.capacity || cur.dataEnd >= dataStart(cur.capacity) + task.maxBytes) {
+      if (cur !== undefined) out.push(cur);
+      const seq = nextSeq++;
+      cur = { seq, path: joinPath(task.dir, segmentFileName(seq)), capacity: task.maxEntries, count: 0, dataEnd: dataStart(task.maxEntries), slots: Buffer.alloc(0) };
+      created = true;
+    }
+    const n = fitting(cur, task.entries, i, task.maxBytes);
+    cur = await appendToSegment(fs, cur, task.entries, i, n);
+    i += n;
+  }
+  if (cur !== undefined) out.push(cur);
+  if (created) await fs.syncDir(task.dir);
+  return { segments: out };
+}
+
+function fitting(cur: SegmentInfo, entries: readonly FlushEntry[], start: number, maxBytes: number): number {
+  const room = cur.capacity - cur.count;
+  let bytes = cur.dataEnd - dataStart(cur.capacity);
+  let n = 0;
+  while (n < room && start + n < entries.length) {
+    const len = (entries[start + n] as FlushEntry).bytes.byteLength;
+    if (cur.count + n > 0 && bytes + len > maxBytes) break;
+    bytes += len;
+    n++;
+  }
+  assert(n > 0, `segment ${cur.path} has no room`);
+  return n;
+}
+
+async function appendToSegment(fs: LogFs, cur: SegmentInfo, entries: readonly FlushEntry[], start: number, n: number): Promise<SegmentInfo> {
+  let dataBytes = 0;
+  for (let k = 0; k < n; k++) dataBytes += (entries[start + k] as FlushEntry).bytes.byteLength;
+  const data = Buffer.allocUnsafe(dataBytes);
+  const slots = Buffer.allocUnsafe(n * SLOT_BYTES);
+  let offset = cur.dataEnd;
+  let at = 0;
+  for (let k = 0; k < n; k++) {
+    const e = entries[start + k] as FlushEntry;
+    data.set(e.bytes, at);
+    encodeSlot(slots, k, e.index, e.term, offset, e.bytes);
+    at += e.bytes.byteLength;
+    offset += e.bytes.byteLength;
+  }
+  // A new segment is built under a temporary name and renamed once complete, so a
+  // .seg file always has a committed header: a bad one is corruption, not a crash.
+  const isNew = cur.count === 0;
+  const handle = await fs.open(isNew ? `${cur.path}.tmp` : cur.path, isNew ? 'create' : 'write');
+  try {
+    await handle.writeAt(data, cur.dataEnd);
+    await handle.writeAt(slots, SEGMENT_HEADER_BYTES + cur.count * SLOT_BYTES);
+    await handle.datasync();
+    const header = { capacity: cur.capacity, count: cur.count + n, dataEnd: offset };
+    await handle.writeAt(encodeSegmentHeader(header), 0);
+    await handle.datasync();
+    await handle.close();
+    if (isNew) await fs.rename(`${cur.path}.tmp`, cur.path);
+    return { ...cur, ...header, slots: Buffer.concat([cur.slots, slots]) };
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The segments of one server, in index order. Reads are synchronous (LogReader contract). */
+export class SegmentStore {
+  private segments: SegmentInfo[] = [];
+  private nextSeq = 1;
+
+  constructor(
+    readonly dir: string,
+    private readonly fs: LogFs,
+  ) {}
+
+  /** Opens and fully verifies every segment file of a server. */
+  static async recover(dir: string, fs: LogFs): Promise<SegmentStore> {
+    const store = new SegmentStore(dir, fs);
+    await fs.mkdirp(dir);
+    // Unfinished new segments: their entries are still in the WAL.
+    for (const name of (await fs.readdir(dir)).filter((n) => n.endsWith('.tmp'))) await fs.rmrf(joinPath(dir, name));
+    const names = (await fs.readdir(dir)).filter((n) => n.endsWith('.seg')).sort();
+    for (const name of names) {
+      const path = joinPath(dir, name);
+      const seq = Number.parseInt(name, 10);
+      const { header, slots } = verifySegment(await fs.readFile(path), path);
+      store.nextSeq = Math.max(store.nextSeq, seq + 1);
+      if (header.count === 0) {
+        await fs.unlink(path);
+        continue;
+      }
+      const info: SegmentInfo = { seq, path, ...header, slots };
+      const prev = store.segments.at(-1);
+      if (prev !== undefined && firstIndexOf(info) <= lastIndexOf(prev)) {
+        throw new LogCorruptionError(path, SEGMENT_HEADER_BYTES, `first index ${firstIndexOf(info)} overlaps previous segment ending at ${lastIndexOf(prev)}`);
+      }
+      store.segments.push(info);
+    }
+    return store;
+  }
+
+  first(): number | undefined {
+    const s = this.segments[0];
+    return s === undefined ? undefined : firstIndexOf(s);
+  }
+
+  last(): number | undefined {
+    const s = this.segments.at(-1);
+    return s === undefined ? undefined : lastIndexOf(s);
+  }
+
+  count(): number {
+    return this.segments.length;
+  }
+
+  termAt(index: number): number | undefined {
+    const s = this.find(index);
+    if (s === undefined) return undefined;
+    return readSlot(s.slots, index - firstIndexOf(s)).term;
+  }
+
+  /** Entries from..to that the segments hold, verified against their checksums. */
+  read(from: number, to: number): FlushEntry[] {
+    const out: FlushEntry[] = [];
+    let index = from;
+    // Bounded by the number of segments the range spans.
+    while (index <= to) {
+      const s = this.find(index);
+      if (s === undefined) break;
+      const end = Math.min(to, lastIndexOf(s));
+      const i0 = index - firstIndexOf(s);
+      const i1 = end - firstIndexOf(s);
+      const a = readSlot(s.slots, i0);
+      const b = readSlot(s.slots, i1);
+      const bytes = this.fs.readSync(s.path, a.offset, b.offset + b.length - a.offset);
+      for (let i = i0; i <= i1; i++) {
+        const slot = readSlot(s.slots, i);
+        const rel = slot.offset - a.offset;
+        const payload = bytes.subarray(rel, rel + slot.length);
+        if (payload.length !== slot.length || !slotChecksumOk(s.slots, i, payload)) {
+          throw new LogCorruptionError(s.path, slot.offset, `entry ${slot.index} failed its checksum on read`);
+        }
+        out.push({ index: slot.index, term: slot.term, bytes: payload });
+      }
+      index = end + 1;
+    }
+    return out;
+  }
+
+  /** Builds the flush of `entries` (consecutive, ascending) into this server's segments. */
+  planFlush(entries: readonly FlushEntry[], maxEntries = SEGMENT_ENTRIES_MAX, maxBytes = SEGMENT_BYTES_MAX): SegmentFlushTask {
+    const from = (entries[0] as FlushEntry).index;
+    const deletePaths: string[] = [];
+    let reopen: SegmentInfo | undefined = this.segments.at(-1);
+    // Entries overwriting flushed ones: cut the segments back first.
+    for (let k = this.segments.length - 1; k >= 0; k--) {
+      const s = this.segments[k] as SegmentInfo;
+      if (lastIndexOf(s) < from) break;
+      if (firstIndexOf(s) >= from) {
+        deletePaths.push(s.path);
+        reopen = this.segments[k - 1];
+      } else {
+        const keep = from - firstIndexOf(s);
+        const slot = readSlot(s.slots, keep);
+        reopen = { ...s, count: keep, dataEnd: slot.offset, slots: s.slots.subarray(0, keep * SLOT_BYTES) };
+        break;
+      }
+    }
+    return { dir: this.dir, deletePaths, reopen, nextSeq: this.nextSeq, entries, maxEntries, maxBytes };
+  }
+
+  /** Takes the result of a flush planned by planFlush. */
+  applyFlush(task: SegmentFlushTask, result: SegmentFlushResult): void {
+    const deleted = new Set(task.deletePaths);
+    const touched = new Set(result.segments.map((s) => s.seq));
+    this.segments = this.segments.filter((s) => !deleted.has(s.path) && !touched.has(s.seq));
+    for (const s of result.segments) {
+      if (s.count > 0) this.segments.push(s);
+      this.nextSeq = Math.max(this.nextSeq, s.seq + 1);
+    }
+    this.segments.sort((x, y) => x.seq - y.seq);
+  }
+
+  /** Forgets segments wholly at or below `index` (a snapshot covers them) and returns their paths to delete. */
+  dropUpTo(index: number): string[] {
+    const gone = this.segments.filter((s) => lastIndexOf(s) <= index);
+    this.segments = this.segments.filter((s) => lastIndexOf(s) > index);
+    return gone.map((s) => s.path);
+  }
+
+  private find(index: number): SegmentInfo | undefined {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = this.segments[mid] as SegmentInfo;
+      if (index < firstIndexOf(s)) hi = mid - 1;
+      else if (index > lastIndexOf(s)) lo = mid + 1;
+      else return s;
+    }
+    return undefined;
+  }
+}
