@@ -1,0 +1,113 @@
+// The set of linearized operations and the cache of (set, state) pairs already explored.
+// Two searches that reach the same state having linearized the same operations have the
+// same future, so the second one is pruned (Lowe's memoization).
+
+import { CACHE_ENTRIES_MAX } from './limits.js';
+
+const FULL_WORD = 0xffff_ffff;
+
+/** A bitset with an incremental (Zobrist) hash, so a cache probe costs O(1) to locate. */
+export class LinearizedSet {
+  private readonly words: Uint32Array;
+  private hashLow = 0;
+  private hashHigh = 0;
+  // Operations are linearized roughly in invoke order, so the set is a run of full words,
+  // a short window, then zeros. These bound the window without scanning every word.
+  private fullWordsMin = 0;
+  private usedWordsMax = 0;
+
+  constructor(readonly size: number) {
+    this.words = new Uint32Array(Math.ceil(size / 32));
+  }
+
+  has(id: number): boolean {
+    return ((this.words[id >>> 5]! >>> (id & 31)) & 1) === 1;
+  }
+
+  add(id: number): void {
+    const word = id >>> 5;
+    this.words[word] = this.words[word]! | (1 << (id & 31));
+    if (word + 1 > this.usedWordsMax) this.usedWordsMax = word + 1;
+    this.toggleHash(id);
+  }
+
+  remove(id: number): void {
+    const word = id >>> 5;
+    this.words[word] = this.words[word]! & ~(1 << (id & 31));
+    if (word < this.fullWordsMin) this.fullWordsMin = word;
+    this.toggleHash(id);
+  }
+
+  /** A 53-bit hash: exact integers in a double, usable as a Map key. */
+  hash(): number {
+    return (this.hashHigh & 0x1f_ffff) * 0x1_0000_0000 + (this.hashLow >>> 0);
+  }
+
+  /** The words after the run of full ones and before the trailing zeros. */
+  window(): { fullWords: number; end: number } {
+    while (this.fullWordsMin < this.words.length && this.words[this.fullWordsMin] === FULL_WORD) this.fullWordsMin++;
+    while (this.usedWordsMax > this.fullWordsMin && this.words[this.usedWordsMax - 1] === 0) this.usedWordsMax--;
+    if (this.usedWordsMax < this.fullWordsMin) this.usedWordsMax = this.fullWordsMin;
+    return { fullWords: this.fullWordsMin, end: this.usedWordsMax };
+  }
+
+  pack(): PackedSet {
+    const { fullWords, end } = this.window();
+    return { fullWords, tail: this.words.slice(fullWords, end) };
+  }
+
+  equals(packed: PackedSet, fullWords: number, end: number): boolean {
+    if (packed.fullWords !== fullWords || packed.tail.length !== end - fullWords) return false;
+    for (let i = 0; i < packed.tail.length; i++) {
+      if (packed.tail[i] !== this.words[fullWords + i]) return false;
+    }
+    return true;
+  }
+
+  private toggleHash(id: number): void {
+    this.hashLow ^= mix32(2 * id + 1);
+    this.hashHigh ^= mix32(2 * id + 2);
+  }
+}
+
+export interface PackedSet {
+  readonly fullWords: number;
+  readonly tail: Uint32Array;
+}
+
+interface CacheEntry {
+  readonly stateKey: string;
+  readonly set: PackedSet;
+}
+
+export class SearchCache {
+  private readonly buckets = new Map<number, CacheEntry[]>();
+  private size = 0;
+
+  /** Records (set, state); false when it was already there, so the search can prune. */
+  insert(set: LinearizedSet, stateKey: string): boolean {
+    const hash = set.hash();
+    const { fullWords, end } = set.window();
+    let bucket = this.buckets.get(hash);
+    if (bucket !== undefined) {
+      for (const entry of bucket) {
+        if (entry.stateKey === stateKey && set.equals(entry.set, fullWords, end)) return false;
+      }
+    }
+    if (this.size >= CACHE_ENTRIES_MAX) return true;
+    if (bucket === undefined) {
+      bucket = [];
+      this.buckets.set(hash, bucket);
+    }
+    bucket.push({ stateKey, set: set.pack() });
+    this.size++;
+    return true;
+  }
+}
+
+// murmur3's finalizer: spreads consecutive ids over all 32 bits.
+function mix32(seed: number): number {
+  let h = Math.imul(seed ^ (seed >>> 16), 0x85eb_ca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2_ae35);
+  return (h ^ (h >>> 16)) | 0;
+}

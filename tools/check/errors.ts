@@ -1,0 +1,23 @@
+// Typed errors of the linearizability checker. Callers branch on `code`, never on the message.
+
+export type CheckErrorCode = 'CHECK_BAD_HISTORY';
+
+export class CheckError extends Error {
+  constructor(
+    readonly code: CheckErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The history is malformed; `eventIndex` points at the offending event. */
+export class BadHistoryError extends CheckError {
+  constructor(
+    readonly eventIndex: number,
+    readonly reason: string,
+  ) {
+    super('CHECK_BAD_HISTORY', `history event ${eventIndex}: ${reason}; fix the recorder that produced it`);
+  }
+}

@@ -1,0 +1,122 @@
+// Turns a failed search into a readable account: the shortest failing prefix of the
+// history, the longest linearization of it, and why the remaining operations don't fit.
+
+import type { Operation } from './history.js';
+import { EXPLAIN_OPS_MAX } from './limits.js';
+import { describeOperation, describeState, type Model } from './model.js';
+import { searchLinearization, type Deadline, type SearchOutcome } from './search.js';
+
+export interface Violation {
+  readonly ok: false;
+  /** The partition (key) that failed; absent when the model has no partition. */
+  readonly key?: string;
+  readonly explanation: string;
+  /** The operations whose completion first made the history non-linearizable. */
+  readonly failing: readonly Operation[];
+  /** The shortest failing prefix ends here: operations completed by then count as done. */
+  readonly prefixEndMs: number;
+  /** The longest linearization found of that prefix, in order. */
+  readonly linearized: readonly Operation[];
+  /** Operations of that prefix that no linearization could place after `linearized`. */
+  readonly unplaced: readonly Operation[];
+}
+
+type Failed<S> = Extract<SearchOutcome<S>, { kind: 'violation' }>;
+
+interface Prefix<S> {
+  readonly endMs: number;
+  /** As searched: operations still running at `endMs` are indeterminate. */
+  readonly searched: readonly Operation[];
+  /** The same operations as recorded, index for index. */
+  readonly recorded: readonly Operation[];
+  readonly outcome: Failed<S>;
+}
+
+export function explainViolation<S>(
+  key: string | undefined,
+  operations: readonly Operation[],
+  model: Model<S>,
+  outcome: Failed<S>,
+  deadline: Deadline,
+): Violation {
+  const prefix = shortestFailingPrefix(operations, model, outcome, deadline);
+  const { searched, recorded, outcome: found } = prefix;
+  const linearized = found.longest.map((id) => recorded[id]!);
+  const placed = new Set(found.longest);
+  const unplacedIds = searched.map((_, id) => id).filter((id) => !placed.has(id));
+  const unplaced = unplacedIds.map((id) => recorded[id]!);
+  const failing = searched.map((_, id) => id).filter((id) => searched[id]!.returnMs === prefix.endMs).map((id) => recorded[id]!);
+  const reasons = unplacedIds.map((id) => whyUnplaced(model, found.state, searched[id]!, unplacedIds.map((other) => searched[other]!)));
+  const explanation = [
+    `${key === undefined ? 'the history' : `key ${JSON.stringify(key)}`} is not linearizable.`,
+    `It fails from ${prefix.endMs}ms, when this completed:`,
+    ...failing.slice(0, EXPLAIN_OPS_MAX).map((operation) => `  ${describe(model, operation)}`),
+    `The longest valid order of the ${searched.length} operations up to then places ${linearized.length}` +
+      (linearized.length > EXPLAIN_OPS_MAX ? `; the last ${EXPLAIN_OPS_MAX}:` : ':'),
+    ...linearized.slice(-EXPLAIN_OPS_MAX).map((operation) => `  ${describe(model, operation)}`),
+    `  state after it: ${describeState(model, found.state)}`,
+    'Operations that cannot come next:',
+    ...unplaced.slice(0, EXPLAIN_OPS_MAX).map((operation, i) => `  ${describe(model, operation)}: ${reasons[i]}`),
+    ...(unplaced.length > EXPLAIN_OPS_MAX ? [`  … and ${unplaced.length - EXPLAIN_OPS_MAX} more`] : []),
+  ].join('\n');
+  return {
+    ok: false,
+    ...(key === undefined ? {} : { key }),
+    explanation,
+    failing,
+    prefixEndMs: prefix.endMs,
+    linearized,
+    unplaced,
+  };
+}
+
+/**
+ * Binary search over the completion times: failing is monotone, since an operation still
+ * running at the cut may take effect or not, exactly as an indeterminate one. Falls back
+ * to the whole history when the deadline passes.
+ */
+function shortestFailingPrefix<S>(operations: readonly Operation[], model: Model<S>, outcome: Failed<S>, deadline: Deadline): Prefix<S> {
+  const cuts = [...new Set(operations.map((operation) => operation.returnMs).filter((ms) => ms !== Infinity))].sort((a, b) => a - b);
+  const lastCut = cuts.at(-1) ?? -Infinity;
+  let failed: Prefix<S> = { endMs: lastCut, searched: operations, recorded: operations, outcome };
+  let low = 0;
+  let high = cuts.length - 1;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    const endMs = cuts[middle]!;
+    const prefix = prefixAt(operations, endMs, model);
+    const result = searchLinearization(prefix.searched, model, deadline);
+    if (result.kind === 'timeout') return failed;
+    if (result.kind === 'linearizable') low = middle + 1;
+    else {
+      failed = { endMs, ...prefix, outcome: result };
+      high = middle;
+    }
+  }
+  return failed;
+}
+
+function prefixAt<S>(operations: readonly Operation[], endMs: number, model: Model<S>): Pick<Prefix<S>, 'searched' | 'recorded'> {
+  const searched: Operation[] = [];
+  const recorded: Operation[] = [];
+  for (const operation of operations) {
+    if (operation.invokeMs > endMs) continue;
+    const running = operation.returnMs > endMs;
+    if (running && model.isReadOnly?.(operation.op) === true) continue;
+    searched.push(running ? { ...operation, result: { kind: 'info' }, returnMs: Infinity } : operation);
+    recorded.push(operation);
+  }
+  return { searched, recorded };
+}
+
+function whyUnplaced<S>(model: Model<S>, state: S, operation: Operation, unplaced: readonly Operation[]): string {
+  const earlier = unplaced.find((other) => other.returnMs < operation.invokeMs);
+  if (earlier !== undefined) return `starts after client ${earlier.clientId} op ${earlier.opId} completed`;
+  if (!model.step(state, operation.op, operation.result).ok) return 'impossible in that state';
+  return 'possible in that state, but no order of the rest fits';
+}
+
+function describe<S>(model: Model<S>, operation: Operation): string {
+  const end = operation.returnMs === Infinity ? 'indeterminate' : `${operation.returnMs}ms`;
+  return `client ${operation.clientId} op ${operation.opId}: ${describeOperation(model, operation.op, operation.result)} [${operation.invokeMs}ms, ${end}]`;
+}

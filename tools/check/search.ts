@@ -1,0 +1,168 @@
+// The Wing–Gong search with Lowe's memoization (as in Porcupine and Knossos' WGL): walk a
+// linked list of call and return entries in time order; linearize a call by lifting it and
+// its return out of the list; backtrack when a return is reached whose call is not yet
+// linearized. Iterative, so long histories cannot overflow the stack.
+
+import { LinearizedSet, SearchCache } from './cache.js';
+import type { Operation } from './history.js';
+import { DEADLINE_CHECK_STEPS } from './limits.js';
+import type { Model } from './model.js';
+
+export interface Deadline {
+  readonly now: () => number;
+  readonly atMs: number;
+}
+
+export type SearchOutcome<S> =
+  | { readonly kind: 'linearizable' }
+  | { readonly kind: 'timeout' }
+  | {
+      readonly kind: 'violation';
+      /** Indexes into the operations, in the order of the longest linearization found. */
+      readonly longest: readonly number[];
+      /** The model state after `longest`. */
+      readonly state: S;
+    };
+
+const NONE = -1;
+
+/** Call and return entries in a doubly linked list, in parallel typed arrays. */
+interface EntryList {
+  readonly head: number;
+  readonly next: Int32Array;
+  readonly prev: Int32Array;
+  readonly operation: Int32Array;
+  readonly isCall: Uint8Array;
+  /** A call's return entry; NONE for indeterminate operations, which need never return. */
+  readonly match: Int32Array;
+}
+
+export function searchLinearization<S>(operations: readonly Operation[], model: Model<S>, deadline: Deadline): SearchOutcome<S> {
+  const list = buildEntryList(operations);
+  const { head, next, isCall } = list;
+  const set = new LinearizedSet(operations.length);
+  const cache = new SearchCache();
+  const stackCalls: number[] = [];
+  const stackStates: S[] = [];
+  const best = new LongestTracker<S>();
+  let state = model.init();
+  let entry = next[head]!;
+  let steps = 0;
+  // Reaching the end means only calls of indeterminate operations remain: they may
+  // never have taken effect, so the history is linearizable.
+  while (entry !== NONE) {
+    steps++;
+    if (steps % DEADLINE_CHECK_STEPS === 0 && deadline.now() > deadline.atMs) return { kind: 'timeout' };
+    if (isCall[entry] === 1) {
+      const id = list.operation[entry]!;
+      const operation = operations[id]!;
+      const stepped = model.step(state, operation.op, operation.result);
+      if (stepped.ok) {
+        set.add(id);
+        if (cache.insert(set, model.hash(stepped.state))) {
+          stackCalls.push(entry);
+          stackStates.push(state);
+          state = stepped.state;
+          lift(list, entry);
+          best.pushed(stackCalls, list.operation, state);
+          entry = next[head]!;
+          continue;
+        }
+        set.remove(id);
+      }
+      entry = next[entry]!;
+      continue;
+    }
+    // A return whose call is still in the list: the current prefix cannot be extended.
+    const call = stackCalls.pop();
+    if (call === undefined) return { kind: 'violation', longest: best.order, state: best.state ?? model.init() };
+    state = stackStates.pop()!;
+    best.popped(stackCalls.length);
+    set.remove(list.operation[call]!);
+    unlift(list, call);
+    entry = next[call]!;
+  }
+  return { kind: 'linearizable' };
+}
+
+/**
+ * Keeps the deepest stack seen. Copies only the part of the stack pushed since the last
+ * copy, so the total cost stays linear in the number of pushes.
+ */
+class LongestTracker<S> {
+  readonly order: number[] = [];
+  state: S | undefined = undefined;
+  private unchangedDepth = 0;
+
+  pushed(stackCalls: readonly number[], operationOf: Int32Array, state: S): void {
+    if (stackCalls.length <= this.order.length) return;
+    for (let i = this.unchangedDepth; i < stackCalls.length; i++) this.order[i] = operationOf[stackCalls[i]!]!;
+    this.unchangedDepth = stackCalls.length;
+    this.state = state;
+  }
+
+  popped(depth: number): void {
+    if (depth < this.unchangedDepth) this.unchangedDepth = depth;
+  }
+}
+
+function buildEntryList(operations: readonly Operation[]): EntryList {
+  const order: { time: number; isCall: boolean; operation: number }[] = [];
+  operations.forEach((operation, id) => {
+    order.push({ time: operation.invokeMs, isCall: true, operation: id });
+    if (operation.returnMs !== Infinity) order.push({ time: operation.returnMs, isCall: false, operation: id });
+  });
+  // Calls sort before returns at the same instant: such operations count as concurrent,
+  // which can hide a violation but never invent one.
+  order.sort((a, b) => a.time - b.time || Number(b.isCall) - Number(a.isCall) || a.operation - b.operation);
+  const count = order.length;
+  const list: EntryList = {
+    head: count,
+    next: new Int32Array(count + 1),
+    prev: new Int32Array(count + 1),
+    operation: new Int32Array(count + 1).fill(NONE),
+    isCall: new Uint8Array(count + 1),
+    match: new Int32Array(count + 1).fill(NONE),
+  };
+  const callOf = new Int32Array(operations.length).fill(NONE);
+  let previous = list.head;
+  order.forEach((item, index) => {
+    list.operation[index] = item.operation;
+    list.isCall[index] = item.isCall ? 1 : 0;
+    if (item.isCall) callOf[item.operation] = index;
+    else list.match[callOf[item.operation]!] = index;
+    list.next[previous] = index;
+    list.prev[index] = previous;
+    previous = index;
+  });
+  list.next[previous] = NONE;
+  list.prev[list.head] = NONE;
+  return list;
+}
+
+function lift(list: EntryList, call: number): void {
+  unlink(list, call);
+  const ret = list.match[call]!;
+  if (ret !== NONE) unlink(list, ret);
+}
+
+// Dancing links: relinking in the reverse order of unlinking restores the list exactly.
+function unlift(list: EntryList, call: number): void {
+  const ret = list.match[call]!;
+  if (ret !== NONE) relink(list, ret);
+  relink(list, call);
+}
+
+function unlink(list: EntryList, entry: number): void {
+  const before = list.prev[entry]!;
+  const after = list.next[entry]!;
+  list.next[before] = after;
+  if (after !== NONE) list.prev[after] = before;
+}
+
+function relink(list: EntryList, entry: number): void {
+  const before = list.prev[entry]!;
+  const after = list.next[entry]!;
+  list.next[before] = entry;
+  if (after !== NONE) list.prev[after] = entry;
+}
