@@ -1,0 +1,108 @@
+// One base error class, one subclass per failure, each with a stable code.
+
+export type ActorErrorCode =
+  | 'ACTORS_CALL_TIMEOUT'
+  | 'ACTORS_NOPROC'
+  | 'ACTORS_CALL_EXIT'
+  | 'ACTORS_NODEDOWN'
+  | 'ACTORS_UNKNOWN_NAME'
+  | 'ACTORS_NAME_TAKEN'
+  | 'ACTORS_INVALID_ARGUMENT'
+  | 'ACTORS_NOT_RUNNING'
+  | 'ACTORS_ACTOR_EXITED'
+  | 'ACTORS_DIRTY_JOB_FAILED'
+  | 'ACTORS_SPAWN_FAILED'
+  | 'ACTORS_UNKNOWN_SCHEDULER';
+
+export class ActorError extends Error {
+  constructor(
+    readonly code: ActorErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class CallTimeoutError extends ActorError {
+  constructor(readonly dest: string, readonly timeoutMs: number) {
+    super('ACTORS_CALL_TIMEOUT', `call to ${dest} got no reply within ${timeoutMs} ms; the actor may be overloaded or stuck: raise timeoutMs or check it`);
+  }
+}
+
+export class NoProcError extends ActorError {
+  constructor(readonly dest: string) {
+    super('ACTORS_NOPROC', `no actor ${dest} is alive; it may have exited or never existed`);
+  }
+}
+
+export class CallExitError extends ActorError {
+  constructor(readonly dest: string, readonly reason: unknown) {
+    super('ACTORS_CALL_EXIT', `actor ${dest} exited with reason ${describeReason(reason)} before replying`);
+  }
+}
+
+export class NodeDownError extends ActorError {
+  constructor(readonly remoteNode: string) {
+    super('ACTORS_NODEDOWN', `connection to node ${remoteNode} was lost before a reply; retry once it is back`);
+  }
+}
+
+export class UnknownNameError extends ActorError {
+  constructor(readonly actorName: string) {
+    super('ACTORS_UNKNOWN_NAME', `no actor is registered as '${actorName}'; register it first or send to a pid`);
+  }
+}
+
+export class NameTakenError extends ActorError {
+  constructor(readonly actorName: string) {
+    super('ACTORS_NAME_TAKEN', `the name '${actorName}' is already registered; unregister it first or pick another`);
+  }
+}
+
+export class InvalidArgumentError extends ActorError {
+  constructor(message: string) {
+    super('ACTORS_INVALID_ARGUMENT', message);
+  }
+}
+
+export class NodeNotRunningError extends ActorError {
+  constructor(readonly nodeName: string) {
+    super('ACTORS_NOT_RUNNING', `node ${nodeName} is stopped; start a new node`);
+  }
+}
+
+/** Thrown into code that runs on after its actor has exited, to unwind it. */
+export class ActorExitedError extends ActorError {
+  constructor(readonly pidText: string, readonly reason: unknown) {
+    super('ACTORS_ACTOR_EXITED', `actor ${pidText} has exited (${describeReason(reason)}); its code can no longer act`);
+  }
+}
+
+export class DirtyJobError extends ActorError {
+  constructor(readonly task: string, readonly causeMessage: string) {
+    super('ACTORS_DIRTY_JOB_FAILED', `dirty job '${task}' failed: ${causeMessage}`);
+  }
+}
+
+export class SpawnError extends ActorError {
+  constructor(readonly what: string, readonly reason: unknown) {
+    super('ACTORS_SPAWN_FAILED', `could not start ${what}: ${describeReason(reason)}`);
+  }
+}
+
+export class UnknownSchedulerError extends ActorError {
+  constructor(readonly scheduler: number, readonly count: number) {
+    super('ACTORS_UNKNOWN_SCHEDULER', `scheduler ${scheduler} does not exist; this node has schedulers 0..${count - 1}`);
+  }
+}
+
+export function describeReason(reason: unknown): string {
+  if (reason instanceof Error) return `${reason.name}: ${reason.message}`;
+  if (typeof reason === 'string') return reason;
+  try {
+    return JSON.stringify(reason) ?? String(reason);
+  } catch {
+    return String(reason);
+  }
+}

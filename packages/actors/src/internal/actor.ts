@@ -1,0 +1,221 @@
+// One actor: its mailbox, its links and monitors, and the context its code acts through.
+// Kept small on purpose: optional parts are allocated on first use.
+
+import { ActorExitedError, InvalidArgumentError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { formatPid, type Dest, type Pid, type Ref } from '../pid.js';
+import type {
+  ActorContext,
+  ActorSpec,
+  Behaviour,
+  CallOptions,
+  From,
+  ModuleRef,
+  ProcessFn,
+  SpawnOptions,
+} from '../types.js';
+import type { Scheduler } from './scheduler.js';
+
+export const QUEUED = 1;
+export const BUSY = 2;
+export const EXITED = 4;
+export const TRAP_EXIT = 8;
+export const PROCESS = 16;
+export const TERMINATING = 32;
+
+export interface Waiter {
+  readonly match: ((msg: any) => boolean) | undefined;
+  readonly resolve: (msg: any) => void;
+  readonly reject: (err: unknown) => void;
+  timer: unknown;
+}
+
+export class Actor implements ActorContext {
+  flags = 0;
+  state: unknown = undefined;
+  mailbox: unknown[] | null = null;
+  head = 0;
+  links: Map<string, Pid> | null = null;
+  monitoredBy: Map<Ref, Pid> | null = null;
+  monitoring: Map<Ref, Pid> | null = null;
+  timers: Map<Ref, unknown> | null = null;
+  nodeMonitors: Set<string> | null = null;
+  name: string | undefined = undefined;
+  waiter: Waiter | null = null;
+  /** Set by `stop()`: the actor ends after the current handler. */
+  stopReason: unknown = undefined;
+
+  constructor(
+    readonly sched: Scheduler,
+    readonly self: Pid,
+    readonly behaviour: Behaviour | null,
+  ) {
+    if (behaviour === null) this.flags |= PROCESS;
+  }
+
+  get log(): Logger {
+    return this.sched.logger;
+  }
+
+  now(): number {
+    return this.sched.clock.now();
+  }
+
+  queueLength(): number {
+    return this.mailbox === null ? 0 : this.mailbox.length - this.head;
+  }
+
+  /** Takes the next message in order; the caller knows the queue is not empty. */
+  take(): unknown {
+    const box = this.mailbox!;
+    const msg = box[this.head];
+    box[this.head++] = undefined;
+    if (this.head === box.length) {
+      this.mailbox = null;
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= box.length) {
+      box.splice(0, this.head);
+      this.head = 0;
+    }
+    return msg;
+  }
+
+  /** Removes and returns the first queued message that matches, for selective receive. */
+  takeMatching(match: (msg: any) => boolean): { found: boolean; msg: unknown } {
+    const box = this.mailbox;
+    if (box === null) return { found: false, msg: undefined };
+    for (let i = this.head; i < box.length; i++) {
+      const msg = box[i];
+      if (match(msg)) {
+        if (i === this.head) return { found: true, msg: this.take() };
+        box.splice(i, 1);
+        return { found: true, msg };
+      }
+    }
+    return { found: false, msg: undefined };
+  }
+
+  push(msg: unknown): void {
+    if (this.mailbox === null) this.mailbox = [msg];
+    else this.mailbox.push(msg);
+  }
+
+  private alive(): void {
+    if ((this.flags & EXITED) !== 0) throw new ActorExitedError(formatPid(this.self), this.stopReason);
+  }
+
+  send(dest: Dest, msg: unknown): void {
+    this.alive();
+    this.sched.send(dest, msg);
+  }
+
+  call<R = unknown>(dest: Dest, request: unknown, options?: CallOptions): Promise<R> {
+    this.alive();
+    return this.sched.call(dest, request, options?.timeoutMs) as Promise<R>;
+  }
+
+  reply(from: From, value: unknown): void {
+    this.alive();
+    this.sched.reply(from, value);
+  }
+
+  spawn<A>(spec: Behaviour<any, A> | ProcessFn<A>, args?: A, options?: SpawnOptions): Pid {
+    this.alive();
+    return this.sched.spawn(spec, args, this.linkOption(options));
+  }
+
+  start<A>(spec: ActorSpec, args?: A, options?: SpawnOptions): Promise<Pid> {
+    this.alive();
+    return this.sched.start(spec, args, this.linkOption(options));
+  }
+
+  private linkOption(options: SpawnOptions | undefined): SpawnOptions | undefined {
+    if (options?.link === true) return { ...options, link: this.self };
+    return options;
+  }
+
+  monitor(dest: Dest): Ref {
+    this.alive();
+    return this.sched.monitor(this, dest);
+  }
+
+  demonitor(ref: Ref): boolean {
+    this.alive();
+    return this.sched.demonitor(this, ref);
+  }
+
+  link(pid: Pid): void {
+    this.alive();
+    this.sched.link(this, pid);
+  }
+
+  unlink(pid: Pid): void {
+    this.alive();
+    this.sched.unlink(this, pid);
+  }
+
+  exit(pid: Pid, reason: unknown): void {
+    this.alive();
+    this.sched.exitSignal(this.self, pid, reason);
+  }
+
+  trapExit(on: boolean): void {
+    this.alive();
+    if (on) this.flags |= TRAP_EXIT;
+    else this.flags &= ~TRAP_EXIT;
+  }
+
+  stop(reason: unknown = 'normal'): void {
+    this.alive();
+    this.stopReason = reason;
+    // A process stops by returning; a waiting one is woken so it can unwind.
+    if ((this.flags & PROCESS) !== 0) this.sched.exitActor(this, reason, false);
+  }
+
+  register(name: string, pid: Pid = this.self): void {
+    this.alive();
+    this.sched.register(name, pid);
+  }
+
+  unregister(name: string): void {
+    this.alive();
+    this.sched.unregister(name);
+  }
+
+  whereis(name: string): Pid | undefined {
+    return this.sched.whereis(name);
+  }
+
+  sendAfter(delayMs: number, msg: unknown, dest?: Dest): Ref {
+    this.alive();
+    return this.sched.sendAfter(this, delayMs, msg, dest ?? this.self);
+  }
+
+  cancelTimer(ref: Ref): boolean {
+    return this.sched.cancelTimer(this, ref);
+  }
+
+  monitorNode(node: string): void {
+    this.alive();
+    this.sched.monitorNode(this, node);
+  }
+
+  demonitorNode(node: string): void {
+    this.alive();
+    this.sched.demonitorNode(this, node);
+  }
+
+  receive<T = any>(match?: (msg: any) => boolean, timeoutMs?: number): Promise<T | undefined> {
+    this.alive();
+    if ((this.flags & PROCESS) === 0) {
+      throw new InvalidArgumentError('receive() is for process-style actors; a behaviour gets messages in handle()');
+    }
+    if (this.waiter !== null) throw new InvalidArgumentError('receive() is already waiting in this process');
+    return this.sched.receive(this, match, timeoutMs) as Promise<T | undefined>;
+  }
+
+  dirty<R = unknown>(job: ModuleRef, input: unknown): Promise<R> {
+    this.alive();
+    return this.sched.dirty(job, input) as Promise<R>;
+  }
+}

@@ -1,0 +1,57 @@
+// Helpers shared by the hosts of every thread: failing undeliverable signals the way
+// Erlang does, and loading actors from module specifiers.
+
+import { pathToFileURL } from 'node:url';
+import { InvalidArgumentError, NoProcError } from '../errors.js';
+import { formatPid } from '../pid.js';
+import type { Behaviour, ModuleRef, ProcessFn } from '../types.js';
+import type { Signal } from './signals.js';
+
+/**
+ * The answer to a signal that cannot reach its target (no such scheduler, no
+ * connection): monitors get DOWN, links get EXIT, requests get an error; plain
+ * messages are dropped, as Erlang drops messages to dead pids.
+ */
+export function bounce(signal: Signal, reason: 'noproc' | 'noconnection'): Signal | undefined {
+  switch (signal.k) {
+    case 'monitor':
+      return { k: 'down', to: signal.from, ref: signal.ref, pid: signal.to, reason };
+    case 'link':
+      return { k: 'exit', from: signal.to, to: signal.from, reason, link: true };
+    case 'spawn':
+    case 'info':
+      return { k: 'reply', to: signal.replyTo, ref: signal.ref, ok: false, value: new NoProcError(formatPid(signal.to)) };
+    default:
+      return undefined;
+  }
+}
+
+const moduleCache = new Map<string, Promise<Behaviour | ProcessFn>>();
+
+/** Imports `ref.module` and returns its export `ref.export`, checked to be an actor. */
+export function loadActorModule(ref: ModuleRef): Promise<Behaviour | ProcessFn> {
+  const key = `${ref.module}#${ref.export}`;
+  let loaded = moduleCache.get(key);
+  if (loaded === undefined) {
+    loaded = importExport(ref).then((value) => {
+      if (typeof value === 'function') return value as ProcessFn;
+      if (typeof value === 'object' && value !== null && typeof (value as Behaviour).init === 'function') return value as Behaviour;
+      throw new InvalidArgumentError(`export '${ref.export}' of ${ref.module} is not an actor (a behaviour with init() or a process function)`);
+    });
+    loaded.catch(() => moduleCache.delete(key));
+    moduleCache.set(key, loaded);
+  }
+  return loaded;
+}
+
+export async function importExport(ref: ModuleRef): Promise<unknown> {
+  const specifier = ref.module.startsWith('/') ? pathToFileURL(ref.module).href : ref.module;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(specifier)) as Record<string, unknown>;
+  } catch (err) {
+    throw new InvalidArgumentError(`cannot load module ${ref.module}: ${(err as Error).message}`);
+  }
+  if (!(ref.export in mod)) throw new InvalidArgumentError(`module ${ref.module} has no export '${ref.export}'`);
+  return mod[ref.export];
+}

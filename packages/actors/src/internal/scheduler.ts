@@ -1,0 +1,776 @@
+// A scheduler runs the actors of one thread: it owns their table and run queue,
+// handles every signal addressed to them, and gives each actor a bounded turn so
+// that one busy actor can neither starve the others nor block the event loop.
+
+import type { Clock } from '../clock.js';
+import {
+  CallExitError,
+  CallTimeoutError,
+  InvalidArgumentError,
+  NodeDownError,
+  NoProcError,
+  SpawnError,
+  UnknownNameError,
+  ActorExitedError,
+} from '../errors.js';
+import {
+  ACTOR_TURN_MESSAGES_MAX,
+  CALL_TIMEOUT_MS_DEFAULT,
+  SCHEDULER_SLICE_MESSAGES_MAX,
+  SCHEDULER_SLICE_MS_MAX,
+} from '../limits.js';
+import type { Logger } from '../logger.js';
+import { formatPid, isPid, isRemoteName, pidEquals, pidKey, type Dest, type Pid, type Ref } from '../pid.js';
+import type { ActorInfo, ActorSpec, Behaviour, CallMessage, From, ModuleRef, ProcessFn, SpawnOptions } from '../types.js';
+import { Actor, BUSY, EXITED, PROCESS, QUEUED, TERMINATING, TRAP_EXIT } from './actor.js';
+import { KILL, KILLED, NOCONNECTION, NOPROC, NORMAL, SCHEDULER_PID_ID, type Signal, type SpawnWireOptions } from './signals.js';
+
+/** What a scheduler needs from the thread that hosts it. */
+export interface SchedulerHost {
+  readonly schedulerCount: number;
+  /** Delivers a signal to another scheduler of this node or to another node. */
+  forward(signal: Signal): void;
+  registerName(name: string, pid: Pid): void;
+  unregisterName(name: string, pid: Pid): void;
+  whereis(name: string): Pid | undefined;
+  loadModule(ref: ModuleRef): Promise<Behaviour | ProcessFn>;
+  runDirty(job: ModuleRef, input: unknown): Promise<unknown>;
+  monitorNode(pid: Pid, node: string): void;
+  demonitorNode(pid: Pid, node: string): void;
+}
+
+type StartedCallback = (err: unknown, pid?: Pid) => void;
+
+interface PendingCall {
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (err: unknown) => void;
+  readonly destText: string;
+  readonly dest: Pid | undefined;
+  timer: unknown;
+}
+
+export class Scheduler {
+  readonly actors = new Map<number, Actor>();
+  readonly pid: Pid;
+  private nextId = 1;
+  private refCounter = 0;
+  private readonly refPrefix: string;
+  private runQueue: (Actor | undefined)[] = [];
+  private runHead = 0;
+  private drainScheduled = false;
+  private readonly pendingCalls = new Map<Ref, PendingCall>();
+  /** Messages handled since start, for observability and benchmarks. */
+  handled = 0;
+
+  constructor(
+    readonly nodeName: string,
+    readonly index: number,
+    readonly host: SchedulerHost,
+    readonly clock: Clock,
+    readonly logger: Logger,
+    creation: number,
+  ) {
+    this.pid = { node: nodeName, scheduler: index, id: SCHEDULER_PID_ID };
+    this.refPrefix = `${nodeName}/${index}/${creation}#`;
+  }
+
+  makeRef(): Ref {
+    return this.refPrefix + (this.refCounter++).toString(36);
+  }
+
+  // ---- spawning ----
+
+  spawn(spec: Behaviour | ProcessFn, args: unknown, options?: SpawnOptions, onStarted?: StartedCallback): Pid {
+    if (options?.scheduler !== undefined && options.scheduler !== this.index) {
+      throw new InvalidArgumentError(`spawn() starts on the current scheduler; use start() with a {module, export} spec for scheduler ${options.scheduler}`);
+    }
+    checkSpec(spec);
+    if (options?.name !== undefined && this.host.whereis(options.name) !== undefined) {
+      throw new InvalidArgumentError(`cannot spawn with name '${options.name}': the name is taken`);
+    }
+    const pid: Pid = { node: this.nodeName, scheduler: this.index, id: this.nextId++ };
+    const actor = new Actor(this, pid, typeof spec === 'function' ? null : spec);
+    this.actors.set(pid.id, actor);
+    if (options?.trapExit === true) actor.flags |= TRAP_EXIT;
+    if (isPid(options?.link)) this.link(actor, options.link);
+    if (options?.name !== undefined) this.register(options.name, pid);
+    if (typeof spec === 'function') this.runProcess(actor, spec, args, onStarted);
+    else this.runInit(actor, spec, args, onStarted);
+    return pid;
+  }
+
+  private runProcess(actor: Actor, fn: ProcessFn, args: unknown, onStarted?: StartedCallback): void {
+    onStarted?.(undefined, actor.self);
+    // Like Erlang's spawn, the new process starts after the spawner's current step.
+    Promise.resolve()
+      .then(() => fn(actor, args))
+      .then(
+        () => this.exitActor(actor, actor.stopReason ?? NORMAL, false),
+        (err: unknown) => {
+          if (err instanceof ActorExitedError || (actor.flags & EXITED) !== 0) return;
+          this.crash(actor, err);
+        },
+      );
+  }
+
+  private runInit(actor: Actor, behaviour: Behaviour, args: unknown, onStarted?: StartedCallback): void {
+    actor.flags |= BUSY;
+    const done = (state: unknown) => {
+      if ((actor.flags & EXITED) !== 0) return onStarted?.(new SpawnError(formatPid(actor.self), actor.stopReason));
+      actor.state = state;
+      actor.flags &= ~BUSY;
+      onStarted?.(undefined, actor.self);
+      if (actor.stopReason !== undefined) this.exitActor(actor, actor.stopReason, true);
+      else if (actor.mailbox !== null) this.schedule(actor);
+    };
+    const failed = (err: unknown) => {
+      if ((actor.flags & EXITED) === 0) {
+        this.logger.error({ pid: formatPid(actor.self), err }, 'actor init failed');
+        this.finishExit(actor, err);
+      }
+      onStarted?.(new SpawnError(formatPid(actor.self), err));
+    };
+    let result: unknown;
+    try {
+      result = behaviour.init(actor, args);
+    } catch (err) {
+      return failed(err);
+    }
+    if (result instanceof Promise) result.then(done, failed);
+    else done(result);
+  }
+
+  /** Starts any spec on any scheduler and resolves once its init has returned. */
+  start(spec: ActorSpec, args: unknown, options?: SpawnOptions): Promise<Pid> {
+    const target = options?.scheduler ?? this.index;
+    if (!Number.isInteger(target) || target < 0 || target >= this.host.schedulerCount) {
+      return Promise.reject(new InvalidArgumentError(`scheduler ${target} does not exist; this node has schedulers 0..${this.host.schedulerCount - 1}`));
+    }
+    if (isModuleRef(spec)) {
+      const wire: SpawnWireOptions = { name: options?.name, trapExit: options?.trapExit, link: isPid(options?.link) ? options.link : undefined };
+      const ref = this.makeRef();
+      const promise = this.awaitReply(ref, `scheduler ${target}`, undefined, Infinity);
+      this.route({ k: 'spawn', to: { node: this.nodeName, scheduler: target, id: SCHEDULER_PID_ID }, ref, replyTo: this.pid, spec, args, options: wire });
+      return promise as Promise<Pid>;
+    }
+    if (target !== this.index) {
+      return Promise.reject(new InvalidArgumentError('functions and objects cannot cross threads: start actors on another scheduler from {module, export}'));
+    }
+    return new Promise((resolve, reject) => {
+      try {
+        this.spawn(spec as Behaviour | ProcessFn, args, { ...options, scheduler: undefined }, (err, pid) => {
+          if (err === undefined) resolve(pid!);
+          else reject(err);
+        });
+      } catch (err) {
+        reject(err);
+      }
+    });
+  }
+
+  private spawnFromSignal(signal: Extract<Signal, { k: 'spawn' }>): void {
+    const reply = (ok: boolean, value: unknown) =>
+      this.route({ k: 'reply', to: signal.replyTo, ref: signal.ref, ok, value });
+    this.host.loadModule(signal.spec).then(
+      (spec) => {
+        try {
+          this.spawn(spec, signal.args, { ...signal.options, scheduler: undefined }, (err, pid) => {
+            if (err === undefined) reply(true, pid);
+            else reply(false, err);
+          });
+        } catch (err) {
+          reply(false, err);
+        }
+      },
+      (err: unknown) => reply(false, err),
+    );
+  }
+
+  // ---- messaging ----
+
+  send(dest: Dest, msg: unknown): void {
+    if (msg === undefined) throw new InvalidArgumentError('cannot send undefined: receive() uses it to mean "timed out"');
+    if (typeof dest === 'object' && (dest as Pid).id !== undefined) {
+      const pid = dest as Pid;
+      if (pid.scheduler === this.index && pid.node === this.nodeName) {
+        const actor = this.actors.get(pid.id);
+        if (actor !== undefined) this.deliver(actor, msg);
+        return;
+      }
+      return this.host.forward({ k: 'msg', to: pid, msg });
+    }
+    if (typeof dest === 'string') {
+      const pid = this.host.whereis(dest);
+      if (pid === undefined) throw new UnknownNameError(dest);
+      return this.send(pid, msg);
+    }
+    if (isRemoteName(dest)) {
+      if (dest.node === this.nodeName) return this.send(dest.name, msg);
+      return this.host.forward({ k: 'named', name: dest.name, node: dest.node, msg });
+    }
+    throw new InvalidArgumentError(`cannot send to ${JSON.stringify(dest)}: expected a pid, a name, or {name, node}`);
+  }
+
+  deliver(actor: Actor, msg: unknown): void {
+    const flags = actor.flags;
+    if ((flags & EXITED) !== 0) return;
+    if ((flags & PROCESS) !== 0) {
+      const waiter = actor.waiter;
+      if (waiter !== null) {
+        let matched: boolean;
+        try {
+          matched = waiter.match === undefined || waiter.match(msg);
+        } catch (err) {
+          return this.crash(actor, err);
+        }
+        if (matched) {
+          actor.waiter = null;
+          if (waiter.timer !== undefined) this.clock.clearTimeout(waiter.timer);
+          return waiter.resolve(msg);
+        }
+      }
+      actor.push(msg);
+      return;
+    }
+    actor.push(msg);
+    if ((flags & (QUEUED | BUSY)) === 0) this.schedule(actor);
+  }
+
+  route(signal: Signal): void {
+    if (signal.k !== 'named' && signal.to.scheduler === this.index && signal.to.node === this.nodeName) {
+      this.handleSignal(signal);
+    } else {
+      this.host.forward(signal);
+    }
+  }
+
+  receive(actor: Actor, match: ((msg: any) => boolean) | undefined, timeoutMs: number | undefined): Promise<unknown> {
+    if (timeoutMs !== undefined && !(timeoutMs >= 0)) {
+      return Promise.reject(new InvalidArgumentError(`receive timeout must be >= 0 ms, got ${timeoutMs}`));
+    }
+    if (match === undefined) {
+      if (actor.queueLength() > 0) return Promise.resolve(actor.take());
+    } else {
+      const hit = actor.takeMatching(match);
+      if (hit.found) return Promise.resolve(hit.msg);
+    }
+    if (timeoutMs === 0) return Promise.resolve(undefined);
+    return new Promise((resolve, reject) => {
+      const waiter = { match, resolve, reject, timer: undefined as unknown };
+      if (timeoutMs !== undefined && timeoutMs !== Infinity) {
+        waiter.timer = this.clock.setTimeout(() => {
+          if (actor.waiter === waiter) {
+            actor.waiter = null;
+            resolve(undefined);
+          }
+        }, timeoutMs);
+      }
+      actor.waiter = waiter;
+    });
+  }
+
+  // ---- calls ----
+
+  call(dest: Dest, request: unknown, timeoutMs: number = CALL_TIMEOUT_MS_DEFAULT): Promise<unknown> {
+    if (!(timeoutMs > 0)) return Promise.reject(new InvalidArgumentError(`call timeout must be > 0 ms, got ${timeoutMs}`));
+    let pid: Pid;
+    try {
+      pid = this.resolveForCall(dest);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const ref = this.makeRef();
+    const promise = this.awaitReply(ref, formatPid(pid), pid, timeoutMs);
+    this.route({ k: 'monitor', from: this.pid, to: pid, ref });
+    const msg: CallMessage = { type: '$call', from: { pid: this.pid, ref }, request };
+    this.route({ k: 'msg', to: pid, msg });
+    return promise;
+  }
+
+  private resolveForCall(dest: Dest): Pid {
+    if (typeof dest === 'string') {
+      const pid = this.host.whereis(dest);
+      if (pid === undefined) throw new UnknownNameError(dest);
+      return pid;
+    }
+    if (isPid(dest)) return dest;
+    if (isRemoteName(dest)) {
+      if (dest.node === this.nodeName) return this.resolveForCall(dest.name);
+      throw new InvalidArgumentError(`calls to {name, node} on another node need distribution; node ${dest.node} is not reachable from here`);
+    }
+    throw new InvalidArgumentError(`cannot call ${JSON.stringify(dest)}: expected a pid, a name, or {name, node}`);
+  }
+
+  /** Registers a pending reply under `ref`; a 'reply' signal to this scheduler settles it. */
+  awaitReply(ref: Ref, destText: string, dest: Pid | undefined, timeoutMs: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const pending: PendingCall = { resolve, reject, destText, dest, timer: undefined };
+      if (timeoutMs !== Infinity) {
+        pending.timer = this.clock.setTimeout(() => {
+          if (this.pendingCalls.delete(ref)) {
+            if (dest !== undefined) this.route({ k: 'demonitor', from: this.pid, to: dest, ref });
+            reject(new CallTimeoutError(destText, timeoutMs));
+          }
+        }, timeoutMs);
+      }
+      this.pendingCalls.set(ref, pending);
+    });
+  }
+
+  private settleCall(ref: Ref, ok: boolean, value: unknown): void {
+    const pending = this.pendingCalls.get(ref);
+    if (pending === undefined) return;
+    this.pendingCalls.delete(ref);
+    if (pending.timer !== undefined) this.clock.clearTimeout(pending.timer);
+    if (pending.dest !== undefined) this.route({ k: 'demonitor', from: this.pid, to: pending.dest, ref });
+    if (ok) pending.resolve(value);
+    else pending.reject(value);
+  }
+
+  private callDown(ref: Ref, reason: unknown): void {
+    const pending = this.pendingCalls.get(ref);
+    if (pending === undefined) return;
+    this.pendingCalls.delete(ref);
+    if (pending.timer !== undefined) this.clock.clearTimeout(pending.timer);
+    if (reason === NOPROC) pending.reject(new NoProcError(pending.destText));
+    else if (reason === NOCONNECTION) pending.reject(new NodeDownError(pending.dest?.node ?? pending.destText));
+    else pending.reject(new CallExitError(pending.destText, reason));
+  }
+
+  /** Fails every pending call to actors of `node`: its connection is gone. */
+  failCallsTo(node: string): void {
+    for (const [ref, pending] of [...this.pendingCalls]) {
+      if (pending.dest?.node === node) this.callDown(ref, NOCONNECTION);
+    }
+  }
+
+  reply(from: From, value: unknown): void {
+    if (!isPid(from?.pid) || typeof from.ref !== 'string') throw new InvalidArgumentError('reply() needs the `from` a call handed to the actor');
+    this.route({ k: 'reply', to: from.pid, ref: from.ref, ok: true, value });
+  }
+
+  // ---- monitors, links, exits ----
+
+  monitor(actor: Actor, dest: Dest): Ref {
+    const ref = this.makeRef();
+    let pid: Pid | undefined;
+    if (typeof dest === 'string') pid = this.host.whereis(dest);
+    else if (isPid(dest)) pid = dest;
+    else if (dest.node === this.nodeName) pid = this.host.whereis(dest.name);
+    else throw new InvalidArgumentError(`monitoring {name, node} on another node needs distribution; node ${dest.node} is not reachable`);
+    if (pid === undefined) {
+      const name = typeof dest === 'string' ? dest : (dest as { name: string }).name;
+      this.deliver(actor, { type: 'DOWN', ref, pid: { name, node: this.nodeName }, reason: NOPROC });
+      return ref;
+    }
+    (actor.monitoring ??= new Map()).set(ref, pid);
+    this.route({ k: 'monitor', from: actor.self, to: pid, ref });
+    return ref;
+  }
+
+  demonitor(actor: Actor, ref: Ref): boolean {
+    const target = actor.monitoring?.get(ref);
+    if (target === undefined) return false;
+    actor.monitoring!.delete(ref);
+    this.route({ k: 'demonitor', from: actor.self, to: target, ref });
+    // A DOWN for this monitor that is already queued must not surface after demonitor.
+    actor.takeMatching((m) => typeof m === 'object' && m !== null && m.type === 'DOWN' && m.ref === ref);
+    return true;
+  }
+
+  link(actor: Actor, pid: Pid): void {
+    if (pidEquals(actor.self, pid)) return;
+    const key = pidKey(pid);
+    if (actor.links?.has(key)) return;
+    (actor.links ??= new Map()).set(key, pid);
+    this.route({ k: 'link', from: actor.self, to: pid });
+  }
+
+  unlink(actor: Actor, pid: Pid): void {
+    if (actor.links?.delete(pidKey(pid))) this.route({ k: 'unlink', from: actor.self, to: pid });
+  }
+
+  exitSignal(from: Pid, to: Pid, reason: unknown): void {
+    this.route({ k: 'exit', from, to, reason, link: false });
+  }
+
+  private receiveExit(actor: Actor, from: Pid, reason: unknown, link: boolean): void {
+    if (link) {
+      // A signal from a link removed since then is stale.
+      if (actor.links?.delete(pidKey(from)) !== true) return;
+    }
+    if (!link && reason === KILL) return this.finishExit(actor, KILLED);
+    if ((actor.flags & TRAP_EXIT) !== 0) return this.deliver(actor, { type: 'EXIT', from, reason });
+    if (reason === NORMAL) {
+      if (!link && pidEquals(from, actor.self)) this.finishExit(actor, NORMAL);
+      return;
+    }
+    this.finishExit(actor, reason);
+  }
+
+  /** Ends an actor: with `runTerminate`, a behaviour's terminate runs first. */
+  exitActor(actor: Actor, reason: unknown, runTerminate: boolean): void {
+    if ((actor.flags & (EXITED | TERMINATING)) !== 0) return;
+    const terminate = actor.behaviour?.terminate;
+    if (runTerminate && terminate !== undefined) {
+      actor.flags |= TERMINATING;
+      let result: unknown;
+      try {
+        result = terminate.call(actor.behaviour, reason, actor.state, actor);
+      } catch (err) {
+        this.logger.error({ pid: formatPid(actor.self), err }, 'actor terminate failed');
+      }
+      if (result instanceof Promise) {
+        result.then(
+          () => this.finishExit(actor, reason),
+          (err: unknown) => {
+            this.logger.error({ pid: formatPid(actor.self), err }, 'actor terminate failed');
+            this.finishExit(actor, reason);
+          },
+        );
+        return;
+      }
+    }
+    this.finishExit(actor, reason);
+  }
+
+  finishExit(actor: Actor, reason: unknown): void {
+    if ((actor.flags & EXITED) !== 0) return;
+    actor.flags = (actor.flags | EXITED) & ~(QUEUED | BUSY);
+    actor.stopReason = reason;
+    const self = actor.self;
+    this.actors.delete(self.id);
+    if (actor.timers !== null) {
+      for (const handle of actor.timers.values()) this.clock.clearTimeout(handle);
+      actor.timers = null;
+    }
+    const waiter = actor.waiter;
+    if (waiter !== null) {
+      actor.waiter = null;
+      if (waiter.timer !== undefined) this.clock.clearTimeout(waiter.timer);
+      waiter.reject(new ActorExitedError(formatPid(self), reason));
+    }
+    if (actor.name !== undefined) {
+      this.host.unregisterName(actor.name, self);
+      actor.name = undefined;
+    }
+    if (actor.nodeMonitors !== null) {
+      for (const node of actor.nodeMonitors) this.host.demonitorNode(self, node);
+      actor.nodeMonitors = null;
+    }
+    if (actor.links !== null) {
+      for (const pid of actor.links.values()) this.route({ k: 'exit', from: self, to: pid, reason, link: true });
+      actor.links = null;
+    }
+    if (actor.monitoredBy !== null) {
+      for (const [ref, watcher] of actor.monitoredBy) this.route({ k: 'down', to: watcher, ref, pid: self, reason });
+      actor.monitoredBy = null;
+    }
+    if (actor.monitoring !== null) {
+      for (const [ref, target] of actor.monitoring) this.route({ k: 'demonitor', from: self, to: target, ref });
+      actor.monitoring = null;
+    }
+    actor.mailbox = null;
+    actor.head = 0;
+    actor.state = undefined;
+    if (this.actors.size === 0 && this.emptyWaiters.length > 0) {
+      for (const resolve of this.emptyWaiters.splice(0)) resolve();
+    }
+  }
+
+  private readonly emptyWaiters: (() => void)[] = [];
+
+  /** Resolves once no actor is left on this scheduler. */
+  whenEmpty(): Promise<void> {
+    if (this.actors.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.emptyWaiters.push(resolve));
+  }
+
+  /** Asks every actor to exit with `reason` (newest first), as an exit signal from the scheduler. */
+  shutdownAll(reason: unknown): void {
+    for (const actor of [...this.actors.values()].reverse()) this.exitSignal(this.pid, actor.self, reason);
+  }
+
+  /** An actor's code threw: it exits with the error as reason, logged once here. */
+  crash(actor: Actor, err: unknown): void {
+    if ((actor.flags & (EXITED | TERMINATING)) !== 0) return;
+    this.logger.error({ pid: formatPid(actor.self), err }, 'actor crashed');
+    actor.flags &= ~BUSY;
+    this.exitActor(actor, err, true);
+  }
+
+  // ---- names, timers, node monitors ----
+
+  register(name: string, pid: Pid): void {
+    if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('a registered name must be a non-empty string');
+    if (!isPid(pid) || pid.node !== this.nodeName) throw new InvalidArgumentError(`only actors of node ${this.nodeName} can be registered here`);
+    this.host.registerName(name, pid);
+    if (pid.scheduler === this.index) {
+      const actor = this.actors.get(pid.id);
+      if (actor !== undefined) actor.name = name;
+    }
+  }
+
+  unregister(name: string): void {
+    const pid = this.host.whereis(name);
+    if (pid === undefined) throw new UnknownNameError(name);
+    this.host.unregisterName(name, pid);
+    if (pid.scheduler === this.index) {
+      const actor = this.actors.get(pid.id);
+      if (actor?.name === name) actor.name = undefined;
+    }
+  }
+
+  whereis(name: string): Pid | undefined {
+    return this.host.whereis(name);
+  }
+
+  sendAfter(actor: Actor, delayMs: number, msg: unknown, dest: Dest): Ref {
+    if (!(delayMs >= 0) || !Number.isFinite(delayMs)) throw new InvalidArgumentError(`sendAfter delay must be a finite number >= 0 ms, got ${delayMs}`);
+    if (msg === undefined) throw new InvalidArgumentError('cannot send undefined');
+    const ref = this.makeRef();
+    const handle = this.clock.setTimeout(() => {
+      actor.timers?.delete(ref);
+      if ((actor.flags & EXITED) !== 0) return;
+      try {
+        this.send(dest, msg);
+      } catch (err) {
+        this.logger.warn({ pid: formatPid(actor.self), err }, 'timer message could not be sent');
+      }
+    }, delayMs);
+    (actor.timers ??= new Map()).set(ref, handle);
+    return ref;
+  }
+
+  cancelTimer(actor: Actor, ref: Ref): boolean {
+    const handle = actor.timers?.get(ref);
+    if (handle === undefined) return false;
+    actor.timers!.delete(ref);
+    this.clock.clearTimeout(handle);
+    return true;
+  }
+
+  monitorNode(actor: Actor, node: string): void {
+    (actor.nodeMonitors ??= new Set()).add(node);
+    this.host.monitorNode(actor.self, node);
+  }
+
+  demonitorNode(actor: Actor, node: string): void {
+    if (actor.nodeMonitors?.delete(node)) this.host.demonitorNode(actor.self, node);
+  }
+
+  dirty(job: ModuleRef, input: unknown): Promise<unknown> {
+    if (!isModuleRef(job)) return Promise.reject(new InvalidArgumentError('a dirty job is {module, export}: functions cannot cross threads'));
+    return this.host.runDirty(job, input);
+  }
+
+  // ---- signals from other schedulers and nodes ----
+
+  handleSignal(signal: Signal): void {
+    switch (signal.k) {
+      case 'msg': {
+        const actor = this.actors.get(signal.to.id);
+        if (actor !== undefined) this.deliver(actor, signal.msg);
+        return;
+      }
+      case 'named': {
+        const pid = this.host.whereis(signal.name);
+        if (pid === undefined) this.logger.warn({ name: signal.name }, 'message to an unknown name dropped');
+        else this.send(pid, signal.msg);
+        return;
+      }
+      case 'link': {
+        const actor = this.actors.get(signal.to.id);
+        if (actor === undefined) this.route({ k: 'exit', from: signal.to, to: signal.from, reason: NOPROC, link: true });
+        else (actor.links ??= new Map()).set(pidKey(signal.from), signal.from);
+        return;
+      }
+      case 'unlink':
+        this.actors.get(signal.to.id)?.links?.delete(pidKey(signal.from));
+        return;
+      case 'exit': {
+        const actor = this.actors.get(signal.to.id);
+        if (actor !== undefined) this.receiveExit(actor, signal.from, signal.reason, signal.link);
+        return;
+      }
+      case 'monitor': {
+        const actor = this.actors.get(signal.to.id);
+        if (actor === undefined) this.route({ k: 'down', to: signal.from, ref: signal.ref, pid: signal.to, reason: NOPROC });
+        else (actor.monitoredBy ??= new Map()).set(signal.ref, signal.from);
+        return;
+      }
+      case 'demonitor':
+        this.actors.get(signal.to.id)?.monitoredBy?.delete(signal.ref);
+        return;
+      case 'down': {
+        if (signal.to.id === SCHEDULER_PID_ID) return this.callDown(signal.ref, signal.reason);
+        const actor = this.actors.get(signal.to.id);
+        if (actor?.monitoring?.delete(signal.ref) === true) {
+          this.deliver(actor, { type: 'DOWN', ref: signal.ref, pid: signal.pid, reason: signal.reason });
+        }
+        return;
+      }
+      case 'reply':
+        return this.settleCall(signal.ref, signal.ok, signal.value);
+      case 'spawn':
+        return this.spawnFromSignal(signal);
+      case 'info': {
+        const actor = this.actors.get(signal.to.id);
+        this.route({ k: 'reply', to: signal.replyTo, ref: signal.ref, ok: true, value: actor === undefined ? undefined : describeActor(actor) });
+        return;
+      }
+    }
+  }
+
+  info(pid: Pid): Promise<ActorInfo | undefined> {
+    if (pid.node === this.nodeName && pid.scheduler === this.index) {
+      const actor = this.actors.get(pid.id);
+      return Promise.resolve(actor === undefined ? undefined : describeActor(actor));
+    }
+    const ref = this.makeRef();
+    const promise = this.awaitReply(ref, formatPid(pid), undefined, CALL_TIMEOUT_MS_DEFAULT);
+    this.route({ k: 'info', to: pid, ref, replyTo: this.pid });
+    return promise as Promise<ActorInfo | undefined>;
+  }
+
+  // ---- the run queue ----
+
+  private schedule(actor: Actor): void {
+    actor.flags |= QUEUED;
+    this.runQueue.push(actor);
+    if (!this.drainScheduled) {
+      this.drainScheduled = true;
+      setImmediate(this.drain);
+    }
+  }
+
+  private readonly drain = (): void => {
+    this.drainScheduled = false;
+    const queue = this.runQueue;
+    const deadlineMs = performance.now() + SCHEDULER_SLICE_MS_MAX;
+    let budget = SCHEDULER_SLICE_MESSAGES_MAX;
+    let turns = 0;
+    while (this.runHead < queue.length) {
+      const actor = queue[this.runHead]!;
+      queue[this.runHead++] = undefined;
+      actor.flags &= ~QUEUED;
+      if ((actor.flags & (EXITED | BUSY)) !== 0) continue;
+      budget -= this.runTurn(actor);
+      if (actor.mailbox !== null && (actor.flags & (EXITED | BUSY | QUEUED)) === 0) {
+        actor.flags |= QUEUED;
+        queue.push(actor);
+      }
+      if (budget <= 0) break;
+      if ((++turns & 63) === 0 && performance.now() > deadlineMs) break;
+    }
+    if (this.runHead === queue.length) {
+      queue.length = 0;
+      this.runHead = 0;
+    } else {
+      if (this.runHead > 4096) {
+        queue.splice(0, this.runHead);
+        this.runHead = 0;
+      }
+      // Yield to timers and I/O before the next slice.
+      this.drainScheduled = true;
+      setImmediate(this.drain);
+    }
+  };
+
+  private runTurn(actor: Actor): number {
+    let handled = 0;
+    while (handled < ACTOR_TURN_MESSAGES_MAX && actor.mailbox !== null && (actor.flags & (BUSY | EXITED)) === 0) {
+      handled++;
+      this.dispatch(actor, actor.take());
+    }
+    this.handled += handled;
+    return handled;
+  }
+
+  private dispatch(actor: Actor, msg: unknown): void {
+    const behaviour = actor.behaviour!;
+    let from: From | undefined;
+    let result: unknown;
+    try {
+      if (isCallMessage(msg)) {
+        from = msg.from;
+        if (behaviour.handleCall === undefined) {
+          this.route({ k: 'reply', to: from.pid, ref: from.ref, ok: false, value: new InvalidArgumentError(`actor ${formatPid(actor.self)} does not handle calls`) });
+          return;
+        }
+        result = behaviour.handleCall(msg.request, from, actor.state, actor);
+      } else if (behaviour.handle !== undefined) {
+        result = behaviour.handle(msg, actor.state, actor);
+      } else {
+        this.logger.warn({ pid: formatPid(actor.self) }, 'behaviour without handle() dropped a message');
+        return;
+      }
+    } catch (err) {
+      return this.crash(actor, err);
+    }
+    if (result instanceof Promise) {
+      actor.flags |= BUSY;
+      result.then(
+        (value) => this.afterHandler(actor, value, from),
+        (err: unknown) => this.crash(actor, err),
+      );
+    } else {
+      this.afterHandler(actor, result, from);
+    }
+  }
+
+  private afterHandler(actor: Actor, result: unknown, from: From | undefined): void {
+    if ((actor.flags & EXITED) !== 0) return;
+    if (from !== undefined) {
+      if (typeof result !== 'object' || result === null || !('state' in result)) {
+        return this.crash(actor, new InvalidArgumentError('handleCall must return { reply, state } or { noreply: true, state }'));
+      }
+      if ('reply' in result) this.route({ k: 'reply', to: from.pid, ref: from.ref, ok: true, value: result.reply });
+      actor.state = result.state;
+    } else {
+      actor.state = result;
+    }
+    if ((actor.flags & BUSY) !== 0) {
+      actor.flags &= ~BUSY;
+      if (actor.stopReason === undefined && actor.mailbox !== null) this.schedule(actor);
+    }
+    if (actor.stopReason !== undefined) this.exitActor(actor, actor.stopReason, true);
+  }
+
+  /** Ends every actor at once (node shutdown): links and monitors fire as for any exit. */
+  killAll(reason: unknown): void {
+    for (const actor of [...this.actors.values()].reverse()) this.finishExit(actor, reason);
+    for (const [ref] of [...this.pendingCalls]) this.callDown(ref, NOPROC);
+  }
+}
+
+export function isModuleRef(value: unknown): value is ModuleRef {
+  return typeof value === 'object' && value !== null && typeof (value as ModuleRef).module === 'string' && typeof (value as ModuleRef).export === 'string';
+}
+
+function isCallMessage(msg: unknown): msg is CallMessage {
+  return typeof msg === 'object' && msg !== null && (msg as CallMessage).type === '$call' && (msg as CallMessage).from !== undefined;
+}
+
+function checkSpec(spec: unknown): void {
+  if (typeof spec === 'function') return;
+  if (typeof spec === 'object' && spec !== null && typeof (spec as Behaviour).init === 'function') return;
+  throw new InvalidArgumentError('an actor is a behaviour object with init() or an async process function');
+}
+
+function describeActor(actor: Actor): ActorInfo {
+  const flags = actor.flags;
+  const waiting = (flags & PROCESS) !== 0 ? actor.waiter !== null : actor.queueLength() === 0;
+  return {
+    pid: actor.self,
+    kind: (flags & PROCESS) !== 0 ? 'process' : 'behaviour',
+    status: (flags & TERMINATING) !== 0 ? 'exiting' : (flags & BUSY) !== 0 ? 'running' : waiting ? 'waiting' : 'runnable',
+    queueLength: actor.queueLength(),
+    links: actor.links === null ? [] : [...actor.links.values()],
+    monitoredBy: actor.monitoredBy?.size ?? 0,
+    monitoring: actor.monitoring?.size ?? 0,
+    timers: actor.timers?.size ?? 0,
+    trapExit: (flags & TRAP_EXIT) !== 0,
+    name: actor.name,
+  };
+}

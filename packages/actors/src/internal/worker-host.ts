@@ -1,0 +1,141 @@
+// The host of a worker scheduler: routes its signals to the other threads, keeps a
+// replica of the node's name table, and sends what only the main thread can do
+// (dirty pool, other nodes, name registration) to scheduler 0.
+
+import type { MessagePort } from 'node:worker_threads';
+import { systemClock } from '../clock.js';
+import { NameTakenError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { pidEquals, type Pid } from '../pid.js';
+import type { Behaviour, ModuleRef, ProcessFn } from '../types.js';
+import { isControl, PortMesh, type Control } from './mesh.js';
+import { bounce, loadActorModule } from './routing.js';
+import { Scheduler, type SchedulerHost } from './scheduler.js';
+import { NOPROC, type Signal } from './signals.js';
+
+export interface WorkerData {
+  readonly nodeName: string;
+  readonly index: number;
+  readonly schedulerCount: number;
+  readonly creation: number;
+  /** One port per scheduler, undefined at this worker's own index. */
+  readonly ports: readonly (MessagePort | undefined)[];
+  readonly names: readonly [string, Pid][];
+}
+
+export class WorkerHost implements SchedulerHost {
+  readonly schedulerCount: number;
+  private readonly names: Map<string, Pid>;
+  private readonly mesh: PortMesh;
+  private readonly scheduler: Scheduler;
+  private readonly nodeName: string;
+
+  constructor(data: WorkerData) {
+    this.nodeName = data.nodeName;
+    this.schedulerCount = data.schedulerCount;
+    this.names = new Map(data.names);
+    this.mesh = new PortMesh(data.ports, (_from, items) => this.receive(items));
+    this.scheduler = new Scheduler(data.nodeName, data.index, this, systemClock, this.forwardingLogger(), data.creation);
+    this.mesh.post(0, { c: 'ready' } satisfies Control);
+  }
+
+  private forwardingLogger(): Logger {
+    const post = (level: 'error' | 'warn' | 'info' | 'debug') => (obj: object, msg?: string) =>
+      this.mesh.post(0, { c: 'log', level, obj: { scheduler: this.scheduler.index, ...obj }, msg } satisfies Control);
+    return { error: post('error'), warn: post('warn'), info: post('info'), debug: post('debug') };
+  }
+
+  private receive(items: unknown[]): void {
+    for (const item of items) {
+      if (isControl(item)) this.control(item);
+      else this.scheduler.handleSignal(item as Signal);
+    }
+  }
+
+  private control(item: Control): void {
+    switch (item.c) {
+      case 'name':
+        return this.applyName(item.name, item.pid);
+      case 'stop':
+        void this.stop(item.reason, item.timeoutMs);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private applyName(name: string, pid: Pid | null): void {
+    const previous = this.names.get(name);
+    if (previous !== undefined && previous.scheduler === this.scheduler.index) {
+      const holder = this.scheduler.actors.get(previous.id);
+      if (holder?.name === name) holder.name = undefined;
+    }
+    if (pid === null) {
+      this.names.delete(name);
+      return;
+    }
+    this.names.set(name, pid);
+    if (pid.scheduler === this.scheduler.index) {
+      const actor = this.scheduler.actors.get(pid.id);
+      if (actor === undefined) this.unregisterName(name, pid);
+      else actor.name = name;
+    }
+  }
+
+  private async stop(reason: unknown, timeoutMs: number): Promise<void> {
+    this.scheduler.shutdownAll(reason);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.scheduler.whenEmpty(),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    this.scheduler.killAll('killed');
+    this.mesh.post(0, { c: 'stopped' } satisfies Control);
+    this.mesh.flush();
+  }
+
+  forward(signal: Signal): void {
+    if (signal.k === 'named' || signal.to.node !== this.nodeName) return this.mesh.post(0, signal);
+    const target = signal.to.scheduler;
+    if (target >= 0 && target < this.schedulerCount && target !== this.scheduler.index) return this.mesh.post(target, signal);
+    const answer = bounce(signal, NOPROC);
+    if (answer !== undefined) this.scheduler.route(answer);
+  }
+
+  registerName(name: string, pid: Pid): void {
+    const holder = this.names.get(name);
+    if (holder !== undefined && !pidEquals(holder, pid)) throw new NameTakenError(name);
+    this.names.set(name, pid);
+    this.mesh.post(0, { c: 'register', name, pid } satisfies Control);
+  }
+
+  unregisterName(name: string, pid: Pid): void {
+    const holder = this.names.get(name);
+    if (holder !== undefined && pidEquals(holder, pid)) this.names.delete(name);
+    this.mesh.post(0, { c: 'unregister', name, pid } satisfies Control);
+  }
+
+  whereis(name: string): Pid | undefined {
+    return this.names.get(name);
+  }
+
+  loadModule(ref: ModuleRef): Promise<Behaviour | ProcessFn> {
+    return loadActorModule(ref);
+  }
+
+  runDirty(job: ModuleRef, input: unknown): Promise<unknown> {
+    const ref = this.scheduler.makeRef();
+    const result = this.scheduler.awaitReply(ref, 'dirty pool', undefined, Infinity);
+    this.mesh.post(0, { c: 'dirty', ref, replyTo: this.scheduler.pid, job, input } satisfies Control);
+    return result;
+  }
+
+  monitorNode(pid: Pid, node: string): void {
+    this.mesh.post(0, { c: 'monitorNode', pid, node, on: true } satisfies Control);
+  }
+
+  demonitorNode(pid: Pid, node: string): void {
+    this.mesh.post(0, { c: 'monitorNode', pid, node, on: false } satisfies Control);
+  }
+}

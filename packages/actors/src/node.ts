@@ -1,0 +1,371 @@
+// A node: one per OS process. It hosts scheduler 0 on the main thread and
+// schedulers 1..N-1 on worker threads, the node-wide name table, the dirty pool,
+// and (when distributed) the connections to other nodes.
+
+import { randomInt } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { systemClock, type Clock } from './clock.js';
+import { DirtyJobError, InvalidArgumentError, NameTakenError, NodeNotRunningError, SpawnError } from './errors.js';
+import { WORKER_STOP_MS_MAX } from './limits.js';
+import { stderrLogger, type Logger } from './logger.js';
+import { isPid, pidEquals, type Dest, type Pid } from './pid.js';
+import { isControl, PortMesh, type Control } from './internal/mesh.js';
+import { bounce, loadActorModule } from './internal/routing.js';
+import { isModuleRef, Scheduler, type SchedulerHost } from './internal/scheduler.js';
+import { NOCONNECTION, NOPROC, type Signal } from './internal/signals.js';
+import type { WorkerData } from './internal/worker-host.js';
+import type { ActorContext, ActorInfo, ActorSpec, Behaviour, CallOptions, DownMessage, ModuleRef, ProcessFn, SpawnOptions } from './types.js';
+
+export interface NodeOptions {
+  /** Short name; the full node name is `name@host:port` once distributed, `name@local` otherwise. */
+  name?: string;
+  /** Total schedulers: 1 (default) runs everything on the main thread; N adds N-1 worker threads. */
+  schedulers?: number;
+  /** Threads of the dirty pool for blocking CPU work; default: cores - 1, at least 1. */
+  dirtyThreads?: number;
+  /** Time source of the main scheduler's timers (worker schedulers use the system clock). */
+  clock?: Clock;
+  logger?: Logger;
+}
+
+/**
+ * The connections to other nodes, plugged in by the distribution layer. Signals for
+ * actors of other nodes go through `forward`; without it they fail as `noconnection`.
+ */
+export interface Distribution {
+  forward(signal: Signal): void;
+  monitorNode(pid: Pid, node: string): void;
+  demonitorNode(pid: Pid, node: string): void;
+  stop(): Promise<void>;
+}
+
+export class Node {
+  readonly name: string;
+  readonly schedulerCount: number;
+  readonly logger: Logger;
+  /** Scheduler 0, on the main thread. */
+  readonly scheduler: Scheduler;
+  private readonly names = new Map<string, Pid>();
+  private readonly workers: Worker[] = [];
+  private mesh: PortMesh | undefined;
+  private pool: Piscina | undefined;
+  private readonly dirtyThreads: number;
+  private distribution: Distribution | undefined;
+  private readonly workerEvents = new Map<number, { ready?: () => void; stopped?: () => void }>();
+  private running = true;
+
+  private constructor(name: string, options: NodeOptions) {
+    this.name = name;
+    this.schedulerCount = options.schedulers ?? 1;
+    this.logger = options.logger ?? stderrLogger('warn', { node: name });
+    this.dirtyThreads = options.dirtyThreads ?? Math.max(1, availableParallelism() - 1);
+    const host: SchedulerHost = {
+      schedulerCount: this.schedulerCount,
+      forward: (signal) => this.forward(signal),
+      registerName: (n, pid) => this.registerName(n, pid),
+      unregisterName: (n, pid) => this.unregisterName(n, pid),
+      whereis: (n) => this.names.get(n),
+      loadModule: (ref) => loadActorModule(ref),
+      runDirty: (job, input) => this.runDirty(job, input),
+      monitorNode: (pid, node) => this.monitorNode(pid, node),
+      demonitorNode: (pid, node) => this.distribution?.demonitorNode(pid, node),
+    };
+    this.scheduler = new Scheduler(name, 0, host, options.clock ?? systemClock, this.logger, randomInt(1, 2 ** 31));
+  }
+
+  /** Starts a node and its worker schedulers. */
+  static async start(options: NodeOptions = {}): Promise<Node> {
+    const shortName = options.name ?? 'rafter';
+    if (!/^[A-Za-z0-9_.-]+$/.test(shortName)) throw new InvalidArgumentError(`node name '${shortName}' may hold only letters, digits, '_', '.' and '-'`);
+    const schedulers = options.schedulers ?? 1;
+    if (!Number.isInteger(schedulers) || schedulers < 1 || schedulers > 256) {
+      throw new InvalidArgumentError(`schedulers must be an integer from 1 to 256, got ${schedulers}`);
+    }
+    const node = new Node(`${shortName}@local`, options);
+    await node.startWorkers();
+    return node;
+  }
+
+  private async startWorkers(): Promise<void> {
+    const count = this.schedulerCount;
+    if (count === 1) return;
+    const ports: (MessagePort | undefined)[][] = Array.from({ length: count }, () => new Array<MessagePort | undefined>(count).fill(undefined));
+    for (let i = 0; i < count; i++) {
+      for (let j = i + 1; j < count; j++) {
+        const channel = new MessageChannel();
+        ports[i]![j] = channel.port1;
+        ports[j]![i] = channel.port2;
+      }
+    }
+    this.mesh = new PortMesh(ports[0]!, (from, items) => this.receiveFromWorker(from, items));
+    const entry = new URL('./internal/worker-entry.mjs', import.meta.url);
+    const ready: Promise<void>[] = [];
+    for (let index = 1; index < count; index++) {
+      const own = ports[index]!;
+      const data: WorkerData = {
+        nodeName: this.name,
+        index,
+        schedulerCount: count,
+        creation: randomInt(1, 2 ** 31),
+        ports: own,
+        names: [...this.names],
+      };
+      ready.push(
+        new Promise((resolve, reject) =>
+          this.workerEvents.set(index, {
+            ready: resolve,
+            stopped: () => reject(new SpawnError(`worker scheduler ${index}`, 'the thread exited while starting')),
+          }),
+        ),
+      );
+      const worker = new Worker(entry, {
+        workerData: data,
+        transferList: own.filter((p): p is MessagePort => p !== undefined),
+      });
+      worker.on('error', (err) => this.logger.error({ scheduler: index, err }, 'worker scheduler failed'));
+      worker.on('exit', (code) => {
+        if (this.running) this.logger.error({ scheduler: index, code }, 'worker scheduler exited unexpectedly');
+        this.workerEvents.get(index)?.stopped?.();
+      });
+      this.workers.push(worker);
+    }
+    await Promise.all(ready);
+  }
+
+  private receiveFromWorker(from: number, items: unknown[]): void {
+    for (const item of items) {
+      if (!isControl(item)) {
+        const signal = item as Signal;
+        if (signal.k !== 'named' && signal.to.node === this.name && signal.to.scheduler === 0) this.scheduler.handleSignal(signal);
+        else this.forward(signal);
+        continue;
+      }
+      this.control(from, item);
+    }
+  }
+
+  private control(from: number, item: Control): void {
+    switch (item.c) {
+      case 'ready':
+        return this.workerEvents.get(from)?.ready?.();
+      case 'stopped':
+        return this.workerEvents.get(from)?.stopped?.();
+      case 'register': {
+        const holder = this.names.get(item.name);
+        if (holder !== undefined && !pidEquals(holder, item.pid)) {
+          this.logger.warn({ name: item.name, scheduler: from }, 'name registered twice at once; the first registration stands');
+          this.mesh!.post(from, { c: 'name', name: item.name, pid: holder } satisfies Control);
+          return;
+        }
+        this.names.set(item.name, item.pid);
+        return this.broadcast({ c: 'name', name: item.name, pid: item.pid });
+      }
+      case 'unregister': {
+        const holder = this.names.get(item.name);
+        if (holder === undefined || !pidEquals(holder, item.pid)) return;
+        this.names.delete(item.name);
+        return this.broadcast({ c: 'name', name: item.name, pid: null });
+      }
+      case 'dirty':
+        this.runDirty(item.job, item.input).then(
+          (value) => this.scheduler.route({ k: 'reply', to: item.replyTo, ref: item.ref, ok: true, value }),
+          (err: unknown) => this.scheduler.route({ k: 'reply', to: item.replyTo, ref: item.ref, ok: false, value: err }),
+        );
+        return;
+      case 'monitorNode':
+        if (item.on) this.monitorNode(item.pid, item.node);
+        else this.distribution?.demonitorNode(item.pid, item.node);
+        return;
+      case 'log':
+        return this.logger[item.level](item.obj, item.msg);
+      default:
+        return;
+    }
+  }
+
+  private broadcast(item: Control): void {
+    for (let index = 1; index < this.schedulerCount; index++) this.mesh!.post(index, item);
+  }
+
+  /** Routes a signal leaving the main thread: to a worker scheduler or to another node. */
+  forward(signal: Signal): void {
+    if (signal.k === 'named' || signal.to.node !== this.name) {
+      if (signal.k === 'named' && signal.node === this.name) return this.scheduler.handleSignal(signal);
+      if (this.distribution !== undefined) return this.distribution.forward(signal);
+      if (signal.k === 'named') {
+        this.logger.warn({ name: signal.name, node: signal.node }, 'message to a name on an unconnected node dropped');
+        return;
+      }
+      return this.reroute(bounce(signal, NOCONNECTION));
+    }
+    const target = signal.to.scheduler;
+    if (target === 0) return this.scheduler.handleSignal(signal);
+    if (this.mesh !== undefined && target > 0 && target < this.schedulerCount) return this.mesh.post(target, signal);
+    this.reroute(bounce(signal, NOPROC));
+  }
+
+  private reroute(signal: Signal | undefined): void {
+    if (signal !== undefined) this.scheduler.route(signal);
+  }
+
+  /** Called by the distribution layer for signals that arrive from other nodes. */
+  deliverFromNetwork(signal: Signal): void {
+    if (signal.k === 'named') return this.scheduler.handleSignal(signal);
+    if (signal.to.node !== this.name) {
+      this.logger.warn({ to: signal.to.node }, 'signal for another node arrived here and was dropped');
+      return;
+    }
+    this.forward(signal);
+  }
+
+  /** Plugs in the connections to other nodes (done by the distribution layer). */
+  attachDistribution(distribution: Distribution): void {
+    this.distribution = distribution;
+  }
+
+  private monitorNode(pid: Pid, node: string): void {
+    if (this.distribution !== undefined) return this.distribution.monitorNode(pid, node);
+    this.scheduler.route({ k: 'msg', to: pid, msg: { type: 'nodedown', node, reason: NOCONNECTION } });
+  }
+
+  // ---- names ----
+
+  private registerName(name: string, pid: Pid): void {
+    const holder = this.names.get(name);
+    if (holder !== undefined) {
+      if (pidEquals(holder, pid)) return;
+      throw new NameTakenError(name);
+    }
+    this.names.set(name, pid);
+    if (this.mesh !== undefined) this.broadcast({ c: 'name', name, pid });
+  }
+
+  private unregisterName(name: string, pid: Pid): void {
+    const holder = this.names.get(name);
+    if (holder === undefined || !pidEquals(holder, pid)) return;
+    this.names.delete(name);
+    if (this.mesh !== undefined) this.broadcast({ c: 'name', name, pid: null });
+  }
+
+  // ---- the public API for code outside actors ----
+
+  private checkRunning(): void {
+    if (!this.running) throw new NodeNotRunningError(this.name);
+  }
+
+  /** Spawns an actor on the main scheduler and returns its pid at once. */
+  spawn<A>(spec: Behaviour<any, A> | ProcessFn<A>, args?: A, options?: SpawnOptions): Pid {
+    this.checkRunning();
+    return this.scheduler.spawn(spec, args, options);
+  }
+
+  /** Starts an actor on any scheduler (from `{module, export}` off the main thread); resolves after its init. */
+  start<A>(spec: ActorSpec, args?: A, options?: SpawnOptions): Promise<Pid> {
+    this.checkRunning();
+    return this.scheduler.start(spec, args, options);
+  }
+
+  send(dest: Dest, msg: unknown): void {
+    this.checkRunning();
+    this.scheduler.send(dest, msg);
+  }
+
+  call<R = unknown>(dest: Dest, request: unknown, options?: CallOptions): Promise<R> {
+    this.checkRunning();
+    return this.scheduler.call(dest, request, options?.timeoutMs) as Promise<R>;
+  }
+
+  /** Sends an exit signal to `pid` as Erlang's exit/2 does ('kill' cannot be trapped). */
+  exit(pid: Pid, reason: unknown): void {
+    this.checkRunning();
+    if (!isPid(pid)) throw new InvalidArgumentError('exit() needs a pid');
+    this.scheduler.exitSignal(this.scheduler.pid, pid, reason);
+  }
+
+  /** Resolves with the DOWN message once `dest` exits (at once with 'noproc' if it is not alive). */
+  monitor(dest: Dest): Promise<DownMessage> {
+    this.checkRunning();
+    return new Promise((resolve, reject) => {
+      this.scheduler.spawn(async (ctx: ActorContext) => {
+        try {
+          ctx.monitor(dest);
+          resolve((await ctx.receive<DownMessage>((m) => m?.type === 'DOWN'))!);
+        } catch (err) {
+          reject(err);
+        }
+      }, undefined);
+    });
+  }
+
+  register(name: string, pid: Pid): void {
+    this.checkRunning();
+    this.scheduler.register(name, pid);
+  }
+
+  unregister(name: string): void {
+    this.checkRunning();
+    this.scheduler.unregister(name);
+  }
+
+  whereis(name: string): Pid | undefined {
+    return this.names.get(name);
+  }
+
+  /** The state of an actor on any scheduler of this node (queue length, links, monitors), or undefined if it is gone. */
+  info(pid: Pid): Promise<ActorInfo | undefined> {
+    this.checkRunning();
+    return this.scheduler.info(pid);
+  }
+
+  /** Runs `job` (a function exported by a module) on the dirty pool with `input`. */
+  dirty<R = unknown>(job: ModuleRef, input: unknown): Promise<R> {
+    this.checkRunning();
+    return this.scheduler.dirty(job, input) as Promise<R>;
+  }
+
+  private runDirty(job: ModuleRef, input: unknown): Promise<unknown> {
+    if (!isModuleRef(job)) return Promise.reject(new InvalidArgumentError('a dirty job is {module, export}'));
+    if (!this.running) return Promise.reject(new NodeNotRunningError(this.name));
+    if (this.pool === undefined) {
+      this.pool = new Piscina({
+        filename: new URL('./internal/dirty-entry.mjs', import.meta.url).href,
+        maxThreads: this.dirtyThreads,
+        minThreads: 0,
+        idleTimeout: 1_000,
+      });
+    }
+    return this.pool.run({ job, input }).catch((err: unknown) => {
+      throw new DirtyJobError(job.export, err instanceof Error ? err.message : String(err));
+    });
+  }
+
+  /**
+   * Stops the node: every actor gets an exit signal 'shutdown' (supervisors stop
+   * their children in order), then what is left after `timeoutMs` is killed.
+   */
+  async stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (!this.running) return;
+    const timeoutMs = options.timeoutMs ?? WORKER_STOP_MS_MAX;
+    const stopped = this.workers.map(
+      (_, i) => new Promise<void>((resolve) => this.workerEvents.set(i + 1, { stopped: resolve })),
+    );
+    for (let index = 1; index < this.schedulerCount; index++) this.mesh!.post(index, { c: 'stop', reason: 'shutdown', timeoutMs } satisfies Control);
+    this.scheduler.shutdownAll('shutdown');
+    await withTimeout(this.scheduler.whenEmpty(), timeoutMs);
+    this.scheduler.killAll('killed');
+    await withTimeout(Promise.all(stopped), timeoutMs + 1_000);
+    this.running = false;
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.mesh?.close();
+    await this.pool?.destroy();
+    await this.distribution?.stop();
+  }
+}
+
+async function withTimeout(promise: Promise<unknown>, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+  clearTimeout(timer);
+}
