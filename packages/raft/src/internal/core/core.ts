@@ -1,0 +1,468 @@
+// One Raft member as a deterministic object: step(event) returns effects as data.
+// Like etcd's raft struct and Ra's ra_server, it performs no I/O; the shell does.
+// Role handlers live in election.ts, follower.ts, leader.ts, snapshot.ts, query.ts.
+
+import { assert, assertNever } from './assert.js';
+import { ClusterHistory, findMember, isVoter, sameServer, serverKey } from './cluster.js';
+import { onElectionTimeout, onPreVote, onPreVoteReply, onRequestVote, onRequestVoteReply, startElection, startPreVote } from './election.js';
+import { onAppendEntries, onFollowerWritten, onHeartbeat } from './follower.js';
+import {
+  addMember,
+  onAppendEntriesReply,
+  onHeartbeatReply,
+  onLeaderTick,
+  onLeaderWritten,
+  onNodeUpAsLeader,
+  proposeCommand,
+  removeMember,
+  replicateAll,
+  transferLeadership,
+  flushLowPriority,
+} from './leader.js';
+import * as limits from './limits.js';
+import type { LogReader, Member, ServerId } from './log.js';
+import { LogView } from './log-view.js';
+import { onQuery, failQueries } from './query.js';
+import { onInstallSnapshot, onInstallSnapshotReply, onSnapshotInstalled, trySnapshot } from './snapshot.js';
+import type { ElectionReason, LowCommand, Mutation, PendingQuery, Peer, ReceivingSnapshot } from './state.js';
+import type {
+  CoreMachine,
+  CoreTimeouts,
+  Effect,
+  Event,
+  MachineEffect,
+  PersistedState,
+  RaftMessage,
+  Random,
+  Reply,
+  ReplyErrorCode,
+  ReplyTo,
+  Role,
+} from './types.js';
+
+export interface CoreConfig {
+  readonly id: ServerId;
+  readonly log: LogReader;
+  readonly machine: CoreMachine;
+  readonly random: Random;
+  readonly persisted?: PersistedState;
+  /** Members of a new cluster; ignored once the log or a snapshot holds a configuration. */
+  readonly initialMembers?: readonly Member[];
+  /** Machine state decoded from the snapshot the log reports, if any. */
+  readonly machineState?: unknown;
+  readonly timeouts?: Partial<CoreTimeouts>;
+  readonly preVote?: boolean;
+  /** Test-only: a deliberate bug for the simulator's mutation tests. */
+  readonly mutation?: Mutation;
+}
+
+export const DEFAULT_TIMEOUTS: CoreTimeouts = {
+  leaderDownDelayMsMin: limits.LEADER_DOWN_DELAY_MS_MIN,
+  leaderDownDelayMsMax: limits.LEADER_DOWN_DELAY_MS_MAX,
+  maybeDownDelayMsMin: limits.MAYBE_DOWN_DELAY_MS_MIN,
+  maybeDownDelayMsMax: limits.MAYBE_DOWN_DELAY_MS_MAX,
+  electionTimeoutMsMin: limits.ELECTION_TIMEOUT_MS_MIN,
+  electionTimeoutMsMax: limits.ELECTION_TIMEOUT_MS_MAX,
+  transferTimeoutMs: limits.TRANSFER_TIMEOUT_MS,
+};
+
+export class RaftCore {
+  readonly id: ServerId;
+  readonly key: string;
+  readonly log: LogView;
+  readonly machine: CoreMachine;
+  readonly random: Random;
+  readonly timeouts: CoreTimeouts;
+  readonly preVote: boolean;
+  readonly mutation: Mutation | undefined;
+
+  role: Role = 'recover';
+  currentTerm: number;
+  votedFor: ServerId | undefined;
+  leaderId: ServerId | undefined = undefined;
+  commitIndex: number;
+  lastApplied: number;
+  machineState: unknown;
+  /** Effective machine version: the one in the last applied noop. */
+  machineVersion: number;
+  /** A noop asked for a machine version this code cannot run: applying stops. */
+  upgradeRequired = false;
+  readonly cluster: ClusterHistory;
+
+  // Follower: highest index known to match the current leader's log.
+  validatedIndex = 0;
+  replyOwed = false;
+  receiving: ReceivingSnapshot | undefined = undefined;
+
+  // Pre-vote and candidate.
+  readonly votes = new Set<string>();
+  preVoteToken = 0;
+  electionReason: ElectionReason | undefined = undefined;
+
+  // Leader.
+  readonly peers = new Map<string, Peer>();
+  readonly pending = new Map<number, ReplyTo>();
+  lowQueue: LowCommand[] = [];
+  queries: PendingQuery[] = [];
+  querySeq = 0;
+  noopIndex = 0;
+  normalAppended = false;
+
+  pendingReleaseCursor: { index: number; state: unknown; machineVersion: number } | undefined = undefined;
+
+  #out: Effect[] = [];
+  #appendSlot = -1;
+  #machineEffects: MachineEffect[] = [];
+
+  constructor(config: CoreConfig) {
+    this.id = config.id;
+    this.key = serverKey(config.id);
+    this.log = new LogView(config.log);
+    this.machine = config.machine;
+    this.random = config.random;
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...config.timeouts };
+    this.preVote = config.preVote ?? true;
+    this.mutation = config.mutation;
+    this.currentTerm = config.persisted?.term ?? 0;
+    this.votedFor = config.persisted?.votedFor;
+    const snapshot = config.log.snapshot();
+    assert(snapshot === undefined || config.machineState !== undefined, `${this.key}: snapshot at ${snapshot?.index} without machine state`);
+    this.commitIndex = snapshot?.index ?? 0;
+    this.lastApplied = this.commitIndex;
+    this.machineState = snapshot === undefined ? config.machine.init() : config.machineState;
+    this.machineVersion = snapshot?.machineVersion ?? 0;
+    this.upgradeRequired = this.machineVersion > config.machine.version;
+    const base = snapshot === undefined ? { index: 0, members: config.initialMembers ?? [] } : { index: snapshot.index, members: snapshot.members };
+    this.cluster = new ClusterHistory(base);
+    this.rebuildClusterAfter(base.index);
+  }
+
+  /** Leaves recovery: the shell calls it once, before the first event. */
+  start(): Effect[] {
+    assert(this.role === 'recover', `${this.key}: start in ${this.role}`);
+    return this.run(() => this.becomeFollower(this.currentTerm, undefined));
+  }
+
+  step(event: Event): Effect[] {
+    if (this.role === 'stopped') return [];
+    assert(this.role !== 'recover', `${this.key}: event ${event.type} before start`);
+    return this.run(() => this.dispatch(event));
+  }
+
+  // --- plumbing -------------------------------------------------------------------
+
+  private run(body: () => void): Effect[] {
+    this.#out = [];
+    this.#appendSlot = -1;
+    this.normalAppended = false;
+    body();
+    if (this.role === 'leader') flushLowPriority(this);
+    if (this.role === 'leader') replicateAll(this);
+    this.flushMachineEffects();
+    const pending = this.log.takePending();
+    if (pending.length > 0) {
+      assert(this.#appendSlot >= 0, `${this.key}: appended without a slot`);
+      this.#out[this.#appendSlot] = { kind: 'append', entries: pending };
+    }
+    const out = this.#out;
+    this.#out = [];
+    this.checkInvariants();
+    return out;
+  }
+
+  emit(effect: Effect): void {
+    this.#out.push(effect);
+  }
+
+  send(to: ServerId, msg: RaftMessage): void {
+    this.#out.push({ kind: 'send', to, msg });
+  }
+
+  reply(to: ReplyTo, reply: Reply): void {
+    this.#out.push({ kind: 'reply', to, reply });
+  }
+
+  replyError(to: ReplyTo, code: ReplyErrorCode): void {
+    const leader = this.role === 'leader' ? this.id : this.role === 'await_condition' ? undefined : this.leaderId;
+    this.reply(to, { type: 'error', code, leader });
+  }
+
+  /** Appends through the in-step view; the append effect keeps its place among the effects. */
+  append(entries: Parameters<LogView['append']>[0]): void {
+    if (entries.length === 0) return;
+    if (this.#appendSlot < 0) {
+      this.#appendSlot = this.#out.length;
+      this.#out.push({ kind: 'cancelTimer', timer: 'condition' }); // placeholder, replaced in run()
+    }
+    this.log.append(entries);
+  }
+
+  private flushMachineEffects(): void {
+    if (this.#machineEffects.length === 0) return;
+    this.emit({ kind: 'machineEffects', effects: this.#machineEffects });
+    this.#machineEffects = [];
+  }
+
+  private checkInvariants(): void {
+    assert(this.commitIndex >= this.lastApplied, `${this.key} term ${this.currentTerm}: applied ${this.lastApplied} past commit ${this.commitIndex}`);
+    assert(this.lastApplied >= this.log.snapshotIndex() || this.receiving !== undefined, `${this.key} term ${this.currentTerm}: applied ${this.lastApplied} below snapshot ${this.log.snapshotIndex()}`);
+    assert(this.role !== 'leader' || sameServer(this.leaderId, this.id), `${this.key} term ${this.currentTerm}: leader without itself as leader`);
+  }
+
+  // --- dispatch -------------------------------------------------------------------
+
+  private dispatch(event: Event): void {
+    switch (event.type) {
+      case 'command':
+        return proposeCommand(this, event.command, event.priority, event.from);
+      case 'query':
+        return onQuery(this, event.kind, event.fn, event.from);
+      case 'message':
+        return this.onMessage(event.from, event.msg);
+      case 'written':
+        return this.onWritten();
+      case 'timeout':
+        return this.onTimeout(event.timer);
+      case 'tick':
+        if (this.role === 'leader') onLeaderTick(this);
+        return;
+      case 'leader_down':
+        return this.onLeaderDown(event.id);
+      case 'node_maybe_down':
+        return this.onNodeMaybeDown(event.node);
+      case 'node_up':
+        return this.onNodeUp(event.node);
+      case 'trigger_election':
+        if (this.role !== 'leader' && this.isVoter()) startPreVote(this);
+        return;
+      case 'add_member':
+        return addMember(this, event.member, event.from);
+      case 'remove_member':
+        return removeMember(this, event.id, event.from);
+      case 'transfer_leadership':
+        return transferLeadership(this, event.to, event.from);
+      case 'snapshot_installed':
+        return onSnapshotInstalled(this, event.meta, event.machineState);
+      default:
+        return assertNever(event, `${this.key}: unknown event`);
+    }
+  }
+
+  private onMessage(from: ServerId, msg: RaftMessage): void {
+    if (msg.term > this.currentTerm) {
+      const leader = 'leaderId' in msg ? msg.leaderId : undefined;
+      this.becomeFollower(msg.term, leader);
+    }
+    switch (msg.type) {
+      case 'append_entries':
+        return onAppendEntries(this, from, msg);
+      case 'append_entries_reply':
+        if (msg.term === this.currentTerm && this.role === 'leader') onAppendEntriesReply(this, from, msg);
+        return;
+      case 'pre_vote':
+        return onPreVote(this, from, msg);
+      case 'pre_vote_reply':
+        return onPreVoteReply(this, from, msg);
+      case 'request_vote':
+        return onRequestVote(this, from, msg);
+      case 'request_vote_reply':
+        return onRequestVoteReply(this, from, msg);
+      case 'heartbeat':
+        return onHeartbeat(this, from, msg);
+      case 'heartbeat_reply':
+        if (msg.term === this.currentTerm && this.role === 'leader') onHeartbeatReply(this, from, msg);
+        return;
+      case 'install_snapshot':
+        return onInstallSnapshot(this, from, msg);
+      case 'install_snapshot_reply':
+        if (msg.term === this.currentTerm && this.role === 'leader') onInstallSnapshotReply(this, from, msg);
+        return;
+      case 'timeout_now':
+        if (msg.term === this.currentTerm && sameServer(msg.leaderId, this.leaderId) && this.isVoter() && this.role === 'follower') startElection(this);
+        return;
+      default:
+        return assertNever(msg, `${this.key}: unknown message`);
+    }
+  }
+
+  private onWritten(): void {
+    if (this.role === 'leader') onLeaderWritten(this);
+    else onFollowerWritten(this);
+    trySnapshot(this);
+  }
+
+  private onTimeout(timer: 'election' | 'condition'): void {
+    if (timer === 'condition') {
+      // A transfer that did not happen: give up leadership and let an election decide.
+      if (this.role === 'await_condition') {
+        this.becomeFollower(this.currentTerm, undefined);
+      }
+      return;
+    }
+    this.electionReason = undefined;
+    onElectionTimeout(this);
+  }
+
+  private onLeaderDown(id: ServerId): void {
+    if (!sameServer(id, this.leaderId) || this.role === 'leader') return;
+    this.becomeFollower(this.currentTerm, undefined, 'leader_down');
+  }
+
+  private onNodeMaybeDown(node: string): void {
+    if (this.role !== 'follower' || this.leaderId?.node !== node) return;
+    if (this.electionReason !== undefined) return; // an earlier trigger is already pending
+    this.armElection('maybe_down');
+  }
+
+  private onNodeUp(node: string): void {
+    if (this.role === 'leader') return onNodeUpAsLeader(this, node);
+    if (this.electionReason === 'maybe_down' && this.leaderId?.node === node) this.disarmElection();
+  }
+
+  // --- roles ----------------------------------------------------------------------
+
+  isVoter(): boolean {
+    return isVoter(this.cluster.current().members, this.id);
+  }
+
+  isMember(): boolean {
+    return findMember(this.cluster.current().members, this.id) !== undefined;
+  }
+
+  setTerm(term: number, votedFor: ServerId | undefined): void {
+    assert(term >= this.currentTerm, `${this.key}: term ${term} below current ${this.currentTerm}`);
+    this.currentTerm = term;
+    this.votedFor = votedFor;
+    // Durable before anything later in this step leaves the member (see Effect).
+    this.emit({ kind: 'persist', term, votedFor });
+  }
+
+  setRole(role: Role, leader: ServerId | undefined): void {
+    const sameLeader = leader === undefined ? this.leaderId === undefined : sameServer(leader, this.leaderId);
+    if (role === this.role && sameLeader) return;
+    this.role = role;
+    this.leaderId = leader;
+    this.emit({ kind: 'roleChanged', role, term: this.currentTerm, leader });
+  }
+
+  /** Steps down (or stays) as a follower; `reason` picks the election delay when leaderless. */
+  becomeFollower(term: number, leader: ServerId | undefined, reason: ElectionReason = 'no_leader'): void {
+    if (term > this.currentTerm) this.setTerm(term, undefined);
+    const leaderChanged = !sameServer(leader, this.leaderId);
+    if (this.role === 'leader' || this.role === 'await_condition') this.stepDownFromLeader();
+    if (leaderChanged || this.role !== 'follower') {
+      // Only committed entries are known to be in a new leader's log.
+      this.validatedIndex = Math.min(this.validatedIndex, this.commitIndex);
+      this.replyOwed = false;
+    }
+    this.receiving = undefined;
+    this.setRole('follower', leader);
+    if (leader !== undefined) {
+      if (this.electionReason !== undefined) this.disarmElection();
+    } else if (this.electionReason === undefined || reason === 'leader_down') {
+      this.armElection(reason);
+    }
+  }
+
+  private stepDownFromLeader(): void {
+    for (const [, from] of this.pending) this.replyError(from, 'RAFTER_LEADERSHIP_LOST');
+    this.pending.clear();
+    for (const low of this.lowQueue) this.replyError(low.from, 'RAFTER_NOT_LEADER');
+    this.lowQueue = [];
+    failQueries(this);
+    this.peers.clear();
+    this.emit({ kind: 'cancelTimer', timer: 'condition' });
+  }
+
+  armElection(reason: ElectionReason): void {
+    if (!this.isVoter()) return;
+    const t = this.timeouts;
+    const [min, max] =
+      reason === 'leader_down'
+        ? [t.leaderDownDelayMsMin, t.leaderDownDelayMsMax]
+        : reason === 'maybe_down'
+          ? [t.maybeDownDelayMsMin, t.maybeDownDelayMsMax]
+          : [t.electionTimeoutMsMin, t.electionTimeoutMsMax];
+    this.electionReason = reason;
+    this.emit({ kind: 'setTimer', timer: 'election', afterMs: this.random.intBetween(min, max) });
+  }
+
+  disarmElection(): void {
+    this.electionReason = undefined;
+    this.emit({ kind: 'cancelTimer', timer: 'election' });
+  }
+
+  // --- applying -------------------------------------------------------------------
+
+  /** Applies committed entries present in the log, in bounded batches. */
+  applyCommitted(): void {
+    const to = Math.min(this.commitIndex, this.log.last().index);
+    while (this.lastApplied < to && !this.upgradeRequired) {
+      const batchTo = Math.min(to, this.lastApplied + limits.APPLY_BATCH_ENTRIES_MAX);
+      const entries = this.log.entries(this.lastApplied + 1, batchTo);
+      assert(entries.length === batchTo - this.lastApplied, `${this.key} term ${this.currentTerm}: log misses entries ${this.lastApplied + 1}..${batchTo}`);
+      for (const entry of entries) {
+        if (!this.applyEntry(entry)) break;
+      }
+    }
+  }
+
+  private applyEntry(entry: import('./log.js').LogEntry): boolean {
+    assert(entry.index === this.lastApplied + 1, `${this.key}: applying ${entry.index} after ${this.lastApplied}`);
+    const payload = entry.payload;
+    switch (payload.type) {
+      case 'command': {
+        const meta = { index: entry.index, term: entry.term, machineVersion: this.machineVersion };
+        const result = this.machine.apply(meta, payload.command, this.machineState);
+        this.machineState = result.state;
+        this.lastApplied = entry.index;
+        this.replyApplied(entry.index, entry.term, result.reply);
+        for (const effect of result.effects ?? []) this.onMachineEffect(effect);
+        return true;
+      }
+      case 'noop':
+        if (payload.machineVersion > this.machine.version) {
+          // Ra's rule: never run a machine version we don't have; wait for an upgrade.
+          this.upgradeRequired = true;
+          return false;
+        }
+        this.machineVersion = payload.machineVersion;
+        this.lastApplied = entry.index;
+        return true;
+      case 'cluster':
+        this.lastApplied = entry.index;
+        this.replyApplied(entry.index, entry.term, 'ok');
+        return true;
+      default:
+        return assertNever(payload, `${this.key}: unknown entry`);
+    }
+  }
+
+  private replyApplied(index: number, term: number, reply: unknown): void {
+    if (this.role !== 'leader') return;
+    const from = this.pending.get(index);
+    if (from === undefined) return;
+    this.pending.delete(index);
+    this.reply(from, { type: 'ok', index, term, reply, leader: this.id });
+  }
+
+  private onMachineEffect(effect: MachineEffect): void {
+    if (effect.type === 'release_cursor') {
+      assert(effect.index <= this.lastApplied, `${this.key}: release cursor ${effect.index} past applied ${this.lastApplied}`);
+      this.pendingReleaseCursor = { index: effect.index, state: effect.state, machineVersion: this.machineVersion };
+      return;
+    }
+    if (this.role === 'leader') this.#machineEffects.push(effect);
+  }
+
+  /** Re-reads cluster entries above `index` (at start, or after a snapshot kept a suffix). */
+  rebuildClusterAfter(index: number): void {
+    const last = this.log.last().index;
+    for (let from = index + 1; from <= last; from += limits.APPLY_BATCH_ENTRIES_MAX) {
+      const to = Math.min(last, from + limits.APPLY_BATCH_ENTRIES_MAX - 1);
+      for (const entry of this.log.entries(from, to)) {
+        if (entry.payload.type === 'cluster') this.cluster.push({ index: entry.index, members: entry.payload.members });
+      }
+    }
+  }
+}

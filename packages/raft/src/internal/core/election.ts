@@ -1,0 +1,122 @@
+// Pre-vote, elections and votes. Elections start only from shell events (leader DOWN,
+// node-maybe-down, an explicit trigger, a leaderless start) since leaders send no
+// heartbeats while idle; pre-vote keeps such triggers from inflating terms.
+
+import { isVoter, quorumSize, sameServer, serverKey, voters } from './cluster.js';
+import type { RaftCore } from './core.js';
+import { becomeLeader } from './leader.js';
+import type { ServerId } from './log.js';
+import type { PreVote, PreVoteReply, RequestVote, RequestVoteReply } from './types.js';
+
+export function onElectionTimeout(core: RaftCore): void {
+  switch (core.role) {
+    case 'follower':
+    case 'receive_snapshot':
+    case 'pre_vote':
+    case 'candidate':
+      if (core.isVoter()) startPreVote(core);
+      return;
+    case 'leader':
+    case 'await_condition':
+    case 'recover':
+    case 'stopped':
+      return;
+  }
+}
+
+export function startPreVote(core: RaftCore): void {
+  if (!core.preVote) return startElection(core);
+  core.receiving = undefined;
+  core.preVoteToken += 1;
+  core.votes.clear();
+  core.votes.add(core.key);
+  core.setRole('pre_vote', undefined);
+  const last = core.log.last();
+  for (const member of otherVoters(core)) {
+    core.send(member, {
+      type: 'pre_vote',
+      term: core.currentTerm,
+      candidateId: core.id,
+      lastIndex: last.index,
+      lastTerm: last.term,
+      machineVersion: core.machine.version,
+      token: core.preVoteToken,
+    });
+  }
+  core.armElection('retry');
+  if (hasQuorum(core)) startElection(core);
+}
+
+export function startElection(core: RaftCore): void {
+  core.receiving = undefined;
+  core.setTerm(core.currentTerm + 1, core.id);
+  core.votes.clear();
+  core.votes.add(core.key);
+  core.setRole('candidate', undefined);
+  const last = core.log.last();
+  for (const member of otherVoters(core)) {
+    core.send(member, { type: 'request_vote', term: core.currentTerm, candidateId: core.id, lastIndex: last.index, lastTerm: last.term });
+  }
+  core.armElection('retry');
+  if (hasQuorum(core)) becomeLeader(core);
+}
+
+/** Raft 5.4.1: a vote only for a log at least as up to date as ours. */
+function isUpToDate(core: RaftCore, lastIndex: number, lastTerm: number): boolean {
+  if (core.mutation === 'ignore_log_up_to_date') return true;
+  const ours = core.log.last();
+  return lastTerm > ours.term || (lastTerm === ours.term && lastIndex >= ours.index);
+}
+
+export function onPreVote(core: RaftCore, from: ServerId, msg: PreVote): void {
+  // As Ra: no check that a leader is alive (there are no heartbeats to judge by), but the
+  // candidate's log must be up to date and its code able to run our machine version.
+  const granted =
+    msg.term >= core.currentTerm &&
+    core.role !== 'leader' &&
+    isUpToDate(core, msg.lastIndex, msg.lastTerm) &&
+    msg.machineVersion >= core.machineVersion;
+  core.send(from, { type: 'pre_vote_reply', term: core.currentTerm, granted, token: msg.token });
+  if (core.role === 'leader' && msg.term <= core.currentTerm) {
+    // A member that wants an election has lost us: resend what it misses.
+    const peer = core.peers.get(serverKey(from));
+    if (peer !== undefined && peer.snapshot === undefined) peer.nextIndex = peer.matchIndex + 1;
+  }
+}
+
+export function onPreVoteReply(core: RaftCore, from: ServerId, msg: PreVoteReply): void {
+  if (core.role !== 'pre_vote' || msg.token !== core.preVoteToken || msg.term !== core.currentTerm) return;
+  if (!msg.granted || !isVoter(core.cluster.current().members, from)) return;
+  core.votes.add(serverKey(from));
+  if (hasQuorum(core)) startElection(core);
+}
+
+export function onRequestVote(core: RaftCore, from: ServerId, msg: RequestVote): void {
+  const free = core.votedFor === undefined || sameServer(core.votedFor, msg.candidateId) || core.mutation === 'vote_twice';
+  const granted = msg.term === core.currentTerm && free && isUpToDate(core, msg.lastIndex, msg.lastTerm);
+  if (granted) {
+    if (!sameServer(core.votedFor, msg.candidateId)) core.setTerm(core.currentTerm, msg.candidateId);
+    // Give the candidate time to win before we start an election of our own.
+    if (core.electionReason !== undefined) core.armElection(core.electionReason);
+  }
+  core.send(from, { type: 'request_vote_reply', term: core.currentTerm, granted });
+}
+
+export function onRequestVoteReply(core: RaftCore, from: ServerId, msg: RequestVoteReply): void {
+  if (core.role !== 'candidate' || msg.term !== core.currentTerm || !msg.granted) return;
+  if (!isVoter(core.cluster.current().members, from)) return;
+  core.votes.add(serverKey(from));
+  if (hasQuorum(core)) becomeLeader(core);
+}
+
+function otherVoters(core: RaftCore): ServerId[] {
+  return voters(core.cluster.current().members)
+    .map((member) => member.id)
+    .filter((id) => !sameServer(id, core.id));
+}
+
+function hasQuorum(core: RaftCore): boolean {
+  const members = voters(core.cluster.current().members);
+  const granted = members.filter((member) => core.votes.has(serverKey(member.id))).length;
+  return granted >= quorumSize(members.length);
+}

@@ -1,0 +1,127 @@
+// The follower's side of replication. A follower answers AppendEntries once the entries
+// are written (Ra's rule): its reply carries the last written index that matches the
+// leader (lastIndex/lastTerm) and its next index, so the leader rewinds in one round trip.
+
+import { assert } from './assert.js';
+import { sameServer } from './cluster.js';
+import type { RaftCore } from './core.js';
+import { CONFLICT_SCAN_ENTRIES_MAX } from './limits.js';
+import type { LogEntry, ServerId } from './log.js';
+import type { AppendEntries, Heartbeat } from './types.js';
+
+export function onAppendEntries(core: RaftCore, from: ServerId, msg: AppendEntries): void {
+  if (msg.term < core.currentTerm) {
+    // A stale leader: our term in the reply makes it step down.
+    return replyFailure(core, from, core.log.last().index);
+  }
+  assert(core.role !== 'leader', `${core.key} term ${core.currentTerm}: second leader ${msg.leaderId.name} in the same term`);
+  assert(core.role !== 'await_condition', `${core.key} term ${core.currentTerm}: append from ${msg.leaderId.name} while transferring`);
+  if (core.role === 'receive_snapshot' && sameServer(core.leaderId, msg.leaderId)) return;
+  if (core.leaderId !== undefined && !sameServer(core.leaderId, msg.leaderId)) {
+    assert(false, `${core.key} term ${core.currentTerm}: leaders ${core.leaderId.name} and ${msg.leaderId.name} in one term`);
+  }
+  core.becomeFollower(msg.term, msg.leaderId);
+  acceptEntries(core, from, msg);
+}
+
+function acceptEntries(core: RaftCore, from: ServerId, msg: AppendEntries): void {
+  let prevIndex = msg.prevIndex;
+  let prevTerm = msg.prevTerm;
+  let entries = msg.entries;
+  const snapshotIndex = core.log.snapshotIndex();
+  if (prevIndex < snapshotIndex) {
+    // Entries at or below our snapshot are committed, hence the same as the leader's.
+    entries = entries.slice(snapshotIndex - prevIndex);
+    prevIndex = snapshotIndex;
+    prevTerm = core.log.termAt(snapshotIndex) ?? 0;
+  }
+  const ourPrevTerm = core.log.termAt(prevIndex);
+  if (ourPrevTerm === undefined || (ourPrevTerm !== prevTerm && core.mutation !== 'skip_prev_check')) {
+    return replyFailure(core, from, prevIndex);
+  }
+  appendNew(core, entries);
+  const msgLast = prevIndex + entries.length;
+  core.validatedIndex = Math.max(core.validatedIndex, msgLast);
+  const commit = Math.min(msg.commitIndex, core.validatedIndex);
+  if (core.mutation === 'commit_index_regress') core.commitIndex = commit;
+  else if (commit > core.commitIndex) core.commitIndex = commit;
+  core.applyCommitted();
+  if (core.log.hasPending() || core.log.lastWritten().index < core.validatedIndex) core.replyOwed = true;
+  // Reply now unless this step appended: the reply then waits for the written notice.
+  if (!core.log.hasPending()) replySuccess(core, from);
+}
+
+/** Skips entries we hold already; overwrites from the first conflict (never a committed one). */
+function appendNew(core: RaftCore, entries: readonly LogEntry[]): void {
+  let start = 0;
+  while (start < entries.length) {
+    const entry = entries[start];
+    assert(entry !== undefined, 'entry in range');
+    const ours = core.log.termAt(entry.index);
+    if (ours !== entry.term) break;
+    start += 1;
+  }
+  const fresh = entries.slice(start);
+  const first = fresh[0];
+  if (first === undefined) return;
+  if (first.index <= core.log.last().index) {
+    assert(first.index > core.commitIndex, `${core.key} term ${core.currentTerm}: overwriting committed ${first.index} (commit ${core.commitIndex})`);
+    core.cluster.truncateFrom(first.index);
+    core.validatedIndex = Math.min(core.validatedIndex, first.index - 1);
+  }
+  core.append(fresh);
+  for (const entry of fresh) {
+    if (entry.payload.type === 'cluster') core.cluster.push({ index: entry.index, members: entry.payload.members });
+  }
+}
+
+export function onFollowerWritten(core: RaftCore): void {
+  core.applyCommitted();
+  if (!core.replyOwed || core.leaderId === undefined || core.role !== 'follower') return;
+  replySuccess(core, core.leaderId);
+}
+
+function replySuccess(core: RaftCore, to: ServerId): void {
+  const written = core.log.lastWritten().index;
+  const lastIndex = Math.min(written, core.validatedIndex);
+  if (lastIndex >= core.validatedIndex) core.replyOwed = false;
+  core.send(to, {
+    type: 'append_entries_reply',
+    term: core.currentTerm,
+    success: true,
+    nextIndex: core.validatedIndex + 1,
+    lastIndex,
+    lastTerm: core.log.termAt(lastIndex) ?? 0,
+  });
+}
+
+/**
+ * The leader's previous entry is missing or differs. Point it at the last written entry
+ * before the conflicting term (etcd's hint), so it finds the match in one or few rounds.
+ */
+function replyFailure(core: RaftCore, to: ServerId, prevIndex: number): void {
+  const last = core.log.last().index;
+  let hint = Math.min(prevIndex, last);
+  const conflictTerm = core.log.termAt(hint);
+  if (hint === prevIndex && conflictTerm !== undefined) {
+    const floor = Math.max(core.log.snapshotIndex(), hint - CONFLICT_SCAN_ENTRIES_MAX, core.commitIndex);
+    while (hint > floor && core.log.termAt(hint) === conflictTerm) hint -= 1;
+  }
+  hint = Math.max(Math.min(hint, core.log.lastWritten().index), core.log.snapshotIndex());
+  core.send(to, {
+    type: 'append_entries_reply',
+    term: core.currentTerm,
+    success: false,
+    nextIndex: hint + 1,
+    lastIndex: hint,
+    lastTerm: core.log.termAt(hint) ?? 0,
+  });
+}
+
+/** A read-index round: answering proves the sender was leader when we saw it. */
+export function onHeartbeat(core: RaftCore, from: ServerId, msg: Heartbeat): void {
+  if (msg.term === core.currentTerm && core.role !== 'leader' && core.role !== 'await_condition' && core.role !== 'receive_snapshot') {
+    core.becomeFollower(msg.term, msg.leaderId);
+  }
+  core.send(from, { type: 'heartbeat_reply', term: core.currentTerm, querySeq: msg.querySeq });
+}

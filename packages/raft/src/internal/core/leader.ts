@@ -1,0 +1,301 @@
+// The leader: proposals, pipelined replication, commit on a written quorum, membership
+// changes and leadership transfer. A leader sends only when it has entries or a commit
+// to pass on, or a follower is behind; it sends nothing while idle.
+
+import { assert } from './assert.js';
+import { agreedIndex, findMember, isVoter, sameServer, serverKey, voters } from './cluster.js';
+import type { RaftCore } from './core.js';
+import {
+  APPEND_BATCH_ENTRIES_MAX,
+  CLUSTER_MEMBERS_MAX,
+  INFLIGHT_ENTRIES_MAX,
+  LOW_PRIORITY_BATCH_MAX,
+  LOW_PRIORITY_QUEUE_MAX,
+  PENDING_COMMANDS_MAX,
+} from './limits.js';
+import type { EntryPayload, Member, ServerId } from './log.js';
+import { processQueries, resendHeartbeats } from './query.js';
+import { resendSnapshotChunk, startSnapshot } from './snapshot.js';
+import type { Peer } from './state.js';
+import type { AppendEntriesReply, HeartbeatReply, ReplyTo } from './types.js';
+
+export function becomeLeader(core: RaftCore): void {
+  core.disarmElection();
+  core.setRole('leader', core.id);
+  core.peers.clear();
+  syncPeers(core);
+  // Ra's noop: commits every earlier entry (5.4.2) and carries the machine version.
+  core.noopIndex = appendEntry(core, { type: 'noop', machineVersion: core.machine.version });
+}
+
+function newPeer(core: RaftCore, id: ServerId): Peer {
+  const last = core.log.last().index;
+  return {
+    id,
+    nextIndex: last + 1,
+    matchIndex: 0,
+    commitIndexSent: 0,
+    matchIndexAtTick: -1,
+    rewoundTo: -1,
+    querySeq: 0,
+    promoteAt: last,
+    snapshot: undefined,
+  };
+}
+
+/** Keeps one peer per member of the latest configuration, other than ourselves. */
+function syncPeers(core: RaftCore): void {
+  const members = core.cluster.current().members;
+  for (const member of members) {
+    const key = serverKey(member.id);
+    if (key !== core.key && !core.peers.has(key)) core.peers.set(key, newPeer(core, member.id));
+  }
+  for (const [key, peer] of core.peers) {
+    if (findMember(members, peer.id) === undefined) core.peers.delete(key);
+  }
+}
+
+function appendEntry(core: RaftCore, payload: EntryPayload): number {
+  const index = core.log.last().index + 1;
+  core.append([{ index, term: core.currentTerm, payload }]);
+  if (payload.type === 'cluster') {
+    core.cluster.push({ index, members: payload.members });
+    syncPeers(core);
+  }
+  return index;
+}
+
+export function proposeCommand(core: RaftCore, command: unknown, priority: 'normal' | 'low', from: ReplyTo): void {
+  if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
+  if (priority === 'low') {
+    if (core.lowQueue.length >= LOW_PRIORITY_QUEUE_MAX) return core.replyError(from, 'RAFTER_OVERLOADED');
+    core.lowQueue.push({ command, from });
+    return;
+  }
+  if (core.pending.size >= PENDING_COMMANDS_MAX) return core.replyError(from, 'RAFTER_OVERLOADED');
+  const index = appendEntry(core, { type: 'command', command });
+  core.normalAppended = true;
+  trackPending(core, index, from);
+}
+
+function trackPending(core: RaftCore, index: number, from: ReplyTo): void {
+  if (core.mutation === 'reply_before_commit') {
+    core.reply(from, { type: 'ok', index, term: core.currentTerm, reply: undefined, leader: core.id });
+    return;
+  }
+  core.pending.set(index, from);
+}
+
+/** Low-priority commands go in bounded batches, only in steps without normal ones. */
+export function flushLowPriority(core: RaftCore): void {
+  if (core.normalAppended || core.lowQueue.length === 0) return;
+  const batch = core.lowQueue.splice(0, LOW_PRIORITY_BATCH_MAX);
+  for (const low of batch) {
+    const index = appendEntry(core, { type: 'command', command: low.command, priority: 'low' });
+    trackPending(core, index, low.from);
+  }
+}
+
+export function replicateAll(core: RaftCore): void {
+  for (const peer of core.peers.values()) replicate(core, peer);
+}
+
+/** Sends what the follower lacks, pipelined up to the in-flight cap, in capped batches. */
+function replicate(core: RaftCore, peer: Peer): void {
+  if (peer.snapshot !== undefined) return;
+  const last = core.log.last().index;
+  let sent = false;
+  for (let batch = 0; batch < INFLIGHT_ENTRIES_MAX / APPEND_BATCH_ENTRIES_MAX; batch += 1) {
+    const inflight = peer.nextIndex - 1 - peer.matchIndex;
+    if (peer.nextIndex > last || inflight >= INFLIGHT_ENTRIES_MAX) break;
+    if (peer.nextIndex <= core.log.snapshotIndex()) return startSnapshot(core, peer);
+    const from = peer.nextIndex;
+    const to = Math.min(last, from + APPEND_BATCH_ENTRIES_MAX - 1, peer.matchIndex + INFLIGHT_ENTRIES_MAX);
+    const prevTerm = core.log.termAt(from - 1);
+    assert(prevTerm !== undefined, `${core.key} term ${core.currentTerm}: no term at ${from - 1} for ${peer.id.name}`);
+    core.send(peer.id, {
+      type: 'append_entries',
+      term: core.currentTerm,
+      leaderId: core.id,
+      prevIndex: from - 1,
+      prevTerm,
+      entries: core.log.entries(from, to),
+      commitIndex: core.commitIndex,
+    });
+    peer.nextIndex = to + 1;
+    peer.commitIndexSent = core.commitIndex;
+    sent = true;
+  }
+  if (!sent && peer.commitIndexSent < core.commitIndex) sendCommit(core, peer);
+}
+
+/** An empty AppendEntries anchored at matchIndex, which the follower is known to hold. */
+function sendCommit(core: RaftCore, peer: Peer): void {
+  const prevTerm = core.log.termAt(peer.matchIndex);
+  if (prevTerm === undefined) return; // below our snapshot: the follower will get the snapshot
+  core.send(peer.id, {
+    type: 'append_entries',
+    term: core.currentTerm,
+    leaderId: core.id,
+    prevIndex: peer.matchIndex,
+    prevTerm,
+    entries: [],
+    commitIndex: core.commitIndex,
+  });
+  peer.commitIndexSent = core.commitIndex;
+}
+
+export function onAppendEntriesReply(core: RaftCore, from: ServerId, msg: AppendEntriesReply): void {
+  const peer = core.peers.get(serverKey(from));
+  if (peer === undefined || peer.snapshot !== undefined) return;
+  assert(msg.lastIndex <= core.log.last().index || !msg.success, `${core.key} term ${core.currentTerm}: ${from.name} acked ${msg.lastIndex} past our last`);
+  if (msg.success) {
+    peer.matchIndex = Math.max(peer.matchIndex, msg.lastIndex);
+    peer.nextIndex = Math.max(peer.nextIndex, msg.nextIndex, peer.matchIndex + 1);
+  } else {
+    rewind(core, peer, msg);
+  }
+  maybePromote(core, peer);
+  advanceCommit(core);
+}
+
+function rewind(core: RaftCore, peer: Peer, msg: AppendEntriesReply): void {
+  const matches = msg.lastIndex <= core.log.last().index && core.log.termAt(msg.lastIndex) === msg.lastTerm;
+  // Written on the follower and equal to ours at lastIndex, hence equal up to it (log matching).
+  if (matches) peer.matchIndex = Math.max(peer.matchIndex, msg.lastIndex);
+  const target = Math.max(peer.matchIndex + 1, matches ? msg.lastIndex + 1 : Math.min(msg.lastIndex, peer.nextIndex));
+  // Pipelined messages fail in a row after one gap: rewind and resend once per target.
+  if (target === peer.rewoundTo) return;
+  peer.rewoundTo = target;
+  peer.nextIndex = target;
+}
+
+export function onLeaderWritten(core: RaftCore): void {
+  advanceCommit(core);
+}
+
+/** Commit = the highest index a quorum of voters has written, if from our term (5.4.2). */
+function advanceCommit(core: RaftCore): void {
+  const members = voters(core.cluster.current().members);
+  const written = core.log.lastWritten().index;
+  const indexes = members.map((member) => (sameServer(member.id, core.id) ? written : (core.peers.get(serverKey(member.id))?.matchIndex ?? 0)));
+  let agreed = agreedIndex(indexes);
+  if (core.mutation === 'commit_without_quorum') agreed = written;
+  if (agreed <= core.commitIndex) return;
+  if (core.log.termAt(agreed) !== core.currentTerm && core.mutation !== 'commit_old_term') return;
+  core.commitIndex = agreed;
+  core.applyCommitted();
+  processQueries(core);
+  stepDownIfRemoved(core);
+}
+
+/** Thesis 4.2.2: a leader removed from the cluster steps down once the change commits. */
+function stepDownIfRemoved(core: RaftCore): void {
+  const config = core.cluster.current();
+  if (config.index > core.commitIndex || core.role !== 'leader' || core.isMember()) return;
+  const successor = mostCaughtUpVoter(core);
+  if (successor !== undefined) core.send(successor.id, { type: 'timeout_now', term: core.currentTerm, leaderId: core.id });
+  core.becomeFollower(core.currentTerm, undefined);
+  core.setRole('stopped', undefined);
+  core.emit({ kind: 'removed' });
+}
+
+function mostCaughtUpVoter(core: RaftCore): Peer | undefined {
+  let best: Peer | undefined;
+  for (const peer of core.peers.values()) {
+    if (!isVoter(core.cluster.current().members, peer.id)) continue;
+    if (best === undefined || peer.matchIndex > best.matchIndex) best = peer;
+  }
+  return best;
+}
+
+/** Ra's tick: recover from lost messages by resending to followers that made no progress. */
+export function onLeaderTick(core: RaftCore): void {
+  const last = core.log.last().index;
+  for (const peer of core.peers.values()) {
+    if (peer.snapshot !== undefined) {
+      resendSnapshotChunk(core, peer);
+    } else if (peer.matchIndex < last && peer.matchIndex === peer.matchIndexAtTick) {
+      peer.nextIndex = peer.matchIndex + 1;
+      peer.rewoundTo = -1;
+    } else if (peer.matchIndex === last && peer.commitIndexSent < core.commitIndex) {
+      sendCommit(core, peer);
+    }
+    peer.matchIndexAtTick = peer.matchIndex;
+    maybePromote(core, peer);
+  }
+  resendHeartbeats(core);
+}
+
+export function onNodeUpAsLeader(core: RaftCore, node: string): void {
+  for (const peer of core.peers.values()) {
+    if (peer.id.node !== node || peer.snapshot !== undefined) continue;
+    peer.nextIndex = peer.matchIndex + 1;
+    peer.rewoundTo = -1;
+  }
+}
+
+export function onHeartbeatReply(core: RaftCore, from: ServerId, msg: HeartbeatReply): void {
+  const peer = core.peers.get(serverKey(from));
+  if (peer === undefined) return;
+  peer.querySeq = Math.max(peer.querySeq, msg.querySeq);
+  processQueries(core);
+}
+
+// --- membership ---------------------------------------------------------------------
+
+/** One change at a time, and only after our noop committed (the single-server change fix). */
+function clusterChangePermitted(core: RaftCore): boolean {
+  return core.commitIndex >= core.noopIndex && core.cluster.current().index <= core.commitIndex;
+}
+
+export function addMember(core: RaftCore, member: Member, from: ReplyTo): void {
+  if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
+  const members = core.cluster.current().members;
+  if (findMember(members, member.id) !== undefined) return core.replyError(from, 'RAFTER_ALREADY_MEMBER');
+  if (!clusterChangePermitted(core) || members.length >= CLUSTER_MEMBERS_MAX) {
+    return core.replyError(from, 'RAFTER_CLUSTER_CHANGE_NOT_PERMITTED');
+  }
+  const index = appendEntry(core, { type: 'cluster', members: [...members, member] });
+  core.pending.set(index, from);
+}
+
+export function removeMember(core: RaftCore, id: ServerId, from: ReplyTo): void {
+  if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
+  const members = core.cluster.current().members;
+  if (findMember(members, id) === undefined) return core.replyError(from, 'RAFTER_UNKNOWN_MEMBER');
+  const rest = members.filter((member) => !sameServer(member.id, id));
+  if (!clusterChangePermitted(core) || voters(rest).length === 0) {
+    return core.replyError(from, 'RAFTER_CLUSTER_CHANGE_NOT_PERMITTED');
+  }
+  const index = appendEntry(core, { type: 'cluster', members: rest });
+  core.pending.set(index, from);
+}
+
+/** A promotable member that caught up becomes a voter (Ra's promotable membership). */
+function maybePromote(core: RaftCore, peer: Peer): void {
+  const members = core.cluster.current().members;
+  const member = findMember(members, peer.id);
+  if (member?.membership !== 'promotable' || peer.matchIndex < peer.promoteAt) return;
+  if (!clusterChangePermitted(core)) return;
+  const promoted = members.map((m): Member => (sameServer(m.id, peer.id) ? { id: m.id, membership: 'voter' } : m));
+  appendEntry(core, { type: 'cluster', members: promoted });
+}
+
+// --- leadership transfer ------------------------------------------------------------
+
+export function transferLeadership(core: RaftCore, to: ServerId, from: ReplyTo): void {
+  if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
+  const last = core.log.last();
+  if (sameServer(to, core.id)) return core.reply(from, { type: 'ok', index: last.index, term: core.currentTerm, reply: 'already_leader', leader: core.id });
+  if (!isVoter(core.cluster.current().members, to)) return core.replyError(from, 'RAFTER_UNKNOWN_MEMBER');
+  const peer = core.peers.get(serverKey(to));
+  if (peer === undefined || peer.matchIndex < last.index) return core.replyError(from, 'RAFTER_NOT_CAUGHT_UP');
+  // Stop taking commands and wait (await_condition) for the target's higher term.
+  core.send(to, { type: 'timeout_now', term: core.currentTerm, leaderId: core.id });
+  core.reply(from, { type: 'ok', index: last.index, term: core.currentTerm, reply: 'transfer_started', leader: core.id });
+  for (const [, pendingFrom] of core.pending) core.replyError(pendingFrom, 'RAFTER_LEADERSHIP_LOST');
+  core.pending.clear();
+  core.setRole('await_condition', undefined);
+  core.emit({ kind: 'setTimer', timer: 'condition', afterMs: core.timeouts.transferTimeoutMs });
+}

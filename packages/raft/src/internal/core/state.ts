@@ -1,0 +1,56 @@
+// Per-follower replication state kept by a leader, and the test-only mutations.
+
+import type { ServerId, SnapshotMeta } from './log.js';
+import type { QueryFn, ReplyTo } from './types.js';
+
+export interface Peer {
+  readonly id: ServerId;
+  /** Next index to send; may run ahead of matchIndex by up to INFLIGHT_ENTRIES_MAX. */
+  nextIndex: number;
+  /** Highest index the follower has written and that matches our log. */
+  matchIndex: number;
+  commitIndexSent: number;
+  /** matchIndex at the previous tick: no progress since means messages were lost. */
+  matchIndexAtTick: number;
+  /** The nextIndex a failed reply last rewound to, so duplicate failures don't resend. */
+  rewoundTo: number;
+  /** Highest read-index round this follower acknowledged. */
+  querySeq: number;
+  /** A promotable member becomes a voter once matchIndex reaches this. */
+  promoteAt: number;
+  snapshot: { meta: SnapshotMeta; chunkIndex: number } | undefined;
+}
+
+export interface PendingQuery {
+  readonly readIndex: number;
+  readonly seq: number;
+  readonly fn: QueryFn;
+  readonly from: ReplyTo;
+}
+
+export interface LowCommand {
+  readonly command: unknown;
+  readonly from: ReplyTo;
+}
+
+export interface ReceivingSnapshot {
+  readonly meta: SnapshotMeta;
+  nextChunk: number;
+  installing: boolean;
+}
+
+export type ElectionReason = 'no_leader' | 'leader_down' | 'maybe_down' | 'retry';
+
+/**
+ * Deliberate bugs, for the simulator's mutation tests only: each must be caught by one
+ * of its invariants. Production code never sets one.
+ */
+export type Mutation =
+  | 'commit_without_quorum'
+  | 'vote_twice'
+  | 'skip_prev_check'
+  | 'ignore_log_up_to_date'
+  | 'commit_index_regress'
+  | 'reply_before_commit'
+  | 'stale_read'
+  | 'commit_old_term';

@@ -1,0 +1,237 @@
+// The core's vocabulary: roles, messages between members, events in, effects out.
+// Everything here is plain data so a shell can log, encode or replay it.
+
+import type { IndexTerm, LogEntry, Member, ServerId, SnapshotMeta } from './log.js';
+
+export type Role =
+  | 'recover'
+  | 'follower'
+  | 'pre_vote'
+  | 'candidate'
+  | 'leader'
+  | 'await_condition'
+  | 'receive_snapshot'
+  | 'stopped';
+
+/** Stable codes of the replies the core gives to callers; see errors.ts. */
+export type ReplyErrorCode =
+  | 'RAFTER_NOT_LEADER'
+  | 'RAFTER_LEADERSHIP_LOST'
+  | 'RAFTER_CLUSTER_CHANGE_NOT_PERMITTED'
+  | 'RAFTER_OVERLOADED'
+  | 'RAFTER_NOT_CAUGHT_UP'
+  | 'RAFTER_UNKNOWN_MEMBER'
+  | 'RAFTER_ALREADY_MEMBER';
+
+// Messages between members. Every one carries the sender's term.
+export interface AppendEntries {
+  readonly type: 'append_entries';
+  readonly term: number;
+  readonly leaderId: ServerId;
+  readonly prevIndex: number;
+  readonly prevTerm: number;
+  readonly entries: readonly LogEntry[];
+  readonly commitIndex: number;
+}
+
+/** `lastIndex`/`lastTerm` are written entries known to match the leader; one round trip rewinds. */
+export interface AppendEntriesReply {
+  readonly type: 'append_entries_reply';
+  readonly term: number;
+  readonly success: boolean;
+  readonly nextIndex: number;
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+}
+
+export interface PreVote {
+  readonly type: 'pre_vote';
+  readonly term: number;
+  readonly candidateId: ServerId;
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+  readonly machineVersion: number;
+  readonly token: number;
+}
+
+export interface PreVoteReply {
+  readonly type: 'pre_vote_reply';
+  readonly term: number;
+  readonly granted: boolean;
+  readonly token: number;
+}
+
+export interface RequestVote {
+  readonly type: 'request_vote';
+  readonly term: number;
+  readonly candidateId: ServerId;
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+}
+
+export interface RequestVoteReply {
+  readonly type: 'request_vote_reply';
+  readonly term: number;
+  readonly granted: boolean;
+}
+
+/** A read-index round: no entries, only proof that the sender is still leader. */
+export interface Heartbeat {
+  readonly type: 'heartbeat';
+  readonly term: number;
+  readonly leaderId: ServerId;
+  readonly querySeq: number;
+}
+
+export interface HeartbeatReply {
+  readonly type: 'heartbeat_reply';
+  readonly term: number;
+  readonly querySeq: number;
+}
+
+export interface InstallSnapshot {
+  readonly type: 'install_snapshot';
+  readonly term: number;
+  readonly leaderId: ServerId;
+  readonly meta: SnapshotMeta;
+  readonly chunkIndex: number;
+  readonly last: boolean;
+  readonly data: unknown;
+}
+
+export interface InstallSnapshotReply {
+  readonly type: 'install_snapshot_reply';
+  readonly term: number;
+  readonly chunkIndex: number;
+  /** True once the whole snapshot is installed; lastIndex/lastTerm then describe it. */
+  readonly done: boolean;
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+}
+
+/** Leadership transfer: the target starts an election at once, skipping pre-vote. */
+export interface TimeoutNow {
+  readonly type: 'timeout_now';
+  readonly term: number;
+  readonly leaderId: ServerId;
+}
+
+export type RaftMessage =
+  | AppendEntries
+  | AppendEntriesReply
+  | PreVote
+  | PreVoteReply
+  | RequestVote
+  | RequestVoteReply
+  | Heartbeat
+  | HeartbeatReply
+  | InstallSnapshot
+  | InstallSnapshotReply
+  | TimeoutNow;
+
+/** Opaque to the core: the shell's handle to answer a caller. */
+export type ReplyTo = unknown;
+
+export type QueryFn = (machineState: unknown) => unknown;
+
+export type TimerName = 'election' | 'condition';
+
+export type Event =
+  | { readonly type: 'command'; readonly command: unknown; readonly priority: 'normal' | 'low'; readonly from: ReplyTo }
+  | { readonly type: 'query'; readonly kind: 'local' | 'leader' | 'consistent'; readonly fn: QueryFn; readonly from: ReplyTo }
+  | { readonly type: 'message'; readonly from: ServerId; readonly msg: RaftMessage }
+  /** The shell wrote the log up to `index` (LogReader.lastWritten() already shows it). */
+  | { readonly type: 'written'; readonly index: number; readonly term: number }
+  | { readonly type: 'timeout'; readonly timer: TimerName }
+  /** Periodic from the shell; a leader resends to followers that are behind. */
+  | { readonly type: 'tick' }
+  /** Monitor of `id` fired (process exit or lost connection). */
+  | { readonly type: 'leader_down'; readonly id: ServerId }
+  | { readonly type: 'node_maybe_down'; readonly node: string }
+  | { readonly type: 'node_up'; readonly node: string }
+  | { readonly type: 'trigger_election' }
+  | { readonly type: 'add_member'; readonly member: Member; readonly from: ReplyTo }
+  | { readonly type: 'remove_member'; readonly id: ServerId; readonly from: ReplyTo }
+  | { readonly type: 'transfer_leadership'; readonly to: ServerId; readonly from: ReplyTo }
+  /** The shell installed the snapshot the core asked for, and decoded its machine state. */
+  | { readonly type: 'snapshot_installed'; readonly meta: SnapshotMeta; readonly machineState: unknown };
+
+export type Reply =
+  | { readonly type: 'ok'; readonly index: number; readonly term: number; readonly reply: unknown; readonly leader: ServerId }
+  | { readonly type: 'query'; readonly result: unknown; readonly index: number; readonly leader: ServerId | undefined }
+  | { readonly type: 'error'; readonly code: ReplyErrorCode; readonly leader: ServerId | undefined };
+
+/** Effects a machine asks for; only a leader passes the shell-bound ones on (Ra does the same). */
+export type MachineEffect =
+  | { readonly type: 'release_cursor'; readonly index: number; readonly state: unknown }
+  | { readonly type: 'send'; readonly to: unknown; readonly msg: unknown }
+  | { readonly type: 'timer'; readonly name: string; readonly afterMs: number };
+
+/**
+ * The shell performs effects in order, each before the next: `persist` must be durable
+ * before a later `send` leaves (a vote is never answered before it is stored), and
+ * `append` must be visible through LogReader.last() before the next event.
+ */
+export type Effect =
+  | { readonly kind: 'persist'; readonly term: number; readonly votedFor: ServerId | undefined }
+  | { readonly kind: 'send'; readonly to: ServerId; readonly msg: RaftMessage }
+  /** Entries start at or below last()+1; a lower start overwrites from there. Written asynchronously. */
+  | { readonly kind: 'append'; readonly entries: readonly LogEntry[] }
+  | { readonly kind: 'reply'; readonly to: ReplyTo; readonly reply: Reply }
+  | { readonly kind: 'setTimer'; readonly timer: TimerName; readonly afterMs: number }
+  | { readonly kind: 'cancelTimer'; readonly timer: TimerName }
+  /** Write a snapshot of `machineState` at meta.index, then truncate the log up to it. */
+  | { readonly kind: 'snapshot'; readonly meta: SnapshotMeta; readonly machineState: unknown }
+  /** Leader: read chunk `chunkIndex` of the current snapshot and send it as install_snapshot. */
+  | { readonly kind: 'sendSnapshotChunk'; readonly to: ServerId; readonly term: number; readonly meta: SnapshotMeta; readonly chunkIndex: number }
+  /** Follower: store a received chunk. */
+  | { readonly kind: 'writeSnapshotChunk'; readonly meta: SnapshotMeta; readonly chunkIndex: number; readonly data: unknown }
+  /** Follower: make the stored chunks the snapshot, reset the log, then send snapshot_installed. */
+  | { readonly kind: 'installSnapshot'; readonly meta: SnapshotMeta }
+  | { readonly kind: 'machineEffects'; readonly effects: readonly MachineEffect[] }
+  | { readonly kind: 'roleChanged'; readonly role: Role; readonly term: number; readonly leader: ServerId | undefined }
+  /** The member was removed from the cluster and has stepped down; the shell may stop it. */
+  | { readonly kind: 'removed' };
+
+export interface MachineMeta {
+  readonly index: number;
+  readonly term: number;
+  readonly machineVersion: number;
+}
+
+export interface ApplyResult {
+  readonly state: unknown;
+  readonly reply?: unknown;
+  readonly effects?: readonly MachineEffect[];
+}
+
+/** The machine as the core sees it: pure functions over plain data. */
+export interface CoreMachine {
+  /** The highest machine version this code can run. */
+  readonly version: number;
+  init(): unknown;
+  apply(meta: MachineMeta, command: unknown, state: unknown): ApplyResult;
+}
+
+/** Injected randomness: the core never calls Math.random. */
+export interface Random {
+  /** A uniform integer in [min, max]. */
+  intBetween(min: number, max: number): number;
+}
+
+export interface CoreTimeouts {
+  readonly leaderDownDelayMsMin: number;
+  readonly leaderDownDelayMsMax: number;
+  readonly maybeDownDelayMsMin: number;
+  readonly maybeDownDelayMsMax: number;
+  readonly electionTimeoutMsMin: number;
+  readonly electionTimeoutMsMax: number;
+  readonly transferTimeoutMs: number;
+}
+
+export interface PersistedState {
+  readonly term: number;
+  readonly votedFor: ServerId | undefined;
+}
+
+export type { IndexTerm };
