@@ -85,3 +85,9 @@ export class LogIoError extends LogError {
 export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(`assertion failed: ${message}`);
 }
+
+export class LogNotFoundError extends LogError {
+  constructor(message: string) {
+    super('RAFTER_LOG_NOT_FOUND', message);
+  }
+}

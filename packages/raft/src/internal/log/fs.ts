@@ -180,3 +180,15 @@ export function safeFileName(id: string): string {
     return Array.from(bytes, (b) => `.${b.toString(16).padStart(2, '0')}`).join('');
   });
 }
+
+export function unsafeFileName(name: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < name.length; i++) {
+    const ch = name[i] as string;
+    if (ch === '.' && /^[0-9a-f]{2}$/.test(name.slice(i + 1, i + 3))) {
+      bytes.push(Number.parseInt(name.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else bytes.push(...Buffer.from(ch, 'utf8'));
+  }
+  return Buffer.from(bytes).toString('utf8');
+}

@@ -4,9 +4,12 @@ import type { LogEntry } from '../core/log.js';
 import { assert } from './errors.js';
 
 export interface MemEntry {
-  readonly entry: LogEntry;
+  readonly index: number;
+  readonly term: number;
   /** The encoded payload, as written to the WAL and later to a segment. */
   readonly bytes: Uint8Array;
+  /** Decoded on first read: entries replayed from the WAL are mostly flushed unread. */
+  entry: LogEntry | undefined;
 }
 
 export class MemTable {
@@ -34,7 +37,7 @@ export class MemTable {
 
   /** Appends at last + 1, or at any index at or below last (dropping what follows). */
   append(item: MemEntry): void {
-    const index = item.entry.index;
+    const index = item.index;
     const last = this.last();
     if (last === undefined) {
       this.items = [item];

@@ -1,0 +1,119 @@
+// Moves entries from closed WAL files into each server's segment files, one WAL file
+// at a time (so a server's flushes stay in order), servers in parallel through the
+// dirty runner; then tells the servers and deletes the WAL file.
+import { type LogFs, NodeFs } from './fs.js';
+import { SEGMENT_WRITER_CONCURRENCY_MAX } from './limits.js';
+import { type SegmentFlushResult, type SegmentFlushTask, runSegmentFlush } from './segments.js';
+import type { ClosedWalFile, IndexRange } from './wal.js';
+
+/** Runs blocking segment work; later the actor runtime's piscina dirty pool. */
+export type DirtyRunner = (task: SegmentFlushTask) => Promise<SegmentFlushResult>;
+
+/** What a server's log offers the segment writer. */
+export interface SegmentTarget {
+  /** The flush of this range that is still needed, or undefined if none. */
+  planSegmentFlush(range: IndexRange): SegmentFlushTask | undefined;
+  segmentsFlushed(task: SegmentFlushTask, result: SegmentFlushResult): void;
+  segmentFlushFailed(task: SegmentFlushTask, err: unknown): void;
+}
+
+export interface SegmentWriterOptions {
+  readonly lookup: (writerId: string) => SegmentTarget | undefined;
+  readonly fs?: LogFs;
+  readonly runner?: DirtyRunner;
+  readonly concurrency?: number;
+  readonly events?: {
+    flushed?(file: ClosedWalFile, servers: number): void;
+    failed?(file: ClosedWalFile, err: unknown): void;
+  };
+}
+
+export interface SegmentWriterCounters {
+  files: number;
+  flushes: number;
+  entries: number;
+  failures: number;
+}
+
+export class SegmentWriter {
+  readonly counters: SegmentWriterCounters = { files: 0, flushes: 0, entries: 0, failures: 0 };
+  private readonly fs: LogFs;
+  private readonly runner: DirtyRunner;
+  private readonly concurrency: number;
+  private queue: ClosedWalFile[] = [];
+  private running = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly options: SegmentWriterOptions) {
+    this.fs = options.fs ?? new NodeFs();
+    const fs = this.fs;
+    this.runner = options.runner ?? ((task) => runSegmentFlush(task, fs));
+    this.concurrency = Math.max(1, Math.min(options.concurrency ?? SEGMENT_WRITER_CONCURRENCY_MAX, SEGMENT_WRITER_CONCURRENCY_MAX));
+  }
+
+  /** Takes a rolled-over WAL file. */
+  accept(file: ClosedWalFile): void {
+    this.queue.push(file);
+    if (!this.running) void this.run();
+  }
+
+  pendingFiles(): number {
+    return this.queue.length + (this.running ? 1 : 0);
+  }
+
+  idle(): Promise<void> {
+    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    // Bounded by the queue; each file is taken once.
+    while (this.queue.length > 0) {
+      const file = this.queue.shift() as ClosedWalFile;
+      try {
+        const servers = await this.flushFile(file);
+        await this.fs.unlink(file.path);
+        this.counters.files++;
+        this.options.events?.flushed?.(file, servers);
+      } catch (err) {
+        // The WAL file stays: recovery flushes it again on the next start.
+        this.counters.failures++;
+        this.options.events?.failed?.(file, err);
+      }
+    }
+    this.running = false;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private async flushFile(file: ClosedWalFile): Promise<number> {
+    const jobs: Array<{ target: SegmentTarget; task: SegmentFlushTask }> = [];
+    for (const [writerId, range] of file.ranges) {
+      const target = this.options.lookup(writerId);
+      if (target === undefined) continue; // server deleted
+      const task = target.planSegmentFlush(range);
+      if (task !== undefined) jobs.push({ target, task });
+    }
+    let next = 0;
+    let failure: unknown;
+    const worker = async (): Promise<void> => {
+      while (next < jobs.length) {
+        const job = jobs[next++] as (typeof jobs)[number];
+        try {
+          const result = await this.runner(job.task);
+          job.target.segmentsFlushed(job.task, result);
+          this.counters.flushes++;
+          this.counters.entries += job.task.entries.length;
+        } catch (err) {
+          job.target.segmentFlushFailed(job.task, err);
+          failure ??= err;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, jobs.length) }, worker));
+    if (failure !== undefined) throw failure;
+    return jobs.length;
+  }
+}

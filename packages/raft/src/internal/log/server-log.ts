@@ -1,0 +1,342 @@
+// One Raft member's log: memory table + segments + snapshot behind the core's
+// LogReader contract. Appends go to the memory table and the shared WAL; the WAL's
+// `written` notices advance lastWritten; the segment writer drains the memory table.
+import type { EntryPayload, IndexTerm, LogEntry, LogReader, SnapshotMeta } from '../core/log.js';
+import { decodeValue, encodeValue } from './codec.js';
+import { LogCorruptionError, LogInvalidError, assert } from './errors.js';
+import type { LogFs } from './fs.js';
+import { SEGMENT_BYTES_MAX, SEGMENT_ENTRIES_MAX } from './limits.js';
+import { type MemEntry, MemTable } from './memtable.js';
+import type { SegmentFlushResult, SegmentFlushTask, SegmentStore } from './segments.js';
+import type { SegmentTarget } from './segment-writer.js';
+import { type SnapshotChunk, type SnapshotPolicy, SnapshotStore, shouldSnapshot } from './snapshot.js';
+import type { IndexRange } from './wal.js';
+
+/** What a server log needs from the shared WAL. */
+export interface WalPort {
+  append(writerId: string, index: number, term: number, payload: Uint8Array): boolean;
+  forget(writerId: string): void;
+}
+
+export interface ServerLogOptions {
+  readonly uid: string;
+  readonly wal: WalPort;
+  readonly fs: LogFs;
+  readonly clock: { now(): number };
+  readonly snapshotPolicy: SnapshotPolicy;
+  readonly segmentMaxEntries?: number;
+  readonly segmentMaxBytes?: number;
+  /** Told whenever lastWritten moves (the shell feeds it to the core). */
+  readonly onWritten?: (lastWritten: IndexTerm) => void;
+}
+
+export class ServerLog implements LogReader, SegmentTarget {
+  readonly uid: string;
+  private readonly mem = new MemTable();
+  /** Segments hold entries up to here; above it they are stale (overwritten, not yet re-flushed). */
+  private segLimit: number;
+  private written: IndexTerm = { index: 0, term: 0 };
+  private flushesInFlight = 0;
+  private overwriteFloor = Number.POSITIVE_INFINITY;
+  private deferredDropTo: number | undefined;
+  private flushWaiters: Array<() => void> = [];
+  private lastSnapshotAtMs: number | undefined;
+  private stopped: Error | undefined;
+
+  constructor(
+    private readonly options: ServerLogOptions,
+    readonly segments: SegmentStore,
+    readonly snapshots: SnapshotStore,
+  ) {
+    this.uid = options.uid;
+    this.segLimit = segments.last() ?? 0;
+    const snap = snapshots.current();
+    if (snap !== undefined) this.written = { index: snap.index, term: snap.term };
+  }
+
+  // ---- LogReader ----
+
+  first(): number {
+    const snap = this.snapshots.current();
+    if (snap !== undefined) return snap.index + 1;
+    return this.segFirst() ?? this.mem.first() ?? 1;
+  }
+
+  last(): IndexTerm {
+    const index = this.mem.last() ?? Math.max(this.segLimit, this.snapshots.current()?.index ?? 0);
+    return { index, term: this.termAt(index) ?? 0 };
+  }
+
+  lastWritten(): IndexTerm {
+    return this.written;
+  }
+
+  termAt(index: number): number | undefined {
+    const snap = this.snapshots.current();
+    if (snap !== undefined && index <= snap.index) return index === snap.index ? snap.term : undefined;
+    const m = this.mem.get(index);
+    if (m !== undefined) return m.term;
+    const memFirst = this.mem.first();
+    if (index > this.segLimit || (memFirst !== undefined && index >= memFirst)) return undefined;
+    return this.segments.termAt(index);
+  }
+
+  entries(from: number, to: number): readonly LogEntry[] {
+    this.checkRunning();
+    const snap = this.snapshots.current();
+    if (snap !== undefined && from <= snap.index) {
+      throw new LogInvalidError(`server ${this.uid}: entries from ${from} are in the snapshot at ${snap.index}; send the snapshot`);
+    }
+    const last = this.last().index;
+    const hi = Math.min(to, last);
+    const out: LogEntry[] = [];
+    if (from > hi) return out;
+    const memFirst = this.mem.first() ?? last + 1;
+    if (from < memFirst) {
+      const segTo = Math.min(hi, memFirst - 1, this.segLimit);
+      for (const e of this.segments.read(from, segTo)) {
+        out.push({ index: e.index, term: e.term, payload: this.decode(e.bytes, e.index) });
+      }
+      assert(out.length === segTo - from + 1, `server ${this.uid}: segments returned ${out.length} entries for ${from}..${segTo}`);
+    }
+    for (let i = Math.max(from, memFirst); i <= hi; i++) out.push(this.memEntry(i));
+    return out;
+  }
+
+  snapshot(): SnapshotMeta | undefined {
+    return this.snapshots.current();
+  }
+
+  // ---- appends and WAL notices ----
+
+  /**
+   * Appends entries (ascending, consecutive). A first index at or below last()
+   * overwrites from there. Entries reach the WAL in the same call.
+   */
+  append(entries: readonly LogEntry[]): void {
+    this.checkRunning();
+    for (const e of entries) {
+      const last = this.last().index;
+      const snapIndex = this.snapshots.current()?.index ?? 0;
+      if (e.index <= snapIndex || e.index > last + 1) {
+        throw new LogInvalidError(`server ${this.uid}: cannot append index ${e.index}; last is ${last}, snapshot at ${snapIndex}`);
+      }
+      if (e.index <= last) this.overwriteFrom(e.index);
+      const bytes = encodeValue(e.payload);
+      this.mem.append({ index: e.index, term: e.term, bytes, entry: e });
+      this.options.wal.append(this.uid, e.index, e.term, bytes);
+    }
+  }
+
+  private overwriteFrom(index: number): void {
+    if (this.written.index >= index) this.written = { index: index - 1, term: this.termAt(index - 1) ?? 0 };
+    if (index <= this.segLimit) this.segLimit = index - 1;
+    if (this.flushesInFlight > 0) this.overwriteFloor = Math.min(this.overwriteFloor, index);
+    this.mem.truncateFrom(index);
+  }
+
+  /** WAL notice: entries from..to of `term` are durable. Stale notices (overwritten) are ignored. */
+  onWritten(term: number, from: number, to: number): void {
+    assert(from <= to, `server ${this.uid}: written ${from}..${to}`);
+    if (to <= this.written.index || this.termAt(to) !== term) return;
+    this.written = { index: to, term };
+    this.options.onWritten?.(this.written);
+  }
+
+  /** WAL notice: it saw a gap; send everything still in memory from `from` again. */
+  onResend(from: number): void {
+    this.options.wal.forget(this.uid);
+    const last = this.mem.last();
+    if (last === undefined) return;
+    for (let i = Math.max(from, this.mem.first() as number); i <= last; i++) {
+      const m = this.mem.get(i) as MemEntry;
+      this.options.wal.append(this.uid, m.index, m.term, m.bytes);
+    }
+  }
+
+  // ---- segment writer ----
+
+  planSegmentFlush(range: IndexRange): SegmentFlushTask | undefined {
+    const memFirst = this.mem.first();
+    const memLast = this.mem.last();
+    if (memFirst === undefined || memLast === undefined) return undefined;
+    const snapIndex = this.snapshots.current()?.index ?? 0;
+    const from = Math.max(range.from, memFirst, snapIndex + 1);
+    const to = Math.min(range.to, memLast);
+    if (from > to) return undefined;
+    const entries = [];
+    for (let i = from; i <= to; i++) {
+      const m = this.mem.get(i) as MemEntry;
+      entries.push({ index: m.index, term: m.term, bytes: m.bytes });
+    }
+    this.flushesInFlight++;
+    return this.segments.planFlush(entries, this.options.segmentMaxEntries ?? SEGMENT_ENTRIES_MAX, this.options.segmentMaxBytes ?? SEGMENT_BYTES_MAX);
+  }
+
+  segmentsFlushed(task: SegmentFlushTask, result: SegmentFlushResult): void {
+    this.segments.applyFlush(task, result);
+    const flushedFrom = (task.entries[0] as { index: number }).index;
+    const flushedTo = (task.entries.at(-1) as { index: number }).index;
+    // Entries overwritten while the flush ran are stale in the segments.
+    const floor = this.overwriteFloor;
+    this.segLimit = Math.min(this.segments.last() ?? 0, floor - 1);
+    const memFirst = this.mem.first();
+    if (memFirst !== undefined && memFirst >= flushedFrom) this.mem.dropUpTo(Math.min(flushedTo, floor - 1));
+    this.flushDone();
+  }
+
+  segmentFlushFailed(_task: SegmentFlushTask, err: unknown): void {
+    this.stopped ??= err instanceof Error ? err : new Error(String(err));
+    this.flushDone();
+  }
+
+  private flushDone(): void {
+    this.flushesInFlight--;
+    if (this.flushesInFlight > 0) return;
+    this.overwriteFloor = Number.POSITIVE_INFINITY;
+    const drop = this.deferredDropTo;
+    this.deferredDropTo = undefined;
+    if (drop !== undefined) void this.dropSegmentsUpTo(drop);
+    const waiters = this.flushWaiters;
+    this.flushWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private flushesIdle(): Promise<void> {
+    if (this.flushesInFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.flushWaiters.push(resolve));
+  }
+
+  // ---- snapshots ----
+
+  /**
+   * A machine's release cursor: snapshot at meta.index if the policy allows, then
+   * truncate the log below it. Resolves true if a snapshot was written.
+   */
+  async releaseCursor(meta: SnapshotMeta, state: unknown): Promise<boolean> {
+    const now = this.options.clock.now();
+    if (!shouldSnapshot(this.snapshots.current(), this.lastSnapshotAtMs, meta.index, now, this.options.snapshotPolicy)) return false;
+    this.checkSnapshotMeta(meta);
+    await this.snapshots.write('snapshot', meta, state);
+    this.lastSnapshotAtMs = now;
+    this.mem.dropUpTo(meta.index);
+    if (this.flushesInFlight > 0) this.deferredDropTo = meta.index;
+    else await this.dropSegmentsUpTo(meta.index);
+    return true;
+  }
+
+  /** A snapshot that does not truncate the log, for faster recovery. */
+  async checkpoint(meta: SnapshotMeta, state: unknown): Promise<void> {
+    this.checkSnapshotMeta(meta);
+    await this.snapshots.write('checkpoint', meta, state);
+  }
+
+  private checkSnapshotMeta(meta: SnapshotMeta): void {
+    if (meta.index > this.written.index || this.termAt(meta.index) !== meta.term) {
+      throw new LogInvalidError(`server ${this.uid}: snapshot at ${meta.index} term ${meta.term} is not a written entry of this log`);
+    }
+  }
+
+  readSnapshot(): Promise<{ meta: SnapshotMeta; state: unknown }> {
+    return this.snapshots.read('snapshot');
+  }
+
+  readSnapshotChunks(chunkBytes: number): AsyncGenerator<SnapshotChunk> {
+    return this.snapshots.readChunks(chunkBytes);
+  }
+
+  /** Receives a leader's snapshot in chunks; on the last one the log is reset to it. */
+  acceptSnapshot(): { accept(chunk: SnapshotChunk): Promise<SnapshotMeta | undefined>; abort(): Promise<void> } {
+    let keep = false;
+    // Raft §7: keep the entries after the snapshot only if the log agrees at its index.
+    const inner = this.snapshots.beginAccept((meta) => {
+      keep = this.termAt(meta.index) === meta.term && this.last().index > meta.index;
+    });
+    return {
+      accept: async (chunk) => {
+        if (chunk.last) await this.flushesIdle();
+        const meta = await inner.accept(chunk);
+        if (meta !== undefined) await this.installed(meta, keep);
+        return meta;
+      },
+      abort: () => inner.abort(),
+    };
+  }
+
+  private async installed(meta: SnapshotMeta, keep: boolean): Promise<void> {
+    if (keep) {
+      this.mem.dropUpTo(meta.index);
+      await this.dropSegmentsUpTo(meta.index);
+    } else {
+      this.mem.clear();
+      this.segLimit = 0;
+      await this.dropSegmentsUpTo(Number.MAX_SAFE_INTEGER);
+      this.options.wal.forget(this.uid);
+    }
+    if (!keep || this.written.index < meta.index) this.written = { index: meta.index, term: meta.term };
+    this.options.onWritten?.(this.written);
+  }
+
+  private async dropSegmentsUpTo(index: number): Promise<void> {
+    for (const path of this.segments.dropUpTo(index)) await this.options.fs.rmrf(path);
+    if (this.segments.count() === 0 && this.segLimit > 0 && this.segLimit <= index) this.segLimit = 0;
+  }
+
+  // ---- recovery ----
+
+  /** Replays one WAL record during recovery, in file order. */
+  recoverEntry(index: number, term: number, bytes: Uint8Array, file: string, offset: number): void {
+    const snapIndex = this.snapshots.current()?.index ?? 0;
+    if (index <= snapIndex) return;
+    const last = Math.max(this.last().index, snapIndex);
+    if (index > last + 1) {
+      throw new LogCorruptionError(file, offset, `server ${this.uid} entry ${index} follows ${last}: entries are missing`);
+    }
+    if (index <= last) {
+      if (index <= this.segLimit) this.segLimit = index - 1;
+      this.mem.truncateFrom(index);
+    }
+    this.mem.append({ index, term, bytes: Buffer.from(bytes), entry: undefined });
+  }
+
+  /** Ends recovery: everything found on disk is durable. */
+  recovered(): void {
+    this.written = this.last();
+  }
+
+  /** Checks the segments against the snapshot: no holes a recovery could not fill. */
+  checkSegments(): void {
+    const snapIndex = this.snapshots.current()?.index ?? 0;
+    const first = this.segments.first();
+    if (first !== undefined && first > snapIndex + 1 && snapIndex > 0) {
+      throw new LogCorruptionError(this.segments.dir, 0, `server ${this.uid} segments start at ${first}, snapshot ends at ${snapIndex}`);
+    }
+  }
+
+  private segFirst(): number | undefined {
+    return this.segLimit > 0 ? this.segments.first() : undefined;
+  }
+
+  private memEntry(index: number): LogEntry {
+    const m = this.mem.get(index) as MemEntry;
+    if (m.entry === undefined) m.entry = { index: m.index, term: m.term, payload: this.decode(m.bytes, index) };
+    return m.entry;
+  }
+
+  private decode(bytes: Uint8Array, index: number): EntryPayload {
+    try {
+      return decodeValue(bytes) as EntryPayload;
+    } catch (err) {
+      throw new LogCorruptionError(this.segments.dir, 0, `server ${this.uid} entry ${index} does not decode: ${String(err)}`);
+    }
+  }
+
+  private checkRunning(): void {
+    if (this.stopped !== undefined) throw this.stopped;
+  }
+
+  /** Used by tests and overview: where the entries live. */
+  stats(): { memEntries: number; segmentFiles: number; segLimit: number; firstSegmentIndex: number | undefined } {
+    return { memEntries: this.mem.size(), segmentFiles: this.segments.count(), segLimit: this.segLimit, firstSegmentIndex: this.segments.count() > 0 ? this.segments.first() : undefined };
+  }
+}

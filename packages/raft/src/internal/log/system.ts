@@ -1,0 +1,274 @@
+// A system's log storage: meta store, shared WAL, segment writer and every server's
+// log, with recovery on open. Recovery order per server: snapshot, then segments, then
+// WAL files oldest first; recovered WAL files are then flushed to segments.
+import type { IndexTerm } from '../core/log.js';
+import { LogCorruptionError, LogInvalidError, assert } from './errors.js';
+import { type LogFs, NodeFs, joinPath, safeFileName, unsafeFileName } from './fs.js';
+import { MetaStore } from './meta.js';
+import { SegmentStore } from './segments.js';
+import { type DirtyRunner, SegmentWriter } from './segment-writer.js';
+import { ServerLog } from './server-log.js';
+import { type SnapshotPolicy, SnapshotStore } from './snapshot.js';
+import { scanWal } from './wal-format.js';
+import { type ClosedWalFile, type IndexRange, type SyncMethod, WalWriter, type WriteStrategy } from './wal.js';
+
+export interface LogSystemOptions {
+  readonly dir: string;
+  readonly fs?: LogFs;
+  readonly clock?: { now(): number };
+  /** Uniform in [0, 1). */
+  readonly random?: () => number;
+  readonly wal?: {
+    readonly maxSizeBytes?: number;
+    readonly maxBatchBytes?: number;
+    readonly maxBatchEntries?: number;
+    readonly syncMethod?: SyncMethod;
+    readonly writeStrategy?: WriteStrategy;
+    readonly checksums?: boolean;
+  };
+  readonly segmentMaxEntries?: number;
+  readonly segmentMaxBytes?: number;
+  readonly snapshotPolicy?: SnapshotPolicy;
+  readonly dirtyRunner?: DirtyRunner;
+  readonly segmentConcurrency?: number;
+  /** Told when a server's lastWritten moves. */
+  readonly onWritten?: (uid: string, lastWritten: IndexTerm) => void;
+  /** Told when the WAL or the segment writer fails; affected servers must stop. */
+  readonly onFailure?: (what: 'wal' | 'segments', err: unknown) => void;
+}
+
+export interface RecoveryReport {
+  readonly servers: number;
+  readonly walFiles: number;
+  readonly walEntries: number;
+  readonly tornWalBytes: number;
+  readonly warnings: readonly string[];
+}
+
+const DEFAULT_POLICY: SnapshotPolicy = { minIntervalMs: 0, minEntries: 4_096 };
+
+export class LogSystem {
+  private readonly servers = new Map<string, ServerLog>();
+  private readonly failed = new Map<string, Error>();
+  private readonly fs: LogFs;
+  private readonly clock: { now(): number };
+  private wal!: WalWriter;
+  readonly segmentWriter: SegmentWriter;
+  report!: RecoveryReport;
+
+  private constructor(
+    private readonly options: LogSystemOptions,
+    readonly meta: MetaStore,
+  ) {
+    this.fs = options.fs ?? new NodeFs();
+    this.clock = options.clock ?? { now: () => Date.now() };
+    this.segmentWriter = new SegmentWriter({
+      fs: this.fs,
+      lookup: (uid) => this.servers.get(uid),
+      ...(options.dirtyRunner ? { runner: options.dirtyRunner } : {}),
+      ...(options.segmentConcurrency ? { concurrency: options.segmentConcurrency } : {}),
+      events: { failed: (_file, err) => options.onFailure?.('segments', err) },
+    });
+  }
+
+  private get serversDir(): string {
+    return joinPath(this.options.dir, 'servers');
+  }
+  private get walDir(): string {
+    return joinPath(this.options.dir, 'wal');
+  }
+
+  /**
+   * Opens a system's storage, recovering every server. A server whose files are
+   * corrupt is not opened: its error is in `failures()` and `server(uid)` throws it.
+   */
+  static async open(options: LogSystemOptions): Promise<LogSystem> {
+    const fs = options.fs ?? new NodeFs();
+    const meta = await MetaStore.open(options.dir, fs);
+    const sys = new LogSystem(options, meta);
+    await sys.recover();
+    return sys;
+  }
+
+  private newServerLog(uid: string, segments: SegmentStore, snapshots: SnapshotStore): ServerLog {
+    const onWritten = this.options.onWritten;
+    return new ServerLog(
+      {
+        uid,
+        wal: { append: (w, i, t, p) => this.wal.append(w, i, t, p), forget: (w) => this.wal.forget(w) },
+        fs: this.fs,
+        clock: this.clock,
+        snapshotPolicy: this.options.snapshotPolicy ?? DEFAULT_POLICY,
+        ...(this.options.segmentMaxEntries ? { segmentMaxEntries: this.options.segmentMaxEntries } : {}),
+        ...(this.options.segmentMaxBytes ? { segmentMaxBytes: this.options.segmentMaxBytes } : {}),
+        ...(onWritten ? { onWritten: (w: IndexTerm) => onWritten(uid, w) } : {}),
+      },
+      segments,
+      snapshots,
+    );
+  }
+
+  private async recoverServer(uid: string): Promise<void> {
+    const dir = joinPath(this.serversDir, safeFileName(uid));
+    try {
+      const snapshots = await SnapshotStore.recover(dir, this.fs);
+      const segments = await SegmentStore.recover(joinPath(dir, 'segments'), this.fs);
+      const log = this.newServerLog(uid, segments, snapshots);
+      log.checkSegments();
+      this.servers.set(uid, log);
+    } catch (err) {
+      if (!(err instanceof LogCorruptionError) && !(err instanceof LogInvalidError) && !(err as { code?: string }).code?.startsWith('RAFTER_LOG')) throw err;
+      this.failed.set(uid, err as Error);
+    }
+  }
+
+  private async recover(): Promise<void> {
+    await this.fs.mkdirp(this.serversDir);
+    await this.fs.mkdirp(this.walDir);
+    const uids = (await this.fs.readdir(this.serversDir)).filter((n) => !n.endsWith('.tmp')).map(unsafeFileName);
+    // Servers are independent: recover several at once.
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < uids.length) await this.recoverServer(uids[next++] as string);
+    };
+    await Promise.all(Array.from({ length: Math.min(16, uids.length) }, worker));
+
+    const walNames = (await this.fs.readdir(this.walDir)).filter((n) => n.endsWith('.wal')).sort();
+    const closed: ClosedWalFile[] = [];
+    let walEntries = 0;
+    let tornWalBytes = 0;
+    let lastSeq = 0;
+    const warnings: string[] = [];
+    for (const [i, name] of walNames.entries()) {
+      const path = joinPath(this.walDir, name);
+      const seq = Number.parseInt(name, 10);
+      lastSeq = Math.max(lastSeq, seq);
+      const isLast = i === walNames.length - 1;
+      const buf = await this.fs.readFile(path);
+      const ranges = new Map<string, IndexRange>();
+      let result;
+      try {
+        result = scanWal(buf, path, isLast, {
+          entry: (uid, index, term, payload, offset) => {
+            const log = this.servers.get(uid);
+            if (log === undefined) return; // deleted server, or one that failed to recover
+            try {
+              log.recoverEntry(index, term, payload, path, offset);
+            } catch (err) {
+              this.failServer(uid, err);
+              return;
+            }
+            walEntries++;
+            const r = ranges.get(uid);
+            if (r === undefined) ranges.set(uid, { from: index, to: index });
+            else {
+              r.from = Math.min(r.from, index);
+              r.to = index;
+            }
+          },
+        });
+      } catch (err) {
+        // The WAL is shared: corruption in it stops every server with entries in it
+        // after that point. We cannot tell which, so all servers stop.
+        for (const uid of [...this.servers.keys()]) this.failServer(uid, err);
+        this.report = { servers: 0, walFiles: walNames.length, walEntries, tornWalBytes, warnings };
+        throw err;
+      }
+      if (result.torn || result.header === undefined) {
+        tornWalBytes += buf.length - result.validBytes;
+        warnings.push(`${path}: torn tail of ${buf.length - result.validBytes} bytes at offset ${result.validBytes} truncated`);
+        if (result.header === undefined) {
+          await this.fs.unlink(path);
+          continue;
+        }
+        const h = await this.fs.open(path, 'write');
+        await h.truncate(result.validBytes);
+        await h.datasync();
+        await h.close();
+      }
+      closed.push({ seq, path, ranges });
+    }
+    for (const log of this.servers.values()) log.recovered();
+    for (const log of this.servers.values()) warnings.push(...log.snapshots.warnings);
+
+    const lastIndexes = new Map<string, number>();
+    for (const [uid, log] of this.servers) lastIndexes.set(uid, log.last().index);
+    const walOpts = this.options.wal ?? {};
+    this.wal = await WalWriter.open({
+      dir: this.walDir,
+      fs: this.fs,
+      ...(this.options.random ? { random: this.options.random } : {}),
+      ...walOpts,
+      firstSeq: lastSeq + 1,
+      lastIndexes,
+      events: {
+        written: (uid, term, from, to) => this.servers.get(uid)?.onWritten(term, from, to),
+        resend: (uid, from) => this.servers.get(uid)?.onResend(from),
+        rolledOver: (file) => this.segmentWriter.accept(file),
+        failed: (err) => this.options.onFailure?.('wal', err),
+      },
+    });
+    for (const file of closed) this.segmentWriter.accept(file);
+    this.report = { servers: this.servers.size, walFiles: walNames.length, walEntries, tornWalBytes, warnings };
+  }
+
+  private failServer(uid: string, err: unknown): void {
+    this.servers.delete(uid);
+    this.failed.set(uid, err instanceof Error ? err : new Error(String(err)));
+  }
+
+  /** The WAL writer (for counters and explicit rollover). */
+  walWriter(): WalWriter {
+    return this.wal;
+  }
+
+  /** Servers that failed recovery, with their typed errors. */
+  failures(): ReadonlyMap<string, Error> {
+    return this.failed;
+  }
+
+  serverIds(): string[] {
+    return [...this.servers.keys()];
+  }
+
+  /** The log of a recovered or opened server; throws its recovery error if it failed. */
+  server(uid: string): ServerLog | undefined {
+    const err = this.failed.get(uid);
+    if (err !== undefined) throw err;
+    return this.servers.get(uid);
+  }
+
+  /** Opens (creating if new) a server's log. The directory is durable before any append. */
+  async openServer(uid: string): Promise<ServerLog> {
+    const existing = this.server(uid);
+    if (existing !== undefined) return existing;
+    assert(uid.length > 0, 'server uid must not be empty');
+    const dir = joinPath(this.serversDir, safeFileName(uid));
+    await this.fs.mkdirp(joinPath(dir, 'segments'));
+    await this.fs.syncDir(this.serversDir);
+    const log = this.newServerLog(uid, await SegmentStore.recover(joinPath(dir, 'segments'), this.fs), await SnapshotStore.recover(dir, this.fs));
+    this.servers.set(uid, log);
+    return log;
+  }
+
+  /** Deletes a server's log and meta for good. */
+  async deleteServer(uid: string): Promise<void> {
+    this.servers.delete(uid);
+    this.failed.delete(uid);
+    this.wal.forget(uid);
+    await this.meta.delete(uid);
+    await this.fs.rmrf(joinPath(this.serversDir, safeFileName(uid)));
+  }
+
+  /** Resolves when the WAL has written everything appended and the segment writer is idle. */
+  async idle(): Promise<void> {
+    await this.wal.idle();
+    await this.segmentWriter.idle();
+  }
+
+  async close(): Promise<void> {
+    await this.wal.close();
+    await this.segmentWriter.idle();
+    await this.meta.close();
+  }
+}
