@@ -288,14 +288,16 @@ export class Node {
   monitor(dest: Dest): Promise<DownMessage> {
     this.checkRunning();
     return new Promise((resolve, reject) => {
-      this.scheduler.spawn(async (ctx: ActorContext) => {
-        try {
-          ctx.monitor(dest);
-          resolve((await ctx.receive<DownMessage>((m) => m?.type === 'DOWN'))!);
-        } catch (err) {
-          reject(err);
-        }
+      const helper = this.scheduler.spawn(async (ctx: ActorContext) => {
+        resolve((await ctx.receive<DownMessage>((m) => m?.type === 'DOWN'))!);
       }, undefined);
+      // Monitor before returning, so an exit caused right after this call is seen.
+      try {
+        this.scheduler.monitor(this.scheduler.actors.get(helper.id)!, dest);
+      } catch (err) {
+        this.scheduler.exitSignal(helper, helper, 'kill');
+        reject(err);
+      }
     });
   }
 

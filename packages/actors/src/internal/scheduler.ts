@@ -370,11 +370,11 @@ export class Scheduler {
 
   demonitor(actor: Actor, ref: Ref): boolean {
     const target = actor.monitoring?.get(ref);
+    // A DOWN for this monitor that is already queued must not surface after demonitor.
+    actor.takeMatching((m) => typeof m === 'object' && m !== null && m.type === 'DOWN' && m.ref === ref);
     if (target === undefined) return false;
     actor.monitoring!.delete(ref);
     this.route({ k: 'demonitor', from: actor.self, to: target, ref });
-    // A DOWN for this monitor that is already queued must not surface after demonitor.
-    actor.takeMatching((m) => typeof m === 'object' && m !== null && m.type === 'DOWN' && m.ref === ref);
     return true;
   }
 
