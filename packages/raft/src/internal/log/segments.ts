@@ -76,13 +76,15 @@ export async function runSegmentFlush(task: SegmentFlushTask, fs: LogFs = new No
   while (i < task.entries.length) {
     const first = task.entries[i] as FlushEntry;
     const contiguous = cur !== undefined && (cur.count === 0 || lastIndexOf(cur) + 1 === first.index);
-    if (cur === undefined || !contiguous || cur.count >= cur.capacity || cur.dataEnd >= dataStart(cur.capacity) + task.maxBytes) {
+    let n = cur !== undefined && contiguous ? fitting(cur, task.entries, i, task.maxBytes) : 0;
+    if (cur === undefined || n === 0) {
       if (cur !== undefined) out.push(cur);
       const seq = nextSeq++;
       cur = { seq, path: joinPath(task.dir, segmentFileName(seq)), capacity: task.maxEntries, count: 0, dataEnd: dataStart(task.maxEntries), slots: Buffer.alloc(0) };
       created = true;
+      n = fitting(cur, task.entries, i, task.maxBytes);
+      assert(n > 0, `new segment ${cur.path} takes no entry`);
     }
-    const n = fitting(cur, task.entries, i, task.maxBytes);
     cur = await appendToSegment(fs, cur, task.entries, i, n);
     i += n;
   }
@@ -101,7 +103,6 @@ function fitting(cur: SegmentInfo, entries: readonly FlushEntry[], start: number
     bytes += len;
     n++;
   }
-  assert(n > 0, `segment ${cur.path} has no room`);
   return n;
 }
 
