@@ -1,0 +1,93 @@
+// Errors with stable codes (undici style): callers branch on `code`, never on the text.
+
+import type { ServerId } from './internal/core/log.js';
+import type { ReplyErrorCode } from './internal/core/types.js';
+
+export type RafterErrorCode = ReplyErrorCode | 'RAFTER_TIMEOUT' | 'RAFTER_ASSERTION';
+
+export class RafterError extends Error {
+  constructor(
+    readonly code: RafterErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RafterError';
+  }
+}
+
+function describe(id: ServerId | undefined): string {
+  return id === undefined ? 'no leader is known; retry after an election' : `retry on ${id.name}@${id.node}`;
+}
+
+export class NotLeaderError extends RafterError {
+  constructor(
+    readonly server: ServerId,
+    readonly leader: ServerId | undefined,
+  ) {
+    super('RAFTER_NOT_LEADER', `server ${server.name} is not the leader; ${describe(leader)}`);
+    this.name = 'NotLeaderError';
+  }
+}
+
+/** The leader lost leadership with the command in flight: it may or may not be applied. */
+export class LeadershipLostError extends RafterError {
+  constructor(readonly server: ServerId) {
+    super('RAFTER_LEADERSHIP_LOST', `server ${server.name} lost leadership before the command committed; it may still apply, so retry only idempotent commands`);
+    this.name = 'LeadershipLostError';
+  }
+}
+
+export class ClusterChangeNotPermittedError extends RafterError {
+  constructor(readonly server: ServerId) {
+    super('RAFTER_CLUSTER_CHANGE_NOT_PERMITTED', `server ${server.name} has a membership change pending or no committed entry in its term; retry when it commits`);
+    this.name = 'ClusterChangeNotPermittedError';
+  }
+}
+
+export class OverloadedError extends RafterError {
+  constructor(readonly server: ServerId) {
+    super('RAFTER_OVERLOADED', `server ${server.name} has too many commands pending; slow down and retry`);
+    this.name = 'OverloadedError';
+  }
+}
+
+export class NotCaughtUpError extends RafterError {
+  constructor(readonly server: ServerId) {
+    super('RAFTER_NOT_CAUGHT_UP', `server ${server.name} is behind the leader's log; retry the transfer when it has caught up`);
+    this.name = 'NotCaughtUpError';
+  }
+}
+
+export class UnknownMemberError extends RafterError {
+  constructor(readonly server: ServerId) {
+    super('RAFTER_UNKNOWN_MEMBER', `server ${server.name} is not a (voting) member of the cluster; check the member list`);
+    this.name = 'UnknownMemberError';
+  }
+}
+
+export class AlreadyMemberError extends RafterError {
+  constructor(readonly server: ServerId) {
+    super('RAFTER_ALREADY_MEMBER', `server ${server.name} is already a member of the cluster`);
+    this.name = 'AlreadyMemberError';
+  }
+}
+
+/** Maps an error reply of the core to its error class. */
+export function errorFromReply(code: ReplyErrorCode, server: ServerId, leader: ServerId | undefined): RafterError {
+  switch (code) {
+    case 'RAFTER_NOT_LEADER':
+      return new NotLeaderError(server, leader);
+    case 'RAFTER_LEADERSHIP_LOST':
+      return new LeadershipLostError(server);
+    case 'RAFTER_CLUSTER_CHANGE_NOT_PERMITTED':
+      return new ClusterChangeNotPermittedError(server);
+    case 'RAFTER_OVERLOADED':
+      return new OverloadedError(server);
+    case 'RAFTER_NOT_CAUGHT_UP':
+      return new NotCaughtUpError(server);
+    case 'RAFTER_UNKNOWN_MEMBER':
+      return new UnknownMemberError(server);
+    case 'RAFTER_ALREADY_MEMBER':
+      return new AlreadyMemberError(server);
+  }
+}

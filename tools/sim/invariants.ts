@@ -1,0 +1,110 @@
+// Safety invariants, checked after every step of every member (see docs/internals/protocol.md):
+// election safety, log matching, leader completeness, state machine safety, commit index
+// monotonic per member, no acknowledged write lost.
+
+import type { LogEntry, LogReader } from '@rafter/raft';
+
+export type ViolationKind =
+  | 'election safety'
+  | 'log matching'
+  | 'leader completeness'
+  | 'state machine safety'
+  | 'commit index monotonic'
+  | 'acknowledged write lost'
+  | 'linearizability'
+  | 'liveness'
+  | 'core assertion';
+
+export interface SimViolation {
+  readonly kind: ViolationKind;
+  readonly message: string;
+  readonly atMs: number;
+}
+
+export class Invariants {
+  readonly #leaders = new Map<number, string>();
+  // (index/term) -> payload and previous term: identical everywhere by induction = log matching.
+  readonly #entries = new Map<string, { payload: string; prevTerm: number | undefined }>();
+  readonly #committed = new Map<number, number>();
+  readonly #applied = new Map<number, string>();
+  readonly #acked: { index: number; term: number }[] = [];
+  violation: SimViolation | undefined;
+  #now = 0;
+
+  setTime(atMs: number): void {
+    this.#now = atMs;
+  }
+
+  fail(kind: ViolationKind, message: string): void {
+    this.violation ??= { kind, message, atMs: this.#now };
+  }
+
+  onLeader(member: string, term: number, log: LogReader): void {
+    const other = this.#leaders.get(term);
+    if (other !== undefined && other !== member) return this.fail('election safety', `${other} and ${member} are both leaders of term ${term}`);
+    this.#leaders.set(term, member);
+    const floor = log.snapshot()?.index ?? 0;
+    for (const [index, committedTerm] of this.#committed) {
+      if (index <= floor) continue;
+      const has = log.termAt(index);
+      if (has !== committedTerm) {
+        return this.fail('leader completeness', `${member}, leader of term ${term}, has term ${has} at ${index}, committed in term ${committedTerm}`);
+      }
+    }
+    for (const ack of this.#acked) {
+      if (ack.index <= floor) continue;
+      if (log.termAt(ack.index) !== ack.term) {
+        return this.fail('acknowledged write lost', `${member}, leader of term ${term}, lacks acknowledged write ${ack.index}/${ack.term}`);
+      }
+    }
+  }
+
+  onAppend(member: string, entries: readonly LogEntry[], log: LogReader): void {
+    for (const entry of entries) {
+      const key = `${entry.index}/${entry.term}`;
+      const payload = JSON.stringify(entry.payload);
+      const prevTerm = log.termAt(entry.index - 1);
+      const seen = this.#entries.get(key);
+      if (seen === undefined) {
+        this.#entries.set(key, { payload, prevTerm });
+        continue;
+      }
+      if (seen.payload !== payload) return this.fail('log matching', `${member} holds a different entry at ${key}`);
+      if (prevTerm !== undefined && seen.prevTerm !== undefined && seen.prevTerm !== prevTerm) {
+        return this.fail('log matching', `${member} has term ${prevTerm} before ${key}, another log has ${seen.prevTerm}`);
+      }
+    }
+  }
+
+  onCommit(member: string, from: number, to: number, before: number, log: LogReader): void {
+    if (to < before) return this.fail('commit index monotonic', `${member} commit index fell from ${before} to ${to}`);
+    for (let index = from; index <= to; index += 1) {
+      const term = log.termAt(index);
+      if (term === undefined) continue;
+      const known = this.#committed.get(index);
+      if (known === undefined) this.#committed.set(index, term);
+      else if (known !== term) return this.fail('state machine safety', `${member} committed term ${term} at ${index}, another member term ${known}`);
+    }
+  }
+
+  onApply(member: string, index: number, term: number, command: unknown): void {
+    const key = `${term}:${JSON.stringify(command)}`;
+    const known = this.#applied.get(index);
+    if (known === undefined) this.#applied.set(index, key);
+    else if (known !== key) this.fail('state machine safety', `${member} applied ${key} at ${index}, another member applied ${known}`);
+  }
+
+  onAcked(index: number, term: number): void {
+    this.#acked.push({ index, term });
+  }
+
+  /** At the end: every acknowledged write is in the final leader's log or snapshot. */
+  checkAckedAt(member: string, log: LogReader): void {
+    const floor = log.snapshot()?.index ?? 0;
+    for (const ack of this.#acked) {
+      if (ack.index > floor && log.termAt(ack.index) !== ack.term) {
+        return this.fail('acknowledged write lost', `${member} lacks acknowledged write ${ack.index}/${ack.term} at the end`);
+      }
+    }
+  }
+}

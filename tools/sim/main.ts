@@ -1,0 +1,71 @@
+// pnpm sim [--seeds N] [--steps M] [--seed S] [--json] [--mutation NAME]
+// Deterministic: the same arguments print the same stdout, byte for byte (wallMs aside).
+
+import { parseArgs } from 'node:util';
+import type { Mutation } from '@rafter/raft';
+import { formatFailure, runBatch } from './report.js';
+
+const STEPS_DEFAULT = 3_000;
+const PROGRESS_EVERY_SEEDS = 100;
+
+const { values } = parseArgs({
+  options: {
+    seeds: { type: 'string', default: '100' },
+    steps: { type: 'string', default: String(STEPS_DEFAULT) },
+    seed: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    mutation: { type: 'string' },
+  },
+});
+
+const steps = Number(values.steps);
+const single = values.seed !== undefined;
+const firstSeed = single ? Number(values.seed) : 1;
+const seeds = single ? 1 : Number(values.seeds);
+if (!Number.isInteger(steps) || steps <= 0 || !Number.isInteger(firstSeed) || !Number.isInteger(seeds) || seeds <= 0) {
+  process.stderr.write('usage: pnpm sim [--seeds N] [--steps M] [--seed S] [--json]\n');
+  process.exit(2);
+}
+
+const started = performance.now();
+const summary = runBatch({
+  firstSeed,
+  seeds,
+  steps,
+  ...(values.mutation === undefined ? {} : { mutation: values.mutation as Mutation }),
+  onSeed: (result, done) => {
+    if (result.violation !== undefined && !values.json) process.stdout.write(`${formatFailure(result, steps)}\n`);
+    if (done % PROGRESS_EVERY_SEEDS === 0 || done === seeds) {
+      const wallS = ((performance.now() - started) / 1000).toFixed(1);
+      process.stderr.write(`sim: ${done}/${seeds} seeds, ${wallS}s\n`);
+    }
+  },
+});
+const wallMs = Math.round(performance.now() - started);
+
+if (values.json) {
+  const command = single ? `pnpm sim --seed ${firstSeed} --steps ${steps} --json` : `pnpm sim --seeds ${seeds} --steps ${steps} --json`;
+  const out = {
+    command,
+    seeds: summary.seeds,
+    firstSeed,
+    violations: summary.violations,
+    violationsByKind: summary.violationsByKind,
+    failingSeeds: summary.failures.map((f) => ({ seed: f.seed, kind: f.violation?.kind, message: f.violation?.message, replay: `pnpm sim --seed ${f.seed} --steps ${steps}` })),
+    steps: summary.steps,
+    simulatedMs: summary.simulatedMs,
+    wallMs,
+    faults: summary.faults,
+    ops: summary.ops,
+    linearizabilityUnknown: summary.linearizabilityUnknown,
+  };
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+} else {
+  process.stdout.write(
+    `seeds ${summary.seeds}, violations ${summary.violations}, steps ${summary.steps}, simulated ${(summary.simulatedMs / 1000).toFixed(1)}s, ` +
+      `ops ok/fail/info ${summary.ops.ok}/${summary.ops.fail}/${summary.ops.info}\n` +
+      `faults ${Object.entries(summary.faults).map(([k, v]) => `${k}=${v}`).join(' ')}\n`,
+  );
+  process.stderr.write(`wall ${(wallMs / 1000).toFixed(1)}s\n`);
+}
+process.exitCode = summary.violations > 0 ? 1 : 0;

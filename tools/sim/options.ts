@@ -1,0 +1,31 @@
+// Knobs of one simulated run. Times are simulated milliseconds.
+
+import type { Mutation } from '@rafter/raft';
+
+export interface SimOptions {
+  readonly seed: number;
+  /** Events processed while faults are injected; then the network heals (liveness phase). */
+  readonly steps: number;
+  readonly mutation?: Mutation;
+  /** Events kept for the trace printed on a violation. */
+  readonly traceEvents?: number;
+}
+
+export const TICK_MS = 500;
+export const FD_POLL_MS = 100;
+/** aten-like: node-maybe-down once a node is unheard of this long. */
+export const FD_SUSPECT_MS = 1_000;
+/** Distribution connection dropped (DOWN noconnection) after this long unreachable. */
+export const CONNECTION_DROP_MS = 400;
+export const CLIENT_TIMEOUT_MS = 2_000;
+export const CLIENTS = 3;
+export const KEYS = ['a', 'b', 'c'] as const;
+/** After faults stop, a leader must commit a new command within this. */
+export const LIVENESS_BOUND_MS = 20_000;
+export const SNAPSHOT_CHUNK_CHARS = 48;
+export const RELEASE_EVERY_COMMANDS = 16;
+export const MEMBERS_MIN = 3;
+export const MEMBERS_MAX = 7;
+export const TRACE_EVENTS_DEFAULT = 40;
+/** Runaway guard: a run never processes more than this many events per requested step. */
+export const EVENTS_PER_STEP_MAX = 20;

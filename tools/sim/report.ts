@@ -1,0 +1,72 @@
+// Runs many seeds and sums them up; shared by the CLI and the tests.
+
+import type { Mutation } from '@rafter/raft';
+import { runSeed, type RunResult } from './sim.js';
+
+export interface BatchOptions {
+  readonly firstSeed: number;
+  readonly seeds: number;
+  readonly steps: number;
+  readonly mutation?: Mutation;
+  readonly stopAtFirstViolation?: boolean;
+  readonly onSeed?: (result: RunResult, done: number) => void;
+}
+
+export interface BatchSummary {
+  seeds: number;
+  violations: number;
+  steps: number;
+  simulatedMs: number;
+  faults: Record<string, number>;
+  ops: { ok: number; fail: number; info: number };
+  linearizabilityUnknown: number;
+  violationsByKind: Record<string, number>;
+  failures: RunResult[];
+}
+
+export function runBatch(options: BatchOptions): BatchSummary {
+  const summary: BatchSummary = {
+    seeds: 0,
+    violations: 0,
+    steps: 0,
+    simulatedMs: 0,
+    faults: {},
+    ops: { ok: 0, fail: 0, info: 0 },
+    linearizabilityUnknown: 0,
+    violationsByKind: {},
+    failures: [],
+  };
+  for (let i = 0; i < options.seeds; i += 1) {
+    const seed = options.firstSeed + i;
+    const result = runSeed({ seed, steps: options.steps, ...(options.mutation === undefined ? {} : { mutation: options.mutation }) });
+    summary.seeds += 1;
+    summary.steps += result.steps;
+    summary.simulatedMs += result.simulatedMs;
+    for (const [kind, count] of Object.entries(result.faults)) summary.faults[kind] = (summary.faults[kind] ?? 0) + count;
+    summary.ops.ok += result.ops.ok;
+    summary.ops.fail += result.ops.fail;
+    summary.ops.info += result.ops.info;
+    if (result.linearizability === 'unknown') summary.linearizabilityUnknown += 1;
+    if (result.violation !== undefined) {
+      summary.violations += 1;
+      summary.violationsByKind[result.violation.kind] = (summary.violationsByKind[result.violation.kind] ?? 0) + 1;
+      if (summary.failures.length < 10) summary.failures.push(result);
+    }
+    options.onSeed?.(result, i + 1);
+    if (result.violation !== undefined && options.stopAtFirstViolation === true) break;
+  }
+  summary.faults = Object.fromEntries(Object.entries(summary.faults).sort(([a], [b]) => a.localeCompare(b)));
+  return summary;
+}
+
+export function formatFailure(result: RunResult, steps: number): string {
+  const v = result.violation;
+  if (v === undefined) return '';
+  return [
+    `VIOLATION seed ${result.seed}: ${v.kind} at ${v.atMs}ms`,
+    `  ${v.message}`,
+    `  replay: pnpm sim --seed ${result.seed} --steps ${steps}`,
+    `  last events:`,
+    ...result.trace.map((line) => `    ${line}`),
+  ].join('\n');
+}
