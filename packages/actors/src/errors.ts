@@ -106,3 +106,42 @@ export function describeReason(reason: unknown): string {
     return String(reason);
   }
 }
+
+/** An error as plain data, for replies that cross threads or nodes. */
+export interface WireError {
+  readonly $error: { readonly name: string; readonly message: string; readonly code?: string; readonly props?: Record<string, unknown> };
+}
+
+const errorClasses = new Map<string, new (...args: never[]) => ActorError>(
+  [CallTimeoutError, NoProcError, CallExitError, NodeDownError, UnknownNameError, NameTakenError, InvalidArgumentError,
+    NodeNotRunningError, ActorExitedError, DirtyJobError, SpawnError, UnknownSchedulerError].map((c) => [c.name, c]),
+);
+
+export function encodeError(err: unknown): WireError {
+  if (err instanceof ActorError) {
+    const props: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(err)) if (key !== 'code' && key !== 'name') props[key] = value;
+    return { $error: { name: err.name, message: err.message, code: err.code, props } };
+  }
+  if (err instanceof Error) return { $error: { name: err.name, message: err.message } };
+  return { $error: { name: 'Error', message: describeReason(err) } };
+}
+
+export function isWireError(value: unknown): value is WireError {
+  return typeof value === 'object' && value !== null && typeof (value as WireError).$error?.message === 'string';
+}
+
+/** Rebuilds an encoded error as an instance of its class, with its code and fields. */
+export function decodeError(wire: WireError): Error {
+  const { name, message, code, props } = wire.$error;
+  const cls = errorClasses.get(name);
+  if (code !== undefined) {
+    const err: ActorError = Object.create((cls ?? ActorError).prototype);
+    Object.assign(err, { message, name, code, ...props });
+    Object.defineProperty(err, 'stack', { value: `${name}: ${message}`, writable: true, configurable: true });
+    return err;
+  }
+  const err = new Error(message);
+  err.name = name;
+  return err;
+}

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { systemClock, type Clock } from './clock.js';
-import { DirtyJobError, InvalidArgumentError, NameTakenError, NodeNotRunningError, SpawnError } from './errors.js';
+import { DirtyJobError, encodeError, InvalidArgumentError, NameTakenError, NodeNotRunningError, SpawnError } from './errors.js';
 import { WORKER_STOP_MS_MAX } from './limits.js';
 import { stderrLogger, type Logger } from './logger.js';
 import { isPid, pidEquals, type Dest, type Pid } from './pid.js';
@@ -171,7 +171,7 @@ export class Node {
       case 'dirty':
         this.runDirty(item.job, item.input).then(
           (value) => this.scheduler.route({ k: 'reply', to: item.replyTo, ref: item.ref, ok: true, value }),
-          (err: unknown) => this.scheduler.route({ k: 'reply', to: item.replyTo, ref: item.ref, ok: false, value: err }),
+          (err: unknown) => this.scheduler.route({ k: 'reply', to: item.replyTo, ref: item.ref, ok: false, value: encodeError(err) }),
         );
         return;
       case 'monitorNode':

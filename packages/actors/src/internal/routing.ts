@@ -2,7 +2,7 @@
 // Erlang does, and loading actors from module specifiers.
 
 import { pathToFileURL } from 'node:url';
-import { InvalidArgumentError, NoProcError } from '../errors.js';
+import { encodeError, InvalidArgumentError, NoProcError } from '../errors.js';
 import { formatPid } from '../pid.js';
 import type { Behaviour, ModuleRef, ProcessFn } from '../types.js';
 import type { Signal } from './signals.js';
@@ -20,7 +20,7 @@ export function bounce(signal: Signal, reason: 'noproc' | 'noconnection'): Signa
       return { k: 'exit', from: signal.to, to: signal.from, reason, link: true };
     case 'spawn':
     case 'info':
-      return { k: 'reply', to: signal.replyTo, ref: signal.ref, ok: false, value: new NoProcError(formatPid(signal.to)) };
+      return { k: 'reply', to: signal.replyTo, ref: signal.ref, ok: false, value: encodeError(new NoProcError(formatPid(signal.to))) };
     default:
       return undefined;
   }

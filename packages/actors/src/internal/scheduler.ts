@@ -12,6 +12,9 @@ import {
   SpawnError,
   UnknownNameError,
   ActorExitedError,
+  decodeError,
+  encodeError,
+  isWireError,
 } from '../errors.js';
 import {
   ACTOR_TURN_MESSAGES_MAX,
@@ -170,7 +173,7 @@ export class Scheduler {
 
   private spawnFromSignal(signal: Extract<Signal, { k: 'spawn' }>): void {
     const reply = (ok: boolean, value: unknown) =>
-      this.route({ k: 'reply', to: signal.replyTo, ref: signal.ref, ok, value });
+      this.route({ k: 'reply', to: signal.replyTo, ref: signal.ref, ok, value: ok ? value : encodeError(value) });
     this.host.loadModule(signal.spec).then(
       (spec) => {
         try {
@@ -324,7 +327,7 @@ export class Scheduler {
     if (pending.timer !== undefined) this.clock.clearTimeout(pending.timer);
     if (pending.dest !== undefined) this.route({ k: 'demonitor', from: this.pid, to: pending.dest, ref });
     if (ok) pending.resolve(value);
-    else pending.reject(value);
+    else pending.reject(isWireError(value) ? decodeError(value) : value);
   }
 
   private callDown(ref: Ref, reason: unknown): void {
@@ -695,7 +698,8 @@ export class Scheduler {
       if (isCallMessage(msg)) {
         from = msg.from;
         if (behaviour.handleCall === undefined) {
-          this.route({ k: 'reply', to: from.pid, ref: from.ref, ok: false, value: new InvalidArgumentError(`actor ${formatPid(actor.self)} does not handle calls`) });
+          const refusal = new InvalidArgumentError(`actor ${formatPid(actor.self)} does not handle calls`);
+          this.route({ k: 'reply', to: from.pid, ref: from.ref, ok: false, value: encodeError(refusal) });
           return;
         }
         result = behaviour.handleCall(msg.request, from, actor.state, actor);
