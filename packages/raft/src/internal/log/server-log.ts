@@ -42,6 +42,7 @@ export class ServerLog implements LogReader, SegmentTarget {
   private flushWaiters: Array<() => void> = [];
   private lastSnapshotAtMs: number | undefined;
   private stopped: Error | undefined;
+  private snapshotting = false;
 
   constructor(
     private readonly options: ServerLogOptions,
@@ -215,9 +216,16 @@ export class ServerLog implements LogReader, SegmentTarget {
    */
   async releaseCursor(meta: SnapshotMeta, state: unknown): Promise<boolean> {
     const now = this.options.clock.now();
+    // One snapshot at a time: a cursor released while one is written is skipped, as in Ra.
+    if (this.snapshotting) return false;
     if (!shouldSnapshot(this.snapshots.current(), this.lastSnapshotAtMs, meta.index, now, this.options.snapshotPolicy)) return false;
     this.checkSnapshotMeta(meta);
-    await this.snapshots.write('snapshot', meta, state);
+    this.snapshotting = true;
+    try {
+      await this.snapshots.write('snapshot', meta, state);
+    } finally {
+      this.snapshotting = false;
+    }
     this.lastSnapshotAtMs = now;
     this.mem.dropUpTo(meta.index);
     if (this.flushesInFlight > 0) this.deferredDropTo = meta.index;
@@ -225,10 +233,17 @@ export class ServerLog implements LogReader, SegmentTarget {
     return true;
   }
 
-  /** A snapshot that does not truncate the log, for faster recovery. */
-  async checkpoint(meta: SnapshotMeta, state: unknown): Promise<void> {
+  /** A snapshot that does not truncate the log, for faster recovery. False if one is being written. */
+  async checkpoint(meta: SnapshotMeta, state: unknown): Promise<boolean> {
+    if (this.snapshotting) return false;
     this.checkSnapshotMeta(meta);
-    await this.snapshots.write('checkpoint', meta, state);
+    this.snapshotting = true;
+    try {
+      await this.snapshots.write('checkpoint', meta, state);
+    } finally {
+      this.snapshotting = false;
+    }
+    return true;
   }
 
   private checkSnapshotMeta(meta: SnapshotMeta): void {

@@ -157,11 +157,13 @@ export class WalWriter {
     if (payload.byteLength > ENTRY_PAYLOAD_BYTES_MAX) {
       throw new LogLimitError(`payload of ${writerId} index ${index}`, payload.byteLength, ENTRY_PAYLOAD_BYTES_MAX);
     }
-    let state = this.writers.get(writerId);
-    if (state === undefined) {
+    if (!this.idBytes.has(writerId)) {
       const id = Buffer.from(writerId, 'utf8');
       if (id.length === 0 || id.length > WRITER_ID_BYTES_MAX) throw new LogLimitError('writer id bytes', id.length, WRITER_ID_BYTES_MAX);
       this.idBytes.set(writerId, id);
+    }
+    let state = this.writers.get(writerId);
+    if (state === undefined) {
       state = { lastIndex: undefined, awaitingFrom: undefined };
       this.writers.set(writerId, state);
     }
