@@ -8,7 +8,8 @@ export interface BatchOptions {
   readonly seeds: number;
   readonly steps: number;
   readonly mutation?: Mutation;
-  readonly stopAtFirstViolation?: boolean;
+  /** Stops the batch early once this returns true for a seed. */
+  readonly stopWhen?: (result: RunResult) => boolean;
   readonly onSeed?: (result: RunResult, done: number) => void;
 }
 
@@ -53,7 +54,7 @@ export function runBatch(options: BatchOptions): BatchSummary {
       if (summary.failures.length < 10) summary.failures.push(result);
     }
     options.onSeed?.(result, i + 1);
-    if (result.violation !== undefined && options.stopAtFirstViolation === true) break;
+    if (options.stopWhen?.(result) === true) break;
   }
   summary.faults = Object.fromEntries(Object.entries(summary.faults).sort(([a], [b]) => a.localeCompare(b)));
   return summary;

@@ -155,7 +155,9 @@ export class RaftCore {
     this.#out = [];
     this.#appendSlot = -1;
     this.normalAppended = false;
+    const commitBefore = this.commitIndex;
     body();
+    assert(this.commitIndex >= commitBefore, `${this.key} term ${this.currentTerm}: commit index fell from ${commitBefore} to ${this.commitIndex}`);
     if (this.role === 'leader') flushLowPriority(this);
     if (this.role === 'leader') replicateAll(this);
     this.flushMachineEffects();

@@ -182,7 +182,7 @@ function advanceCommit(core: RaftCore): void {
   let agreed = agreedIndex(indexes);
   if (core.mutation === 'commit_without_quorum') agreed = written;
   if (agreed <= core.commitIndex) return;
-  if (core.log.termAt(agreed) !== core.currentTerm && core.mutation !== 'commit_old_term') return;
+  if (core.log.termAt(agreed) !== core.currentTerm) return;
   core.commitIndex = agreed;
   core.applyCommitted();
   processQueries(core);

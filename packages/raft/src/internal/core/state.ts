@@ -52,5 +52,4 @@ export type Mutation =
   | 'ignore_log_up_to_date'
   | 'commit_index_regress'
   | 'reply_before_commit'
-  | 'stale_read'
-  | 'commit_old_term';
+  | 'stale_read';
