@@ -30,3 +30,17 @@ export function seeded(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+import { NodeFs, type LogFileHandle, type OpenMode } from '../../src/internal/log/fs.js';
+
+/** Real files without syncs: for tests that damage files rather than crash the machine. */
+export class NoSyncFs extends NodeFs {
+  override async open(path: string, mode: OpenMode, options?: { oSync?: boolean }): Promise<LogFileHandle> {
+    const h = await super.open(path, mode, options);
+    return Object.assign(Object.create(Object.getPrototypeOf(h) as object) as LogFileHandle, h, {
+      datasync: async () => undefined,
+      sync: async () => undefined,
+    });
+  }
+  override async syncDir(): Promise<void> {}
+}
