@@ -26,6 +26,12 @@ export function planBatch(pendingBytes: readonly number[], start: number, limits
   return n;
 }
 
+/** Whether a record still fits the open batch; an empty batch takes any record. */
+export function fitsBatch(batchBytes: number, batchEntries: number, recordBytes: number, limits: BatchLimits): boolean {
+  if (batchEntries === 0) return true;
+  return batchEntries < limits.maxBatchEntries && batchBytes + recordBytes <= limits.maxBatchBytes;
+}
+
 /** Roll over before this batch if it would push a non-empty file past its size. */
 export function needsRollover(filePosition: number, headerBytes: number, batchBytes: number, fileMaxBytes: number): boolean {
   return filePosition > headerBytes && filePosition + batchBytes > fileMaxBytes;

@@ -21,7 +21,7 @@ import {
   encodeWriterRecord,
   writerRecordBytes,
 } from './wal-format.js';
-import { WrittenRuns, checkSequence, firstFileMaxBytes, needsRollover, planBatch } from './wal-policy.js';
+import { WrittenRuns, checkSequence, firstFileMaxBytes, fitsBatch, needsRollover } from './wal-policy.js';
 
 export type SyncMethod = 'datasync' | 'sync' | 'none';
 export type WriteStrategy = 'default' | 'o_sync';
@@ -76,26 +76,32 @@ export interface WalCounters {
   resends: number;
 }
 
-interface Pending {
-  writerId: string;
-  index: number;
-  term: number;
-  payload: Uint8Array;
-}
-
 interface WriterState {
   lastIndex: number | undefined;
   awaitingFrom: number | undefined;
 }
 
-interface OpenFile {
+/** A WAL file as planned by appends; its handle is opened when its first batch is written. */
+interface FileSlot {
   seq: number;
   path: string;
-  handle: LogFileHandle;
-  position: number;
   maxBytes: number;
+  /** Bytes planned so far, header included. */
+  plannedBytes: number;
+  records: number;
   refs: Map<string, number>;
   ranges: Map<string, IndexRange>;
+  handle: LogFileHandle | undefined;
+  position: number;
+}
+
+/** Records are encoded at append time, while the previous batch is in flight. */
+interface Batch {
+  slot: FileSlot;
+  buf: Buffer;
+  length: number;
+  entries: number;
+  runs: WrittenRuns;
 }
 
 export function walFileName(seq: number): string {
@@ -113,11 +119,11 @@ export class WalWriter {
   private readonly checksums: boolean;
   private readonly writers = new Map<string, WriterState>();
   private readonly idBytes = new Map<string, Buffer>();
-  private pending: Pending[] = [];
-  private pendingSizes: number[] = [];
-  private pendingStart = 0;
+  private batches: Batch[] = [];
   private pendingBytes = 0;
-  private file: OpenFile | undefined;
+  private pendingCount = 0;
+  private slot!: FileSlot;
+  private openSlot: FileSlot | undefined;
   private nextSeq: number;
   private nextFileMaxBytes: number;
   private flushing = false;
@@ -144,7 +150,8 @@ export class WalWriter {
   static async open(options: WalOptions): Promise<WalWriter> {
     const wal = new WalWriter(options);
     await wal.fs.mkdirp(options.dir);
-    await wal.openNextFile();
+    wal.slot = wal.newSlot();
+    await wal.openFile(wal.slot);
     return wal;
   }
 
@@ -178,12 +185,67 @@ export class WalWriter {
     }
     state.awaitingFrom = undefined;
     state.lastIndex = index;
-    const size = ENTRY_OVERHEAD_BYTES + payload.byteLength;
-    this.pending.push({ writerId, index, term, payload });
-    this.pendingSizes.push(size);
-    this.pendingBytes += size;
+    this.encode(writerId, index, term, payload);
     this.schedule();
     return this.pendingBytes < WAL_PENDING_BYTES_MAX;
+  }
+
+  private newSlot(): FileSlot {
+    const seq = this.nextSeq++;
+    const slot: FileSlot = {
+      seq,
+      path: joinPath(this.options.dir, walFileName(seq)),
+      maxBytes: this.nextFileMaxBytes,
+      plannedBytes: WAL_HEADER_BYTES,
+      records: 0,
+      refs: new Map(),
+      ranges: new Map(),
+      handle: undefined,
+      position: WAL_HEADER_BYTES,
+    };
+    this.nextFileMaxBytes = this.maxSizeBytes;
+    return slot;
+  }
+
+  /** Encodes one entry into the open batch, cutting a new batch or file where the limits say. */
+  private encode(writerId: string, index: number, term: number, payload: Uint8Array): void {
+    const id = this.idBytes.get(writerId) as Buffer;
+    const entryBytes = ENTRY_OVERHEAD_BYTES + payload.byteLength;
+    let slot = this.slot;
+    let refBytes = slot.refs.has(writerId) ? 0 : writerRecordBytes(id.length);
+    if (needsRollover(slot.plannedBytes, WAL_HEADER_BYTES, refBytes + entryBytes, slot.maxBytes)) {
+      slot = this.slot = this.newSlot();
+      refBytes = writerRecordBytes(id.length);
+    }
+    const recordBytes = refBytes + entryBytes;
+    let batch = this.batches.at(-1);
+    if (batch === undefined || batch.slot !== slot || !fitsBatch(batch.length, batch.entries, recordBytes, this.limits)) {
+      batch = { slot, buf: Buffer.allocUnsafe(Math.max(64 * 1024, recordBytes)), length: 0, entries: 0, runs: new WrittenRuns() };
+      this.batches.push(batch);
+    }
+    if (batch.length + recordBytes > batch.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(batch.buf.length * 2, batch.length + recordBytes));
+      batch.buf.copy(grown, 0, 0, batch.length);
+      batch.buf = grown;
+    }
+    if (refBytes > 0) {
+      assert(slot.refs.size < WAL_WRITERS_PER_FILE_MAX, 'writer refs per file');
+      slot.refs.set(writerId, slot.refs.size + 1);
+      batch.length = encodeWriterRecord(batch.buf, batch.length, slot.refs.get(writerId) as number, id, this.checksums);
+    }
+    batch.length = encodeEntryRecord(batch.buf, batch.length, slot.refs.get(writerId) as number, index, term, payload, this.checksums);
+    batch.entries++;
+    batch.runs.add(writerId, index, term);
+    slot.plannedBytes += recordBytes;
+    slot.records++;
+    const range = slot.ranges.get(writerId);
+    if (range === undefined) slot.ranges.set(writerId, { from: index, to: index });
+    else {
+      range.from = Math.min(range.from, index);
+      range.to = index;
+    }
+    this.pendingBytes += recordBytes;
+    this.pendingCount++;
   }
 
   /** Forget a writer (its server was deleted); later appends start fresh. */
@@ -192,7 +254,7 @@ export class WalWriter {
   }
 
   pendingEntries(): number {
-    return this.pending.length - this.pendingStart;
+    return this.pendingCount;
   }
 
   /** Resolves once everything appended so far has been written (or the WAL failed). */
@@ -204,9 +266,10 @@ export class WalWriter {
   /** Closes the current file and hands it over as a rolled-over file. */
   async rollover(): Promise<void> {
     await this.idle();
-    if (this.closed || this.file === undefined || this.file.position <= WAL_HEADER_BYTES) return;
-    await this.closeFile();
-    await this.openNextFile();
+    if (this.closed || this.slot.records === 0) return;
+    await this.closeOpenFile();
+    this.slot = this.newSlot();
+    await this.openFile(this.slot);
   }
 
   /** Writes what is pending, then closes the file without rolling it over (recovery reads it). */
@@ -214,9 +277,9 @@ export class WalWriter {
     if (this.closed) return;
     await this.idle();
     this.closed = true;
-    const file = this.file;
-    this.file = undefined;
-    if (file !== undefined) await file.handle.close();
+    const open = this.openSlot;
+    this.openSlot = undefined;
+    if (open?.handle !== undefined) await open.handle.close();
   }
 
   private schedule(): void {
@@ -233,13 +296,28 @@ export class WalWriter {
     if (this.flushing) return;
     this.flushing = true;
     try {
-      while (this.pendingEntries() > 0 && !this.closed) await this.writeBatch();
+      // Pipelined: batch N+1 is written while the notices of batch N run (and
+      // their callbacks append into batch N+2).
+      let batch = this.batches.shift();
+      let io = batch === undefined ? undefined : this.writeBatch(batch);
+      while (batch !== undefined && io !== undefined && !this.closed) {
+        await io;
+        let next = this.batches.shift();
+        let nextIo = next === undefined ? undefined : this.writeBatch(next);
+        this.notify(batch);
+        if (next === undefined && !this.closed) {
+          next = this.batches.shift();
+          nextIo = next === undefined ? undefined : this.writeBatch(next);
+        }
+        batch = next;
+        io = nextIo;
+      }
     } catch (err) {
       this.fail(err);
     } finally {
       this.flushing = false;
     }
-    if (this.pendingEntries() === 0 || this.closed) {
+    if (this.pendingCount === 0 || this.closed) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();
@@ -248,112 +326,58 @@ export class WalWriter {
     }
   }
 
-  private async writeBatch(): Promise<void> {
-    const start = this.pendingStart;
-    const n = planBatch(this.pendingSizes, start, this.limits);
-    let entryBytes = 0;
-    for (let i = start; i < start + n; i++) entryBytes += this.pendingSizes[i] ?? 0;
-    let file = this.currentFile();
-    if (needsRollover(file.position, WAL_HEADER_BYTES, entryBytes, file.maxBytes)) {
-      await this.closeFile();
-      await this.openNextFile();
-      file = this.currentFile();
+  private async writeBatch(batch: Batch): Promise<void> {
+    if (this.openSlot !== batch.slot) {
+      await this.closeOpenFile();
+      await this.openFile(batch.slot);
     }
-    const { buf, runs } = this.encodeBatch(file, start, n, entryBytes);
-    await file.handle.writeAt(buf, file.position);
+    const slot = batch.slot;
+    const handle = slot.handle as LogFileHandle;
+    const bytes = batch.buf.subarray(0, batch.length);
+    await handle.writeAt(bytes, slot.position);
     if (!this.oSync) {
-      if (this.syncMethod === 'datasync') await file.handle.datasync();
-      else if (this.syncMethod === 'sync') await file.handle.sync();
+      if (this.syncMethod === 'datasync') await handle.datasync();
+      else if (this.syncMethod === 'sync') await handle.sync();
     }
     if (this.syncMethod !== 'none' || this.oSync) this.counters.syncs++;
-    file.position += buf.length;
-    this.consume(n, entryBytes);
+    slot.position += batch.length;
     this.counters.batches++;
-    this.counters.entries += n;
-    this.counters.bytes += buf.length;
-    for (const run of runs) this.events.written(run.writerId, run.term, run.from, run.to);
+    this.counters.entries += batch.entries;
+    this.counters.bytes += batch.length;
   }
 
-  private encodeBatch(file: OpenFile, start: number, n: number, entryBytes: number): { buf: Buffer; runs: ReturnType<WrittenRuns['finish']> } {
-    // Size first: header (new file) + writer definitions + entries, then one buffer.
-    let total = entryBytes;
-    const newRefs: string[] = [];
-    for (let i = start; i < start + n; i++) {
-      const id = (this.pending[i] as Pending).writerId;
-      if (!file.refs.has(id)) {
-        assert(file.refs.size < WAL_WRITERS_PER_FILE_MAX, 'writer refs per file');
-        file.refs.set(id, file.refs.size + 1);
-        newRefs.push(id);
-        total += writerRecordBytes((this.idBytes.get(id) as Buffer).length);
-      }
-    }
-    const buf = Buffer.allocUnsafe(total);
-    let at = 0;
-    for (const id of newRefs) {
-      at = encodeWriterRecord(buf, at, file.refs.get(id) as number, this.idBytes.get(id) as Buffer, this.checksums);
-    }
-    const runs = new WrittenRuns();
-    for (let i = start; i < start + n; i++) {
-      const p = this.pending[i] as Pending;
-      at = encodeEntryRecord(buf, at, file.refs.get(p.writerId) as number, p.index, p.term, p.payload, this.checksums);
-      runs.add(p.writerId, p.index, p.term);
-      const range = file.ranges.get(p.writerId);
-      if (range === undefined) file.ranges.set(p.writerId, { from: p.index, to: p.index });
-      else {
-        range.from = Math.min(range.from, p.index);
-        range.to = p.index;
-      }
-    }
-    assert(at === total, `WAL batch encoded ${at} bytes, sized ${total}`);
-    return { buf, runs: runs.finish() };
+  private notify(batch: Batch): void {
+    this.pendingBytes -= batch.length;
+    this.pendingCount -= batch.entries;
+    for (const run of batch.runs.finish()) this.events.written(run.writerId, run.term, run.from, run.to);
   }
 
-  private consume(n: number, bytes: number): void {
-    this.pendingStart += n;
-    this.pendingBytes -= bytes;
-    // Compact the queue once the consumed prefix dominates, keeping appends O(1).
-    if (this.pendingStart === this.pending.length) {
-      this.pending = [];
-      this.pendingSizes = [];
-      this.pendingStart = 0;
-    } else if (this.pendingStart > 65_536 && this.pendingStart * 2 > this.pending.length) {
-      this.pending = this.pending.slice(this.pendingStart);
-      this.pendingSizes = this.pendingSizes.slice(this.pendingStart);
-      this.pendingStart = 0;
-    }
-  }
-
-  private currentFile(): OpenFile {
-    if (this.file === undefined) throw new LogClosedError('WAL');
-    return this.file;
-  }
-
-  private async openNextFile(): Promise<void> {
-    const seq = this.nextSeq++;
-    const path = joinPath(this.options.dir, walFileName(seq));
-    const handle = await this.fs.open(path, 'create', { oSync: this.oSync });
+  private async openFile(slot: FileSlot): Promise<void> {
+    const handle = await this.fs.open(slot.path, 'create', { oSync: this.oSync });
     // Header and directory entry are durable before any record: so only the last file
     // can ever be found empty, and an empty or headerless earlier file is corruption.
-    await handle.writeAt(encodeWalHeader(seq, this.checksums), 0);
+    await handle.writeAt(encodeWalHeader(slot.seq, this.checksums), 0);
     if (!this.oSync) await handle.datasync();
     await this.fs.syncDir(this.options.dir);
-    this.file = { seq, path, handle, position: WAL_HEADER_BYTES, maxBytes: this.nextFileMaxBytes, refs: new Map(), ranges: new Map() };
-    this.nextFileMaxBytes = this.maxSizeBytes;
+    slot.handle = handle;
+    this.openSlot = slot;
   }
 
-  private async closeFile(): Promise<void> {
-    const file = this.currentFile();
-    this.file = undefined;
-    await file.handle.close();
+  private async closeOpenFile(): Promise<void> {
+    const slot = this.openSlot;
+    if (slot === undefined) return;
+    this.openSlot = undefined;
+    await (slot.handle as LogFileHandle).close();
+    slot.handle = undefined;
     this.counters.rollovers++;
-    this.events.rolledOver({ seq: file.seq, path: file.path, ranges: file.ranges });
+    this.events.rolledOver({ seq: slot.seq, path: slot.path, ranges: slot.ranges });
   }
 
   private fail(err: unknown): void {
     this.closed = true;
-    const file = this.file;
-    this.file = undefined;
-    if (file !== undefined) void file.handle.close().catch(() => undefined);
+    const open = this.openSlot;
+    this.openSlot = undefined;
+    if (open?.handle !== undefined) void open.handle.close().catch(() => undefined);
     if (this.events.failed) this.events.failed(err);
   }
 }
