@@ -80,7 +80,10 @@ export function onPreVote(core: RaftCore, from: ServerId, msg: PreVote): void {
   if (core.role === 'leader' && msg.term <= core.currentTerm) {
     // A member that wants an election has lost us: resend what it misses.
     const peer = core.peers.get(serverKey(from));
-    if (peer !== undefined && peer.snapshot === undefined) peer.nextIndex = peer.matchIndex + 1;
+    if (peer !== undefined && peer.snapshot === undefined) {
+      peer.nextIndex = peer.matchIndex + 1;
+      peer.probeIndex = peer.matchIndex;
+    }
   }
 }
 

@@ -34,8 +34,9 @@ function newPeer(core: RaftCore, id: ServerId): Peer {
     id,
     nextIndex: last + 1,
     matchIndex: 0,
+    probeIndex: last,
     commitIndexSent: 0,
-    matchIndexAtTick: -1,
+    matchIndexAtTick: 0,
     rewoundTo: -1,
     querySeq: 0,
     promoteAt: last,
@@ -106,11 +107,11 @@ function replicate(core: RaftCore, peer: Peer): void {
   const last = core.log.last().index;
   let sent = false;
   for (let batch = 0; batch < INFLIGHT_ENTRIES_MAX / APPEND_BATCH_ENTRIES_MAX; batch += 1) {
-    const inflight = peer.nextIndex - 1 - peer.matchIndex;
+    const inflight = peer.nextIndex - 1 - Math.max(peer.matchIndex, peer.probeIndex);
     if (peer.nextIndex > last || inflight >= INFLIGHT_ENTRIES_MAX) break;
     if (peer.nextIndex <= core.log.snapshotIndex()) return startSnapshot(core, peer);
     const from = peer.nextIndex;
-    const to = Math.min(last, from + APPEND_BATCH_ENTRIES_MAX - 1, peer.matchIndex + INFLIGHT_ENTRIES_MAX);
+    const to = Math.min(last, from + APPEND_BATCH_ENTRIES_MAX - 1, Math.max(peer.matchIndex, peer.probeIndex) + INFLIGHT_ENTRIES_MAX);
     const prevTerm = core.log.termAt(from - 1);
     assert(prevTerm !== undefined, `${core.key} term ${core.currentTerm}: no term at ${from - 1} for ${peer.id.name}`);
     core.send(peer.id, {
@@ -168,6 +169,7 @@ function rewind(core: RaftCore, peer: Peer, msg: AppendEntriesReply): void {
   if (target === peer.rewoundTo) return;
   peer.rewoundTo = target;
   peer.nextIndex = target;
+  peer.probeIndex = target - 1;
 }
 
 export function onLeaderWritten(core: RaftCore): void {
@@ -217,6 +219,7 @@ export function onLeaderTick(core: RaftCore): void {
       resendSnapshotChunk(core, peer);
     } else if (peer.matchIndex < last && peer.matchIndex === peer.matchIndexAtTick) {
       peer.nextIndex = peer.matchIndex + 1;
+      peer.probeIndex = peer.matchIndex;
       peer.rewoundTo = -1;
     } else if (peer.matchIndex === last && peer.commitIndexSent < core.commitIndex) {
       sendCommit(core, peer);
@@ -231,6 +234,7 @@ export function onNodeUpAsLeader(core: RaftCore, node: string): void {
   for (const peer of core.peers.values()) {
     if (peer.id.node !== node || peer.snapshot !== undefined) continue;
     peer.nextIndex = peer.matchIndex + 1;
+    peer.probeIndex = peer.matchIndex;
     peer.rewoundTo = -1;
   }
 }

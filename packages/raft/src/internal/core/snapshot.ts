@@ -58,6 +58,7 @@ export function onInstallSnapshotReply(core: RaftCore, from: ServerId, msg: Inst
     peer.snapshot = undefined;
     peer.matchIndex = Math.max(peer.matchIndex, msg.lastIndex);
     peer.nextIndex = peer.matchIndex + 1;
+    peer.probeIndex = peer.matchIndex;
     peer.rewoundTo = -1;
     return;
   }

@@ -9,6 +9,8 @@ export interface Peer {
   nextIndex: number;
   /** Highest index the follower has written and that matches our log. */
   matchIndex: number;
+  /** Sends start above this after creation or a rewind: below it nothing is in flight. */
+  probeIndex: number;
   commitIndexSent: number;
   /** matchIndex at the previous tick: no progress since means messages were lost. */
   matchIndexAtTick: number;
