@@ -23,18 +23,19 @@ export function becomeLeader(core: RaftCore): void {
   core.disarmElection();
   core.setRole('leader', core.id);
   core.peers.clear();
-  syncPeers(core);
+  syncPeers(core, core.log.last().index + 1);
   // Ra's noop: commits every earlier entry (5.4.2) and carries the machine version.
   core.noopIndex = appendEntry(core, { type: 'noop', machineVersion: core.machine.version });
 }
 
-function newPeer(core: RaftCore, id: ServerId): Peer {
+/** Optimistic start (Raft's nextIndex init): the first reply tells where the follower is. */
+function newPeer(core: RaftCore, id: ServerId, nextIndex: number): Peer {
   const last = core.log.last().index;
   return {
     id,
-    nextIndex: last + 1,
+    nextIndex,
     matchIndex: 0,
-    probeIndex: last,
+    probeIndex: nextIndex - 1,
     commitIndexSent: 0,
     matchIndexAtTick: 0,
     rewoundTo: -1,
@@ -44,12 +45,15 @@ function newPeer(core: RaftCore, id: ServerId): Peer {
   };
 }
 
-/** Keeps one peer per member of the latest configuration, other than ourselves. */
-function syncPeers(core: RaftCore): void {
+/**
+ * Keeps one peer per member of the latest configuration, other than ourselves. A member
+ * added by a cluster entry starts at that entry, so it gets it in the first message.
+ */
+function syncPeers(core: RaftCore, nextIndex: number): void {
   const members = core.cluster.current().members;
   for (const member of members) {
     const key = serverKey(member.id);
-    if (key !== core.key && !core.peers.has(key)) core.peers.set(key, newPeer(core, member.id));
+    if (key !== core.key && !core.peers.has(key)) core.peers.set(key, newPeer(core, member.id, nextIndex));
   }
   for (const [key, peer] of core.peers) {
     if (findMember(members, peer.id) === undefined) core.peers.delete(key);
@@ -61,7 +65,7 @@ function appendEntry(core: RaftCore, payload: EntryPayload): number {
   core.append([{ index, term: core.currentTerm, payload }]);
   if (payload.type === 'cluster') {
     core.cluster.push({ index, members: payload.members });
-    syncPeers(core);
+    syncPeers(core, index);
   }
   return index;
 }
