@@ -16,13 +16,21 @@ const RUN_MS = 1_500;
 /** Records the size of every WAL write (one per batch). */
 class RecordingFs extends NodeFs {
   batches: number[] = [];
+  ioMs = 0;
   override async open(path: string, mode: OpenMode, options?: { oSync?: boolean }): Promise<LogFileHandle> {
     const h = await super.open(path, mode, options);
     const batches = this.batches;
     const writeAt = h.writeAt.bind(h);
+    const datasync = h.datasync.bind(h);
+    let t0 = 0;
     h.writeAt = (bytes: Uint8Array, position: number) => {
       if (position > 0) batches.push(bytes.byteLength);
+      t0 = performance.now();
       return writeAt(bytes, position);
+    };
+    h.datasync = async () => {
+      await datasync();
+      this.ioMs += performance.now() - t0;
     };
     return h;
   }
@@ -38,6 +46,7 @@ interface WalRun {
   p50Ms: number;
   p99Ms: number;
   batches: number[];
+  ioSeconds: number;
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -111,6 +120,7 @@ async function runWal(dir: string, writers: number): Promise<WalRun> {
     p50Ms: percentile(sorted, 0.5),
     p99Ms: percentile(sorted, 0.99),
     batches,
+    ioSeconds: fs.ioMs / 1000,
   };
 }
 
@@ -136,7 +146,16 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] as number;
 }
 
-async function recoveryBench(root: string): Promise<Record<string, number>> {
+interface RecoveryFigures {
+  servers: number;
+  entries: number;
+  writeSec: number;
+  fromWalOpenSec: number;
+  fromWalFlushedSec: number;
+  fromSegmentsSec: number;
+}
+
+async function recoveryBench(root: string): Promise<RecoveryFigures> {
   const dir = join(root, 'recovery');
   const servers = 1_000;
   const perServer = 1_000;
@@ -175,15 +194,16 @@ export async function main(argv: string[]): Promise<void> {
   const runs = runsArg >= 0 ? Number(argv[runsArg + 1]) : 3;
   const root = mkdtempSync(join(tmpdir(), 'rafter-bench-wal-'));
   try {
-    const results: Record<number, { wal: WalRun[]; ratio: number[]; rawEps: number[] }> = {};
+    const results: Record<number, { wal: WalRun[]; ratio: number[]; ioRatio: number[]; rawEps: number[] }> = {};
     for (const writers of [1, 100, 1_000]) {
-      results[writers] = { wal: [], ratio: [], rawEps: [] };
+      results[writers] = { wal: [], ratio: [], ioRatio: [], rawEps: [] };
       for (let r = 0; r < runs; r++) {
         const dir = join(root, `w${writers}-${r}`);
         const wal = await runWal(dir, writers);
         const rawSec = await runRaw(dir, wal.batches);
         results[writers]?.wal.push(wal);
         results[writers]?.ratio.push(wal.seconds / rawSec);
+        results[writers]?.ioRatio.push(wal.ioSeconds / rawSec);
         results[writers]?.rawEps.push(wal.entries / rawSec);
         rmSync(dir, { recursive: true, force: true });
       }
@@ -197,6 +217,7 @@ export async function main(argv: string[]): Promise<void> {
       walOverRawRatio: median(results[1_000]?.ratio ?? []),
       walOverRawRatio1Writer: median(results[1]?.ratio ?? []),
       walOverRawRatio100Writers: median(results[100]?.ratio ?? []),
+      walIoOverRawRatio: median(results[1_000]?.ioRatio ?? []),
       entriesPerSec1Writer: pick(1, (r) => r.entriesPerSec),
       entriesPerSec100Writers: pick(100, (r) => r.entriesPerSec),
       entriesPerSec1000Writers: pick(1_000, (r) => r.entriesPerSec),
@@ -216,10 +237,10 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     console.log(`WAL benchmark: ${out.machine.cpu}, ${out.machine.cores} cores, Node ${out.machine.node}; ${PAYLOAD_BYTES}-byte entries, fdatasync per batch, median of ${runs} runs`);
-    console.log('writers | entries/s | MB/s | entries/fsync | p50 ms | p99 ms | WAL/raw time');
+    console.log('writers | entries/s | MB/s | entries/fsync | p50 ms | p99 ms | WAL/raw time | WAL write+sync/raw');
     for (const w of [1, 100, 1_000]) {
       console.log(
-        [w, Math.round(pick(w, (r) => r.entriesPerSec)), pick(w, (r) => r.mbPerSec).toFixed(1), pick(w, (r) => r.entriesPerFsync).toFixed(1), pick(w, (r) => r.p50Ms).toFixed(2), pick(w, (r) => r.p99Ms).toFixed(2), median(results[w]?.ratio ?? []).toFixed(2)].join(' | '),
+        [w, Math.round(pick(w, (r) => r.entriesPerSec)), pick(w, (r) => r.mbPerSec).toFixed(1), pick(w, (r) => r.entriesPerFsync).toFixed(1), pick(w, (r) => r.p50Ms).toFixed(2), pick(w, (r) => r.p99Ms).toFixed(2), median(results[w]?.ratio ?? []).toFixed(2), median(results[w]?.ioRatio ?? []).toFixed(2)].join(' | '),
       );
     }
     if (rec) console.log(`recovery: ${rec.servers} servers, ${rec.entries} entries: write ${rec.writeSec.toFixed(2)} s; restart from WAL ${rec.fromWalOpenSec.toFixed(2)} s (+ flush to segments: ${rec.fromWalFlushedSec.toFixed(2)} s); restart from segments ${rec.fromSegmentsSec.toFixed(2)} s`);

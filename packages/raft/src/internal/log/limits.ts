@@ -5,7 +5,7 @@ export const ENTRY_PAYLOAD_BYTES_MAX = 64 << 20;
 
 /** Default ceiling on one WAL batch (one write call + one sync). */
 export const WAL_BATCH_BYTES_MAX = 4 << 20;
-export const WAL_BATCH_ENTRIES_MAX = 32_768;
+export const WAL_BATCH_ENTRIES_MAX = 8_192; // Ra's default batch size
 
 /** Above this many pending bytes `append` reports back-pressure (returns false). */
 export const WAL_PENDING_BYTES_MAX = 64 << 20;
