@@ -160,6 +160,7 @@ export class RaftCore {
     assert(this.commitIndex >= commitBefore, `${this.key} term ${this.currentTerm}: commit index fell from ${commitBefore} to ${this.commitIndex}`);
     if (this.role === 'leader') flushLowPriority(this);
     if (this.role === 'leader') replicateAll(this);
+    trySnapshot(this);
     this.flushMachineEffects();
     const pending = this.log.takePending();
     if (pending.length > 0) {
@@ -290,7 +291,6 @@ export class RaftCore {
   private onWritten(): void {
     if (this.role === 'leader') onLeaderWritten(this);
     else onFollowerWritten(this);
-    trySnapshot(this);
   }
 
   private onTimeout(timer: 'election' | 'condition'): void {
