@@ -46,6 +46,10 @@ interface SimMember {
   core: RaftCore | undefined;
   inc: number;
   started: boolean;
+  /** The cluster it was started with, kept like Ra's server config for restarts. */
+  initialMembers: readonly Member[];
+  /** Machine code version this member runs; a rolling upgrade raises it. */
+  machineVersion: number;
   removed: boolean;
   readonly timers: Map<TimerName, number>;
   diskFreeAtMs: number;
@@ -213,6 +217,8 @@ export class Simulation {
       core: undefined,
       inc: 0,
       started: false,
+      initialMembers: [],
+      machineVersion: 1,
       removed: false,
       timers: new Map(),
       diskFreeAtMs: 0,
@@ -227,6 +233,7 @@ export class Simulation {
   }
 
   private startMember(member: SimMember, initialMembers: readonly Member[]): void {
+    if (!member.started) member.initialMembers = initialMembers;
     member.started = true;
     member.inc += 1;
     member.timers.clear();
@@ -236,7 +243,7 @@ export class Simulation {
     member.unreachableSince.clear();
     member.disconnected.clear();
     const inv = this.#inv;
-    const base = kvMachine({ releaseEvery: o.RELEASE_EVERY_COMMANDS, version: 1 });
+    const base = kvMachine({ releaseEvery: o.RELEASE_EVERY_COMMANDS, version: member.machineVersion });
     const machine = {
       version: base.version,
       init: base.init,
@@ -252,7 +259,7 @@ export class Simulation {
       machine,
       random: rng,
       persisted: member.log.persisted,
-      initialMembers,
+      initialMembers: member.initialMembers,
       machineState: member.log.snapshotState(),
       ...(this.options.mutation === undefined ? {} : { mutation: this.options.mutation }),
     });
@@ -550,6 +557,7 @@ export class Simulation {
     if (roll < 68) return this.faultMembership();
     if (roll < 78) return this.faultTransfer();
     if (roll < 84) return this.faultTriggerElection();
+    if (roll < 87) return this.faultUpgrade();
     // otherwise a quiet period
   }
 
@@ -648,6 +656,18 @@ export class Simulation {
     this.toCore(member, { type: 'trigger_election' });
   }
 
+  /** One step of a rolling upgrade: restart a member with the next machine version. */
+  private faultUpgrade(): void {
+    const candidates = this.alive().filter((m) => m.machineVersion === 1);
+    if (candidates.length === 0) return;
+    const member = this.#rng.pick(candidates);
+    this.count('upgrade');
+    this.note(`${member.key} upgrade to machine version 2`);
+    this.crash(member, 'crash');
+    member.machineVersion = 2;
+    this.schedule(this.#rng.intBetween(50, 500), { type: 'restart', to: member.key });
+  }
+
   private toCore(member: SimMember, event: Event): void {
     this.schedule(this.#net.intBetween(1, 3), { type: 'core', to: member.key, inc: member.inc, event });
   }
@@ -658,8 +678,14 @@ export class Simulation {
     this.#blocked.clear();
     this.#loss = 0;
     this.note('HEAL: faults stop');
+    const upgrading = [...this.#members.values()].some((m) => m.machineVersion === 2);
     for (const member of this.#members.values()) {
       member.diskSlowUntilMs = 0;
+      if (upgrading && member.machineVersion === 1) {
+        // Finish the rolling upgrade: members on old code would wait forever.
+        if (member.core !== undefined) this.crash(member, 'crash');
+        member.machineVersion = 2;
+      }
       if (member.started && !member.removed && member.core === undefined) this.schedule(1, { type: 'restart', to: member.key });
     }
     this.#clients.push({ id: this.#nextClientId++, op: undefined, guess: undefined, probe: true });
