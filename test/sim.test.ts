@@ -21,6 +21,12 @@ describe('simulator', () => {
     expect(summary.ops.ok).toBeGreaterThan(SEEDS * 50);
   }, 180_000);
 
+  // Seeds that once failed (found by `pnpm sim --seeds 2000 --steps 10000`), kept as regressions.
+  it.each([284, 610, 821, 847, 1050, 1185, 1321, 1458, 1460, 1544, 1562, 1642])('seed %i stays clean', (seed) => {
+    const result = runSeed({ seed, steps: 10_000 });
+    expect(result.violation).toBeUndefined();
+  });
+
   it('replays a seed exactly', () => {
     const a = runSeed({ seed: 4242, steps: STEPS });
     const b = runSeed({ seed: 4242, steps: STEPS });

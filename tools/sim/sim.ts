@@ -55,6 +55,8 @@ interface SimMember {
   diskFreeAtMs: number;
   diskSlowUntilMs: number;
   chunks: unknown[];
+  /** A snapshot the shell installed in this step, to notify the core of at once. */
+  installed: { meta: import('@rafter/raft').SnapshotMeta; state: unknown } | undefined;
   leader: ServerId | undefined;
   commitSeen: number;
   unreachableSince: Map<string, number>;
@@ -224,6 +226,7 @@ export class Simulation {
       diskFreeAtMs: 0,
       diskSlowUntilMs: 0,
       chunks: [],
+      installed: undefined,
       leader: undefined,
       commitSeen: 0,
       unreachableSince: new Map(),
@@ -298,6 +301,13 @@ export class Simulation {
     }
     for (const effect of effects) this.perform(member, core, effect);
     if (member.core !== core) return;
+    const installed = member.installed;
+    if (installed !== undefined) {
+      member.installed = undefined;
+      this.note(`${member.key} <- snapshot_installed ${installed.meta.index}/${installed.meta.term}`);
+      this.execute(member, () => core.step({ type: 'snapshot_installed', meta: installed.meta, machineState: installed.state }));
+      return;
+    }
     const before = member.commitSeen;
     if (core.commitIndex !== before) {
       this.#inv.onCommit(member.key, before + 1, core.commitIndex, before, member.log);
@@ -339,8 +349,8 @@ export class Simulation {
         const state: unknown = JSON.parse(member.chunks.join(''));
         member.log.installSnapshot(effect.meta, state);
         member.chunks = [];
+        member.installed = { meta: effect.meta, state };
         this.count('snapshotInstall');
-        this.schedule(0, { type: 'core', to: member.key, inc: member.inc, event: { type: 'snapshot_installed', meta: effect.meta, machineState: state } });
         return;
       }
       case 'machineEffects':

@@ -218,11 +218,15 @@ export class Cluster {
         const last = effect.chunkIndex === this.snapshotChunks - 1;
         this.queue.push({ from: id(name), to: effect.to, msg: { type: 'install_snapshot', term: effect.term, leaderId: id(name), meta: effect.meta, chunkIndex: effect.chunkIndex, last, data: last ? data : '' } });
       }
-      if (effect.kind === 'installSnapshot') {
-        this.pendingInstall.push({ name, meta: effect.meta });
-      }
+      if (effect.kind === 'installSnapshot') this.pendingInstall.push({ name, meta: effect.meta });
     }
     this.out.push(...lines.map((line) => `${name}: ${line}`));
+    // A shell notifies the core of an install before anything else reaches it.
+    for (const install of this.pendingInstall.splice(0)) {
+      const state = JSON.parse(this.snapshotDataOf(install.meta)) as unknown;
+      this.log(install.name).install(install.meta, state);
+      this.step(install.name, { type: 'snapshot_installed', meta: install.meta, machineState: state });
+    }
     return lines;
   }
 
@@ -249,13 +253,6 @@ export class Cluster {
     for (let round = 0; round < rounds; round += 1) {
       let moved = false;
       while (this.deliverOne()) moved = true;
-      for (const install of this.pendingInstall.splice(0)) {
-        const log = this.log(install.name);
-        const state = JSON.parse(this.snapshotDataOf(install.meta)) as unknown;
-        log.install(install.meta, state);
-        this.step(install.name, { type: 'snapshot_installed', meta: install.meta, machineState: state });
-        moved = true;
-      }
       for (const [name, log] of this.logs) {
         if (this.isolated.has(name)) continue;
         if (log.written < log.last().index) {
@@ -268,7 +265,7 @@ export class Cluster {
     throw new Error('cluster did not stabilize');
   }
 
-  private snapshotDataOf(meta: SnapshotMeta): string {
+  snapshotDataOf(meta: SnapshotMeta): string {
     for (const log of this.logs.values()) {
       if (log.snap?.index === meta.index && log.snap.term === meta.term) return JSON.stringify(log.snapState);
     }

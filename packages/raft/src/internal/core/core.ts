@@ -146,6 +146,8 @@ export class RaftCore {
   step(event: Event): Effect[] {
     if (this.role === 'stopped') return [];
     assert(this.role !== 'recover', `${this.key}: event ${event.type} before start`);
+    // The log already holds the snapshot: nothing may come between install and its notice.
+    assert(this.receiving?.installing !== true || event.type === 'snapshot_installed', `${this.key} term ${this.currentTerm}: ${event.type} while installing snapshot ${this.receiving?.meta.index}`);
     return this.run(() => this.dispatch(event));
   }
 

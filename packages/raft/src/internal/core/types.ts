@@ -186,7 +186,11 @@ export type Effect =
   | { readonly kind: 'sendSnapshotChunk'; readonly to: ServerId; readonly term: number; readonly meta: SnapshotMeta; readonly chunkIndex: number }
   /** Follower: store a received chunk. */
   | { readonly kind: 'writeSnapshotChunk'; readonly meta: SnapshotMeta; readonly chunkIndex: number; readonly data: unknown }
-  /** Follower: make the stored chunks the snapshot, reset the log, then send snapshot_installed. */
+  /**
+   * Follower: make the stored chunks the snapshot and reset the log (keeping the suffix
+   * only if the log holds the snapshot's last entry), then feed snapshot_installed to the
+   * core before any other event (postpone others meanwhile).
+   */
   | { readonly kind: 'installSnapshot'; readonly meta: SnapshotMeta }
   | { readonly kind: 'machineEffects'; readonly effects: readonly MachineEffect[] }
   | { readonly kind: 'roleChanged'; readonly role: Role; readonly term: number; readonly leader: ServerId | undefined }
