@@ -23,7 +23,7 @@ import { EventQueue } from './queue.js';
 import { describeEvent, describeMessage } from './trace.js';
 
 type SimEvent =
-  | { type: 'deliver'; from: ServerId; to: string; inc: number; msg: RaftMessage }
+  | { type: 'deliver'; from: ServerId; fromInc: number; to: string; inc: number; msg: RaftMessage }
   | { type: 'core'; to: string; inc: number; event: Event }
   | { type: 'timer'; to: string; inc: number; timer: TimerName; gen: number }
   | { type: 'disk'; to: string; inc: number }
@@ -166,13 +166,18 @@ export class Simulation {
   private checkLiveness(): void {
     const clientsIdle = this.#clients.every((client) => client.probe || client.op === undefined);
     if (this.#probeDone && clientsIdle) {
-      const leader = [...this.#members.values()].find((m) => m.core?.role === 'leader');
+      const leader = this.leader();
       if (leader !== undefined) this.#inv.checkAckedAt(leader.key, leader.log);
       this.#phase = 'done';
       return;
     }
     if (this.#now > this.#healAtMs + o.LIVENESS_BOUND_MS) {
-      const roles = [...this.#members.values()].map((m) => `${m.key}:${m.core?.role ?? (m.removed ? 'removed' : 'down')}/t${m.core?.currentTerm ?? '-'}`);
+      const roles = [...this.#members.values()].map((m) => {
+        const core = m.core;
+        if (core === undefined) return `${m.key}:${m.removed ? 'removed' : m.started ? 'down' : 'spare'}`;
+        const last = core.log.last();
+        return `${m.key}:${core.role}/t${core.currentTerm} leader=${core.leaderId?.name ?? '-'} last=${last.index}/${last.term} voter=${core.isVoter()} v${core.machineVersion}`;
+      });
       this.#inv.fail('liveness', `no command committed within ${o.LIVENESS_BOUND_MS}ms after faults stopped (${roles.join(' ')})`);
     }
   }
@@ -415,7 +420,7 @@ export class Simulation {
         delay += this.#net.intBetween(10, 200);
         this.count('reorder');
       }
-      this.schedule(delay, { type: 'deliver', from, to: to.name, inc: target.inc, msg });
+      this.schedule(delay, { type: 'deliver', from, fromInc: this.member(from.name).inc, to: to.name, inc: target.inc, msg });
     }
   }
 
@@ -426,6 +431,9 @@ export class Simulation {
       case 'deliver': {
         const member = this.#members.get(event.to);
         if (member?.core === undefined || member.inc !== event.inc) return;
+        // A crashed sender's connection is gone, and what it still carried with it
+        // (Erlang: nothing from a process arrives after its DOWN).
+        if (this.member(event.from.name).inc !== event.fromInc) return;
         this.note(`${event.to} <- ${event.from.name} ${describeMessage(event.msg)}`);
         const core = member.core;
         return this.execute(member, () => core.step({ type: 'message', from: event.from, msg: event.msg }));

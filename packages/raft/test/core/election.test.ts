@@ -167,6 +167,16 @@ describe('election triggers', () => {
     expect(c.step('n2', { type: 'node_maybe_down', node: 'n3' })).toEqual([]);
   });
 
+  it('a pre-vote from our own leader means it no longer leads: we look for a new one', () => {
+    const c = following();
+    const msg = { type: 'pre_vote' as const, term: 1, candidateId: id('n1'), lastIndex: 0, lastTerm: 0, machineVersion: 1, token: 1 };
+    expect(c.step('n2', { type: 'message', from: id('n1'), msg })).toEqual([
+      '-> n1 pre_vote_reply t1 denied',
+      'role follower t1 leader=-',
+      'timer election 100',
+    ]);
+  });
+
   it('an explicit trigger starts a pre-vote at once; a leader ignores it', () => {
     const c = following();
     expect(c.step('n2', { type: 'trigger_election' })[0]).toBe('role pre_vote t1 leader=-');

@@ -77,6 +77,10 @@ export function onPreVote(core: RaftCore, from: ServerId, msg: PreVote): void {
     isUpToDate(core, msg.lastIndex, msg.lastTerm) &&
     msg.machineVersion >= core.machineVersion;
   core.send(from, { type: 'pre_vote_reply', term: core.currentTerm, granted, token: msg.token });
+  if (core.role === 'follower' && sameServer(core.leaderId, msg.candidateId)) {
+    // Our leader asks for an election: it is no longer leading (it restarted, say).
+    core.becomeFollower(core.currentTerm, undefined, 'leader_down');
+  }
   if (core.role === 'leader' && msg.term <= core.currentTerm) {
     // A member that wants an election has lost us: resend what it misses.
     const peer = core.peers.get(serverKey(from));
