@@ -2,6 +2,7 @@
 // Like etcd's raft struct and Ra's ra_server, it performs no I/O; the shell does.
 // Role handlers live in election.ts, follower.ts, leader.ts, snapshot.ts, query.ts.
 
+import { applyCommitted } from './apply.js';
 import { assert, assertNever } from './assert.js';
 import { ClusterHistory, findMember, isVoter, sameServer, serverKey } from './cluster.js';
 import { onElectionTimeout, onPreVote, onPreVoteReply, onRequestVote, onRequestVoteReply, startElection, startPreVote } from './election.js';
@@ -112,7 +113,8 @@ export class RaftCore {
 
   #out: Effect[] = [];
   #appendSlot = -1;
-  #machineEffects: MachineEffect[] = [];
+  /** Shell-bound machine effects gathered during a step (leader only). */
+  machineEffects: MachineEffect[] = [];
 
   constructor(config: CoreConfig) {
     this.id = config.id;
@@ -203,9 +205,9 @@ export class RaftCore {
   }
 
   private flushMachineEffects(): void {
-    if (this.#machineEffects.length === 0) return;
-    this.emit({ kind: 'machineEffects', effects: this.#machineEffects });
-    this.#machineEffects = [];
+    if (this.machineEffects.length === 0) return;
+    this.emit({ kind: 'machineEffects', effects: this.machineEffects });
+    this.machineEffects = [];
   }
 
   private checkInvariants(): void {
@@ -396,67 +398,11 @@ export class RaftCore {
     this.emit({ kind: 'cancelTimer', timer: 'election' });
   }
 
-  // --- applying -------------------------------------------------------------------
+  // --- applying (apply.ts) ------------------------------------------------------
 
   /** Applies committed entries present in the log, in bounded batches. */
   applyCommitted(): void {
-    const to = Math.min(this.commitIndex, this.log.last().index);
-    while (this.lastApplied < to && !this.upgradeRequired) {
-      const batchTo = Math.min(to, this.lastApplied + limits.APPLY_BATCH_ENTRIES_MAX);
-      const entries = this.log.entries(this.lastApplied + 1, batchTo);
-      assert(entries.length === batchTo - this.lastApplied, `${this.key} term ${this.currentTerm}: log misses entries ${this.lastApplied + 1}..${batchTo}`);
-      for (const entry of entries) {
-        if (!this.applyEntry(entry)) break;
-      }
-    }
-  }
-
-  private applyEntry(entry: import('./log.js').LogEntry): boolean {
-    assert(entry.index === this.lastApplied + 1, `${this.key}: applying ${entry.index} after ${this.lastApplied}`);
-    const payload = entry.payload;
-    switch (payload.type) {
-      case 'command': {
-        const meta = { index: entry.index, term: entry.term, machineVersion: this.machineVersion };
-        const result = this.machine.apply(meta, payload.command, this.machineState);
-        this.machineState = result.state;
-        this.lastApplied = entry.index;
-        this.replyApplied(entry.index, entry.term, result.reply);
-        for (const effect of result.effects ?? []) this.onMachineEffect(effect);
-        return true;
-      }
-      case 'noop':
-        if (payload.machineVersion > this.machine.version) {
-          // Ra's rule: never run a machine version we don't have; wait for an upgrade.
-          this.upgradeRequired = true;
-          return false;
-        }
-        this.machineVersion = payload.machineVersion;
-        this.lastApplied = entry.index;
-        return true;
-      case 'cluster':
-        this.lastApplied = entry.index;
-        this.replyApplied(entry.index, entry.term, 'ok');
-        return true;
-      default:
-        return assertNever(payload, `${this.key}: unknown entry`);
-    }
-  }
-
-  private replyApplied(index: number, term: number, reply: unknown): void {
-    if (this.role !== 'leader') return;
-    const from = this.pending.get(index);
-    if (from === undefined) return;
-    this.pending.delete(index);
-    this.reply(from, { type: 'ok', index, term, reply, leader: this.id });
-  }
-
-  private onMachineEffect(effect: MachineEffect): void {
-    if (effect.type === 'release_cursor') {
-      assert(effect.index <= this.lastApplied, `${this.key}: release cursor ${effect.index} past applied ${this.lastApplied}`);
-      this.pendingReleaseCursor = { index: effect.index, state: effect.state, machineVersion: this.machineVersion };
-      return;
-    }
-    if (this.role === 'leader') this.#machineEffects.push(effect);
+    applyCommitted(this);
   }
 
   /** Re-reads cluster entries above `index` (at start, or after a snapshot kept a suffix). */

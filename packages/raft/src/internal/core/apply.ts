@@ -1,0 +1,70 @@
+// Applying committed entries to the machine, in order, and answering their callers.
+// Only the leader replies and passes machine effects to the shell (as in Ra); every
+// member handles release cursors, which become snapshots (snapshot.ts).
+
+import { assert, assertNever } from './assert.js';
+import type { RaftCore } from './core.js';
+import { APPLY_BATCH_ENTRIES_MAX } from './limits.js';
+import type { LogEntry } from './log.js';
+import type { MachineEffect } from './types.js';
+
+export function applyCommitted(core: RaftCore): void {
+  const to = Math.min(core.commitIndex, core.log.last().index);
+  while (core.lastApplied < to && !core.upgradeRequired) {
+    const batchTo = Math.min(to, core.lastApplied + APPLY_BATCH_ENTRIES_MAX);
+    const entries = core.log.entries(core.lastApplied + 1, batchTo);
+    assert(entries.length === batchTo - core.lastApplied, `${core.key} term ${core.currentTerm}: log misses entries ${core.lastApplied + 1}..${batchTo}`);
+    for (const entry of entries) {
+      if (!applyEntry(core, entry)) break;
+    }
+  }
+}
+
+/** Returns false when applying must stop (a machine version this code cannot run). */
+function applyEntry(core: RaftCore, entry: LogEntry): boolean {
+  assert(entry.index === core.lastApplied + 1, `${core.key}: applying ${entry.index} after ${core.lastApplied}`);
+  const payload = entry.payload;
+  switch (payload.type) {
+    case 'command': {
+      const meta = { index: entry.index, term: entry.term, machineVersion: core.machineVersion };
+      const result = core.machine.apply(meta, payload.command, core.machineState);
+      core.machineState = result.state;
+      core.lastApplied = entry.index;
+      replyApplied(core, entry.index, entry.term, result.reply);
+      for (const effect of result.effects ?? []) onMachineEffect(core, effect);
+      return true;
+    }
+    case 'noop':
+      if (payload.machineVersion > core.machine.version) {
+        // Ra's rule: never run a machine version we don't have; wait for an upgrade.
+        core.upgradeRequired = true;
+        return false;
+      }
+      core.machineVersion = payload.machineVersion;
+      core.lastApplied = entry.index;
+      return true;
+    case 'cluster':
+      core.lastApplied = entry.index;
+      replyApplied(core, entry.index, entry.term, 'ok');
+      return true;
+    default:
+      return assertNever(payload, `${core.key}: unknown entry`);
+  }
+}
+
+function replyApplied(core: RaftCore, index: number, term: number, reply: unknown): void {
+  if (core.role !== 'leader') return;
+  const from = core.pending.get(index);
+  if (from === undefined) return;
+  core.pending.delete(index);
+  core.reply(from, { type: 'ok', index, term, reply, leader: core.id });
+}
+
+function onMachineEffect(core: RaftCore, effect: MachineEffect): void {
+  if (effect.type === 'release_cursor') {
+    assert(effect.index <= core.lastApplied, `${core.key}: release cursor ${effect.index} past applied ${core.lastApplied}`);
+    core.pendingReleaseCursor = { index: effect.index, state: effect.state, machineVersion: core.machineVersion };
+    return;
+  }
+  if (core.role === 'leader') core.machineEffects.push(effect);
+}
