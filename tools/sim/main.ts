@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import type { Mutation } from '@rafter/raft';
 import { formatFailure, runBatch } from './report.js';
 
-const STEPS_DEFAULT = 3_000;
+const STEPS_DEFAULT = 10_000;
 const PROGRESS_EVERY_SEEDS = 100;
 
 const { values } = parseArgs({

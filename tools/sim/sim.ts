@@ -296,15 +296,15 @@ export class Simulation {
   private execute(member: SimMember, step: () => Effect[]): void {
     const core = member.core;
     if (core === undefined) return;
-    let effects: Effect[];
     try {
-      effects = step();
+      const effects = step();
+      // The simulated log asserts the core keeps its side of the LogReader contract.
+      for (const effect of effects) this.perform(member, core, effect);
     } catch (error) {
       if (!(error instanceof AssertionError)) throw error;
-      this.#inv.fail('core assertion', error.message);
+      this.#inv.fail('core assertion', `${member.key}: ${error.message}`);
       return;
     }
-    for (const effect of effects) this.perform(member, core, effect);
     if (member.core !== core) return;
     const installed = member.installed;
     if (installed !== undefined) {

@@ -2,7 +2,7 @@
 // and the shell events that trigger elections (no heartbeats exist to time out on).
 
 import { describe, expect, it } from 'vitest';
-import { Cluster, MemLog, entry, fmt, id, newCore, voters } from './harness.js';
+import { Cluster, MemLog, counter, entry, fmt, id, newCore, voters } from './harness.js';
 
 const started = (name = 'n1', log = new MemLog(), extra = {}) => {
   const core = newCore(name, log, extra);
@@ -18,6 +18,12 @@ describe('starting', () => {
   it('a member that is not a voter never arms it', () => {
     const { effects } = started('n4');
     expect(effects).toEqual(['role follower t0 leader=-']);
+  });
+
+  it('a member that is not a voter ignores pre-votes', () => {
+    const { core } = started('n4');
+    const msg = { type: 'pre_vote' as const, term: 0, candidateId: id('n1'), lastIndex: 0, lastTerm: 0, machineVersion: 1, token: 1 };
+    expect(core.step({ type: 'message', from: id('n1'), msg })).toEqual([]);
   });
 
   it('restores term and vote from persisted state', () => {
@@ -75,11 +81,13 @@ describe('pre-vote', () => {
     ['shorter log', 1, 2, 1, 'denied'],
     ['lower last term', 5, 1, 1, 'denied'],
     ['older machine version than ours', 3, 2, 0, 'denied'],
+    ['newer machine version we can run', 3, 2, 2, 'granted'],
+    ['newer machine version we cannot run', 3, 2, 3, 'denied'],
   ])('a voter answers a pre-vote (%s): %s', (_, lastIndex, lastTerm, version, answer) => {
     const log = new MemLog();
     log.append([entry(1, 1), entry(2, 2)]);
     log.writeAll();
-    const { core } = started('n1', log, { persisted: { term: 2, votedFor: undefined } });
+    const { core } = started('n1', log, { persisted: { term: 2, votedFor: undefined }, machine: counter(2) });
     core.machineVersion = 1;
     const out = core.step({ type: 'message', from: id('n2'), msg: preVote(lastIndex, lastTerm, version) }).map(fmt);
     expect(out).toEqual([`-> n2 pre_vote_reply t2 ${answer}`]);

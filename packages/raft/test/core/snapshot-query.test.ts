@@ -2,7 +2,7 @@
 // consistent by read index).
 
 import { describe, expect, it } from 'vitest';
-import { Cluster, counter, id } from './harness.js';
+import { Cluster, MemLog, applyLogEffects, counter, entry, fmt, id, newCore } from './harness.js';
 
 const withSnapshots = (every: number) => {
   const c = new Cluster(['n1', 'n2', 'n3'], { machine: counter(1, every) });
@@ -38,6 +38,21 @@ describe('snapshots', () => {
     expect(c.core('n1').lastApplied).toBe(2);
     expect(c.out.some((line) => line.startsWith('n1: snapshot'))).toBe(false);
     expect(c.writeAll('n1')).toContain('snapshot 2/1');
+  });
+
+  it('never snapshots entries this step overwrote, even if they were written before', () => {
+    const log = new MemLog();
+    log.append([entry(1, 1), entry(2, 1), entry(3, 1)]);
+    log.writeAll();
+    const core = newCore('n3', log, { machine: counter(1, 3), persisted: { term: 2, votedFor: undefined } });
+    core.start();
+    const msg = { type: 'append_entries' as const, term: 2, leaderId: id('n1'), prevIndex: 1, prevTerm: 1, entries: [entry(2, 2), entry(3, 2)], commitIndex: 3 };
+    const out = core.step({ type: 'message', from: id('n1'), msg });
+    expect(core.lastApplied).toBe(3);
+    expect(out.map(fmt).filter((line) => line.startsWith('snapshot'))).toEqual([]);
+    applyLogEffects(log, out);
+    log.writeAll();
+    expect(core.step({ type: 'written', index: 3, term: 2 }).map(fmt)).toContain('snapshot 3/2');
   });
 
   it('sends a lagging follower the snapshot in chunks, one per round trip, then resumes entries', () => {

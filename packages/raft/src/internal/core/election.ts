@@ -69,13 +69,14 @@ function isUpToDate(core: RaftCore, lastIndex: number, lastTerm: number): boolea
 }
 
 export function onPreVote(core: RaftCore, from: ServerId, msg: PreVote): void {
+  if (core.role !== 'leader' && !core.isVoter()) return; // Ra: only voters take part
   // As Ra: no check that a leader is alive (there are no heartbeats to judge by), but the
   // candidate's log must be up to date and its code able to run our machine version.
   const granted =
     msg.term >= core.currentTerm &&
     core.role !== 'leader' &&
     isUpToDate(core, msg.lastIndex, msg.lastTerm) &&
-    msg.machineVersion >= core.machineVersion;
+    canRunTogether(core, msg.machineVersion);
   core.send(from, { type: 'pre_vote_reply', term: core.currentTerm, granted, token: msg.token });
   if (core.role === 'follower' && sameServer(core.leaderId, msg.candidateId)) {
     // Our leader asks for an election: it is no longer leading (it restarted, say).
@@ -89,6 +90,14 @@ export function onPreVote(core: RaftCore, from: ServerId, msg: PreVote): void {
       peer.probeIndex = peer.matchIndex;
     }
   }
+}
+
+/**
+ * Ra's rule: the candidate runs the effective version, or a newer one that our code can
+ * also run. A leader on code we cannot run would stall us at its noop.
+ */
+function canRunTogether(core: RaftCore, theirs: number): boolean {
+  return theirs === core.machineVersion || (theirs >= core.machineVersion && theirs <= core.machine.version);
 }
 
 export function onPreVoteReply(core: RaftCore, from: ServerId, msg: PreVoteReply): void {

@@ -21,8 +21,9 @@ export function trySnapshot(core: RaftCore): void {
     core.pendingReleaseCursor = undefined;
     return;
   }
-  // Only entries the shell has written may be folded into a snapshot.
-  if (cursor.index > core.log.reader.lastWritten().index) return;
+  // Only entries the shell has written may be folded into a snapshot; the view knows
+  // when this very step overwrote written entries.
+  if (cursor.index > core.log.lastWritten().index) return;
   const term = core.log.termAt(cursor.index);
   assert(term !== undefined, `${core.key} term ${core.currentTerm}: no term at release cursor ${cursor.index}`);
   const meta: SnapshotMeta = {
