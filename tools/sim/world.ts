@@ -1,0 +1,104 @@
+// What the simulator's parts share: its events, its members, and the host interface
+// that faults and clients use to act on the simulated world.
+
+import type { Event, Member, RaftCore, RaftMessage, Reply, ServerId, SnapshotMeta, TimerName } from '@rafter/raft';
+import type { Invariants } from './invariants.js';
+import { SimLog } from './mem-log.js';
+import type { Prng } from './prng.js';
+
+export type SimEvent =
+  | { type: 'deliver'; from: ServerId; fromInc: number; to: string; inc: number; msg: RaftMessage }
+  | { type: 'core'; to: string; inc: number; event: Event }
+  | { type: 'timer'; to: string; inc: number; timer: TimerName; gen: number }
+  | { type: 'disk'; to: string; inc: number }
+  | { type: 'tick' }
+  | { type: 'fd' }
+  | { type: 'fault' }
+  | { type: 'restart'; to: string }
+  | { type: 'stop'; to: string }
+  | { type: 'clientRetry'; client: number; opId: number }
+  | { type: 'heal'; blocks: string[] }
+  | { type: 'lossEnd' }
+  | { type: 'client'; client: number }
+  | { type: 'clientReply'; client: number; opId: number; reply: Reply }
+  | { type: 'clientTimeout'; client: number; opId: number };
+
+export interface SimMember {
+  readonly id: ServerId;
+  readonly key: string;
+  readonly log: SimLog;
+  core: RaftCore | undefined;
+  inc: number;
+  started: boolean;
+  /** The cluster it was started with, kept like Ra's server config for restarts. */
+  initialMembers: readonly Member[];
+  /** Machine code version this member runs; a rolling upgrade raises it. */
+  machineVersion: number;
+  removed: boolean;
+  readonly timers: Map<TimerName, number>;
+  diskFreeAtMs: number;
+  diskSlowUntilMs: number;
+  chunks: unknown[];
+  /** A snapshot the shell installed in this step, to notify the core of at once. */
+  installed: { meta: SnapshotMeta; state: unknown } | undefined;
+  leader: ServerId | undefined;
+  commitSeen: number;
+  unreachableSince: Map<string, number>;
+  suspected: Set<string>;
+  disconnected: Set<string>;
+}
+
+export function newMember(id: ServerId): SimMember {
+  return {
+    id,
+    key: id.name,
+    log: new SimLog(),
+    core: undefined,
+    inc: 0,
+    started: false,
+    initialMembers: [],
+    machineVersion: 1,
+    removed: false,
+    timers: new Map(),
+    diskFreeAtMs: 0,
+    diskSlowUntilMs: 0,
+    chunks: [],
+    installed: undefined,
+    leader: undefined,
+    commitSeen: 0,
+    unreachableSince: new Map(),
+    suspected: new Set(),
+    disconnected: new Set(),
+  };
+}
+
+/** The simulated network's state: blocked directed links and a loss rate. */
+export class SimNetwork {
+  readonly blocked = new Set<string>();
+  loss = 0.01;
+
+  linkBlocked(from: string, to: string): boolean {
+    return this.blocked.has(`${from}>${to}`);
+  }
+}
+
+export interface SimHost {
+  /** Faults, clients and workload choices. */
+  readonly rng: Prng;
+  /** Network and disk timing, kept apart so workload changes don't shift them. */
+  readonly net: Prng;
+  readonly network: SimNetwork;
+  readonly invariants: Invariants;
+  now(): number;
+  phase(): 'faults' | 'liveness' | 'done';
+  schedule(afterMs: number, event: SimEvent): void;
+  count(kind: string): void;
+  note(line: string): void;
+  members(): readonly SimMember[];
+  member(key: string): SimMember;
+  alive(): SimMember[];
+  leader(): SimMember | undefined;
+  toCore(member: SimMember, event: Event): void;
+  startMember(member: SimMember, initialMembers: readonly Member[]): void;
+  crash(member: SimMember, why: 'crash' | 'removed'): void;
+}
