@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { APPEND_BATCH_ENTRIES_MAX, INFLIGHT_ENTRIES_MAX } from '../../src/internal/core/limits.js';
-import { Cluster, MemLog, entry, fmt, id, newCore } from './harness.js';
+import { Cluster, MemLog, applyLogEffects, entry, fmt, id, newCore } from './harness.js';
 
 const append = (term: number, prevIndex: number, prevTerm: number, entries: ReturnType<typeof entry>[], commitIndex = 0) => ({
   type: 'message' as const,
@@ -89,6 +89,14 @@ describe('follower', () => {
     expect(core.machineState).toBe(2);
   });
 
+  it('asserts rather than overwrite a committed entry', () => {
+    const { core, log } = follower();
+    applyLogEffects(log, core.step(append(1, 0, 0, [entry(1, 1), entry(2, 1)], 2)));
+    expect(core.commitIndex).toBe(2);
+    // A leader of the same term cannot send a different entry at 2: that is our bug, not input.
+    expect(() => core.step(append(2, 1, 1, [entry(2, 2)]))).toThrow(/overwriting committed 2/);
+  });
+
   it('redirects commands to the leader', () => {
     const { core } = follower();
     core.step(append(1, 0, 0, []));
@@ -164,6 +172,29 @@ describe('leader', () => {
     // An acknowledgement frees room for more.
     const more = leader.step({ type: 'message', from: id('n2'), msg: { type: 'append_entries_reply', term: 2, success: true, nextIndex: 129, lastIndex: 128, lastTerm: 1 } });
     expect(more.filter((e) => e.kind === 'send').length).toBe(1);
+  });
+
+  it('a leader that steps down fails what it holds: in-flight commands may still apply, queued ones never will', () => {
+    const c = new Cluster(['n1', 'n2', 'n3']);
+    c.elect('n1');
+    c.stabilize();
+    c.step('n1', { type: 'command', command: 1, priority: 'normal', from: 'appended' });
+    c.core('n1').lowQueue.push({ command: 1, from: 'queued' });
+    const out = c.step('n1', { type: 'message', from: id('n2'), msg: { type: 'request_vote', term: 5, candidateId: id('n2'), lastIndex: 9, lastTerm: 4 } });
+    expect(out).toContain('reply "appended" RAFTER_LEADERSHIP_LOST leader=n1');
+    expect(out).toContain('reply "queued" RAFTER_NOT_LEADER leader=n1');
+  });
+
+  it('rewinds once for a run of failures from one gap in a pipeline', () => {
+    const c = new Cluster(['n1', 'n2', 'n3']);
+    c.elect('n1');
+    c.stabilize();
+    const fail = { type: 'append_entries_reply' as const, term: 1, success: false, nextIndex: 2, lastIndex: 1, lastTerm: 1 };
+    c.step('n1', { type: 'command', command: 1, priority: 'normal', from: 'a' });
+    c.step('n1', { type: 'command', command: 1, priority: 'normal', from: 'b' });
+    const first = c.step('n1', { type: 'message', from: id('n2'), msg: fail });
+    expect(first).toEqual(['-> n2 append t1 prev=1/1 [2/1 3/1] commit=1']);
+    expect(c.step('n1', { type: 'message', from: id('n2'), msg: fail })).toEqual([]);
   });
 
   it('sends nothing while idle, even on ticks', () => {
