@@ -7,7 +7,7 @@ import { runBatch } from '../tools/sim/report.js';
 
 const STEPS = 4_000;
 
-const cases: { mutation: Mutation; caughtBy: string; seedsMax: number }[] = [
+const cases: { mutation: Mutation; caughtBy: string; seedsMax: number; steps?: number }[] = [
   { mutation: 'commit_without_quorum', caughtBy: 'leader completeness', seedsMax: 200 },
   { mutation: 'vote_twice', caughtBy: 'election safety', seedsMax: 300 },
   { mutation: 'skip_prev_check', caughtBy: 'log matching', seedsMax: 300 },
@@ -17,16 +17,20 @@ const cases: { mutation: Mutation; caughtBy: string; seedsMax: number }[] = [
   { mutation: 'stale_read', caughtBy: 'linearizability', seedsMax: 600 },
   // The core's own assertion sees the commit index fall before the simulator does.
   { mutation: 'commit_index_regress', caughtBy: 'core assertion: commit index fell', seedsMax: 20 },
+  // A follower applying entries it has not matched against the leader.
+  { mutation: 'commit_unvalidated', caughtBy: 'state machine safety', seedsMax: 300, steps: 10_000 },
+  // Failed elections never retried: the cluster can end up with no leader for good.
+  { mutation: 'no_election_retry', caughtBy: 'liveness', seedsMax: 400, steps: 10_000 },
 ];
 
 describe('mutations are caught', () => {
-  for (const { mutation, caughtBy, seedsMax } of cases) {
+  for (const { mutation, caughtBy, seedsMax, steps = STEPS } of cases) {
     it(`${mutation} -> ${caughtBy}`, () => {
       let caught = false;
       runBatch({
         firstSeed: 1,
         seeds: seedsMax,
-        steps: STEPS,
+        steps,
         mutation,
         stopWhen: (result) => {
           const v = result.violation;

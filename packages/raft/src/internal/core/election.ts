@@ -43,7 +43,7 @@ export function startPreVote(core: RaftCore): void {
       token: core.preVoteToken,
     });
   }
-  core.armElection('retry');
+  if (core.mutation !== 'no_election_retry') core.armElection('retry');
   if (hasQuorum(core)) startElection(core);
 }
 
@@ -57,7 +57,7 @@ export function startElection(core: RaftCore): void {
   for (const member of otherVoters(core)) {
     core.send(member, { type: 'request_vote', term: core.currentTerm, candidateId: core.id, lastIndex: last.index, lastTerm: last.term });
   }
-  core.armElection('retry');
+  if (core.mutation !== 'no_election_retry') core.armElection('retry');
   if (hasQuorum(core)) becomeLeader(core);
 }
 

@@ -42,7 +42,8 @@ function acceptEntries(core: RaftCore, from: ServerId, msg: AppendEntries): void
   appendNew(core, entries);
   const msgLast = prevIndex + entries.length;
   core.validatedIndex = Math.max(core.validatedIndex, msgLast);
-  const commit = Math.min(msg.commitIndex, core.validatedIndex);
+  const matched = core.mutation === 'commit_unvalidated' ? core.log.last().index : core.validatedIndex;
+  const commit = Math.min(msg.commitIndex, matched);
   if (core.mutation === 'commit_index_regress') core.commitIndex = commit;
   else if (commit > core.commitIndex) core.commitIndex = commit;
   core.applyCommitted();

@@ -54,4 +54,6 @@ export type Mutation =
   | 'ignore_log_up_to_date'
   | 'commit_index_regress'
   | 'reply_before_commit'
-  | 'stale_read';
+  | 'stale_read'
+  | 'commit_unvalidated'
+  | 'no_election_retry';
