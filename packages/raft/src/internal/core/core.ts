@@ -167,10 +167,8 @@ export class RaftCore {
     trySnapshot(this);
     this.flushMachineEffects();
     const pending = this.log.takePending();
-    if (pending.length > 0) {
-      assert(this.#appendSlot >= 0, `${this.key}: appended without a slot`);
-      this.#out[this.#appendSlot] = { kind: 'append', entries: pending };
-    }
+    assert((pending.length > 0) === (this.#appendSlot >= 0), `${this.key}: append slot ${this.#appendSlot} for ${pending.length} entries`);
+    if (pending.length > 0) this.#out[this.#appendSlot] = { kind: 'append', entries: pending };
     const out = this.#out;
     this.#out = [];
     this.checkInvariants();
