@@ -54,7 +54,14 @@ export interface SnapshotMeta {
  *
  * Appending with a first index at or below `last()` overwrites from that index (a
  * follower resolving a conflict): entries after it are dropped, and `lastWritten()`
- * falls to at most the index before it until the new entries are written.
+ * falls to at most the index before it until the new entries are written. Writes
+ * complete in order; the shell then sends the core a `written` event.
+ *
+ * Snapshots (effects in types.ts): after a `snapshot` effect (never past
+ * `lastWritten()`), `snapshot()` returns its meta and `first()` is meta.index + 1.
+ * After `installSnapshot`, entries after meta.index are kept only if the log held
+ * meta.index with meta.term, and `lastWritten()` is at least meta.index. With no
+ * snapshot, `termAt(0)` is 0 (the empty log's sentinel).
  */
 export interface LogReader {
   first(): number;
