@@ -60,8 +60,8 @@ export interface SnapshotMeta {
  * Snapshots (effects in types.ts): after a `snapshot` effect (never past
  * `lastWritten()`), `snapshot()` returns its meta and `first()` is meta.index + 1.
  * After `installSnapshot`, entries after meta.index are kept only if the log held
- * meta.index with meta.term, and `lastWritten()` is at least meta.index. With no
- * snapshot, `termAt(0)` is 0 (the empty log's sentinel).
+ * meta.index with meta.term, and `lastWritten()` is at least meta.index. The core
+ * never asks for index 0 (it treats it as the empty log's sentinel, term 0).
  */
 export interface LogReader {
   first(): number;
