@@ -1,9 +1,9 @@
-// pnpm sim [--seeds N] [--steps M] [--seed S] [--json] [--mutation NAME]
+// pnpm sim [--seeds N] [--steps M] [--seed S] [--json] [--trace EVENTS] [--mutation NAME]
 // Deterministic: the same arguments print the same stdout, byte for byte (wallMs aside).
 
 import { parseArgs } from 'node:util';
 import type { Mutation } from '@rafter/raft';
-import { formatFailure, runBatch } from './report.js';
+import { formatFailure, replayCommand, runBatch } from './report.js';
 
 const STEPS_DEFAULT = 10_000;
 const PROGRESS_EVERY_SEEDS = 100;
@@ -15,6 +15,7 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     json: { type: 'boolean', default: false },
     mutation: { type: 'string' },
+    trace: { type: 'string', default: '40' },
   },
 });
 
@@ -22,8 +23,10 @@ const steps = Number(values.steps);
 const single = values.seed !== undefined;
 const firstSeed = single ? Number(values.seed) : 1;
 const seeds = single ? 1 : Number(values.seeds);
-if (!Number.isInteger(steps) || steps <= 0 || !Number.isInteger(firstSeed) || !Number.isInteger(seeds) || seeds <= 0) {
-  process.stderr.write('usage: pnpm sim [--seeds N] [--steps M] [--seed S] [--json]\n');
+const traceEvents = Number(values.trace);
+const mutation = values.mutation as Mutation | undefined;
+if (!Number.isInteger(traceEvents) || traceEvents < 0 || !Number.isInteger(steps) || steps <= 0 || !Number.isInteger(firstSeed) || !Number.isInteger(seeds) || seeds <= 0) {
+  process.stderr.write('usage: pnpm sim [--seeds N] [--steps M] [--seed S] [--json] [--trace EVENTS]\n');
   process.exit(2);
 }
 
@@ -32,9 +35,10 @@ const summary = runBatch({
   firstSeed,
   seeds,
   steps,
-  ...(values.mutation === undefined ? {} : { mutation: values.mutation as Mutation }),
+  traceEvents,
+  ...(mutation === undefined ? {} : { mutation }),
   onSeed: (result, done) => {
-    if (result.violation !== undefined && !values.json) process.stdout.write(`${formatFailure(result, steps)}\n`);
+    if (result.violation !== undefined && !values.json) process.stdout.write(`${formatFailure(result, steps, mutation)}\n`);
     if (done % PROGRESS_EVERY_SEEDS === 0 || done === seeds) {
       const wallS = ((performance.now() - started) / 1000).toFixed(1);
       process.stderr.write(`sim: ${done}/${seeds} seeds, ${wallS}s\n`);
@@ -44,14 +48,15 @@ const summary = runBatch({
 const wallMs = Math.round(performance.now() - started);
 
 if (values.json) {
-  const command = single ? `pnpm sim --seed ${firstSeed} --steps ${steps} --json` : `pnpm sim --seeds ${seeds} --steps ${steps} --json`;
+  const which = single ? `--seed ${firstSeed}` : `--seeds ${seeds}`;
+  const command = `pnpm sim ${which} --steps ${steps}${mutation === undefined ? '' : ` --mutation ${mutation}`} --json`;
   const out = {
     command,
     seeds: summary.seeds,
     firstSeed,
     violations: summary.violations,
     violationsByKind: summary.violationsByKind,
-    failingSeeds: summary.failures.map((f) => ({ seed: f.seed, kind: f.violation?.kind, message: f.violation?.message, replay: `pnpm sim --seed ${f.seed} --steps ${steps}` })),
+    failingSeeds: summary.failures.map((f) => ({ seed: f.seed, kind: f.violation?.kind, message: f.violation?.message, replay: replayCommand(f.seed, steps, mutation) })),
     steps: summary.steps,
     simulatedMs: summary.simulatedMs,
     wallMs,

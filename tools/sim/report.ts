@@ -8,6 +8,7 @@ export interface BatchOptions {
   readonly seeds: number;
   readonly steps: number;
   readonly mutation?: Mutation;
+  readonly traceEvents?: number;
   /** Stops the batch early once this returns true for a seed. */
   readonly stopWhen?: (result: RunResult) => boolean;
   readonly onSeed?: (result: RunResult, done: number) => void;
@@ -39,7 +40,12 @@ export function runBatch(options: BatchOptions): BatchSummary {
   };
   for (let i = 0; i < options.seeds; i += 1) {
     const seed = options.firstSeed + i;
-    const result = runSeed({ seed, steps: options.steps, ...(options.mutation === undefined ? {} : { mutation: options.mutation }) });
+    const result = runSeed({
+      seed,
+      steps: options.steps,
+      ...(options.traceEvents === undefined ? {} : { traceEvents: options.traceEvents }),
+      ...(options.mutation === undefined ? {} : { mutation: options.mutation }),
+    });
     summary.seeds += 1;
     summary.steps += result.steps;
     summary.simulatedMs += result.simulatedMs;
@@ -60,13 +66,17 @@ export function runBatch(options: BatchOptions): BatchSummary {
   return summary;
 }
 
-export function formatFailure(result: RunResult, steps: number): string {
+export function replayCommand(seed: number, steps: number, mutation?: Mutation): string {
+  return `pnpm sim --seed ${seed} --steps ${steps}${mutation === undefined ? '' : ` --mutation ${mutation}`}`;
+}
+
+export function formatFailure(result: RunResult, steps: number, mutation?: Mutation): string {
   const v = result.violation;
   if (v === undefined) return '';
   return [
     `VIOLATION seed ${result.seed}: ${v.kind} at ${v.atMs}ms`,
     `  ${v.message}`,
-    `  replay: pnpm sim --seed ${result.seed} --steps ${steps}`,
+    `  replay: ${replayCommand(result.seed, steps, mutation)}`,
     `  last events:`,
     ...result.trace.map((line) => `    ${line}`),
   ].join('\n');
