@@ -75,34 +75,77 @@ export interface PackedSet {
   readonly tail: Uint32Array;
 }
 
-interface CacheEntry {
-  readonly stateKey: string;
-  readonly set: PackedSet;
+/** The indeterminate operations linearized so far, over their own dense ids. */
+export class IndeterminateSet {
+  readonly words: Uint32Array;
+
+  constructor(size: number) {
+    this.words = new Uint32Array(Math.ceil(size / 32));
+  }
+
+  add(id: number): void {
+    this.words[id >>> 5] = this.words[id >>> 5]! | (1 << (id & 31));
+  }
+
+  remove(id: number): void {
+    this.words[id >>> 5] = this.words[id >>> 5]! & ~(1 << (id & 31));
+  }
+
+  includes(other: Uint32Array): boolean {
+    for (let i = 0; i < other.length; i++) {
+      if ((other[i]! & ~this.words[i]!) !== 0) return false;
+    }
+    return true;
+  }
 }
 
+export interface CacheEntry {
+  readonly stateKey: string;
+  readonly completed: PackedSet;
+  readonly indeterminate: Uint32Array;
+  /** Its whole subtree was searched without success. */
+  closed: boolean;
+}
+
+/** Returned when the cache is full: the search goes on without memoizing. */
+const UNCACHED: CacheEntry = { stateKey: '', completed: { fullWords: 0, tail: new Uint32Array(0) }, indeterminate: new Uint32Array(0), closed: false };
+
+/**
+ * Keys on the completed operations linearized and the state. Indeterminate operations
+ * need never be linearized, so a node that linearized a superset of them is dominated:
+ * whatever it can still do, the other could. A closed entry prunes its supersets; an
+ * open one (an ancestor on the stack) prunes only an equal node.
+ */
 export class SearchCache {
   private readonly buckets = new Map<number, CacheEntry[]>();
   private size = 0;
 
-  /** Records (set, state); false when it was already there, so the search can prune. */
-  insert(set: LinearizedSet, stateKey: string): boolean {
-    const hash = set.hash();
-    const { fullWords, end } = set.window();
+  /** Records the node; null when it is pruned. */
+  visit(completed: LinearizedSet, indeterminate: IndeterminateSet, stateKey: string): CacheEntry | null {
+    const hash = completed.hash();
+    const { fullWords, end } = completed.window();
     let bucket = this.buckets.get(hash);
     if (bucket !== undefined) {
       for (const entry of bucket) {
-        if (entry.stateKey === stateKey && set.equals(entry.set, fullWords, end)) return false;
+        if (entry.stateKey !== stateKey || !completed.equals(entry.completed, fullWords, end)) continue;
+        if (entry.closed ? indeterminate.includes(entry.indeterminate) : equalWords(entry.indeterminate, indeterminate.words)) return null;
       }
     }
-    if (this.size >= CACHE_ENTRIES_MAX) return true;
+    if (this.size >= CACHE_ENTRIES_MAX) return UNCACHED;
     if (bucket === undefined) {
       bucket = [];
       this.buckets.set(hash, bucket);
     }
-    bucket.push({ stateKey, set: set.pack() });
+    const entry: CacheEntry = { stateKey, completed: completed.pack(), indeterminate: indeterminate.words.slice(), closed: false };
+    bucket.push(entry);
     this.size++;
-    return true;
+    return entry;
   }
+}
+
+function equalWords(a: Uint32Array, b: Uint32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 // murmur3's finalizer: spreads consecutive ids over all 32 bits.

@@ -3,7 +3,7 @@
 // its return out of the list; backtrack when a return is reached whose call is not yet
 // linearized. Iterative, so long histories cannot overflow the stack.
 
-import { LinearizedSet, SearchCache } from './cache.js';
+import { IndeterminateSet, LinearizedSet, SearchCache, type CacheEntry } from './cache.js';
 import type { Operation } from './history.js';
 import { DEADLINE_CHECK_STEPS } from './limits.js';
 import type { Model } from './model.js';
@@ -39,50 +39,162 @@ interface EntryList {
 
 export function searchLinearization<S>(operations: readonly Operation[], model: Model<S>, deadline: Deadline): SearchOutcome<S> {
   const list = buildEntryList(operations);
-  const { head, next, isCall } = list;
-  const set = new LinearizedSet(operations.length);
+  const { head, next, isCall, match } = list;
+  const { denseId, completedCount } = denseIds(operations);
+  const twins = new TwinClasses(operations);
+  const completed = new LinearizedSet(completedCount);
+  const indeterminate = new IndeterminateSet(operations.length - completedCount);
   const cache = new SearchCache();
-  const stackCalls: number[] = [];
-  const stackStates: S[] = [];
+  const stack: Frame<S>[] = [];
   const best = new LongestTracker<S>();
   let state = model.init();
+  let stateKey = model.hash(state);
   let entry = next[head]!;
+  // Each window of candidates is walked twice: first the completed operations, then the
+  // indeterminate ones, so the first visit to a state uses as few of them as it can and
+  // the dominance check in the cache prunes the later visits.
+  let pass: 'completed' | 'indeterminate' = 'completed';
   let steps = 0;
   // Reaching the end means only calls of indeterminate operations remain: they may
   // never have taken effect, so the history is linearizable.
   while (entry !== NONE) {
     steps++;
     if (steps % DEADLINE_CHECK_STEPS === 0 && deadline.now() > deadline.atMs) return { kind: 'timeout' };
-    if (isCall[entry] === 1) {
-      const id = list.operation[entry]!;
-      const operation = operations[id]!;
-      const stepped = model.step(state, operation.op, operation.result);
-      if (stepped.ok) {
-        set.add(id);
-        if (cache.insert(set, model.hash(stepped.state))) {
-          stackCalls.push(entry);
-          stackStates.push(state);
-          state = stepped.state;
-          lift(list, entry);
-          best.pushed(stackCalls, list.operation, state);
-          entry = next[head]!;
-          continue;
-        }
-        set.remove(id);
+    if (isCall[entry] === 0) {
+      if (pass === 'completed') {
+        pass = 'indeterminate';
+        entry = next[head]!;
+        continue;
       }
+      // A return whose call is still in the list: the current prefix cannot be extended.
+      const frame = stack.pop();
+      if (frame === undefined) return { kind: 'violation', longest: best.order, state: best.state ?? model.init() };
+      frame.cached.closed = true;
+      state = frame.state;
+      stateKey = frame.stateKey;
+      best.popped(stack.length);
+      const id = list.operation[frame.call]!;
+      const isIndeterminate = match[frame.call] === NONE;
+      if (isIndeterminate) {
+        indeterminate.remove(denseId[id]!);
+        twins.unplace(id);
+      } else completed.remove(denseId[id]!);
+      unlift(list, frame.call);
+      pass = isIndeterminate ? 'indeterminate' : 'completed';
+      entry = next[frame.call]!;
+      continue;
+    }
+    const isIndeterminate = match[entry] === NONE;
+    if (isIndeterminate !== (pass === 'indeterminate')) {
       entry = next[entry]!;
       continue;
     }
-    // A return whose call is still in the list: the current prefix cannot be extended.
-    const call = stackCalls.pop();
-    if (call === undefined) return { kind: 'violation', longest: best.order, state: best.state ?? model.init() };
-    state = stackStates.pop()!;
-    best.popped(stackCalls.length);
-    set.remove(list.operation[call]!);
-    unlift(list, call);
-    entry = next[call]!;
+    const id = list.operation[entry]!;
+    if (isIndeterminate && !twins.isNext(id)) {
+      entry = next[entry]!;
+      continue;
+    }
+    const operation = operations[id]!;
+    const stepped = model.step(state, operation.op, operation.result);
+    const steppedKey = stepped.ok ? model.hash(stepped.state) : '';
+    // An indeterminate operation that changes nothing here is never worth placing here:
+    // any order that does so also works without it.
+    if (stepped.ok && !(isIndeterminate && steppedKey === stateKey)) {
+      if (isIndeterminate) indeterminate.add(denseId[id]!);
+      else completed.add(denseId[id]!);
+      const cached = cache.visit(completed, indeterminate, steppedKey);
+      if (cached !== null) {
+        if (isIndeterminate) twins.place(id);
+        stack.push({ call: entry, state, stateKey, cached });
+        state = stepped.state;
+        stateKey = steppedKey;
+        lift(list, entry);
+        best.pushed(stack, list.operation, state);
+        entry = next[head]!;
+        pass = 'completed';
+        continue;
+      }
+      if (isIndeterminate) indeterminate.remove(denseId[id]!);
+      else completed.remove(denseId[id]!);
+    }
+    entry = next[entry]!;
   }
   return { kind: 'linearizable' };
+}
+
+interface Frame<S> {
+  readonly call: number;
+  /** The state before the call was linearized. */
+  readonly state: S;
+  readonly stateKey: string;
+  readonly cached: CacheEntry;
+}
+
+/**
+ * Indeterminate operations with the same op are interchangeable, so only the earliest
+ * unplaced one of each class may be placed: any order using a later twin works with the
+ * earlier one in its place. Without this, k twins multiply the search by k!.
+ */
+class TwinClasses {
+  private readonly classOf: Int32Array;
+  private readonly rank: Int32Array;
+  private readonly placed: Int32Array;
+
+  constructor(operations: readonly Operation[]) {
+    this.classOf = new Int32Array(operations.length).fill(NONE);
+    this.rank = new Int32Array(operations.length);
+    const classes = new Map<string, { index: number; size: number }>();
+    // Operations are in invoke order within a partition, so rank follows the list order.
+    const order = operations.map((_, id) => id).sort((a, b) => operations[a]!.invokeMs - operations[b]!.invokeMs || a - b);
+    for (const id of order) {
+      const operation = operations[id]!;
+      if (operation.returnMs !== Infinity) continue;
+      const key = twinKey(operation);
+      if (key === undefined) continue;
+      let twinClass = classes.get(key);
+      if (twinClass === undefined) {
+        twinClass = { index: classes.size, size: 0 };
+        classes.set(key, twinClass);
+      }
+      this.classOf[id] = twinClass.index;
+      this.rank[id] = twinClass.size++;
+    }
+    this.placed = new Int32Array(classes.size);
+  }
+
+  isNext(id: number): boolean {
+    const twinClass = this.classOf[id]!;
+    return twinClass === NONE || this.placed[twinClass] === this.rank[id];
+  }
+
+  place(id: number): void {
+    const twinClass = this.classOf[id]!;
+    if (twinClass !== NONE) this.placed[twinClass]!++;
+  }
+
+  unplace(id: number): void {
+    const twinClass = this.classOf[id]!;
+    if (twinClass !== NONE) this.placed[twinClass]!--;
+  }
+}
+
+function twinKey(operation: Operation): string | undefined {
+  try {
+    return JSON.stringify([operation.op.type, operation.op.key, operation.op.value]);
+  } catch {
+    return undefined; // not serializable: treat as unique
+  }
+}
+
+/** Completed and indeterminate operations numbered apart, so each set stays dense. */
+function denseIds(operations: readonly Operation[]): { denseId: Int32Array; completedCount: number } {
+  const denseId = new Int32Array(operations.length);
+  let completedCount = 0;
+  let indeterminateCount = 0;
+  operations.forEach((operation, id) => {
+    denseId[id] = operation.returnMs === Infinity ? indeterminateCount++ : completedCount++;
+  });
+  return { denseId, completedCount };
 }
 
 /**
@@ -94,10 +206,10 @@ class LongestTracker<S> {
   state: S | undefined = undefined;
   private unchangedDepth = 0;
 
-  pushed(stackCalls: readonly number[], operationOf: Int32Array, state: S): void {
-    if (stackCalls.length <= this.order.length) return;
-    for (let i = this.unchangedDepth; i < stackCalls.length; i++) this.order[i] = operationOf[stackCalls[i]!]!;
-    this.unchangedDepth = stackCalls.length;
+  pushed(stack: readonly Frame<S>[], operationOf: Int32Array, state: S): void {
+    if (stack.length <= this.order.length) return;
+    for (let i = this.unchangedDepth; i < stack.length; i++) this.order[i] = operationOf[stack[i]!.call]!;
+    this.unchangedDepth = stack.length;
     this.state = state;
   }
 
