@@ -43,21 +43,25 @@ export class LinearizedSet {
     return (this.hashHigh & 0x1f_ffff) * 0x1_0000_0000 + (this.hashLow >>> 0);
   }
 
-  /** The words after the run of full ones and before the trailing zeros. */
-  window(): { fullWords: number; end: number } {
+  /**
+   * Tightens the bounds so that words [fullWords, end) hold every bit not in the run of
+   * full words. Allocation-free: it runs on every cache probe.
+   */
+  tighten(): void {
     while (this.fullWordsMin < this.words.length && this.words[this.fullWordsMin] === FULL_WORD) this.fullWordsMin++;
     while (this.usedWordsMax > this.fullWordsMin && this.words[this.usedWordsMax - 1] === 0) this.usedWordsMax--;
     if (this.usedWordsMax < this.fullWordsMin) this.usedWordsMax = this.fullWordsMin;
-    return { fullWords: this.fullWordsMin, end: this.usedWordsMax };
   }
 
+  /** Call after tighten(). */
   pack(): PackedSet {
-    const { fullWords, end } = this.window();
-    return { fullWords, tail: this.words.slice(fullWords, end) };
+    return { fullWords: this.fullWordsMin, tail: this.words.slice(this.fullWordsMin, this.usedWordsMax) };
   }
 
-  equals(packed: PackedSet, fullWords: number, end: number): boolean {
-    if (packed.fullWords !== fullWords || packed.tail.length !== end - fullWords) return false;
+  /** Call after tighten(). */
+  equals(packed: PackedSet): boolean {
+    const fullWords = this.fullWordsMin;
+    if (packed.fullWords !== fullWords || packed.tail.length !== this.usedWordsMax - fullWords) return false;
     for (let i = 0; i < packed.tail.length; i++) {
       if (packed.tail[i] !== this.words[fullWords + i]) return false;
     }
@@ -123,11 +127,11 @@ export class SearchCache {
   /** Records the node; null when it is pruned. */
   visit(completed: LinearizedSet, indeterminate: IndeterminateSet, stateKey: string): CacheEntry | null {
     const hash = completed.hash();
-    const { fullWords, end } = completed.window();
+    completed.tighten();
     let bucket = this.buckets.get(hash);
     if (bucket !== undefined) {
       for (const entry of bucket) {
-        if (entry.stateKey !== stateKey || !completed.equals(entry.completed, fullWords, end)) continue;
+        if (entry.stateKey !== stateKey || !completed.equals(entry.completed)) continue;
         if (entry.closed ? indeterminate.includes(entry.indeterminate) : equalWords(entry.indeterminate, indeterminate.words)) return null;
       }
     }

@@ -72,28 +72,57 @@ export function explainViolation<S>(
 
 /**
  * Binary search over the completion times: failing is monotone, since an operation still
- * running at the cut may take effect or not, exactly as an indeterminate one. Falls back
- * to the whole history when the deadline passes.
+ * running at the cut may take effect or not, exactly as an indeterminate one. It first
+ * tries the cut the search got stuck at (the earliest return it could not pass) and the
+ * one before it, which usually settles it in two searches. Falls back to the whole
+ * history when the deadline passes.
  */
 function shortestFailingPrefix<S>(operations: readonly Operation[], model: Model<S>, outcome: Failed<S>, deadline: Deadline): Prefix<S> {
   const cuts = [...new Set(operations.map((operation) => operation.returnMs).filter((ms) => ms !== Infinity))].sort((a, b) => a - b);
-  const lastCut = cuts.at(-1) ?? -Infinity;
-  let failed: Prefix<S> = { endMs: lastCut, searched: operations, recorded: operations, outcome };
+  let failed: Prefix<S> = { endMs: cuts.at(-1) ?? -Infinity, searched: operations, recorded: operations, outcome };
   let low = 0;
   let high = cuts.length - 1;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    const endMs = cuts[middle]!;
+  // Returns whether the prefix ending at cuts[index] fails; undefined on timeout.
+  const fails = (index: number): boolean | undefined => {
+    const endMs = cuts[index]!;
     const prefix = prefixAt(operations, endMs, model);
     const result = searchLinearization(prefix.searched, model, deadline);
-    if (result.kind === 'timeout') return failed;
-    if (result.kind === 'linearizable') low = middle + 1;
-    else {
-      failed = { endMs, ...prefix, outcome: result };
-      high = middle;
-    }
+    if (result.kind === 'timeout') return undefined;
+    if (result.kind === 'linearizable') return false;
+    failed = { endMs, ...prefix, outcome: result };
+    return true;
+  };
+  const stuck = cuts.indexOf(stuckAtMs(operations, outcome));
+  if (stuck >= 0 && stuck < high) {
+    const verdict = fails(stuck);
+    if (verdict === undefined) return failed;
+    if (verdict) high = stuck;
+    else low = stuck + 1;
+  }
+  if (stuck > 0 && high === stuck) {
+    const verdict = fails(stuck - 1);
+    if (verdict === undefined) return failed;
+    if (verdict) high = stuck - 1;
+    else low = stuck;
+  }
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    const verdict = fails(middle);
+    if (verdict === undefined) return failed;
+    if (verdict) high = middle;
+    else low = middle + 1;
   }
   return failed;
+}
+
+/** The earliest return among completed operations the longest linearization left out. */
+function stuckAtMs<S>(operations: readonly Operation[], outcome: Failed<S>): number {
+  const placed = new Set(outcome.longest);
+  let earliest = Infinity;
+  operations.forEach((operation, id) => {
+    if (!placed.has(id) && operation.returnMs < earliest) earliest = operation.returnMs;
+  });
+  return earliest;
 }
 
 function prefixAt<S>(operations: readonly Operation[], endMs: number, model: Model<S>): Pick<Prefix<S>, 'searched' | 'recorded'> {

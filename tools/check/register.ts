@@ -17,6 +17,7 @@ const MISSING = 'missing';
 /** Canonical form of a value: null and undefined both mean "missing". */
 export function registerValueKey(value: unknown): string {
   if (value === undefined || value === null) return MISSING;
+  if (typeof value === 'number') return String(value); // hot path; strings still need quotes
   if (typeof value === 'bigint') return `${value}n`;
   return JSON.stringify(value) ?? String(value);
 }
