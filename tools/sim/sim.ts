@@ -1,7 +1,7 @@
 // One deterministic simulated run: Raft cores on a simulated network, disk and clock,
 // with faults, clients and invariant checks, all derived from one seed (the VOPR idea).
 
-import { AssertionError, RaftCore, sameServer, type Effect, type Event, type Member, type RaftMessage, type ServerId } from '@rafter/raft';
+import { AssertionError, RaftCore, assertNever, sameServer, type Effect, type Event, type Member, type RaftMessage, type ServerId } from '@rafter/raft';
 import { checkLinearizable, registerModel } from '../check/index.js';
 import { SimClients } from './clients.js';
 import { FaultInjector } from './faults.js';
@@ -283,10 +283,8 @@ export class Simulation implements SimHost {
       case 'removed':
         this.schedule(0, { type: 'stop', to: member.key });
         return;
-      default: {
-        const never: never = effect;
-        throw new Error(`unknown effect ${JSON.stringify(never)}`);
-      }
+      default:
+        return assertNever(effect, 'unknown effect');
     }
   }
 
@@ -406,10 +404,8 @@ export class Simulation implements SimHost {
         return this.#clients.onReply(event.client, event.opId, event.reply);
       case 'clientTimeout':
         return this.#clients.onTimeout(event.client, event.opId);
-      default: {
-        const never: never = event;
-        throw new Error(`unknown sim event ${JSON.stringify(never)}`);
-      }
+      default:
+        return assertNever(event, 'unknown sim event');
     }
   }
 
