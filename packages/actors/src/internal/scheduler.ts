@@ -118,29 +118,37 @@ export class Scheduler {
 
   private runInit(actor: Actor, behaviour: Behaviour, args: unknown, onStarted?: StartedCallback): void {
     actor.flags |= BUSY;
-    const done = (state: unknown) => {
-      if ((actor.flags & EXITED) !== 0) return onStarted?.(new SpawnError(formatPid(actor.self), actor.stopReason));
-      actor.state = state;
-      actor.flags &= ~BUSY;
-      onStarted?.(undefined, actor.self);
-      if (actor.stopReason !== undefined) this.exitActor(actor, actor.stopReason, true);
-      else if (actor.mailbox !== null) this.schedule(actor);
-    };
-    const failed = (err: unknown) => {
-      if ((actor.flags & EXITED) === 0) {
-        this.logger.error({ pid: formatPid(actor.self), err }, 'actor init failed');
-        this.finishExit(actor, err);
-      }
-      onStarted?.(new SpawnError(formatPid(actor.self), err));
-    };
     let result: unknown;
     try {
       result = behaviour.init(actor, args);
     } catch (err) {
-      return failed(err);
+      return this.initFailed(actor, err, onStarted);
     }
-    if (result instanceof Promise) result.then(done, failed);
-    else done(result);
+    if (result instanceof Promise) {
+      result.then(
+        (state) => this.initDone(actor, state, onStarted),
+        (err: unknown) => this.initFailed(actor, err, onStarted),
+      );
+    } else {
+      this.initDone(actor, result, onStarted);
+    }
+  }
+
+  private initDone(actor: Actor, state: unknown, onStarted: StartedCallback | undefined): void {
+    if ((actor.flags & EXITED) !== 0) return onStarted?.(new SpawnError(formatPid(actor.self), actor.stopReason));
+    actor.state = state;
+    actor.flags &= ~BUSY;
+    onStarted?.(undefined, actor.self);
+    if (actor.stopReason !== undefined) this.exitActor(actor, actor.stopReason, true);
+    else if (actor.mailbox !== null) this.schedule(actor);
+  }
+
+  private initFailed(actor: Actor, err: unknown, onStarted: StartedCallback | undefined): void {
+    if ((actor.flags & EXITED) === 0) {
+      this.logger.error({ pid: formatPid(actor.self), err }, 'actor init failed');
+      this.finishExit(actor, err);
+    }
+    onStarted?.(new SpawnError(formatPid(actor.self), err));
   }
 
   /** Starts any spec on any scheduler and resolves once its init has returned. */
