@@ -2,6 +2,7 @@
 // monitors, links across threads), messages keep their order, and a busy actor
 // starves neither its neighbours nor the event loop.
 
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pidEquals, type ActorContext, type Node, type Pid } from '../src/index.js';
 import { fixtures, inbox, startNode } from './helpers.js';
@@ -95,6 +96,7 @@ describe('fairness', () => {
     const neighbour = node.spawn({ init: () => 'alive', handleCall: (_r, _f, s) => ({ reply: s, state: s }) });
     expect(await node.call(neighbour, 'ping')).toBe('alive');
     await new Promise((resolve) => setTimeout(resolve, 1)); // a timer fires while busy spins
+    expect((await readFile(new URL(import.meta.url))).length).toBeGreaterThan(0); // and file I/O completes
     const info = await node.info(busy);
     expect(info?.queueLength).toBe(1);
     node.exit(busy, 'kill');
