@@ -25,3 +25,4 @@ export {
   type Strategy,
   type Shutdown,
 } from './supervisor.js';
+export { NodeDistribution, parseNodeName, type DistributionOptions } from './dist/distribution.js';

@@ -4,7 +4,9 @@
 
 import { randomInt } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import type { TlsOptions } from 'node:tls';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { NodeDistribution } from './dist/distribution.js';
 import { Piscina } from 'piscina';
 import { systemClock, type Clock } from './clock.js';
 import { DirtyJobError, encodeError, InvalidArgumentError, NameTakenError, NodeNotRunningError, SpawnError } from './errors.js';
@@ -28,6 +30,20 @@ export interface NodeOptions {
   /** Time source of the main scheduler's timers (worker schedulers use the system clock). */
   clock?: Clock;
   logger?: Logger;
+  /** Distribution: set `port` (0 picks a free one) to listen; the node is then `name@host:port`. */
+  port?: number;
+  /** Interface to listen on and to put in the node name; default 127.0.0.1. */
+  host?: string;
+  /** Shared secret of the nodes that may connect; never sent on the wire. */
+  cookie?: string;
+  /** A connection silent this long is closed (Erlang's net_ticktime); default 15,000 ms. */
+  netTickMs?: number;
+  /** Largest frame accepted or sent; default 64 MiB. */
+  maxFrameBytes?: number;
+  /** Bytes that may wait for a slow peer before its connection is closed; default 64 MiB. */
+  maxQueuedBytes?: number;
+  /** TLS options (key, cert, ca...) to run distribution over TLS. */
+  tls?: TlsOptions;
 }
 
 /**
@@ -53,6 +69,7 @@ export class Node {
   private pool: Piscina | undefined;
   private readonly dirtyThreads: number;
   private distribution: Distribution | undefined;
+  private dist: NodeDistribution | undefined;
   private readonly workerEvents = new Map<number, { ready?: () => void; stopped?: () => void }>();
   private running = true;
 
@@ -83,7 +100,27 @@ export class Node {
     if (!Number.isInteger(schedulers) || schedulers < 1 || schedulers > 256) {
       throw new InvalidArgumentError(`schedulers must be an integer from 1 to 256, got ${schedulers}`);
     }
-    const node = new Node(`${shortName}@local`, options);
+    let dist: NodeDistribution | undefined;
+    if (options.port !== undefined) {
+      const logger = options.logger ?? stderrLogger('warn', { node: shortName });
+      dist = await NodeDistribution.listen({
+        shortName,
+        host: options.host ?? '127.0.0.1',
+        port: options.port,
+        cookie: options.cookie ?? '',
+        netTickMs: options.netTickMs ?? 15_000,
+        maxFrameBytes: options.maxFrameBytes ?? 64 * 2 ** 20,
+        maxQueuedBytes: options.maxQueuedBytes ?? 64 * 2 ** 20,
+        tls: options.tls,
+        logger,
+      });
+    }
+    const node = new Node(dist?.name ?? `${shortName}@local`, options);
+    if (dist !== undefined) {
+      dist.attach({ deliverFromNetwork: (signal) => node.deliverFromNetwork(signal), routeLocal: (signal) => node.forward(signal) });
+      node.attachDistribution(dist);
+      node.dist = dist;
+    }
     await node.startWorkers();
     return node;
   }
@@ -218,6 +255,18 @@ export class Node {
       return;
     }
     this.forward(signal);
+  }
+
+  /** Connects to another node (`name@host:port`) now; resolves false if it cannot be reached. */
+  connect(node: string): Promise<boolean> {
+    this.checkRunning();
+    if (this.dist === undefined) return Promise.reject(new InvalidArgumentError('this node is not distributed: start it with a port'));
+    return this.dist.connect(node);
+  }
+
+  /** The nodes this node has a live connection with. */
+  nodes(): string[] {
+    return this.dist?.nodes() ?? [];
   }
 
   /** Plugs in the connections to other nodes (done by the distribution layer). */

@@ -1,0 +1,86 @@
+// Frames on the wire: a 4-byte big-endian length, then one msgpackr value. Errors in
+// signals (exit reasons, failed replies) travel as plain data and are rebuilt on arrival.
+
+import { Packr } from 'msgpackr';
+import { encodeError } from '../errors.js';
+import type { Signal } from '../internal/signals.js';
+
+export const FRAME_HEADER_BYTES = 4;
+export const PROTOCOL_VERSION = 1;
+
+/** Frame kinds. Handshake frames come first; the others only after it succeeded. */
+export const HELLO = 1;
+export const CHALLENGE = 2;
+export const ANSWER = 3;
+export const READY = 4;
+export const SIGNALS = 10;
+export const TICK = 11;
+export const HEARTBEAT = 12;
+
+const packr = new Packr({ useRecords: false, moreTypes: true });
+
+export function encodeFrame(frame: unknown[]): Buffer {
+  const body = packr.pack(frame);
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
+  out.writeUInt32BE(body.length, 0);
+  body.copy(out, FRAME_HEADER_BYTES);
+  return out;
+}
+
+export function decodeBody(body: Buffer): unknown {
+  return packr.unpack(body);
+}
+
+/** Makes a signal safe for msgpackr: Error values become wire errors. */
+export function wireSignal(signal: Signal): Signal {
+  switch (signal.k) {
+    case 'exit':
+      return signal.reason instanceof Error ? { ...signal, reason: encodeError(signal.reason) } : signal;
+    case 'down':
+      return signal.reason instanceof Error ? { ...signal, reason: encodeError(signal.reason) } : signal;
+    case 'reply':
+      return signal.value instanceof Error ? { ...signal, value: encodeError(signal.value) } : signal;
+    default:
+      return signal;
+  }
+}
+
+/** Splits a byte stream into frame bodies; bounded by `maxFrameBytes`. */
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+
+  constructor(private readonly maxFrameBytes: number) {}
+
+  /** Returns the complete frame bodies; throws on a length over the limit. */
+  push(chunk: Buffer): Buffer[] {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    const frames: Buffer[] = [];
+    for (;;) {
+      if (this.buffered < FRAME_HEADER_BYTES) break;
+      const head = this.peek(FRAME_HEADER_BYTES);
+      const length = head.readUInt32BE(0);
+      if (length > this.maxFrameBytes) throw new RangeError(`frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`);
+      if (this.buffered < FRAME_HEADER_BYTES + length) break;
+      const all = this.take(FRAME_HEADER_BYTES + length);
+      frames.push(all.subarray(FRAME_HEADER_BYTES));
+    }
+    return frames;
+  }
+
+  private peek(n: number): Buffer {
+    if (this.chunks[0]!.length >= n) return this.chunks[0]!;
+    this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0]!;
+  }
+
+  private take(n: number): Buffer {
+    const joined = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    const out = joined.subarray(0, n);
+    const rest = joined.subarray(n);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.buffered = rest.length;
+    return out;
+  }
+}

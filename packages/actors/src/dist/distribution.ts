@@ -1,0 +1,327 @@
+// The connections of one node to the others: connect on first use, carry signals,
+// and when a connection drops, fire what Erlang fires: DOWN and EXIT 'noconnection',
+// failed calls, and nodedown to node monitors.
+
+import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect, createServer as createTlsServer, type TlsOptions } from 'node:tls';
+import { decodeError, InvalidArgumentError, isWireError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { isPid, pidKey, type Pid } from '../pid.js';
+import { bounce } from '../internal/routing.js';
+import { NOCONNECTION, type Signal } from '../internal/signals.js';
+import type { Distribution } from '../node.js';
+import { Connection, type ConnectionEvents, type ConnectionSettings } from './connection.js';
+
+export interface DistributionOptions {
+  readonly shortName: string;
+  readonly host: string;
+  readonly port: number;
+  readonly cookie: string;
+  readonly netTickMs: number;
+  readonly maxFrameBytes: number;
+  readonly maxQueuedBytes: number;
+  readonly tls?: TlsOptions;
+  readonly logger: Logger;
+}
+
+/** What the distribution needs from its node. */
+export interface DistributionHost {
+  deliverFromNetwork(signal: Signal): void;
+  /** Routes a signal as if sent on this node (for DOWN/EXIT made up on a connection loss). */
+  routeLocal(signal: Signal): void;
+}
+
+interface PeerState {
+  conn: Connection | undefined;
+  /** Signals waiting for the connection to come up. */
+  waiting: Signal[];
+  /** Monitors held by local watchers on the peer's actors: ref -> watcher, target. */
+  monitorsOut: Map<string, { watcher: Pid; target: Pid }>;
+  /** Monitors held by the peer's watchers on local actors: ref -> local target. */
+  monitorsIn: Map<string, Pid>;
+  /** Links between a local and a peer actor: key -> [local, remote]. */
+  links: Map<string, [Pid, Pid]>;
+}
+
+export class NodeDistribution implements Distribution {
+  private readonly peers = new Map<string, PeerState>();
+  private readonly nodeMonitors = new Map<string, Map<string, Pid>>();
+  private host: DistributionHost | undefined;
+  private readonly settings: ConnectionSettings;
+  private stopped = false;
+
+  private constructor(
+    readonly name: string,
+    private readonly server: Server,
+    private readonly options: DistributionOptions,
+  ) {
+    this.settings = {
+      myName: name,
+      cookie: options.cookie,
+      maxFrameBytes: options.maxFrameBytes,
+      maxQueuedBytes: options.maxQueuedBytes,
+      netTickMs: options.netTickMs,
+      handshakeTimeoutMs: Math.min(10_000, options.netTickMs),
+      logger: options.logger,
+    };
+    // A TLS server reports a socket once its TLS handshake is done; a plain one at once.
+    server.on(options.tls !== undefined ? 'secureConnection' : 'connection', (socket: Socket) => this.accept(socket));
+    server.on('tlsClientError', (err: Error) => options.logger.warn({ reason: err.message }, 'distribution TLS handshake failed'));
+  }
+
+  /** Listens on host:port (port 0 picks a free one); the node's full name follows. */
+  static async listen(options: DistributionOptions): Promise<NodeDistribution> {
+    if (options.cookie.length === 0) throw new InvalidArgumentError('a distributed node needs a non-empty cookie');
+    const server = options.tls !== undefined ? createTlsServer(options.tls) : createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, options.host, () => resolve());
+    });
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new InvalidArgumentError('could not read the listening port');
+    const name = `${options.shortName}@${options.host}:${address.port}`;
+    return new NodeDistribution(name, server, options);
+  }
+
+  attach(host: DistributionHost): void {
+    this.host = host;
+  }
+
+  /** Names of the nodes with a live connection. */
+  nodes(): string[] {
+    return [...this.peers].filter(([, p]) => p.conn?.isUp === true).map(([name]) => name);
+  }
+
+  /** Connects to `node` now; resolves true once connected, false if it cannot be reached. */
+  connect(node: string): Promise<boolean> {
+    if (node === this.name) return Promise.resolve(true);
+    const peer = this.peer(node);
+    if (peer.conn?.isUp === true) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const watcher = { up: () => resolve(true), down: () => resolve(false) };
+      this.connectWaiters.push({ node, ...watcher });
+      this.ensureConnection(node, peer);
+    });
+  }
+
+  private connectWaiters: { node: string; up: () => void; down: () => void }[] = [];
+
+  forward(signal: Signal): void {
+    const node = signal.k === 'named' ? signal.node : signal.to.node;
+    if (this.stopped) return this.bounceLocal(signal);
+    const peer = this.peer(node);
+    this.trackOutgoing(peer, signal);
+    if (peer.conn?.isUp === true) return peer.conn.send(signal);
+    peer.waiting.push(signal);
+    this.ensureConnection(node, peer);
+  }
+
+  monitorNode(pid: Pid, node: string): void {
+    let watchers = this.nodeMonitors.get(node);
+    if (watchers === undefined) this.nodeMonitors.set(node, (watchers = new Map()));
+    watchers.set(pidKey(pid), pid);
+    if (this.peers.get(node)?.conn?.isUp === true) return;
+    void this.connect(node);
+  }
+
+  demonitorNode(pid: Pid, node: string): void {
+    this.nodeMonitors.get(node)?.delete(pidKey(pid));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const peer of this.peers.values()) peer.conn?.close('node stopping');
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  // ---- connections ----
+
+  private peer(node: string): PeerState {
+    let peer = this.peers.get(node);
+    if (peer === undefined) {
+      peer = { conn: undefined, waiting: [], monitorsOut: new Map(), monitorsIn: new Map(), links: new Map() };
+      this.peers.set(node, peer);
+    }
+    return peer;
+  }
+
+  private ensureConnection(node: string, peer: PeerState): void {
+    if (peer.conn !== undefined) return;
+    const address = parseNodeName(node);
+    if (address === undefined) {
+      this.options.logger.warn({ node }, 'cannot connect: a node name must be name@host:port');
+      return this.lost(node, peer, 'bad node name');
+    }
+    const socket =
+      this.options.tls !== undefined
+        ? tlsConnect({ ...(this.options.tls as object), host: address.host, port: address.port, checkServerIdentity: () => undefined })
+        : tcpConnect({ host: address.host, port: address.port });
+    const conn = new Connection(socket, true, node, this.settings, this.events);
+    peer.conn = conn;
+    socket.once(this.options.tls !== undefined ? 'secureConnect' : 'connect', () => conn.hello());
+  }
+
+  private accept(socket: Socket): void {
+    if (this.stopped) return void socket.destroy();
+    new Connection(socket, false, undefined, this.settings, this.events);
+  }
+
+  private readonly events: ConnectionEvents = {
+    acceptInbound: (conn, node) => {
+      const peer = this.peer(node);
+      const existing = peer.conn;
+      if (existing === undefined) {
+        peer.conn = conn;
+        return true;
+      }
+      if (existing.isUp) return false;
+      // Both nodes dialled at once: keep the connection dialled by the smaller name.
+      if (this.name < node) return false;
+      peer.conn = conn;
+      existing.close('simultaneous connect resolved in favour of the peer');
+      return true;
+    },
+    up: (conn) => {
+      const peer = this.peer(conn.peer!);
+      if (peer.conn !== conn) return conn.close('superseded by another connection');
+      const waiting = peer.waiting;
+      peer.waiting = [];
+      for (const signal of waiting) conn.send(signal);
+      for (const pid of this.nodeMonitors.get(conn.peer!)?.values() ?? []) this.host!.routeLocal({ k: 'msg', to: pid, msg: { type: 'nodeup', node: conn.peer! } });
+      this.settle(conn.peer!, true);
+    },
+    signals: (conn, signals) => {
+      const peer = this.peer(conn.peer!);
+      for (const raw of signals) {
+        const signal = checkSignal(raw, this.name);
+        if (signal === undefined) return conn.close('malformed signal from peer');
+        this.trackIncoming(peer, signal);
+        this.host!.deliverFromNetwork(signal);
+      }
+    },
+    heartbeat: (conn, payload) => this.onHeartbeat?.(conn.peer!, payload),
+    closed: (conn, reason) => {
+      const node = conn.peer;
+      if (node === undefined) return;
+      const peer = this.peers.get(node);
+      if (peer === undefined || peer.conn !== conn) return;
+      peer.conn = undefined;
+      this.lost(node, peer, reason);
+    },
+  };
+
+  /** Set by the failure detector to receive heartbeats. */
+  onHeartbeat: ((node: string, payload: unknown) => void) | undefined;
+
+  /** Sends a heartbeat ahead of queued traffic; false when not connected. */
+  sendHeartbeat(node: string, payload: unknown): boolean {
+    const conn = this.peers.get(node)?.conn;
+    if (conn?.isUp !== true) return false;
+    conn.sendPriority(payload);
+    return true;
+  }
+
+  private settle(node: string, up: boolean): void {
+    const waiters = this.connectWaiters.filter((w) => w.node === node);
+    this.connectWaiters = this.connectWaiters.filter((w) => w.node !== node);
+    for (const w of waiters) (up ? w.up : w.down)();
+  }
+
+  /** The connection to `node` is gone (or never came up): fire everything that depended on it. */
+  private lost(node: string, peer: PeerState, reason: string): void {
+    const waiting = peer.waiting;
+    peer.waiting = [];
+    for (const signal of waiting) this.bounceLocal(signal);
+    for (const [ref, { watcher, target }] of peer.monitorsOut) this.host!.routeLocal({ k: 'down', to: watcher, ref, pid: target, reason: NOCONNECTION });
+    for (const [ref, target] of peer.monitorsIn) this.host!.routeLocal({ k: 'demonitor', from: target, to: target, ref });
+    for (const [local, remote] of peer.links.values()) this.host!.routeLocal({ k: 'exit', from: remote, to: local, reason: NOCONNECTION, link: true });
+    peer.monitorsOut.clear();
+    peer.monitorsIn.clear();
+    peer.links.clear();
+    for (const pid of this.nodeMonitors.get(node)?.values() ?? []) this.host!.routeLocal({ k: 'msg', to: pid, msg: { type: 'nodedown', node, reason } });
+    this.settle(node, false);
+  }
+
+  private bounceLocal(signal: Signal): void {
+    const answer = bounce(signal, NOCONNECTION);
+    if (answer !== undefined) this.host!.routeLocal(answer);
+  }
+
+  // ---- what depends on a connection ----
+
+  private trackOutgoing(peer: PeerState, signal: Signal): void {
+    switch (signal.k) {
+      case 'monitor':
+        peer.monitorsOut.set(signal.ref, { watcher: signal.from, target: signal.to });
+        return;
+      case 'demonitor':
+        peer.monitorsOut.delete(signal.ref);
+        return;
+      case 'down':
+        peer.monitorsIn.delete(signal.ref);
+        return;
+      case 'link':
+        peer.links.set(linkKey(signal.from, signal.to), [signal.from, signal.to]);
+        return;
+      case 'unlink':
+      case 'exit':
+        if (signal.k === 'unlink' || signal.link) peer.links.delete(linkKey(signal.from, signal.to));
+        return;
+      default:
+        return;
+    }
+  }
+
+  private trackIncoming(peer: PeerState, signal: Signal): void {
+    switch (signal.k) {
+      case 'monitor':
+        peer.monitorsIn.set(signal.ref, signal.to);
+        return;
+      case 'demonitor':
+        peer.monitorsIn.delete(signal.ref);
+        return;
+      case 'down':
+        peer.monitorsOut.delete(signal.ref);
+        return;
+      case 'link':
+        peer.links.set(linkKey(signal.to, signal.from), [signal.to, signal.from]);
+        return;
+      case 'unlink':
+      case 'exit':
+        if (signal.k === 'unlink' || signal.link) peer.links.delete(linkKey(signal.to, signal.from));
+        return;
+      default:
+        return;
+    }
+  }
+}
+
+function linkKey(local: Pid, remote: Pid): string {
+  return `${pidKey(local)}|${pidKey(remote)}`;
+}
+
+export function parseNodeName(node: string): { host: string; port: number } | undefined {
+  const at = node.lastIndexOf('@');
+  const colon = node.lastIndexOf(':');
+  if (at <= 0 || colon <= at + 1) return undefined;
+  const port = Number(node.slice(colon + 1));
+  if (!Number.isInteger(port) || port <= 0 || port > 65_535) return undefined;
+  return { host: node.slice(at + 1, colon), port };
+}
+
+const SIGNAL_KINDS = new Set(['msg', 'named', 'link', 'unlink', 'exit', 'monitor', 'demonitor', 'down', 'reply', 'info']);
+
+/** Checks the shape of a signal from the network; undefined if it is not one we accept. */
+function checkSignal(raw: unknown, myName: string): Signal | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const s = raw as Record<string, unknown>;
+  if (typeof s.k !== 'string' || !SIGNAL_KINDS.has(s.k)) return undefined;
+  if (s.k === 'named') return typeof s.name === 'string' && s.node === myName ? (raw as Signal) : undefined;
+  if (!isPid(s.to) || s.to.node !== myName) return undefined;
+  if ('from' in s && !isPid(s.from)) return undefined;
+  if ('ref' in s && typeof s.ref !== 'string') return undefined;
+  if (s.k === 'exit' || s.k === 'down') {
+    if (isWireError(s.reason)) return { ...(raw as Signal), reason: decodeError(s.reason) } as Signal;
+  }
+  return raw as Signal;
+}

@@ -1,0 +1,197 @@
+// Goal: actors on different nodes talk as if local (send, call, monitor, link), the
+// cookie handshake refuses strangers, a lost connection fires 'noconnection', and bad
+// bytes on the wire close only that connection.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { connect, type Socket } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type ActorContext, type Node, type Pid } from '../../src/index.js';
+import { inbox, startNode } from '../helpers.js';
+
+const nodes: Node[] = [];
+const children: ChildProcess[] = [];
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await Promise.all(nodes.splice(0).map((n) => n.stop({ timeoutMs: 200 })));
+});
+
+async function distributedNode(name: string, cookie = 'secret', netTickMs = 15_000) {
+  const node = await startNode({ name, port: 0, cookie, netTickMs });
+  nodes.push(node);
+  return node;
+}
+
+/** Starts a node in a child process; resolves with its name once it listens. */
+function childNode(name: string, cookie = 'secret', netTickMs = 15_000): Promise<{ child: ChildProcess; name: string }> {
+  const loader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  const script = new URL('./fixtures/peer.ts', import.meta.url).pathname;
+  const child = spawn(process.execPath, ['--import', loader, script, name, cookie, String(netTickMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = out.split('\n')[0];
+      if (out.includes('\n') && line !== undefined) resolve({ child, name: line.trim() });
+    });
+    child.once('exit', (code) => reject(new Error(`peer exited early with ${code}`)));
+  });
+}
+
+const echo = {
+  init: () => 0,
+  handle: (msg: { replyTo: Pid; body: unknown }, n: number, ctx: ActorContext) => {
+    ctx.send(msg.replyTo, { echoed: msg.body, from: ctx.self });
+    return n + 1;
+  },
+  handleCall: (req: unknown, _from: unknown, n: number) => ({ reply: { echoed: req, count: n }, state: n }),
+};
+
+describe('two nodes', () => {
+  it('send, call, and named sends work across nodes, in order', async () => {
+    const a = await distributedNode('a');
+    const b = await distributedNode('b');
+    expect(a.name).toMatch(/^a@127\.0\.0\.1:\d+$/);
+    const server = b.spawn(echo, undefined, { name: 'echo' });
+    const box = inbox(a);
+    for (let i = 0; i < 100; i++) a.send({ name: 'echo', node: b.name }, { replyTo: box.pid, body: i });
+    for (let i = 0; i < 100; i++) expect((await box.next()).echoed).toBe(i);
+    expect(await a.call(server, 'hi')).toEqual({ echoed: 'hi', count: 100 });
+    expect(a.nodes()).toEqual([b.name]);
+    expect(b.nodes()).toEqual([a.name]);
+  });
+
+  it('monitors and links span nodes, with crash reasons', async () => {
+    const a = await distributedNode('a');
+    const b = await distributedNode('b');
+    const victim = b.spawn({ init: () => null, handle: () => { throw new Error('remote crash'); } });
+    const down = a.monitor(victim);
+    const box = inbox(a);
+    a.spawn(async (ctx: ActorContext) => {
+      ctx.trapExit(true);
+      ctx.link(victim);
+      ctx.send(box.pid, 'linked');
+      ctx.send(box.pid, await ctx.receive());
+    });
+    await box.next();
+    await a.call(b.spawn(echo, undefined), 'sync'); // the link has reached b by now
+    a.send(victim, 'crash');
+    const msg = await down;
+    expect((msg.reason as Error).message).toBe('remote crash');
+    expect(await box.next()).toMatchObject({ type: 'EXIT', from: victim });
+  });
+
+  it('a call to a dead remote pid fails with noproc', async () => {
+    const a = await distributedNode('a');
+    const b = await distributedNode('b');
+    const gone = b.spawn(echo, undefined);
+    const down = b.monitor(gone);
+    b.exit(gone, 'kill');
+    await down;
+    await expect(a.call(gone, 'x')).rejects.toMatchObject({ code: 'ACTORS_NOPROC' });
+  });
+
+  it('refuses a peer with the wrong cookie on both sides, with a logged reason', async () => {
+    const a = await distributedNode('a', 'one cookie');
+    const b = await distributedNode('b', 'another cookie');
+    expect(await a.connect(b.name)).toBe(false);
+    expect(a.nodes()).toEqual([]);
+    const reasons = [...(a as unknown as { records: { obj: { reason?: string } }[] }).records, ...(b as unknown as { records: { obj: { reason?: string } }[] }).records]
+      .map((r) => r.obj.reason ?? '');
+    expect(reasons.some((r) => r.includes('cookie mismatch'))).toBe(true);
+    // A monitor on a refused node fires noconnection.
+    expect((await a.monitor({ node: b.name, scheduler: 0, id: 1 })).reason).toBe('noconnection');
+  });
+
+  it('an unreachable node gives DOWN noconnection and failed calls', async () => {
+    const a = await distributedNode('a');
+    const nowhere = 'ghost@127.0.0.1:1';
+    const pid = { node: nowhere, scheduler: 0, id: 1 };
+    expect((await a.monitor(pid)).reason).toBe('noconnection');
+    await expect(a.call(pid, 'x')).rejects.toMatchObject({ code: 'ACTORS_NODEDOWN' });
+  });
+});
+
+describe('peers in other processes', () => {
+  it('kill -9 of a peer fires DOWN noconnection and fails pending calls', async () => {
+    const a = await distributedNode('a');
+    const peer = await childNode('p1');
+    const box = inbox(a);
+    a.send({ name: 'echo', node: peer.name }, { replyTo: box.pid, body: 'hello' });
+    const { from: remoteEcho } = await box.next();
+    expect(await a.call(remoteEcho, 'ping')).toMatchObject({ echoed: 'ping' });
+    const down = a.monitor(remoteEcho);
+    const nodedown = new Promise((resolve) => {
+      a.spawn(async (ctx: ActorContext) => {
+        ctx.monitorNode(peer.name);
+        resolve(await ctx.receive((m) => m.type === 'nodedown'));
+      });
+    });
+    peer.child.kill('SIGKILL');
+    expect((await down).reason).toBe('noconnection');
+    expect(await nodedown).toMatchObject({ type: 'nodedown', node: peer.name });
+    await expect(a.call(remoteEcho, 'ping')).rejects.toMatchObject({ code: 'ACTORS_NODEDOWN' });
+  });
+
+  it('a paused peer is dropped by the net tick, and a restarted one reconnects', async () => {
+    const a = await distributedNode('a', 'secret', 400);
+    const peer = await childNode('p2', 'secret', 400);
+    expect(await a.connect(peer.name)).toBe(true);
+    const down = new Promise((resolve) => {
+      a.spawn(async (ctx: ActorContext) => {
+        ctx.monitorNode(peer.name);
+        resolve(await ctx.receive((m) => m.type === 'nodedown'));
+      });
+    });
+    peer.child.kill('SIGSTOP');
+    expect(await down).toMatchObject({ type: 'nodedown', reason: expect.stringContaining('stopped answering') });
+    peer.child.kill('SIGCONT');
+    peer.child.kill('SIGKILL');
+    const again = await childNode('p2', 'secret', 400);
+    expect(await a.connect(again.name)).toBe(true);
+  });
+});
+
+describe('bad input', () => {
+  function rawSend(port: number, bytes: Buffer): Promise<void> {
+    return new Promise((resolve) => {
+      const socket: Socket = connect({ host: '127.0.0.1', port }, () => {
+        socket.write(bytes);
+        socket.end();
+      });
+      socket.on('error', () => resolve());
+      socket.on('close', () => resolve());
+    });
+  }
+
+  it('survives thousands of random, truncated, oversized and premature frames', async () => {
+    const a = await distributedNode('a');
+    const b = await distributedNode('b');
+    const port = Number(a.name.split(':').at(-1));
+    let seed = 42;
+    const random = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    const inputs: Buffer[] = [];
+    for (let i = 0; i < 2_000; i++) {
+      const kind = i % 4;
+      const body = Buffer.from(Array.from({ length: 1 + Math.floor(random() * 64) }, () => Math.floor(random() * 256)));
+      const length = Buffer.alloc(4);
+      if (kind === 0) inputs.push(body); // random bytes
+      else if (kind === 1) {
+        length.writeUInt32BE(0xffffffff); // oversized length
+        inputs.push(Buffer.concat([length, body]));
+      } else if (kind === 2) {
+        length.writeUInt32BE(body.length + 10); // truncated frame
+        inputs.push(Buffer.concat([length, body]));
+      } else {
+        const frame = Buffer.from([0x92, 0x0a, 0x90]); // [SIGNALS, []] before any handshake
+        length.writeUInt32BE(frame.length);
+        inputs.push(Buffer.concat([length, frame]));
+      }
+    }
+    for (let i = 0; i < inputs.length; i += 50) await Promise.all(inputs.slice(i, i + 50).map((bytes) => rawSend(port, bytes)));
+    const server = a.spawn(echo, undefined);
+    expect(await b.call(server, 'still here')).toMatchObject({ echoed: 'still here' });
+  });
+});
