@@ -26,3 +26,11 @@ export {
   type Shutdown,
 } from './supervisor.js';
 export { NodeDistribution, parseNodeName, type DistributionOptions } from './dist/distribution.js';
+export { PhiAccrual, phiOf, type PhiOptions } from './dist/phi.js';
+export {
+  subscribeFailureDetector,
+  unsubscribeFailureDetector,
+  FAILURE_DETECTOR_NAME,
+  type FailureDetectorOptions,
+  type FailureDetectorEvent,
+} from './dist/failure-detector.js';

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import type { TlsOptions } from 'node:tls';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { NodeDistribution } from './dist/distribution.js';
+import { FAILURE_DETECTOR_NAME, failureDetector, type FailureDetectorOptions } from './dist/failure-detector.js';
 import { Piscina } from 'piscina';
 import { systemClock, type Clock } from './clock.js';
 import { DirtyJobError, encodeError, InvalidArgumentError, NameTakenError, NodeNotRunningError, SpawnError } from './errors.js';
@@ -44,6 +45,8 @@ export interface NodeOptions {
   maxQueuedBytes?: number;
   /** TLS options (key, cert, ca...) to run distribution over TLS. */
   tls?: TlsOptions;
+  /** Settings of the phi-accrual failure detector of a distributed node, or false for none. */
+  failureDetector?: FailureDetectorOptions | false;
 }
 
 /**
@@ -120,6 +123,11 @@ export class Node {
       dist.attach({ deliverFromNetwork: (signal) => node.deliverFromNetwork(signal), routeLocal: (signal) => node.forward(signal) });
       node.attachDistribution(dist);
       node.dist = dist;
+      if (options.failureDetector !== false) {
+        const detector = node.spawn(failureDetector(dist), options.failureDetector ?? {}, { name: FAILURE_DETECTOR_NAME });
+        const clock = options.clock ?? systemClock;
+        dist.onHeartbeat = (peer) => node.scheduler.send(detector, { type: '$heartbeat', node: peer, atMs: clock.now() });
+      }
     }
     await node.startWorkers();
     return node;
