@@ -1,0 +1,154 @@
+// `pnpm bench dist [--json] [--runs N]`: distribution between two node processes on
+// loopback, beside a bare Node TCP ping-pong measured in the same run, and the CPU
+// that heartbeats to 10 idle connected nodes cost.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { connect } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { Node, silentLogger, type ActorContext, type Pid } from '../../packages/actors/src/index.js';
+import { formatRate, machine, median, percentilesUs, printTable, progress } from './lib/report.js';
+
+const SEND_MESSAGES = 500_000;
+const ROUND_TRIPS = 5_000;
+const IDLE_NODES = 10;
+const IDLE_SECONDS = 5;
+
+export async function main(argv: string[]): Promise<void> {
+  const json = argv.includes('--json');
+  const runsArg = argv.indexOf('--runs');
+  const runs = runsArg >= 0 ? Number(argv[runsArg + 1]) : 3;
+  const samples: Record<string, number[]> = {};
+  const add = (key: string, value: number) => (samples[key] ??= []).push(value);
+  for (let run = 1; run <= runs; run++) {
+    progress(`run ${run}/${runs}: bare TCP ping-pong`);
+    add('baselineTcpRttP50Us', await bareTcpRtt());
+    progress(`run ${run}/${runs}: remote send and round trips`);
+    const remote = await remoteFigures();
+    add('remoteSendPerSec', remote.sendPerSec);
+    add('remoteRttP50Us', remote.p50Us);
+    add('remoteRttP99Us', remote.p99Us);
+  }
+  progress(`heartbeat CPU with ${IDLE_NODES} idle nodes (${IDLE_SECONDS} s)`);
+  const heartbeatCpuPercent = await heartbeatCpu();
+  const result: Record<string, unknown> = { runs, machine: machine(), heartbeatCpuPercent: round(heartbeatCpuPercent) };
+  for (const [key, values] of Object.entries(samples)) result[key] = round(median(values));
+  if (json) {
+    console.log(JSON.stringify(result));
+    return;
+  }
+  const f = (key: string) => result[key] as number;
+  console.log(`distribution benchmark: ${machine().cpu}, Node ${process.version}; medians of ${runs} runs\n`);
+  printTable(
+    ['figure', 'median', 'goal', 'baseline / anchor'],
+    [
+      ['remote one-way small messages', formatRate(f('remoteSendPerSec')), '≥ 500 k/s', 'Erlang distribution 420–590 k/s'],
+      ['remote call round trip p50', `${f('remoteRttP50Us')} µs`, '< 100 µs', `bare TCP ping-pong p50 ${f('baselineTcpRttP50Us')} µs; Erlang ~120 µs`],
+      ['remote call round trip p99', `${f('remoteRttP99Us')} µs`, '', 'Erlang 0.2–1.5 ms'],
+      [`heartbeats to ${IDLE_NODES} idle nodes`, `${f('heartbeatCpuPercent')}% of a core`, '', '100 ms heartbeat interval'],
+    ],
+  );
+}
+
+function round(value: number): number {
+  return value >= 100 ? Math.round(value) : Math.round(value * 100) / 100;
+}
+
+const loader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+const peerScript = new URL('../../packages/actors/test/dist/fixtures/peer.ts', import.meta.url).pathname;
+
+function startPeer(name: string): Promise<{ child: ChildProcess; name: string }> {
+  const child = spawn(process.execPath, ['--import', loader, peerScript, name, 'bench-cookie', '15000', 'default'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('\n')) resolve({ child, name: out.split('\n')[0]!.trim() });
+    });
+    child.once('exit', (code) => reject(new Error(`peer exited with ${code}`)));
+  });
+}
+
+async function remoteFigures(): Promise<{ sendPerSec: number; p50Us: number; p99Us: number }> {
+  const node = await Node.start({ name: 'bench', port: 0, cookie: 'bench-cookie', logger: silentLogger });
+  const peer = await startPeer('sink');
+  try {
+    const echo = await findEcho(node, peer.name);
+    const before = ((await node.call(echo, 'count')) as { count: number }).count;
+    const start = process.hrtime.bigint();
+    const msg = { body: 1 };
+    for (let sent = 0; sent < SEND_MESSAGES; sent += 10_000) {
+      for (let i = 0; i < 10_000; i++) node.send(echo, msg);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const { count } = (await node.call(echo, 'count', { timeoutMs: 60_000 })) as { count: number };
+    const sendPerSec = SEND_MESSAGES / (Number(process.hrtime.bigint() - start) / 1e9);
+    if (count - before !== SEND_MESSAGES) throw new Error(`peer counted ${count - before} of ${SEND_MESSAGES}`);
+    const samplesUs: number[] = [];
+    for (let i = 0; i < ROUND_TRIPS; i++) {
+      const t0 = process.hrtime.bigint();
+      await node.call(echo, i);
+      samplesUs.push(Number(process.hrtime.bigint() - t0) / 1000);
+    }
+    const [p50Us, p99Us] = percentilesUs(samplesUs.slice(500), 50, 99);
+    return { sendPerSec, p50Us: p50Us!, p99Us: p99Us! };
+  } finally {
+    peer.child.kill('SIGKILL');
+    await node.stop({ timeoutMs: 200 });
+  }
+}
+
+/** Asks the peer's registered 'echo' actor for its pid. */
+function findEcho(node: Node, peerName: string): Promise<Pid> {
+  return new Promise((resolve) => {
+    node.spawn(async (ctx: ActorContext) => {
+      ctx.send({ name: 'echo', node: peerName }, { replyTo: ctx.self, body: 'where' });
+      resolve(((await ctx.receive()) as { from: Pid }).from);
+    });
+  });
+}
+
+async function bareTcpRtt(): Promise<number> {
+  const server = spawn(
+    process.execPath,
+    ['-e', `const s=require('net').createServer(c=>{c.setNoDelay(true);c.on('data',d=>c.write(d))}).listen(0,'127.0.0.1',()=>console.log(s.address().port))`],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const port = await new Promise<number>((resolve) => server.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+  const socket = connect({ host: '127.0.0.1', port });
+  socket.setNoDelay(true);
+  await new Promise((resolve) => socket.once('connect', resolve));
+  const samplesUs: number[] = [];
+  await new Promise<void>((resolve) => {
+    let t0 = process.hrtime.bigint();
+    socket.on('data', () => {
+      samplesUs.push(Number(process.hrtime.bigint() - t0) / 1000);
+      if (samplesUs.length === ROUND_TRIPS) return resolve();
+      t0 = process.hrtime.bigint();
+      socket.write('x');
+    });
+    socket.write('x');
+  });
+  socket.destroy();
+  server.kill('SIGKILL');
+  return percentilesUs(samplesUs.slice(500), 50)[0]!;
+}
+
+async function heartbeatCpu(): Promise<number> {
+  const node = await Node.start({ name: 'hub', port: 0, cookie: 'bench-cookie', logger: silentLogger });
+  const peers = await Promise.all(Array.from({ length: IDLE_NODES }, (_, i) => startPeer(`idle${i}`)));
+  try {
+    for (const peer of peers) if (!(await node.connect(peer.name))) throw new Error(`could not connect to ${peer.name}`);
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // let start-up work settle before measuring
+    const before = process.cpuUsage();
+    const startNs = process.hrtime.bigint();
+    await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1_000));
+    const used = process.cpuUsage(before);
+    const elapsedUs = Number(process.hrtime.bigint() - startNs) / 1000;
+    return ((used.user + used.system) / elapsedUs) * 100;
+  } finally {
+    for (const peer of peers) peer.child.kill('SIGKILL');
+    await node.stop({ timeoutMs: 200 });
+  }
+}
+
