@@ -1,7 +1,20 @@
 // A tour of @rafter/actors: messages across worker threads, a supervised worker that
 // crashes and is restarted, a monitor that fires. Run with `pnpm demo`.
 
-import { Node, pidEquals, silentLogger, startSupervisor, whichChildren, type ActorContext, type DownMessage, type Pid } from '../src/index.js';
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import {
+  Node,
+  pidEquals,
+  silentLogger,
+  startSupervisor,
+  subscribeFailureDetector,
+  whichChildren,
+  type ActorContext,
+  type DownMessage,
+  type Pid,
+} from '../src/index.js';
 
 const actors = new URL('./demo-actors.ts', import.meta.url).href;
 const say = (line: string) => console.log(line);
@@ -46,6 +59,46 @@ say(`supervisor restarted it as ${show(restarted)}; a fresh tally: ${await node.
 
 await node.stop();
 say('node stopped: children shut down in reverse order');
+
+// 4. Two nodes talking: a second node in another process, over TCP with a cookie.
+const main = await Node.start({ name: 'main', port: 0, cookie: 'demo-cookie', logger: silentLogger, failureDetector: { pollIntervalMs: 200 } });
+const peerProcess = spawn(process.execPath, ['--import', tsxLoader(), new URL('./demo-peer.ts', import.meta.url).pathname, 'demo-cookie'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const peerName = await new Promise<string>((resolve) => peerProcess.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+say(`started node ${main.name}; a second node ${peerName} runs in process ${peerProcess.pid}`);
+const events: string[] = [];
+const reply = await new Promise<{ greeting: string; pid: Pid }>((resolve) => {
+  main.spawn(async (ctx: ActorContext) => {
+    ctx.send({ name: 'greeter', node: peerName }, { hello: 'world', replyTo: ctx.self });
+    resolve((await ctx.receive())!);
+  });
+});
+say(`sent to {greeter, ${peerName}} and got: "${reply.greeting}"`);
+say(`a call to its pid: ${await main.call(reply.pid, 'count')}`);
+const lost = main.monitor(reply.pid);
+let heard!: () => void;
+const heartbeating = new Promise<void>((resolve) => (heard = resolve));
+const suspected = new Promise<void>((resolve) => {
+  main.spawn(async (ctx: ActorContext) => {
+    await subscribeFailureDetector(main, ctx.self);
+    for (;;) {
+      const event = await ctx.receive<{ type: string; node: string }>();
+      events.push(event!.type);
+      if (event!.type === 'node-up') heard();
+      if (event!.type === 'node-maybe-down') return resolve();
+    }
+  });
+});
+await heartbeating;
+peerProcess.kill('SIGKILL');
+say(`killed the second node (kill -9): monitor fired DOWN with reason '${(await lost).reason}'`);
+await suspected;
+say(`failure detector events for it: ${events.join(', ')}`);
+await main.stop();
+say('done');
+
+function tsxLoader(): string {
+  return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+}
 
 async function waitForRestart(supervisor: Pid, old: Pid): Promise<Pid> {
   // The restart may still be under way: ask the supervisor until the new child is listed.
