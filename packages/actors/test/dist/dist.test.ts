@@ -7,7 +7,9 @@ import { createRequire } from 'node:module';
 import { connect, type Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ActorContext, type Node, type Pid } from '../../src/index.js';
+import { encodeFrame } from '../../src/dist/codec.js';
+import { Connection } from '../../src/dist/connection.js';
+import { parseNodeName, silentLogger, type ActorContext, type Node, type Pid } from '../../src/index.js';
 import { inbox, startNode } from '../helpers.js';
 
 const nodes: Node[] = [];
@@ -155,6 +157,34 @@ describe('peers in other processes', () => {
 });
 
 describe('bad input', () => {
+  it('closes a connection that sends a valid frame of an unknown kind after the handshake', async () => {
+    const a = await distributedNode('a');
+    const b = await distributedNode('b');
+    const address = parseNodeName(a.name)!;
+    const closed = new Promise<string>((resolve) => {
+      const socket = connect({ host: address.host, port: address.port });
+      const conn = new Connection(
+        socket,
+        true,
+        a.name,
+        { myName: 'intruder@127.0.0.1:9', cookie: 'secret', maxFrameBytes: 1024, maxQueuedBytes: 1024, netTickMs: 5_000, handshakeTimeoutMs: 5_000, logger: silentLogger },
+        {
+          acceptInbound: () => false,
+          up: () => socket.write(encodeFrame([99, 'what is this'])),
+          signals: () => undefined,
+          heartbeat: () => undefined,
+          closed: (_conn, reason) => resolve(reason),
+        },
+      );
+      socket.once('connect', () => conn.hello());
+    });
+    expect(await closed).toBe('connection closed by peer');
+    const reasons = (a as unknown as { records: { obj: { reason?: string } }[] }).records.map((r) => r.obj.reason ?? '');
+    expect(reasons).toContain('unknown frame kind 99');
+    const server = a.spawn(echo, undefined);
+    expect(await b.call(server, 'still serving')).toMatchObject({ echoed: 'still serving' });
+  });
+
   function rawSend(port: number, bytes: Buffer): Promise<void> {
     return new Promise((resolve) => {
       const socket: Socket = connect({ host: '127.0.0.1', port }, () => {
