@@ -17,7 +17,7 @@ import { isPid, pidEquals, type Dest, type Pid } from './pid.js';
 import { isControl, PortMesh, type Control } from './internal/mesh.js';
 import { bounce, loadActorModule } from './internal/routing.js';
 import { isModuleRef, Scheduler, type SchedulerHost } from './internal/scheduler.js';
-import { NOCONNECTION, NOPROC, type Signal } from './internal/signals.js';
+import { isByName, NOCONNECTION, NOPROC, type Signal } from './internal/signals.js';
 import type { WorkerData } from './internal/worker-host.js';
 import type { ActorContext, ActorInfo, ActorSpec, Behaviour, CallOptions, DownMessage, ModuleRef, ProcessFn, SpawnOptions } from './types.js';
 
@@ -120,7 +120,11 @@ export class Node {
     }
     const node = new Node(dist?.name ?? `${shortName}@local`, options);
     if (dist !== undefined) {
-      dist.attach({ deliverFromNetwork: (signal) => node.deliverFromNetwork(signal), routeLocal: (signal) => node.forward(signal) });
+      dist.attach({
+        deliverFromNetwork: (signal) => node.deliverFromNetwork(signal),
+        routeLocal: (signal) => node.forward(signal),
+        whereis: (name) => node.whereis(name),
+      });
       node.attachDistribution(dist);
       node.dist = dist;
       if (options.failureDetector !== false) {
@@ -183,7 +187,7 @@ export class Node {
     for (const item of items) {
       if (!isControl(item)) {
         const signal = item as Signal;
-        if (signal.k !== 'named' && signal.to.node === this.name && signal.to.scheduler === 0) this.scheduler.handleSignal(signal);
+        if (!isByName(signal) && signal.to.node === this.name && signal.to.scheduler === 0) this.scheduler.handleSignal(signal);
         else this.forward(signal);
         continue;
       }
@@ -236,8 +240,8 @@ export class Node {
 
   /** Routes a signal leaving the main thread: to a worker scheduler or to another node. */
   forward(signal: Signal): void {
-    if (signal.k === 'named' || signal.to.node !== this.name) {
-      if (signal.k === 'named' && signal.node === this.name) return this.scheduler.handleSignal(signal);
+    if (isByName(signal) || signal.to.node !== this.name) {
+      if (isByName(signal) && signal.node === this.name) return this.scheduler.handleSignal(signal);
       if (this.distribution !== undefined) return this.distribution.forward(signal);
       if (signal.k === 'named') {
         this.logger.warn({ name: signal.name, node: signal.node }, 'message to a name on an unconnected node dropped');
@@ -257,7 +261,7 @@ export class Node {
 
   /** Called by the distribution layer for signals that arrive from other nodes. */
   deliverFromNetwork(signal: Signal): void {
-    if (signal.k === 'named') return this.scheduler.handleSignal(signal);
+    if (isByName(signal)) return this.scheduler.handleSignal(signal);
     if (signal.to.node !== this.name) {
       this.logger.warn({ to: signal.to.node }, 'signal for another node arrived here and was dropped');
       return;

@@ -6,9 +6,9 @@ import { createServer, connect as tcpConnect, type Server, type Socket } from 'n
 import { connect as tlsConnect, createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { decodeError, InvalidArgumentError, isWireError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { isPid, pidKey, type Pid } from '../pid.js';
+import { isPid, pidKey, type Pid, type RemoteName } from '../pid.js';
 import { bounce } from '../internal/routing.js';
-import { NOCONNECTION, type Signal } from '../internal/signals.js';
+import { isByName, NOCONNECTION, SCHEDULER_PID_ID, type Signal } from '../internal/signals.js';
 import type { Distribution } from '../node.js';
 import { Connection, type ConnectionEvents, type ConnectionSettings } from './connection.js';
 
@@ -29,6 +29,7 @@ export interface DistributionHost {
   deliverFromNetwork(signal: Signal): void;
   /** Routes a signal as if sent on this node (for DOWN/EXIT made up on a connection loss). */
   routeLocal(signal: Signal): void;
+  whereis(name: string): Pid | undefined;
 }
 
 interface PeerState {
@@ -36,7 +37,7 @@ interface PeerState {
   /** Signals waiting for the connection to come up. */
   waiting: Signal[];
   /** Monitors held by local watchers on the peer's actors: ref -> watcher, target. */
-  monitorsOut: Map<string, { watcher: Pid; target: Pid }>;
+  monitorsOut: Map<string, { watcher: Pid; target: Pid | RemoteName }>;
   /** Monitors held by the peer's watchers on local actors: ref -> local target. */
   monitorsIn: Map<string, Pid>;
   /** Links between a local and a peer actor: key -> [local, remote]. */
@@ -107,7 +108,7 @@ export class NodeDistribution implements Distribution {
   private connectWaiters: { node: string; up: () => void; down: () => void }[] = [];
 
   forward(signal: Signal): void {
-    const node = signal.k === 'named' ? signal.node : signal.to.node;
+    const node = isByName(signal) ? signal.node : signal.to.node;
     if (this.stopped) return this.bounceLocal(signal);
     const peer = this.peer(node);
     this.trackOutgoing(peer, signal);
@@ -193,8 +194,10 @@ export class NodeDistribution implements Distribution {
     signals: (conn, signals) => {
       const peer = this.peer(conn.peer!);
       for (const raw of signals) {
-        const signal = checkSignal(raw, this.name);
-        if (signal === undefined) return conn.close('malformed signal from peer');
+        const checked = checkSignal(raw, this.name);
+        if (checked === undefined) return conn.close('malformed signal from peer');
+        const signal = this.resolveIncoming(peer, conn, checked);
+        if (signal === undefined) continue;
         this.trackIncoming(peer, signal);
         this.host!.deliverFromNetwork(signal);
       }
@@ -254,6 +257,9 @@ export class NodeDistribution implements Distribution {
       case 'monitor':
         peer.monitorsOut.set(signal.ref, { watcher: signal.from, target: signal.to });
         return;
+      case 'monitorName':
+        peer.monitorsOut.set(signal.ref, { watcher: signal.from, target: { name: signal.name, node: signal.node } });
+        return;
       case 'demonitor':
         peer.monitorsOut.delete(signal.ref);
         return;
@@ -270,6 +276,24 @@ export class NodeDistribution implements Distribution {
       default:
         return;
     }
+  }
+
+  /**
+   * Monitors by name are resolved here, so the monitor is tracked against the actual
+   * actor; a demonitor for one names only the node and is matched by its ref.
+   */
+  private resolveIncoming(peer: PeerState, conn: Connection, signal: Signal): Signal | undefined {
+    if (signal.k === 'monitorName') {
+      const pid = this.host!.whereis(signal.name);
+      if (pid !== undefined) return { k: 'monitor', from: signal.from, to: pid, ref: signal.ref };
+      conn.send({ k: 'down', to: signal.from, ref: signal.ref, pid: { name: signal.name, node: signal.node }, reason: 'noproc' });
+      return undefined;
+    }
+    if (signal.k === 'demonitor' && signal.to.id === SCHEDULER_PID_ID) {
+      const target = peer.monitorsIn.get(signal.ref);
+      return target === undefined ? undefined : { ...signal, to: target };
+    }
+    return signal;
   }
 
   private trackIncoming(peer: PeerState, signal: Signal): void {
@@ -309,7 +333,7 @@ export function parseNodeName(node: string): { host: string; port: number } | un
   return { host: node.slice(at + 1, colon), port };
 }
 
-const SIGNAL_KINDS = new Set(['msg', 'named', 'link', 'unlink', 'exit', 'monitor', 'demonitor', 'down', 'reply', 'info']);
+const SIGNAL_KINDS = new Set(['msg', 'named', 'monitorName', 'link', 'unlink', 'exit', 'monitor', 'demonitor', 'down', 'reply', 'info']);
 
 /** Checks the shape of a signal from the network; undefined if it is not one we accept. */
 function checkSignal(raw: unknown, myName: string): Signal | undefined {
@@ -317,6 +341,7 @@ function checkSignal(raw: unknown, myName: string): Signal | undefined {
   const s = raw as Record<string, unknown>;
   if (typeof s.k !== 'string' || !SIGNAL_KINDS.has(s.k)) return undefined;
   if (s.k === 'named') return typeof s.name === 'string' && s.node === myName ? (raw as Signal) : undefined;
+  if (s.k === 'monitorName') return typeof s.name === 'string' && s.node === myName && isPid(s.from) && typeof s.ref === 'string' ? (raw as Signal) : undefined;
   if (!isPid(s.to) || s.to.node !== myName) return undefined;
   if ('from' in s && !isPid(s.from)) return undefined;
   if ('ref' in s && typeof s.ref !== 'string') return undefined;

@@ -16,6 +16,8 @@ export function bounce(signal: Signal, reason: 'noproc' | 'noconnection'): Signa
   switch (signal.k) {
     case 'monitor':
       return { k: 'down', to: signal.from, ref: signal.ref, pid: signal.to, reason };
+    case 'monitorName':
+      return { k: 'down', to: signal.from, ref: signal.ref, pid: { name: signal.name, node: signal.node }, reason };
     case 'link':
       return { k: 'exit', from: signal.to, to: signal.from, reason, link: true };
     case 'spawn':

@@ -23,10 +23,10 @@ import {
   SCHEDULER_SLICE_MS_MAX,
 } from '../limits.js';
 import type { Logger } from '../logger.js';
-import { formatPid, isPid, isRemoteName, pidEquals, pidKey, type Dest, type Pid, type Ref } from '../pid.js';
+import { formatPid, isPid, isRemoteName, pidEquals, pidKey, type Dest, type Pid, type Ref, type RemoteName } from '../pid.js';
 import type { ActorInfo, ActorSpec, Behaviour, CallMessage, From, ModuleRef, ProcessFn, SpawnOptions } from '../types.js';
 import { Actor, BUSY, EXITED, PROCESS, QUEUED, TERMINATING, TRAP_EXIT } from './actor.js';
-import { KILL, KILLED, NOCONNECTION, NOPROC, NORMAL, SCHEDULER_PID_ID, type Signal, type SpawnWireOptions } from './signals.js';
+import { isByName, KILL, KILLED, NOCONNECTION, NOPROC, NORMAL, SCHEDULER_PID_ID, type Signal, type SpawnWireOptions } from './signals.js';
 
 /** What a scheduler needs from the thread that hosts it. */
 export interface SchedulerHost {
@@ -248,7 +248,7 @@ export class Scheduler {
   }
 
   route(signal: Signal): void {
-    if (signal.k !== 'named' && signal.to.scheduler === this.index && signal.to.node === this.nodeName) {
+    if (isByName(signal) ? signal.node === this.nodeName : signal.to.scheduler === this.index && signal.to.node === this.nodeName) {
       this.handleSignal(signal);
     } else {
       this.host.forward(signal);
@@ -284,6 +284,7 @@ export class Scheduler {
 
   call(dest: Dest, request: unknown, timeoutMs: number = CALL_TIMEOUT_MS_DEFAULT): Promise<unknown> {
     if (!(timeoutMs > 0)) return Promise.reject(new InvalidArgumentError(`call timeout must be > 0 ms, got ${timeoutMs}`));
+    if (isRemoteName(dest) && dest.node !== this.nodeName) return this.callRemoteName(dest, request, timeoutMs);
     let pid: Pid;
     try {
       pid = this.resolveForCall(dest);
@@ -295,6 +296,16 @@ export class Scheduler {
     this.route({ k: 'monitor', from: this.pid, to: pid, ref });
     const msg: CallMessage = { type: '$call', from: { pid: this.pid, ref }, request };
     this.route({ k: 'msg', to: pid, msg });
+    return promise;
+  }
+
+  /** A call to a name on another node: the monitor and the request are resolved there. */
+  private callRemoteName(dest: RemoteName, request: unknown, timeoutMs: number): Promise<unknown> {
+    const ref = this.makeRef();
+    const promise = this.awaitReply(ref, `${dest.name} on ${dest.node}`, remoteNodePid(dest.node), timeoutMs);
+    this.route({ k: 'monitorName', from: this.pid, name: dest.name, node: dest.node, ref });
+    const msg: CallMessage = { type: '$call', from: { pid: this.pid, ref }, request };
+    this.route({ k: 'named', name: dest.name, node: dest.node, msg });
     return promise;
   }
 
@@ -368,7 +379,11 @@ export class Scheduler {
     if (typeof dest === 'string') pid = this.host.whereis(dest);
     else if (isPid(dest)) pid = dest;
     else if (dest.node === this.nodeName) pid = this.host.whereis(dest.name);
-    else throw new InvalidArgumentError(`monitoring {name, node} on another node needs distribution; node ${dest.node} is not reachable`);
+    else {
+      (actor.monitoring ??= new Map()).set(ref, remoteNodePid(dest.node));
+      this.route({ k: 'monitorName', from: actor.self, name: dest.name, node: dest.node, ref });
+      return ref;
+    }
     if (pid === undefined) {
       const name = typeof dest === 'string' ? dest : (dest as { name: string }).name;
       this.deliver(actor, { type: 'DOWN', ref, pid: { name, node: this.nodeName }, reason: NOPROC });
@@ -584,6 +599,12 @@ export class Scheduler {
         if (actor !== undefined) this.deliver(actor, signal.msg);
         return;
       }
+      case 'monitorName': {
+        const pid = this.host.whereis(signal.name);
+        if (pid === undefined) this.route({ k: 'down', to: signal.from, ref: signal.ref, pid: { name: signal.name, node: signal.node }, reason: NOPROC });
+        else this.route({ k: 'monitor', from: signal.from, to: pid, ref: signal.ref });
+        return;
+      }
       case 'named': {
         const pid = this.host.whereis(signal.name);
         if (pid === undefined) this.logger.warn({ name: signal.name }, 'message to an unknown name dropped');
@@ -754,6 +775,14 @@ export class Scheduler {
     for (const actor of [...this.actors.values()].reverse()) this.finishExit(actor, reason);
     for (const [ref] of [...this.pendingCalls]) this.callDown(ref, NOPROC);
   }
+}
+
+/**
+ * Stands for "the actor a by-name monitor resolved to" on another node: a demonitor
+ * sent to it is matched by ref on arrival (see the distribution layer).
+ */
+export function remoteNodePid(node: string): Pid {
+  return { node, scheduler: 0, id: SCHEDULER_PID_ID };
 }
 
 export function isModuleRef(value: unknown): value is ModuleRef {

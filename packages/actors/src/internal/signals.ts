@@ -1,18 +1,20 @@
 // Everything that passes between actors, as plain data: the same shapes cross
 // schedulers (structured clone) and nodes (msgpackr).
 
-import type { Pid, Ref } from '../pid.js';
+import type { Pid, Ref, RemoteName } from '../pid.js';
 import type { ModuleRef, SpawnOptions } from '../types.js';
 
 export type Signal =
   | { readonly k: 'msg'; readonly to: Pid; readonly msg: unknown }
   | { readonly k: 'named'; readonly name: string; readonly node: string; readonly msg: unknown }
+  /** A monitor on whatever holds `name` on `node`, resolved there. */
+  | { readonly k: 'monitorName'; readonly from: Pid; readonly name: string; readonly node: string; readonly ref: Ref }
   | { readonly k: 'link'; readonly from: Pid; readonly to: Pid }
   | { readonly k: 'unlink'; readonly from: Pid; readonly to: Pid }
   | { readonly k: 'exit'; readonly from: Pid; readonly to: Pid; readonly reason: unknown; readonly link: boolean }
   | { readonly k: 'monitor'; readonly from: Pid; readonly to: Pid; readonly ref: Ref }
   | { readonly k: 'demonitor'; readonly from: Pid; readonly to: Pid; readonly ref: Ref }
-  | { readonly k: 'down'; readonly to: Pid; readonly ref: Ref; readonly pid: Pid; readonly reason: unknown }
+  | { readonly k: 'down'; readonly to: Pid; readonly ref: Ref; readonly pid: Pid | RemoteName; readonly reason: unknown }
   | { readonly k: 'reply'; readonly to: Pid; readonly ref: Ref; readonly ok: boolean; readonly value: unknown }
   | {
       readonly k: 'spawn';
@@ -30,9 +32,11 @@ export type SpawnWireOptions = Omit<SpawnOptions, 'link' | 'scheduler'> & { read
 /** The pid a scheduler uses for itself: replies and DOWNs of pending calls go there. */
 export const SCHEDULER_PID_ID = 0;
 
-/** The scheduler that must handle a signal, or undefined for a named send. */
-export function signalTarget(signal: Signal): Pid | undefined {
-  return signal.k === 'named' ? undefined : signal.to;
+export type ByNameSignal = Extract<Signal, { k: 'named' | 'monitorName' }>;
+
+/** Signals addressed by registered name (resolved on the target node), not by pid. */
+export function isByName(signal: Signal): signal is ByNameSignal {
+  return signal.k === 'named' || signal.k === 'monitorName';
 }
 
 /** Reason of an untrappable exit signal and of the exit it causes. */

@@ -11,7 +11,7 @@ import type { Behaviour, ModuleRef, ProcessFn } from '../types.js';
 import { isControl, PortMesh, type Control } from './mesh.js';
 import { bounce, loadActorModule } from './routing.js';
 import { Scheduler, type SchedulerHost } from './scheduler.js';
-import { NOPROC, type Signal } from './signals.js';
+import { isByName, NOPROC, type Signal } from './signals.js';
 
 export interface WorkerData {
   readonly nodeName: string;
@@ -96,7 +96,7 @@ export class WorkerHost implements SchedulerHost {
   }
 
   forward(signal: Signal): void {
-    if (signal.k === 'named' || signal.to.node !== this.nodeName) return this.mesh.post(0, signal);
+    if (isByName(signal) || signal.to.node !== this.nodeName) return this.mesh.post(0, signal);
     const target = signal.to.scheduler;
     if (target >= 0 && target < this.schedulerCount && target !== this.scheduler.index) return this.mesh.post(target, signal);
     const answer = bounce(signal, NOPROC);

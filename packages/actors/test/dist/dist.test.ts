@@ -85,6 +85,24 @@ describe('two nodes', () => {
     expect(await box.next()).toMatchObject({ type: 'EXIT', from: victim });
   });
 
+  it('calls and monitors reach {name, node} on another node, and leave no monitor behind', async () => {
+    const a = await distributedNode('a');
+    const b = await distributedNode('b');
+    const server = b.spawn(echo, undefined, { name: 'echo' });
+    for (let i = 0; i < 20; i++) expect(await a.call({ name: 'echo', node: b.name }, i)).toMatchObject({ echoed: i });
+    // A message sent after the last demonitor arrives after it: then no monitor is left.
+    const box = inbox(a);
+    a.send(server, { replyTo: box.pid, body: 'after' });
+    await box.next();
+    expect((await b.info(server))?.monitoredBy).toBe(0);
+    await expect(a.call({ name: 'nobody', node: b.name }, 'x')).rejects.toMatchObject({ code: 'ACTORS_NOPROC' });
+    const down = a.monitor({ name: 'echo', node: b.name });
+    await a.call({ name: 'echo', node: b.name }, 'sync'); // the monitor is in place on b by now
+    b.exit(server, 'bye');
+    expect(await down).toMatchObject({ type: 'DOWN', reason: 'bye', pid: server });
+    expect((await a.monitor({ name: 'echo', node: b.name })).reason).toBe('noproc');
+  });
+
   it('a call to a dead remote pid fails with noproc', async () => {
     const a = await distributedNode('a');
     const b = await distributedNode('b');
