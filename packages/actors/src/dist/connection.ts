@@ -74,11 +74,26 @@ export class Connection {
   send(signal: Signal): void {
     if (this.phase !== 'up') return;
     this.outbox.push(wireSignal(signal));
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      queueMicrotask(this.flush);
+    if (this.flushScheduled) return;
+    if (signal.k === 'demonitor') {
+      // Nobody waits on a demonitor: let it ride with the next frame (a call's next
+      // request, typically), or go on its own at the end of the loop turn.
+      if (!this.lazyFlushScheduled) {
+        this.lazyFlushScheduled = true;
+        setImmediate(this.lazyFlush);
+      }
+      return;
     }
+    this.flushScheduled = true;
+    queueMicrotask(this.flush);
   }
+
+  private lazyFlushScheduled = false;
+
+  private readonly lazyFlush = (): void => {
+    this.lazyFlushScheduled = false;
+    if (!this.flushScheduled) this.flush();
+  };
 
   /** Sends ahead of queued signals (heartbeats must not wait behind bulk traffic). */
   sendPriority(payload: unknown): void {
