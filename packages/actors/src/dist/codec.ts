@@ -19,6 +19,32 @@ export const HEARTBEAT = 12;
 
 const packr = new Packr({ useRecords: false, moreTypes: true });
 
+/**
+ * One encoder and one decoder per connection: with `sequential` records, the shape of
+ * a repeated object (a signal, a pid) is sent once per connection and referred to
+ * after that, which both sides can do because frames are decoded in the order sent.
+ */
+export class FrameCodec {
+  private readonly encoder = new Packr({ sequential: true, moreTypes: true });
+  private readonly decoder = new Packr({ sequential: true, moreTypes: true });
+
+  encode(frame: unknown[]): Buffer {
+    return withHeader(this.encoder.pack(frame));
+  }
+
+  decode(body: Buffer): unknown {
+    return this.decoder.unpack(body);
+  }
+}
+
+function withHeader(body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
+  out.writeUInt32BE(body.length, 0);
+  body.copy(out, FRAME_HEADER_BYTES);
+  return out;
+}
+
+/** Encodes a frame without connection state (tests and tools that speak raw frames). */
 export function encodeFrame(frame: unknown[]): Buffer {
   const body = packr.pack(frame);
   const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);

@@ -5,7 +5,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from '../logger.js';
 import type { Signal } from '../internal/signals.js';
-import { ANSWER, CHALLENGE, decodeBody, encodeFrame, FrameReader, HEARTBEAT, HELLO, PROTOCOL_VERSION, READY, SIGNALS, TICK, wireSignal } from './codec.js';
+import { ANSWER, CHALLENGE, FrameCodec, FrameReader, HEARTBEAT, HELLO, PROTOCOL_VERSION, READY, SIGNALS, TICK, wireSignal } from './codec.js';
 
 export interface ConnectionSettings {
   readonly myName: string;
@@ -32,6 +32,7 @@ export class Connection {
   peer: string | undefined;
   private phase: Phase;
   private readonly reader: FrameReader;
+  private readonly codec = new FrameCodec();
   private readonly myChallenge = randomBytes(16).toString('hex');
   private peerChallenge = '';
   private outbox: Signal[] = [];
@@ -113,16 +114,16 @@ export class Connection {
   };
 
   private write(frame: unknown[]): void {
+    // The encoder and the peer's decoder share record shapes frame by frame, so a frame
+    // that is encoded but not sent would desynchronise them: close instead.
     let bytes: Buffer;
     try {
-      bytes = encodeFrame(frame);
+      bytes = this.codec.encode(frame);
     } catch (err) {
-      this.settings.logger.error({ peer: this.peer, err }, 'a signal could not be encoded for the wire and was dropped');
-      return;
+      return this.close(`a signal could not be encoded for the wire: ${(err as Error).message}`);
     }
     if (bytes.length - 4 > this.settings.maxFrameBytes) {
-      this.settings.logger.error({ peer: this.peer, bytes: bytes.length }, 'frame over maxFrameBytes dropped: a message is too large to send');
-      return;
+      return this.close(`a frame of ${bytes.length - 4} bytes exceeds maxFrameBytes (${this.settings.maxFrameBytes}): a message is too large to send`);
     }
     this.lastSentMs = Date.now();
     this.socket.write(bytes);
@@ -141,7 +142,7 @@ export class Connection {
       if ((this.phase as Phase) === 'closed') return;
       let frame: unknown;
       try {
-        frame = decodeBody(body);
+        frame = this.codec.decode(body);
       } catch (err) {
         return this.close(`undecodable frame: ${(err as Error).message}`);
       }
