@@ -26,6 +26,7 @@ import type { Logger } from '../logger.js';
 import { formatPid, isPid, isRemoteName, pidEquals, pidKey, type Dest, type Pid, type Ref, type RemoteName } from '../pid.js';
 import type { ActorInfo, ActorSpec, Behaviour, CallMessage, From, ModuleRef, ProcessFn, SpawnOptions } from '../types.js';
 import { Actor, BUSY, EXITED, PROCESS, QUEUED, TERMINATING, TRAP_EXIT } from './actor.js';
+import { checkSpec, describeActor, isCallMessage, isModuleRef, remoteNodePid } from './scheduler-helpers.js';
 import { isByName, KILL, KILLED, NOCONNECTION, NOPROC, NORMAL, SCHEDULER_PID_ID, type Signal, type SpawnWireOptions } from './signals.js';
 
 /** What a scheduler needs from the thread that hosts it. */
@@ -777,41 +778,3 @@ export class Scheduler {
   }
 }
 
-/**
- * Stands for "the actor a by-name monitor resolved to" on another node: a demonitor
- * sent to it is matched by ref on arrival (see the distribution layer).
- */
-export function remoteNodePid(node: string): Pid {
-  return { node, scheduler: 0, id: SCHEDULER_PID_ID };
-}
-
-export function isModuleRef(value: unknown): value is ModuleRef {
-  return typeof value === 'object' && value !== null && typeof (value as ModuleRef).module === 'string' && typeof (value as ModuleRef).export === 'string';
-}
-
-function isCallMessage(msg: unknown): msg is CallMessage {
-  return typeof msg === 'object' && msg !== null && (msg as CallMessage).type === '$call' && (msg as CallMessage).from !== undefined;
-}
-
-function checkSpec(spec: unknown): void {
-  if (typeof spec === 'function') return;
-  if (typeof spec === 'object' && spec !== null && typeof (spec as Behaviour).init === 'function') return;
-  throw new InvalidArgumentError('an actor is a behaviour object with init() or an async process function');
-}
-
-function describeActor(actor: Actor): ActorInfo {
-  const flags = actor.flags;
-  const waiting = (flags & PROCESS) !== 0 ? actor.waiter !== null : actor.queueLength() === 0;
-  return {
-    pid: actor.self,
-    kind: (flags & PROCESS) !== 0 ? 'process' : 'behaviour',
-    status: (flags & TERMINATING) !== 0 ? 'exiting' : (flags & BUSY) !== 0 ? 'running' : waiting ? 'waiting' : 'runnable',
-    queueLength: actor.queueLength(),
-    links: actor.links === null ? [] : [...actor.links.values()],
-    monitoredBy: actor.monitoredBy?.size ?? 0,
-    monitoring: actor.monitoring?.size ?? 0,
-    timers: actor.timers?.size ?? 0,
-    trapExit: (flags & TRAP_EXIT) !== 0,
-    name: actor.name,
-  };
-}
