@@ -42,6 +42,7 @@ export async function main(argv: string[]): Promise<void> {
     progress(`run ${run}/${runs}: cross-scheduler`);
     const cross = await crossScheduler();
     add('crossSchedulerPerSec', cross.perSec);
+    add('crossSchedulerObjectsPerSec', cross.objectsPerSec);
     add('crossSchedulerRttP50Us', cross.p50Us);
     add('crossSchedulerRttP99Us', cross.p99Us);
   }
@@ -66,6 +67,7 @@ export async function main(argv: string[]): Promise<void> {
       ['spawn + exit', formatRate(figure('spawnPerSec')), '≥ 1 M/s', ratio(figure('spawnPerSec'), 1e6), '', `Erlang ~1.0 M/s (${ratio(figure('spawnPerSec'), 1e6)})`],
       ['heap per idle actor', `${figure('bytesPerIdleActor')} B`, '≤ 500 B', `${ratio(500, figure('bytesPerIdleActor'))} under`, '', `Erlang ~2,700 B (${ratio(2700, figure('bytesPerIdleActor'))} lighter)`],
       ['cross-scheduler one-way', formatRate(figure('crossSchedulerPerSec')), '≥ 1 M/s', ratio(figure('crossSchedulerPerSec'), 1e6), '', 'worker_threads batched clone ~1.2 M/s'],
+      ['cross-scheduler one-way, { seq } objects', formatRate(figure('crossSchedulerObjectsPerSec')), '', '', '', ''],
       ['cross-scheduler RTT p50', `${figure('crossSchedulerRttP50Us')} µs`, '', '', `${ratio(figure('crossSchedulerRttP50Us'), port)} bare port RTT`, 'postMessage RTT ~107 µs'],
       ['cross-scheduler RTT p99', `${figure('crossSchedulerRttP99Us')} µs`, '', '', '', ''],
       ['baseline: bare array queue', formatRate(queue), '', '', `push ${LOCAL_SEND_MESSAGES.toLocaleString('en-US')} then drain`, ''],
@@ -200,23 +202,27 @@ function idleActorBytes(): number {
   return (JSON.parse(lastLine) as { bytesPerIdleActor: number }).bytesPerIdleActor;
 }
 
-async function crossScheduler(): Promise<{ perSec: number; p50Us: number; p99Us: number }> {
+async function crossScheduler(): Promise<{ perSec: number; objectsPerSec: number; p50Us: number; p99Us: number }> {
   const node = await Node.start({ schedulers: 3, logger: silentLogger });
   const inbox = collector(node);
   const source = await node.start({ module: fixtures, export: 'source' }, undefined, { scheduler: 1 });
   const sink = await node.start({ module: fixtures, export: 'sink' }, undefined, { scheduler: 2 });
-  await node.call(sink, { target: CROSS_MESSAGES, reportTo: inbox.pid });
-  const start = process.hrtime.bigint();
-  await node.call(source, { sink, n: CROSS_MESSAGES }, { timeoutMs: 120_000 });
-  await inbox.next();
-  const perSec = CROSS_MESSAGES / seconds(start);
+  const oneWay = async (objects: boolean): Promise<number> => {
+    await node.call(sink, { target: CROSS_MESSAGES, reportTo: inbox.pid });
+    const start = process.hrtime.bigint();
+    await node.call(source, { sink, n: CROSS_MESSAGES, objects }, { timeoutMs: 120_000 });
+    await inbox.next();
+    return CROSS_MESSAGES / seconds(start);
+  };
+  const perSec = await oneWay(false);
+  const objectsPerSec = await oneWay(true);
 
   const ponger = await node.start({ module: fixtures, export: 'ponger' }, undefined, { scheduler: 2 });
   await node.start({ module: fixtures, export: 'pinger' }, { peer: ponger, n: CROSS_ROUND_TRIPS, reportTo: inbox.pid }, { scheduler: 1 });
   const { samplesUs } = (await inbox.next()) as { samplesUs: number[] };
   const [p50Us, p99Us] = percentilesUs(samplesUs.slice(1_000), 50, 99);
   await node.stop();
-  return { perSec, p50Us: p50Us!, p99Us: p99Us! };
+  return { perSec, objectsPerSec, p50Us: p50Us!, p99Us: p99Us! };
 }
 
 function collector(node: Node): { pid: Pid; next(): Promise<unknown> } {

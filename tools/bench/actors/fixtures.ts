@@ -21,14 +21,18 @@ export const sink: Behaviour<SinkState> = {
   },
 };
 
-/** Sends `n` small messages to `sink`, in slices so the batches flow while it sends. */
+/**
+ * Sends `n` small messages to `sink` (numbers, or `{ seq }` objects with `objects`),
+ * in slices so the batches flow while it sends.
+ */
 export const source: Behaviour<null> = {
   init: () => null,
-  handleCall: async (req: { sink: Pid; n: number }, _from, state, ctx) => {
+  handleCall: async (req: { sink: Pid; n: number; objects?: boolean }, _from, state, ctx) => {
     const slice = 16_384;
     for (let sent = 0; sent < req.n; sent += slice) {
       const end = Math.min(req.n, sent + slice);
-      for (let i = sent; i < end; i++) ctx.send(req.sink, i);
+      if (req.objects === true) for (let i = sent; i < end; i++) ctx.send(req.sink, { seq: i });
+      else for (let i = sent; i < end; i++) ctx.send(req.sink, i);
       await new Promise((resolve) => setImmediate(resolve));
     }
     return { reply: 'sent', state };
