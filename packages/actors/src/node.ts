@@ -125,6 +125,7 @@ export class Node {
         deliverFromNetwork: (signal) => node.deliverFromNetwork(signal),
         routeLocal: (signal) => node.forward(signal),
         whereis: (name) => node.whereis(name),
+        afterDelivery: () => node.scheduler.drainNow(),
       });
       node.attachDistribution(dist);
       node.dist = dist;

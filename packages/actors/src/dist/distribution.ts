@@ -30,6 +30,8 @@ export interface DistributionHost {
   /** Routes a signal as if sent on this node (for DOWN/EXIT made up on a connection loss). */
   routeLocal(signal: Signal): void;
   whereis(name: string): Pid | undefined;
+  /** Called after a batch from the network was delivered. */
+  afterDelivery(): void;
 }
 
 interface PeerState {
@@ -201,6 +203,7 @@ export class NodeDistribution implements Distribution {
         this.trackIncoming(peer, signal);
         this.host!.deliverFromNetwork(signal);
       }
+      this.host!.afterDelivery();
     },
     heartbeat: (conn, payload) => this.onHeartbeat?.(conn.peer!, payload),
     closed: (conn, reason) => {
