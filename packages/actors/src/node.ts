@@ -186,7 +186,12 @@ export class Node {
   }
 
   private receiveFromWorker(from: number, items: unknown[]): void {
-    for (const item of items) {
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      if (typeof item === 'number') {
+        this.scheduler.deliverTo(item, items[++i]);
+        continue;
+      }
       if (!isControl(item)) {
         const signal = item as Signal;
         if (!isByName(signal) && signal.to.node === this.name && signal.to.scheduler === 0) this.scheduler.handleSignal(signal);
@@ -253,7 +258,10 @@ export class Node {
     }
     const target = signal.to.scheduler;
     if (target === 0) return this.scheduler.handleSignal(signal);
-    if (this.mesh !== undefined && target > 0 && target < this.schedulerCount) return this.mesh.post(target, signal);
+    if (this.mesh !== undefined && target > 0 && target < this.schedulerCount) {
+      if (signal.k === 'msg') return this.mesh.postMessage(target, signal.to.id, signal.msg);
+      return this.mesh.post(target, signal);
+    }
     this.reroute(bounce(signal, NOPROC));
   }
 

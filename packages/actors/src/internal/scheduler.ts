@@ -223,6 +223,12 @@ export class Scheduler {
     throw new InvalidArgumentError(`cannot send to ${JSON.stringify(dest)}: expected a pid, a name, or {name, node}`);
   }
 
+  /** Delivers a message that arrived from another thread for actor `id` of this scheduler. */
+  deliverTo(id: number, msg: unknown): void {
+    const actor = this.actors.get(id);
+    if (actor !== undefined) this.deliver(actor, msg);
+  }
+
   deliver(actor: Actor, msg: unknown): void {
     const flags = actor.flags;
     if ((flags & EXITED) !== 0) return;

@@ -46,8 +46,10 @@ export class WorkerHost implements SchedulerHost {
   }
 
   private receive(items: unknown[]): void {
-    for (const item of items) {
-      if (isControl(item)) this.control(item);
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      if (typeof item === 'number') this.scheduler.deliverTo(item, items[++i]);
+      else if (isControl(item)) this.control(item);
       else this.scheduler.handleSignal(item as Signal);
     }
   }
@@ -98,7 +100,10 @@ export class WorkerHost implements SchedulerHost {
   forward(signal: Signal): void {
     if (isByName(signal) || signal.to.node !== this.nodeName) return this.mesh.post(0, signal);
     const target = signal.to.scheduler;
-    if (target >= 0 && target < this.schedulerCount && target !== this.scheduler.index) return this.mesh.post(target, signal);
+    if (target >= 0 && target < this.schedulerCount && target !== this.scheduler.index) {
+      if (signal.k === 'msg') return this.mesh.postMessage(target, signal.to.id, signal.msg);
+      return this.mesh.post(target, signal);
+    }
     const answer = bounce(signal, NOPROC);
     if (answer !== undefined) this.scheduler.route(answer);
   }
