@@ -49,6 +49,23 @@ interface WalRun {
   ioSeconds: number;
 }
 
+/** Append-to-written latencies in a growable typed array (no per-entry boxing). */
+class Latencies {
+  private values = new Float64Array(1 << 20);
+  private n = 0;
+  addRange(sentAt: Float64Array, from: number, to: number, now: number): void {
+    if (this.n + (to - from + 1) > this.values.length) {
+      const grown = new Float64Array(Math.max(this.values.length * 2, this.n + (to - from + 1)));
+      grown.set(this.values.subarray(0, this.n));
+      this.values = grown;
+    }
+    for (let i = from; i <= to; i++) this.values[this.n++] = now - (sentAt[i % sentAt.length] as number);
+  }
+  sorted(): Float64Array {
+    return this.values.slice(0, this.n).sort();
+  }
+}
+
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
@@ -61,12 +78,23 @@ async function runWal(dir: string, writers: number): Promise<WalRun> {
   const next = new Array<number>(writers).fill(1);
   const acked = new Array<number>(writers).fill(0);
   const sentAt = ids.map(() => new Float64Array(window * 2));
-  const latencies: number[] = [];
+  const latencies = new Latencies();
   const payload = Buffer.alloc(PAYLOAD_BYTES, 7);
   const index = new Map(ids.map((id, i) => [id, i]));
   let done = 0;
   let stopping = false;
-  let pump: () => void = () => undefined;
+  // Like a pipelined Raft server, each writer tops its own window up when told `written`.
+  const refill = (w: number, now: number): void => {
+    const ring = sentAt[w] as Float64Array;
+    const id = ids[w] as string;
+    let i = next[w] as number;
+    const end = (acked[w] as number) + window;
+    for (; i <= end; i++) {
+      ring[i % ring.length] = now;
+      wal.append(id, i, 1, payload);
+    }
+    next[w] = i;
+  };
   const wal = await WalWriter.open({
     dir,
     fs,
@@ -74,11 +102,10 @@ async function runWal(dir: string, writers: number): Promise<WalRun> {
       written: (id, _term, from, to) => {
         const w = index.get(id) as number;
         const now = performance.now();
-        const ring = sentAt[w] as Float64Array;
-        for (let i = from; i <= to; i++) latencies.push(now - (ring[i % ring.length] as number));
+        latencies.addRange(sentAt[w] as Float64Array, from, to, now);
         acked[w] = to;
         done += to - from + 1;
-        if (!stopping) pump();
+        if (!stopping) refill(w, now);
       },
       resend: () => {
         throw new Error('unexpected resend');
@@ -86,18 +113,9 @@ async function runWal(dir: string, writers: number): Promise<WalRun> {
       rolledOver: () => undefined,
     },
   });
-  // Every writer keeps a window of entries in flight, like pipelined Raft servers.
-  pump = () => {
+  const pump = (): void => {
     const now = performance.now();
-    for (let w = 0; w < writers; w++) {
-      const ring = sentAt[w] as Float64Array;
-      while ((next[w] as number) - (acked[w] as number) <= window) {
-        const i = next[w] as number;
-        ring[i % ring.length] = now;
-        wal.append(ids[w] as string, i, 1, payload);
-        next[w] = i + 1;
-      }
-    }
+    for (let w = 0; w < writers; w++) refill(w, now);
   };
   const startBatches = fs.batches.length;
   const t0 = performance.now();
@@ -109,7 +127,7 @@ async function runWal(dir: string, writers: number): Promise<WalRun> {
   await wal.close();
   const batches = fs.batches.slice(startBatches);
   const bytes = batches.reduce((a, b) => a + b, 0);
-  const sorted = Float64Array.from(latencies).sort();
+  const sorted = latencies.sorted();
   return {
     writers,
     entries: done,

@@ -6,7 +6,7 @@ import { join, relative } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LogError } from '../../src/internal/log/errors.js';
-import { ENTRY_OVERHEAD_BYTES, scanWal } from '../../src/internal/log/wal-format.js';
+import { scanWal } from '../../src/internal/log/wal-format.js';
 import { LogSystem } from '../../src/internal/log/system.js';
 import type { SegmentFlushResult } from '../../src/internal/log/segments.js';
 import { NoSyncFs, tempDir } from './helpers.js';
@@ -20,7 +20,7 @@ let pristine: { dir: string; cleanup: () => void };
 let work: { dir: string; cleanup: () => void };
 const lastIndex = new Map<string, number>();
 const snapIndex = new Map<string, number>();
-/** For the last WAL file: where each (server, index) record ends. */
+/** For the last WAL file: where the frame holding each (server, index) ends. */
 const recordEnd = new Map<string, number>();
 let lastWal = '';
 let files: string[] = [];
@@ -79,7 +79,7 @@ beforeAll(async () => {
   expect(wals.length).toBeGreaterThanOrEqual(2);
   lastWal = wals.at(-1) as string;
   scanWal(readFileSync(join(pristine.dir, lastWal)), lastWal, true, {
-    entry: (uid, index, _t, payload, offset) => recordEnd.set(`${uid}:${index}`, offset + ENTRY_OVERHEAD_BYTES + payload.length),
+    entry: (uid, index, _t, _payload, _offset, frameEnd) => recordEnd.set(`${uid}:${index}`, frameEnd),
   });
 });
 

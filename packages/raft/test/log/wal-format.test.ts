@@ -1,29 +1,36 @@
-// WAL record format: round trips, torn tails are truncated, other damage is a typed error.
+// WAL format: round trips, a torn last frame is truncated, other damage is a typed error.
 import { describe, expect, it } from 'vitest';
 import { crc32c } from '../../src/internal/log/checksum.js';
 import { LogCorruptionError, LogVersionError } from '../../src/internal/log/errors.js';
 import {
   ENTRY_OVERHEAD_BYTES,
+  FRAME_HEAD_BYTES,
+  FRAME_OVERHEAD_BYTES,
   WAL_HEADER_BYTES,
   encodeEntryRecord,
   encodeWalHeader,
   encodeWriterRecord,
   scanWal,
+  sealFrame,
   writerRecordBytes,
 } from '../../src/internal/log/wal-format.js';
 
+/** Four entries in four frames (the first also defines the writer); `recordStarts` are the frames' offsets. */
 function build(checksums = true): { buf: Buffer; recordStarts: number[] } {
   const id = Buffer.from('server-a');
-  const payloads = [Buffer.from('one'), Buffer.from('two!'), Buffer.alloc(0), Buffer.from('four')];
+  const payloads = [Buffer.from('one'), Buffer.from('two!'), Buffer.alloc(0), Buffer.alloc(100, 'f')];
   let size = WAL_HEADER_BYTES + writerRecordBytes(id.length);
-  for (const p of payloads) size += ENTRY_OVERHEAD_BYTES + p.length;
+  for (const p of payloads) size += FRAME_OVERHEAD_BYTES + ENTRY_OVERHEAD_BYTES + p.length;
   const buf = Buffer.alloc(size);
   encodeWalHeader(7, checksums).copy(buf);
-  let at = encodeWriterRecord(buf, WAL_HEADER_BYTES, 1, id, checksums);
+  let at = WAL_HEADER_BYTES;
   const recordStarts: number[] = [];
   payloads.forEach((p, i) => {
     recordStarts.push(at);
-    at = encodeEntryRecord(buf, at, 1, 10 + i, 2 ** 40 + 3, p, checksums);
+    let end = at + FRAME_HEAD_BYTES;
+    if (i === 0) end = encodeWriterRecord(buf, end, 1, id);
+    end = encodeEntryRecord(buf, end, 1, 10 + i, 2 ** 40 + 3, p);
+    at = sealFrame(buf, at, end, checksums);
   });
   expect(at).toBe(size);
   return { buf, recordStarts };
@@ -38,7 +45,7 @@ function scan(buf: Buffer, isLast = true) {
 describe('WAL format', () => {
   it('round-trips header, writer definition and entries with 64-bit terms', () => {
     const { result, got } = scan(build().buf);
-    expect(result.header).toEqual({ version: 1, checksums: true, seq: 7 });
+    expect(result.header).toEqual({ version: 2, checksums: true, seq: 7 });
     expect(result.torn).toBe(false);
     expect(got.map((g) => g[1])).toEqual([10, 11, 12, 13]);
     expect(got[0]).toEqual(['server-a', 10, 2 ** 40 + 3, 'one']);
@@ -84,7 +91,7 @@ describe('WAL format', () => {
   it('refuses an unknown version and a damaged header', () => {
     const { buf } = build();
     const v2 = Buffer.from(buf);
-    v2.writeUInt16LE(2, 4);
+    v2.writeUInt16LE(3, 4);
     expect(() => scan(v2)).toThrow(LogCorruptionError); // header checksum covers the version
     const hdr = encodeWalHeader(1, true);
     hdr.writeUInt16LE(9, 4);
@@ -95,6 +102,26 @@ describe('WAL format', () => {
   it('reads files written without checksums', () => {
     const { buf } = build(false);
     expect(scan(buf).got).toHaveLength(4);
+  });
+
+  it('never reports the entries of a torn frame, and refuses a bad record inside a frame that passed', () => {
+    const id = Buffer.from('w');
+    const buf = Buffer.alloc(WAL_HEADER_BYTES + FRAME_OVERHEAD_BYTES + writerRecordBytes(1) + 2 * ENTRY_OVERHEAD_BYTES);
+    encodeWalHeader(1, true).copy(buf);
+    let end = encodeWriterRecord(buf, WAL_HEADER_BYTES + FRAME_HEAD_BYTES, 1, id);
+    end = encodeEntryRecord(buf, end, 1, 1, 1, Buffer.alloc(0));
+    const secondRecord = end;
+    end = encodeEntryRecord(buf, end, 2, 2, 1, Buffer.alloc(0)); // ref 2 is never defined
+    sealFrame(buf, WAL_HEADER_BYTES, end, true);
+    expect(() => scan(buf)).toThrow(/undefined writer ref 2/);
+    try {
+      scan(buf);
+    } catch (err) {
+      expect((err as LogCorruptionError).offset).toBe(secondRecord);
+    }
+    const { result, got } = scan(buf.subarray(0, buf.length - 1));
+    expect(result).toMatchObject({ torn: true, validBytes: WAL_HEADER_BYTES });
+    expect(got).toEqual([]);
   });
 
   it('treats an empty or half-written header of the last file as nothing written', () => {

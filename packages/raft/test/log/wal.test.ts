@@ -58,12 +58,14 @@ describe('WAL policy', () => {
   });
   it('folds a batch into runs per writer and term', () => {
     const r = new WrittenRuns();
-    for (const [w, i, t] of [['a', 1, 1], ['b', 1, 1], ['a', 2, 1], ['a', 3, 2], ['a', 2, 3]] as const) r.add(w, i, t);
+    const writers = { a: { id: 'a', runs: undefined, run: 0 }, b: { id: 'b', runs: undefined, run: 0 } };
+    for (const [w, i, t] of [['a', 1, 1], ['b', 1, 1], ['a', 2, 1], ['a', 3, 2], ['a', 2, 3]] as const) r.add(writers[w], i, t);
+    // In the order runs started: each writer's notices in its own order.
     expect(r.finish()).toEqual([
       { writerId: 'a', term: 1, from: 1, to: 2 },
+      { writerId: 'b', term: 1, from: 1, to: 1 },
       { writerId: 'a', term: 2, from: 3, to: 3 },
       { writerId: 'a', term: 3, from: 2, to: 2 },
-      { writerId: 'b', term: 1, from: 1, to: 1 },
     ]);
   });
 });

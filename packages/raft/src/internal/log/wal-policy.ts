@@ -64,28 +64,52 @@ export interface WrittenRun {
   to: number;
 }
 
+/** A writer as WrittenRuns sees it: its open run lives on the writer, not in a Map. */
+export interface RunCursor {
+  readonly id: string;
+  runs: WrittenRuns | undefined;
+  run: number;
+}
+
 /**
  * Folds a batch (in write order) into `written` notices: one per writer per run of
  * consecutive indexes with one term. A rewrite or term change starts a new run.
+ * Runs come out in the order they started, so each writer's notices stay in order.
  */
 export class WrittenRuns {
-  private readonly open = new Map<string, WrittenRun>();
-  private readonly done: WrittenRun[] = [];
+  private readonly writers: RunCursor[] = [];
+  private readonly terms: number[] = [];
+  private readonly froms: number[] = [];
+  private readonly tos: number[] = [];
 
-  add(writerId: string, index: number, term: number): void {
-    const run = this.open.get(writerId);
-    if (run !== undefined && run.term === term && run.to + 1 === index) {
-      run.to = index;
-      return;
+  add(writer: RunCursor, index: number, term: number): void {
+    if (writer.runs === this) {
+      const r = writer.run;
+      if (this.terms[r] === term && (this.tos[r] as number) + 1 === index) {
+        this.tos[r] = index;
+        return;
+      }
     }
-    if (run !== undefined) this.done.push(run);
-    this.open.set(writerId, { writerId, term, from: index, to: index });
+    writer.runs = this;
+    writer.run = this.writers.length;
+    this.writers.push(writer);
+    this.terms.push(term);
+    this.froms.push(index);
+    this.tos.push(index);
+  }
+
+  get length(): number {
+    return this.writers.length;
+  }
+
+  forEach(fn: (writerId: string, term: number, from: number, to: number) => void): void {
+    const n = this.writers.length;
+    for (let r = 0; r < n; r++) fn((this.writers[r] as RunCursor).id, this.terms[r] as number, this.froms[r] as number, this.tos[r] as number);
   }
 
   finish(): WrittenRun[] {
-    const out = this.done;
-    for (const run of this.open.values()) out.push(run);
-    this.open.clear();
+    const out: WrittenRun[] = [];
+    this.forEach((writerId, term, from, to) => out.push({ writerId, term, from, to }));
     return out;
   }
 }

@@ -15,13 +15,16 @@ import {
 } from './limits.js';
 import {
   ENTRY_OVERHEAD_BYTES,
+  FRAME_HEAD_BYTES,
+  FRAME_OVERHEAD_BYTES,
   WAL_HEADER_BYTES,
   encodeEntryRecord,
   encodeWalHeader,
   encodeWriterRecord,
+  sealFrame,
   writerRecordBytes,
 } from './wal-format.js';
-import { WrittenRuns, checkSequence, firstFileMaxBytes, fitsBatch, needsRollover } from './wal-policy.js';
+import { type RunCursor, WrittenRuns, checkSequence, firstFileMaxBytes, fitsBatch, needsRollover } from './wal-policy.js';
 
 export type SyncMethod = 'datasync' | 'sync' | 'none';
 export type WriteStrategy = 'default' | 'o_sync';
@@ -76,9 +79,15 @@ export interface WalCounters {
   resends: number;
 }
 
-interface WriterState {
+/** Everything the WAL keeps per writer, in one object so an append costs one Map lookup. */
+interface WriterState extends RunCursor {
+  readonly id: string;
+  readonly idBytes: Buffer;
   lastIndex: number | undefined;
   awaitingFrom: number | undefined;
+  /** The file this writer's `ref` belongs to; another file means no ref yet. */
+  refSlot: FileSlot | undefined;
+  ref: number;
 }
 
 /** A WAL file as planned by appends; its handle is opened when its first batch is written. */
@@ -89,20 +98,27 @@ interface FileSlot {
   /** Bytes planned so far, header included. */
   plannedBytes: number;
   records: number;
-  refs: Map<string, number>;
-  ranges: Map<string, IndexRange>;
+  /** By ref - 1: the writer and the index range it has in this file. */
+  refIds: string[];
+  rangeFrom: number[];
+  rangeTo: number[];
   handle: LogFileHandle | undefined;
   position: number;
 }
 
-/** Records are encoded at append time, while the previous batch is in flight. */
+/** One frame: records are encoded at append time, while the previous batch is in flight. */
 interface Batch {
   slot: FileSlot;
   buf: Buffer;
+  /** End of the records so far; the frame head sits at 0. */
   length: number;
   entries: number;
   runs: WrittenRuns;
 }
+
+/** Spare batch buffers kept for reuse (a batch buffer is up to maxBatchBytes). */
+const SPARE_BUFFERS_MAX = 2;
+const BATCH_BUFFER_BYTES_MIN = 64 * 1024;
 
 export function walFileName(seq: number): string {
   return `${String(seq).padStart(12, '0')}.wal`;
@@ -118,8 +134,8 @@ export class WalWriter {
   private readonly oSync: boolean;
   private readonly checksums: boolean;
   private readonly writers = new Map<string, WriterState>();
-  private readonly idBytes = new Map<string, Buffer>();
   private batches: Batch[] = [];
+  private spareBuffers: Buffer[] = [];
   private pendingBytes = 0;
   private pendingCount = 0;
   private slot!: FileSlot;
@@ -144,7 +160,7 @@ export class WalWriter {
     this.checksums = options.checksums ?? true;
     this.nextSeq = options.firstSeq ?? 1;
     this.nextFileMaxBytes = firstFileMaxBytes(this.maxSizeBytes, options.random ?? Math.random);
-    for (const [id, last] of options.lastIndexes ?? []) this.writers.set(id, { lastIndex: last, awaitingFrom: undefined });
+    for (const [id, last] of options.lastIndexes ?? []) this.newWriter(id).lastIndex = last;
   }
 
   static async open(options: WalOptions): Promise<WalWriter> {
@@ -164,30 +180,28 @@ export class WalWriter {
     if (payload.byteLength > ENTRY_PAYLOAD_BYTES_MAX) {
       throw new LogLimitError(`payload of ${writerId} index ${index}`, payload.byteLength, ENTRY_PAYLOAD_BYTES_MAX);
     }
-    if (!this.idBytes.has(writerId)) {
-      const id = Buffer.from(writerId, 'utf8');
-      if (id.length === 0 || id.length > WRITER_ID_BYTES_MAX) throw new LogLimitError('writer id bytes', id.length, WRITER_ID_BYTES_MAX);
-      this.idBytes.set(writerId, id);
-    }
-    let state = this.writers.get(writerId);
-    if (state === undefined) {
-      state = { lastIndex: undefined, awaitingFrom: undefined };
-      this.writers.set(writerId, state);
-    }
+    const state = this.writers.get(writerId) ?? this.newWriter(writerId);
     const verdict = checkSequence(state.lastIndex, state.awaitingFrom, index);
-    if (verdict === 'drop') return this.pendingBytes < WAL_PENDING_BYTES_MAX;
-    if (verdict === 'gap') {
+    if (verdict === 'accept') {
+      state.awaitingFrom = undefined;
+      state.lastIndex = index;
+      this.encode(state, index, term, payload);
+      if (!this.scheduled && !this.flushing) this.schedule();
+    } else if (verdict === 'gap') {
       assert(state.lastIndex !== undefined, 'gap needs a last index');
       state.awaitingFrom = state.lastIndex + 1;
       this.counters.resends++;
       this.events.resend(writerId, state.awaitingFrom);
-      return this.pendingBytes < WAL_PENDING_BYTES_MAX;
     }
-    state.awaitingFrom = undefined;
-    state.lastIndex = index;
-    this.encode(writerId, index, term, payload);
-    this.schedule();
     return this.pendingBytes < WAL_PENDING_BYTES_MAX;
+  }
+
+  private newWriter(writerId: string): WriterState {
+    const idBytes = Buffer.from(writerId, 'utf8');
+    if (idBytes.length === 0 || idBytes.length > WRITER_ID_BYTES_MAX) throw new LogLimitError('writer id bytes', idBytes.length, WRITER_ID_BYTES_MAX);
+    const state: WriterState = { id: writerId, idBytes, lastIndex: undefined, awaitingFrom: undefined, refSlot: undefined, ref: 0, runs: undefined, run: 0 };
+    this.writers.set(writerId, state);
+    return state;
   }
 
   private newSlot(): FileSlot {
@@ -198,8 +212,9 @@ export class WalWriter {
       maxBytes: this.nextFileMaxBytes,
       plannedBytes: WAL_HEADER_BYTES,
       records: 0,
-      refs: new Map(),
-      ranges: new Map(),
+      refIds: [],
+      rangeFrom: [],
+      rangeTo: [],
       handle: undefined,
       position: WAL_HEADER_BYTES,
     };
@@ -208,44 +223,58 @@ export class WalWriter {
   }
 
   /** Encodes one entry into the open batch, cutting a new batch or file where the limits say. */
-  private encode(writerId: string, index: number, term: number, payload: Uint8Array): void {
-    const id = this.idBytes.get(writerId) as Buffer;
+  private encode(state: WriterState, index: number, term: number, payload: Uint8Array): void {
     const entryBytes = ENTRY_OVERHEAD_BYTES + payload.byteLength;
     let slot = this.slot;
-    let refBytes = slot.refs.has(writerId) ? 0 : writerRecordBytes(id.length);
+    let refBytes = state.refSlot === slot ? 0 : writerRecordBytes(state.idBytes.length);
     if (needsRollover(slot.plannedBytes, WAL_HEADER_BYTES, refBytes + entryBytes, slot.maxBytes)) {
       slot = this.slot = this.newSlot();
-      refBytes = writerRecordBytes(id.length);
+      refBytes = writerRecordBytes(state.idBytes.length);
     }
     const recordBytes = refBytes + entryBytes;
     let batch = this.batches.at(-1);
-    if (batch === undefined || batch.slot !== slot || !fitsBatch(batch.length, batch.entries, recordBytes, this.limits)) {
-      batch = { slot, buf: Buffer.allocUnsafe(Math.max(64 * 1024, recordBytes)), length: 0, entries: 0, runs: new WrittenRuns() };
-      this.batches.push(batch);
+    if (batch === undefined || batch.slot !== slot || !fitsBatch(batch.length - FRAME_HEAD_BYTES, batch.entries, recordBytes, this.limits)) {
+      batch = this.newBatch(slot, recordBytes);
     }
-    if (batch.length + recordBytes > batch.buf.length) {
-      const grown = Buffer.allocUnsafe(Math.max(batch.buf.length * 2, batch.length + recordBytes));
-      batch.buf.copy(grown, 0, 0, batch.length);
-      batch.buf = grown;
-    }
+    // Room for the record and the frame's CRC.
+    if (batch.length + recordBytes + 4 > batch.buf.length) this.growBatch(batch, recordBytes + 4);
     if (refBytes > 0) {
-      assert(slot.refs.size < WAL_WRITERS_PER_FILE_MAX, 'writer refs per file');
-      slot.refs.set(writerId, slot.refs.size + 1);
-      batch.length = encodeWriterRecord(batch.buf, batch.length, slot.refs.get(writerId) as number, id, this.checksums);
+      assert(slot.refIds.length < WAL_WRITERS_PER_FILE_MAX, 'writer refs per file');
+      slot.refIds.push(state.id);
+      slot.rangeFrom.push(index);
+      slot.rangeTo.push(index);
+      state.refSlot = slot;
+      state.ref = slot.refIds.length;
+      batch.length = encodeWriterRecord(batch.buf, batch.length, state.ref, state.idBytes);
+    } else {
+      const r = state.ref - 1;
+      if (index < (slot.rangeFrom[r] as number)) slot.rangeFrom[r] = index;
+      slot.rangeTo[r] = index;
     }
-    batch.length = encodeEntryRecord(batch.buf, batch.length, slot.refs.get(writerId) as number, index, term, payload, this.checksums);
+    batch.length = encodeEntryRecord(batch.buf, batch.length, state.ref, index, term, payload);
     batch.entries++;
-    batch.runs.add(writerId, index, term);
+    batch.runs.add(state, index, term);
     slot.plannedBytes += recordBytes;
     slot.records++;
-    const range = slot.ranges.get(writerId);
-    if (range === undefined) slot.ranges.set(writerId, { from: index, to: index });
-    else {
-      range.from = Math.min(range.from, index);
-      range.to = index;
-    }
     this.pendingBytes += recordBytes;
     this.pendingCount++;
+  }
+
+  private newBatch(slot: FileSlot, recordBytes: number): Batch {
+    const need = FRAME_OVERHEAD_BYTES + recordBytes;
+    let buf = this.spareBuffers.pop();
+    if (buf === undefined || buf.length < need) buf = Buffer.allocUnsafe(Math.max(BATCH_BUFFER_BYTES_MIN, need));
+    const batch: Batch = { slot, buf, length: FRAME_HEAD_BYTES, entries: 0, runs: new WrittenRuns() };
+    slot.plannedBytes += FRAME_OVERHEAD_BYTES;
+    this.pendingBytes += FRAME_OVERHEAD_BYTES;
+    this.batches.push(batch);
+    return batch;
+  }
+
+  private growBatch(batch: Batch, extra: number): void {
+    const grown = Buffer.allocUnsafe(Math.max(batch.buf.length * 2, batch.length + extra));
+    batch.buf.copy(grown, 0, 0, batch.length);
+    batch.buf = grown;
   }
 
   /** Forget a writer (its server was deleted); later appends start fresh. */
@@ -333,24 +362,29 @@ export class WalWriter {
     }
     const slot = batch.slot;
     const handle = slot.handle as LogFileHandle;
-    const bytes = batch.buf.subarray(0, batch.length);
-    await handle.writeAt(bytes, slot.position);
+    const frameBytes = sealFrame(batch.buf, 0, batch.length, this.checksums);
+    await handle.writeAt(batch.buf.subarray(0, frameBytes), slot.position);
     if (!this.oSync) {
       if (this.syncMethod === 'datasync') await handle.datasync();
       else if (this.syncMethod === 'sync') await handle.sync();
     }
     if (this.syncMethod !== 'none' || this.oSync) this.counters.syncs++;
-    slot.position += batch.length;
+    slot.position += frameBytes;
     this.counters.batches++;
     this.counters.entries += batch.entries;
-    this.counters.bytes += batch.length;
+    this.counters.bytes += frameBytes;
   }
 
   private notify(batch: Batch): void {
-    this.pendingBytes -= batch.length;
+    this.pendingBytes -= batch.length - FRAME_HEAD_BYTES + FRAME_OVERHEAD_BYTES;
     this.pendingCount -= batch.entries;
-    for (const run of batch.runs.finish()) this.events.written(run.writerId, run.term, run.from, run.to);
+    if (this.spareBuffers.length < SPARE_BUFFERS_MAX && batch.buf.length <= this.limits.maxBatchBytes + BATCH_BUFFER_BYTES_MIN) this.spareBuffers.push(batch.buf);
+    batch.runs.forEach(this.written);
   }
+
+  private readonly written = (writerId: string, term: number, from: number, to: number): void => {
+    this.events.written(writerId, term, from, to);
+  };
 
   private async openFile(slot: FileSlot): Promise<void> {
     const handle = await this.fs.open(slot.path, 'create', { oSync: this.oSync });
@@ -370,7 +404,7 @@ export class WalWriter {
     await (slot.handle as LogFileHandle).close();
     slot.handle = undefined;
     this.counters.rollovers++;
-    this.events.rolledOver({ seq: slot.seq, path: slot.path, ranges: slot.ranges });
+    this.events.rolledOver({ seq: slot.seq, path: slot.path, ranges: rangesOf(slot) });
   }
 
   private fail(err: unknown): void {
@@ -380,4 +414,21 @@ export class WalWriter {
     if (open?.handle !== undefined) void open.handle.close().catch(() => undefined);
     if (this.events.failed) this.events.failed(err);
   }
+}
+
+/** A writer forgotten and seen again has two refs in one file: merge them, later one last. */
+function rangesOf(slot: FileSlot): Map<string, IndexRange> {
+  const ranges = new Map<string, IndexRange>();
+  for (let r = 0; r < slot.refIds.length; r++) {
+    const id = slot.refIds[r] as string;
+    const from = slot.rangeFrom[r] as number;
+    const to = slot.rangeTo[r] as number;
+    const seen = ranges.get(id);
+    if (seen === undefined) ranges.set(id, { from, to });
+    else {
+      seen.from = Math.min(seen.from, from);
+      seen.to = to;
+    }
+  }
+  return ranges;
 }
