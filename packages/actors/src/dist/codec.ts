@@ -13,9 +13,16 @@ export const HELLO = 1;
 export const CHALLENGE = 2;
 export const ANSWER = 3;
 export const READY = 4;
+/** Sent before closing a handshake that this side refuses, so the peer can log why. */
+export const REFUSED = 5;
 export const SIGNALS = 10;
 export const TICK = 11;
 export const HEARTBEAT = 12;
+/** Both sides drop their shared record shapes (sent after an encoded frame was discarded). */
+export const RESET = 13;
+
+/** Why a handshake was refused, as carried by a REFUSED frame. */
+export type Refusal = 'cookie' | 'name' | 'version' | 'simultaneous';
 
 const packr = new Packr({ useRecords: false, moreTypes: true });
 
@@ -25,8 +32,8 @@ const packr = new Packr({ useRecords: false, moreTypes: true });
  * after that, which both sides can do because frames are decoded in the order sent.
  */
 export class FrameCodec {
-  private readonly encoder = new Packr({ sequential: true, moreTypes: true });
-  private readonly decoder = new Packr({ sequential: true, moreTypes: true });
+  private encoder = newSequentialPackr();
+  private decoder = newSequentialPackr();
 
   encode(frame: unknown[]): Buffer {
     return withHeader(this.encoder.pack(frame));
@@ -35,7 +42,29 @@ export class FrameCodec {
   decode(body: Buffer): unknown {
     return this.decoder.unpack(body);
   }
+
+  /** Forgets the shapes sent so far; the peer must get a RESET frame next. */
+  resetEncoder(): void {
+    this.encoder = newSequentialPackr();
+  }
+
+  /** Forgets the shapes received so far (on a RESET frame). */
+  resetDecoder(): void {
+    this.decoder = newSequentialPackr();
+  }
 }
+
+function newSequentialPackr(): Packr {
+  return new Packr({ sequential: true, moreTypes: true });
+}
+
+/**
+ * Frames without objects carry no record shapes, so they may be encoded once and
+ * written out of turn (ahead of queued data) without upsetting the shared shapes.
+ */
+export const HEARTBEAT_FRAME = encodeFrame([HEARTBEAT, 0]);
+export const TICK_FRAME = encodeFrame([TICK]);
+export const RESET_FRAME = encodeFrame([RESET]);
 
 function withHeader(body: Buffer): Buffer {
   const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);

@@ -11,6 +11,7 @@ import { bounce } from '../internal/routing.js';
 import { isByName, NOCONNECTION, SCHEDULER_PID_ID, type Signal } from '../internal/signals.js';
 import type { Distribution } from '../node.js';
 import { Connection, type ConnectionEvents, type ConnectionSettings } from './connection.js';
+import { HANDSHAKE_MS_MAX } from './limits.js';
 
 export interface DistributionOptions {
   readonly shortName: string;
@@ -64,7 +65,7 @@ export class NodeDistribution implements Distribution {
       maxFrameBytes: options.maxFrameBytes,
       maxQueuedBytes: options.maxQueuedBytes,
       netTickMs: options.netTickMs,
-      handshakeTimeoutMs: Math.min(10_000, options.netTickMs),
+      handshakeTimeoutMs: Math.min(HANDSHAKE_MS_MAX, options.netTickMs),
       logger: options.logger,
     };
     // A TLS server reports a socket once its TLS handshake is done; a plain one at once.
@@ -173,25 +174,23 @@ export class NodeDistribution implements Distribution {
     acceptInbound: (conn, node) => {
       const peer = this.peer(node);
       const existing = peer.conn;
-      if (existing === undefined) {
-        peer.conn = conn;
-        return true;
-      }
-      if (existing.isUp) return false;
-      // Both nodes dialled at once: keep the connection dialled by the smaller name.
-      if (this.name < node) return false;
+      // A live connection stays until this one proves the cookie (see `up`).
+      if (existing?.isUp === true) return 'accept';
+      if (existing !== undefined && existing.outbound && this.name < node) return 'simultaneous';
+      // Our own dial lost the tie-break, or the peer dialled again: this one replaces it.
       peer.conn = conn;
-      existing.close('simultaneous connect resolved in favour of the peer');
-      return true;
+      existing?.close('superseded by a connection the peer dialled', 'debug');
+      return 'accept';
     },
     up: (conn) => {
-      const peer = this.peer(conn.peer!);
-      if (peer.conn !== conn) return conn.close('superseded by another connection');
+      const node = conn.peer!;
+      const peer = this.peer(node);
+      if (peer.conn !== conn) this.replace(node, peer, conn);
       const waiting = peer.waiting;
       peer.waiting = [];
       for (const signal of waiting) conn.send(signal);
-      for (const pid of this.nodeMonitors.get(conn.peer!)?.values() ?? []) this.host!.routeLocal({ k: 'msg', to: pid, msg: { type: 'nodeup', node: conn.peer! } });
-      this.settle(conn.peer!, true);
+      for (const pid of this.nodeMonitors.get(node)?.values() ?? []) this.host!.routeLocal({ k: 'msg', to: pid, msg: { type: 'nodeup', node } });
+      this.settle(node, true);
     },
     signals: (conn, signals) => {
       const peer = this.peer(conn.peer!);
@@ -205,25 +204,47 @@ export class NodeDistribution implements Distribution {
       }
       this.host!.afterDelivery();
     },
-    heartbeat: (conn, payload) => this.onHeartbeat?.(conn.peer!, payload),
+    heartbeat: (conn) => this.onHeartbeat?.(conn.peer!),
     closed: (conn, reason) => {
       const node = conn.peer;
       if (node === undefined) return;
       const peer = this.peers.get(node);
       if (peer === undefined || peer.conn !== conn) return;
       peer.conn = undefined;
+      if (conn.refusedAsSimultaneous) return this.awaitPeerDial(node, peer);
       this.lost(node, peer, reason);
     },
   };
 
+  /**
+   * An authenticated connection arrived while another one was registered. The peer
+   * only dials when it holds no connection to this node, so a live one here is stale
+   * (the peer restarted, or dropped it and the close is still on its way): close it,
+   * with everything that hung on it, and keep the new one.
+   */
+  private replace(node: string, peer: PeerState, conn: Connection): void {
+    const old = peer.conn;
+    if (old?.isUp === true) old.close('replaced by a newer connection from the same node (it restarted or dropped the old one)', 'info');
+    peer.conn = conn;
+    old?.close('superseded by a newer connection', 'debug');
+  }
+
+  /** The peer refused our dial because its own dial to us wins: wait for it, then dial again if it never came. */
+  private awaitPeerDial(node: string, peer: PeerState): void {
+    setTimeout(() => {
+      if (this.stopped || peer.conn !== undefined) return;
+      if (peer.waiting.length > 0 || this.connectWaiters.some((w) => w.node === node)) this.ensureConnection(node, peer);
+    }, this.settings.handshakeTimeoutMs).unref();
+  }
+
   /** Set by the failure detector to receive heartbeats. */
-  onHeartbeat: ((node: string, payload: unknown) => void) | undefined;
+  onHeartbeat: ((node: string) => void) | undefined;
 
   /** Sends a heartbeat ahead of queued traffic; false when not connected. */
-  sendHeartbeat(node: string, payload: unknown): boolean {
+  sendHeartbeat(node: string): boolean {
     const conn = this.peers.get(node)?.conn;
     if (conn?.isUp !== true) return false;
-    conn.sendPriority(payload);
+    conn.sendHeartbeat();
     return true;
   }
 

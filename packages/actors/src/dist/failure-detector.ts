@@ -26,7 +26,7 @@ export const FAILURE_DETECTOR_NAME = 'rafter_failure_detector';
 /** What the detector needs from the distribution layer. */
 export interface HeartbeatLink {
   nodes(): string[];
-  sendHeartbeat(node: string, payload: unknown): boolean;
+  sendHeartbeat(node: string): boolean;
 }
 
 interface State {
@@ -62,7 +62,7 @@ export function failureDetector(link: HeartbeatLink): Behaviour<State, FailureDe
     handle(msg: Msg, state, ctx) {
       switch (msg.type) {
         case '$beat':
-          for (const node of state.link.nodes()) state.link.sendHeartbeat(node, 0);
+          for (const node of state.link.nodes()) state.link.sendHeartbeat(node);
           ctx.sendAfter(state.settings.heartbeatIntervalMs, { type: '$beat' });
           return state;
         case '$heartbeat':

@@ -187,7 +187,7 @@ describe('bad input', () => {
         a.name,
         { myName: 'intruder@127.0.0.1:9', cookie: 'secret', maxFrameBytes: 1024, maxQueuedBytes: 1024, netTickMs: 5_000, handshakeTimeoutMs: 5_000, logger: silentLogger },
         {
-          acceptInbound: () => false,
+          acceptInbound: () => "accept" as const,
           up: () => socket.write(encodeFrame([99, 'what is this'])),
           signals: () => undefined,
           heartbeat: () => undefined,

@@ -1,0 +1,12 @@
+// Named bounds of the distribution layer. Units last.
+
+/** Bytes handed to a socket before further data frames wait in the connection's own queue (heartbeats skip that queue). */
+export const SOCKET_BUFFER_BYTES_MAX = 256 * 1024;
+/** Default largest frame sent or accepted. */
+export const FRAME_BYTES_MAX_DEFAULT = 64 * 2 ** 20;
+/** Default bytes that may wait for a peer that does not read before its connection is closed. */
+export const QUEUED_BYTES_MAX_DEFAULT = 64 * 2 ** 20;
+/** Default silence after which a connection is closed (Erlang's net_ticktime is 60 s). */
+export const NET_TICK_MS_DEFAULT = 15_000;
+/** Longest a handshake may take. */
+export const HANDSHAKE_MS_MAX = 10_000;
