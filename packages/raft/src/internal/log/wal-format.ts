@@ -83,9 +83,7 @@ export function encodeEntryRecord(buf: Buffer, offset: number, ref: number, inde
   writeU64(buf, term, offset + 13);
   putU32(buf, offset + 21, length);
   const at = offset + ENTRY_HEAD_BYTES;
-  // TypedArray#set has a fixed cost that dominates for small payloads.
-  if (length <= 64) for (let k = 0; k < length; k++) buf[at + k] = payload[k] as number;
-  else buf.set(payload, at);
+  buf.set(payload, at);
   return at + length;
 }
 

@@ -135,6 +135,8 @@ export class WalWriter {
   private readonly checksums: boolean;
   private readonly writers = new Map<string, WriterState>();
   private batches: Batch[] = [];
+  /** The batch appends go to (the last of `batches`), until the flush loop takes it. */
+  private openBatch: Batch | undefined;
   private spareBuffers: Buffer[] = [];
   private pendingBytes = 0;
   private pendingCount = 0;
@@ -232,7 +234,7 @@ export class WalWriter {
       refBytes = writerRecordBytes(state.idBytes.length);
     }
     const recordBytes = refBytes + entryBytes;
-    let batch = this.batches.at(-1);
+    let batch = this.openBatch;
     if (batch === undefined || batch.slot !== slot || !fitsBatch(batch.length - FRAME_HEAD_BYTES, batch.entries, recordBytes, this.limits)) {
       batch = this.newBatch(slot, recordBytes);
     }
@@ -268,6 +270,7 @@ export class WalWriter {
     slot.plannedBytes += FRAME_OVERHEAD_BYTES;
     this.pendingBytes += FRAME_OVERHEAD_BYTES;
     this.batches.push(batch);
+    this.openBatch = batch;
     return batch;
   }
 
@@ -327,15 +330,15 @@ export class WalWriter {
     try {
       // Pipelined: batch N+1 is written while the notices of batch N run (and
       // their callbacks append into batch N+2).
-      let batch = this.batches.shift();
+      let batch = this.takeBatch();
       let io = batch === undefined ? undefined : this.writeBatch(batch);
       while (batch !== undefined && io !== undefined && !this.closed) {
         await io;
-        let next = this.batches.shift();
+        let next = this.takeBatch();
         let nextIo = next === undefined ? undefined : this.writeBatch(next);
         this.notify(batch);
         if (next === undefined && !this.closed) {
-          next = this.batches.shift();
+          next = this.takeBatch();
           nextIo = next === undefined ? undefined : this.writeBatch(next);
         }
         batch = next;
@@ -353,6 +356,12 @@ export class WalWriter {
     } else {
       this.schedule();
     }
+  }
+
+  private takeBatch(): Batch | undefined {
+    const batch = this.batches.shift();
+    if (batch === this.openBatch) this.openBatch = undefined;
+    return batch;
   }
 
   private async writeBatch(batch: Batch): Promise<void> {
