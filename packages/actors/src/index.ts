@@ -25,7 +25,7 @@ export {
   type Strategy,
   type Shutdown,
 } from './supervisor.js';
-export { NodeDistribution, parseNodeName, type DistributionOptions } from './dist/distribution.js';
+export { NodeDistribution, parseNodeName, type DistributionOptions, type ConnectionInfo } from './dist/distribution.js';
 export { PhiAccrual, phiOf, type PhiOptions } from './dist/phi.js';
 export {
   subscribeFailureDetector,

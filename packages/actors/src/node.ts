@@ -6,7 +6,7 @@ import { randomInt } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { TlsOptions } from 'node:tls';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { NodeDistribution } from './dist/distribution.js';
+import { NodeDistribution, type ConnectionInfo } from './dist/distribution.js';
 import { FAILURE_DETECTOR_NAME, failureDetector, type FailureDetectorOptions } from './dist/failure-detector.js';
 import { Piscina } from 'piscina';
 import { systemClock, type Clock } from './clock.js';
@@ -289,6 +289,11 @@ export class Node {
   /** The nodes this node has a live connection with. */
   nodes(): string[] {
     return this.dist?.nodes() ?? [];
+  }
+
+  /** The live connection to `node`, or undefined; `queuedBytes` lets a producer slow down before the peer is dropped as overloaded. */
+  connectionInfo(node: string): ConnectionInfo | undefined {
+    return this.dist?.connectionInfo(node);
   }
 
   /** Plugs in the connections to other nodes (done by the distribution layer). */

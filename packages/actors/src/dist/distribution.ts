@@ -25,6 +25,15 @@ export interface DistributionOptions {
   readonly logger: Logger;
 }
 
+export interface ConnectionInfo {
+  /** True when this node dialled the connection. */
+  readonly outbound: boolean;
+  /** Bytes encoded for the peer that it has not read yet (up to maxQueuedBytes, then the connection closes). */
+  readonly queuedBytes: number;
+  readonly signalsSent: number;
+  readonly signalsReceived: number;
+}
+
 /** What the distribution needs from its node. */
 export interface DistributionHost {
   deliverFromNetwork(signal: Signal): void;
@@ -94,6 +103,13 @@ export class NodeDistribution implements Distribution {
   /** Names of the nodes with a live connection. */
   nodes(): string[] {
     return [...this.peers].filter(([, p]) => p.conn?.isUp === true).map(([name]) => name);
+  }
+
+  /** The live connection to `node`: direction, bytes waiting for it to read, signals each way. */
+  connectionInfo(node: string): ConnectionInfo | undefined {
+    const conn = this.peers.get(node)?.conn;
+    if (conn?.isUp !== true) return undefined;
+    return { outbound: conn.outbound, queuedBytes: conn.queuedByteCount + conn.socket.writableLength, signalsSent: conn.signalsSent, signalsReceived: conn.signalsReceived };
   }
 
   /** Connects to `node` now; resolves true once connected, false if it cannot be reached. */

@@ -2,44 +2,23 @@
 // cookie handshake refuses strangers, a lost connection fires 'noconnection', and bad
 // bytes on the wire close only that connection.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { connect, type Socket } from 'node:net';
-import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../src/dist/codec.js';
 import { Connection } from '../../src/dist/connection.js';
-import { parseNodeName, silentLogger, type ActorContext, type Node, type Pid } from '../../src/index.js';
-import { inbox, startNode } from '../helpers.js';
+import { parseNodeName, silentLogger, type ActorContext, type Pid } from '../../src/index.js';
+import { inbox } from '../helpers.js';
+import { closeReasons, peers } from './peers.js';
 
-const nodes: Node[] = [];
-const children: ChildProcess[] = [];
-afterEach(async () => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  await Promise.all(nodes.splice(0).map((n) => n.stop({ timeoutMs: 200 })));
-});
+const cluster = peers();
+afterEach(() => cluster.cleanup());
 
-async function distributedNode(name: string, cookie = 'secret', netTickMs = 15_000) {
-  const node = await startNode({ name, port: 0, cookie, netTickMs });
-  nodes.push(node);
-  return node;
+function distributedNode(name: string, cookie = 'secret', netTickMs = 15_000) {
+  return cluster.node(name, { cookie, netTickMs });
 }
 
-/** Starts a node in a child process; resolves with its name once it listens. */
-function childNode(name: string, cookie = 'secret', netTickMs = 15_000): Promise<{ child: ChildProcess; name: string }> {
-  const loader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  const script = new URL('./fixtures/peer.ts', import.meta.url).pathname;
-  const child = spawn(process.execPath, ['--import', loader, script, name, cookie, String(netTickMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const line = out.split('\n')[0];
-      if (out.includes('\n') && line !== undefined) resolve({ child, name: line.trim() });
-    });
-    child.once('exit', (code) => reject(new Error(`peer exited early with ${code}`)));
-  });
+function childNode(name: string, cookie = 'secret', netTickMs = 15_000) {
+  return cluster.child(name, { cookie, netTickMs });
 }
 
 const echo = {
@@ -118,9 +97,8 @@ describe('two nodes', () => {
     const b = await distributedNode('b', 'another cookie');
     expect(await a.connect(b.name)).toBe(false);
     expect(a.nodes()).toEqual([]);
-    const reasons = [...(a as unknown as { records: { obj: { reason?: string } }[] }).records, ...(b as unknown as { records: { obj: { reason?: string } }[] }).records]
-      .map((r) => r.obj.reason ?? '');
-    expect(reasons.some((r) => r.includes('cookie mismatch'))).toBe(true);
+    expect(closeReasons(a)).toContain(`cookie mismatch: node ${b.name} does not hold this node's cookie`);
+    await expect.poll(() => closeReasons(b)).toContain("peer refused the handshake: cookie mismatch: the peer does not hold this node's cookie");
     // A monitor on a refused node fires noconnection.
     expect((await a.monitor({ node: b.name, scheduler: 0, id: 1 })).reason).toBe('noconnection');
   });
@@ -197,8 +175,7 @@ describe('bad input', () => {
       socket.once('connect', () => conn.hello());
     });
     expect(await closed).toBe('connection closed by peer');
-    const reasons = (a as unknown as { records: { obj: { reason?: string } }[] }).records.map((r) => r.obj.reason ?? '');
-    expect(reasons).toContain('unknown frame kind 99');
+    expect(closeReasons(a)).toContain('unknown frame kind 99');
     const server = a.spawn(echo, undefined);
     expect(await b.call(server, 'still serving')).toMatchObject({ echoed: 'still serving' });
   });
