@@ -43,6 +43,7 @@ export class ServerLog implements LogReader, SegmentTarget {
   private lastSnapshotAtMs: number | undefined;
   private stopped: Error | undefined;
   private snapshotting = false;
+  private wal: WalPort;
 
   constructor(
     private readonly options: ServerLogOptions,
@@ -50,6 +51,7 @@ export class ServerLog implements LogReader, SegmentTarget {
     readonly snapshots: SnapshotStore,
   ) {
     this.uid = options.uid;
+    this.wal = options.wal;
     this.segLimit = segments.last() ?? 0;
     const snap = snapshots.current();
     if (snap !== undefined) this.written = { index: snap.index, term: snap.term };
@@ -125,7 +127,7 @@ export class ServerLog implements LogReader, SegmentTarget {
       if (e.index <= last) this.overwriteFrom(e.index);
       const bytes = encodeValue(e.payload);
       this.mem.append({ index: e.index, term: e.term, bytes, entry: e });
-      this.options.wal.append(this.uid, e.index, e.term, bytes);
+      this.wal.append(this.uid, e.index, e.term, bytes);
     }
   }
 
@@ -134,6 +136,11 @@ export class ServerLog implements LogReader, SegmentTarget {
     if (index <= this.segLimit) this.segLimit = index - 1;
     if (this.flushesInFlight > 0) this.overwriteFloor = Math.min(this.overwriteFloor, index);
     this.mem.truncateFrom(index);
+  }
+
+  /** Points appends at another WAL (an actor's port once the server's actor runs). */
+  attachWal(port: WalPort): void {
+    this.wal = port;
   }
 
   /** WAL notice: entries from..to of `term` are durable. Stale notices (overwritten) are ignored. */
@@ -146,12 +153,12 @@ export class ServerLog implements LogReader, SegmentTarget {
 
   /** WAL notice: it saw a gap; send everything still in memory from `from` again. */
   onResend(from: number): void {
-    this.options.wal.forget(this.uid);
+    this.wal.forget(this.uid);
     const last = this.mem.last();
     if (last === undefined) return;
     for (let i = Math.max(from, this.mem.first() as number); i <= last; i++) {
       const m = this.mem.get(i) as MemEntry;
-      this.options.wal.append(this.uid, m.index, m.term, m.bytes);
+      this.wal.append(this.uid, m.index, m.term, m.bytes);
     }
   }
 
@@ -286,7 +293,7 @@ export class ServerLog implements LogReader, SegmentTarget {
       this.mem.clear();
       this.segLimit = 0;
       await this.dropSegmentsUpTo(Number.MAX_SAFE_INTEGER);
-      this.options.wal.forget(this.uid);
+      this.wal.forget(this.uid);
     }
     if (!keep || this.written.index < meta.index) this.written = { index: meta.index, term: meta.term };
     this.options.onWritten?.(this.written);

@@ -2,7 +2,7 @@
 // log, with recovery on open. Recovery order per server: snapshot, then segments, then
 // WAL files oldest first; recovered WAL files are then flushed to segments.
 import type { IndexTerm } from '../core/log.js';
-import { LogCorruptionError, LogInvalidError, assert } from './errors.js';
+import { LogClosedError, LogCorruptionError, LogInvalidError, assert } from './errors.js';
 import { type LogFs, NodeFs, joinPath, safeFileName, unsafeFileName } from './fs.js';
 import { MetaStore } from './meta.js';
 import { SegmentStore } from './segments.js';
@@ -33,6 +33,12 @@ export interface LogSystemOptions {
   readonly segmentConcurrency?: number;
   /** Told when a server's lastWritten moves. */
   readonly onWritten?: (uid: string, lastWritten: IndexTerm) => void;
+  /**
+   * The WAL and segment writer run elsewhere (as actors, see log-actors.ts): recovery
+   * replays the WAL into memory tables but opens no WAL writer and flushes nothing;
+   * servers get their WAL port from `attachWal`.
+   */
+  readonly externalWal?: boolean;
   /** Told when the WAL or the segment writer fails; affected servers must stop. */
   readonly onFailure?: (what: 'wal' | 'segments', err: unknown) => void;
 }
@@ -45,6 +51,14 @@ export interface RecoveryReport {
   readonly warnings: readonly string[];
 }
 
+/** Until a server's actor attaches its WAL port, appends fail loudly rather than vanish. */
+const DETACHED_WAL = {
+  append(writerId: string): boolean {
+    throw new LogClosedError(`WAL (server ${writerId} has no WAL attached)`);
+  },
+  forget(): void {},
+};
+
 const DEFAULT_POLICY: SnapshotPolicy = { minIntervalMs: 0, minEntries: 4_096 };
 
 export class LogSystem {
@@ -52,7 +66,7 @@ export class LogSystem {
   private readonly failed = new Map<string, Error>();
   private readonly fs: LogFs;
   private readonly clock: { now(): number };
-  private wal!: WalWriter;
+  private wal: WalWriter | undefined;
   readonly segmentWriter: SegmentWriter;
   report!: RecoveryReport;
 
@@ -95,7 +109,7 @@ export class LogSystem {
     return new ServerLog(
       {
         uid,
-        wal: { append: (w, i, t, p) => this.wal.append(w, i, t, p), forget: (w) => this.wal.forget(w) },
+        wal: this.options.externalWal ? DETACHED_WAL : { append: (w, i, t, p) => this.walWriter().append(w, i, t, p), forget: (w) => this.walWriter().forget(w) },
         fs: this.fs,
         clock: this.clock,
         snapshotPolicy: this.options.snapshotPolicy ?? DEFAULT_POLICY,
@@ -191,6 +205,8 @@ export class LogSystem {
     for (const log of this.servers.values()) log.recovered();
     for (const log of this.servers.values()) warnings.push(...log.snapshots.warnings);
 
+    this.report = { servers: this.servers.size, walFiles: walNames.length, walEntries, tornWalBytes, warnings };
+    if (this.options.externalWal) return;
     const lastIndexes = new Map<string, number>();
     for (const [uid, log] of this.servers) lastIndexes.set(uid, log.last().index);
     const walOpts = this.options.wal ?? {};
@@ -217,9 +233,15 @@ export class LogSystem {
     this.failed.set(uid, err instanceof Error ? err : new Error(String(err)));
   }
 
-  /** The WAL writer (for counters and explicit rollover). */
+  /** The WAL writer (for counters and explicit rollover); none with `externalWal`. */
   walWriter(): WalWriter {
+    if (this.wal === undefined) throw new LogInvalidError('this log system has an external WAL (an actor); use its pid');
     return this.wal;
+  }
+
+  /** A server's log as the segment writer sees it; undefined if unknown or failed. */
+  segmentTarget(uid: string): ServerLog | undefined {
+    return this.servers.get(uid);
   }
 
   /** Servers that failed recovery, with their typed errors. */
@@ -255,19 +277,19 @@ export class LogSystem {
   async deleteServer(uid: string): Promise<void> {
     this.servers.delete(uid);
     this.failed.delete(uid);
-    this.wal.forget(uid);
+    this.wal?.forget(uid);
     await this.meta.delete(uid);
     await this.fs.rmrf(joinPath(this.serversDir, safeFileName(uid)));
   }
 
   /** Resolves when the WAL has written everything appended and the segment writer is idle. */
   async idle(): Promise<void> {
-    await this.wal.idle();
+    await this.wal?.idle();
     await this.segmentWriter.idle();
   }
 
   async close(): Promise<void> {
-    await this.wal.close();
+    await this.wal?.close();
     await this.segmentWriter.idle();
     await this.meta.close();
   }

@@ -147,6 +147,8 @@ export class WalWriter {
   private flushing = false;
   private scheduled = false;
   private closed = false;
+  /** Abandoned by a restarted WAL actor: no more notices of any kind. */
+  private silent = false;
   private idleWaiters: Array<() => void> = [];
 
   private constructor(private readonly options: WalOptions) {
@@ -314,6 +316,23 @@ export class WalWriter {
     if (open?.handle !== undefined) await open.handle.close();
   }
 
+  /**
+   * Silences this writer for good: no notice is sent after this call, pending entries
+   * are not acknowledged, and the file is closed once in-flight I/O settles. A WAL
+   * actor killed without `terminate` leaves its writer running; its successor calls
+   * this before it reads the files.
+   */
+  async abandon(): Promise<void> {
+    this.silent = true;
+    // Let in-flight and pending batches finish (unacknowledged): closing under a
+    // running write would turn it into an error nobody handles.
+    await this.idle();
+    this.closed = true;
+    const open = this.openSlot;
+    this.openSlot = undefined;
+    await open?.handle?.close().catch(() => undefined);
+  }
+
   private schedule(): void {
     if (this.scheduled || this.flushing) return;
     this.scheduled = true;
@@ -388,7 +407,7 @@ export class WalWriter {
     this.pendingBytes -= batch.length - FRAME_HEAD_BYTES + FRAME_OVERHEAD_BYTES;
     this.pendingCount -= batch.entries;
     if (this.spareBuffers.length < SPARE_BUFFERS_MAX && batch.buf.length <= this.limits.maxBatchBytes + BATCH_BUFFER_BYTES_MIN) this.spareBuffers.push(batch.buf);
-    batch.runs.forEach(this.written);
+    if (!this.silent) batch.runs.forEach(this.written);
   }
 
   private readonly written = (writerId: string, term: number, from: number, to: number): void => {
@@ -413,7 +432,7 @@ export class WalWriter {
     await (slot.handle as LogFileHandle).close();
     slot.handle = undefined;
     this.counters.rollovers++;
-    this.events.rolledOver({ seq: slot.seq, path: slot.path, ranges: rangesOf(slot) });
+    if (!this.silent) this.events.rolledOver({ seq: slot.seq, path: slot.path, ranges: rangesOf(slot) });
   }
 
   private fail(err: unknown): void {
@@ -421,7 +440,7 @@ export class WalWriter {
     const open = this.openSlot;
     this.openSlot = undefined;
     if (open?.handle !== undefined) void open.handle.close().catch(() => undefined);
-    if (this.events.failed) this.events.failed(err);
+    if (this.events.failed && !this.silent) this.events.failed(err);
   }
 }
 

@@ -1,0 +1,303 @@
+// Log storage as actors, as in Ra: one WAL actor per system and one segment writer
+// actor, under a supervisor. The shells are thin: batching, gap detection and rollover
+// stay in WalWriter, flush planning in SegmentWriter and ServerLog.
+//
+// Servers that use a system started here run on the same scheduler (thread): the
+// segment writer drains their memory tables (ServerLog objects) directly.
+import {
+  type ActorContext,
+  type Behaviour,
+  type CallResult,
+  type ModuleRef,
+  type Pid,
+  type SpawnOptions,
+  type ActorSpec,
+  startSupervisor,
+} from '@rafter/actors';
+import { LogInvalidError } from './errors.js';
+import { joinPath, type LogFs, NodeFs } from './fs.js';
+import { SEGMENT_FLUSH_JOB, reviveFlushResult } from './segment-flush-job.js';
+import { SegmentWriter } from './segment-writer.js';
+import type { SegmentFlushResult } from './segments.js';
+import type { ServerLog, WalPort } from './server-log.js';
+import { LogSystem, type LogSystemOptions } from './system.js';
+import { scanWalDir } from './wal-recovery.js';
+import { type ClosedWalFile, type WalCounters, WalWriter } from './wal.js';
+
+// ---- messages ----
+
+/** Server -> WAL. */
+export type WalRequest =
+  | { readonly type: 'append'; readonly writerId: string; readonly index: number; readonly term: number; readonly payload: Uint8Array }
+  | { readonly type: 'forget'; readonly writerId: string };
+
+/** WAL -> server. `walBusy`: the WAL is past its pending bound; wait for `written` before sending more. */
+export type WalNotice =
+  | { readonly type: 'written'; readonly writerId: string; readonly term: number; readonly from: number; readonly to: number }
+  | { readonly type: 'resend'; readonly writerId: string; readonly from: number }
+  | { readonly type: 'walBusy'; readonly writerId: string }
+  | { readonly type: 'walRestarted' };
+
+/** Segment writer -> the system's listener. */
+export type SegmentNotice =
+  | { readonly type: 'segmentsFlushed'; readonly path: string; readonly servers: number }
+  | { readonly type: 'segmentFlushFailed'; readonly path: string; readonly error: unknown };
+
+/** Calls both storage actors answer. */
+export type StorageCall = { readonly op: 'idle' } | { readonly op: 'counters' } | { readonly op: 'rollover' };
+
+/**
+ * What the storage actors and the servers of one system share. It outlives actor
+ * restarts: a restarted WAL finds its writers' pids here, and silences its killed
+ * predecessor's writer before reading the files.
+ */
+export interface LogSystemHandle {
+  readonly system: LogSystem;
+  readonly walDir: string;
+  readonly fs: LogFs;
+  readonly options: StartLogSystemOptions;
+  /** Servers' pids by uid, for WAL notices. */
+  readonly writers: Map<string, Pid>;
+  wal: Pid | undefined;
+  segmentWriter: Pid | undefined;
+  currentWal: WalWriter | undefined;
+  currentSegmentWriter: SegmentWriter | undefined;
+}
+
+export interface StartLogSystemOptions extends Omit<LogSystemOptions, 'externalWal' | 'dirtyRunner' | 'onWritten'> {
+  /** The dirty job that writes segments; tests pass a failing one. */
+  readonly flushJob?: ModuleRef;
+  /** Gets SegmentNotice messages (flushes done or failed). */
+  readonly listener?: Pid;
+  readonly intensity?: number;
+  readonly periodMs?: number;
+}
+
+// ---- WAL actor ----
+
+interface WalState {
+  readonly handle: LogSystemHandle;
+  readonly wal: WalWriter;
+  /** Writers told `walBusy` and not yet given a `written`. */
+  readonly busy: Set<string>;
+}
+
+export const walActor: Behaviour<WalState, LogSystemHandle> = {
+  async init(ctx, handle) {
+    await handle.currentWal?.abandon();
+    const found = await scanWalDir(handle.fs, handle.walDir);
+    for (const w of found.warnings) ctx.log.warn({ wal: handle.walDir }, w);
+    const busy = new Set<string>();
+    const send = (writerId: string, msg: WalNotice): void => {
+      const pid = handle.writers.get(writerId);
+      if (pid !== undefined) ctx.send(pid, msg);
+    };
+    const wal = await WalWriter.open({
+      ...(handle.options.wal ?? {}),
+      dir: handle.walDir,
+      fs: handle.fs,
+      ...(handle.options.random ? { random: handle.options.random } : {}),
+      firstSeq: found.lastSeq + 1,
+      lastIndexes: found.lastIndexes,
+      events: {
+        written: (writerId, term, from, to) => {
+          busy.delete(writerId);
+          send(writerId, { type: 'written', writerId, term, from, to });
+        },
+        resend: (writerId, from) => send(writerId, { type: 'resend', writerId, from }),
+        rolledOver: (file) => sendFile(ctx, handle, file),
+        // The file may hold a half-written batch: crash, and let the restart recover it.
+        failed: (err) => ctx.exit(ctx.self, { walFailed: err instanceof Error ? err.message : String(err) }),
+      },
+    });
+    handle.currentWal = wal;
+    handle.wal = ctx.self;
+    for (const file of found.closed) sendFile(ctx, handle, file);
+    // Whatever a server sent the old WAL after its last `written` may be lost: every
+    // server resends from its last written index.
+    for (const pid of handle.writers.values()) ctx.send(pid, { type: 'walRestarted' } satisfies WalNotice);
+    return { handle, wal, busy };
+  },
+
+  handle(msg: WalRequest, state, ctx) {
+    if (msg.type === 'append') {
+      // Batching is WalWriter's: everything appended before its next flush shares one write and one sync.
+      if (!state.wal.append(msg.writerId, msg.index, msg.term, msg.payload) && !state.busy.has(msg.writerId)) {
+        state.busy.add(msg.writerId);
+        const pid = state.handle.writers.get(msg.writerId);
+        if (pid !== undefined) ctx.send(pid, { type: 'walBusy', writerId: msg.writerId } satisfies WalNotice);
+      }
+    } else if (msg.type === 'forget') {
+      state.wal.forget(msg.writerId);
+    }
+    return state;
+  },
+
+  async handleCall(req: StorageCall, _from, state): Promise<CallResult<WalState>> {
+    if (req.op === 'idle') await state.wal.idle();
+    else if (req.op === 'rollover') await state.wal.rollover();
+    const counters: WalCounters = { ...state.wal.counters };
+    return { reply: { ...counters, pendingEntries: state.wal.pendingEntries() }, state };
+  },
+
+  async terminate(_reason, state, ctx) {
+    if (state?.handle.wal !== undefined && state.handle.wal.id === ctx.self.id) state.handle.wal = undefined;
+    // Not close(): that would acknowledge entries nobody will be told about.
+    await state?.wal.abandon();
+  },
+};
+
+function sendFile(ctx: ActorContext, handle: LogSystemHandle, file: ClosedWalFile): void {
+  // With no segment writer running the file stays on disk: the segment writer's
+  // restart restarts the WAL too (rest_for_one), which hands over every file again.
+  if (handle.segmentWriter !== undefined) ctx.send(handle.segmentWriter, { type: 'rolledOver', file });
+}
+
+// ---- segment writer actor ----
+
+interface SegmentWriterState {
+  readonly handle: LogSystemHandle;
+  readonly writer: SegmentWriter;
+  /** WAL files queued or done, so a WAL restart handing a file over again is a no-op. */
+  readonly seen: Set<string>;
+}
+
+/** Paths remembered as seen; a WAL file is 256 MiB by default, so this covers far more than a restart. */
+const SEEN_FILES_MAX = 4_096;
+
+export const segmentWriterActor: Behaviour<SegmentWriterState, LogSystemHandle> = {
+  async init(ctx, handle) {
+    // A killed predecessor's flushes may still run: two writers must never append to one segment.
+    await handle.currentSegmentWriter?.idle();
+    const job = handle.options.flushJob ?? SEGMENT_FLUSH_JOB;
+    const listener = handle.options.listener;
+    const writer = new SegmentWriter({
+      fs: handle.fs,
+      lookup: (uid) => handle.system.segmentTarget(uid),
+      ...(handle.options.segmentConcurrency ? { concurrency: handle.options.segmentConcurrency } : {}),
+      runner: async (task) => reviveFlushResult(await ctx.dirty<SegmentFlushResult>(job, task)),
+      events: {
+        flushed: (file, servers) => {
+          if (listener) ctx.send(listener, { type: 'segmentsFlushed', path: file.path, servers } satisfies SegmentNotice);
+        },
+        // The servers concerned hold the typed error (ServerLog.segmentFlushFailed) and stop.
+        failed: (file, error) => {
+          handle.options.onFailure?.('segments', error);
+          if (listener) ctx.send(listener, { type: 'segmentFlushFailed', path: file.path, error } satisfies SegmentNotice);
+        },
+      },
+    });
+    handle.currentSegmentWriter = writer;
+    handle.segmentWriter = ctx.self;
+    return { handle, writer, seen: new Set() };
+  },
+
+  handle(msg: { type: 'rolledOver'; file: ClosedWalFile }, state) {
+    if (msg?.type !== 'rolledOver' || state.seen.has(msg.file.path)) return state;
+    if (state.seen.size >= SEEN_FILES_MAX) state.seen.delete(state.seen.values().next().value as string);
+    state.seen.add(msg.file.path);
+    state.writer.accept(msg.file);
+    return state;
+  },
+
+  async handleCall(req: StorageCall, _from, state): Promise<CallResult<SegmentWriterState>> {
+    if (req.op === 'idle') await state.writer.idle();
+    return { reply: { ...state.writer.counters, pendingFiles: state.writer.pendingFiles() }, state };
+  },
+
+  terminate(_reason, state, ctx) {
+    if (state?.handle.segmentWriter?.id === ctx.self.id) state.handle.segmentWriter = undefined;
+  },
+};
+
+// ---- the system ----
+
+type Starter = { start<A>(spec: ActorSpec, args?: A, options?: SpawnOptions): Promise<Pid> };
+
+export interface StartedLogSystem {
+  readonly supervisor: Pid;
+  readonly handle: LogSystemHandle;
+  readonly system: LogSystem;
+}
+
+/**
+ * Recovers a system's storage (memory tables from snapshots, segments and WAL files),
+ * then starts the segment writer and the WAL actor under a rest_for_one supervisor:
+ * a segment writer restart restarts the WAL, which hands every WAL file over again.
+ */
+export async function startLogSystem(starter: Starter, options: StartLogSystemOptions): Promise<StartedLogSystem> {
+  const fs = options.fs ?? new NodeFs();
+  const system = await LogSystem.open({ ...options, fs, externalWal: true });
+  const handle: LogSystemHandle = {
+    system,
+    walDir: joinPath(options.dir, 'wal'),
+    fs,
+    options,
+    writers: new Map(),
+    wal: undefined,
+    segmentWriter: undefined,
+    currentWal: undefined,
+    currentSegmentWriter: undefined,
+  };
+  const supervisor = await startSupervisor(starter, {
+    strategy: 'rest_for_one',
+    ...(options.intensity !== undefined ? { intensity: options.intensity } : {}),
+    ...(options.periodMs !== undefined ? { periodMs: options.periodMs } : {}),
+    children: [
+      { id: 'segment_writer', start: { spec: segmentWriterActor, args: handle } },
+      { id: 'wal', start: { spec: walActor, args: handle } },
+    ],
+  });
+  return { supervisor, handle, system };
+}
+
+// ---- the server side ----
+
+/**
+ * Opens (or takes the recovered) log of server `uid` for the calling actor: its
+ * appends go to the WAL actor as messages, and WAL notices come back to this actor,
+ * which passes them to `applyWalNotice`.
+ */
+export async function openServerLog(ctx: ActorContext, handle: LogSystemHandle, uid: string): Promise<ServerLog> {
+  const log = await handle.system.openServer(uid);
+  log.attachWal(walPort(ctx, handle));
+  handle.writers.set(uid, ctx.self);
+  return log;
+}
+
+function walPort(ctx: ActorContext, handle: LogSystemHandle): WalPort {
+  return {
+    append(writerId, index, term, payload) {
+      // No WAL (restarting): dropped here, resent on its `walRestarted`.
+      if (handle.wal !== undefined) ctx.send(handle.wal, { type: 'append', writerId, index, term, payload } satisfies WalRequest);
+      return true;
+    },
+    forget(writerId) {
+      if (handle.wal !== undefined) ctx.send(handle.wal, { type: 'forget', writerId } satisfies WalRequest);
+    },
+  };
+}
+
+export function isWalNotice(msg: unknown): msg is WalNotice {
+  const type = (msg as { type?: unknown } | undefined)?.type;
+  return type === 'written' || type === 'resend' || type === 'walBusy' || type === 'walRestarted';
+}
+
+/** Applies a WAL notice to a server's log. `walBusy` changes nothing here: the caller should hold back. */
+export function applyWalNotice(log: ServerLog, msg: WalNotice): void {
+  switch (msg.type) {
+    case 'written':
+      log.onWritten(msg.term, msg.from, msg.to);
+      return;
+    case 'resend':
+      log.onResend(msg.from);
+      return;
+    case 'walRestarted':
+      log.onResend(log.lastWritten().index + 1);
+      return;
+    case 'walBusy':
+      return;
+    default:
+      throw new LogInvalidError(`unknown WAL notice ${JSON.stringify(msg satisfies never)}`);
+  }
+}

@@ -1,0 +1,65 @@
+// What a (re)starting WAL needs from the files already on disk: the sequence to go on
+// from, each writer's last index (for gap detection) and the files to hand to the
+// segment writer. The torn tail of the last file is truncated here as in recovery.
+import { joinPath, type LogFs } from './fs.js';
+import { scanWal } from './wal-format.js';
+import type { ClosedWalFile, IndexRange } from './wal.js';
+
+export interface WalDirState {
+  readonly lastSeq: number;
+  readonly closed: ClosedWalFile[];
+  readonly lastIndexes: Map<string, number>;
+  readonly warnings: string[];
+}
+
+function isMissing(err: unknown): boolean {
+  const e = err as { code?: string; cause?: { code?: string } };
+  return e?.code === 'ENOENT' || e?.cause?.code === 'ENOENT' || /ENOENT/.test(String((err as Error)?.message));
+}
+
+/** Throws LogCorruptionError for damage other than a torn tail of the last file. */
+export async function scanWalDir(fs: LogFs, dir: string): Promise<WalDirState> {
+  await fs.mkdirp(dir);
+  const names = (await fs.readdir(dir)).filter((n) => n.endsWith('.wal')).sort();
+  const closed: ClosedWalFile[] = [];
+  const lastIndexes = new Map<string, number>();
+  const warnings: string[] = [];
+  let lastSeq = 0;
+  for (const [i, name] of names.entries()) {
+    const path = joinPath(dir, name);
+    lastSeq = Math.max(lastSeq, Number.parseInt(name, 10));
+    let buf: Buffer;
+    try {
+      buf = await fs.readFile(path);
+    } catch (err) {
+      // The segment writer finished it and deleted it after we listed the directory.
+      if (isMissing(err)) continue;
+      throw err;
+    }
+    const ranges = new Map<string, IndexRange>();
+    const result = scanWal(buf, path, i === names.length - 1, {
+      entry: (uid, index) => {
+        lastIndexes.set(uid, index);
+        const r = ranges.get(uid);
+        if (r === undefined) ranges.set(uid, { from: index, to: index });
+        else {
+          r.from = Math.min(r.from, index);
+          r.to = index;
+        }
+      },
+    });
+    if (result.torn || result.header === undefined) {
+      warnings.push(`${path}: torn tail of ${buf.length - result.validBytes} bytes at offset ${result.validBytes} truncated`);
+      if (result.header === undefined) {
+        await fs.unlink(path);
+        continue;
+      }
+      const h = await fs.open(path, 'write');
+      await h.truncate(result.validBytes);
+      await h.datasync();
+      await h.close();
+    }
+    closed.push({ seq: Number.parseInt(name, 10), path, ranges });
+  }
+  return { lastSeq, closed, lastIndexes, warnings };
+}
