@@ -1,7 +1,7 @@
 // Log storage as actors: servers append through the WAL actor and get written
 // notices as messages, the WAL survives a kill through its supervisor without losing
 // an acknowledged entry, and segments are written on the dirty pool.
-import { type ActorContext, type Behaviour, DirtyJobError, Node, silentLogger } from '@rafter/actors';
+import { type ActorContext, type Behaviour, DirtyJobError, Node, type Pid, silentLogger } from '@rafter/actors';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type LogSystemHandle,
@@ -73,7 +73,7 @@ async function startWriters(node: Node, handle: LogSystemHandle, count: number) 
   const seen = new Map<string, Array<[number, number]>>();
   let waiting = new Set<string>();
   let done: () => void = () => undefined;
-  const pids = [];
+  const pids: Pid[] = [];
   for (let w = 0; w < count; w++) {
     const uid = `server-${w}`;
     seen.set(uid, []);
