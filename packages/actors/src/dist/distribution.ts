@@ -381,12 +381,17 @@ function checkSignal(raw: unknown, myName: string): Signal | undefined {
   const s = raw as Record<string, unknown>;
   if (typeof s.k !== 'string' || !SIGNAL_KINDS.has(s.k)) return undefined;
   if (s.k === 'named') return typeof s.name === 'string' && s.node === myName ? (raw as Signal) : undefined;
-  if (s.k === 'monitorName') return typeof s.name === 'string' && s.node === myName && isPid(s.from) && typeof s.ref === 'string' ? (raw as Signal) : undefined;
-  if (!isPid(s.to) || s.to.node !== myName) return undefined;
-  if ('from' in s && !isPid(s.from)) return undefined;
+  if (s.k === 'monitorName') return typeof s.name === 'string' && s.node === myName && isWirePid(s.from) && typeof s.ref === 'string' ? (raw as Signal) : undefined;
+  if (!isWirePid(s.to) || s.to.node !== myName) return undefined;
+  if ('from' in s && !isWirePid(s.from)) return undefined;
   if ('ref' in s && typeof s.ref !== 'string') return undefined;
   if (s.k === 'exit' || s.k === 'down') {
     if (isWireError(s.reason)) return { ...(raw as Signal), reason: decodeError(s.reason) } as Signal;
   }
   return raw as Signal;
+}
+
+/** A pid from the network: integer scheduler and id, so it cannot index anything odd. */
+function isWirePid(value: unknown): value is Pid {
+  return isPid(value) && Number.isInteger(value.scheduler) && value.scheduler >= 0 && Number.isInteger(value.id) && value.id >= 0;
 }
