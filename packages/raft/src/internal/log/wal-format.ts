@@ -88,6 +88,38 @@ export function encodeEntryRecord(buf: Buffer, offset: number, ref: number, inde
 }
 
 /**
+ * Writes the entry records of payloads[start..end) with indexes fromIndex + i, one
+ * after another from `offset`; returns the offset after the last. The caller has
+ * checked indexes, terms and room once for the whole run.
+ */
+export function encodeEntryRun(
+  buf: Buffer,
+  offset: number,
+  ref: number,
+  fromIndex: number,
+  terms: number | readonly number[],
+  payloads: readonly Uint8Array[],
+  start: number,
+  end: number,
+): number {
+  let at = offset;
+  for (let i = start; i < end; i++) {
+    const payload = payloads[i] as Uint8Array;
+    const index = fromIndex + i;
+    const term = typeof terms === 'number' ? terms : (terms[i] as number);
+    const length = payload.byteLength;
+    buf[at] = TAG_ENTRY;
+    putU32(buf, at + 1, ref);
+    writeU64(buf, index, at + 5);
+    writeU64(buf, term, at + 13);
+    putU32(buf, at + 21, length);
+    buf.set(payload, at + ENTRY_HEAD_BYTES);
+    at += ENTRY_HEAD_BYTES + length;
+  }
+  return at;
+}
+
+/**
  * Closes the frame that starts at `start` (records from start + FRAME_HEAD_BYTES to
  * `end`): writes its head and the CRC over head and body. Returns the frame's end.
  * One CRC call per batch: per record, the native call costs more than the hashing.

@@ -83,10 +83,15 @@ export class WrittenRuns {
   private readonly tos: number[] = [];
 
   add(writer: RunCursor, index: number, term: number): void {
+    this.addRange(writer, index, index, term);
+  }
+
+  /** Entries from..to (consecutive, one term) of one writer. */
+  addRange(writer: RunCursor, from: number, to: number, term: number): void {
     if (writer.runs === this) {
       const r = writer.run;
-      if (this.terms[r] === term && (this.tos[r] as number) + 1 === index) {
-        this.tos[r] = index;
+      if (this.terms[r] === term && (this.tos[r] as number) + 1 === from) {
+        this.tos[r] = to;
         return;
       }
     }
@@ -94,8 +99,8 @@ export class WrittenRuns {
     writer.run = this.writers.length;
     this.writers.push(writer);
     this.terms.push(term);
-    this.froms.push(index);
-    this.tos.push(index);
+    this.froms.push(from);
+    this.tos.push(to);
   }
 
   get length(): number {

@@ -1,7 +1,7 @@
 // The shared write-ahead log of one system: every server appends here; entries are
 // batched, written with one write call and made durable with one sync per batch.
 // Message-style API so an actor can wrap it: append() in, written/resend/rolledOver out.
-import { LogClosedError, LogLimitError, assert } from './errors.js';
+import { LogClosedError, LogInvalidError, LogLimitError, assert } from './errors.js';
 import { type LogFileHandle, type LogFs, NodeFs, joinPath } from './fs.js';
 import {
   ENTRY_PAYLOAD_BYTES_MAX,
@@ -19,6 +19,7 @@ import {
   FRAME_OVERHEAD_BYTES,
   WAL_HEADER_BYTES,
   encodeEntryRecord,
+  encodeEntryRun,
   encodeWalHeader,
   encodeWriterRecord,
   sealFrame,
@@ -200,6 +201,44 @@ export class WalWriter {
     return this.pendingBytes < WAL_PENDING_BYTES_MAX;
   }
 
+  /**
+   * Queues payloads[i] as entry fromIndex + i of `terms` (one term for all, or one per
+   * entry): one call per writer per Raft batch, so the writer lookup, the gap check and
+   * the notice bookkeeping are paid once, not per entry. The rules are those of
+   * `append` applied entry by entry: a gap at fromIndex asks for a resend and drops
+   * the whole batch; a batch from at or below the last index is a rewrite. Payloads and
+   * terms are checked before anything is queued, so a refused batch leaves no trace.
+   */
+  appendBatch(writerId: string, fromIndex: number, terms: number | readonly number[], payloads: readonly Uint8Array[]): boolean {
+    if (this.closed) throw new LogClosedError('WAL');
+    const n = payloads.length;
+    if (typeof terms !== 'number' && terms.length !== n) {
+      throw new LogInvalidError(`WAL batch of ${writerId} from index ${fromIndex}: ${terms.length} terms for ${n} payloads`);
+    }
+    for (let i = 0; i < n; i++) {
+      const bytes = (payloads[i] as Uint8Array).byteLength;
+      if (bytes > ENTRY_PAYLOAD_BYTES_MAX) throw new LogLimitError(`payload of ${writerId} index ${fromIndex + i}`, bytes, ENTRY_PAYLOAD_BYTES_MAX);
+    }
+    if (n === 0) return this.pendingBytes < WAL_PENDING_BYTES_MAX;
+    assert(Number.isSafeInteger(fromIndex) && fromIndex > 0 && Number.isSafeInteger(fromIndex + n - 1), `batch of ${writerId} from index ${fromIndex}`);
+    if (typeof terms === 'number') assert(Number.isSafeInteger(terms) && terms >= 0, `term ${terms} of ${writerId} from index ${fromIndex}`);
+    else for (let i = 0; i < n; i++) assert(Number.isSafeInteger(terms[i]) && (terms[i] as number) >= 0, `term ${terms[i]} of ${writerId} at index ${fromIndex + i}`);
+    const state = this.writers.get(writerId) ?? this.newWriter(writerId);
+    const verdict = checkSequence(state.lastIndex, state.awaitingFrom, fromIndex);
+    if (verdict === 'accept') {
+      state.awaitingFrom = undefined;
+      state.lastIndex = fromIndex + n - 1;
+      this.encodeRun(state, fromIndex, terms, payloads);
+      if (!this.scheduled && !this.flushing) this.schedule();
+    } else if (verdict === 'gap') {
+      assert(state.lastIndex !== undefined, 'gap needs a last index');
+      state.awaitingFrom = state.lastIndex + 1;
+      this.counters.resends++;
+      this.events.resend(writerId, state.awaitingFrom);
+    }
+    return this.pendingBytes < WAL_PENDING_BYTES_MAX;
+  }
+
   private newWriter(writerId: string): WriterState {
     const idBytes = Buffer.from(writerId, 'utf8');
     if (idBytes.length === 0 || idBytes.length > WRITER_ID_BYTES_MAX) throw new LogLimitError('writer id bytes', idBytes.length, WRITER_ID_BYTES_MAX);
@@ -262,6 +301,52 @@ export class WalWriter {
     slot.records++;
     this.pendingBytes += recordBytes;
     this.pendingCount++;
+  }
+
+  /** Encodes a writer's consecutive entries; only the first of each stretch takes the general path. */
+  private encodeRun(state: WriterState, fromIndex: number, terms: number | readonly number[], payloads: readonly Uint8Array[]): void {
+    const n = payloads.length;
+    let i = 0;
+    while (i < n) {
+      // Places the writer record, cuts a new batch or file where the limits say.
+      this.encode(state, fromIndex + i, typeof terms === 'number' ? terms : (terms[i] as number), payloads[i] as Uint8Array);
+      i = this.encodeStretch(state, fromIndex, terms, payloads, i + 1);
+    }
+  }
+
+  /**
+   * Encodes payloads from `start` on while they fit the open batch and the current file
+   * as they stand (the same limits `encode` checks per entry); returns where it stopped.
+   * The writer's last entry is already in this batch and file, under its ref.
+   */
+  private encodeStretch(state: WriterState, fromIndex: number, terms: number | readonly number[], payloads: readonly Uint8Array[], start: number): number {
+    const batch = this.openBatch as Batch;
+    const slot = this.slot;
+    assert(batch.slot === slot && state.refSlot === slot, `stretch of ${state.id} outside its batch`);
+    const n = payloads.length;
+    const entriesRoom = this.limits.maxBatchEntries - batch.entries;
+    const bytesRoom = Math.min(this.limits.maxBatchBytes - (batch.length - FRAME_HEAD_BYTES), slot.maxBytes - slot.plannedBytes);
+    let end = start;
+    let bytes = 0;
+    while (end < n && end - start < entriesRoom) {
+      const recordBytes = ENTRY_OVERHEAD_BYTES + (payloads[end] as Uint8Array).byteLength;
+      if (bytes + recordBytes > bytesRoom) break;
+      bytes += recordBytes;
+      end++;
+    }
+    const count = end - start;
+    if (count === 0) return start;
+    if (batch.length + bytes + 4 > batch.buf.length) this.growBatch(batch, bytes + 4);
+    batch.length = encodeEntryRun(batch.buf, batch.length, state.ref, fromIndex, terms, payloads, start, end);
+    if (typeof terms === 'number') batch.runs.addRange(state, fromIndex + start, fromIndex + end - 1, terms);
+    else addTermRuns(batch.runs, state, fromIndex, terms, start, end);
+    slot.rangeTo[state.ref - 1] = fromIndex + end - 1;
+    batch.entries += count;
+    slot.plannedBytes += bytes;
+    slot.records += count;
+    this.pendingBytes += bytes;
+    this.pendingCount += count;
+    return end;
   }
 
   private newBatch(slot: FileSlot, recordBytes: number): Batch {
@@ -441,6 +526,17 @@ export class WalWriter {
     this.openSlot = undefined;
     if (open?.handle !== undefined) void open.handle.close().catch(() => undefined);
     if (this.events.failed && !this.silent) this.events.failed(err);
+  }
+}
+
+/** One run per stretch of equal terms in terms[start..end). */
+function addTermRuns(runs: WrittenRuns, state: WriterState, fromIndex: number, terms: readonly number[], start: number, end: number): void {
+  let runStart = start;
+  for (let i = start + 1; i <= end; i++) {
+    if (i === end || terms[i] !== terms[runStart]) {
+      runs.addRange(state, fromIndex + runStart, fromIndex + i - 1, terms[runStart] as number);
+      runStart = i;
+    }
   }
 }
 

@@ -1,0 +1,251 @@
+// WalWriter.appendBatch: the same rules as append entry by entry (gaps, resends,
+// rewrites, batch and file limits cut inside a batch), and acknowledged batches
+// survive SIGKILL.
+import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LogInvalidError, LogLimitError } from '../../src/internal/log/errors.js';
+import { NodeFs } from '../../src/internal/log/fs.js';
+import { ENTRY_PAYLOAD_BYTES_MAX } from '../../src/internal/log/limits.js';
+import { scanWal } from '../../src/internal/log/wal-format.js';
+import { scanWalDir } from '../../src/internal/log/wal-recovery.js';
+import { type ClosedWalFile, type WalOptions, WalWriter } from '../../src/internal/log/wal.js';
+import { seeded, tempDir } from './helpers.js';
+
+interface Recorder {
+  written: Array<[string, number, number, number]>;
+  resends: Array<[string, number]>;
+  rolled: ClosedWalFile[];
+}
+
+async function openWal(dir: string, extra: Partial<WalOptions> = {}): Promise<{ wal: WalWriter; rec: Recorder }> {
+  const rec: Recorder = { written: [], resends: [], rolled: [] };
+  const wal = await WalWriter.open({
+    dir,
+    random: () => 0.999,
+    events: {
+      written: (w, t, f, to) => rec.written.push([w, t, f, to]),
+      resend: (w, f) => rec.resends.push([w, f]),
+      rolledOver: (file) => rec.rolled.push(file),
+    },
+    ...extra,
+  });
+  return { wal, rec };
+}
+
+/** Every entry in the directory's WAL files, oldest file first: [writer, index, term, payload]. */
+function readAll(dir: string): Array<[string, number, number, string]> {
+  const out: Array<[string, number, number, string]> = [];
+  const names = readdirSync(dir).filter((n) => n.endsWith('.wal')).sort();
+  names.forEach((n, i) => scanWal(readFileSync(join(dir, n)), n, i === names.length - 1, { entry: (w, idx, t, p) => out.push([w, idx, t, p.toString()]) }));
+  return out;
+}
+
+function payloads(writer: string, from: number, to: number): Buffer[] {
+  return Array.from({ length: to - from + 1 }, (_, k) => Buffer.from(`${writer}${from + k}`));
+}
+
+let cleanup: (() => void) | undefined;
+afterEach(() => cleanup?.());
+
+describe('WalWriter.appendBatch', () => {
+  it('writes batches of many writers with one term or one per entry, notices per run', async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    const { wal, rec } = await openWal(t.dir);
+    expect(wal.appendBatch('a', 1, 1, payloads('a', 1, 5))).toBe(true);
+    wal.appendBatch('b', 1, [1, 1, 2, 2, 3], payloads('b', 1, 5));
+    wal.append('a', 6, 1, Buffer.from('a6'));
+    wal.appendBatch('a', 7, 2, payloads('a', 7, 8));
+    await wal.close();
+    expect(rec.written).toEqual([
+      ['a', 1, 1, 6],
+      ['b', 1, 1, 2],
+      ['b', 2, 3, 4],
+      ['b', 3, 5, 5],
+      ['a', 2, 7, 8],
+    ]);
+    const all = readAll(t.dir);
+    expect(all.filter((x) => x[0] === 'a').map((x) => [x[1], x[2], x[3]])).toEqual([1, 2, 3, 4, 5, 6, 7, 8].map((i) => [i, i <= 6 ? 1 : 2, `a${i}`]));
+    expect(all.filter((x) => x[0] === 'b').map((x) => x[2])).toEqual([1, 1, 2, 2, 3]);
+    expect(wal.counters.entries).toBe(13);
+  });
+
+  it('asks for a resend at a gap, drops the whole batch and what follows until the resend', async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    const { wal, rec } = await openWal(t.dir);
+    wal.appendBatch('a', 1, 1, payloads('a', 1, 3));
+    wal.appendBatch('a', 6, 1, payloads('a', 6, 8));
+    expect(rec.resends).toEqual([['a', 4]]);
+    wal.appendBatch('a', 9, 1, payloads('a', 9, 9));
+    wal.append('a', 10, 1, Buffer.from('a10'));
+    expect(rec.resends).toHaveLength(1);
+    wal.appendBatch('a', 4, 1, payloads('a', 4, 10));
+    await wal.close();
+    expect(readAll(t.dir).map((x) => x[3])).toEqual(payloads('a', 1, 10).map(String));
+    expect(wal.counters.resends).toBe(1);
+  });
+
+  it('accepts a batch that rewrites a suffix and reports it as a new run', async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    const { wal, rec } = await openWal(t.dir);
+    wal.appendBatch('a', 1, 1, payloads('a', 1, 6));
+    await wal.idle();
+    wal.appendBatch('a', 4, 2, [Buffer.from('x4'), Buffer.from('x5')]);
+    wal.append('a', 6, 2, Buffer.from('x6'));
+    await wal.close();
+    expect(rec.written).toEqual([
+      ['a', 1, 1, 6],
+      ['a', 2, 4, 6],
+    ]);
+  });
+
+  it('cuts batches and files inside one call, a writer record in each new file', async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    const { wal, rec } = await openWal(t.dir, { maxSizeBytes: 4096, random: () => 0, maxBatchEntries: 7 });
+    const big = Array.from({ length: 150 }, (_, k) => Buffer.alloc(40 + (k % 13), k));
+    wal.appendBatch('b', 1, 1, [Buffer.from('b1')]);
+    wal.appendBatch('a', 1, 3, big);
+    wal.appendBatch('b', 2, 1, [Buffer.from('b2')]);
+    await wal.close();
+    expect(wal.counters.entries).toBe(152);
+    expect(wal.counters.batches).toBeGreaterThanOrEqual(Math.ceil(150 / 7));
+    expect(rec.rolled.length).toBeGreaterThan(2);
+    let nextA = 1;
+    for (const f of rec.rolled) {
+      const r = f.ranges.get('a');
+      expect(r?.from).toBe(nextA);
+      nextA = (r?.to as number) + 1;
+      expect(readFileSync(f.path).length).toBeLessThanOrEqual(4096);
+    }
+    const all = readAll(t.dir);
+    expect(all.filter((x) => x[0] === 'a').map((x) => x[1])).toEqual(Array.from({ length: 150 }, (_, k) => k + 1));
+    const files = readdirSync(t.dir).filter((n) => n.endsWith('.wal')).sort();
+    const aIn = files.map((n) => {
+      let count = 0;
+      scanWal(readFileSync(join(t.dir, n)), n, true, { entry: (w, i, _t, p) => w === 'a' && p.equals(big[i - 1] as Buffer) && count++ });
+      return count;
+    });
+    expect(aIn.reduce((x, y) => x + y, 0)).toBe(150);
+    // Written notices cover 1..150 in order, in runs no longer than a batch.
+    const mine = rec.written.filter((x) => x[0] === 'a');
+    expect(mine[0]?.[2]).toBe(1);
+    expect(mine.at(-1)?.[3]).toBe(150);
+    mine.forEach(([, term, from, to], k) => {
+      expect(term).toBe(3);
+      expect(to - from + 1).toBeLessThanOrEqual(7);
+      if (k > 0) expect(from).toBe((mine[k - 1] as number[])[3] as number + 1);
+    });
+  });
+
+  it('matches entry-by-entry appends byte for byte', async () => {
+    const random = seeded(7);
+    const plan: Array<[string, number, number[], Buffer[]]> = [];
+    const next = new Map<string, number>();
+    for (let k = 0; k < 200; k++) {
+      const w = `w${Math.floor(random() * 5)}`;
+      const from = next.get(w) ?? 1;
+      const n = 1 + Math.floor(random() * 12);
+      const terms = Array.from({ length: n }, (_, i) => 1 + Math.floor((from + i) / 30));
+      plan.push([w, from, terms, Array.from({ length: n }, () => Buffer.alloc(Math.floor(random() * 90), k))]);
+      next.set(w, from + n);
+    }
+    const options = { maxSizeBytes: 8192, random: () => 0.3, maxBatchEntries: 16, maxBatchBytes: 1500 };
+    const files: string[][] = [];
+    for (const batched of [false, true]) {
+      const t = tempDir();
+      const { wal } = await openWal(t.dir, options);
+      // Batch boundaries must not depend on flush timing: queue everything before the first flush.
+      for (const [w, from, terms, ps] of plan) {
+        if (batched) wal.appendBatch(w, from, terms, ps);
+        else ps.forEach((p, i) => wal.append(w, from + i, terms[i] as number, p));
+      }
+      await wal.close();
+      files.push(readdirSync(t.dir).sort().map((n) => readFileSync(join(t.dir, n)).toString('hex')));
+      t.cleanup();
+    }
+    expect(files[1]).toEqual(files[0]);
+  });
+
+  it('refuses a bad batch before queueing any of it, and after close', async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    const { wal, rec } = await openWal(t.dir);
+    const huge = { byteLength: ENTRY_PAYLOAD_BYTES_MAX + 1 } as Uint8Array;
+    expect(() => wal.appendBatch('a', 1, 1, [Buffer.from('ok'), huge])).toThrow(LogLimitError);
+    expect(() => wal.appendBatch('a', 1, [1], payloads('a', 1, 2))).toThrow(LogInvalidError);
+    expect(wal.pendingEntries()).toBe(0);
+    expect(wal.appendBatch('a', 1, 1, [])).toBe(true);
+    wal.appendBatch('a', 1, 1, payloads('a', 1, 2));
+    await wal.close();
+    expect(rec.written).toEqual([['a', 1, 1, 2]]);
+    expect(() => wal.appendBatch('a', 3, 1, payloads('a', 3, 3))).toThrow(/closed/);
+  });
+});
+
+const crashWriter = fileURLToPath(new URL('./wal-crash-writer.ts', import.meta.url));
+const CRASH_WRITERS = 10;
+
+/** Runs the batch writer until `acks` written notices arrived, kills it, returns the highest acknowledged index per writer. */
+function runAndKill(dir: string, acks: number): Promise<Map<string, number>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', crashWriter, dir, String(CRASH_WRITERS)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const acked = new Map<string, number>();
+    let seen = 0;
+    let buffer = '';
+    let stderr = '';
+    let killed = false;
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      buffer += d.toString();
+      const lines = buffer.split('\n');
+      buffer = lines.pop() ?? '';
+      for (const line of lines) {
+        const [id, index] = line.split(' ');
+        if (id === undefined || index === undefined) continue;
+        acked.set(id, Math.max(acked.get(id) ?? 0, Number(index)));
+        if (++seen >= acks && !killed) {
+          killed = true;
+          child.kill('SIGKILL');
+        }
+      }
+    });
+    child.on('exit', (_code, signal) => {
+      if (signal === 'SIGKILL') resolve(acked);
+      else reject(new Error(`WAL writer exited without being killed: ${stderr}`));
+    });
+  });
+}
+
+describe('appendBatch under SIGKILL', () => {
+  it('keeps every acknowledged batch entry, in order, across repeated kills', async () => {
+    const t = tempDir('rafter-wal-crash-');
+    cleanup = t.cleanup;
+    const random = seeded(Number(process.env.RAFTER_CRASH_SEED ?? 11));
+    const best = new Map<string, number>();
+    for (let round = 0; round < 4; round++) {
+      const acked = await runAndKill(t.dir, 100 + Math.floor(random() * 600));
+      for (const [id, i] of acked) best.set(id, Math.max(best.get(id) ?? 0, i));
+      // Recovery truncates a torn tail; everything before it must be whole and in order.
+      const state = await scanWalDir(new NodeFs(), t.dir);
+      const seen = new Map<string, number>();
+      for (const [k, file] of state.closed.entries()) {
+        scanWal(readFileSync(file.path), file.path, k === state.closed.length - 1, {
+          entry: (id, index, term, payload) => {
+            expect(index, id).toBe((seen.get(id) ?? 0) + 1);
+            expect(term).toBe(1 + Math.floor(index / 40));
+            expect(payload.toString()).toBe(`${id}:${index}`);
+            seen.set(id, index);
+          },
+        });
+      }
+      for (const [id, want] of best) expect(seen.get(id) ?? 0, `${id} round ${round}`).toBeGreaterThanOrEqual(want);
+      expect(state.lastIndexes).toEqual(seen);
+    }
+  }, 90_000);
+});
