@@ -1,4 +1,4 @@
-// pnpm bench wal [--json] [--recovery] [--runs N]
+// pnpm bench wal [--json] [--recovery] [--runs N] [--writers 1,100,1000] [--mode batch,entry]
 // Throughput and latency through the shared WAL with 1, 100 and 1,000 writers, fsync
 // on, against a raw baseline replaying the same batch sizes (write + fdatasync) in the
 // same run. --recovery also times a restart with 1,000 servers and 1,000,000 entries.
@@ -36,6 +36,9 @@ class RecordingFs extends NodeFs {
   }
 }
 
+/** How the load generator hands a refill to the WAL: one appendBatch call, or one append per entry. */
+type AppendMode = 'batch' | 'entry';
+
 interface WalRun {
   writers: number;
   entries: number;
@@ -49,51 +52,109 @@ interface WalRun {
   ioSeconds: number;
 }
 
-/** Append-to-written latencies in a growable typed array (no per-entry boxing). */
+/**
+ * Append-to-written latencies as (value, count) pairs: all entries of one refill share
+ * their append time, so a written notice adds one pair per refill it covers, not one
+ * value per entry. Percentiles are over entries.
+ */
 class Latencies {
-  private values = new Float64Array(1 << 20);
+  private values = new Float64Array(1 << 16);
+  private counts = new Float64Array(1 << 16);
   private n = 0;
-  addRange(sentAt: Float64Array, from: number, to: number, now: number): void {
-    if (this.n + (to - from + 1) > this.values.length) {
-      const grown = new Float64Array(Math.max(this.values.length * 2, this.n + (to - from + 1)));
-      grown.set(this.values.subarray(0, this.n));
-      this.values = grown;
+  add(value: number, count: number): void {
+    if (this.n === this.values.length) {
+      const values = new Float64Array(this.n * 2);
+      const counts = new Float64Array(this.n * 2);
+      values.set(this.values);
+      counts.set(this.counts);
+      this.values = values;
+      this.counts = counts;
     }
-    for (let i = from; i <= to; i++) this.values[this.n++] = now - (sentAt[i % sentAt.length] as number);
+    this.values[this.n] = value;
+    this.counts[this.n++] = count;
   }
-  sorted(): Float64Array {
-    return this.values.slice(0, this.n).sort();
+  percentiles(ps: readonly number[]): number[] {
+    const values = this.values;
+    const order = Uint32Array.from({ length: this.n }, (_, i) => i).sort((a, b) => (values[a] as number) - (values[b] as number));
+    let total = 0;
+    for (let i = 0; i < this.n; i++) total += this.counts[i] as number;
+    return ps.map((p) => {
+      const rank = Math.floor(p * total);
+      let seen = 0;
+      for (const i of order) {
+        seen += this.counts[i] as number;
+        if (seen > rank) return values[i] as number;
+      }
+      return values[order[order.length - 1] ?? 0] ?? 0;
+    });
   }
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
+/**
+ * Each writer's refills in flight: where each one started and when it was appended, in a
+ * ring per writer (at most `window` refills of at least one entry each are unacknowledged).
+ */
+class Refills {
+  private readonly starts: Float64Array;
+  private readonly times: Float64Array;
+  private readonly head: Uint32Array;
+  private readonly tail: Uint32Array;
+  constructor(
+    writers: number,
+    private readonly ring: number,
+  ) {
+    this.starts = new Float64Array(writers * ring);
+    this.times = new Float64Array(writers * ring);
+    this.head = new Uint32Array(writers);
+    this.tail = new Uint32Array(writers);
+  }
+  record(w: number, start: number, now: number): void {
+    const t = this.tail[w] as number;
+    this.starts[w * this.ring + t] = start;
+    this.times[w * this.ring + t] = now;
+    this.tail[w] = (t + 1) % this.ring;
+    if (this.tail[w] === this.head[w]) throw new Error(`writer ${w}: more refills in flight than the ring holds`);
+  }
+  /** Entries from..to of writer w are written (`next` is its next unsent index). */
+  written(w: number, from: number, to: number, next: number, now: number, latencies: Latencies): void {
+    const base = w * this.ring;
+    while (from <= to) {
+      const h = this.head[w] as number;
+      const after = (h + 1) % this.ring;
+      const end = after === this.tail[w] ? next - 1 : (this.starts[base + after] as number) - 1;
+      const upTo = Math.min(to, end);
+      latencies.add(now - (this.times[base + h] as number), upTo - from + 1);
+      from = upTo + 1;
+      if (upTo === end) this.head[w] = after;
+    }
+  }
 }
 
-async function runWal(dir: string, writers: number): Promise<WalRun> {
+async function runWal(dir: string, writers: number, mode: AppendMode): Promise<WalRun> {
   const fs = new RecordingFs();
   const window = Math.max(16, Math.floor(8_192 / writers));
   const ids = Array.from({ length: writers }, (_, i) => `server-${i}`);
   const next = new Array<number>(writers).fill(1);
   const acked = new Array<number>(writers).fill(0);
-  const sentAt = ids.map(() => new Float64Array(window * 2));
+  const refills = new Refills(writers, window + 2);
   const latencies = new Latencies();
   const payload = Buffer.alloc(PAYLOAD_BYTES, 7);
+  const windowPayloads = new Array<Buffer>(window).fill(payload);
   const index = new Map(ids.map((id, i) => [id, i]));
   let done = 0;
   let stopping = false;
-  // Like a pipelined Raft server, each writer tops its own window up when told `written`.
+  // Like a pipelined Raft server, each writer tops its own window up when told `written`:
+  // in 'batch' mode with one appendBatch call (a leader appending the commands that
+  // arrived meanwhile), in 'entry' mode with one append per entry.
   const refill = (w: number, now: number): void => {
-    const ring = sentAt[w] as Float64Array;
+    const from = next[w] as number;
+    const count = (acked[w] as number) + window - from + 1;
+    if (count <= 0) return;
+    refills.record(w, from, now);
     const id = ids[w] as string;
-    let i = next[w] as number;
-    const end = (acked[w] as number) + window;
-    for (; i <= end; i++) {
-      ring[i % ring.length] = now;
-      wal.append(id, i, 1, payload);
-    }
-    next[w] = i;
+    if (mode === 'batch') wal.appendBatch(id, from, 1, count === window ? windowPayloads : windowPayloads.slice(0, count));
+    else for (let i = from; i < from + count; i++) wal.append(id, i, 1, payload);
+    next[w] = from + count;
   };
   const wal = await WalWriter.open({
     dir,
@@ -102,7 +163,7 @@ async function runWal(dir: string, writers: number): Promise<WalRun> {
       written: (id, _term, from, to) => {
         const w = index.get(id) as number;
         const now = performance.now();
-        latencies.addRange(sentAt[w] as Float64Array, from, to, now);
+        refills.written(w, from, to, next[w] as number, now, latencies);
         acked[w] = to;
         done += to - from + 1;
         if (!stopping) refill(w, now);
@@ -127,7 +188,7 @@ async function runWal(dir: string, writers: number): Promise<WalRun> {
   await wal.close();
   const batches = fs.batches.slice(startBatches);
   const bytes = batches.reduce((a, b) => a + b, 0);
-  const sorted = latencies.sorted();
+  const [p50Ms, p99Ms] = latencies.percentiles([0.5, 0.99]) as [number, number];
   return {
     writers,
     entries: done,
@@ -135,8 +196,8 @@ async function runWal(dir: string, writers: number): Promise<WalRun> {
     entriesPerSec: done / seconds,
     mbPerSec: bytes / seconds / 1e6,
     entriesPerFsync: done / Math.max(1, wal.counters.syncs),
-    p50Ms: percentile(sorted, 0.5),
-    p99Ms: percentile(sorted, 0.99),
+    p50Ms,
+    p99Ms,
     batches,
     ioSeconds: fs.ioMs / 1000,
   };
@@ -205,49 +266,79 @@ async function recoveryBench(root: string): Promise<RecoveryFigures> {
   return { servers, entries: servers * perServer, writeSec, fromWalOpenSec, fromWalFlushedSec, fromSegmentsSec };
 }
 
+interface ModeResults {
+  wal: WalRun[];
+  ratio: number[];
+  ioRatio: number[];
+  rawEps: number[];
+}
+
+function option(argv: string[], name: string): string | undefined {
+  const at = argv.indexOf(name);
+  return at >= 0 ? argv[at + 1] : undefined;
+}
+
 export async function main(argv: string[]): Promise<void> {
   const json = argv.includes('--json');
   const recovery = argv.includes('--recovery');
-  const runsArg = argv.indexOf('--runs');
-  const runs = runsArg >= 0 ? Number(argv[runsArg + 1]) : 3;
+  const runs = Number(option(argv, '--runs') ?? 3);
+  // --writers and --mode narrow a run down for profiling; the JSON keys of what was skipped are null.
+  const writerCounts = option(argv, '--writers')?.split(',').map(Number) ?? [1, 100, 1_000];
+  const modes = (option(argv, '--mode')?.split(',') ?? ['batch', 'entry']) as AppendMode[];
   const root = mkdtempSync(join(tmpdir(), 'rafter-bench-wal-'));
   try {
-    const results: Record<number, { wal: WalRun[]; ratio: number[]; ioRatio: number[]; rawEps: number[] }> = {};
-    for (const writers of [1, 100, 1_000]) {
-      results[writers] = { wal: [], ratio: [], ioRatio: [], rawEps: [] };
+    const results = new Map<string, ModeResults>();
+    const key = (mode: AppendMode, writers: number) => `${mode}/${writers}`;
+    for (const writers of writerCounts) {
+      // Modes alternate run by run so both see the same drift in the disk's speed.
       for (let r = 0; r < runs; r++) {
-        const dir = join(root, `w${writers}-${r}`);
-        const wal = await runWal(dir, writers);
-        const rawSec = await runRaw(dir, wal.batches);
-        results[writers]?.wal.push(wal);
-        results[writers]?.ratio.push(wal.seconds / rawSec);
-        results[writers]?.ioRatio.push(wal.ioSeconds / rawSec);
-        results[writers]?.rawEps.push(wal.entries / rawSec);
-        rmSync(dir, { recursive: true, force: true });
+        for (const mode of modes) {
+          const dir = join(root, `${mode}-w${writers}-${r}`);
+          const wal = await runWal(dir, writers, mode);
+          const rawSec = await runRaw(dir, wal.batches);
+          const res = results.get(key(mode, writers)) ?? { wal: [], ratio: [], ioRatio: [], rawEps: [] };
+          results.set(key(mode, writers), res);
+          res.wal.push(wal);
+          res.ratio.push(wal.seconds / rawSec);
+          res.ioRatio.push(wal.ioSeconds / rawSec);
+          res.rawEps.push(wal.entries / rawSec);
+          rmSync(dir, { recursive: true, force: true });
+        }
       }
     }
-    const pick = (w: number, f: (r: WalRun) => number) => median((results[w]?.wal ?? []).map(f));
+    const of = (mode: AppendMode, w: number, f: (r: ModeResults) => number[]): number | null => {
+      const res = results.get(key(mode, w));
+      return res === undefined ? null : median(f(res));
+    };
+    const pick = (mode: AppendMode, w: number, f: (r: WalRun) => number) => of(mode, w, (res) => res.wal.map(f));
+    const figures = (mode: AppendMode) => ({
+      walOverRawRatio: of(mode, 1_000, (r) => r.ratio),
+      walOverRawRatio1Writer: of(mode, 1, (r) => r.ratio),
+      walOverRawRatio100Writers: of(mode, 100, (r) => r.ratio),
+      walIoOverRawRatio: of(mode, 1_000, (r) => r.ioRatio),
+      entriesPerSec1Writer: pick(mode, 1, (r) => r.entriesPerSec),
+      entriesPerSec100Writers: pick(mode, 100, (r) => r.entriesPerSec),
+      entriesPerSec1000Writers: pick(mode, 1_000, (r) => r.entriesPerSec),
+      rawEntriesPerSec1000Writers: of(mode, 1_000, (r) => r.rawEps),
+      mbPerSec1000Writers: pick(mode, 1_000, (r) => r.mbPerSec),
+      entriesPerFsync1Writer: pick(mode, 1, (r) => r.entriesPerFsync),
+      entriesPerFsync100Writers: pick(mode, 100, (r) => r.entriesPerFsync),
+      entriesPerFsync1000Writers: pick(mode, 1_000, (r) => r.entriesPerFsync),
+      writtenP50Ms: pick(mode, 1_000, (r) => r.p50Ms),
+      writtenP99Ms: pick(mode, 1_000, (r) => r.p99Ms),
+      writtenP50Ms1Writer: pick(mode, 1, (r) => r.p50Ms),
+      writtenP99Ms1Writer: pick(mode, 1, (r) => r.p99Ms),
+    });
     const rec = recovery ? await recoveryBench(root) : undefined;
     const out = {
       machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version },
       runs,
       payloadBytes: PAYLOAD_BYTES,
-      walOverRawRatio: median(results[1_000]?.ratio ?? []),
-      walOverRawRatio1Writer: median(results[1]?.ratio ?? []),
-      walOverRawRatio100Writers: median(results[100]?.ratio ?? []),
-      walIoOverRawRatio: median(results[1_000]?.ioRatio ?? []),
-      entriesPerSec1Writer: pick(1, (r) => r.entriesPerSec),
-      entriesPerSec100Writers: pick(100, (r) => r.entriesPerSec),
-      entriesPerSec1000Writers: pick(1_000, (r) => r.entriesPerSec),
-      rawEntriesPerSec1000Writers: median(results[1_000]?.rawEps ?? []),
-      mbPerSec1000Writers: pick(1_000, (r) => r.mbPerSec),
-      entriesPerFsync1Writer: pick(1, (r) => r.entriesPerFsync),
-      entriesPerFsync100Writers: pick(100, (r) => r.entriesPerFsync),
-      entriesPerFsync1000Writers: pick(1_000, (r) => r.entriesPerFsync),
-      writtenP50Ms: pick(1_000, (r) => r.p50Ms),
-      writtenP99Ms: pick(1_000, (r) => r.p99Ms),
-      writtenP50Ms1Writer: pick(1, (r) => r.p50Ms),
-      writtenP99Ms1Writer: pick(1, (r) => r.p99Ms),
+      // The top-level figures are for refills handed over with appendBatch.
+      appendMode: 'appendBatch',
+      ...figures('batch'),
+      // The same load with one append call per entry.
+      perEntryAppend: figures('entry'),
       ...(rec ? { recovery: rec } : {}),
     };
     if (json) {
@@ -255,11 +346,24 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     console.log(`WAL benchmark: ${out.machine.cpu}, ${out.machine.cores} cores, Node ${out.machine.node}; ${PAYLOAD_BYTES}-byte entries, fdatasync per batch, median of ${runs} runs`);
-    console.log('writers | entries/s | MB/s | entries/fsync | p50 ms | p99 ms | WAL/raw time | WAL write+sync/raw');
-    for (const w of [1, 100, 1_000]) {
-      console.log(
-        [w, Math.round(pick(w, (r) => r.entriesPerSec)), pick(w, (r) => r.mbPerSec).toFixed(1), pick(w, (r) => r.entriesPerFsync).toFixed(1), pick(w, (r) => r.p50Ms).toFixed(2), pick(w, (r) => r.p99Ms).toFixed(2), median(results[w]?.ratio ?? []).toFixed(2), median(results[w]?.ioRatio ?? []).toFixed(2)].join(' | '),
-      );
+    console.log('append | writers | entries/s | MB/s | entries/fsync | p50 ms | p99 ms | WAL/raw time | WAL write+sync/raw');
+    const fmt = (x: number | null, digits: number) => (x === null ? '-' : x.toFixed(digits));
+    for (const mode of modes) {
+      for (const w of writerCounts) {
+        console.log(
+          [
+            mode === 'batch' ? 'appendBatch' : 'append',
+            w,
+            fmt(pick(mode, w, (r) => r.entriesPerSec), 0),
+            fmt(pick(mode, w, (r) => r.mbPerSec), 1),
+            fmt(pick(mode, w, (r) => r.entriesPerFsync), 1),
+            fmt(pick(mode, w, (r) => r.p50Ms), 2),
+            fmt(pick(mode, w, (r) => r.p99Ms), 2),
+            fmt(of(mode, w, (r) => r.ratio), 2),
+            fmt(of(mode, w, (r) => r.ioRatio), 2),
+          ].join(' | '),
+        );
+      }
     }
     if (rec) console.log(`recovery: ${rec.servers} servers, ${rec.entries} entries: write ${rec.writeSec.toFixed(2)} s; restart from WAL ${rec.fromWalOpenSec.toFixed(2)} s (+ flush to segments: ${rec.fromWalFlushedSec.toFixed(2)} s); restart from segments ${rec.fromSegmentsSec.toFixed(2)} s`);
   } finally {
