@@ -6,7 +6,8 @@ import { encodeError } from '../errors.js';
 import type { Signal } from '../internal/signals.js';
 
 export const FRAME_HEADER_BYTES = 4;
-export const PROTOCOL_VERSION = 1;
+/** 2: signals as arrays, pids of the two ends packed into numbers. */
+export const PROTOCOL_VERSION = 2;
 
 /** Frame kinds. Handshake frames come first; the others only after it succeeded. */
 export const HELLO = 1;
@@ -84,20 +85,6 @@ export function encodeFrame(frame: unknown[]): Buffer {
 
 export function decodeBody(body: Buffer): unknown {
   return packr.unpack(body);
-}
-
-/** Makes a signal safe for msgpackr: Error values become wire errors. */
-export function wireSignal(signal: Signal): Signal {
-  switch (signal.k) {
-    case 'exit':
-      return signal.reason instanceof Error ? { ...signal, reason: encodeError(signal.reason) } : signal;
-    case 'down':
-      return signal.reason instanceof Error ? { ...signal, reason: encodeError(signal.reason) } : signal;
-    case 'reply':
-      return signal.value instanceof Error ? { ...signal, value: encodeError(signal.value) } : signal;
-    default:
-      return signal;
-  }
 }
 
 /** Splits a byte stream into frame bodies; bounded by `maxFrameBytes`. */

@@ -23,10 +23,10 @@ import {
   SIGNALS,
   TICK,
   TICK_FRAME,
-  wireSignal,
   type Refusal,
 } from './codec.js';
 import { SOCKET_BUFFER_BYTES_MAX } from './limits.js';
+import { signalToWire } from './wire-signals.js';
 
 export interface ConnectionSettings {
   readonly myName: string;
@@ -60,7 +60,7 @@ export class Connection {
   private readonly reader: FrameReader;
   private readonly codec = new FrameCodec();
   private readonly myChallenge = randomBytes(16).toString('hex');
-  private outbox: Signal[] = [];
+  private outbox: unknown[][] = [];
   private flushScheduled = false;
   private lazyFlushScheduled = false;
   /** Encoded data frames waiting for the socket to drain (the socket holds at most SOCKET_BUFFER_BYTES_MAX). */
@@ -111,7 +111,7 @@ export class Connection {
 
   send(signal: Signal): void {
     if (this.phase !== 'up') return;
-    this.outbox.push(wireSignal(signal));
+    this.outbox.push(signalToWire(signal, this.settings.myName, this.peer!));
     if (this.flushScheduled) return;
     if (signal.k === 'demonitor') {
       // Nobody waits on a demonitor: let it ride with the next frame (a call's next
@@ -149,7 +149,7 @@ export class Connection {
    * Encodes signals as one frame, or, when that frame would pass maxFrameBytes, throws
    * it away, tells the peer to forget the record shapes, and sends the halves.
    */
-  private encodeBatch(batch: Signal[]): void {
+  private encodeBatch(batch: unknown[][]): void {
     let bytes: Buffer;
     try {
       bytes = this.codec.encode([SIGNALS, batch]);

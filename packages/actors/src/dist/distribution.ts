@@ -11,6 +11,7 @@ import { bounce } from '../internal/routing.js';
 import { isByName, NOCONNECTION, SCHEDULER_PID_ID, type Signal } from '../internal/signals.js';
 import type { Distribution } from '../node.js';
 import { Connection, type ConnectionEvents, type ConnectionSettings } from './connection.js';
+import { signalFromWire } from './wire-signals.js';
 import { HANDSHAKE_MS_MAX } from './limits.js';
 
 export interface DistributionOptions {
@@ -211,7 +212,7 @@ export class NodeDistribution implements Distribution {
     signals: (conn, signals) => {
       const peer = this.peer(conn.peer!);
       for (const raw of signals) {
-        const checked = checkSignal(raw, this.name);
+        const checked = checkSignal(signalFromWire(raw, conn.peer!, this.name), this.name);
         if (checked === undefined) return conn.close('malformed signal from peer');
         const signal = this.resolveIncoming(peer, conn, checked);
         if (signal === undefined) continue;

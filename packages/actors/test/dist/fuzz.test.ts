@@ -6,7 +6,9 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame, HELLO, PROTOCOL_VERSION, SIGNALS } from '../../src/dist/codec.js';
 import { Connection } from '../../src/dist/connection.js';
+import { signalToWire } from '../../src/dist/wire-signals.js';
 import { parseNodeName, silentLogger, type Node, type Pid } from '../../src/index.js';
+import type { Signal } from '../../src/internal/signals.js';
 import { inbox, type Inbox } from '../helpers.js';
 import { peers } from './peers.js';
 
@@ -77,19 +79,20 @@ describe('fuzz', () => {
 
   let intruders = 0;
   /** An authenticated connection to `a` that the test drives by hand. */
-  function intruder(): Promise<{ conn: Connection; socket: Socket; closed: Promise<string> }> {
+  function intruder(): Promise<{ conn: Connection; socket: Socket; closed: Promise<string>; name: string }> {
     return new Promise((resolve, reject) => {
       let closedResolve: (reason: string) => void = () => undefined;
       const closed = new Promise<string>((r) => (closedResolve = r));
       const socket = connect({ host: '127.0.0.1', port });
+      const name = `intruder${++intruders}@127.0.0.1:1`;
       const conn = new Connection(
         socket,
         true,
         a.name,
-        { myName: `intruder${++intruders}@127.0.0.1:1`, cookie: 'secret', maxFrameBytes: 1 << 20, maxQueuedBytes: 1 << 20, netTickMs: 10_000, handshakeTimeoutMs: 5_000, logger: silentLogger },
+        { myName: name, cookie: 'secret', maxFrameBytes: 1 << 20, maxQueuedBytes: 1 << 20, netTickMs: 10_000, handshakeTimeoutMs: 5_000, logger: silentLogger },
         {
           acceptInbound: () => 'accept',
-          up: () => resolve({ conn, socket, closed }),
+          up: () => resolve({ conn, socket, closed, name }),
           signals: () => undefined,
           heartbeat: () => undefined,
           closed: (_conn, reason) => {
@@ -125,7 +128,31 @@ describe('fuzz', () => {
     { requiredKeys: ['k'] },
   );
 
+  // Pids as the wire packs them ((id * 256 + scheduler) * 2 + end), again only of
+  // actors that do not exist, or malformed.
+  const wirePid = fc.oneof(
+    fc
+      .tuple(fc.oneof(fc.constant(0), fc.integer({ min: 1_000_000, max: 2 ** 40 })), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 1 }))
+      .map(([id, scheduler, end]) => (id * 256 + scheduler) * 2 + end),
+    fc.integer({ min: 2 ** 50, max: Number.MAX_SAFE_INTEGER }),
+    fc.double().filter((x) => !Number.isInteger(x) || x < 0),
+    fc.tuple(fc.constantFrom('other@127.0.0.1:2', ''), fc.anything(), fc.anything()),
+  );
+  const wireSignalLike = fc
+    .tuple(fc.integer({ min: -1, max: 14 }), wirePid, fc.oneof(wirePid, fc.anything()), fc.oneof(fc.string(), wirePid, fc.anything()), fc.anything(), fc.anything(), fc.anything())
+    .chain((fields) => fc.integer({ min: 1, max: fields.length }).map((n) => fields.slice(0, n)));
+
+  // Well-formed signals to actors that do not exist: the node must bounce or drop them.
+  const validSignal = fc.record({
+    k: fc.constantFrom('msg', 'link', 'unlink', 'exit', 'monitor', 'demonitor', 'down', 'reply', 'info'),
+    id: fc.integer({ min: 1_000_000, max: 2 ** 40 }),
+    ref: fc.string(),
+    value: fc.anything(),
+  });
+
   const postHandshake = fc.oneof(
+    fc.array(validSignal, { minLength: 1, maxLength: 5 }).map((valid) => ({ valid })),
+    fc.array(wireSignalLike, { maxLength: 5 }).map((signals) => ({ signals })),
     fc.array(signalLike, { maxLength: 5 }).map((signals) => ({ signals })),
     fc.tuple(fc.integer({ min: 0, max: 255 }), fc.anything()).map(([kind, x]) => ({ frame: [kind, x] })),
     fc.anything().map((x) => ({ frame: [SIGNALS, x] })),
@@ -134,26 +161,39 @@ describe('fuzz', () => {
 
   it('survives bad frames and bad signals from an authenticated peer', async () => {
     let probes = 0;
+    const outcomes = { handled: 0, closed: 0 };
     await fc.assert(
       fc.asyncProperty(postHandshake, async (input) => {
-        const { conn, socket, closed } = await intruder();
-        const fillNode = (s: Record<string, unknown>) => {
-          const to = s.to as Partial<Pid> | undefined;
+        const { conn, socket, closed, name } = await intruder();
+        const fillNode = (s: unknown) => {
+          if (Array.isArray(s) || typeof s !== 'object' || s === null) return s;
+          const to = (s as { to?: Partial<Pid> }).to;
           if (typeof to === 'object' && to !== null && 'node' in to && to.node === '') return { ...s, to: { ...to, node: a.name } };
           return s;
         };
-        if ('signals' in input) socket.write(encodeFrame([SIGNALS, input.signals.map(fillNode)]));
+        if ('valid' in input) {
+          const self = { node: name, scheduler: 0, id: 1 };
+          const built = input.valid.map(({ k, id, ref, value }) => {
+            const to = { node: a.name, scheduler: 0, id };
+            return signalToWire({ k, to, from: self, ref, msg: value, reason: value, link: true, pid: self, ok: true, value, replyTo: self } as Signal, name, a.name);
+          });
+          socket.write(encodeFrame([SIGNALS, built]));
+        } else if ('signals' in input) socket.write(encodeFrame([SIGNALS, input.signals.map(fillNode)]));
         else if ('frame' in input) socket.write(encodeFrame(input.frame));
         else socket.write(input.raw);
         // Then a probe: either it arrives (the input was handled) or the node closed the connection.
         const n = ++probes;
-        socket.write(encodeFrame([SIGNALS, [{ k: 'msg', to: probe.pid, msg: n }]]));
+        socket.write(encodeFrame([SIGNALS, [signalToWire({ k: 'msg', to: probe.pid, msg: n }, name, a.name)]]));
         const outcome = await Promise.race([probe.next((m) => m === n).then(() => 'handled'), closed.then(() => 'closed')]);
         expect(['handled', 'closed']).toContain(outcome);
+        outcomes[outcome as 'handled' | 'closed']++;
         conn.close('fuzz case over', 'debug');
       }),
       { numRuns: 1_000, seed: 4343 },
     );
+    // Both paths were taken: some inputs are served, others close the connection.
+    expect(outcomes.handled).toBeGreaterThan(100);
+    expect(outcomes.closed).toBeGreaterThan(100);
     await stillServes();
   });
 });

@@ -1,0 +1,164 @@
+// Signals on the wire as short arrays, not maps: a call's frame is a fraction of the
+// bytes and decodes without rebuilding node-name strings. A pid of either end of the
+// connection is one number; node names come back as the connection's own strings.
+
+import { encodeError } from '../errors.js';
+import { isPid, isRemoteName, type Pid, type RemoteName } from '../pid.js';
+import type { Signal, SpawnWireOptions } from '../internal/signals.js';
+import type { CallMessage, ModuleRef } from '../types.js';
+
+const MSG = 0;
+/** A `msg` whose payload is a call request: flattened, it is the hot path of every remote call. */
+const CALL = 1;
+const NAMED = 2;
+const MONITOR_NAME = 3;
+const LINK = 4;
+const UNLINK = 5;
+const EXIT = 6;
+const MONITOR = 7;
+const DEMONITOR = 8;
+const DOWN = 9;
+const REPLY = 10;
+const SPAWN = 11;
+const INFO = 12;
+
+/** Pids packed as ((id * 256 + scheduler) * 2 + end) fit a double while id < 2^44. */
+const SCHEDULERS_PACKED = 256;
+const ID_PACKED_MAX = 2 ** 44;
+
+/** Encodes a pid; `sender` and `receiver` are the connection's node names. */
+function pidOut(pid: Pid, sender: string, receiver: string): number | [string, number, number] {
+  const end = pid.node === sender ? 0 : pid.node === receiver ? 1 : -1;
+  if (end < 0 || pid.scheduler >= SCHEDULERS_PACKED || pid.id >= ID_PACKED_MAX) return [pid.node, pid.scheduler, pid.id];
+  return (pid.id * SCHEDULERS_PACKED + pid.scheduler) * 2 + end;
+}
+
+function pidIn(value: unknown, sender: string, receiver: string): Pid | undefined {
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value) || value < 0) return undefined;
+    const end = value % 2;
+    const rest = (value - end) / 2;
+    const scheduler = rest % SCHEDULERS_PACKED;
+    return { node: end === 0 ? sender : receiver, scheduler, id: (rest - scheduler) / SCHEDULERS_PACKED };
+  }
+  if (!Array.isArray(value) || value.length !== 3) return undefined;
+  const [node, scheduler, id] = value as unknown[];
+  if (typeof node !== 'string' || !isIndex(scheduler) || !isIndex(id)) return undefined;
+  return { node, scheduler, id };
+}
+
+function isIndex(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+function asWireValue(value: unknown): unknown {
+  return value instanceof Error ? encodeError(value) : value;
+}
+
+function isCallRequest(msg: unknown): msg is CallMessage {
+  if (typeof msg !== 'object' || msg === null) return false;
+  const call = msg as Partial<CallMessage>;
+  return call.type === '$call' && typeof call.from === 'object' && call.from !== null && isPid(call.from.pid) && typeof call.from.ref === 'string';
+}
+
+/** Encodes a signal sent from node `sender` to node `receiver`. */
+export function signalToWire(s: Signal, sender: string, receiver: string): unknown[] {
+  switch (s.k) {
+    case 'msg':
+      if (isCallRequest(s.msg)) return [CALL, pidOut(s.to, sender, receiver), pidOut(s.msg.from.pid, sender, receiver), s.msg.from.ref, s.msg.request];
+      return [MSG, pidOut(s.to, sender, receiver), s.msg];
+    case 'named':
+      return [NAMED, s.name, s.node, s.msg];
+    case 'monitorName':
+      return [MONITOR_NAME, pidOut(s.from, sender, receiver), s.name, s.node, s.ref];
+    case 'link':
+      return [LINK, pidOut(s.from, sender, receiver), pidOut(s.to, sender, receiver)];
+    case 'unlink':
+      return [UNLINK, pidOut(s.from, sender, receiver), pidOut(s.to, sender, receiver)];
+    case 'exit':
+      return [EXIT, pidOut(s.from, sender, receiver), pidOut(s.to, sender, receiver), asWireValue(s.reason), s.link];
+    case 'monitor':
+      return [MONITOR, pidOut(s.from, sender, receiver), pidOut(s.to, sender, receiver), s.ref];
+    case 'demonitor':
+      return [DEMONITOR, pidOut(s.from, sender, receiver), pidOut(s.to, sender, receiver), s.ref];
+    case 'down':
+      return [DOWN, pidOut(s.to, sender, receiver), s.ref, isPid(s.pid) ? pidOut(s.pid, sender, receiver) : s.pid, asWireValue(s.reason)];
+    case 'reply':
+      return [REPLY, pidOut(s.to, sender, receiver), s.ref, s.ok, asWireValue(s.value)];
+    case 'spawn':
+      return [SPAWN, pidOut(s.to, sender, receiver), s.ref, pidOut(s.replyTo, sender, receiver), s.spec, s.args, s.options];
+    case 'info':
+      return [INFO, pidOut(s.to, sender, receiver), s.ref, pidOut(s.replyTo, sender, receiver)];
+  }
+}
+
+/**
+ * Decodes a signal that node `sender` sent to node `receiver`; undefined when the
+ * value is not a well-formed signal. Field types beyond pids are checked by the caller.
+ */
+export function signalFromWire(raw: unknown, sender: string, receiver: string): Signal | undefined {
+  if (!Array.isArray(raw) || raw.length < 2) return undefined;
+  const a = raw as unknown[];
+  /** `to` for most kinds; `from` for monitorName and the pair signals. */
+  const first = pidIn(a[1], sender, receiver);
+  const to = first;
+  switch (a[0]) {
+    case MSG:
+      return to && a.length === 3 ? { k: 'msg', to, msg: a[2] } : undefined;
+    case CALL: {
+      const from = pidIn(a[2], sender, receiver);
+      if (!to || !from || a.length !== 5 || typeof a[3] !== 'string') return undefined;
+      const msg: CallMessage = { type: '$call', from: { pid: from, ref: a[3] }, request: a[4] };
+      return { k: 'msg', to, msg };
+    }
+    case NAMED:
+      return a.length === 4 ? { k: 'named', name: a[1] as string, node: a[2] as string, msg: a[3] } : undefined;
+    case MONITOR_NAME: {
+      const from = first;
+      return from && a.length === 5 ? { k: 'monitorName', from, name: a[2] as string, node: a[3] as string, ref: a[4] as string } : undefined;
+    }
+    case LINK:
+    case UNLINK:
+    case EXIT:
+    case MONITOR:
+    case DEMONITOR:
+      return pairSignal(a, first, pidIn(a[2], sender, receiver));
+    case DOWN: {
+      if (!to || a.length !== 5) return undefined;
+      const down = isRemoteName(a[3]) ? (a[3] as RemoteName) : pidIn(a[3], sender, receiver);
+      return down ? { k: 'down', to, ref: a[2] as string, pid: down, reason: a[4] } : undefined;
+    }
+    case REPLY:
+      return to && a.length === 5 ? { k: 'reply', to, ref: a[2] as string, ok: a[3] === true, value: a[4] } : undefined;
+    case SPAWN: {
+      const replyTo = pidIn(a[3], sender, receiver);
+      if (!to || !replyTo || a.length !== 7) return undefined;
+      return { k: 'spawn', to, ref: a[2] as string, replyTo, spec: a[4] as ModuleRef, args: a[5], options: a[6] as SpawnWireOptions };
+    }
+    case INFO: {
+      const replyTo = pidIn(a[3], sender, receiver);
+      return to && replyTo && a.length === 4 ? { k: 'info', to, ref: a[2] as string, replyTo } : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Signals between two pids: a[1] is `from`, a[2] is `to`. */
+function pairSignal(a: unknown[], from: Pid | undefined, to: Pid | undefined): Signal | undefined {
+  if (!from || !to) return undefined;
+  switch (a[0]) {
+    case LINK:
+      return a.length === 3 ? { k: 'link', from, to } : undefined;
+    case UNLINK:
+      return a.length === 3 ? { k: 'unlink', from, to } : undefined;
+    case EXIT:
+      return a.length === 5 ? { k: 'exit', from, to, reason: a[3], link: a[4] === true } : undefined;
+    case MONITOR:
+      return a.length === 4 ? { k: 'monitor', from, to, ref: a[3] as string } : undefined;
+    case DEMONITOR:
+      return a.length === 4 ? { k: 'demonitor', from, to, ref: a[3] as string } : undefined;
+    default:
+      return undefined;
+  }
+}
