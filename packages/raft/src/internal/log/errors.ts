@@ -7,7 +7,8 @@ export type LogErrorCode =
   | 'RAFTER_LOG_LIMIT'
   | 'RAFTER_LOG_INVALID'
   | 'RAFTER_LOG_NOT_FOUND'
-  | 'RAFTER_LOG_IO';
+  | 'RAFTER_LOG_IO'
+  | 'RAFTER_LOG_WRONG_SCHEDULER';
 
 export class LogError extends Error {
   constructor(
@@ -89,5 +90,26 @@ export function assert(condition: unknown, message: string): asserts condition {
 export class LogNotFoundError extends LogError {
   constructor(message: string) {
     super('RAFTER_LOG_NOT_FOUND', message);
+  }
+}
+
+/**
+ * A server opened its log from an actor on another scheduler (thread) or node than the
+ * system's storage actors: the segment writer reads servers' memory tables directly.
+ */
+export class LogSchedulerError extends LogError {
+  constructor(
+    readonly uid: string,
+    readonly actor: { readonly node: string; readonly scheduler: number },
+    readonly home: { readonly node: string; readonly scheduler: number } | undefined,
+  ) {
+    super(
+      'RAFTER_LOG_WRONG_SCHEDULER',
+      home === undefined
+        ? `server ${uid}: its log system has not finished starting; open the log once startLogSystem has resolved`
+        : `server ${uid}: openServerLog was called from an actor on node ${actor.node} scheduler ${actor.scheduler}, ` +
+            `but this log system's storage actors run on node ${home.node} scheduler ${home.scheduler}; ` +
+            `start the server's actor on scheduler ${home.scheduler} of node ${home.node}, or start a log system on the server's scheduler`,
+    );
   }
 }

@@ -2,8 +2,9 @@
 // actor, under a supervisor. The shells are thin: batching, gap detection and rollover
 // stay in WalWriter, flush planning in SegmentWriter and ServerLog.
 //
-// Servers that use a system started here run on the same scheduler (thread): the
-// segment writer drains their memory tables (ServerLog objects) directly.
+// Servers that use a system started here run on the same scheduler (thread) of the same
+// node: the segment writer drains their memory tables (ServerLog objects) directly.
+// openServerLog enforces it.
 import {
   type ActorContext,
   type Behaviour,
@@ -14,7 +15,7 @@ import {
   type ActorSpec,
   startSupervisor,
 } from '@rafter/actors';
-import { LogInvalidError } from './errors.js';
+import { LogInvalidError, LogSchedulerError } from './errors.js';
 import { joinPath, type LogFs, NodeFs } from './fs.js';
 import { SEGMENT_FLUSH_JOB, reviveFlushResult } from './segment-flush-job.js';
 import { SegmentWriter } from './segment-writer.js';
@@ -26,25 +27,45 @@ import { type ClosedWalFile, type WalCounters, WalWriter } from './wal.js';
 
 // ---- messages ----
 
-/** Server -> WAL. */
+/** Server -> WAL: one `appendBatch` per ServerLog.append call (terms: one for all, or one per entry). */
 export type WalRequest =
-  | { readonly type: 'append'; readonly writerId: string; readonly index: number; readonly term: number; readonly payload: Uint8Array }
+  | {
+      readonly type: 'appendBatch';
+      readonly writerId: string;
+      readonly fromIndex: number;
+      readonly terms: number | readonly number[];
+      readonly payloads: readonly Uint8Array[];
+    }
   | { readonly type: 'forget'; readonly writerId: string };
 
-/** WAL -> server. `walBusy`: the WAL is past its pending bound; wait for `written` before sending more. */
+/**
+ * WAL -> server. `walBusy`: the WAL is past its pending bound; the server holds its
+ * appends in memory until the next `written`. `epoch` numbers WAL incarnations, so a
+ * late walBusy from a killed WAL cannot hold a server its successor never heard of.
+ */
 export type WalNotice =
   | { readonly type: 'written'; readonly writerId: string; readonly term: number; readonly from: number; readonly to: number }
   | { readonly type: 'resend'; readonly writerId: string; readonly from: number }
-  | { readonly type: 'walBusy'; readonly writerId: string }
-  | { readonly type: 'walRestarted' };
+  | { readonly type: 'walBusy'; readonly writerId: string; readonly epoch: number }
+  | { readonly type: 'walRestarted'; readonly epoch: number };
 
 /** Segment writer -> the system's listener. */
 export type SegmentNotice =
   | { readonly type: 'segmentsFlushed'; readonly path: string; readonly servers: number }
   | { readonly type: 'segmentFlushFailed'; readonly path: string; readonly error: unknown };
 
-/** Calls both storage actors answer. */
-export type StorageCall = { readonly op: 'idle' } | { readonly op: 'counters' } | { readonly op: 'rollover' };
+/** Calls both storage actors answer (`forget` only the WAL: see deleteServerLog). */
+export type StorageCall =
+  | { readonly op: 'idle' }
+  | { readonly op: 'counters' }
+  | { readonly op: 'rollover' }
+  | { readonly op: 'forget'; readonly writerId: string };
+
+/** Where the storage actors run: servers of the system must run there too. */
+export interface SchedulerHome {
+  readonly node: string;
+  readonly scheduler: number;
+}
 
 /**
  * What the storage actors and the servers of one system share. It outlives actor
@@ -59,6 +80,10 @@ export interface LogSystemHandle {
   /** Servers' pids by uid, for WAL notices. */
   readonly writers: Map<string, Pid>;
   wal: Pid | undefined;
+  /** Bumped by each WAL actor's init; stamps walBusy and walRestarted. */
+  walEpoch: number;
+  /** Set once the supervisor runs. */
+  home: SchedulerHome | undefined;
   segmentWriter: Pid | undefined;
   currentWal: WalWriter | undefined;
   currentSegmentWriter: SegmentWriter | undefined;
@@ -69,6 +94,12 @@ export interface StartLogSystemOptions extends Omit<LogSystemOptions, 'externalW
   readonly flushJob?: ModuleRef;
   /** Gets SegmentNotice messages (flushes done or failed). */
   readonly listener?: Pid;
+  /**
+   * Besides WalWriter's own bound (WAL_PENDING_BYTES_MAX), a writer is told `walBusy`
+   * when the WAL holds more than this many entries not yet written. Default: no bound
+   * here.
+   */
+  readonly walPendingEntriesMax?: number;
   readonly intensity?: number;
   readonly periodMs?: number;
 }
@@ -80,11 +111,14 @@ interface WalState {
   readonly wal: WalWriter;
   /** Writers told `walBusy` and not yet given a `written`. */
   readonly busy: Set<string>;
+  readonly epoch: number;
+  readonly pendingEntriesMax: number;
 }
 
 export const walActor: Behaviour<WalState, LogSystemHandle> = {
   async init(ctx, handle) {
     await handle.currentWal?.abandon();
+    const epoch = ++handle.walEpoch;
     const found = await scanWalDir(handle.fs, handle.walDir);
     for (const w of found.warnings) ctx.log.warn({ wal: handle.walDir }, w);
     const busy = new Set<string>();
@@ -115,20 +149,25 @@ export const walActor: Behaviour<WalState, LogSystemHandle> = {
     for (const file of found.closed) sendFile(ctx, handle, file);
     // Whatever a server sent the old WAL after its last `written` may be lost: every
     // server resends from its last written index.
-    for (const pid of handle.writers.values()) ctx.send(pid, { type: 'walRestarted' } satisfies WalNotice);
-    return { handle, wal, busy };
+    for (const pid of handle.writers.values()) ctx.send(pid, { type: 'walRestarted', epoch } satisfies WalNotice);
+    return { handle, wal, busy, epoch, pendingEntriesMax: handle.options.walPendingEntriesMax ?? Number.POSITIVE_INFINITY };
   },
 
   handle(msg: WalRequest, state, ctx) {
-    if (msg.type === 'append') {
+    if (msg.type === 'appendBatch') {
       // Batching is WalWriter's: everything appended before its next flush shares one write and one sync.
-      if (!state.wal.append(msg.writerId, msg.index, msg.term, msg.payload) && !state.busy.has(msg.writerId)) {
+      const pendingBefore = state.wal.pendingEntries();
+      const belowBound = state.wal.appendBatch(msg.writerId, msg.fromIndex, msg.terms, msg.payloads);
+      const pending = state.wal.pendingEntries();
+      // Only a writer with entries queued here is told: its next `written` is sure to come and end the hold.
+      if ((!belowBound || pending > state.pendingEntriesMax) && pending > pendingBefore && !state.busy.has(msg.writerId)) {
         state.busy.add(msg.writerId);
         const pid = state.handle.writers.get(msg.writerId);
-        if (pid !== undefined) ctx.send(pid, { type: 'walBusy', writerId: msg.writerId } satisfies WalNotice);
+        if (pid !== undefined) ctx.send(pid, { type: 'walBusy', writerId: msg.writerId, epoch: state.epoch } satisfies WalNotice);
       }
     } else if (msg.type === 'forget') {
       state.wal.forget(msg.writerId);
+      state.busy.delete(msg.writerId);
     }
     return state;
   },
@@ -136,6 +175,7 @@ export const walActor: Behaviour<WalState, LogSystemHandle> = {
   async handleCall(req: StorageCall, _from, state): Promise<CallResult<WalState>> {
     if (req.op === 'idle') await state.wal.idle();
     else if (req.op === 'rollover') await state.wal.rollover();
+    else if (req.op === 'forget') await forgetDeleted(state, req.writerId);
     const counters: WalCounters = { ...state.wal.counters };
     return { reply: { ...counters, pendingEntries: state.wal.pendingEntries() }, state };
   },
@@ -146,6 +186,19 @@ export const walActor: Behaviour<WalState, LogSystemHandle> = {
     await state?.wal.abandon();
   },
 };
+
+/**
+ * A deleted server: wait until its queued entries are written (no append is taken
+ * meanwhile, so this ends), forget it, and close the file so the segment writer drops
+ * its entries with the file. Nothing of the old server can then reach, or be
+ * recovered into, a new server with the same uid.
+ */
+async function forgetDeleted(state: WalState, writerId: string): Promise<void> {
+  await state.wal.idle();
+  state.wal.forget(writerId);
+  state.busy.delete(writerId);
+  await state.wal.rollover();
+}
 
 function sendFile(ctx: ActorContext, handle: LogSystemHandle, file: ClosedWalFile): void {
   // With no segment writer running the file stays on disk: the segment writer's
@@ -235,6 +288,8 @@ export async function startLogSystem(starter: Starter, options: StartLogSystemOp
     options,
     writers: new Map(),
     wal: undefined,
+    walEpoch: 0,
+    home: undefined,
     segmentWriter: undefined,
     currentWal: undefined,
     currentSegmentWriter: undefined,
@@ -248,6 +303,8 @@ export async function startLogSystem(starter: Starter, options: StartLogSystemOp
       { id: 'wal', start: { spec: walActor, args: handle } },
     ],
   });
+  // The supervisor starts its children on its own scheduler.
+  handle.home = { node: supervisor.node, scheduler: supervisor.scheduler };
   return { supervisor, handle, system };
 }
 
@@ -259,18 +316,41 @@ export async function startLogSystem(starter: Starter, options: StartLogSystemOp
  * which passes them to `applyWalNotice`.
  */
 export async function openServerLog(ctx: ActorContext, handle: LogSystemHandle, uid: string): Promise<ServerLog> {
+  const home = handle.home;
+  if (home === undefined || home.node !== ctx.self.node || home.scheduler !== ctx.self.scheduler) {
+    throw new LogSchedulerError(uid, ctx.self, home);
+  }
   const log = await handle.system.openServer(uid);
   log.attachWal(walPort(ctx, handle));
   handle.writers.set(uid, ctx.self);
   return log;
 }
 
+/** What `call`s the storage actors: an actor's context or a node. */
+type Caller = { call<R = unknown>(dest: Pid, request: unknown): Promise<R> };
+
+/**
+ * Deletes server `uid` for good through the actor system. Stop the server's actor
+ * first, or call this from it. The WAL actor writes what the server had queued,
+ * forgets the writer and rolls its file over, the segment writer drops the server's
+ * entries with that file, then the server's files and meta go. A server opened with
+ * the same uid afterwards (or meanwhile: it waits) starts at index 1.
+ */
+export async function deleteServerLog(caller: Caller, handle: LogSystemHandle, uid: string): Promise<void> {
+  // No more notices to the old server's pid, nor to a new one for the old entries.
+  handle.writers.delete(uid);
+  await handle.system.deleteServer(uid, async () => {
+    // A WAL being restarted rescans the files; a re-created server's index 1 is then a rewrite.
+    if (handle.wal !== undefined) await caller.call(handle.wal, { op: 'forget', writerId: uid } satisfies StorageCall);
+    if (handle.segmentWriter !== undefined) await caller.call(handle.segmentWriter, { op: 'idle' } satisfies StorageCall);
+  });
+}
+
 function walPort(ctx: ActorContext, handle: LogSystemHandle): WalPort {
   return {
-    append(writerId, index, term, payload) {
+    appendBatch(writerId, fromIndex, terms, payloads) {
       // No WAL (restarting): dropped here, resent on its `walRestarted`.
-      if (handle.wal !== undefined) ctx.send(handle.wal, { type: 'append', writerId, index, term, payload } satisfies WalRequest);
-      return true;
+      if (handle.wal !== undefined) ctx.send(handle.wal, { type: 'appendBatch', writerId, fromIndex, terms, payloads } satisfies WalRequest);
     },
     forget(writerId) {
       if (handle.wal !== undefined) ctx.send(handle.wal, { type: 'forget', writerId } satisfies WalRequest);
@@ -283,7 +363,11 @@ export function isWalNotice(msg: unknown): msg is WalNotice {
   return type === 'written' || type === 'resend' || type === 'walBusy' || type === 'walRestarted';
 }
 
-/** Applies a WAL notice to a server's log. `walBusy` changes nothing here: the caller should hold back. */
+/**
+ * Applies a WAL notice to a server's log. After `walBusy` the log holds appends in its
+ * memory table (`walHeld()`) and sends them on the next `written`; the server should
+ * take no new work meanwhile.
+ */
 export function applyWalNotice(log: ServerLog, msg: WalNotice): void {
   switch (msg.type) {
     case 'written':
@@ -293,9 +377,10 @@ export function applyWalNotice(log: ServerLog, msg: WalNotice): void {
       log.onResend(msg.from);
       return;
     case 'walRestarted':
-      log.onResend(log.lastWritten().index + 1);
+      log.onWalRestarted(msg.epoch);
       return;
     case 'walBusy':
+      log.onWalBusy(msg.epoch);
       return;
     default:
       throw new LogInvalidError(`unknown WAL notice ${JSON.stringify(msg satisfies never)}`);

@@ -14,9 +14,13 @@ import type { IndexRange } from './wal.js';
 
 /** What a server log needs from the shared WAL. */
 export interface WalPort {
-  append(writerId: string, index: number, term: number, payload: Uint8Array): boolean;
+  /** Entries fromIndex.. of one term or terms[i] (consecutive); a fromIndex at or below the last sent one is a rewrite. */
+  appendBatch(writerId: string, fromIndex: number, terms: number | readonly number[], payloads: readonly Uint8Array[]): void;
   forget(writerId: string): void;
 }
+
+/** Entries per WAL request when a server sends from its memory table (resend, release after walBusy). */
+export const WAL_SEND_ENTRIES_MAX = 4_096;
 
 export interface ServerLogOptions {
   readonly uid: string;
@@ -44,6 +48,12 @@ export class ServerLog implements LogReader, SegmentTarget {
   private stopped: Error | undefined;
   private snapshotting = false;
   private wal: WalPort;
+  /** Highest index handed to the WAL; entries above it wait in the memory table. */
+  private sentTo = 0;
+  /** The WAL said walBusy: appends stay in the memory table until its next `written`. */
+  private held = false;
+  /** Newest WAL incarnation heard from, so a late walBusy from a dead WAL cannot hold us. */
+  private walEpoch = 0;
 
   constructor(
     private readonly options: ServerLogOptions,
@@ -55,6 +65,7 @@ export class ServerLog implements LogReader, SegmentTarget {
     this.segLimit = segments.last() ?? 0;
     const snap = snapshots.current();
     if (snap !== undefined) this.written = { index: snap.index, term: snap.term };
+    this.sentTo = Math.max(this.segLimit, this.written.index);
   }
 
   // ---- LogReader ----
@@ -118,6 +129,10 @@ export class ServerLog implements LogReader, SegmentTarget {
    */
   append(entries: readonly LogEntry[]): void {
     this.checkRunning();
+    const first = entries[0];
+    if (first === undefined) return;
+    const terms: number[] = [];
+    const payloads: Uint8Array[] = [];
     for (const e of entries) {
       const last = this.last().index;
       const snapIndex = this.snapshots.current()?.index ?? 0;
@@ -127,12 +142,49 @@ export class ServerLog implements LogReader, SegmentTarget {
       if (e.index <= last) this.overwriteFrom(e.index);
       const bytes = encodeValue(e.payload);
       this.mem.append({ index: e.index, term: e.term, bytes, entry: e });
-      this.wal.append(this.uid, e.index, e.term, bytes);
+      terms.push(e.term);
+      payloads.push(bytes);
+    }
+    // Held back while the WAL is busy: the memory table keeps them, sendFrom sends them later.
+    if (this.held) return;
+    this.wal.appendBatch(this.uid, first.index, oneTermOrAll(terms), payloads);
+    this.sentTo = first.index + entries.length - 1;
+  }
+
+  /** True while appends are held back after walBusy; the shell should stop taking new work. */
+  walHeld(): boolean {
+    return this.held;
+  }
+
+  /** Entries in the memory table not yet handed to the WAL. */
+  unsentEntries(): number {
+    return Math.max(0, (this.mem.last() ?? 0) - this.sentTo);
+  }
+
+  /** Sends the memory table from `from` to its end, in requests of at most WAL_SEND_ENTRIES_MAX. */
+  private sendFrom(from: number): void {
+    const last = this.mem.last();
+    const memFirst = this.mem.first();
+    if (last === undefined || memFirst === undefined) return;
+    let i = Math.max(from, memFirst);
+    while (i <= last) {
+      const to = Math.min(last, i + WAL_SEND_ENTRIES_MAX - 1);
+      const terms: number[] = [];
+      const payloads: Uint8Array[] = [];
+      for (let k = i; k <= to; k++) {
+        const m = this.mem.get(k) as MemEntry;
+        terms.push(m.term);
+        payloads.push(m.bytes);
+      }
+      this.wal.appendBatch(this.uid, i, oneTermOrAll(terms), payloads);
+      this.sentTo = to;
+      i = to + 1;
     }
   }
 
   private overwriteFrom(index: number): void {
     if (this.written.index >= index) this.written = { index: index - 1, term: this.termAt(index - 1) ?? 0 };
+    if (this.sentTo >= index) this.sentTo = index - 1;
     if (index <= this.segLimit) this.segLimit = index - 1;
     if (this.flushesInFlight > 0) this.overwriteFloor = Math.min(this.overwriteFloor, index);
     this.mem.truncateFrom(index);
@@ -146,6 +198,11 @@ export class ServerLog implements LogReader, SegmentTarget {
   /** WAL notice: entries from..to of `term` are durable. Stale notices (overwritten) are ignored. */
   onWritten(term: number, from: number, to: number): void {
     assert(from <= to, `server ${this.uid}: written ${from}..${to}`);
+    // Any `written` after walBusy ends the hold (the WAL clears its busy mark when it sends one).
+    if (this.held) {
+      this.held = false;
+      this.sendFrom(this.sentTo + 1);
+    }
     if (to <= this.written.index || this.termAt(to) !== term) return;
     this.written = { index: to, term };
     this.options.onWritten?.(this.written);
@@ -154,12 +211,26 @@ export class ServerLog implements LogReader, SegmentTarget {
   /** WAL notice: it saw a gap; send everything still in memory from `from` again. */
   onResend(from: number): void {
     this.wal.forget(this.uid);
-    const last = this.mem.last();
-    if (last === undefined) return;
-    for (let i = Math.max(from, this.mem.first() as number); i <= last; i++) {
-      const m = this.mem.get(i) as MemEntry;
-      this.wal.append(this.uid, m.index, m.term, m.bytes);
-    }
+    // The WAL forgot us, so nothing of ours is pending there: a hold would never end.
+    this.held = false;
+    this.sendFrom(from);
+  }
+
+  /**
+   * WAL notice: it is past its pending bound. Appends stay in the memory table (readable,
+   * not written) until the next `written`, then go in one request. `epoch` numbers WAL
+   * incarnations: a walBusy from one that has since been restarted is ignored.
+   */
+  onWalBusy(epoch: number): void {
+    if (epoch < this.walEpoch) return;
+    this.walEpoch = epoch;
+    this.held = true;
+  }
+
+  /** WAL notice: a new WAL incarnation lost what was not acknowledged; send it again. */
+  onWalRestarted(epoch: number): void {
+    this.walEpoch = Math.max(this.walEpoch, epoch);
+    this.onResend(this.written.index + 1);
   }
 
   // ---- segment writer ----
@@ -294,6 +365,8 @@ export class ServerLog implements LogReader, SegmentTarget {
       this.segLimit = 0;
       await this.dropSegmentsUpTo(Number.MAX_SAFE_INTEGER);
       this.wal.forget(this.uid);
+      this.sentTo = meta.index;
+      this.held = false;
     }
     if (!keep || this.written.index < meta.index) this.written = { index: meta.index, term: meta.term };
     this.options.onWritten?.(this.written);
@@ -324,6 +397,7 @@ export class ServerLog implements LogReader, SegmentTarget {
   /** Ends recovery: everything found on disk is durable. */
   recovered(): void {
     this.written = this.last();
+    this.sentTo = this.written.index;
   }
 
   /** Checks the segments against the snapshot: no holes a recovery could not fill. */
@@ -361,4 +435,11 @@ export class ServerLog implements LogReader, SegmentTarget {
   stats(): { memEntries: number; segmentFiles: number; segLimit: number; firstSegmentIndex: number | undefined } {
     return { memEntries: this.mem.size(), segmentFiles: this.segments.count(), segLimit: this.segLimit, firstSegmentIndex: this.segments.count() > 0 ? this.segments.first() : undefined };
   }
+}
+
+/** A run of entries mostly has one term: send one number rather than an array. */
+function oneTermOrAll(terms: readonly number[]): number | readonly number[] {
+  const first = terms[0] as number;
+  for (let i = 1; i < terms.length; i++) if (terms[i] !== first) return terms;
+  return first;
 }

@@ -53,7 +53,7 @@ export interface RecoveryReport {
 
 /** Until a server's actor attaches its WAL port, appends fail loudly rather than vanish. */
 const DETACHED_WAL = {
-  append(writerId: string): boolean {
+  appendBatch(writerId: string): void {
     throw new LogClosedError(`WAL (server ${writerId} has no WAL attached)`);
   },
   forget(): void {},
@@ -64,6 +64,8 @@ const DEFAULT_POLICY: SnapshotPolicy = { minIntervalMs: 0, minEntries: 4_096 };
 export class LogSystem {
   private readonly servers = new Map<string, ServerLog>();
   private readonly failed = new Map<string, Error>();
+  /** Deletions under way: opening the same uid waits for them, so it starts fresh. */
+  private readonly deleting = new Map<string, Promise<void>>();
   private readonly fs: LogFs;
   private readonly clock: { now(): number };
   private wal: WalWriter | undefined;
@@ -109,7 +111,7 @@ export class LogSystem {
     return new ServerLog(
       {
         uid,
-        wal: this.options.externalWal ? DETACHED_WAL : { append: (w, i, t, p) => this.walWriter().append(w, i, t, p), forget: (w) => this.walWriter().forget(w) },
+        wal: this.options.externalWal ? DETACHED_WAL : { appendBatch: (w, i, t, p) => void this.walWriter().appendBatch(w, i, t, p), forget: (w) => this.walWriter().forget(w) },
         fs: this.fs,
         clock: this.clock,
         snapshotPolicy: this.options.snapshotPolicy ?? DEFAULT_POLICY,
@@ -262,6 +264,7 @@ export class LogSystem {
 
   /** Opens (creating if new) a server's log. The directory is durable before any append. */
   async openServer(uid: string): Promise<ServerLog> {
+    await this.deleting.get(uid)?.catch(() => undefined);
     const existing = this.server(uid);
     if (existing !== undefined) return existing;
     assert(uid.length > 0, 'server uid must not be empty');
@@ -273,13 +276,29 @@ export class LogSystem {
     return log;
   }
 
-  /** Deletes a server's log and meta for good. */
-  async deleteServer(uid: string): Promise<void> {
-    this.servers.delete(uid);
-    this.failed.delete(uid);
-    this.wal?.forget(uid);
-    await this.meta.delete(uid);
-    await this.fs.rmrf(joinPath(this.serversDir, safeFileName(uid)));
+  /**
+   * Deletes a server's log and meta for good. The server is unknown to the segment
+   * writer at once; `drain` (the actor shell's: the WAL actor forgets the writer, the
+   * segment writer goes idle) runs before its files go. Opening the same uid meanwhile
+   * waits, then starts at index 1.
+   */
+  async deleteServer(uid: string, drain?: () => Promise<void>): Promise<void> {
+    const pending = this.deleting.get(uid);
+    if (pending !== undefined) return pending;
+    const deletion = (async () => {
+      this.servers.delete(uid);
+      this.failed.delete(uid);
+      this.wal?.forget(uid);
+      await drain?.();
+      await this.meta.delete(uid);
+      await this.fs.rmrf(joinPath(this.serversDir, safeFileName(uid)));
+    })();
+    this.deleting.set(uid, deletion);
+    try {
+      await deletion;
+    } finally {
+      this.deleting.delete(uid);
+    }
   }
 
   /** Resolves when the WAL has written everything appended and the segment writer is idle. */
