@@ -105,7 +105,8 @@ interface Figures {
   writtenP99Ms: number;
 }
 
-async function runActors(dir: string, run: number): Promise<Figures> {
+/** One run of the actor path (exported for profiling). */
+export async function runActors(dir: string, run: number): Promise<Figures> {
   const node = await Node.start({ name: `bench-wal-actors-${run}`, logger: silentLogger, dirtyThreads: 1 });
   const { handle, system } = await startLogSystem(node, { dir });
   try {
