@@ -341,9 +341,15 @@ export async function deleteServerLog(caller: Caller, handle: LogSystemHandle, u
   handle.writers.delete(uid);
   await handle.system.deleteServer(uid, async () => {
     // A WAL being restarted rescans the files; a re-created server's index 1 is then a rewrite.
-    if (handle.wal !== undefined) await caller.call(handle.wal, { op: 'forget', writerId: uid } satisfies StorageCall);
-    if (handle.segmentWriter !== undefined) await caller.call(handle.segmentWriter, { op: 'idle' } satisfies StorageCall);
+    if (handle.wal !== undefined) await caller.call(handle.wal, { op: 'forget', writerId: uid } satisfies StorageCall).catch(unlessStopped);
+    if (handle.segmentWriter !== undefined) await caller.call(handle.segmentWriter, { op: 'idle' } satisfies StorageCall).catch(unlessStopped);
   });
+}
+
+/** A storage actor that died during the call is restarted and rescans the files: the deletion goes on. */
+function unlessStopped(err: unknown): void {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (code !== 'ACTORS_NOPROC' && code !== 'ACTORS_CALL_EXIT') throw err;
 }
 
 function walPort(ctx: ActorContext, handle: LogSystemHandle): WalPort {
