@@ -176,7 +176,7 @@ describe('WalWriter.appendBatch', () => {
     const t = tempDir();
     cleanup = t.cleanup;
     const { wal, rec } = await openWal(t.dir);
-    const huge = { byteLength: ENTRY_PAYLOAD_BYTES_MAX + 1 } as Uint8Array;
+    const huge = { length: ENTRY_PAYLOAD_BYTES_MAX + 1 } as Uint8Array;
     expect(() => wal.appendBatch('a', 1, 1, [Buffer.from('ok'), huge])).toThrow(LogLimitError);
     expect(() => wal.appendBatch('a', 1, [1], payloads('a', 1, 2))).toThrow(LogInvalidError);
     expect(wal.pendingEntries()).toBe(0);

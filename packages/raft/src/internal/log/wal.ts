@@ -182,8 +182,8 @@ export class WalWriter {
    */
   append(writerId: string, index: number, term: number, payload: Uint8Array): boolean {
     if (this.closed) throw new LogClosedError('WAL');
-    if (payload.byteLength > ENTRY_PAYLOAD_BYTES_MAX) {
-      throw new LogLimitError(`payload of ${writerId} index ${index}`, payload.byteLength, ENTRY_PAYLOAD_BYTES_MAX);
+    if (payload.length > ENTRY_PAYLOAD_BYTES_MAX) {
+      throw new LogLimitError(`payload of ${writerId} index ${index}`, payload.length, ENTRY_PAYLOAD_BYTES_MAX);
     }
     const state = this.writers.get(writerId) ?? this.newWriter(writerId);
     const verdict = checkSequence(state.lastIndex, state.awaitingFrom, index);
@@ -216,7 +216,7 @@ export class WalWriter {
       throw new LogInvalidError(`WAL batch of ${writerId} from index ${fromIndex}: ${terms.length} terms for ${n} payloads`);
     }
     for (let i = 0; i < n; i++) {
-      const bytes = (payloads[i] as Uint8Array).byteLength;
+      const bytes = (payloads[i] as Uint8Array).length;
       if (bytes > ENTRY_PAYLOAD_BYTES_MAX) throw new LogLimitError(`payload of ${writerId} index ${fromIndex + i}`, bytes, ENTRY_PAYLOAD_BYTES_MAX);
     }
     if (n === 0) return this.pendingBytes < WAL_PENDING_BYTES_MAX;
@@ -267,7 +267,7 @@ export class WalWriter {
 
   /** Encodes one entry into the open batch, cutting a new batch or file where the limits say. */
   private encode(state: WriterState, index: number, term: number, payload: Uint8Array): void {
-    const entryBytes = ENTRY_OVERHEAD_BYTES + payload.byteLength;
+    const entryBytes = ENTRY_OVERHEAD_BYTES + payload.length;
     let slot = this.slot;
     let refBytes = state.refSlot === slot ? 0 : writerRecordBytes(state.idBytes.length);
     if (needsRollover(slot.plannedBytes, WAL_HEADER_BYTES, refBytes + entryBytes, slot.maxBytes)) {
@@ -329,7 +329,7 @@ export class WalWriter {
     let end = start;
     let bytes = 0;
     while (end < n && end - start < entriesRoom) {
-      const recordBytes = ENTRY_OVERHEAD_BYTES + (payloads[end] as Uint8Array).byteLength;
+      const recordBytes = ENTRY_OVERHEAD_BYTES + (payloads[end] as Uint8Array).length;
       if (bytes + recordBytes > bytesRoom) break;
       bytes += recordBytes;
       end++;
