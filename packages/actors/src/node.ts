@@ -61,6 +61,9 @@ export interface Distribution {
   stop(): Promise<void>;
 }
 
+/** Scheduler creations are random below this (randomInt's limit), so refs of different starts differ. */
+const CREATION_MAX = 2 ** 48 - 1;
+
 export class Node {
   readonly name: string;
   readonly schedulerCount: number;
@@ -93,7 +96,7 @@ export class Node {
       monitorNode: (pid, node) => this.monitorNode(pid, node),
       demonitorNode: (pid, node) => this.distribution?.demonitorNode(pid, node),
     };
-    this.scheduler = new Scheduler(name, 0, host, options.clock ?? systemClock, this.logger, randomInt(1, 2 ** 31));
+    this.scheduler = new Scheduler(name, 0, host, options.clock ?? systemClock, this.logger, randomInt(1, CREATION_MAX));
   }
 
   /** Starts a node and its worker schedulers. */
@@ -159,7 +162,7 @@ export class Node {
         nodeName: this.name,
         index,
         schedulerCount: count,
-        creation: randomInt(1, 2 ** 31),
+        creation: randomInt(1, CREATION_MAX),
         ports: own,
         names: [...this.names],
       };

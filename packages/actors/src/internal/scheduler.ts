@@ -75,7 +75,9 @@ export class Scheduler {
     creation: number,
   ) {
     this.pid = { node: nodeName, scheduler: index, id: SCHEDULER_PID_ID };
-    this.refPrefix = `${nodeName}/${index}/${creation}#`;
+    // Short refs: they cross the wire and key maps on every call. The random creation
+    // (48 bits per scheduler start) keeps them apart across schedulers and nodes.
+    this.refPrefix = `${creation.toString(36)}.`;
   }
 
   makeRef(): Ref {
