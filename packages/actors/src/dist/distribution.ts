@@ -307,6 +307,9 @@ export class NodeDistribution implements Distribution {
       case 'down':
         peer.monitorsIn.delete(signal.ref);
         return;
+      case 'reply':
+        if (signal.demonitored === true) peer.monitorsIn.delete(signal.ref);
+        return;
       case 'link':
         peer.links.set(linkKey(signal.from, signal.to), [signal.from, signal.to]);
         return;
@@ -346,7 +349,8 @@ export class NodeDistribution implements Distribution {
         peer.monitorsIn.delete(signal.ref);
         return;
       case 'down':
-        peer.monitorsOut.delete(signal.ref);
+      case 'reply':
+        if (signal.k === 'down' || signal.demonitored === true) peer.monitorsOut.delete(signal.ref);
         return;
       case 'link':
         peer.links.set(linkKey(signal.to, signal.from), [signal.to, signal.from]);

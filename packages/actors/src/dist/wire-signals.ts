@@ -84,6 +84,7 @@ export function signalToWire(s: Signal, sender: string, receiver: string): unkno
     case 'down':
       return [DOWN, pidOut(s.to, sender, receiver), s.ref, isPid(s.pid) ? pidOut(s.pid, sender, receiver) : s.pid, asWireValue(s.reason)];
     case 'reply':
+      if (s.demonitored === true) return [REPLY, pidOut(s.to, sender, receiver), s.ref, s.ok, asWireValue(s.value), 1];
       return [REPLY, pidOut(s.to, sender, receiver), s.ref, s.ok, asWireValue(s.value)];
     case 'spawn':
       return [SPAWN, pidOut(s.to, sender, receiver), s.ref, pidOut(s.replyTo, sender, receiver), s.spec, s.args, s.options];
@@ -129,6 +130,7 @@ export function signalFromWire(raw: unknown, sender: string, receiver: string): 
       return down ? { k: 'down', to, ref: a[2] as string, pid: down, reason: a[4] } : undefined;
     }
     case REPLY:
+      if (to && a.length === 6 && a[5] === 1) return { k: 'reply', to, ref: a[2] as string, ok: a[3] === true, value: a[4], demonitored: true };
       return to && a.length === 5 ? { k: 'reply', to, ref: a[2] as string, ok: a[3] === true, value: a[4] } : undefined;
     case SPAWN: {
       const replyTo = pidIn(a[3], sender, receiver);

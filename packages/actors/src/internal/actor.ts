@@ -116,7 +116,7 @@ export class Actor implements ActorContext {
 
   reply(from: From, value: unknown): void {
     this.alive();
-    this.sched.reply(from, value);
+    this.sched.reply(this, from, value);
   }
 
   spawn<A>(spec: Behaviour<any, A> | ProcessFn<A>, args?: A, options?: SpawnOptions): Pid {

@@ -348,12 +348,12 @@ export class Scheduler {
     });
   }
 
-  private settleCall(ref: Ref, ok: boolean, value: unknown): void {
+  private settleCall(ref: Ref, ok: boolean, value: unknown, demonitored = false): void {
     const pending = this.pendingCalls.get(ref);
     if (pending === undefined) return;
     this.pendingCalls.delete(ref);
     if (pending.timer !== undefined) this.clock.clearTimeout(pending.timer);
-    if (pending.dest !== undefined) this.route({ k: 'demonitor', from: this.pid, to: pending.dest, ref });
+    if (pending.dest !== undefined && !demonitored) this.route({ k: 'demonitor', from: this.pid, to: pending.dest, ref });
     if (ok) pending.resolve(value);
     else pending.reject(isWireError(value) ? decodeError(value) : value);
   }
@@ -375,9 +375,24 @@ export class Scheduler {
     }
   }
 
-  reply(from: From, value: unknown): void {
+  reply(actor: Actor, from: From, value: unknown): void {
     if (!isPid(from?.pid) || typeof from.ref !== 'string') throw new InvalidArgumentError('reply() needs the `from` a call handed to the actor');
-    this.route({ k: 'reply', to: from.pid, ref: from.ref, ok: true, value });
+    this.sendReply(actor, from, true, value);
+  }
+
+  /**
+   * A call's monitor serves that call alone: when the replying actor holds it, it is
+   * dropped here and the reply says so, which spares the caller a demonitor signal
+   * (a frame on the wire, for a remote call).
+   */
+  private sendReply(actor: Actor, from: From, ok: boolean, value: unknown): void {
+    const watcher = actor.monitoredBy?.get(from.ref);
+    if (watcher !== undefined && pidEquals(watcher, from.pid)) {
+      actor.monitoredBy!.delete(from.ref);
+      this.route({ k: 'reply', to: from.pid, ref: from.ref, ok, value, demonitored: true });
+    } else {
+      this.route({ k: 'reply', to: from.pid, ref: from.ref, ok, value });
+    }
   }
 
   // ---- monitors, links, exits ----
@@ -652,7 +667,7 @@ export class Scheduler {
         return;
       }
       case 'reply':
-        return this.settleCall(signal.ref, signal.ok, signal.value);
+        return this.settleCall(signal.ref, signal.ok, signal.value, signal.demonitored === true);
       case 'spawn':
         return this.spawnFromSignal(signal);
       case 'info': {
@@ -742,7 +757,7 @@ export class Scheduler {
         from = msg.from;
         if (behaviour.handleCall === undefined) {
           const refusal = new InvalidArgumentError(`actor ${formatPid(actor.self)} does not handle calls`);
-          this.route({ k: 'reply', to: from.pid, ref: from.ref, ok: false, value: encodeError(refusal) });
+          this.sendReply(actor, from, false, encodeError(refusal));
           return;
         }
         result = behaviour.handleCall(msg.request, from, actor.state, actor);
@@ -772,7 +787,7 @@ export class Scheduler {
       if (typeof result !== 'object' || result === null || !('state' in result)) {
         return this.crash(actor, new InvalidArgumentError('handleCall must return { reply, state } or { noreply: true, state }'));
       }
-      if ('reply' in result) this.route({ k: 'reply', to: from.pid, ref: from.ref, ok: true, value: result.reply });
+      if ('reply' in result) this.sendReply(actor, from, true, result.reply);
       actor.state = result.state;
     } else {
       actor.state = result;

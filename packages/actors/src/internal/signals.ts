@@ -15,7 +15,8 @@ export type Signal =
   | { readonly k: 'monitor'; readonly from: Pid; readonly to: Pid; readonly ref: Ref }
   | { readonly k: 'demonitor'; readonly from: Pid; readonly to: Pid; readonly ref: Ref }
   | { readonly k: 'down'; readonly to: Pid; readonly ref: Ref; readonly pid: Pid | RemoteName; readonly reason: unknown }
-  | { readonly k: 'reply'; readonly to: Pid; readonly ref: Ref; readonly ok: boolean; readonly value: unknown }
+  /** `demonitored`: the replying actor dropped the caller's monitor (same ref), so no demonitor is due. */
+  | { readonly k: 'reply'; readonly to: Pid; readonly ref: Ref; readonly ok: boolean; readonly value: unknown; readonly demonitored?: true }
   | {
       readonly k: 'spawn';
       readonly to: Pid;

@@ -6,7 +6,7 @@ import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../src/dist/codec.js';
 import { Connection } from '../../src/dist/connection.js';
-import { parseNodeName, silentLogger, type ActorContext, type Pid } from '../../src/index.js';
+import { parseNodeName, silentLogger, type ActorContext, type From, type Pid } from '../../src/index.js';
 import { inbox } from '../helpers.js';
 import { closeReasons, peers } from './peers.js';
 
@@ -80,6 +80,28 @@ describe('two nodes', () => {
     b.exit(server, 'bye');
     expect(await down).toMatchObject({ type: 'DOWN', reason: 'bye', pid: server });
     expect((await a.monitor({ name: 'echo', node: b.name })).reason).toBe('noproc');
+  });
+
+  it('a replied call costs the caller two signals and leaves no monitor; a reply from another actor still demonitors', async () => {
+    const a = await distributedNode('a');
+    const b = await distributedNode('b');
+    const server = b.spawn(echo, undefined);
+    await a.call(server, 'warm');
+    const sentBefore = a.connectionInfo(b.name)!.signalsSent;
+    for (let i = 0; i < 50; i++) await a.call(server, i);
+    // monitor + request per call; the reply carries the demonitor back.
+    expect(a.connectionInfo(b.name)!.signalsSent - sentBefore).toBe(100);
+    expect((await b.info(server))?.monitoredBy).toBe(0);
+
+    // A front that hands the caller's `from` to a worker: the worker's reply cannot drop
+    // the front's monitor, so the caller demonitors as usual.
+    const worker = b.spawn({ init: () => null, handle: (m: { from: From; value: unknown }, s: null, ctx: ActorContext) => (ctx.reply(m.from, m.value), s) });
+    const front = b.spawn({ init: () => null, handleCall: (req: unknown, from: From, s: null, ctx: ActorContext) => (ctx.send(worker, { from, value: req }), { noreply: true as const, state: s }) });
+    for (let i = 0; i < 5; i++) expect(await a.call(front, i)).toBe(i);
+    const box = inbox(a);
+    a.send(server, { replyTo: box.pid, body: 'after' }); // behind the last demonitor
+    await box.next();
+    expect((await b.info(front))?.monitoredBy).toBe(0);
   });
 
   it('a call to a dead remote pid fails with noproc', async () => {
