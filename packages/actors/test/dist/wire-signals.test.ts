@@ -26,6 +26,7 @@ describe('signals on the wire', () => {
     { k: 'down', to: onB, ref: 'r4', pid: onA, reason: 'normal' },
     { k: 'down', to: onB, ref: 'r5', pid: { name: 'gone', node: A }, reason: 'noproc' },
     { k: 'reply', to: onB, ref: 'r6', ok: true, value: [onC] },
+    { k: 'reply', to: onB, ref: 'r6', ok: true, value: null, demonitored: true },
     { k: 'info', to: onB, ref: 'r7', replyTo: onA },
     { k: 'spawn', to: onB, ref: 'r8', replyTo: onA, spec: { module: 'm', export: 'e' }, args: [1], options: {} },
   ];
