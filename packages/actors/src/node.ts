@@ -15,7 +15,7 @@ import { WORKER_STOP_MS_MAX } from './limits.js';
 import { stderrLogger, type Logger } from './logger.js';
 import { isPid, pidEquals, type Dest, type Pid } from './pid.js';
 import { isControl, PortMesh, type Control } from './internal/mesh.js';
-import { bounce, loadActorModule } from './internal/routing.js';
+import { bounce, loadActorModule, refuseUncloneable } from './internal/routing.js';
 import { Scheduler, type SchedulerHost } from './internal/scheduler.js';
 import { isModuleRef } from './internal/scheduler-helpers.js';
 import { isByName, NOCONNECTION, NOPROC, type Signal } from './internal/signals.js';
@@ -153,7 +153,15 @@ export class Node {
         ports[j]![i] = channel.port2;
       }
     }
-    this.mesh = new PortMesh(ports[0]!, (from, items) => this.receiveFromWorker(from, items));
+    this.mesh = new PortMesh(
+      ports[0]!,
+      (from, items) => this.receiveFromWorker(from, items),
+      (target, item, err) => {
+        const refused = refuseUncloneable(target, item, err);
+        this.logger.error({ scheduler: target }, refused.log);
+        if (refused.reply !== undefined) this.scheduler.route(refused.reply);
+      },
+    );
     const entry = new URL('./internal/worker-entry.mjs', import.meta.url);
     const ready: Promise<void>[] = [];
     for (let index = 1; index < count; index++) {

@@ -83,6 +83,21 @@ describe('worker schedulers', () => {
     await expect(node.call(victim, 'get')).rejects.toMatchObject({ code: 'ACTORS_NOPROC' });
   });
 
+  it('refuse data that cannot be copied to another thread with typed errors, and lose nothing sent beside it', async () => {
+    const fn = () => 1;
+    await expect(node.start(counter, { fn }, { scheduler: 1 })).rejects.toMatchObject({ code: 'ACTORS_INVALID_ARGUMENT' });
+    const seq = await node.start({ module: fixtures, export: 'sequence' }, undefined, { scheduler: 2 });
+    const echoer = await node.start(counter, 0, { scheduler: 1 });
+    await expect(node.call(echoer, { fn })).rejects.toMatchObject({ code: 'ACTORS_INVALID_ARGUMENT' });
+    // One bad message in a batch: it is dropped, the rest of the batch arrives in order.
+    for (let n = 0; n < 100; n++) {
+      node.send(seq, n);
+      if (n === 50) node.send(seq, { fn });
+    }
+    expect(await node.call(seq, 'state')).toEqual({ next: 100, inOrder: true });
+    expect(await node.call(echoer, 'get')).toBe(0);
+  });
+
   it('keep message order from one sender across threads', async () => {
     const seq = await node.start({ module: fixtures, export: 'sequence' }, undefined, { scheduler: 2 });
     for (let n = 0; n < 20_000; n++) node.send(seq, n);

@@ -9,9 +9,14 @@ export class PortMesh {
   private readonly outboxes: unknown[][];
   private flushScheduled = false;
 
+  /**
+   * `onUncloneable` gets each item that structured clone refused (an `(id, msg)` pair
+   * as a two-element array), after the rest of its batch went out in order.
+   */
   constructor(
     private readonly ports: readonly (MessagePort | undefined)[],
     onBatch: (from: number, items: unknown[]) => void,
+    private readonly onUncloneable: (target: number, item: unknown, err: Error) => void,
   ) {
     this.outboxes = ports.map(() => []);
     ports.forEach((port, index) => port?.on('message', (items: unknown[]) => onBatch(index, items)));
@@ -52,7 +57,24 @@ export class PortMesh {
     const box = this.outboxes[target]!;
     if (box.length === 0) return;
     this.outboxes[target] = [];
-    this.ports[target]!.postMessage(box);
+    try {
+      this.ports[target]!.postMessage(box);
+    } catch (err) {
+      this.postOneByOne(target, box, err as Error);
+    }
+  }
+
+  /** A batch that did not clone: send its items one at a time, keeping their order, and hand back the ones that fail. */
+  private postOneByOne(target: number, box: unknown[], batchError: Error): void {
+    const port = this.ports[target]!;
+    for (let i = 0; i < box.length; i++) {
+      const unit = typeof box[i] === 'number' ? [box[i], box[++i]] : [box[i]];
+      try {
+        port.postMessage(unit);
+      } catch (err) {
+        this.onUncloneable(target, unit.length === 2 ? unit : unit[0], err instanceof Error ? err : batchError);
+      }
+    }
   }
 
   close(): void {

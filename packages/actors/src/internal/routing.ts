@@ -3,7 +3,7 @@
 
 import { pathToFileURL } from 'node:url';
 import { encodeError, InvalidArgumentError, NoProcError } from '../errors.js';
-import { formatPid } from '../pid.js';
+import { formatPid, isPid } from '../pid.js';
 import type { Behaviour, ModuleRef, ProcessFn } from '../types.js';
 import type { Signal } from './signals.js';
 
@@ -26,6 +26,29 @@ export function bounce(signal: Signal, reason: 'noproc' | 'noconnection'): Signa
     default:
       return undefined;
   }
+}
+
+/**
+ * The answer to an item that could not be copied to scheduler `target` (structured
+ * clone refused it): a call or spawn gets a typed error, anything else is dropped
+ * with a logged reason.
+ */
+export function refuseUncloneable(target: number, item: unknown, err: Error): { reply?: Signal; log: string } {
+  const why = `could not be copied to scheduler ${target} (${err.message}); actors on other schedulers take plain data: no functions, sockets or class instances`;
+  const error = (what: string) => encodeError(new InvalidArgumentError(`${what} ${why}`));
+  if (Array.isArray(item)) {
+    const msg = item[1] as { type?: unknown; from?: { pid?: unknown; ref?: unknown } } | undefined;
+    if (msg?.type === '$call' && isPid(msg.from?.pid) && typeof msg.from.ref === 'string') {
+      return { reply: { k: 'reply', to: msg.from.pid, ref: msg.from.ref, ok: false, value: error('the call request') }, log: `a call request ${why}` };
+    }
+    return { log: `a message to actor ${String(item[0])} ${why}; it was dropped` };
+  }
+  const signal = item as Signal;
+  if (signal.k === 'spawn') return { reply: { k: 'reply', to: signal.replyTo, ref: signal.ref, ok: false, value: error('the start arguments') }, log: `a start request ${why}` };
+  if (signal.k === 'reply') return { reply: { ...signal, ok: false, value: error('the reply') }, log: `a reply ${why}` };
+  // A link or monitor must still fire: with the reason replaced.
+  if (signal.k === 'exit' || signal.k === 'down') return { reply: { ...signal, reason: error('the exit reason') }, log: `an exit reason ${why}` };
+  return { log: `a ${String(signal.k ?? (item as { c?: string }).c)} signal ${why}; it was dropped` };
 }
 
 const moduleCache = new Map<string, Promise<Behaviour | ProcessFn>>();

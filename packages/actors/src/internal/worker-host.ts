@@ -9,7 +9,7 @@ import type { Logger } from '../logger.js';
 import { pidEquals, type Pid } from '../pid.js';
 import type { Behaviour, ModuleRef, ProcessFn } from '../types.js';
 import { isControl, PortMesh, type Control } from './mesh.js';
-import { bounce, loadActorModule } from './routing.js';
+import { bounce, loadActorModule, refuseUncloneable } from './routing.js';
 import { Scheduler, type SchedulerHost } from './scheduler.js';
 import { isByName, NOPROC, type Signal } from './signals.js';
 
@@ -34,7 +34,15 @@ export class WorkerHost implements SchedulerHost {
     this.nodeName = data.nodeName;
     this.schedulerCount = data.schedulerCount;
     this.names = new Map(data.names);
-    this.mesh = new PortMesh(data.ports, (_from, items) => this.receive(items));
+    this.mesh = new PortMesh(
+      data.ports,
+      (_from, items) => this.receive(items),
+      (target, item, err) => {
+        const refused = refuseUncloneable(target, item, err);
+        this.scheduler.logger.error({ scheduler: target }, refused.log);
+        if (refused.reply !== undefined) this.scheduler.route(refused.reply);
+      },
+    );
     this.scheduler = new Scheduler(data.nodeName, data.index, this, systemClock, this.forwardingLogger(), data.creation);
     this.mesh.post(0, { c: 'ready' } satisfies Control);
   }
