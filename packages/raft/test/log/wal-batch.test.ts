@@ -172,6 +172,27 @@ describe('WalWriter.appendBatch', () => {
     expect(files[1]).toEqual(files[0]);
   });
 
+  it('hashes big frames ahead in pieces and the reader verifies them whole', async () => {
+    for (const entry of [false, true]) {
+      const t = tempDir();
+      const { wal } = await openWal(t.dir, { maxBatchEntries: 5_000, maxBatchBytes: 1 << 20 });
+      const ps = Array.from({ length: 3_000 }, (_, k) => Buffer.alloc(50 + (k % 200), k));
+      if (entry) ps.forEach((p, k) => wal.append('a', k + 1, 1, p));
+      else wal.appendBatch('a', 1, 1, ps);
+      await wal.close();
+      expect(wal.counters.batches).toBe(1);
+      expect(wal.counters.bytes).toBeGreaterThan(4 * 64 * 1024);
+      // scanWal checks the frame's CRC over head and body in one piece.
+      const all = readAll(t.dir);
+      expect(all).toHaveLength(3_000);
+      const file = join(t.dir, readdirSync(t.dir)[0] as string);
+      const damaged = readFileSync(file);
+      damaged[damaged.length - 1000] = (damaged[damaged.length - 1000] as number) ^ 1;
+      expect(scanWal(damaged, file, true, { entry: () => undefined }).torn).toBe(true);
+      t.cleanup();
+    }
+  });
+
   it('refuses a bad batch before queueing any of it, and after close', async () => {
     const t = tempDir();
     cleanup = t.cleanup;

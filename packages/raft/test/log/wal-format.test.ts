@@ -1,6 +1,6 @@
 // WAL format: round trips, a torn last frame is truncated, other damage is a typed error.
 import { describe, expect, it } from 'vitest';
-import { crc32c } from '../../src/internal/log/checksum.js';
+import { crc32c, crc32cCombine } from '../../src/internal/log/checksum.js';
 import { LogCorruptionError, LogVersionError } from '../../src/internal/log/errors.js';
 import {
   ENTRY_OVERHEAD_BYTES,
@@ -43,6 +43,16 @@ function scan(buf: Buffer, isLast = true) {
 }
 
 describe('WAL format', () => {
+  it('combines CRCs of pieces into the CRC of the whole', () => {
+    const whole = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 7919) & 0xff));
+    for (const [a, b] of [[0, 0], [0, 1], [1, 0], [5, 3], [1000, 99_000], [7, 200_000 - 7]] as const) {
+      const left = whole.subarray(0, a);
+      const right = whole.subarray(a, a + b);
+      expect(crc32cCombine(crc32c(left), crc32c(right), b)).toBe(crc32c(whole.subarray(0, a + b)));
+      expect(crc32c(right, crc32c(left))).toBe(crc32c(whole.subarray(0, a + b)));
+    }
+  });
+
   it('round-trips header, writer definition and entries with 64-bit terms', () => {
     const { result, got } = scan(build().buf);
     expect(result.header).toEqual({ version: 2, checksums: true, seq: 7 });

@@ -1,6 +1,6 @@
 // WAL file format (pure): header, writer-definition and entry records, and the
 // recovery scanner that tells a torn tail from corruption. See docs/internals/log-format.md.
-import { crc32c } from './checksum.js';
+import { crc32c, crc32cCombine } from './checksum.js';
 import { LogCorruptionError, LogVersionError, assert } from './errors.js';
 import { ENTRY_PAYLOAD_BYTES_MAX, INDEX_MAX, WRITER_ID_BYTES_MAX } from './limits.js';
 
@@ -123,16 +123,33 @@ export function encodeEntryRun(
 }
 
 /**
+ * The CRC of body bytes from the frame's body start up to `end`, continuing one over
+ * the bytes before `from` (`bodyCrc`): the writer hashes a batch's body in pieces while
+ * it fills, so sealing hashes only the tail.
+ */
+export function hashFrameBody(buf: Buffer, from: number, end: number, bodyCrc: number): number {
+  return crc32c(buf.subarray(from, end), bodyCrc);
+}
+
+/**
  * Closes the frame that starts at `start` (records from start + FRAME_HEAD_BYTES to
  * `end`): writes its head and the CRC over head and body. Returns the frame's end.
  * One CRC call per batch: per record, the native call costs more than the hashing.
+ * `bodyCrc` covers the body up to `hashedTo` already (see hashFrameBody); the head,
+ * which holds the body's length, is hashed last and combined in front.
  */
-export function sealFrame(buf: Buffer, start: number, end: number, checksums: boolean): number {
+export function sealFrame(buf: Buffer, start: number, end: number, checksums: boolean, bodyCrc = 0, hashedTo = start + FRAME_HEAD_BYTES): number {
   const bodyBytes = end - start - FRAME_HEAD_BYTES;
   assert(bodyBytes >= 0, `frame body of ${bodyBytes} bytes`);
+  assert(hashedTo >= start + FRAME_HEAD_BYTES && hashedTo <= end, `frame hashed to ${hashedTo} outside ${start}..${end}`);
   buf[start] = TAG_FRAME;
   putU32(buf, start + 1, bodyBytes);
-  putU32(buf, end, checksums ? crc32c(buf.subarray(start, end)) : 0);
+  let crc = 0;
+  if (checksums) {
+    const body = hashFrameBody(buf, hashedTo, end, bodyCrc);
+    crc = crc32cCombine(crc32c(buf.subarray(start, start + FRAME_HEAD_BYTES)), body, bodyBytes);
+  }
+  putU32(buf, end, crc);
   return end + 4;
 }
 

@@ -107,6 +107,19 @@ export class WrittenRuns {
     return this.writers.length;
   }
 
+  writerIdAt(r: number): string {
+    return (this.writers[r] as RunCursor).id;
+  }
+  termAt(r: number): number {
+    return this.terms[r] as number;
+  }
+  fromAt(r: number): number {
+    return this.froms[r] as number;
+  }
+  toAt(r: number): number {
+    return this.tos[r] as number;
+  }
+
   forEach(fn: (writerId: string, term: number, from: number, to: number) => void): void {
     const n = this.writers.length;
     for (let r = 0; r < n; r++) fn((this.writers[r] as RunCursor).id, this.terms[r] as number, this.froms[r] as number, this.tos[r] as number);

@@ -22,6 +22,7 @@ import {
   encodeEntryRun,
   encodeWalHeader,
   encodeWriterRecord,
+  hashFrameBody,
   sealFrame,
   writerRecordBytes,
 } from './wal-format.js';
@@ -115,11 +116,22 @@ interface Batch {
   length: number;
   entries: number;
   runs: WrittenRuns;
+  /** CRC of the body up to `hashedTo`, hashed ahead while the batch fills (sealing then hashes only the tail). */
+  bodyCrc: number;
+  hashedTo: number;
 }
 
 /** Spare batch buffers kept for reuse (a batch buffer is up to maxBatchBytes). */
 const SPARE_BUFFERS_MAX = 2;
 const BATCH_BUFFER_BYTES_MIN = 64 * 1024;
+/** Entries notified between turns given to an in-flight write (see notify). */
+const NOTIFY_SLICE_ENTRIES = 256;
+/**
+ * Unhashed body bytes of the open batch that trigger hashing ahead. The CRC then runs
+ * while the previous batch is on disk, not between its sync and the next write; the
+ * chunk is large enough that the native call's fixed cost does not matter.
+ */
+const HASH_AHEAD_BYTES = 64 * 1024;
 
 export function walFileName(seq: number): string {
   return `${String(seq).padStart(12, '0')}.wal`;
@@ -146,6 +158,8 @@ export class WalWriter {
   private nextSeq: number;
   private nextFileMaxBytes: number;
   private flushing = false;
+  /** A batch's write call is out (its sync not yet issued): it needs this thread when it returns. */
+  private writeInFlight = false;
   private scheduled = false;
   private closed = false;
   /** Abandoned by a restarted WAL actor: no more notices of any kind. */
@@ -295,6 +309,7 @@ export class WalWriter {
       slot.rangeTo[r] = index;
     }
     batch.length = encodeEntryRecord(batch.buf, batch.length, state.ref, index, term, payload);
+    if (batch.length - batch.hashedTo >= HASH_AHEAD_BYTES) this.hashAhead(batch);
     batch.entries++;
     batch.runs.add(state, index, term);
     slot.plannedBytes += recordBytes;
@@ -338,6 +353,7 @@ export class WalWriter {
     if (count === 0) return start;
     if (batch.length + bytes + 4 > batch.buf.length) this.growBatch(batch, bytes + 4);
     batch.length = encodeEntryRun(batch.buf, batch.length, state.ref, fromIndex, terms, payloads, start, end);
+    if (batch.length - batch.hashedTo >= HASH_AHEAD_BYTES) this.hashAhead(batch);
     if (typeof terms === 'number') batch.runs.addRange(state, fromIndex + start, fromIndex + end - 1, terms);
     else addTermRuns(batch.runs, state, fromIndex, terms, start, end);
     slot.rangeTo[state.ref - 1] = fromIndex + end - 1;
@@ -353,12 +369,17 @@ export class WalWriter {
     const need = FRAME_OVERHEAD_BYTES + recordBytes;
     let buf = this.spareBuffers.pop();
     if (buf === undefined || buf.length < need) buf = Buffer.allocUnsafe(Math.max(BATCH_BUFFER_BYTES_MIN, need));
-    const batch: Batch = { slot, buf, length: FRAME_HEAD_BYTES, entries: 0, runs: new WrittenRuns() };
+    const batch: Batch = { slot, buf, length: FRAME_HEAD_BYTES, entries: 0, runs: new WrittenRuns(), bodyCrc: 0, hashedTo: FRAME_HEAD_BYTES };
     slot.plannedBytes += FRAME_OVERHEAD_BYTES;
     this.pendingBytes += FRAME_OVERHEAD_BYTES;
     this.batches.push(batch);
     this.openBatch = batch;
     return batch;
+  }
+
+  private hashAhead(batch: Batch): void {
+    if (this.checksums) batch.bodyCrc = hashFrameBody(batch.buf, batch.hashedTo, batch.length, batch.bodyCrc);
+    batch.hashedTo = batch.length;
   }
 
   private growBatch(batch: Batch, extra: number): void {
@@ -440,7 +461,9 @@ export class WalWriter {
         await io;
         let next = this.takeBatch();
         let nextIo = next === undefined ? undefined : this.writeBatch(next);
-        this.notify(batch);
+        // Awaited below; notify may yield first, and a failure must not count as unhandled meanwhile.
+        nextIo?.catch(() => undefined);
+        await this.notify(batch);
         if (next === undefined && !this.closed) {
           next = this.takeBatch();
           nextIo = next === undefined ? undefined : this.writeBatch(next);
@@ -475,8 +498,13 @@ export class WalWriter {
     }
     const slot = batch.slot;
     const handle = slot.handle as LogFileHandle;
-    const frameBytes = sealFrame(batch.buf, 0, batch.length, this.checksums);
-    await handle.writeAt(batch.buf.subarray(0, frameBytes), slot.position);
+    const frameBytes = sealFrame(batch.buf, 0, batch.length, this.checksums, batch.bodyCrc, batch.hashedTo);
+    this.writeInFlight = true;
+    try {
+      await handle.writeAt(batch.buf.subarray(0, frameBytes), slot.position);
+    } finally {
+      this.writeInFlight = false;
+    }
     if (!this.oSync) {
       if (this.syncMethod === 'datasync') await handle.datasync();
       else if (this.syncMethod === 'sync') await handle.sync();
@@ -488,16 +516,32 @@ export class WalWriter {
     this.counters.bytes += frameBytes;
   }
 
-  private notify(batch: Batch): void {
+  /**
+   * Sends the batch's `written` notices, in order. Their callbacks append (encode) on
+   * this thread, so while the next batch's write is out, every NOTIFY_SLICE_ENTRIES
+   * entries it yields one turn: the write's completion then issues the sync at once
+   * instead of after all notices, and encoding overlaps write + sync as a whole.
+   * A batch that opens a new file never sees `writeInFlight` before its rollover is
+   * announced, so a file's last notices still come before its `rolledOver`.
+   */
+  private async notify(batch: Batch): Promise<void> {
     this.pendingBytes -= batch.length - FRAME_HEAD_BYTES + FRAME_OVERHEAD_BYTES;
     this.pendingCount -= batch.entries;
     if (this.spareBuffers.length < SPARE_BUFFERS_MAX && batch.buf.length <= this.limits.maxBatchBytes + BATCH_BUFFER_BYTES_MIN) this.spareBuffers.push(batch.buf);
-    if (!this.silent) batch.runs.forEach(this.written);
+    const runs = batch.runs;
+    let sinceYield = 0;
+    for (let r = 0; r < runs.length; r++) {
+      if (this.silent) return;
+      const from = runs.fromAt(r);
+      const to = runs.toAt(r);
+      this.events.written(runs.writerIdAt(r), runs.termAt(r), from, to);
+      sinceYield += to - from + 1;
+      if (sinceYield >= NOTIFY_SLICE_ENTRIES && this.writeInFlight) {
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
   }
-
-  private readonly written = (writerId: string, term: number, from: number, to: number): void => {
-    this.events.written(writerId, term, from, to);
-  };
 
   private async openFile(slot: FileSlot): Promise<void> {
     const handle = await this.fs.open(slot.path, 'create', { oSync: this.oSync });
