@@ -203,6 +203,18 @@ async function runWal(dir: string, writers: number, mode: AppendMode): Promise<W
   };
 }
 
+/**
+ * Idle time before every measured phase (WAL run and raw pass alike). This machine's
+ * disk slows down under sustained writes and recovers when idle: back to back, the
+ * raw pass right after a WAL run took up to 2x longer than after a pause, which
+ * flattered the WAL. With the same pause before each, both start from the same rest.
+ */
+const REST_MS = 2_000;
+
+function rest(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, REST_MS));
+}
+
 /** The same batch sizes written with write + fdatasync in a loop: the disk's floor. */
 async function runRaw(dir: string, batches: readonly number[]): Promise<number> {
   const fh = await fsp.open(join(dir, 'raw.bin'), 'w');
@@ -294,7 +306,9 @@ export async function main(argv: string[]): Promise<void> {
       for (let r = 0; r < runs; r++) {
         for (const mode of modes) {
           const dir = join(root, `${mode}-w${writers}-${r}`);
+          await rest();
           const wal = await runWal(dir, writers, mode);
+          await rest();
           const rawSec = await runRaw(dir, wal.batches);
           const res = results.get(key(mode, writers)) ?? { wal: [], ratio: [], ioRatio: [], rawEps: [] };
           results.set(key(mode, writers), res);
@@ -313,6 +327,7 @@ export async function main(argv: string[]): Promise<void> {
     const pick = (mode: AppendMode, w: number, f: (r: WalRun) => number) => of(mode, w, (res) => res.wal.map(f));
     const figures = (mode: AppendMode) => ({
       walOverRawRatio: of(mode, 1_000, (r) => r.ratio),
+      walOverRawRatioRuns: results.get(key(mode, 1_000))?.ratio.map((x) => Math.round(x * 100) / 100) ?? null,
       walOverRawRatio1Writer: of(mode, 1, (r) => r.ratio),
       walOverRawRatio100Writers: of(mode, 100, (r) => r.ratio),
       walIoOverRawRatio: of(mode, 1_000, (r) => r.ioRatio),
