@@ -106,15 +106,21 @@ export function encodeEntryRun(
   end: number,
 ): number {
   let at = offset;
+  if (typeof terms !== 'number') {
+    for (let i = start; i < end; i++) at = encodeEntryRecord(buf, at, ref, fromIndex + i, terms[i] as number, payloads[i] as Uint8Array);
+    return at;
+  }
+  // One term: its words are worked out once, not per entry.
+  const termLow = terms >>> 0;
+  const termHigh = (terms - termLow) / 0x1_0000_0000;
   for (let i = start; i < end; i++) {
     const payload = payloads[i] as Uint8Array;
-    const index = fromIndex + i;
-    const term = typeof terms === 'number' ? terms : (terms[i] as number);
     const length = payload.length;
     buf[at] = TAG_ENTRY;
     putU32(buf, at + 1, ref);
-    writeU64(buf, index, at + 5);
-    writeU64(buf, term, at + 13);
+    writeU64(buf, fromIndex + i, at + 5);
+    putU32(buf, at + 13, termLow);
+    putU32(buf, at + 17, termHigh);
     putU32(buf, at + 21, length);
     buf.set(payload, at + ENTRY_HEAD_BYTES);
     at += ENTRY_HEAD_BYTES + length;

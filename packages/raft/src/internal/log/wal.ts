@@ -229,9 +229,11 @@ export class WalWriter {
     if (typeof terms !== 'number' && terms.length !== n) {
       throw new LogInvalidError(`WAL batch of ${writerId} from index ${fromIndex}: ${terms.length} terms for ${n} payloads`);
     }
+    let payloadBytes = 0;
     for (let i = 0; i < n; i++) {
       const bytes = (payloads[i] as Uint8Array).length;
       if (bytes > ENTRY_PAYLOAD_BYTES_MAX) throw new LogLimitError(`payload of ${writerId} index ${fromIndex + i}`, bytes, ENTRY_PAYLOAD_BYTES_MAX);
+      payloadBytes += bytes;
     }
     if (n === 0) return this.pendingBytes < WAL_PENDING_BYTES_MAX;
     assert(Number.isSafeInteger(fromIndex) && fromIndex > 0 && Number.isSafeInteger(fromIndex + n - 1), `batch of ${writerId} from index ${fromIndex}`);
@@ -242,7 +244,7 @@ export class WalWriter {
     if (verdict === 'accept') {
       state.awaitingFrom = undefined;
       state.lastIndex = fromIndex + n - 1;
-      this.encodeRun(state, fromIndex, terms, payloads);
+      this.encodeRun(state, fromIndex, terms, payloads, payloadBytes + n * ENTRY_OVERHEAD_BYTES);
       if (!this.scheduled && !this.flushing) this.schedule();
     } else if (verdict === 'gap') {
       assert(state.lastIndex !== undefined, 'gap needs a last index');
@@ -319,13 +321,19 @@ export class WalWriter {
   }
 
   /** Encodes a writer's consecutive entries; only the first of each stretch takes the general path. */
-  private encodeRun(state: WriterState, fromIndex: number, terms: number | readonly number[], payloads: readonly Uint8Array[]): void {
+  /** `recordBytes`: the entry records of all payloads, so a run that fits whole is not measured again. */
+  private encodeRun(state: WriterState, fromIndex: number, terms: number | readonly number[], payloads: readonly Uint8Array[], recordBytes: number): void {
     const n = payloads.length;
     let i = 0;
+    let remainingBytes = recordBytes;
     while (i < n) {
       // Places the writer record, cuts a new batch or file where the limits say.
-      this.encode(state, fromIndex + i, typeof terms === 'number' ? terms : (terms[i] as number), payloads[i] as Uint8Array);
-      i = this.encodeStretch(state, fromIndex, terms, payloads, i + 1);
+      const payload = payloads[i] as Uint8Array;
+      this.encode(state, fromIndex + i, typeof terms === 'number' ? terms : (terms[i] as number), payload);
+      remainingBytes -= ENTRY_OVERHEAD_BYTES + payload.length;
+      const end = this.encodeStretch(state, fromIndex, terms, payloads, i + 1, remainingBytes);
+      for (let k = i + 1; k < end; k++) remainingBytes -= ENTRY_OVERHEAD_BYTES + (payloads[k] as Uint8Array).length;
+      i = end;
     }
   }
 
@@ -334,7 +342,7 @@ export class WalWriter {
    * as they stand (the same limits `encode` checks per entry); returns where it stopped.
    * The writer's last entry is already in this batch and file, under its ref.
    */
-  private encodeStretch(state: WriterState, fromIndex: number, terms: number | readonly number[], payloads: readonly Uint8Array[], start: number): number {
+  private encodeStretch(state: WriterState, fromIndex: number, terms: number | readonly number[], payloads: readonly Uint8Array[], start: number, remainingBytes: number): number {
     const batch = this.openBatch as Batch;
     const slot = this.slot;
     assert(batch.slot === slot && state.refSlot === slot, `stretch of ${state.id} outside its batch`);
@@ -343,6 +351,11 @@ export class WalWriter {
     const bytesRoom = Math.min(this.limits.maxBatchBytes - (batch.length - FRAME_HEAD_BYTES), slot.maxBytes - slot.plannedBytes);
     let end = start;
     let bytes = 0;
+    if (n - start <= entriesRoom && remainingBytes <= bytesRoom) {
+      // The common case: the rest of the run fits as it is.
+      end = n;
+      bytes = remainingBytes;
+    }
     while (end < n && end - start < entriesRoom) {
       const recordBytes = ENTRY_OVERHEAD_BYTES + (payloads[end] as Uint8Array).length;
       if (bytes + recordBytes > bytesRoom) break;
