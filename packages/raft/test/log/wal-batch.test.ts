@@ -209,6 +209,46 @@ describe('WalWriter.appendBatch', () => {
   });
 });
 
+describe('WalWriter notices and an in-flight write', () => {
+  it('lets the next batch sync start in the middle of a long run of notices', async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    const log: string[] = [];
+    const fs = new NodeFs();
+    // In memory, so the timing is exact: each write returns one turn later, as one on
+    // the thread pool would; syncs are logged and return at once.
+    const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+    fs.open = async (path) => ({
+      writeAt: turn,
+      readAt: async () => Buffer.alloc(0),
+      datasync: async () => void log.push(`sync ${path}`),
+      sync: async () => undefined,
+      truncate: async () => undefined,
+      size: async () => 0,
+      close: async () => undefined,
+    });
+    const wal = await WalWriter.open({
+      dir: t.dir,
+      fs,
+      maxBatchEntries: 4_000,
+      events: { written: (w) => log.push(w), resend: () => undefined, rolledOver: () => undefined },
+    });
+    // Batch 1: 2,000 writers of one entry each; batch 2 is queued while batch 1 is out.
+    const one = [Buffer.from('x')];
+    for (let w = 0; w < 2_000; w++) wal.appendBatch(`w${w}`, 1, 1, one);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    for (let w = 0; w < 2_000; w++) wal.appendBatch(`w${w}`, 2, 1, one);
+    await wal.close();
+    const isSync = (x: string) => x.startsWith('sync ');
+    const notices = log.map((x, i) => (isSync(x) ? -1 : i)).filter((i) => i >= 0);
+    expect(notices).toHaveLength(4_000);
+    // Batch 1's 2,000 notices are cut by batch 2's sync rather than all coming first.
+    const firstBatchNotices = notices.slice(0, 2_000);
+    const syncs = log.map((x, i) => (isSync(x) ? i : -1)).filter((i) => i >= 0);
+    expect(syncs.some((s) => s > (firstBatchNotices[0] as number) && s < (firstBatchNotices.at(-1) as number))).toBe(true);
+  });
+});
+
 const crashWriter = fileURLToPath(new URL('./wal-crash-writer.ts', import.meta.url));
 const CRASH_WRITERS = 10;
 
