@@ -3,19 +3,7 @@
 // that one busy actor can neither starve the others nor block the event loop.
 
 import type { Clock } from '../clock.js';
-import {
-  CallExitError,
-  CallTimeoutError,
-  InvalidArgumentError,
-  NodeDownError,
-  NoProcError,
-  SpawnError,
-  UnknownNameError,
-  ActorExitedError,
-  decodeError,
-  encodeError,
-  isWireError,
-} from '../errors.js';
+import { InvalidArgumentError, SpawnError, UnknownNameError, ActorExitedError, encodeError } from '../errors.js';
 import {
   ACTOR_TURN_MESSAGES_MAX,
   CALL_TIMEOUT_MS_DEFAULT,
@@ -26,8 +14,9 @@ import type { Logger } from '../logger.js';
 import { formatPid, isPid, isRemoteName, pidEquals, pidKey, type Dest, type Pid, type Ref, type RemoteName } from '../pid.js';
 import type { ActorInfo, ActorSpec, Behaviour, CallMessage, From, ModuleRef, ProcessFn, SpawnOptions } from '../types.js';
 import { Actor, BUSY, EXITED, PROCESS, QUEUED, TERMINATING, TRAP_EXIT } from './actor.js';
+import { PendingCalls } from './pending-calls.js';
 import { checkSpec, describeActor, isCallMessage, isModuleRef, remoteNodePid } from './scheduler-helpers.js';
-import { isByName, KILL, KILLED, NOCONNECTION, NOPROC, NORMAL, SCHEDULER_PID_ID, type Signal, type SpawnWireOptions } from './signals.js';
+import { isByName, KILL, KILLED, NOPROC, NORMAL, SCHEDULER_PID_ID, type Signal, type SpawnWireOptions } from './signals.js';
 
 /** What a scheduler needs from the thread that hosts it. */
 export interface SchedulerHost {
@@ -45,14 +34,6 @@ export interface SchedulerHost {
 
 type StartedCallback = (err: unknown, pid?: Pid) => void;
 
-interface PendingCall {
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (err: unknown) => void;
-  readonly destText: string;
-  readonly dest: Pid | undefined;
-  timer: unknown;
-}
-
 export class Scheduler {
   readonly actors = new Map<number, Actor>();
   readonly pid: Pid;
@@ -62,7 +43,7 @@ export class Scheduler {
   private runQueue: (Actor | undefined)[] = [];
   private runHead = 0;
   private drainScheduled = false;
-  private readonly pendingCalls = new Map<Ref, PendingCall>();
+  private readonly calls: PendingCalls;
   /** Messages handled since start, for observability and benchmarks. */
   handled = 0;
 
@@ -75,6 +56,7 @@ export class Scheduler {
     creation: number,
   ) {
     this.pid = { node: nodeName, scheduler: index, id: SCHEDULER_PID_ID };
+    this.calls = new PendingCalls(this.pid, clock, (signal) => this.route(signal));
     // Short refs: they cross the wire and key maps on every call. The random creation
     // (48 bits per scheduler start) keeps them apart across schedulers and nodes.
     this.refPrefix = `${creation.toString(36)}.`;
@@ -334,45 +316,12 @@ export class Scheduler {
 
   /** Registers a pending reply under `ref`; a 'reply' signal to this scheduler settles it. */
   awaitReply(ref: Ref, destText: string, dest: Pid | undefined, timeoutMs: number): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const pending: PendingCall = { resolve, reject, destText, dest, timer: undefined };
-      if (timeoutMs !== Infinity) {
-        pending.timer = this.clock.setTimeout(() => {
-          if (this.pendingCalls.delete(ref)) {
-            if (dest !== undefined) this.route({ k: 'demonitor', from: this.pid, to: dest, ref });
-            reject(new CallTimeoutError(destText, timeoutMs));
-          }
-        }, timeoutMs);
-      }
-      this.pendingCalls.set(ref, pending);
-    });
-  }
-
-  private settleCall(ref: Ref, ok: boolean, value: unknown, demonitored = false): void {
-    const pending = this.pendingCalls.get(ref);
-    if (pending === undefined) return;
-    this.pendingCalls.delete(ref);
-    if (pending.timer !== undefined) this.clock.clearTimeout(pending.timer);
-    if (pending.dest !== undefined && !demonitored) this.route({ k: 'demonitor', from: this.pid, to: pending.dest, ref });
-    if (ok) pending.resolve(value);
-    else pending.reject(isWireError(value) ? decodeError(value) : value);
-  }
-
-  private callDown(ref: Ref, reason: unknown): void {
-    const pending = this.pendingCalls.get(ref);
-    if (pending === undefined) return;
-    this.pendingCalls.delete(ref);
-    if (pending.timer !== undefined) this.clock.clearTimeout(pending.timer);
-    if (reason === NOPROC) pending.reject(new NoProcError(pending.destText));
-    else if (reason === NOCONNECTION) pending.reject(new NodeDownError(pending.dest?.node ?? pending.destText));
-    else pending.reject(new CallExitError(pending.destText, reason));
+    return this.calls.await(ref, destText, dest, timeoutMs);
   }
 
   /** Fails every pending call to actors of `node`: its connection is gone. */
   failCallsTo(node: string): void {
-    for (const [ref, pending] of [...this.pendingCalls]) {
-      if (pending.dest?.node === node) this.callDown(ref, NOCONNECTION);
-    }
+    this.calls.failNode(node);
   }
 
   reply(actor: Actor, from: From, value: unknown): void {
@@ -659,7 +608,7 @@ export class Scheduler {
         this.actors.get(signal.to.id)?.monitoredBy?.delete(signal.ref);
         return;
       case 'down': {
-        if (signal.to.id === SCHEDULER_PID_ID) return this.callDown(signal.ref, signal.reason);
+        if (signal.to.id === SCHEDULER_PID_ID) return this.calls.down(signal.ref, signal.reason);
         const actor = this.actors.get(signal.to.id);
         if (actor?.monitoring?.delete(signal.ref) === true) {
           this.deliver(actor, { type: 'DOWN', ref: signal.ref, pid: signal.pid, reason: signal.reason });
@@ -667,7 +616,7 @@ export class Scheduler {
         return;
       }
       case 'reply':
-        return this.settleCall(signal.ref, signal.ok, signal.value, signal.demonitored === true);
+        return this.calls.settle(signal.ref, signal.ok, signal.value, signal.demonitored === true);
       case 'spawn':
         return this.spawnFromSignal(signal);
       case 'info': {
@@ -802,7 +751,7 @@ export class Scheduler {
   /** Ends every actor at once (node shutdown): links and monitors fire as for any exit. */
   killAll(reason: unknown): void {
     for (const actor of [...this.actors.values()].reverse()) this.finishExit(actor, reason);
-    for (const [ref] of [...this.pendingCalls]) this.callDown(ref, NOPROC);
+    this.calls.failAll();
   }
 }
 
