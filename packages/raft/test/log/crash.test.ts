@@ -1,10 +1,9 @@
 // Crash consistency: a child process writes through the WAL and is killed with SIGKILL
 // at random points; after each kill every acknowledged entry must be there, in order.
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LogSystem } from '../../src/internal/log/system.js';
-import { seeded, tempDir } from './helpers.js';
+import { runAndKill, seeded, tempDir } from './helpers.js';
 
 const script = fileURLToPath(new URL('./crash-writer.ts', import.meta.url));
 const SERVERS = 20;
@@ -12,36 +11,6 @@ const SERVERS = 20;
 let cleanup: (() => void) | undefined;
 afterEach(() => cleanup?.());
 
-/** Runs the writer until `acks` written notices arrived, kills it, returns the highest acknowledged index per server. */
-function runAndKill(dir: string, acks: number): Promise<Map<string, number>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, dir, String(SERVERS)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const acked = new Map<string, number>();
-    let seen = 0;
-    let buffer = '';
-    let stderr = '';
-    let killed = false;
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
-      buffer += d.toString();
-      const lines = buffer.split('\n');
-      buffer = lines.pop() ?? '';
-      for (const line of lines) {
-        const [uid, index] = line.split(' ');
-        if (uid === undefined || index === undefined) continue;
-        acked.set(uid, Math.max(acked.get(uid) ?? 0, Number(index)));
-        if (++seen >= acks && !killed) {
-          killed = true;
-          child.kill('SIGKILL');
-        }
-      }
-    });
-    child.on('exit', (_code, signal) => {
-      if (signal === 'SIGKILL') resolve(acked);
-      else reject(new Error(`writer exited without being killed: ${stderr}`));
-    });
-  });
-}
 
 describe('crash consistency under SIGKILL', () => {
   it('keeps every acknowledged entry, in order, across repeated kills', async () => {
@@ -50,7 +19,7 @@ describe('crash consistency under SIGKILL', () => {
     const random = seeded(Number(process.env.RAFTER_CRASH_SEED ?? 42));
     const best = new Map<string, number>();
     for (let round = 0; round < 4; round++) {
-      const acked = await runAndKill(t.dir, 200 + Math.floor(random() * 1200));
+      const acked = await runAndKill(script, t.dir, SERVERS, 200 + Math.floor(random() * 1200));
       for (const [uid, i] of acked) best.set(uid, Math.max(best.get(uid) ?? 0, i));
       const sys = await LogSystem.open({ dir: t.dir });
       expect(sys.failures().size).toBe(0);

@@ -1,8 +1,12 @@
-// Shared test helpers: temp directories and small waits on events (no sleeps).
-import { mkdtempSync, rmSync } from 'node:fs';
+// Shared test helpers: temp directories, WAL writers that record their notices, and
+// child writers killed with SIGKILL.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EntryPayload, LogEntry } from '../../src/internal/core/log.js';
+import { scanWal } from '../../src/internal/log/wal-format.js';
+import { type ClosedWalFile, type WalOptions, WalWriter } from '../../src/internal/log/wal.js';
 
 export function tempDir(prefix = 'rafter-log-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -43,4 +47,69 @@ export class NoSyncFs extends NodeFs {
     });
   }
   override async syncDir(): Promise<void> {}
+}
+
+export interface Recorder {
+  written: Array<[string, number, number, number]>;
+  resends: Array<[string, number]>;
+  rolled: ClosedWalFile[];
+}
+
+/** A WAL whose notices are recorded; the first file gets the full size (random 0.999). */
+export async function openWal(dir: string, extra: Partial<WalOptions> = {}): Promise<{ wal: WalWriter; rec: Recorder }> {
+  const rec: Recorder = { written: [], resends: [], rolled: [] };
+  const wal = await WalWriter.open({
+    dir,
+    random: () => 0.999,
+    events: {
+      written: (w, t, f, to) => rec.written.push([w, t, f, to]),
+      resend: (w, f) => rec.resends.push([w, f]),
+      rolledOver: (file) => rec.rolled.push(file),
+    },
+    ...extra,
+  });
+  return { wal, rec };
+}
+
+/** Every entry in the directory's WAL files, oldest file first: [writer, index, term, payload]. */
+export function readAll(dir: string): Array<[string, number, number, string]> {
+  const out: Array<[string, number, number, string]> = [];
+  const names = readdirSync(dir).filter((n) => n.endsWith('.wal')).sort();
+  names.forEach((n, i) => scanWal(readFileSync(join(dir, n)), n, i === names.length - 1, { entry: (w, idx, t, p) => out.push([w, idx, t, p.toString()]) }));
+  return out;
+}
+
+/**
+ * Runs a writer script (argv: dir, writers) that prints "<writer> <index>" per
+ * acknowledged entry, kills it with SIGKILL after `acks` lines, and returns the highest
+ * acknowledged index per writer.
+ */
+export function runAndKill(script: string, dir: string, writers: number, acks: number): Promise<Map<string, number>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, dir, String(writers)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const acked = new Map<string, number>();
+    let seen = 0;
+    let buffer = '';
+    let stderr = '';
+    let killed = false;
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      buffer += d.toString();
+      const lines = buffer.split('\n');
+      buffer = lines.pop() ?? '';
+      for (const line of lines) {
+        const [id, index] = line.split(' ');
+        if (id === undefined || index === undefined) continue;
+        acked.set(id, Math.max(acked.get(id) ?? 0, Number(index)));
+        if (++seen >= acks && !killed) {
+          killed = true;
+          child.kill('SIGKILL');
+        }
+      }
+    });
+    child.on('exit', (_code, signal) => {
+      if (signal === 'SIGKILL') resolve(acked);
+      else reject(new Error(`writer ${script} exited without being killed: ${stderr}`));
+    });
+  });
 }

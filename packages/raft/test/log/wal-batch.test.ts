@@ -1,7 +1,6 @@
 // WalWriter.appendBatch: the same rules as append entry by entry (gaps, resends,
 // rewrites, batch and file limits cut inside a batch), and acknowledged batches
 // survive SIGKILL.
-import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,37 +10,9 @@ import { NodeFs } from '../../src/internal/log/fs.js';
 import { ENTRY_PAYLOAD_BYTES_MAX } from '../../src/internal/log/limits.js';
 import { scanWal } from '../../src/internal/log/wal-format.js';
 import { scanWalDir } from '../../src/internal/log/wal-recovery.js';
-import { type ClosedWalFile, type WalOptions, WalWriter } from '../../src/internal/log/wal.js';
-import { seeded, tempDir } from './helpers.js';
+import { WalWriter } from '../../src/internal/log/wal.js';
+import { openWal, readAll, runAndKill, seeded, tempDir } from './helpers.js';
 
-interface Recorder {
-  written: Array<[string, number, number, number]>;
-  resends: Array<[string, number]>;
-  rolled: ClosedWalFile[];
-}
-
-async function openWal(dir: string, extra: Partial<WalOptions> = {}): Promise<{ wal: WalWriter; rec: Recorder }> {
-  const rec: Recorder = { written: [], resends: [], rolled: [] };
-  const wal = await WalWriter.open({
-    dir,
-    random: () => 0.999,
-    events: {
-      written: (w, t, f, to) => rec.written.push([w, t, f, to]),
-      resend: (w, f) => rec.resends.push([w, f]),
-      rolledOver: (file) => rec.rolled.push(file),
-    },
-    ...extra,
-  });
-  return { wal, rec };
-}
-
-/** Every entry in the directory's WAL files, oldest file first: [writer, index, term, payload]. */
-function readAll(dir: string): Array<[string, number, number, string]> {
-  const out: Array<[string, number, number, string]> = [];
-  const names = readdirSync(dir).filter((n) => n.endsWith('.wal')).sort();
-  names.forEach((n, i) => scanWal(readFileSync(join(dir, n)), n, i === names.length - 1, { entry: (w, idx, t, p) => out.push([w, idx, t, p.toString()]) }));
-  return out;
-}
 
 function payloads(writer: string, from: number, to: number): Buffer[] {
   return Array.from({ length: to - from + 1 }, (_, k) => Buffer.from(`${writer}${from + k}`));
@@ -252,36 +223,6 @@ describe('WalWriter notices and an in-flight write', () => {
 const crashWriter = fileURLToPath(new URL('./wal-crash-writer.ts', import.meta.url));
 const CRASH_WRITERS = 10;
 
-/** Runs the batch writer until `acks` written notices arrived, kills it, returns the highest acknowledged index per writer. */
-function runAndKill(dir: string, acks: number): Promise<Map<string, number>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', crashWriter, dir, String(CRASH_WRITERS)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const acked = new Map<string, number>();
-    let seen = 0;
-    let buffer = '';
-    let stderr = '';
-    let killed = false;
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
-      buffer += d.toString();
-      const lines = buffer.split('\n');
-      buffer = lines.pop() ?? '';
-      for (const line of lines) {
-        const [id, index] = line.split(' ');
-        if (id === undefined || index === undefined) continue;
-        acked.set(id, Math.max(acked.get(id) ?? 0, Number(index)));
-        if (++seen >= acks && !killed) {
-          killed = true;
-          child.kill('SIGKILL');
-        }
-      }
-    });
-    child.on('exit', (_code, signal) => {
-      if (signal === 'SIGKILL') resolve(acked);
-      else reject(new Error(`WAL writer exited without being killed: ${stderr}`));
-    });
-  });
-}
 
 describe('appendBatch under SIGKILL', () => {
   it('keeps every acknowledged batch entry, in order, across repeated kills', async () => {
@@ -290,7 +231,7 @@ describe('appendBatch under SIGKILL', () => {
     const random = seeded(Number(process.env.RAFTER_CRASH_SEED ?? 11));
     const best = new Map<string, number>();
     for (let round = 0; round < 4; round++) {
-      const acked = await runAndKill(t.dir, 100 + Math.floor(random() * 600));
+      const acked = await runAndKill(crashWriter, t.dir, CRASH_WRITERS, 100 + Math.floor(random() * 600));
       for (const [id, i] of acked) best.set(id, Math.max(best.get(id) ?? 0, i));
       // Recovery truncates a torn tail; everything before it must be whole and in order.
       const state = await scanWalDir(new NodeFs(), t.dir);

@@ -2,38 +2,10 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { scanWal } from '../../src/internal/log/wal-format.js';
 import { firstFileMaxBytes, planBatch, checkSequence, WrittenRuns } from '../../src/internal/log/wal-policy.js';
-import { type ClosedWalFile, type WalOptions, WalWriter } from '../../src/internal/log/wal.js';
-import { tempDir } from './helpers.js';
+import { WalWriter } from '../../src/internal/log/wal.js';
+import { openWal, readAll, tempDir } from './helpers.js';
 
-interface Recorder {
-  written: Array<[string, number, number, number]>;
-  resends: Array<[string, number]>;
-  rolled: ClosedWalFile[];
-}
-
-async function openWal(dir: string, extra: Partial<WalOptions> = {}): Promise<{ wal: WalWriter; rec: Recorder }> {
-  const rec: Recorder = { written: [], resends: [], rolled: [] };
-  const wal = await WalWriter.open({
-    dir,
-    random: () => 0.999,
-    events: {
-      written: (w, t, f, to) => rec.written.push([w, t, f, to]),
-      resend: (w, f) => rec.resends.push([w, f]),
-      rolledOver: (file) => rec.rolled.push(file),
-    },
-    ...extra,
-  });
-  return { wal, rec };
-}
-
-function readAll(dir: string): Array<[string, number, number, string]> {
-  const out: Array<[string, number, number, string]> = [];
-  const names = readdirSync(dir).filter((n) => n.endsWith('.wal')).sort();
-  names.forEach((n, i) => scanWal(readFileSync(join(dir, n)), n, i === names.length - 1, { entry: (w, idx, t, p) => out.push([w, idx, t, p.toString()]) }));
-  return out;
-}
 
 let cleanup: (() => void) | undefined;
 afterEach(() => cleanup?.());

@@ -207,10 +207,7 @@ export class WalWriter {
       this.encode(state, index, term, payload);
       if (!this.scheduled && !this.flushing) this.schedule();
     } else if (verdict === 'gap') {
-      assert(state.lastIndex !== undefined, 'gap needs a last index');
-      state.awaitingFrom = state.lastIndex + 1;
-      this.counters.resends++;
-      this.events.resend(writerId, state.awaitingFrom);
+      this.askResend(writerId, state);
     }
     return this.pendingBytes < WAL_PENDING_BYTES_MAX;
   }
@@ -247,12 +244,17 @@ export class WalWriter {
       this.encodeRun(state, fromIndex, terms, payloads, payloadBytes + n * ENTRY_OVERHEAD_BYTES);
       if (!this.scheduled && !this.flushing) this.schedule();
     } else if (verdict === 'gap') {
-      assert(state.lastIndex !== undefined, 'gap needs a last index');
-      state.awaitingFrom = state.lastIndex + 1;
-      this.counters.resends++;
-      this.events.resend(writerId, state.awaitingFrom);
+      this.askResend(writerId, state);
     }
     return this.pendingBytes < WAL_PENDING_BYTES_MAX;
+  }
+
+  /** A gap: entries from the writer's last index + 1 were lost on the way; it must send them again. */
+  private askResend(writerId: string, state: WriterState): void {
+    assert(state.lastIndex !== undefined, 'gap needs a last index');
+    state.awaitingFrom = state.lastIndex + 1;
+    this.counters.resends++;
+    this.events.resend(writerId, state.awaitingFrom);
   }
 
   private newWriter(writerId: string): WriterState {
