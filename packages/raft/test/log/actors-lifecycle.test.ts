@@ -2,6 +2,7 @@
 // actor, so one re-created with the same uid starts at index 1 with no stale notice,
 // gap or resend; and a server may only open its log on the storage actors' scheduler.
 import { type ActorContext, type Behaviour, Node, type Pid, silentLogger } from '@rafter/actors';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LogSchedulerError } from '../../src/internal/log/errors.js';
 import {
@@ -174,5 +175,32 @@ describe('the same-scheduler rule', () => {
     expect(handle.writers.has('stray')).toBe(false);
     // The storage was not touched: no log was created for it.
     expect(handle.system.serverIds()).not.toContain('stray');
+  });
+});
+
+describe('stopping the node', () => {
+  /** Paths of this process's open file descriptors (Linux). */
+  const openPaths = (): string[] =>
+    readdirSync('/proc/self/fd').flatMap((fd) => {
+      try {
+        return [readlinkSync(`/proc/self/fd/${fd}`)];
+      } catch {
+        return []; // closed while listing
+      }
+    });
+
+  it('closes the open WAL file: the WAL actor traps the shutdown and runs terminate', async () => {
+    const t = tempDir('rafter-log-stop-');
+    cleanups.push(t.cleanup);
+    const node = await Node.start({ name: 'stops', dirtyThreads: 1, logger: silentLogger });
+    const { handle, system } = await startLogSystem(node, { dir: t.dir });
+    const w = await startWriter(node, handle, 'server-s', 's');
+    const done = w.writtenUpTo(20);
+    node.send(w.pid, { type: 'append', count: 20 });
+    await done;
+    expect(openPaths().some((p) => p.startsWith(t.dir) && p.endsWith('.wal'))).toBe(true);
+    await node.stop();
+    await system.close();
+    expect(openPaths().filter((p) => p.startsWith(t.dir))).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@
 import {
   type ActorContext,
   type Behaviour,
+  type ExitMessage,
   type CallResult,
   type ModuleRef,
   type Pid,
@@ -117,6 +118,8 @@ interface WalState {
 
 export const walActor: Behaviour<WalState, LogSystemHandle> = {
   async init(ctx, handle) {
+    // Trapped, a shutdown runs terminate, which closes the open WAL file.
+    ctx.trapExit(true);
     await handle.currentWal?.abandon();
     const epoch = ++handle.walEpoch;
     const found = await scanWalDir(handle.fs, handle.walDir);
@@ -153,8 +156,11 @@ export const walActor: Behaviour<WalState, LogSystemHandle> = {
     return { handle, wal, busy, epoch, pendingEntriesMax: handle.options.walPendingEntriesMax ?? Number.POSITIVE_INFINITY };
   },
 
-  handle(msg: WalRequest, state, ctx) {
-    if (msg.type === 'appendBatch') {
+  handle(msg: WalRequest | ExitMessage, state, ctx) {
+    if (msg.type === 'EXIT') {
+      // Its only link is the supervisor: an exit signal means stop.
+      ctx.stop(msg.reason);
+    } else if (msg.type === 'appendBatch') {
       // Batching is WalWriter's: everything appended before its next flush shares one write and one sync.
       const pendingBefore = state.wal.pendingEntries();
       const belowBound = state.wal.appendBatch(msg.writerId, msg.fromIndex, msg.terms, msg.payloads);
