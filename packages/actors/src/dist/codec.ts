@@ -2,8 +2,6 @@
 // signals (exit reasons, failed replies) travel as plain data and are rebuilt on arrival.
 
 import { Packr } from 'msgpackr';
-import { encodeError } from '../errors.js';
-import type { Signal } from '../internal/signals.js';
 
 export const FRAME_HEADER_BYTES = 4;
 /** 2: signals as arrays, pids of the two ends packed into numbers. */

@@ -3,7 +3,6 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { firstFileMaxBytes, planBatch, checkSequence, WrittenRuns } from '../../src/internal/log/wal-policy.js';
-import { WalWriter } from '../../src/internal/log/wal.js';
 import { openWal, readAll, tempDir } from './helpers.js';
 
 
