@@ -296,6 +296,7 @@ export class NodeDistribution implements Distribution {
   private trackOutgoing(peer: PeerState, signal: Signal): void {
     switch (signal.k) {
       case 'monitor':
+      case 'call':
         peer.monitorsOut.set(signal.ref, { watcher: signal.from, target: signal.to });
         return;
       case 'monitorName':
@@ -343,6 +344,7 @@ export class NodeDistribution implements Distribution {
   private trackIncoming(peer: PeerState, signal: Signal): void {
     switch (signal.k) {
       case 'monitor':
+      case 'call':
         peer.monitorsIn.set(signal.ref, signal.to);
         return;
       case 'demonitor':
@@ -378,7 +380,7 @@ export function parseNodeName(node: string): { host: string; port: number } | un
   return { host: node.slice(at + 1, colon), port };
 }
 
-const SIGNAL_KINDS = new Set(['msg', 'named', 'monitorName', 'link', 'unlink', 'exit', 'monitor', 'demonitor', 'down', 'reply', 'info']);
+const SIGNAL_KINDS = new Set(['msg', 'call', 'named', 'monitorName', 'link', 'unlink', 'exit', 'monitor', 'demonitor', 'down', 'reply', 'info']);
 
 /** Checks the shape of a signal from the network; undefined if it is not one we accept. */
 function checkSignal(raw: unknown, myName: string): Signal | undefined {

@@ -8,8 +8,10 @@ import type { Signal, SpawnWireOptions } from '../internal/signals.js';
 import type { CallMessage, ModuleRef } from '../types.js';
 
 const MSG = 0;
-/** A `msg` whose payload is a call request: flattened, it is the hot path of every remote call. */
+/** A call: monitor and request in one (the hot path of every remote call). */
 const CALL = 1;
+/** A `msg` whose payload is a call request (calls by name arrive this way after resolving). */
+const CALL_MSG = 13;
 const NAMED = 2;
 const MONITOR_NAME = 3;
 const LINK = 4;
@@ -65,7 +67,7 @@ function isCallRequest(msg: unknown): msg is CallMessage {
 export function signalToWire(s: Signal, sender: string, receiver: string): unknown[] {
   switch (s.k) {
     case 'msg':
-      if (isCallRequest(s.msg)) return [CALL, pidOut(s.to, sender, receiver), pidOut(s.msg.from.pid, sender, receiver), s.msg.from.ref, s.msg.request];
+      if (isCallRequest(s.msg)) return [CALL_MSG, pidOut(s.to, sender, receiver), pidOut(s.msg.from.pid, sender, receiver), s.msg.from.ref, s.msg.request];
       return [MSG, pidOut(s.to, sender, receiver), s.msg];
     case 'named':
       return [NAMED, s.name, s.node, s.msg];
@@ -77,6 +79,8 @@ export function signalToWire(s: Signal, sender: string, receiver: string): unkno
       return [UNLINK, pidOut(s.from, sender, receiver), pidOut(s.to, sender, receiver)];
     case 'exit':
       return [EXIT, pidOut(s.from, sender, receiver), pidOut(s.to, sender, receiver), asWireValue(s.reason), s.link];
+    case 'call':
+      return [CALL, pidOut(s.to, sender, receiver), pidOut(s.from, sender, receiver), s.ref, s.request];
     case 'monitor':
       return [MONITOR, pidOut(s.from, sender, receiver), pidOut(s.to, sender, receiver), s.ref];
     case 'demonitor':
@@ -107,6 +111,11 @@ export function signalFromWire(raw: unknown, sender: string, receiver: string): 
     case MSG:
       return to && a.length === 3 ? { k: 'msg', to, msg: a[2] } : undefined;
     case CALL: {
+      const from = pidIn(a[2], sender, receiver);
+      if (!to || !from || a.length !== 5 || typeof a[3] !== 'string') return undefined;
+      return { k: 'call', from, to, ref: a[3], request: a[4] };
+    }
+    case CALL_MSG: {
       const from = pidIn(a[2], sender, receiver);
       if (!to || !from || a.length !== 5 || typeof a[3] !== 'string') return undefined;
       const msg: CallMessage = { type: '$call', from: { pid: from, ref: a[3] }, request: a[4] };

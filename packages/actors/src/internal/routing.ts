@@ -15,6 +15,7 @@ import type { Signal } from './signals.js';
 export function bounce(signal: Signal, reason: 'noproc' | 'noconnection'): Signal | undefined {
   switch (signal.k) {
     case 'monitor':
+    case 'call':
       return { k: 'down', to: signal.from, ref: signal.ref, pid: signal.to, reason };
     case 'monitorName':
       return { k: 'down', to: signal.from, ref: signal.ref, pid: { name: signal.name, node: signal.node }, reason };
@@ -44,6 +45,7 @@ export function refuseUncloneable(target: number, item: unknown, err: Error): { 
     return { log: `a message to actor ${String(item[0])} ${why}; it was dropped` };
   }
   const signal = item as Signal;
+  if (signal.k === 'call') return { reply: { k: 'reply', to: signal.from, ref: signal.ref, ok: false, value: error('the call request') }, log: `a call request ${why}` };
   if (signal.k === 'spawn') return { reply: { k: 'reply', to: signal.replyTo, ref: signal.ref, ok: false, value: error('the start arguments') }, log: `a start request ${why}` };
   if (signal.k === 'reply') return { reply: { ...signal, ok: false, value: error('the reply') }, log: `a reply ${why}` };
   // A link or monitor must still fire: with the reason replaced.

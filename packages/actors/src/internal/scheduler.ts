@@ -284,9 +284,7 @@ export class Scheduler {
     }
     const ref = this.makeRef();
     const promise = this.awaitReply(ref, formatPid(pid), pid, timeoutMs);
-    this.route({ k: 'monitor', from: this.pid, to: pid, ref });
-    const msg: CallMessage = { type: '$call', from: { pid: this.pid, ref }, request };
-    this.route({ k: 'msg', to: pid, msg });
+    this.route({ k: 'call', from: this.pid, to: pid, ref, request });
     return promise;
   }
 
@@ -607,6 +605,14 @@ export class Scheduler {
       case 'demonitor':
         this.actors.get(signal.to.id)?.monitoredBy?.delete(signal.ref);
         return;
+      case 'call': {
+        const actor = this.actors.get(signal.to.id);
+        if (actor === undefined) return this.route({ k: 'down', to: signal.from, ref: signal.ref, pid: signal.to, reason: NOPROC });
+        (actor.monitoredBy ??= new Map()).set(signal.ref, signal.from);
+        const msg: CallMessage = { type: '$call', from: { pid: signal.from, ref: signal.ref }, request: signal.request };
+        this.deliver(actor, msg);
+        return;
+      }
       case 'down': {
         if (signal.to.id === SCHEDULER_PID_ID) return this.calls.down(signal.ref, signal.reason);
         const actor = this.actors.get(signal.to.id);

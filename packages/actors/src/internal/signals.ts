@@ -13,6 +13,8 @@ export type Signal =
   | { readonly k: 'unlink'; readonly from: Pid; readonly to: Pid }
   | { readonly k: 'exit'; readonly from: Pid; readonly to: Pid; readonly reason: unknown; readonly link: boolean }
   | { readonly k: 'monitor'; readonly from: Pid; readonly to: Pid; readonly ref: Ref }
+  /** A call: a monitor of `to` under `ref` and the request, in one signal (one route, one frame entry). */
+  | { readonly k: 'call'; readonly from: Pid; readonly to: Pid; readonly ref: Ref; readonly request: unknown }
   | { readonly k: 'demonitor'; readonly from: Pid; readonly to: Pid; readonly ref: Ref }
   | { readonly k: 'down'; readonly to: Pid; readonly ref: Ref; readonly pid: Pid | RemoteName; readonly reason: unknown }
   /** `demonitored`: the replying actor dropped the caller's monitor (same ref), so no demonitor is due. */

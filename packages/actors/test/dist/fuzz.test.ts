@@ -144,7 +144,7 @@ describe('fuzz', () => {
 
   // Well-formed signals to actors that do not exist: the node must bounce or drop them.
   const validSignal = fc.record({
-    k: fc.constantFrom('msg', 'link', 'unlink', 'exit', 'monitor', 'demonitor', 'down', 'reply', 'info'),
+    k: fc.constantFrom('msg', 'call', 'link', 'unlink', 'exit', 'monitor', 'demonitor', 'down', 'reply', 'info'),
     id: fc.integer({ min: 1_000_000, max: 2 ** 40 }),
     ref: fc.string(),
     value: fc.anything(),
@@ -175,7 +175,7 @@ describe('fuzz', () => {
           const self = { node: name, scheduler: 0, id: 1 };
           const built = input.valid.map(({ k, id, ref, value }) => {
             const to = { node: a.name, scheduler: 0, id };
-            return signalToWire({ k, to, from: self, ref, msg: value, reason: value, link: true, pid: self, ok: true, value, replyTo: self } as Signal, name, a.name);
+            return signalToWire({ k, to, from: self, ref, msg: value, request: value, reason: value, link: true, pid: self, ok: true, value, replyTo: self } as Signal, name, a.name);
           });
           socket.write(encodeFrame([SIGNALS, built]));
         } else if ('signals' in input) socket.write(encodeFrame([SIGNALS, input.signals.map(fillNode)]));

@@ -16,6 +16,7 @@ describe('signals on the wire', () => {
   const every: Signal[] = [
     { k: 'msg', to: onB, msg: { hello: [1, 2], from: onA } },
     { k: 'msg', to: onB, msg: { type: '$call', from: { pid: onA, ref: 'r1' }, request: { op: 'get' } } },
+    { k: 'call', from: onA, to: onB, ref: 'r0', request: { op: 'get' } },
     { k: 'named', name: 'echo', node: B, msg: 'x' },
     { k: 'monitorName', from: onA, name: 'echo', node: B, ref: 'r2' },
     { k: 'link', from: onA, to: onB },
