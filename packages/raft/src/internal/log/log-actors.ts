@@ -6,6 +6,7 @@
 // node: the segment writer drains their memory tables (ServerLog objects) directly.
 // openServerLog enforces it.
 import {
+  ActorExitedError,
   type ActorContext,
   type Behaviour,
   type ExitMessage,
@@ -127,7 +128,7 @@ export const walActor: Behaviour<WalState, LogSystemHandle> = {
     const busy = new Set<string>();
     const send = (writerId: string, msg: WalNotice): void => {
       const pid = handle.writers.get(writerId);
-      if (pid !== undefined) ctx.send(pid, msg);
+      if (pid !== undefined) whileAlive(() => ctx.send(pid, msg));
     };
     const wal = await WalWriter.open({
       ...(handle.options.wal ?? {}),
@@ -144,7 +145,7 @@ export const walActor: Behaviour<WalState, LogSystemHandle> = {
         resend: (writerId, from) => send(writerId, { type: 'resend', writerId, from }),
         rolledOver: (file) => sendFile(ctx, handle, file),
         // The file may hold a half-written batch: crash, and let the restart recover it.
-        failed: (err) => ctx.exit(ctx.self, { walFailed: err instanceof Error ? err.message : String(err) }),
+        failed: (err) => whileAlive(() => ctx.exit(ctx.self, { walFailed: err instanceof Error ? err.message : String(err) })),
       },
     });
     handle.currentWal = wal;
@@ -209,7 +210,21 @@ async function forgetDeleted(state: WalState, writerId: string): Promise<void> {
 function sendFile(ctx: ActorContext, handle: LogSystemHandle, file: ClosedWalFile): void {
   // With no segment writer running the file stays on disk: the segment writer's
   // restart restarts the WAL too (rest_for_one), which hands over every file again.
-  if (handle.segmentWriter !== undefined) ctx.send(handle.segmentWriter, { type: 'rolledOver', file });
+  const to = handle.segmentWriter;
+  if (to !== undefined) whileAlive(() => ctx.send(to, { type: 'rolledOver', file }));
+}
+
+/**
+ * Runs `act` unless the calling storage actor has exited: its WAL or flushes may
+ * still report after a kill or a shutdown. What such a late notice carried is not
+ * lost: the successor WAL tells every server to resend and hands every file over again.
+ */
+function whileAlive(act: () => void): void {
+  try {
+    act();
+  } catch (err) {
+    if (!(err instanceof ActorExitedError)) throw err;
+  }
 }
 
 // ---- segment writer actor ----
@@ -230,6 +245,10 @@ export const segmentWriterActor: Behaviour<SegmentWriterState, LogSystemHandle> 
     await handle.currentSegmentWriter?.idle();
     const job = handle.options.flushJob ?? SEGMENT_FLUSH_JOB;
     const listener = handle.options.listener;
+    // Flushes outlive a stopped or killed segment writer; a notice from one that is gone is dropped.
+    const notify = (msg: SegmentNotice): void => {
+      if (listener !== undefined) whileAlive(() => ctx.send(listener, msg));
+    };
     const writer = new SegmentWriter({
       fs: handle.fs,
       lookup: (uid) => handle.system.segmentTarget(uid),
@@ -237,12 +256,12 @@ export const segmentWriterActor: Behaviour<SegmentWriterState, LogSystemHandle> 
       runner: async (task) => reviveFlushResult(await ctx.dirty<SegmentFlushResult>(job, task)),
       events: {
         flushed: (file, servers) => {
-          if (listener) ctx.send(listener, { type: 'segmentsFlushed', path: file.path, servers } satisfies SegmentNotice);
+          notify({ type: 'segmentsFlushed', path: file.path, servers });
         },
         // The servers concerned hold the typed error (ServerLog.segmentFlushFailed) and stop.
         failed: (file, error) => {
           handle.options.onFailure?.('segments', error);
-          if (listener) ctx.send(listener, { type: 'segmentFlushFailed', path: file.path, error } satisfies SegmentNotice);
+          notify({ type: 'segmentFlushFailed', path: file.path, error });
         },
       },
     });
