@@ -1,13 +1,14 @@
 // WAL back-pressure on the actor path: past its pending bound the WAL actor tells a
 // writer `walBusy`, the writer holds its appends in its memory table, and the next
 // `written` releases them, so nothing acknowledged is lost and all ends up written in order.
-import { type ActorContext, type Behaviour, Node, type Pid, silentLogger } from '@rafter/actors';
+import { Node, type Pid, silentLogger } from '@rafter/actors';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type LogSystemHandle, type WalNotice, applyWalNotice, isWalNotice, openServerLog, startLogSystem } from '../../src/internal/log/log-actors.js';
+import { type WalNotice, startLogSystem } from '../../src/internal/log/log-actors.js';
 import { type LogFileHandle, NodeFs, type OpenMode } from '../../src/internal/log/fs.js';
-import type { ServerLog, WalPort } from '../../src/internal/log/server-log.js';
+import type { WalPort } from '../../src/internal/log/server-log.js';
 import { LogSystem } from '../../src/internal/log/system.js';
 import { cmd, entries, tempDir } from './helpers.js';
+import { type WriterArgs, writer } from './writer-actor.js';
 
 /** Real files whose WAL syncs wait, once closed, until the test opens the gate. */
 class GatedWalFs extends NodeFs {
@@ -42,35 +43,6 @@ class GatedWalFs extends NodeFs {
     return handle;
   }
 }
-
-interface WriterArgs {
-  handle: LogSystemHandle;
-  uid: string;
-  notices: WalNotice[];
-  /** Told after each notice, with the log. */
-  onNotice: (log: ServerLog, notice: WalNotice) => void;
-}
-
-/** A stand-in for a Raft server: appends `count` entries per request, records WAL notices. */
-const writer: Behaviour<{ args: WriterArgs; log: ServerLog }, WriterArgs> = {
-  async init(ctx: ActorContext, args) {
-    return { args, log: await openServerLog(ctx, args.handle, args.uid) };
-  },
-  handle(msg: WalNotice | { type: 'append'; count: number }, state) {
-    if (isWalNotice(msg)) {
-      state.args.notices.push(msg);
-      applyWalNotice(state.log, msg);
-      state.args.onNotice(state.log, msg);
-      return state;
-    }
-    const from = state.log.last().index + 1;
-    state.log.append(Array.from({ length: msg.count }, (_, k) => ({ index: from + k, term: 1, payload: cmd(`${state.args.uid}:${from + k}`) })));
-    return state;
-  },
-  handleCall(_req: 'ping', _from, state) {
-    return { reply: { held: state.log.walHeld(), unsent: state.log.unsentEntries(), last: state.log.last().index }, state };
-  },
-};
 
 let cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -112,13 +84,13 @@ describe('WAL back-pressure through the actors', () => {
 
     // Held: these stay in the memory table, readable but neither sent nor written.
     node.send(pid, { type: 'append', count: 30 });
-    expect(await node.call(pid, 'ping')).toEqual({ held: true, unsent: 30, last: total });
+    expect(await node.call(pid, 'report')).toEqual({ held: true, unsent: 30, last: total });
     expect((await node.call<{ pendingEntries: number }>(wal, { op: 'counters' })).pendingEntries).toBe(110);
     expect(system.server('server-0')?.entries(111, 140).map((e) => e.index)).toEqual(Array.from({ length: 30 }, (_, i) => 111 + i));
 
     fs.openGate();
     await gotAll;
-    expect(await node.call(pid, 'ping')).toEqual({ held: false, unsent: 0, last: total });
+    expect(await node.call(pid, 'report')).toEqual({ held: false, unsent: 0, last: total });
     const written = notices.filter((n) => n.type === 'written');
     expect(written[0]).toMatchObject({ from: 1 });
     written.slice(1).forEach((n, k) => expect(n.from).toBe((written[k] as { to: number }).to + 1));

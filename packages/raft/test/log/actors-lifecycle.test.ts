@@ -1,52 +1,21 @@
 // Servers coming and going on the actor path: a deleted server is forgotten by the WAL
 // actor, so one re-created with the same uid starts at index 1 with no stale notice,
 // gap or resend; and a server may only open its log on the storage actors' scheduler.
-import { type ActorContext, type Behaviour, Node, type Pid, silentLogger } from '@rafter/actors';
+import { type ActorContext, Node, type Pid, silentLogger } from '@rafter/actors';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LogSchedulerError } from '../../src/internal/log/errors.js';
 import {
   type LogSystemHandle,
   type WalNotice,
-  applyWalNotice,
   deleteServerLog,
-  isWalNotice,
   openServerLog,
   startLogSystem,
 } from '../../src/internal/log/log-actors.js';
 import type { ServerLog } from '../../src/internal/log/server-log.js';
 import { LogSystem } from '../../src/internal/log/system.js';
 import { cmd, tempDir } from './helpers.js';
-
-interface WriterArgs {
-  handle: LogSystemHandle;
-  uid: string;
-  tag: string;
-  notices: WalNotice[];
-  /** Called with lastWritten after each notice. */
-  onWritten: (index: number) => void;
-}
-
-/** A stand-in for a Raft server: appends `count` entries tagged with its incarnation. */
-const writer: Behaviour<{ args: WriterArgs; log: ServerLog }, WriterArgs> = {
-  async init(ctx: ActorContext, args) {
-    return { args, log: await openServerLog(ctx, args.handle, args.uid) };
-  },
-  handle(msg: WalNotice | { type: 'append'; count: number }, state) {
-    if (isWalNotice(msg)) {
-      state.args.notices.push(msg);
-      applyWalNotice(state.log, msg);
-      state.args.onWritten(state.log.lastWritten().index);
-      return state;
-    }
-    const from = state.log.last().index + 1;
-    state.log.append(Array.from({ length: msg.count }, (_, k) => ({ index: from + k, term: 1, payload: cmd(`${state.args.tag}:${from + k}`) })));
-    return state;
-  },
-  handleCall(_req: 'last', _from, state) {
-    return { reply: state.log.last().index, state };
-  },
-};
+import { type WriterArgs, type WriterReport, writer } from './writer-actor.js';
 
 let cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -64,8 +33,8 @@ async function startWriter(node: Node, handle: LogSystemHandle, uid: string, tag
     uid,
     tag,
     notices,
-    onWritten: (index) => {
-      if (index >= target) reached();
+    onNotice: (log) => {
+      if (log.lastWritten().index >= target) reached();
     },
   } satisfies WriterArgs);
   const writtenUpTo = (index: number): Promise<void> => {
@@ -91,7 +60,7 @@ describe('deleting a server through the actors', () => {
 
     // The old server's last appends are still queued in the WAL when it is stopped and deleted.
     node.send(old.pid, { type: 'append', count: 50 });
-    expect(await node.call(old.pid, 'last')).toBe(150); // sent to the WAL, not yet written
+    expect((await node.call<WriterReport>(old.pid, 'report')).last).toBe(150); // sent to the WAL, not yet written
     const down = node.monitor(old.pid);
     node.exit(old.pid, 'kill');
     await down;
