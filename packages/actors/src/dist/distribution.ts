@@ -6,7 +6,7 @@ import { createServer, connect as tcpConnect, type Server, type Socket } from 'n
 import { connect as tlsConnect, createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { decodeError, InvalidArgumentError, isWireError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { isPid, pidKey, type Pid, type RemoteName } from '../pid.js';
+import { pidKey, type Pid, type RemoteName } from '../pid.js';
 import { bounce } from '../internal/routing.js';
 import { isByName, NOCONNECTION, SCHEDULER_PID_ID, type Signal } from '../internal/signals.js';
 import type { Distribution } from '../node.js';
@@ -382,23 +382,15 @@ export function parseNodeName(node: string): { host: string; port: number } | un
 
 const SIGNAL_KINDS = new Set(['msg', 'call', 'named', 'monitorName', 'link', 'unlink', 'exit', 'monitor', 'demonitor', 'down', 'reply', 'info']);
 
-/** Checks the shape of a signal from the network; undefined if it is not one we accept. */
-function checkSignal(raw: unknown, myName: string): Signal | undefined {
-  if (typeof raw !== 'object' || raw === null) return undefined;
-  const s = raw as Record<string, unknown>;
-  if (typeof s.k !== 'string' || !SIGNAL_KINDS.has(s.k)) return undefined;
-  if (s.k === 'named') return typeof s.name === 'string' && s.node === myName ? (raw as Signal) : undefined;
-  if (s.k === 'monitorName') return typeof s.name === 'string' && s.node === myName && isWirePid(s.from) && typeof s.ref === 'string' ? (raw as Signal) : undefined;
-  if (!isWirePid(s.to) || s.to.node !== myName) return undefined;
-  if ('from' in s && !isWirePid(s.from)) return undefined;
-  if ('ref' in s && typeof s.ref !== 'string') return undefined;
-  if (s.k === 'exit' || s.k === 'down') {
-    if (isWireError(s.reason)) return { ...(raw as Signal), reason: decodeError(s.reason) } as Signal;
-  }
-  return raw as Signal;
-}
-
-/** A pid from the network: integer scheduler and id, so it cannot index anything odd. */
-function isWirePid(value: unknown): value is Pid {
-  return isPid(value) && Number.isInteger(value.scheduler) && value.scheduler >= 0 && Number.isInteger(value.id) && value.id >= 0;
+/**
+ * Checks a signal from the network (pids were already validated by signalFromWire);
+ * undefined if it is not one we accept here.
+ */
+function checkSignal(signal: Signal | undefined, myName: string): Signal | undefined {
+  if (signal === undefined || !SIGNAL_KINDS.has(signal.k)) return undefined;
+  if (signal.k === 'named' || signal.k === 'monitorName') return typeof signal.name === 'string' && signal.node === myName ? signal : undefined;
+  if (signal.to.node !== myName) return undefined;
+  if ('ref' in signal && typeof signal.ref !== 'string') return undefined;
+  if ((signal.k === 'exit' || signal.k === 'down') && isWireError(signal.reason)) return { ...signal, reason: decodeError(signal.reason) };
+  return signal;
 }
