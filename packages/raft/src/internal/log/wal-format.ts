@@ -77,8 +77,8 @@ export function encodeWriterRecord(buf: Buffer, offset: number, ref: number, id:
 
 /** Writes an entry record at `offset` (inside a frame); returns the offset after it. */
 export function encodeEntryRecord(buf: Buffer, offset: number, ref: number, index: number, term: number, payload: Uint8Array): number {
-  assert(Number.isSafeInteger(index) && index > 0, `entry index ${index}`);
-  assert(Number.isSafeInteger(term) && term >= 0, `entry term ${term} at index ${index}`);
+  if (!(Number.isSafeInteger(index) && index > 0)) assert(false, `entry index ${index}`);
+  if (!(Number.isSafeInteger(term) && term >= 0)) assert(false, `entry term ${term} at index ${index}`);
   const length = payload.length;
   buf[offset] = TAG_ENTRY;
   putU32(buf, offset + 1, ref);
@@ -90,13 +90,20 @@ export function encodeEntryRecord(buf: Buffer, offset: number, ref: number, inde
   return at + length;
 }
 
+/** A DataView over all of `buf`: encodeEntryRun stores entry heads through it. */
+export function viewOf(buf: Buffer): DataView {
+  return new DataView(buf.buffer, buf.byteOffset, buf.length);
+}
+
 /**
  * Writes the entry records of payloads[start..end) with indexes fromIndex + i, one
  * after another from `offset`; returns the offset after the last. The caller has
- * checked indexes, terms and room once for the whole run.
+ * checked indexes, terms and room once for the whole run. `view` is viewOf(buf): on
+ * Node 20 a DataView store of a word costs about a third of four byte stores.
  */
 export function encodeEntryRun(
   buf: Buffer,
+  view: DataView,
   offset: number,
   ref: number,
   fromIndex: number,
@@ -106,22 +113,28 @@ export function encodeEntryRun(
   end: number,
 ): number {
   let at = offset;
-  if (typeof terms !== 'number') {
-    for (let i = start; i < end; i++) at = encodeEntryRecord(buf, at, ref, fromIndex + i, terms[i] as number, payloads[i] as Uint8Array);
-    return at;
-  }
+  const oneTerm = typeof terms === 'number';
   // One term: its words are worked out once, not per entry.
-  const termLow = terms >>> 0;
-  const termHigh = (terms - termLow) / 0x1_0000_0000;
+  let term = oneTerm ? terms : 0;
+  let termLow = term >>> 0;
+  let termHigh = (term - termLow) / 0x1_0000_0000;
   for (let i = start; i < end; i++) {
+    if (!oneTerm) {
+      term = terms[i] as number;
+      termLow = term >>> 0;
+      termHigh = (term - termLow) / 0x1_0000_0000;
+    }
     const payload = payloads[i] as Uint8Array;
     const length = payload.length;
-    buf[at] = TAG_ENTRY;
-    putU32(buf, at + 1, ref);
-    writeU64(buf, fromIndex + i, at + 5);
-    putU32(buf, at + 13, termLow);
-    putU32(buf, at + 17, termHigh);
-    putU32(buf, at + 21, length);
+    const index = fromIndex + i;
+    const indexLow = index >>> 0;
+    view.setUint8(at, TAG_ENTRY);
+    view.setUint32(at + 1, ref, true);
+    view.setUint32(at + 5, indexLow, true);
+    view.setUint32(at + 9, (index - indexLow) / 0x1_0000_0000, true);
+    view.setUint32(at + 13, termLow, true);
+    view.setUint32(at + 17, termHigh, true);
+    view.setUint32(at + 21, length, true);
     buf.set(payload, at + ENTRY_HEAD_BYTES);
     at += ENTRY_HEAD_BYTES + length;
   }

@@ -24,6 +24,7 @@ import {
   encodeWriterRecord,
   hashFrameBody,
   sealFrame,
+  viewOf,
   writerRecordBytes,
 } from './wal-format.js';
 import { type RunCursor, WrittenRuns, checkSequence, firstFileMaxBytes, fitsBatch, needsRollover } from './wal-policy.js';
@@ -112,6 +113,7 @@ interface FileSlot {
 interface Batch {
   slot: FileSlot;
   buf: Buffer;
+  view: DataView;
   /** End of the records so far; the frame head sits at 0. */
   length: number;
   entries: number;
@@ -121,11 +123,14 @@ interface Batch {
   hashedTo: number;
 }
 
+/** What the notice loop announces: a written batch, a closed file, the failure that closed the WAL. */
+type Notice = Batch | ClosedWalFile | { failure: unknown };
+
 /** Spare batch buffers kept for reuse (a batch buffer is up to maxBatchBytes). */
 const SPARE_BUFFERS_MAX = 2;
 const BATCH_BUFFER_BYTES_MIN = 64 * 1024;
-/** Entries notified between turns given to an in-flight write (see notify). */
-const NOTIFY_SLICE_ENTRIES = 256;
+/** Entries notified between turns given to in-flight I/O (see notify). */
+const NOTIFY_SLICE_ENTRIES = 512;
 /**
  * Unhashed body bytes of the open batch that trigger hashing ahead. The CRC then runs
  * while the previous batch is on disk, not between its sync and the next write; the
@@ -158,8 +163,11 @@ export class WalWriter {
   private nextSeq: number;
   private nextFileMaxBytes: number;
   private flushing = false;
-  /** A batch's write call is out (its sync not yet issued): it needs this thread when it returns. */
-  private writeInFlight = false;
+  /** A write or sync is out: its completion needs this thread to issue the next step. */
+  private ioInFlight = false;
+  /** Written batches, closed files and a failure, announced in this order by the notice loop. */
+  private notices: Notice[] = [];
+  private notifying = false;
   private scheduled = false;
   private closed = false;
   /** Abandoned by a restarted WAL actor: no more notices of any kind. */
@@ -233,9 +241,18 @@ export class WalWriter {
       payloadBytes += bytes;
     }
     if (n === 0) return this.pendingBytes < WAL_PENDING_BYTES_MAX;
-    assert(Number.isSafeInteger(fromIndex) && fromIndex > 0 && Number.isSafeInteger(fromIndex + n - 1), `batch of ${writerId} from index ${fromIndex}`);
-    if (typeof terms === 'number') assert(Number.isSafeInteger(terms) && terms >= 0, `term ${terms} of ${writerId} from index ${fromIndex}`);
-    else for (let i = 0; i < n; i++) assert(Number.isSafeInteger(terms[i]) && (terms[i] as number) >= 0, `term ${terms[i]} of ${writerId} at index ${fromIndex + i}`);
+    // Messages are built only on failure: this runs once per Raft batch.
+    if (!(Number.isSafeInteger(fromIndex) && fromIndex > 0 && Number.isSafeInteger(fromIndex + n - 1))) {
+      throw new LogInvalidError(`WAL batch of ${writerId}: index ${fromIndex} is not a positive safe integer`);
+    }
+    if (typeof terms === 'number') {
+      if (!(Number.isSafeInteger(terms) && terms >= 0)) throw new LogInvalidError(`WAL batch of ${writerId} from index ${fromIndex}: term ${terms} is not a safe integer >= 0`);
+    } else {
+      for (let i = 0; i < n; i++) {
+        const term = terms[i] as number;
+        if (!(Number.isSafeInteger(term) && term >= 0)) throw new LogInvalidError(`WAL batch of ${writerId}: term ${term} at index ${fromIndex + i} is not a safe integer >= 0`);
+      }
+    }
     const state = this.writers.get(writerId) ?? this.newWriter(writerId);
     const verdict = checkSequence(state.lastIndex, state.awaitingFrom, fromIndex);
     if (verdict === 'accept') {
@@ -347,7 +364,7 @@ export class WalWriter {
   private encodeStretch(state: WriterState, fromIndex: number, terms: number | readonly number[], payloads: readonly Uint8Array[], start: number, remainingBytes: number): number {
     const batch = this.openBatch as Batch;
     const slot = this.slot;
-    assert(batch.slot === slot && state.refSlot === slot, `stretch of ${state.id} outside its batch`);
+    if (batch.slot !== slot || state.refSlot !== slot) assert(false, `stretch of ${state.id} outside its batch`);
     const n = payloads.length;
     const entriesRoom = this.limits.maxBatchEntries - batch.entries;
     const bytesRoom = Math.min(this.limits.maxBatchBytes - (batch.length - FRAME_HEAD_BYTES), slot.maxBytes - slot.plannedBytes);
@@ -367,7 +384,7 @@ export class WalWriter {
     const count = end - start;
     if (count === 0) return start;
     if (batch.length + bytes + 4 > batch.buf.length) this.growBatch(batch, bytes + 4);
-    batch.length = encodeEntryRun(batch.buf, batch.length, state.ref, fromIndex, terms, payloads, start, end);
+    batch.length = encodeEntryRun(batch.buf, batch.view, batch.length, state.ref, fromIndex, terms, payloads, start, end);
     if (batch.length - batch.hashedTo >= HASH_AHEAD_BYTES) this.hashAhead(batch);
     if (typeof terms === 'number') batch.runs.addRange(state, fromIndex + start, fromIndex + end - 1, terms);
     else addTermRuns(batch.runs, state, fromIndex, terms, start, end);
@@ -384,7 +401,7 @@ export class WalWriter {
     const need = FRAME_OVERHEAD_BYTES + recordBytes;
     let buf = this.spareBuffers.pop();
     if (buf === undefined || buf.length < need) buf = Buffer.allocUnsafe(Math.max(BATCH_BUFFER_BYTES_MIN, need));
-    const batch: Batch = { slot, buf, length: FRAME_HEAD_BYTES, entries: 0, runs: new WrittenRuns(), bodyCrc: 0, hashedTo: FRAME_HEAD_BYTES };
+    const batch: Batch = { slot, buf, view: viewOf(buf), length: FRAME_HEAD_BYTES, entries: 0, runs: new WrittenRuns(), bodyCrc: 0, hashedTo: FRAME_HEAD_BYTES };
     slot.plannedBytes += FRAME_OVERHEAD_BYTES;
     this.pendingBytes += FRAME_OVERHEAD_BYTES;
     this.batches.push(batch);
@@ -401,6 +418,7 @@ export class WalWriter {
     const grown = Buffer.allocUnsafe(Math.max(batch.buf.length * 2, batch.length + extra));
     batch.buf.copy(grown, 0, 0, batch.length);
     batch.buf = grown;
+    batch.view = viewOf(grown);
   }
 
   /** Forget a writer (its server was deleted); later appends start fresh. */
@@ -414,7 +432,7 @@ export class WalWriter {
 
   /** Resolves once everything appended so far has been written (or the WAL failed). */
   idle(): Promise<void> {
-    if (!this.flushing && !this.scheduled && this.pendingEntries() === 0) return Promise.resolve();
+    if (this.quiet()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -464,38 +482,38 @@ export class WalWriter {
     });
   }
 
+  /**
+   * Writes batches back to back: as soon as one is durable the next (whatever has
+   * been appended meanwhile) goes out, while the notice loop announces the one before.
+   * The disk never waits for the notices, and the notices never wait for the disk.
+   */
   private async flushLoop(): Promise<void> {
     if (this.flushing) return;
     this.flushing = true;
     try {
-      // Pipelined: batch N+1 is written while the notices of batch N run (and
-      // their callbacks append into batch N+2).
-      let batch = this.takeBatch();
-      let io = batch === undefined ? undefined : this.writeBatch(batch);
-      while (batch !== undefined && io !== undefined && !this.closed) {
-        await io;
-        let next = this.takeBatch();
-        let nextIo = next === undefined ? undefined : this.writeBatch(next);
-        // Awaited below; notify may yield first, and a failure must not count as unhandled meanwhile.
-        nextIo?.catch(() => undefined);
-        await this.notify(batch);
-        if (next === undefined && !this.closed) {
-          next = this.takeBatch();
-          nextIo = next === undefined ? undefined : this.writeBatch(next);
-        }
-        batch = next;
-        io = nextIo;
+      for (let batch = this.takeBatch(); batch !== undefined && !this.closed; batch = this.takeBatch()) {
+        await this.writeBatch(batch);
+        this.announce(batch);
       }
     } catch (err) {
       this.fail(err);
     } finally {
       this.flushing = false;
     }
-    if (this.pendingCount === 0 || this.closed) {
+    this.settle();
+  }
+
+  /** Nothing queued, in flight or left to announce. */
+  private quiet(): boolean {
+    return !this.flushing && !this.scheduled && !this.notifying && this.notices.length === 0 && (this.pendingCount === 0 || this.closed);
+  }
+
+  private settle(): void {
+    if (this.quiet()) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();
-    } else {
+    } else if (!this.closed && this.pendingCount > 0 && this.batches.length > 0) {
       this.schedule();
     }
   }
@@ -507,37 +525,58 @@ export class WalWriter {
   }
 
   private async writeBatch(batch: Batch): Promise<void> {
-    if (this.openSlot !== batch.slot) {
-      await this.closeOpenFile();
-      await this.openFile(batch.slot);
-    }
-    const slot = batch.slot;
-    const handle = slot.handle as LogFileHandle;
-    const frameBytes = sealFrame(batch.buf, 0, batch.length, this.checksums, batch.bodyCrc, batch.hashedTo);
-    this.writeInFlight = true;
+    this.ioInFlight = true;
+    let frameBytes: number;
     try {
-      await handle.writeAt(batch.buf.subarray(0, frameBytes), slot.position);
+      if (this.openSlot !== batch.slot) {
+        await this.closeOpenFile();
+        await this.openFile(batch.slot);
+      }
+      const handle = batch.slot.handle as LogFileHandle;
+      frameBytes = sealFrame(batch.buf, 0, batch.length, this.checksums, batch.bodyCrc, batch.hashedTo);
+      await handle.writeAt(batch.buf.subarray(0, frameBytes), batch.slot.position);
+      if (!this.oSync) {
+        if (this.syncMethod === 'datasync') await handle.datasync();
+        else if (this.syncMethod === 'sync') await handle.sync();
+      }
     } finally {
-      this.writeInFlight = false;
-    }
-    if (!this.oSync) {
-      if (this.syncMethod === 'datasync') await handle.datasync();
-      else if (this.syncMethod === 'sync') await handle.sync();
+      this.ioInFlight = false;
     }
     if (this.syncMethod !== 'none' || this.oSync) this.counters.syncs++;
-    slot.position += frameBytes;
+    batch.slot.position += frameBytes;
     this.counters.batches++;
     this.counters.entries += batch.entries;
     this.counters.bytes += frameBytes;
   }
 
+  /** Queues a written batch or a closed file for the notice loop, which keeps their order. */
+  private announce(item: Notice): void {
+    this.notices.push(item);
+    if (this.notifying) return;
+    this.notifying = true;
+    // A microtask later: the I/O loop first puts the next batch out, so the notices overlap it.
+    queueMicrotask(() => void this.noticeLoop());
+  }
+
+  private async noticeLoop(): Promise<void> {
+    try {
+      for (let item = this.notices.shift(); item !== undefined; item = this.notices.shift()) {
+        if (this.silent) continue;
+        if ('runs' in item) await this.notify(item);
+        else if ('failure' in item) this.events.failed?.(item.failure);
+        else this.events.rolledOver(item);
+      }
+    } finally {
+      this.notifying = false;
+    }
+    this.settle();
+  }
+
   /**
    * Sends the batch's `written` notices, in order. Their callbacks append (encode) on
-   * this thread, so while the next batch's write is out, every NOTIFY_SLICE_ENTRIES
-   * entries it yields one turn: the write's completion then issues the sync at once
-   * instead of after all notices, and encoding overlaps write + sync as a whole.
-   * A batch that opens a new file never sees `writeInFlight` before its rollover is
-   * announced, so a file's last notices still come before its `rolledOver`.
+   * this thread, so while I/O is out, every NOTIFY_SLICE_ENTRIES entries it yields one
+   * turn: a write's completion then issues its sync, and a sync's the next write, at
+   * once instead of after all notices.
    */
   private async notify(batch: Batch): Promise<void> {
     this.pendingBytes -= batch.length - FRAME_HEAD_BYTES + FRAME_OVERHEAD_BYTES;
@@ -551,7 +590,7 @@ export class WalWriter {
       const to = runs.toAt(r);
       this.events.written(runs.writerIdAt(r), runs.termAt(r), from, to);
       sinceYield += to - from + 1;
-      if (sinceYield >= NOTIFY_SLICE_ENTRIES && this.writeInFlight) {
+      if (sinceYield >= NOTIFY_SLICE_ENTRIES && this.ioInFlight) {
         sinceYield = 0;
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
@@ -576,7 +615,7 @@ export class WalWriter {
     await (slot.handle as LogFileHandle).close();
     slot.handle = undefined;
     this.counters.rollovers++;
-    if (!this.silent) this.events.rolledOver({ seq: slot.seq, path: slot.path, ranges: rangesOf(slot) });
+    this.announce({ seq: slot.seq, path: slot.path, ranges: rangesOf(slot) });
   }
 
   private fail(err: unknown): void {
@@ -584,7 +623,8 @@ export class WalWriter {
     const open = this.openSlot;
     this.openSlot = undefined;
     if (open?.handle !== undefined) void open.handle.close().catch(() => undefined);
-    if (this.events.failed && !this.silent) this.events.failed(err);
+    // After the notices of the batches made durable before it.
+    this.announce({ failure: err });
   }
 }
 
