@@ -1,14 +1,15 @@
-// pnpm bench wal [--json] [--recovery] [--runs N] [--writers 1,100,1000] [--mode batch,entry]
+// pnpm bench wal [--json] [--recovery] [--runs N] [--writers 1,100,1000] [--mode batch,entry] [--files reused,fresh]
 // Throughput and latency through the shared WAL with 1, 100 and 1,000 writers, fsync
 // on, against a raw baseline replaying the same batch sizes (write + fdatasync) in the
 // same run. --recovery also times a restart with 1,000 servers and 1,000,000 entries.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LogFileHandle, NodeFs, type OpenMode } from '../../packages/raft/src/internal/log/fs.js';
 import { LogSystem } from '../../packages/raft/src/internal/log/system.js';
-import { WalWriter } from '../../packages/raft/src/internal/log/wal.js';
+import { WAL_SPARE_FILES_MAX } from '../../packages/raft/src/internal/log/limits.js';
+import { WalWriter, spareFileName } from '../../packages/raft/src/internal/log/wal.js';
 
 const PAYLOAD_BYTES = 64;
 /**
@@ -44,6 +45,12 @@ class RecordingFs extends NodeFs {
 
 /** How the load generator hands a refill to the WAL: one appendBatch call, or one append per entry. */
 type AppendMode = 'batch' | 'entry';
+/**
+ * The WAL's files: `reused`, the steady state of a running system, writes over spare
+ * files (flushed files the segment writer kept); `fresh`, the first files after a
+ * start, grows new ones.
+ */
+type FileMode = 'reused' | 'fresh';
 
 interface WalRun {
   writers: number;
@@ -137,6 +144,7 @@ class Refills {
 }
 
 async function runWal(dir: string, writers: number, mode: AppendMode): Promise<WalRun> {
+  mkdirSync(dir, { recursive: true });
   const fs = new RecordingFs();
   const window = Math.max(16, Math.floor(8_192 / writers));
   const ids = Array.from({ length: writers }, (_, i) => `server-${i}`);
@@ -165,6 +173,8 @@ async function runWal(dir: string, writers: number, mode: AppendMode): Promise<W
   const wal = await WalWriter.open({
     dir,
     fs,
+    // First file at its full default size, as every later one is, whatever the run.
+    random: () => 0.999_999,
     events: {
       written: (id, _term, from, to) => {
         const w = index.get(id) as number;
@@ -221,9 +231,26 @@ function rest(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, REST_MS));
 }
 
-/** The same batch sizes written with write + fdatasync in a loop: the disk's floor. */
-async function runRaw(dir: string, batches: readonly number[]): Promise<number> {
-  const fh = await fsp.open(join(dir, 'raw.bin'), 'w');
+/**
+ * After a run over reused files: its WAL files become the next run's spares, as the
+ * segment writer makes them once it has flushed a file.
+ */
+function keepAsSpares(dir: string): void {
+  const wals = readdirSync(dir)
+    .filter((n) => n.endsWith('.wal'))
+    .sort();
+  for (const [i, name] of wals.entries()) {
+    if (i < WAL_SPARE_FILES_MAX) renameSync(join(dir, name), join(dir, spareFileName(i + 1)));
+    else rmSync(join(dir, name));
+  }
+}
+
+/**
+ * The same batch sizes written with write + fdatasync in a loop: the disk's floor.
+ * `overwrite`: over the file the last pass wrote, as the WAL writes over a spare.
+ */
+async function runRaw(dir: string, batches: readonly number[], overwrite = false): Promise<number> {
+  const fh = await fsp.open(join(dir, 'raw.bin'), overwrite ? 'r+' : 'w');
   const max = Math.max(1, ...batches);
   const buf = Buffer.alloc(max, 1);
   let pos = 0;
@@ -289,6 +316,8 @@ interface ModeResults {
   ratio: number[];
   ioRatio: number[];
   rawEps: number[];
+  /** WAL time over a raw pass that overwrites a written file (reused files only). */
+  overwriteRatio: number[];
 }
 
 function option(argv: string[], name: string): string | undefined {
@@ -300,66 +329,97 @@ export async function main(argv: string[]): Promise<void> {
   const json = argv.includes('--json');
   const recovery = argv.includes('--recovery');
   const runs = Number(option(argv, '--runs') ?? 3);
-  // --writers and --mode narrow a run down for profiling; the JSON keys of what was skipped are null.
+  // --writers, --mode and --files narrow a run down; the JSON keys of what was skipped are null.
   const writerCounts = option(argv, '--writers')?.split(',').map(Number) ?? [1, 100, 1_000];
-  const modes = (option(argv, '--mode')?.split(',') ?? ['batch', 'entry']) as AppendMode[];
+  const modes = (option(argv, '--mode')?.split(',') ?? ['batch']) as AppendMode[];
+  const fileModes = (option(argv, '--files')?.split(',') ?? ['reused', 'fresh']) as FileMode[];
   const root = mkdtempSync(join(tmpdir(), 'rafter-bench-wal-'));
   try {
     const results = new Map<string, ModeResults>();
-    const key = (mode: AppendMode, writers: number) => `${mode}/${writers}`;
+    const key = (mode: AppendMode, files: FileMode, writers: number) => `${mode}/${files}/${writers}`;
     for (const writers of writerCounts) {
-      // Modes alternate run by run so both see the same drift in the disk's speed.
+      const reusedDir = (mode: AppendMode) => join(root, `reused-${mode}-w${writers}`);
+      // One unmeasured run per reused series leaves the spares a running system has.
+      if (fileModes.includes('reused')) {
+        for (const mode of modes) {
+          await runWal(reusedDir(mode), writers, mode);
+          keepAsSpares(reusedDir(mode));
+        }
+      }
+      // Series alternate run by run so all see the same drift in the disk's speed.
       for (let r = 0; r < runs; r++) {
         for (const mode of modes) {
-          const dir = join(root, `${mode}-w${writers}-${r}`);
-          await rest();
-          const wal = await runWal(dir, writers, mode);
-          await rest();
-          const rawSec = await runRaw(dir, wal.batches);
-          const res = results.get(key(mode, writers)) ?? { wal: [], ratio: [], ioRatio: [], rawEps: [] };
-          results.set(key(mode, writers), res);
-          res.wal.push(wal);
-          res.ratio.push(wal.seconds / rawSec);
-          res.ioRatio.push(wal.ioSeconds / rawSec);
-          res.rawEps.push(wal.entries / rawSec);
-          rmSync(dir, { recursive: true, force: true });
+          for (const files of fileModes) {
+            const dir = files === 'reused' ? reusedDir(mode) : join(root, `fresh-${mode}-w${writers}-${r}`);
+            await rest();
+            const wal = await runWal(dir, writers, mode);
+            await rest();
+            const rawSec = await runRaw(dir, wal.batches);
+            let overwriteSec: number | undefined;
+            if (files === 'reused') {
+              await rest();
+              overwriteSec = await runRaw(dir, wal.batches, true);
+            }
+            const res = results.get(key(mode, files, writers)) ?? { wal: [], ratio: [], ioRatio: [], rawEps: [], overwriteRatio: [] };
+            results.set(key(mode, files, writers), res);
+            res.wal.push(wal);
+            res.ratio.push(wal.seconds / rawSec);
+            res.ioRatio.push(wal.ioSeconds / rawSec);
+            res.rawEps.push(wal.entries / rawSec);
+            if (overwriteSec !== undefined) res.overwriteRatio.push(wal.seconds / overwriteSec);
+            if (files === 'reused') {
+              rmSync(join(dir, 'raw.bin'));
+              keepAsSpares(dir);
+            } else {
+              rmSync(dir, { recursive: true, force: true });
+            }
+          }
         }
       }
     }
-    const of = (mode: AppendMode, w: number, f: (r: ModeResults) => number[]): number | null => {
-      const res = results.get(key(mode, w));
-      return res === undefined ? null : median(f(res));
+    const of = (mode: AppendMode, files: FileMode, w: number, f: (r: ModeResults) => number[]): number | null => {
+      const res = results.get(key(mode, files, w));
+      const xs = res === undefined ? [] : f(res);
+      return xs.length === 0 ? null : median(xs);
     };
-    const pick = (mode: AppendMode, w: number, f: (r: WalRun) => number) => of(mode, w, (res) => res.wal.map(f));
-    const figures = (mode: AppendMode) => ({
-      walOverRawRatio: of(mode, 1_000, (r) => r.ratio),
-      walOverRawRatioRuns: results.get(key(mode, 1_000))?.ratio.map((x) => Math.round(x * 100) / 100) ?? null,
-      walOverRawRatio1Writer: of(mode, 1, (r) => r.ratio),
-      walOverRawRatio100Writers: of(mode, 100, (r) => r.ratio),
-      walIoOverRawRatio: of(mode, 1_000, (r) => r.ioRatio),
-      entriesPerSec1Writer: pick(mode, 1, (r) => r.entriesPerSec),
-      entriesPerSec100Writers: pick(mode, 100, (r) => r.entriesPerSec),
-      entriesPerSec1000Writers: pick(mode, 1_000, (r) => r.entriesPerSec),
-      rawEntriesPerSec1000Writers: of(mode, 1_000, (r) => r.rawEps),
-      mbPerSec1000Writers: pick(mode, 1_000, (r) => r.mbPerSec),
-      entriesPerFsync1Writer: pick(mode, 1, (r) => r.entriesPerFsync),
-      entriesPerFsync100Writers: pick(mode, 100, (r) => r.entriesPerFsync),
-      entriesPerFsync1000Writers: pick(mode, 1_000, (r) => r.entriesPerFsync),
-      writtenP50Ms: pick(mode, 1_000, (r) => r.p50Ms),
-      writtenP99Ms: pick(mode, 1_000, (r) => r.p99Ms),
-      writtenP50Ms1Writer: pick(mode, 1, (r) => r.p50Ms),
-      writtenP99Ms1Writer: pick(mode, 1, (r) => r.p99Ms),
+    const pick = (mode: AppendMode, files: FileMode, w: number, f: (r: WalRun) => number) => of(mode, files, w, (res) => res.wal.map(f));
+    const figures = (mode: AppendMode, files: FileMode) => ({
+      walOverRawRatio: of(mode, files, 1_000, (r) => r.ratio),
+      walOverRawRatioRuns: results.get(key(mode, files, 1_000))?.ratio.map((x) => Math.round(x * 100) / 100) ?? null,
+      walOverRawRatio1Writer: of(mode, files, 1, (r) => r.ratio),
+      walOverRawRatio100Writers: of(mode, files, 100, (r) => r.ratio),
+      walIoOverRawRatio: of(mode, files, 1_000, (r) => r.ioRatio),
+      entriesPerSec1Writer: pick(mode, files, 1, (r) => r.entriesPerSec),
+      entriesPerSec100Writers: pick(mode, files, 100, (r) => r.entriesPerSec),
+      entriesPerSec1000Writers: pick(mode, files, 1_000, (r) => r.entriesPerSec),
+      rawEntriesPerSec1000Writers: of(mode, files, 1_000, (r) => r.rawEps),
+      mbPerSec1000Writers: pick(mode, files, 1_000, (r) => r.mbPerSec),
+      entriesPerFsync1Writer: pick(mode, files, 1, (r) => r.entriesPerFsync),
+      entriesPerFsync100Writers: pick(mode, files, 100, (r) => r.entriesPerFsync),
+      entriesPerFsync1000Writers: pick(mode, files, 1_000, (r) => r.entriesPerFsync),
+      writtenP50Ms: pick(mode, files, 1_000, (r) => r.p50Ms),
+      writtenP99Ms: pick(mode, files, 1_000, (r) => r.p99Ms),
+      writtenP50Ms1Writer: pick(mode, files, 1, (r) => r.p50Ms),
+      writtenP99Ms1Writer: pick(mode, files, 1, (r) => r.p99Ms),
     });
     const rec = recovery ? await recoveryBench(root) : undefined;
     const out = {
       machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version },
       runs,
       payloadBytes: PAYLOAD_BYTES,
-      // The top-level figures are for refills handed over with appendBatch.
+      // The top-level figures: refills handed over with appendBatch, the WAL in its
+      // steady state (writing over spare files), raw baseline growing a new file.
       appendMode: 'appendBatch',
-      ...figures('batch'),
-      // The same load with one append call per entry.
-      perEntryAppend: figures('entry'),
+      walFiles: 'reused',
+      ...figures('batch', 'reused'),
+      // The same WAL runs against a raw pass that also overwrites a written file: the
+      // WAL's own cost with the disk's metadata work equal on both sides.
+      walOverOverwriteRawRatio: of('batch', 'reused', 1_000, (r) => r.overwriteRatio),
+      walOverOverwriteRawRatio1Writer: of('batch', 'reused', 1, (r) => r.overwriteRatio),
+      // The first files after a start, which the WAL creates and grows.
+      freshFiles: figures('batch', 'fresh'),
+      // One append call per entry (--mode entry), over reused files.
+      perEntryAppend: modes.includes('entry') ? figures('entry', 'reused') : null,
       ...(rec ? { recovery: rec } : {}),
     };
     if (json) {
@@ -367,23 +427,27 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     console.log(`WAL benchmark: ${out.machine.cpu}, ${out.machine.cores} cores, Node ${out.machine.node}; ${PAYLOAD_BYTES}-byte entries, fdatasync per batch, median of ${runs} runs`);
-    console.log('append | writers | entries/s | MB/s | entries/fsync | p50 ms | p99 ms | WAL/raw time | WAL write+sync/raw');
+    console.log('append | WAL files | writers | entries/s | MB/s | entries/fsync | p50 ms | p99 ms | WAL/raw time | WAL write+sync/raw | WAL/raw overwrite');
     const fmt = (x: number | null, digits: number) => (x === null ? '-' : x.toFixed(digits));
     for (const mode of modes) {
-      for (const w of writerCounts) {
-        console.log(
-          [
-            mode === 'batch' ? 'appendBatch' : 'append',
-            w,
-            fmt(pick(mode, w, (r) => r.entriesPerSec), 0),
-            fmt(pick(mode, w, (r) => r.mbPerSec), 1),
-            fmt(pick(mode, w, (r) => r.entriesPerFsync), 1),
-            fmt(pick(mode, w, (r) => r.p50Ms), 2),
-            fmt(pick(mode, w, (r) => r.p99Ms), 2),
-            fmt(of(mode, w, (r) => r.ratio), 2),
-            fmt(of(mode, w, (r) => r.ioRatio), 2),
-          ].join(' | '),
-        );
+      for (const files of fileModes) {
+        for (const w of writerCounts) {
+          console.log(
+            [
+              mode === 'batch' ? 'appendBatch' : 'append',
+              files,
+              w,
+              fmt(pick(mode, files, w, (r) => r.entriesPerSec), 0),
+              fmt(pick(mode, files, w, (r) => r.mbPerSec), 1),
+              fmt(pick(mode, files, w, (r) => r.entriesPerFsync), 1),
+              fmt(pick(mode, files, w, (r) => r.p50Ms), 2),
+              fmt(pick(mode, files, w, (r) => r.p99Ms), 2),
+              fmt(of(mode, files, w, (r) => r.ratio), 2),
+              fmt(of(mode, files, w, (r) => r.ioRatio), 2),
+              fmt(of(mode, files, w, (r) => r.overwriteRatio), 2),
+            ].join(' | '),
+          );
+        }
       }
     }
     if (rec) console.log(`recovery: ${rec.servers} servers, ${rec.entries} entries: write ${rec.writeSec.toFixed(2)} s; restart from WAL ${rec.fromWalOpenSec.toFixed(2)} s (+ flush to segments: ${rec.fromWalFlushedSec.toFixed(2)} s); restart from segments ${rec.fromSegmentsSec.toFixed(2)} s`);

@@ -1,6 +1,6 @@
 // Server logs over the shared WAL: reads through LogReader, written notices, flushing
 // to segments, overwrites, snapshots and recovery after restart.
-import { readdirSync } from 'node:fs';
+import { readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { IndexTerm, SnapshotMeta } from '../../src/internal/core/log.js';
@@ -47,7 +47,7 @@ describe('LogSystem and ServerLog', () => {
     await sys.close();
   });
 
-  it('moves entries to segments on rollover, drops them from memory and deletes the WAL file', async () => {
+  it('moves entries to segments on rollover, drops them from memory and keeps the WAL file as a spare', async () => {
     const { open, dir } = setup();
     const sys = await open();
     const a = await sys.openServer('a');
@@ -58,13 +58,61 @@ describe('LogSystem and ServerLog', () => {
     await sys.idle();
     expect(a.stats().memEntries).toBe(0);
     expect(a.stats().segmentFiles).toBe(Math.ceil(200 / 64));
-    expect(readdirSync(join(dir, 'wal'))).toHaveLength(1); // only the new, open file
+    // The flushed file is kept for reuse under a name recovery does not read; the new one is open.
+    expect(readdirSync(join(dir, 'wal')).sort()).toEqual(['000000000001.spare', '000000000002.wal']);
     expect(a.entries(1, 200).map((e) => e.payload)).toEqual(entries(1, 200, 1, 'a').map((e) => e.payload));
     expect(b.termAt(150)).toBe(2);
     expect(a.first()).toBe(1);
     a.append(entries(201, 210, 1, 'a'));
     expect(a.entries(195, 210)).toHaveLength(16);
     await sys.close();
+  });
+
+  it('writes a later WAL file over a spare and recovers only what that file holds now', async () => {
+    const { open, dir } = setup();
+    const walDir = join(dir, 'wal');
+    let sys = await open();
+    const a = await sys.openServer('a');
+    const b = await sys.openServer('b');
+    // File 1 fills with both servers' entries in many frames, is flushed and kept as a spare.
+    for (let i = 1; i <= 300; i += 30) {
+      a.append(entries(i, i + 29, 1, 'a'));
+      b.append(entries(i, i + 29, 1, 'b'));
+      await sys.walWriter().idle();
+    }
+    await sys.walWriter().rollover();
+    await sys.idle();
+    const spare = statSync(join(walDir, '000000000001.spare'));
+    // File 2 was opened before the spare existed; file 3 is written over it.
+    a.append(entries(301, 310, 1, 'a'));
+    await sys.walWriter().rollover();
+    await sys.idle();
+    a.append(entries(311, 315, 2, 'a'));
+    await sys.idle();
+    expect(statSync(join(walDir, '000000000003.wal')).ino).toBe(spare.ino);
+    // Still long: the rest of file 1's frames lie past file 3's.
+    expect(statSync(join(walDir, '000000000003.wal')).size).toBe(spare.size);
+    await sys.close();
+
+    sys = await open();
+    expect(sys.report.warnings).toEqual([expect.stringMatching(/000000000003.wal: the old contents of a reused file/)]);
+    const a2 = sys.server('a');
+    const b2 = sys.server('b');
+    expect(a2?.last()).toEqual({ index: 315, term: 2 });
+    expect(a2?.entries(1, 315).map((e) => e.payload)).toEqual([...entries(1, 310, 1, 'a'), ...entries(311, 315, 2, 'a')].map((e) => e.payload));
+    expect(b2?.last()).toEqual({ index: 300, term: 1 });
+    await sys.close();
+  });
+
+  it('refuses a WAL file whose header names another file', async () => {
+    const { open, dir } = setup();
+    let sys = await open();
+    (await sys.openServer('a')).append(entries(1, 5, 1));
+    await sys.idle();
+    await sys.close();
+    renameSync(join(dir, 'wal', '000000000001.wal'), join(dir, 'wal', '000000000004.wal'));
+    await expect(open()).rejects.toMatchObject({ code: 'RAFTER_LOG_CORRUPT', message: expect.stringMatching(/header says file 1, the name says 4/) });
+    sys = undefined as never;
   });
 
   it('recovers from segments plus WAL after a restart', async () => {

@@ -7,6 +7,7 @@ import {
   FRAME_HEAD_BYTES,
   FRAME_OVERHEAD_BYTES,
   WAL_HEADER_BYTES,
+  WAL_VERSION,
   encodeEntryRecord,
   encodeWalHeader,
   encodeWriterRecord,
@@ -16,13 +17,13 @@ import {
 } from '../../src/internal/log/wal-format.js';
 
 /** Four entries in four frames (the first also defines the writer); `recordStarts` are the frames' offsets. */
-function build(checksums = true): { buf: Buffer; recordStarts: number[] } {
+function build(checksums = true, seq = 7): { buf: Buffer; recordStarts: number[] } {
   const id = Buffer.from('server-a');
   const payloads = [Buffer.from('one'), Buffer.from('two!'), Buffer.alloc(0), Buffer.alloc(100, 'f')];
   let size = WAL_HEADER_BYTES + writerRecordBytes(id.length);
   for (const p of payloads) size += FRAME_OVERHEAD_BYTES + ENTRY_OVERHEAD_BYTES + p.length;
   const buf = Buffer.alloc(size);
-  encodeWalHeader(7, checksums).copy(buf);
+  encodeWalHeader(seq, checksums).copy(buf);
   let at = WAL_HEADER_BYTES;
   const recordStarts: number[] = [];
   payloads.forEach((p, i) => {
@@ -30,7 +31,7 @@ function build(checksums = true): { buf: Buffer; recordStarts: number[] } {
     let end = at + FRAME_HEAD_BYTES;
     if (i === 0) end = encodeWriterRecord(buf, end, 1, id);
     end = encodeEntryRecord(buf, end, 1, 10 + i, 2 ** 40 + 3, p);
-    at = sealFrame(buf, at, end, checksums);
+    at = sealFrame(buf, at, end, seq, checksums);
   });
   expect(at).toBe(size);
   return { buf, recordStarts };
@@ -55,7 +56,7 @@ describe('WAL format', () => {
 
   it('round-trips header, writer definition and entries with 64-bit terms', () => {
     const { result, got } = scan(build().buf);
-    expect(result.header).toEqual({ version: 2, checksums: true, seq: 7 });
+    expect(result.header).toEqual({ version: WAL_VERSION, checksums: true, seq: 7 });
     expect(result.torn).toBe(false);
     expect(got.map((g) => g[1])).toEqual([10, 11, 12, 13]);
     expect(got[0]).toEqual(['server-a', 10, 2 ** 40 + 3, 'one']);
@@ -100,9 +101,9 @@ describe('WAL format', () => {
 
   it('refuses an unknown version and a damaged header', () => {
     const { buf } = build();
-    const v2 = Buffer.from(buf);
-    v2.writeUInt16LE(3, 4);
-    expect(() => scan(v2)).toThrow(LogCorruptionError); // header checksum covers the version
+    const other = Buffer.from(buf);
+    other.writeUInt16LE(WAL_VERSION + 1, 4);
+    expect(() => scan(other)).toThrow(LogCorruptionError); // header checksum covers the version
     const hdr = encodeWalHeader(1, true);
     hdr.writeUInt16LE(9, 4);
     hdr.writeUInt32LE(crc32c(hdr.subarray(0, 12)), 12);
@@ -122,7 +123,7 @@ describe('WAL format', () => {
     end = encodeEntryRecord(buf, end, 1, 1, 1, Buffer.alloc(0));
     const secondRecord = end;
     end = encodeEntryRecord(buf, end, 2, 2, 1, Buffer.alloc(0)); // ref 2 is never defined
-    sealFrame(buf, WAL_HEADER_BYTES, end, true);
+    sealFrame(buf, WAL_HEADER_BYTES, end, 1, true);
     expect(() => scan(buf)).toThrow(/undefined writer ref 2/);
     try {
       scan(buf);
@@ -132,6 +133,28 @@ describe('WAL format', () => {
     const { result, got } = scan(buf.subarray(0, buf.length - 1));
     expect(result).toMatchObject({ torn: true, validBytes: WAL_HEADER_BYTES });
     expect(got).toEqual([]);
+  });
+
+  it('ends a reused file at the first frame that is not its own', () => {
+    // File 7 written over file 6: two frames of its own, then file 6's last two, intact.
+    const old = build(true, 6).buf;
+    const { buf: fresh, recordStarts } = build(true, 7);
+    const reused = Buffer.from(old);
+    fresh.copy(reused, 0, 0, recordStarts[2]);
+    const { result, got } = scan(reused);
+    expect(result).toMatchObject({ torn: true, stale: true, validBytes: recordStarts[2] });
+    expect(got.map(([, index]) => index)).toEqual([10, 11]);
+    // Damage in its own last frame, with only file 6's frames after it: still a tail.
+    const damaged = Buffer.from(reused);
+    const flipAt = (recordStarts[1] as number) + FRAME_HEAD_BYTES;
+    damaged[flipAt] = (damaged[flipAt] as number) ^ 1;
+    expect(scan(damaged).result).toMatchObject({ torn: true, validBytes: recordStarts[1] });
+    // Not the last file: cut at rollover, so anything not its own is damage.
+    expect(() => scan(reused, false)).toThrow(/frame of file 6 in file 7/);
+    // A frame of its own after the old one: not a tail.
+    const mixed = Buffer.from(fresh);
+    old.copy(mixed, recordStarts[1], recordStarts[1], recordStarts[2]);
+    expect(() => scan(mixed)).toThrow(LogCorruptionError);
   });
 
   it('treats an empty or half-written header of the last file as nothing written', () => {

@@ -249,8 +249,10 @@ export const segmentWriterActor: Behaviour<SegmentWriterState, LogSystemHandle> 
     const notify = (msg: SegmentNotice): void => {
       if (listener !== undefined) whileAlive(() => ctx.send(listener, msg));
     };
+    const walOptions = handle.options.wal;
     const writer = new SegmentWriter({
       fs: handle.fs,
+      ...(walOptions?.checksums === false || walOptions?.reuseFiles === false ? { spareFiles: 0 } : {}),
       lookup: (uid) => handle.system.segmentTarget(uid),
       ...(handle.options.segmentConcurrency ? { concurrency: handle.options.segmentConcurrency } : {}),
       runner: async (task) => reviveFlushResult(await ctx.dirty<SegmentFlushResult>(job, task)),

@@ -1,10 +1,11 @@
 // Moves entries from closed WAL files into each server's segment files, one WAL file
 // at a time (so a server's flushes stay in order), servers in parallel through the
-// dirty runner; then tells the servers and deletes the WAL file.
-import { type LogFs, NodeFs } from './fs.js';
-import { SEGMENT_WRITER_CONCURRENCY_MAX } from './limits.js';
+// dirty runner; then tells the servers and keeps the WAL file as a spare for the WAL
+// to reuse, or deletes it.
+import { type LogFs, NodeFs, joinPath } from './fs.js';
+import { SEGMENT_WRITER_CONCURRENCY_MAX, WAL_SPARE_FILES_MAX } from './limits.js';
 import { type SegmentFlushResult, type SegmentFlushTask, runSegmentFlush } from './segments.js';
-import type { ClosedWalFile, IndexRange } from './wal.js';
+import { type ClosedWalFile, type IndexRange, isSpareFileName, spareFileName } from './wal.js';
 
 /** Runs blocking segment work; later the actor runtime's piscina dirty pool. */
 export type DirtyRunner = (task: SegmentFlushTask) => Promise<SegmentFlushResult>;
@@ -22,6 +23,8 @@ export interface SegmentWriterOptions {
   readonly fs?: LogFs;
   readonly runner?: DirtyRunner;
   readonly concurrency?: number;
+  /** Flushed WAL files kept as spares for the WAL to reuse (0 when it does not reuse files). */
+  readonly spareFiles?: number;
   readonly events?: {
     flushed?(file: ClosedWalFile, servers: number): void;
     failed?(file: ClosedWalFile, err: unknown): void;
@@ -40,6 +43,7 @@ export class SegmentWriter {
   private readonly fs: LogFs;
   private readonly runner: DirtyRunner;
   private readonly concurrency: number;
+  private readonly spareFiles: number;
   private queue: ClosedWalFile[] = [];
   private running = false;
   private idleWaiters: Array<() => void> = [];
@@ -49,6 +53,7 @@ export class SegmentWriter {
     const fs = this.fs;
     this.runner = options.runner ?? ((task) => runSegmentFlush(task, fs));
     this.concurrency = Math.max(1, Math.min(options.concurrency ?? SEGMENT_WRITER_CONCURRENCY_MAX, SEGMENT_WRITER_CONCURRENCY_MAX));
+    this.spareFiles = Math.max(0, options.spareFiles ?? WAL_SPARE_FILES_MAX);
   }
 
   /** Takes a rolled-over WAL file. */
@@ -73,7 +78,7 @@ export class SegmentWriter {
       const file = this.queue.shift() as ClosedWalFile;
       try {
         const servers = await this.flushFile(file);
-        await this.fs.unlink(file.path);
+        await this.retire(file);
         this.counters.files++;
         this.options.events?.flushed?.(file, servers);
       } catch (err) {
@@ -86,6 +91,19 @@ export class SegmentWriter {
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
+  }
+
+  /** A flushed WAL file becomes a spare (renamed, so recovery no longer reads it) or goes. */
+  private async retire(file: ClosedWalFile): Promise<void> {
+    if (this.spareFiles > 0) {
+      const dir = file.path.slice(0, file.path.lastIndexOf('/'));
+      const spares = (await this.fs.readdir(dir)).filter(isSpareFileName).length;
+      if (spares < this.spareFiles) {
+        await this.fs.rename(file.path, joinPath(dir, spareFileName(file.seq)));
+        return;
+      }
+    }
+    await this.fs.unlink(file.path);
   }
 
   private async flushFile(file: ClosedWalFile): Promise<number> {

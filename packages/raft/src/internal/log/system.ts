@@ -10,6 +10,7 @@ import { type DirtyRunner, SegmentWriter } from './segment-writer.js';
 import { ServerLog } from './server-log.js';
 import { type SnapshotPolicy, SnapshotStore } from './snapshot.js';
 import { scanWal } from './wal-format.js';
+import { tailWarning } from './wal-recovery.js';
 import { type ClosedWalFile, type IndexRange, type SyncMethod, WalWriter, type WriteStrategy } from './wal.js';
 
 export interface LogSystemOptions {
@@ -25,6 +26,8 @@ export interface LogSystemOptions {
     readonly syncMethod?: SyncMethod;
     readonly writeStrategy?: WriteStrategy;
     readonly checksums?: boolean;
+    /** Write new WAL files over flushed ones kept as spares (see WalOptions.reuseFiles). */
+    readonly reuseFiles?: boolean;
   };
   readonly segmentMaxEntries?: number;
   readonly segmentMaxBytes?: number;
@@ -80,6 +83,7 @@ export class LogSystem {
     this.clock = options.clock ?? { now: () => Date.now() };
     this.segmentWriter = new SegmentWriter({
       fs: this.fs,
+      ...(options.wal?.checksums === false || options.wal?.reuseFiles === false ? { spareFiles: 0 } : {}),
       lookup: (uid) => this.servers.get(uid),
       ...(options.dirtyRunner ? { runner: options.dirtyRunner } : {}),
       ...(options.segmentConcurrency ? { concurrency: options.segmentConcurrency } : {}),
@@ -182,7 +186,7 @@ export class LogSystem {
               r.to = index;
             }
           },
-        });
+        }, seq);
       } catch (err) {
         // The WAL is shared: corruption in it stops every server with entries in it
         // after that point. We cannot tell which, so all servers stop.
@@ -192,7 +196,7 @@ export class LogSystem {
       }
       if (result.torn || result.header === undefined) {
         tornWalBytes += buf.length - result.validBytes;
-        warnings.push(`${path}: torn tail of ${buf.length - result.validBytes} bytes at offset ${result.validBytes} truncated`);
+        warnings.push(tailWarning(path, buf.length, result));
         if (result.header === undefined) {
           await this.fs.unlink(path);
           continue;

@@ -5,16 +5,19 @@ import { LogCorruptionError, LogVersionError, assert } from './errors.js';
 import { ENTRY_PAYLOAD_BYTES_MAX, INDEX_MAX, WRITER_ID_BYTES_MAX } from './limits.js';
 
 export const WAL_MAGIC = 0x4c574652; // "RFWL" little-endian
-/** 2: one CRC per batch frame instead of one per record (v1). */
-export const WAL_VERSION = 2;
+/**
+ * 2: one CRC per batch frame instead of one per record (v1).
+ * 3: each frame names its file's sequence number, so a reused file's old frames are told apart.
+ */
+export const WAL_VERSION = 3;
 export const WAL_HEADER_BYTES = 16;
 export const WAL_FLAG_CHECKSUMS = 1;
 
 export const TAG_FRAME = 0x42; // 'B'
 export const TAG_WRITER = 0x57; // 'W'
 export const TAG_ENTRY = 0x45; // 'E'
-/** tag, body length; the body follows, then a CRC over tag, length and body */
-export const FRAME_HEAD_BYTES = 1 + 4;
+/** tag, the file's sequence number, body length; the body follows, then a CRC over head and body */
+export const FRAME_HEAD_BYTES = 1 + 4 + 4;
 export const FRAME_OVERHEAD_BYTES = FRAME_HEAD_BYTES + 4;
 /** tag, ref, index, term, length; then the payload */
 export const ENTRY_HEAD_BYTES = 1 + 4 + 8 + 8 + 4;
@@ -152,17 +155,18 @@ export function hashFrameBody(buf: Buffer, from: number, end: number, bodyCrc: n
 
 /**
  * Closes the frame that starts at `start` (records from start + FRAME_HEAD_BYTES to
- * `end`): writes its head and the CRC over head and body. Returns the frame's end.
+ * `end`) in file `seq`: writes its head and the CRC over head and body. Returns the frame's end.
  * One CRC call per batch: per record, the native call costs more than the hashing.
  * `bodyCrc` covers the body up to `hashedTo` already (see hashFrameBody); the head,
  * which holds the body's length, is hashed last and combined in front.
  */
-export function sealFrame(buf: Buffer, start: number, end: number, checksums: boolean, bodyCrc = 0, hashedTo = start + FRAME_HEAD_BYTES): number {
+export function sealFrame(buf: Buffer, start: number, end: number, seq: number, checksums: boolean, bodyCrc = 0, hashedTo = start + FRAME_HEAD_BYTES): number {
   const bodyBytes = end - start - FRAME_HEAD_BYTES;
   assert(bodyBytes >= 0, `frame body of ${bodyBytes} bytes`);
   assert(hashedTo >= start + FRAME_HEAD_BYTES && hashedTo <= end, `frame hashed to ${hashedTo} outside ${start}..${end}`);
   buf[start] = TAG_FRAME;
-  putU32(buf, start + 1, bodyBytes);
+  putU32(buf, start + 1, seq);
+  putU32(buf, start + 5, bodyBytes);
   let crc = 0;
   if (checksums) {
     const body = hashFrameBody(buf, hashedTo, end, bodyCrc);
@@ -179,31 +183,43 @@ export interface WalScanSink {
 
 export interface WalScanResult {
   readonly header: WalHeader | undefined;
-  /** Bytes of valid frames; less than the file's length when a torn tail was found. */
+  /** Bytes of valid frames; less than the file's length when a tail was cut off. */
   readonly validBytes: number;
+  /** The last file ends in bytes that are not a frame of it: torn, or a reused file's old contents. */
   readonly torn: boolean;
+  /** The cut-off tail holds intact frames of an earlier file: the old contents of a reused file. */
+  readonly stale: boolean;
 }
 
-type ParsedFrame = { kind: 'frame'; bodyStart: number; end: number } | { kind: 'bad'; reason: string; short: boolean };
+type ParsedFrame = { kind: 'frame'; bodyStart: number; end: number } | { kind: 'bad'; reason: string; short: boolean; stale: boolean };
 
-function parseFrame(buf: Buffer, at: number, checksums: boolean): ParsedFrame {
-  if (buf[at] !== TAG_FRAME) return { kind: 'bad', reason: `unknown frame tag ${buf[at]}`, short: false };
-  if (at + FRAME_HEAD_BYTES > buf.length) return { kind: 'bad', reason: 'frame head cut short', short: true };
-  const bodyBytes = buf.readUInt32LE(at + 1);
+function parseFrame(buf: Buffer, at: number, checksums: boolean, seq: number): ParsedFrame {
+  if (buf[at] !== TAG_FRAME) return { kind: 'bad', reason: `unknown frame tag ${buf[at]}`, short: false, stale: false };
+  if (at + FRAME_HEAD_BYTES > buf.length) return { kind: 'bad', reason: 'frame head cut short', short: true, stale: false };
+  const bodyBytes = buf.readUInt32LE(at + 5);
   const end = at + FRAME_HEAD_BYTES + bodyBytes + 4;
-  if (end > buf.length) return { kind: 'bad', reason: 'frame cut short', short: true };
+  if (end > buf.length) return { kind: 'bad', reason: 'frame cut short', short: true, stale: false };
   if (checksums && crc32c(buf.subarray(at, end - 4)) !== buf.readUInt32LE(end - 4)) {
-    return { kind: 'bad', reason: 'frame checksum mismatch', short: false };
+    return { kind: 'bad', reason: 'frame checksum mismatch', short: false, stale: false };
   }
+  const frameSeq = buf.readUInt32LE(at + 1);
+  if (frameSeq !== seq) return { kind: 'bad', reason: `frame of file ${frameSeq} in file ${seq}`, short: false, stale: true };
   return { kind: 'frame', bodyStart: at + FRAME_HEAD_BYTES, end };
 }
 
-/** True if a checksummed frame parses cleanly anywhere after `from`: the damage is not a tail. */
-function validFrameAfter(buf: Buffer, from: number): boolean {
-  for (let p = from; p < buf.length; p++) {
-    if (buf[p] === TAG_FRAME && parseFrame(buf, p, true).kind === 'frame') return true;
+/**
+ * What lies after damage at `from`: whether a checksummed frame of this file parses
+ * cleanly there (then the damage is not a tail), and whether an intact frame of an
+ * earlier file does (the old contents of a reused file).
+ */
+function framesAfter(buf: Buffer, from: number, seq: number): { ofThisFile: boolean; ofEarlierFile: boolean } {
+  let ofEarlierFile = false;
+  for (let p = buf.indexOf(TAG_FRAME, from); p >= 0; p = buf.indexOf(TAG_FRAME, p + 1)) {
+    const frame = parseFrame(buf, p, true, seq);
+    if (frame.kind === 'frame') return { ofThisFile: true, ofEarlierFile };
+    ofEarlierFile ||= frame.stale;
   }
-  return false;
+  return { ofThisFile: false, ofEarlierFile };
 }
 
 /** Reads the records of one frame whose checksum passed; any flaw is corruption. */
@@ -250,22 +266,25 @@ export function decodeWalHeader(buf: Buffer, file: string): WalHeader {
 
 /**
  * Reads every record of one WAL file into `sink`, in file order. A bad frame in the
- * last file with nothing valid after it is a torn write: the scan stops there and
- * reports `torn`. Anything else throws LogCorruptionError naming file and offset.
+ * last file with no frame of this file after it is a torn write, or the end of what a
+ * reused file holds now: the scan stops there and reports `torn`. Anything else throws
+ * LogCorruptionError naming file and offset. `nameSeq`, the sequence number in the
+ * file's name, must match its header.
  */
-export function scanWal(buf: Buffer, file: string, isLastFile: boolean, sink: WalScanSink): WalScanResult {
+export function scanWal(buf: Buffer, file: string, isLastFile: boolean, sink: WalScanSink, nameSeq?: number): WalScanResult {
   if (buf.length < WAL_HEADER_BYTES && isLastFile) {
     // A crash between creating the file and its first sync.
-    return { header: undefined, validBytes: 0, torn: buf.length > 0 };
+    return { header: undefined, validBytes: 0, torn: buf.length > 0, stale: false };
   }
   const header = decodeWalHeader(buf, file);
+  if (nameSeq !== undefined && header.seq !== nameSeq) throw new LogCorruptionError(file, 0, `the header says file ${header.seq}, the name says ${nameSeq}`);
   const writers = new Map<number, string>();
   let at = WAL_HEADER_BYTES;
   while (at < buf.length) {
-    const frame = parseFrame(buf, at, header.checksums);
+    const frame = parseFrame(buf, at, header.checksums, header.seq);
     if (frame.kind === 'bad') {
-      const tail = header.checksums ? !validFrameAfter(buf, at + 1) : frame.short;
-      if (isLastFile && tail) return { header, validBytes: at, torn: true };
+      const after = header.checksums ? framesAfter(buf, at + 1, header.seq) : { ofThisFile: !frame.short, ofEarlierFile: false };
+      if (isLastFile && !after.ofThisFile) return { header, validBytes: at, torn: true, stale: frame.stale || after.ofEarlierFile };
       throw new LogCorruptionError(file, at, frame.reason);
     }
     // Records are parsed only once their whole frame has passed: a torn batch never
@@ -273,5 +292,5 @@ export function scanWal(buf: Buffer, file: string, isLastFile: boolean, sink: Wa
     scanFrameBody(buf, file, frame.bodyStart, frame.end, writers, sink);
     at = frame.end;
   }
-  return { header, validBytes: at, torn: false };
+  return { header, validBytes: at, torn: false, stale: false };
 }

@@ -2,7 +2,7 @@
 // from, each writer's last index (for gap detection) and the files to hand to the
 // segment writer. The torn tail of the last file is truncated here as in recovery.
 import { joinPath, type LogFs } from './fs.js';
-import { scanWal } from './wal-format.js';
+import { type WalScanResult, scanWal } from './wal-format.js';
 import type { ClosedWalFile, IndexRange } from './wal.js';
 
 export interface WalDirState {
@@ -37,6 +37,7 @@ export async function scanWalDir(fs: LogFs, dir: string): Promise<WalDirState> {
       throw err;
     }
     const ranges = new Map<string, IndexRange>();
+    const seq = Number.parseInt(name, 10);
     const result = scanWal(buf, path, i === names.length - 1, {
       entry: (uid, index) => {
         lastIndexes.set(uid, index);
@@ -47,9 +48,9 @@ export async function scanWalDir(fs: LogFs, dir: string): Promise<WalDirState> {
           r.to = index;
         }
       },
-    });
+    }, seq);
     if (result.torn || result.header === undefined) {
-      warnings.push(`${path}: torn tail of ${buf.length - result.validBytes} bytes at offset ${result.validBytes} truncated`);
+      warnings.push(tailWarning(path, buf.length, result));
       if (result.header === undefined) {
         await fs.unlink(path);
         continue;
@@ -59,7 +60,13 @@ export async function scanWalDir(fs: LogFs, dir: string): Promise<WalDirState> {
       await h.datasync();
       await h.close();
     }
-    closed.push({ seq: Number.parseInt(name, 10), path, ranges });
+    closed.push({ seq, path, ranges });
   }
   return { lastSeq, closed, lastIndexes, warnings };
+}
+
+/** What recovery cut off the end of the last WAL file, for the log. */
+export function tailWarning(path: string, fileBytes: number, result: WalScanResult): string {
+  const cut = `${fileBytes - result.validBytes} bytes at offset ${result.validBytes}`;
+  return result.stale ? `${path}: the old contents of a reused file (${cut}) truncated` : `${path}: torn tail of ${cut} truncated`;
 }

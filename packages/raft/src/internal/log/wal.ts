@@ -67,6 +67,12 @@ export interface WalOptions {
   readonly syncMethod?: SyncMethod;
   readonly writeStrategy?: WriteStrategy;
   readonly checksums?: boolean;
+  /**
+   * Write new files over spare ones (flushed files the segment writer kept, see
+   * spareFileName) when there are any. Default: on when checksums are, for a reused
+   * file's old frames are told apart from new ones by checksum and file number.
+   */
+  readonly reuseFiles?: boolean;
   /** Sequence number of the first file this writer creates (recovery passes last + 1). */
   readonly firstSeq?: number;
   /** Per-writer last index recovered from disk, for gap detection across restarts. */
@@ -107,6 +113,8 @@ interface FileSlot {
   rangeTo: number[];
   handle: LogFileHandle | undefined;
   position: number;
+  /** Written over a spare file, whose old contents lie past `position` until it is cut there. */
+  reused: boolean;
 }
 
 /** One frame: records are encoded at append time, while the previous batch is in flight. */
@@ -142,6 +150,15 @@ export function walFileName(seq: number): string {
   return `${String(seq).padStart(12, '0')}.wal`;
 }
 
+/** A flushed WAL file kept for reuse; recovery never reads it. */
+export function spareFileName(seq: number): string {
+  return `${String(seq).padStart(12, '0')}.spare`;
+}
+
+export function isSpareFileName(name: string): boolean {
+  return name.endsWith('.spare');
+}
+
 export class WalWriter {
   readonly counters: WalCounters = { batches: 0, entries: 0, bytes: 0, syncs: 0, rollovers: 0, resends: 0 };
   private readonly fs: LogFs;
@@ -151,6 +168,7 @@ export class WalWriter {
   private readonly syncMethod: SyncMethod;
   private readonly oSync: boolean;
   private readonly checksums: boolean;
+  private readonly reuseFiles: boolean;
   private readonly writers = new Map<string, WriterState>();
   private batches: Batch[] = [];
   /** The batch appends go to (the last of `batches`), until the flush loop takes it. */
@@ -185,6 +203,7 @@ export class WalWriter {
     this.syncMethod = options.syncMethod ?? 'datasync';
     this.oSync = options.writeStrategy === 'o_sync';
     this.checksums = options.checksums ?? true;
+    this.reuseFiles = this.checksums && (options.reuseFiles ?? true);
     this.nextSeq = options.firstSeq ?? 1;
     this.nextFileMaxBytes = firstFileMaxBytes(this.maxSizeBytes, options.random ?? Math.random);
     for (const [id, last] of options.lastIndexes ?? []) this.newWriter(id).lastIndex = last;
@@ -295,6 +314,7 @@ export class WalWriter {
       rangeTo: [],
       handle: undefined,
       position: WAL_HEADER_BYTES,
+      reused: false,
     };
     this.nextFileMaxBytes = this.maxSizeBytes;
     return slot;
@@ -533,7 +553,7 @@ export class WalWriter {
         await this.openFile(batch.slot);
       }
       const handle = batch.slot.handle as LogFileHandle;
-      frameBytes = sealFrame(batch.buf, 0, batch.length, this.checksums, batch.bodyCrc, batch.hashedTo);
+      frameBytes = sealFrame(batch.buf, 0, batch.length, batch.slot.seq, this.checksums, batch.bodyCrc, batch.hashedTo);
       await handle.writeAt(batch.buf.subarray(0, frameBytes), batch.slot.position);
       if (!this.oSync) {
         if (this.syncMethod === 'datasync') await handle.datasync();
@@ -598,21 +618,47 @@ export class WalWriter {
   }
 
   private async openFile(slot: FileSlot): Promise<void> {
-    const handle = await this.fs.open(slot.path, 'create', { oSync: this.oSync });
+    const header = encodeWalHeader(slot.seq, this.checksums);
+    const spare = this.reuseFiles ? await this.findSpare() : undefined;
+    let handle: LogFileHandle;
+    if (spare !== undefined) {
+      // The new header is durable before the spare takes a WAL file's name: a file
+      // under that name never holds another file's header.
+      handle = await this.fs.open(spare, 'write', { oSync: this.oSync });
+      await handle.writeAt(header, 0);
+      if (!this.oSync) await handle.datasync();
+      await this.fs.rename(spare, slot.path);
+      slot.reused = true;
+    } else {
+      handle = await this.fs.open(slot.path, 'create', { oSync: this.oSync });
+      await handle.writeAt(header, 0);
+      if (!this.oSync) await handle.datasync();
+    }
     // Header and directory entry are durable before any record: so only the last file
     // can ever be found empty, and an empty or headerless earlier file is corruption.
-    await handle.writeAt(encodeWalHeader(slot.seq, this.checksums), 0);
-    if (!this.oSync) await handle.datasync();
     await this.fs.syncDir(this.options.dir);
     slot.handle = handle;
     this.openSlot = slot;
+  }
+
+  /** The oldest spare file in the directory, if any (the segment writer adds them). */
+  private async findSpare(): Promise<string | undefined> {
+    const spares = (await this.fs.readdir(this.options.dir)).filter(isSpareFileName).sort();
+    return spares.length === 0 ? undefined : joinPath(this.options.dir, spares[0] as string);
   }
 
   private async closeOpenFile(): Promise<void> {
     const slot = this.openSlot;
     if (slot === undefined) return;
     this.openSlot = undefined;
-    await (slot.handle as LogFileHandle).close();
+    const handle = slot.handle as LogFileHandle;
+    if (slot.reused) {
+      // Cut the old contents off and make that durable before any later file is written:
+      // only the last file may end in bytes that are not its frames.
+      await handle.truncate(slot.position);
+      await handle.sync();
+    }
+    await handle.close();
     slot.handle = undefined;
     this.counters.rollovers++;
     this.announce({ seq: slot.seq, path: slot.path, ranges: rangesOf(slot) });
