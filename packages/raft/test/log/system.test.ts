@@ -1,11 +1,13 @@
 // Server logs over the shared WAL: reads through LogReader, written notices, flushing
 // to segments, overwrites, snapshots and recovery after restart.
-import { readdirSync, renameSync, statSync } from 'node:fs';
+import { readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { IndexTerm, SnapshotMeta } from '../../src/internal/core/log.js';
 import { LogInvalidError } from '../../src/internal/log/errors.js';
+import { SegmentWriter } from '../../src/internal/log/segment-writer.js';
 import { type LogSystemOptions, LogSystem } from '../../src/internal/log/system.js';
+import { walFileName } from '../../src/internal/log/wal.js';
 import { cmd, entries, tempDir } from './helpers.js';
 
 let cleanup: (() => void) | undefined;
@@ -102,6 +104,38 @@ describe('LogSystem and ServerLog', () => {
     expect(a2?.entries(1, 315).map((e) => e.payload)).toEqual([...entries(1, 310, 1, 'a'), ...entries(311, 315, 2, 'a')].map((e) => e.payload));
     expect(b2?.last()).toEqual({ index: 300, term: 1 });
     await sys.close();
+  });
+
+  it('writes each new file over the spare the last flush left, and keeps none without checksums', async () => {
+    for (const checksums of [true, false]) {
+      const { open, dir } = setup({ wal: { maxSizeBytes: 64 * 1024, checksums } });
+      const sys = await open();
+      const a = await sys.openServer('a');
+      for (let round = 0; round < 5; round++) {
+        a.append(entries(round * 50 + 1, round * 50 + 50, 1, 'a'));
+        await sys.walWriter().rollover();
+        await sys.idle();
+      }
+      const names = readdirSync(join(dir, 'wal'));
+      // Each new file takes the spare the last flush left.
+      expect(names.filter((n) => n.endsWith('.spare'))).toHaveLength(checksums ? 1 : 0);
+      expect(names.filter((n) => n.endsWith('.wal'))).toEqual(['000000000006.wal']);
+      expect(a.entries(1, 250).map((e) => e.payload)).toEqual(entries(1, 250, 1, 'a').map((e) => e.payload));
+      await sys.close();
+      cleanup?.();
+    }
+  });
+
+  it('keeps at most two flushed WAL files as spares and deletes the rest', async () => {
+    const { dir } = setup();
+    const writer = new SegmentWriter({ lookup: () => undefined });
+    for (let seq = 1; seq <= 4; seq++) {
+      const path = join(dir, walFileName(seq));
+      writeFileSync(path, 'x');
+      writer.accept({ seq, path, ranges: new Map() });
+    }
+    await writer.idle();
+    expect(readdirSync(dir).sort()).toEqual(['000000000001.spare', '000000000002.spare']);
   });
 
   it('refuses a WAL file whose header names another file', async () => {

@@ -207,17 +207,28 @@ function parseFrame(buf: Buffer, at: number, checksums: boolean, seq: number): P
   return { kind: 'frame', bodyStart: at + FRAME_HEAD_BYTES, end };
 }
 
+/** Frames of earlier files checked after damage, only to word the report: a bound on the checksums run. */
+const EARLIER_FRAME_PROBES_MAX = 8;
+
 /**
  * What lies after damage at `from`: whether a checksummed frame of this file parses
  * cleanly there (then the damage is not a tail), and whether an intact frame of an
- * earlier file does (the old contents of a reused file).
+ * earlier file does (the old contents of a reused file). A candidate is checksummed
+ * only if its head names this file (or, a few times, an earlier one): a reused file's
+ * tail is long, and a checksum per tag byte in it would take quadratic time.
  */
 function framesAfter(buf: Buffer, from: number, seq: number): { ofThisFile: boolean; ofEarlierFile: boolean } {
   let ofEarlierFile = false;
-  for (let p = buf.indexOf(TAG_FRAME, from); p >= 0; p = buf.indexOf(TAG_FRAME, p + 1)) {
-    const frame = parseFrame(buf, p, true, seq);
-    if (frame.kind === 'frame') return { ofThisFile: true, ofEarlierFile };
-    ofEarlierFile ||= frame.stale;
+  let probes = 0;
+  for (let p = buf.indexOf(TAG_FRAME, from); p >= 0 && p + FRAME_HEAD_BYTES <= buf.length; p = buf.indexOf(TAG_FRAME, p + 1)) {
+    const frameSeq = buf.readUInt32LE(p + 1);
+    if (frameSeq === seq) {
+      if (parseFrame(buf, p, true, seq).kind === 'frame') return { ofThisFile: true, ofEarlierFile };
+    } else if (!ofEarlierFile && frameSeq > 0 && frameSeq < seq && probes < EARLIER_FRAME_PROBES_MAX) {
+      probes++;
+      const frame = parseFrame(buf, p, true, seq);
+      ofEarlierFile = frame.kind === 'bad' && frame.stale;
+    }
   }
   return { ofThisFile: false, ofEarlierFile };
 }
