@@ -365,6 +365,18 @@ export class WalWriter {
     const n = payloads.length;
     let i = 0;
     let remainingBytes = recordBytes;
+    const slot = this.slot;
+    if (this.openBatch?.slot === slot && state.refSlot === slot) {
+      // The common case: the writer is defined in this file and the open batch is of it,
+      // so the run starts a stretch at once, without the general step for its first entry.
+      i = this.encodeStretch(state, fromIndex, terms, payloads, 0, remainingBytes);
+      if (i > 0) {
+        const r = state.ref - 1;
+        if (fromIndex < (slot.rangeFrom[r] as number)) slot.rangeFrom[r] = fromIndex; // a rewrite
+      }
+      if (i === n) return;
+      for (let k = 0; k < i; k++) remainingBytes -= ENTRY_OVERHEAD_BYTES + (payloads[k] as Uint8Array).length;
+    }
     while (i < n) {
       // Places the writer record, cuts a new batch or file where the limits say.
       const payload = payloads[i] as Uint8Array;
