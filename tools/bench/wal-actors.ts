@@ -1,7 +1,7 @@
 // pnpm bench wal-actors [--json] [--runs N]
 // The WAL through the actors: 1,000 server actors on one node append 64-byte entries
 // through openServerLog -> the WAL actor (fsync on) for 1.5 s. The baseline, in the same
-// run, is `pnpm bench wal`'s own load (WalWriter driven directly, 1,000 writers,
+// run, is `pnpm bench wal`'s own load (WalWriter driven directly, 1,000 writers, fresh files,
 // appendBatch), run through its main().
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -128,17 +128,20 @@ export async function runActors(dir: string, run: number): Promise<Figures> {
   }
 }
 
-/** One run of `pnpm bench wal --json --writers 1000 --mode batch --runs 1`, read from its JSON line. */
+/**
+ * One run of `pnpm bench wal --json --writers 1000 --mode batch --files fresh --runs 1`,
+ * read from its JSON line: fresh WAL files, as a newly started system's actors write.
+ */
 async function runBaseline(): Promise<Figures> {
   const lines: string[] = [];
   const log = console.log;
   console.log = (...parts: unknown[]) => void lines.push(parts.join(' '));
   try {
-    await walMain(['--json', '--writers', String(SERVERS), '--mode', 'batch', '--runs', '1']);
+    await walMain(['--json', '--writers', String(SERVERS), '--mode', 'batch', '--files', 'fresh', '--runs', '1']);
   } finally {
     console.log = log;
   }
-  const out = JSON.parse(lines.at(-1) ?? '{}') as Record<string, number>;
+  const out = (JSON.parse(lines.at(-1) ?? '{}') as { freshFiles: Record<string, number> }).freshFiles;
   return {
     entriesPerSec: out.entriesPerSec1000Writers as number,
     entriesPerFsync: out.entriesPerFsync1000Writers as number,
