@@ -5,7 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LogInvalidError, LogLimitError } from '../../src/internal/log/errors.js';
+import { LogClosedError, LogInvalidError, LogLimitError } from '../../src/internal/log/errors.js';
 import { NodeFs } from '../../src/internal/log/fs.js';
 import { ENTRY_PAYLOAD_BYTES_MAX } from '../../src/internal/log/limits.js';
 import { scanWal } from '../../src/internal/log/wal-format.js';
@@ -181,6 +181,72 @@ describe('WalWriter.appendBatch', () => {
 });
 
 describe('WalWriter notices and an in-flight write', () => {
+  it('announces a file after its last notices, and a failure after the notices of what was synced', async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    const events: string[] = [];
+    const fs = new NodeFs();
+    const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+    let writes = 0;
+    // In memory: writes return a turn later; the 25th (headers included) fails at once,
+    // while the notices of the batch synced before it are still being sent.
+    fs.open = async () => ({
+      writeAt: async () => {
+        if (++writes === 25) throw new Error('disk gone');
+        await turn();
+      },
+      readAt: async () => Buffer.alloc(0),
+      datasync: turn,
+      sync: turn,
+      truncate: async () => undefined,
+      size: async () => 0,
+      close: async () => undefined,
+    });
+    fs.syncDir = async () => undefined;
+    const wal = await WalWriter.open({
+      dir: t.dir,
+      fs,
+      maxSizeBytes: 64 * 1024,
+      random: () => 0,
+      events: {
+        written: (w, _term, from, to) => events.push(`written ${w} ${from} ${to}`),
+        resend: () => undefined,
+        rolledOver: (file) => events.push(`rolled ${file.seq} ${[...file.ranges].map(([w, r]) => `${w}:${r.to}`).join(',')}`),
+        failed: () => events.push('failed'),
+      },
+    });
+    // Turns of one entry from each of 600 writers (notices yield every 512 entries while
+    // I/O is out), a file per two or three turns, until the failure closes the WAL.
+    let i = 1;
+    for (; i <= 200; i++) {
+      try {
+        for (let w = 0; w < 600; w++) wal.appendBatch(`w${w}`, i, 1, payloads(`w${w}`, i, i));
+      } catch (err) {
+        expect(err).toBeInstanceOf(LogClosedError);
+        break;
+      }
+      await turn();
+    }
+    expect(i).toBeLessThan(200);
+    await wal.idle();
+    expect(events.at(-1)).toBe('failed');
+    expect(events.filter((e) => e === 'failed')).toHaveLength(1);
+    const rolled = events.filter((e) => e.startsWith('rolled'));
+    expect(rolled.length).toBeGreaterThan(1);
+    // Each file comes after the notices of everything in it.
+    const writtenTo = new Map<string, number>();
+    for (const e of events) {
+      const [kind, ...rest] = e.split(' ');
+      if (kind === 'written') writtenTo.set(rest[0] as string, Number(rest[2]));
+      if (kind === 'rolled') {
+        for (const range of (rest[1] as string).split(',')) {
+          const [w, to] = range.split(':');
+          expect(writtenTo.get(w as string) ?? 0, `file ${rest[0]}, writer ${w}`).toBeGreaterThanOrEqual(Number(to));
+        }
+      }
+    }
+  });
+
   it('lets the next batch sync start in the middle of a long run of notices', async () => {
     const t = tempDir();
     cleanup = t.cleanup;
