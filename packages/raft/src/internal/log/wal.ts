@@ -630,21 +630,18 @@ export class WalWriter {
   }
 
   private async openFile(slot: FileSlot): Promise<void> {
-    const header = encodeWalHeader(slot.seq, this.checksums);
     const spare = this.reuseFiles ? await this.findSpare() : undefined;
-    let handle: LogFileHandle;
+    let handle = await this.fs.open(spare ?? slot.path, spare === undefined ? 'create' : 'write', { oSync: this.oSync });
+    await handle.writeAt(encodeWalHeader(slot.seq, this.checksums), 0);
+    if (!this.oSync) await handle.datasync();
     if (spare !== undefined) {
-      // The new header is durable before the spare takes a WAL file's name: a file
-      // under that name never holds another file's header.
-      handle = await this.fs.open(spare, 'write', { oSync: this.oSync });
-      await handle.writeAt(header, 0);
-      if (!this.oSync) await handle.datasync();
+      // Only now, with the new header durable, does the spare take the WAL file's name:
+      // a file under that name never holds another file's header. Reopened under it, so
+      // that I/O errors name the file recovery will read.
       await this.fs.rename(spare, slot.path);
+      await handle.close();
+      handle = await this.fs.open(slot.path, 'write', { oSync: this.oSync });
       slot.reused = true;
-    } else {
-      handle = await this.fs.open(slot.path, 'create', { oSync: this.oSync });
-      await handle.writeAt(header, 0);
-      if (!this.oSync) await handle.datasync();
     }
     // Header and directory entry are durable before any record: so only the last file
     // can ever be found empty, and an empty or headerless earlier file is corruption.
