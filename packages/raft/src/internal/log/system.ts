@@ -10,7 +10,7 @@ import { type DirtyRunner, SegmentWriter } from './segment-writer.js';
 import { ServerLog } from './server-log.js';
 import { type SnapshotPolicy, SnapshotStore } from './snapshot.js';
 import { scanWal } from './wal-format.js';
-import { tailWarning } from './wal-recovery.js';
+import { addToRange, cutTail } from './wal-recovery.js';
 import { type ClosedWalFile, type IndexRange, type SyncMethod, WalWriter, type WriteStrategy } from './wal.js';
 
 export interface LogSystemOptions {
@@ -179,12 +179,7 @@ export class LogSystem {
               return;
             }
             walEntries++;
-            const r = ranges.get(uid);
-            if (r === undefined) ranges.set(uid, { from: index, to: index });
-            else {
-              r.from = Math.min(r.from, index);
-              r.to = index;
-            }
+            addToRange(ranges, uid, index);
           },
         }, seq);
       } catch (err) {
@@ -194,17 +189,11 @@ export class LogSystem {
         this.report = { servers: 0, walFiles: walNames.length, walEntries, tornWalBytes, warnings };
         throw err;
       }
-      if (result.torn || result.header === undefined) {
+      const cut = await cutTail(this.fs, path, buf.length, result);
+      if (cut !== undefined) {
         tornWalBytes += buf.length - result.validBytes;
-        warnings.push(tailWarning(path, buf.length, result));
-        if (result.header === undefined) {
-          await this.fs.unlink(path);
-          continue;
-        }
-        const h = await this.fs.open(path, 'write');
-        await h.truncate(result.validBytes);
-        await h.datasync();
-        await h.close();
+        warnings.push(cut.warning);
+        if (cut.removed) continue;
       }
       closed.push({ seq, path, ranges });
     }

@@ -38,35 +38,52 @@ export async function scanWalDir(fs: LogFs, dir: string): Promise<WalDirState> {
     }
     const ranges = new Map<string, IndexRange>();
     const seq = Number.parseInt(name, 10);
-    const result = scanWal(buf, path, i === names.length - 1, {
-      entry: (uid, index) => {
-        lastIndexes.set(uid, index);
-        const r = ranges.get(uid);
-        if (r === undefined) ranges.set(uid, { from: index, to: index });
-        else {
-          r.from = Math.min(r.from, index);
-          r.to = index;
-        }
+    const result = scanWal(
+      buf,
+      path,
+      i === names.length - 1,
+      {
+        entry: (uid, index) => {
+          lastIndexes.set(uid, index);
+          addToRange(ranges, uid, index);
+        },
       },
-    }, seq);
-    if (result.torn || result.header === undefined) {
-      warnings.push(tailWarning(path, buf.length, result));
-      if (result.header === undefined) {
-        await fs.unlink(path);
-        continue;
-      }
-      const h = await fs.open(path, 'write');
-      await h.truncate(result.validBytes);
-      await h.datasync();
-      await h.close();
-    }
+      seq,
+    );
+    const cut = await cutTail(fs, path, buf.length, result);
+    if (cut !== undefined) warnings.push(cut.warning);
+    if (cut?.removed) continue;
     closed.push({ seq, path, ranges });
   }
   return { lastSeq, closed, lastIndexes, warnings };
 }
 
-/** What recovery cut off the end of the last WAL file, for the log. */
-export function tailWarning(path: string, fileBytes: number, result: WalScanResult): string {
+/** Entry `index` of `uid` widens that writer's range in a WAL file. */
+export function addToRange(ranges: Map<string, IndexRange>, uid: string, index: number): void {
+  const r = ranges.get(uid);
+  if (r === undefined) ranges.set(uid, { from: index, to: index });
+  else {
+    r.from = Math.min(r.from, index);
+    r.to = index;
+  }
+}
+
+/**
+ * After a scan: cuts off what the last file holds past its valid frames (deleting a
+ * file without even a header), durably. Undefined when there was nothing to cut;
+ * otherwise the warning for the log and whether the file is gone.
+ */
+export async function cutTail(fs: LogFs, path: string, fileBytes: number, result: WalScanResult): Promise<{ warning: string; removed: boolean } | undefined> {
+  if (!result.torn && result.header !== undefined) return undefined;
   const cut = `${fileBytes - result.validBytes} bytes at offset ${result.validBytes}`;
-  return result.stale ? `${path}: the old contents of a reused file (${cut}) truncated` : `${path}: torn tail of ${cut} truncated`;
+  const warning = result.stale ? `${path}: the old contents of a reused file (${cut}) truncated` : `${path}: torn tail of ${cut} truncated`;
+  if (result.header === undefined) {
+    await fs.unlink(path);
+    return { warning, removed: true };
+  }
+  const h = await fs.open(path, 'write');
+  await h.truncate(result.validBytes);
+  await h.datasync();
+  await h.close();
+  return { warning, removed: false };
 }
