@@ -75,7 +75,7 @@ function round(value: number): number {
 }
 
 const loader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-const peerScript = new URL('../../packages/actors/test/dist/fixtures/peer.ts', import.meta.url).pathname;
+const peerScript = new URL('../../packages/actors/test/distribution/fixtures/peer.ts', import.meta.url).pathname;
 
 function startPeer(name: string): Promise<{ child: ChildProcess; name: string }> {
   const child = spawn(process.execPath, ['--import', loader, peerScript, name, 'bench-cookie', '15000', 'default'], { stdio: ['ignore', 'pipe', 'inherit'] });

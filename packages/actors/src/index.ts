@@ -25,12 +25,12 @@ export {
   type Strategy,
   type Shutdown,
 } from './supervisor.js';
-export { NodeDistribution, parseNodeName, type DistributionOptions, type ConnectionInfo } from './dist/distribution.js';
-export { PhiAccrual, phiOf, type PhiOptions } from './dist/phi.js';
+export { NodeDistribution, parseNodeName, type DistributionOptions, type ConnectionInfo } from './distribution/distribution.js';
+export { PhiAccrual, phiOf, type PhiOptions } from './distribution/phi.js';
 export {
   subscribeFailureDetector,
   unsubscribeFailureDetector,
   FAILURE_DETECTOR_NAME,
   type FailureDetectorOptions,
   type FailureDetectorEvent,
-} from './dist/failure-detector.js';
+} from './distribution/failure-detector.js';

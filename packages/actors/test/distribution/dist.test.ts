@@ -4,8 +4,8 @@
 
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeFrame } from '../../src/dist/codec.js';
-import { Connection } from '../../src/dist/connection.js';
+import { encodeFrame } from '../../src/distribution/internal/codec.js';
+import { Connection } from '../../src/distribution/internal/connection.js';
 import { parseNodeName, silentLogger, type ActorContext, type From, type Pid } from '../../src/index.js';
 import { inbox } from '../helpers.js';
 import { closeReasons, peers } from './peers.js';

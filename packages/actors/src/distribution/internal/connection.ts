@@ -4,8 +4,8 @@
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { Logger } from '../logger.js';
-import type { Signal } from '../internal/signals.js';
+import type { Logger } from '../../logger.js';
+import type { Signal } from '../../internal/signals.js';
 import {
   ANSWER,
   CHALLENGE,
@@ -25,7 +25,7 @@ import {
   TICK_FRAME,
   type Refusal,
 } from './codec.js';
-import { SOCKET_BUFFER_BYTES_MAX } from './limits.js';
+import { SOCKET_BUFFER_BYTES_MAX } from '../limits.js';
 import { signalToWire } from './wire-signals.js';
 
 export interface ConnectionSettings {

@@ -10,8 +10,8 @@ import { pidKey, type Pid, type RemoteName } from '../pid.js';
 import { bounce } from '../internal/routing.js';
 import { isByName, NOCONNECTION, SCHEDULER_PID_ID, type Signal } from '../internal/signals.js';
 import type { Distribution } from '../node.js';
-import { Connection, type ConnectionEvents, type ConnectionSettings } from './connection.js';
-import { signalFromWire } from './wire-signals.js';
+import { Connection, type ConnectionEvents, type ConnectionSettings } from './internal/connection.js';
+import { signalFromWire } from './internal/wire-signals.js';
 import { HANDSHAKE_MS_MAX } from './limits.js';
 
 export interface DistributionOptions {

@@ -3,8 +3,8 @@
 // not read, heartbeats ahead of queued data, and batches larger than a frame split.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Connection } from '../../src/dist/connection.js';
-import type { NodeDistribution } from '../../src/dist/distribution.js';
+import type { Connection } from '../../src/distribution/internal/connection.js';
+import type { NodeDistribution } from '../../src/distribution/distribution.js';
 import type { ActorContext, Node, Pid } from '../../src/index.js';
 import { inbox } from '../helpers.js';
 import { closeReasons, peers } from './peers.js';

@@ -4,9 +4,9 @@
 import { connect, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeFrame, HELLO, PROTOCOL_VERSION, SIGNALS } from '../../src/dist/codec.js';
-import { Connection } from '../../src/dist/connection.js';
-import { signalToWire } from '../../src/dist/wire-signals.js';
+import { encodeFrame, HELLO, PROTOCOL_VERSION, SIGNALS } from '../../src/distribution/internal/codec.js';
+import { Connection } from '../../src/distribution/internal/connection.js';
+import { signalToWire } from '../../src/distribution/internal/wire-signals.js';
 import { parseNodeName, silentLogger, type Node, type Pid } from '../../src/index.js';
 import type { Signal } from '../../src/internal/signals.js';
 import { inbox, type Inbox } from '../helpers.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { signalFromWire, signalToWire } from '../../src/dist/wire-signals.js';
+import { signalFromWire, signalToWire } from '../../src/distribution/internal/wire-signals.js';
 import type { Signal } from '../../src/internal/signals.js';
 import { NoProcError, isWireError } from '../../src/errors.js';
 

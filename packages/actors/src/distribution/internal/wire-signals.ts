@@ -2,10 +2,10 @@
 // bytes and decodes without rebuilding node-name strings. A pid of either end of the
 // connection is one number; node names come back as the connection's own strings.
 
-import { encodeError } from '../errors.js';
-import { isPid, isRemoteName, type Pid, type RemoteName } from '../pid.js';
-import type { Signal, SpawnWireOptions } from '../internal/signals.js';
-import type { CallMessage, ModuleRef } from '../types.js';
+import { encodeError } from '../../errors.js';
+import { isPid, isRemoteName, type Pid, type RemoteName } from '../../pid.js';
+import type { Signal, SpawnWireOptions } from '../../internal/signals.js';
+import type { CallMessage, ModuleRef } from '../../types.js';
 
 const MSG = 0;
 /** A call: monitor and request in one (the hot path of every remote call). */
