@@ -10,3 +10,15 @@ export const QUEUED_BYTES_MAX_DEFAULT = 64 * 2 ** 20;
 export const NET_TICK_MS_DEFAULT = 15_000;
 /** Longest a handshake may take. */
 export const HANDSHAKE_MS_MAX = 10_000;
+/** Largest frame accepted before the peer has proved the cookie (a hello is well under 1 KiB). */
+export const HANDSHAKE_FRAME_BYTES_MAX = 4 * 1024;
+/** Inbound connections that may be in their handshake at once; more are closed on arrival. */
+export const UNAUTHENTICATED_CONNECTIONS_MAX = 64;
+/** Deepest nesting of arrays and maps in a frame (a handshake frame is flat). */
+export const FRAME_DEPTH_MAX = 512;
+export const HANDSHAKE_FRAME_DEPTH_MAX = 2;
+/** Largest BigInt (in bytes of msgpackr's BigInt extension) a peer may send. */
+export const BIGINT_BYTES_MAX = 4 * 1024;
+/** Refused or failed connections logged per interval; the rest are counted and summed up in the next record. */
+export const REFUSAL_LOGS_PER_INTERVAL_MAX = 10;
+export const REFUSAL_LOG_INTERVAL_MS = 10_000;

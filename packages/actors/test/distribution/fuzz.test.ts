@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame, HELLO, PROTOCOL_VERSION, SIGNALS } from '../../src/distribution/internal/codec.js';
 import { Connection } from '../../src/distribution/internal/connection.js';
+import { RefusalLog } from '../../src/distribution/internal/refusal-log.js';
 import { signalToWire } from '../../src/distribution/internal/wire-signals.js';
 import { parseNodeName, silentLogger, type Node, type Pid } from '../../src/index.js';
 import type { Signal } from '../../src/internal/signals.js';
@@ -89,9 +90,9 @@ describe('fuzz', () => {
         socket,
         true,
         a.name,
-        { myName: name, cookie: 'secret', maxFrameBytes: 1 << 20, maxQueuedBytes: 1 << 20, netTickMs: 10_000, handshakeTimeoutMs: 5_000, logger: silentLogger },
+        { myName: name, cookie: 'secret', maxFrameBytes: 1 << 20, maxQueuedBytes: 1 << 20, netTickMs: 10_000, handshakeTimeoutMs: 5_000, logger: silentLogger, refusals: new RefusalLog(silentLogger) },
         {
-          acceptInbound: () => 'accept',
+          decideInbound: () => 'accept',
           up: () => resolve({ conn, socket, closed, name }),
           signals: () => undefined,
           heartbeat: () => undefined,
