@@ -7,10 +7,10 @@ import { runFuzz } from './fuzz/harness.js';
 
 describe('fuzz', () => {
   it('a node in a child process survives thousands of hostile inputs and still serves', async () => {
-    const stats = await runFuzz({ cases: 3_000, seed: 20_261_130 });
-    expect(stats.cases).toBe(3_000);
+    const stats = await runFuzz({ cases: 5_000, seed: 20_261_130 });
+    expect(stats.cases).toBe(5_000);
     // Both paths were taken: inputs an authenticated peer may send are served, others close.
-    expect(stats.handled).toBeGreaterThan(100);
-    expect(stats.closed).toBeGreaterThan(1_000);
+    expect(stats.handled).toBeGreaterThan(50);
+    expect(stats.closed).toBeGreaterThan(2_000);
   }, 120_000);
 });
