@@ -175,6 +175,10 @@ export class Cluster {
   readonly out: string[] = [];
   /** Members whose incoming messages are dropped. */
   readonly isolated = new Set<string>();
+  /** Directed links (`from>to`) whose messages are dropped. */
+  readonly blocked = new Set<string>();
+  /** Called after every delivered message (a per-step invariant check). */
+  afterDeliver: (() => void) | undefined = undefined;
   snapshotChunks = 1;
 
   constructor(names: string[], config: Partial<CoreConfig> = {}, members: Member[] = voters(...names)) {
@@ -237,7 +241,9 @@ export class Cluster {
     const next = this.queue.shift();
     if (next === undefined) return false;
     if (this.isolated.has(next.to.name) || this.isolated.has(next.from.name)) return true;
+    if (this.blocked.has(`${next.from.name}>${next.to.name}`)) return true;
     this.step(next.to.name, { type: 'message', from: next.from, msg: next.msg });
+    this.afterDeliver?.();
     return true;
   }
 

@@ -56,4 +56,5 @@ export type Mutation =
   | 'reply_before_commit'
   | 'stale_read'
   | 'commit_unvalidated'
-  | 'no_election_retry';
+  | 'no_election_retry'
+  | 'keep_validated_across_terms';
