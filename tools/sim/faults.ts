@@ -1,10 +1,15 @@
 // Fault injection: each fault is one random choice made from the seed while the fault
 // phase lasts (crashes, partitions, loss, slow disks, membership, transfers, upgrades).
 
+import { CutOffAcrossElections } from './cut-off.js';
 import type { SimHost } from './world.js';
 
 export class FaultInjector {
-  constructor(private readonly host: SimHost) {}
+  readonly #cutOff: CutOffAcrossElections;
+
+  constructor(private readonly host: SimHost) {
+    this.#cutOff = new CutOffAcrossElections(host);
+  }
 
   private voterKeys(): string[] {
     const leader = this.host.leader();
@@ -23,6 +28,7 @@ export class FaultInjector {
     if (roll < 78) return this.faultTransfer();
     if (roll < 84) return this.faultTriggerElection();
     if (roll < 87) return this.faultUpgrade();
+    if (roll < 91) return void this.#cutOff.start();
     // otherwise a quiet period
   }
 

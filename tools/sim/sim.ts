@@ -317,7 +317,7 @@ export class Simulation implements SimHost {
     const target = this.#members.get(to.name);
     if (target === undefined || target.core === undefined) return;
     if (this.linkBlocked(from.name, to.name)) return;
-    if (this.net.chance(this.network.loss)) {
+    if (this.net.chance(this.network.lossRate(from.name, to.name))) {
       this.count('drop');
       return;
     }
@@ -404,6 +404,8 @@ export class Simulation implements SimHost {
         return this.#clients.onReply(event.client, event.opId, event.reply);
       case 'clientTimeout':
         return this.#clients.onTimeout(event.client, event.opId);
+      case 'nemesis':
+        return event.step();
       default:
         return assertNever(event, 'unknown sim event');
     }
@@ -471,8 +473,7 @@ export class Simulation implements SimHost {
   private healAll(): void {
     this.#phase = 'liveness';
     this.#healAtMs = this.#now;
-    this.network.blocked.clear();
-    this.network.loss = 0;
+    this.network.healAll();
     this.note('HEAL: faults stop');
     const upgrading = [...this.#members.values()].some((m) => m.machineVersion === 2);
     for (const member of this.#members.values()) {

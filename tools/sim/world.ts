@@ -21,7 +21,9 @@ export type SimEvent =
   | { type: 'lossEnd' }
   | { type: 'client'; client: number }
   | { type: 'clientReply'; client: number; opId: number; reply: Reply }
-  | { type: 'clientTimeout'; client: number; opId: number };
+  | { type: 'clientTimeout'; client: number; opId: number }
+  /** A step of a scripted fault pattern (see cut-off.ts). */
+  | { type: 'nemesis'; step: () => void };
 
 export interface SimMember {
   readonly id: ServerId;
@@ -72,13 +74,26 @@ export function newMember(id: ServerId): SimMember {
   };
 }
 
-/** The simulated network's state: blocked directed links and a loss rate. */
+/** The simulated network's state: blocked directed links, a loss rate, lossy links. */
 export class SimNetwork {
   readonly blocked = new Set<string>();
+  /** Directed links (`a>b`) that lose messages at their own rate, on top of `loss`. */
+  readonly lossyLinks = new Map<string, number>();
   loss = 0.01;
 
   linkBlocked(from: string, to: string): boolean {
     return this.blocked.has(`${from}>${to}`);
+  }
+
+  lossRate(from: string, to: string): number {
+    return Math.max(this.loss, this.lossyLinks.get(`${from}>${to}`) ?? 0);
+  }
+
+  /** Every link works and nothing is lost. */
+  healAll(): void {
+    this.blocked.clear();
+    this.lossyLinks.clear();
+    this.loss = 0;
   }
 }
 
