@@ -234,6 +234,22 @@ export function onLeaderTick(core: RaftCore): void {
   resendHeartbeats(core);
 }
 
+/**
+ * A member asked for a pre-vote (it lost us): resend what it misses, and tell every
+ * other member we lead, which also cancels elections they may have armed.
+ */
+export function reassertLeadership(core: RaftCore, requester: ServerId): void {
+  for (const peer of core.peers.values()) {
+    if (peer.snapshot !== undefined) continue;
+    if (sameServer(peer.id, requester)) {
+      peer.nextIndex = peer.matchIndex + 1;
+      peer.probeIndex = peer.matchIndex;
+      peer.rewoundTo = -1;
+    }
+    if (peer.nextIndex > core.log.last().index) sendCommit(core, peer);
+  }
+}
+
 export function onNodeUpAsLeader(core: RaftCore, node: string): void {
   for (const peer of core.peers.values()) {
     if (peer.id.node !== node || peer.snapshot !== undefined) continue;

@@ -57,4 +57,5 @@ export type Mutation =
   | 'stale_read'
   | 'commit_unvalidated'
   | 'no_election_retry'
-  | 'keep_validated_across_terms';
+  | 'keep_validated_across_terms'
+  | 'grant_pre_vote_with_live_leader';
