@@ -20,6 +20,8 @@ export interface Peer {
   querySeq: number;
   /** A promotable member becomes a voter once matchIndex reaches this. */
   promoteAt: number;
+  /** The highest machine version the follower's code runs; 0 until it replied. */
+  machineVersion: number;
   snapshot: { meta: SnapshotMeta; chunkIndex: number } | undefined;
 }
 
