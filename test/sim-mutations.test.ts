@@ -19,6 +19,9 @@ const cases: { mutation: Mutation; caughtBy: string; seedsMax: number; steps?: n
   { mutation: 'commit_index_regress', caughtBy: 'core assertion: commit index fell', seedsMax: 20 },
   // A follower applying entries it has not matched against the leader.
   { mutation: 'commit_unvalidated', caughtBy: 'state machine safety', seedsMax: 300, steps: 10_000 },
+  // A follower keeps what it validated when the same leader id wins a later term; the
+  // simulator's cut-off-across-two-elections fault sets this up.
+  { mutation: 'keep_validated_across_terms', caughtBy: 'state machine safety', seedsMax: 300, steps: 6_000 },
   // Failed elections never retried: the cluster can end up with no leader for good.
   { mutation: 'no_election_retry', caughtBy: 'liveness', seedsMax: 400, steps: 10_000 },
 ];

@@ -3,10 +3,11 @@
 
 import { parseArgs } from 'node:util';
 import type { Mutation } from '@rafter/raft';
-import { formatFailure, replayCommand, runBatch } from './report.js';
+import { formatFailure, replayCommand, runBatch, worstSpuriousSeeds } from './report.js';
 
 const STEPS_DEFAULT = 10_000;
 const PROGRESS_EVERY_SEEDS = 100;
+const WORST_SEEDS_SHOWN = 10;
 
 const { values } = parseArgs({
   options: {
@@ -61,6 +62,10 @@ if (values.json) {
     simulatedMs: summary.simulatedMs,
     wallMs,
     faults: summary.faults,
+    swarmModes: summary.swarmModes,
+    spuriousElections: summary.spuriousElections,
+    seedsWithSpuriousElections: Object.keys(summary.spuriousElectionsBySeed).length,
+    spuriousElectionsBySeed: summary.spuriousElectionsBySeed,
     ops: summary.ops,
     linearizabilityUnknown: summary.linearizabilityUnknown,
   };
@@ -68,8 +73,11 @@ if (values.json) {
 } else {
   process.stdout.write(
     `seeds ${summary.seeds}, violations ${summary.violations}, steps ${summary.steps}, simulated ${(summary.simulatedMs / 1000).toFixed(1)}s, ` +
-      `ops ok/fail/info ${summary.ops.ok}/${summary.ops.fail}/${summary.ops.info}\n` +
-      `faults ${Object.entries(summary.faults).map(([k, v]) => `${k}=${v}`).join(' ')}\n`,
+      `ops ok/fail/info ${summary.ops.ok}/${summary.ops.fail}/${summary.ops.info}, histories undecided ${summary.linearizabilityUnknown}\n` +
+      `faults ${Object.entries(summary.faults).map(([k, v]) => `${k}=${v}`).join(' ')}\n` +
+      `swarm ${Object.entries(summary.swarmModes).map(([k, v]) => `${k}=${v}`).join(' ')}\n` +
+      `spurious elections ${summary.spuriousElections} in ${Object.keys(summary.spuriousElectionsBySeed).length} seeds` +
+      `${summary.spuriousElections === 0 ? '' : ` (most: ${worstSpuriousSeeds(summary, WORST_SEEDS_SHOWN).map((w) => `seed ${w.seed}: ${w.elections}`).join(', ')})`}\n`,
   );
   process.stderr.write(`wall ${(wallMs / 1000).toFixed(1)}s\n`);
 }

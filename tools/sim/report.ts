@@ -22,6 +22,12 @@ export interface BatchSummary {
   faults: Record<string, number>;
   ops: { ok: number; fail: number; info: number };
   linearizabilityUnknown: number;
+  /** Elections while a healthy leader was reachable by a quorum, after faults stopped. */
+  spuriousElections: number;
+  /** Seed -> spurious elections, for seeds with any. */
+  spuriousElectionsBySeed: Record<number, number>;
+  /** Seeds per swarm mode ('all', 'swarm', 'single'). */
+  swarmModes: Record<string, number>;
   violationsByKind: Record<string, number>;
   failures: RunResult[];
 }
@@ -35,6 +41,9 @@ export function runBatch(options: BatchOptions): BatchSummary {
     faults: {},
     ops: { ok: 0, fail: 0, info: 0 },
     linearizabilityUnknown: 0,
+    spuriousElections: 0,
+    spuriousElectionsBySeed: {},
+    swarmModes: {},
     violationsByKind: {},
     failures: [],
   };
@@ -54,6 +63,12 @@ export function runBatch(options: BatchOptions): BatchSummary {
     summary.ops.fail += result.ops.fail;
     summary.ops.info += result.ops.info;
     if (result.linearizability === 'unknown') summary.linearizabilityUnknown += 1;
+    if (result.spuriousElections > 0) {
+      summary.spuriousElections += result.spuriousElections;
+      summary.spuriousElectionsBySeed[seed] = result.spuriousElections;
+    }
+    const mode = result.swarm.split(':')[0]!;
+    summary.swarmModes[mode] = (summary.swarmModes[mode] ?? 0) + 1;
     if (result.violation !== undefined) {
       summary.violations += 1;
       summary.violationsByKind[result.violation.kind] = (summary.violationsByKind[result.violation.kind] ?? 0) + 1;
@@ -77,7 +92,16 @@ export function formatFailure(result: RunResult, steps: number, mutation?: Mutat
     `VIOLATION seed ${result.seed}: ${v.kind} at ${v.atMs}ms`,
     `  ${v.message}`,
     `  replay: ${replayCommand(result.seed, steps, mutation)}`,
+    `  faults: ${result.swarm}`,
     `  last events:`,
     ...result.trace.map((line) => `    ${line}`),
   ].join('\n');
+}
+
+/** The seeds with the most spurious elections, most first. */
+export function worstSpuriousSeeds(summary: BatchSummary, count: number): { seed: number; elections: number }[] {
+  return Object.entries(summary.spuriousElectionsBySeed)
+    .map(([seed, elections]) => ({ seed: Number(seed), elections }))
+    .sort((a, b) => b.elections - a.elections || a.seed - b.seed)
+    .slice(0, count);
 }

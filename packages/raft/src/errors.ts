@@ -72,6 +72,13 @@ export class AlreadyMemberError extends RafterError {
   }
 }
 
+export class MachineVersionTooOldError extends RafterError {
+  constructor(readonly server: ServerId) {
+    super('RAFTER_MACHINE_VERSION_TOO_OLD', `server ${server.name} runs machine code older than the cluster's effective version; upgrade it first`);
+    this.name = 'MachineVersionTooOldError';
+  }
+}
+
 /** Maps an error reply of the core to its error class. */
 export function errorFromReply(code: ReplyErrorCode, server: ServerId, leader: ServerId | undefined): RafterError {
   switch (code) {
@@ -89,5 +96,7 @@ export function errorFromReply(code: ReplyErrorCode, server: ServerId, leader: S
       return new UnknownMemberError(server);
     case 'RAFTER_ALREADY_MEMBER':
       return new AlreadyMemberError(server);
+    case 'RAFTER_MACHINE_VERSION_TOO_OLD':
+      return new MachineVersionTooOldError(server);
   }
 }

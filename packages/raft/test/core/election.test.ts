@@ -179,9 +179,9 @@ describe('election triggers', () => {
     const c = following();
     const msg = { type: 'pre_vote' as const, term: 1, candidateId: id('n1'), lastIndex: 0, lastTerm: 0, machineVersion: 1, token: 1 };
     expect(c.step('n2', { type: 'message', from: id('n1'), msg })).toEqual([
-      '-> n1 pre_vote_reply t1 denied',
       'role follower t1 leader=-',
       'timer election 100',
+      '-> n1 pre_vote_reply t1 denied',
     ]);
   });
 
@@ -194,7 +194,9 @@ describe('election triggers', () => {
   it('after DOWN, the election completes and the old leader follows the new one', () => {
     const c = following();
     c.isolated.add('n1');
+    // Every follower's monitor fires; one that still heard a live leader would refuse.
     c.step('n2', { type: 'leader_down', id: id('n1') });
+    c.step('n3', { type: 'leader_down', id: id('n1') });
     c.step('n2', { type: 'timeout', timer: 'election' });
     c.stabilize();
     expect(c.core('n2').role).toBe('leader');

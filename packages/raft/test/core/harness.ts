@@ -171,10 +171,15 @@ export function fmt(effect: Effect): string {
 export class Cluster {
   readonly cores = new Map<string, RaftCore>();
   readonly logs = new Map<string, MemLog>();
+  readonly initialMembers = new Map<string, Member[]>();
   queue: { from: ServerId; to: ServerId; msg: RaftMessage }[] = [];
   readonly out: string[] = [];
   /** Members whose incoming messages are dropped. */
   readonly isolated = new Set<string>();
+  /** Directed links (`from>to`) whose messages are dropped. */
+  readonly blocked = new Set<string>();
+  /** Called after every delivered message (a per-step invariant check). */
+  afterDeliver: (() => void) | undefined = undefined;
   snapshotChunks = 1;
 
   constructor(names: string[], config: Partial<CoreConfig> = {}, members: Member[] = voters(...names)) {
@@ -183,11 +188,33 @@ export class Cluster {
 
   add(name: string, members: Member[], config: Partial<CoreConfig> = {}): RaftCore {
     const log = new MemLog();
+    this.initialMembers.set(name, members);
     const core = new RaftCore({ id: id(name), log, machine: counter(), random: minRandom, initialMembers: members, ...config });
     this.cores.set(name, core);
     this.logs.set(name, log);
     this.take(name, core.start());
     return core;
+  }
+
+  /** Crash and restart: a new core over the same log (all of it written) and persisted term and vote. */
+  restart(name: string, config: Partial<CoreConfig> = {}): string[] {
+    const old = this.core(name);
+    const log = this.log(name);
+    log.writeAll();
+    this.queue = this.queue.filter((m) => m.to.name !== name && m.from.name !== name);
+    const members = this.initialMembers.get(name) ?? [];
+    const core = new RaftCore({
+      id: id(name),
+      log,
+      machine: counter(),
+      random: minRandom,
+      initialMembers: members,
+      persisted: { term: old.currentTerm, votedFor: old.votedFor },
+      ...(log.snap === undefined ? {} : { machineState: log.snapState }),
+      ...config,
+    });
+    this.cores.set(name, core);
+    return this.take(name, core.start());
   }
 
   core(name: string): RaftCore {
@@ -237,7 +264,9 @@ export class Cluster {
     const next = this.queue.shift();
     if (next === undefined) return false;
     if (this.isolated.has(next.to.name) || this.isolated.has(next.from.name)) return true;
+    if (this.blocked.has(`${next.from.name}>${next.to.name}`)) return true;
     this.step(next.to.name, { type: 'message', from: next.from, msg: next.msg });
+    this.afterDeliver?.();
     return true;
   }
 

@@ -163,4 +163,42 @@ describe('machine versioning', () => {
     c.step('n2', { type: 'message', from: id('n3'), msg: { type: 'pre_vote', term: 1, candidateId: id('n3'), lastIndex: 1, lastTerm: 1, machineVersion: 1, token: 1 } });
     expect(c.out.at(-1)).toBe('n2: -> n3 pre_vote_reply t1 denied');
   });
+
+  it('never goes backwards: a leader on older code (elected without pre-vote) does not lower it', () => {
+    // n1 and n2 run version 2, n3 version 1; no pre-vote, so n3 can win an election.
+    const c = new Cluster(['n1', 'n2'], { machine: counter(2), preVote: false }, voters('n1', 'n2', 'n3'));
+    c.add('n3', voters('n1', 'n2', 'n3'), { machine: counter(1), preVote: false });
+    c.elect('n1');
+    c.step('n1', { type: 'command', command: 5, priority: 'normal', from: 'x' });
+    c.stabilize();
+    expect(c.core('n2').machineVersion).toBe(2);
+    c.isolated.add('n1');
+    c.step('n2', { type: 'leader_down', id: id('n1') });
+    c.step('n3', { type: 'leader_down', id: id('n1') });
+    c.elect('n3');
+    c.isolated.clear();
+    c.stabilize();
+    // n3's noop carried version 1; the members that ran version 2 stay on it.
+    expect(c.core('n2').lastApplied).toBe(c.core('n3').commitIndex);
+    expect(c.core('n2').machineVersion).toBe(2);
+    const applied: number[] = [];
+    c.core('n2').machine.apply = (meta, command, state) => {
+      applied.push(meta.machineVersion);
+      return counter(2).apply(meta, command, state);
+    };
+    c.step('n3', { type: 'command', command: 1, priority: 'normal', from: 'y' });
+    c.stabilize();
+    // n1 and n2 share the machine object: both apply the command at version 2.
+    expect(applied).toEqual([2, 2]);
+  });
+
+  it('refuses to transfer leadership to a member that cannot run the effective version', () => {
+    const c = new Cluster(['n1', 'n2'], { machine: counter(2) }, voters('n1', 'n2', 'n3'));
+    c.add('n3', voters('n1', 'n2', 'n3'), { machine: counter(1) });
+    c.elect('n1');
+    c.stabilize();
+    expect(c.core('n1').peers.get('n3@n3')?.matchIndex).toBe(c.log('n1').last().index);
+    expect(c.step('n1', { type: 'transfer_leadership', to: id('n3'), from: 't' })).toEqual(['reply "t" RAFTER_MACHINE_VERSION_TOO_OLD leader=n1']);
+    expect(c.step('n1', { type: 'transfer_leadership', to: id('n2'), from: 'u' })[0]).toBe('-> n2 timeout_now t1');
+  });
 });

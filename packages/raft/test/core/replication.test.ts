@@ -144,7 +144,7 @@ describe('leader', () => {
     while (c.deliverOne());
     expect(c.core('n1').role).toBe('leader');
     // n2 acknowledges index 1 only (its reply for the noop is held back).
-    c.step('n1', { type: 'message', from: id('n2'), msg: { type: 'append_entries_reply', term: 2, success: true, nextIndex: 2, lastIndex: 1, lastTerm: 1 } });
+    c.step('n1', { type: 'message', from: id('n2'), msg: { type: 'append_entries_reply', term: 2, success: true, nextIndex: 2, lastIndex: 1, lastTerm: 1, machineVersion: 1 } });
     expect(c.core('n1').commitIndex).toBe(0);
     c.stabilize();
     expect(c.core('n1').commitIndex).toBe(2);
@@ -165,12 +165,12 @@ describe('leader', () => {
     const toN2 = out.filter((e) => e.kind === 'send' && e.to.name === 'n2' && e.msg.type === 'append_entries');
     // The new peer starts at our last index: one rewind finds where n2 really is.
     expect(toN2).toHaveLength(1);
-    const rewound = leader.step({ type: 'message', from: id('n2'), msg: { type: 'append_entries_reply', term: 2, success: false, nextIndex: 1, lastIndex: 0, lastTerm: 0 } });
+    const rewound = leader.step({ type: 'message', from: id('n2'), msg: { type: 'append_entries_reply', term: 2, success: false, nextIndex: 1, lastIndex: 0, lastTerm: 0, machineVersion: 1 } });
     const batches = rewound.flatMap((e) => (e.kind === 'send' && e.msg.type === 'append_entries' ? [e.msg.entries.length] : []));
     expect(batches).toHaveLength(INFLIGHT_ENTRIES_MAX / APPEND_BATCH_ENTRIES_MAX);
     expect(batches.every((n) => n === APPEND_BATCH_ENTRIES_MAX)).toBe(true);
     // An acknowledgement frees room for more.
-    const more = leader.step({ type: 'message', from: id('n2'), msg: { type: 'append_entries_reply', term: 2, success: true, nextIndex: 129, lastIndex: 128, lastTerm: 1 } });
+    const more = leader.step({ type: 'message', from: id('n2'), msg: { type: 'append_entries_reply', term: 2, success: true, nextIndex: 129, lastIndex: 128, lastTerm: 1, machineVersion: 1 } });
     expect(more.filter((e) => e.kind === 'send').length).toBe(1);
   });
 
@@ -189,7 +189,7 @@ describe('leader', () => {
     const c = new Cluster(['n1', 'n2', 'n3']);
     c.elect('n1');
     c.stabilize();
-    const fail = { type: 'append_entries_reply' as const, term: 1, success: false, nextIndex: 2, lastIndex: 1, lastTerm: 1 };
+    const fail = { type: 'append_entries_reply' as const, term: 1, success: false, nextIndex: 2, lastIndex: 1, lastTerm: 1, machineVersion: 1 };
     c.step('n1', { type: 'command', command: 1, priority: 'normal', from: 'a' });
     c.step('n1', { type: 'command', command: 1, priority: 'normal', from: 'b' });
     const first = c.step('n1', { type: 'message', from: id('n2'), msg: fail });

@@ -40,7 +40,9 @@ function applyEntry(core: RaftCore, entry: LogEntry): boolean {
         core.upgradeRequired = true;
         return false;
       }
-      core.machineVersion = payload.machineVersion;
+      // Never backwards: a leader on older code (elected by transfer, or without
+      // pre-vote) must not lower the version that upgraded members run.
+      if (payload.machineVersion > core.machineVersion) core.machineVersion = payload.machineVersion;
       core.lastApplied = entry.index;
       return true;
     case 'cluster':

@@ -335,6 +335,9 @@ export class RaftCore {
 
   setTerm(term: number, votedFor: ServerId | undefined): void {
     assert(term >= this.currentTerm, `${this.key}: term ${term} below current ${this.currentTerm}`);
+    // A new term may have a new log under the same leader id (it lost a term and won
+    // again): only committed entries are known to be in it.
+    if (term > this.currentTerm && this.mutation !== 'keep_validated_across_terms') this.forgetValidated();
     this.currentTerm = term;
     this.votedFor = votedFor;
     // Durable before anything later in this step leaves the member (see Effect).
@@ -354,11 +357,7 @@ export class RaftCore {
     if (term > this.currentTerm) this.setTerm(term, undefined);
     const leaderChanged = !sameServer(leader, this.leaderId);
     if (this.role === 'leader' || this.role === 'await_condition') this.stepDownFromLeader();
-    if (leaderChanged || this.role !== 'follower') {
-      // Only committed entries are known to be in a new leader's log.
-      this.validatedIndex = Math.min(this.validatedIndex, this.commitIndex);
-      this.replyOwed = false;
-    }
+    if (leaderChanged || this.role !== 'follower') this.forgetValidated();
     this.receiving = undefined;
     this.setRole('follower', leader);
     if (leader !== undefined) {
@@ -366,6 +365,12 @@ export class RaftCore {
     } else if (this.electionReason === undefined || reason === 'leader_down') {
       this.armElection(reason);
     }
+  }
+
+  /** Only committed entries are known to be in a new leader's (or a new term's) log. */
+  private forgetValidated(): void {
+    this.validatedIndex = Math.min(this.validatedIndex, this.commitIndex);
+    this.replyOwed = false;
   }
 
   private stepDownFromLeader(): void {

@@ -4,7 +4,7 @@
 
 import { isVoter, quorumSize, sameServer, serverKey, voters } from './cluster.js';
 import type { RaftCore } from './core.js';
-import { becomeLeader } from './leader.js';
+import { becomeLeader, reassertLeadership } from './leader.js';
 import type { ServerId } from './log.js';
 import type { PreVote, PreVoteReply, RequestVote, RequestVoteReply } from './types.js';
 
@@ -69,27 +69,38 @@ function isUpToDate(core: RaftCore, lastIndex: number, lastTerm: number): boolea
 }
 
 export function onPreVote(core: RaftCore, from: ServerId, msg: PreVote): void {
-  if (core.role !== 'leader' && !core.isVoter()) return; // Ra: only voters take part
-  // As Ra: no check that a leader is alive (there are no heartbeats to judge by), but the
-  // candidate's log must be up to date and its code able to run our machine version.
+  if (core.role === 'leader') return onPreVoteAsLeader(core, from, msg);
+  if (!core.isVoter()) return; // Ra: only voters take part
+  const fromLeader = sameServer(core.leaderId, msg.candidateId);
+  if (fromLeader && core.role === 'follower' && msg.term >= core.currentTerm) {
+    // Our leader asks for an election in its own term: it no longer leads (it restarted).
+    // An older pre-vote from it is a late message and says nothing about it now.
+    core.becomeFollower(core.currentTerm, undefined, 'leader_down');
+  }
+  // The candidate's log must be up to date and its code able to run our machine version,
+  // and we must not still hear from a live leader (thesis 9.6).
   const granted =
     msg.term >= core.currentTerm &&
-    core.role !== 'leader' &&
+    !followsLiveLeader(core) &&
     isUpToDate(core, msg.lastIndex, msg.lastTerm) &&
     canRunTogether(core, msg.machineVersion);
   core.send(from, { type: 'pre_vote_reply', term: core.currentTerm, granted, token: msg.token });
-  if (core.role === 'follower' && sameServer(core.leaderId, msg.candidateId)) {
-    // Our leader asks for an election: it is no longer leading (it restarted, say).
-    core.becomeFollower(core.currentTerm, undefined, 'leader_down');
-  }
-  if (core.role === 'leader' && msg.term <= core.currentTerm) {
-    // A member that wants an election has lost us: resend what it misses.
-    const peer = core.peers.get(serverKey(from));
-    if (peer !== undefined && peer.snapshot === undefined) {
-      peer.nextIndex = peer.matchIndex + 1;
-      peer.probeIndex = peer.matchIndex;
-    }
-  }
+}
+
+/**
+ * A leader sends nothing while idle, so "live" means: we follow a leader and no shell
+ * event (DOWN, node-maybe-down) has put its liveness in doubt. Such doubts arm an election.
+ */
+function followsLiveLeader(core: RaftCore): boolean {
+  if (core.mutation === 'grant_pre_vote_with_live_leader') return false;
+  return (core.role === 'follower' || core.role === 'receive_snapshot') && core.leaderId !== undefined && core.electionReason === undefined;
+}
+
+/** Ra: a leader answers a pre-vote by re-asserting itself to every member. */
+function onPreVoteAsLeader(core: RaftCore, from: ServerId, msg: PreVote): void {
+  core.send(from, { type: 'pre_vote_reply', term: core.currentTerm, granted: false, token: msg.token });
+  if (msg.term > core.currentTerm) return;
+  reassertLeadership(core, from);
 }
 
 /**

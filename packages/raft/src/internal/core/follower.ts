@@ -93,6 +93,7 @@ function replySuccess(core: RaftCore, to: ServerId): void {
     nextIndex: core.validatedIndex + 1,
     lastIndex,
     lastTerm: core.log.termAt(lastIndex) ?? 0,
+    machineVersion: core.machine.version,
   });
 }
 
@@ -116,6 +117,7 @@ function replyFailure(core: RaftCore, to: ServerId, prevIndex: number): void {
     nextIndex: hint + 1,
     lastIndex: hint,
     lastTerm: core.log.termAt(hint) ?? 0,
+    machineVersion: core.machine.version,
   });
 }
 

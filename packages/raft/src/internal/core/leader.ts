@@ -41,6 +41,7 @@ function newPeer(core: RaftCore, id: ServerId, nextIndex: number): Peer {
     rewoundTo: -1,
     querySeq: 0,
     promoteAt: last,
+    machineVersion: 0,
     snapshot: undefined,
   };
 }
@@ -153,6 +154,7 @@ function sendCommit(core: RaftCore, peer: Peer): void {
 export function onAppendEntriesReply(core: RaftCore, from: ServerId, msg: AppendEntriesReply): void {
   const peer = core.peers.get(serverKey(from));
   if (peer === undefined || peer.snapshot !== undefined) return;
+  peer.machineVersion = msg.machineVersion;
   assert(msg.lastIndex <= core.log.last().index || !msg.success, `${core.key} term ${core.currentTerm}: ${from.name} acked ${msg.lastIndex} past our last`);
   if (msg.success) {
     peer.matchIndex = Math.max(peer.matchIndex, msg.lastIndex);
@@ -234,6 +236,22 @@ export function onLeaderTick(core: RaftCore): void {
   resendHeartbeats(core);
 }
 
+/**
+ * A member asked for a pre-vote (it lost us): resend what it misses, and tell every
+ * other member we lead, which also cancels elections they may have armed.
+ */
+export function reassertLeadership(core: RaftCore, requester: ServerId): void {
+  for (const peer of core.peers.values()) {
+    if (peer.snapshot !== undefined) continue;
+    if (sameServer(peer.id, requester)) {
+      peer.nextIndex = peer.matchIndex + 1;
+      peer.probeIndex = peer.matchIndex;
+      peer.rewoundTo = -1;
+    }
+    if (peer.nextIndex > core.log.last().index) sendCommit(core, peer);
+  }
+}
+
 export function onNodeUpAsLeader(core: RaftCore, node: string): void {
   for (const peer of core.peers.values()) {
     if (peer.id.node !== node || peer.snapshot !== undefined) continue;
@@ -299,6 +317,8 @@ export function transferLeadership(core: RaftCore, to: ServerId, from: ReplyTo):
   if (!isVoter(core.cluster.current().members, to)) return core.replyError(from, 'RAFTER_UNKNOWN_MEMBER');
   const peer = core.peers.get(serverKey(to));
   if (peer === undefined || peer.matchIndex < last.index) return core.replyError(from, 'RAFTER_NOT_CAUGHT_UP');
+  // The target's noop must not ask for an older version than ours will have set.
+  if (peer.machineVersion < Math.max(core.machineVersion, core.machine.version)) return core.replyError(from, 'RAFTER_MACHINE_VERSION_TOO_OLD');
   // Stop taking commands and wait (await_condition) for the target's higher term.
   core.send(to, { type: 'timeout_now', term: core.currentTerm, leaderId: core.id });
   core.reply(from, { type: 'ok', index: last.index, term: core.currentTerm, reply: 'transfer_started', leader: core.id });

@@ -20,6 +20,8 @@ export interface Peer {
   querySeq: number;
   /** A promotable member becomes a voter once matchIndex reaches this. */
   promoteAt: number;
+  /** The highest machine version the follower's code runs; 0 until it replied. */
+  machineVersion: number;
   snapshot: { meta: SnapshotMeta; chunkIndex: number } | undefined;
 }
 
@@ -56,4 +58,6 @@ export type Mutation =
   | 'reply_before_commit'
   | 'stale_read'
   | 'commit_unvalidated'
-  | 'no_election_retry';
+  | 'no_election_retry'
+  | 'keep_validated_across_terms'
+  | 'grant_pre_vote_with_live_leader';

@@ -21,7 +21,8 @@ export type ReplyErrorCode =
   | 'RAFTER_OVERLOADED'
   | 'RAFTER_NOT_CAUGHT_UP'
   | 'RAFTER_UNKNOWN_MEMBER'
-  | 'RAFTER_ALREADY_MEMBER';
+  | 'RAFTER_ALREADY_MEMBER'
+  | 'RAFTER_MACHINE_VERSION_TOO_OLD';
 
 // Messages between members. Every one carries the sender's term.
 export interface AppendEntries {
@@ -42,6 +43,8 @@ export interface AppendEntriesReply {
   readonly nextIndex: number;
   readonly lastIndex: number;
   readonly lastTerm: number;
+  /** The highest machine version the follower's code runs (a transfer target must run the effective one). */
+  readonly machineVersion: number;
 }
 
 export interface PreVote {
