@@ -595,8 +595,9 @@ export class WalWriter {
   private async noticeLoop(): Promise<void> {
     try {
       for (let item = this.notices.shift(); item !== undefined; item = this.notices.shift()) {
-        if (this.silent) continue;
+        // A silenced WAL still settles its batches' accounting, or idle() (which abandon awaits) would never resolve.
         if ('runs' in item) await this.notify(item);
+        else if (this.silent) continue;
         else if ('failure' in item) this.events.failed?.(item.failure, item.unwritten);
         else this.events.rolledOver(item);
       }
