@@ -44,7 +44,7 @@ class RecordingFs extends NodeFs {
   }
 }
 
-/** How the load generator hands a refill to the WAL: one appendBatch call, or one append per entry. */
+/** How the load generator hands a refill to the WAL: one appendBatch call, or one call per entry. */
 type AppendMode = 'batch' | 'entry';
 /**
  * The WAL's files: `reused`, the steady state of a running system, writes over spare
@@ -160,7 +160,7 @@ async function runWal(dir: string, writers: number, mode: AppendMode): Promise<W
   let stopping = false;
   // Like a pipelined Raft server, each writer tops its own window up when told `written`:
   // in 'batch' mode with one appendBatch call (a leader appending the commands that
-  // arrived meanwhile), in 'entry' mode with one append per entry.
+  // arrived meanwhile), in 'entry' mode with one single-entry call per entry.
   const refill = (w: number, now: number): void => {
     const from = next[w] as number;
     const count = (acked[w] as number) + window - from + 1;
@@ -168,7 +168,7 @@ async function runWal(dir: string, writers: number, mode: AppendMode): Promise<W
     refills.record(w, from, now);
     const id = ids[w] as string;
     if (mode === 'batch') wal.appendBatch(id, from, 1, count === window ? windowPayloads : windowPayloads.slice(0, count));
-    else for (let i = from; i < from + count; i++) wal.append(id, i, 1, payload);
+    else for (let i = from; i < from + count; i++) wal.appendBatch(id, i, 1, [payload]);
     next[w] = from + count;
   };
   const wal = await WalWriter.open({
@@ -439,7 +439,7 @@ export async function main(argv: string[]): Promise<void> {
       walOverOverwriteRawRatio1Writer: of('batch', 'reused', 1, (r) => r.overwriteRatio),
       // The first files after a start, which the WAL creates and grows.
       freshFiles: figures('batch', 'fresh'),
-      // One append call per entry (--mode entry), over reused files.
+      // One single-entry call per entry (--mode entry), over reused files.
       perEntryAppend: modes.includes('entry') ? figures('entry', 'reused') : null,
       ...(rec ? { recovery: rec } : {}),
     };

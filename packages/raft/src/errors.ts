@@ -2,15 +2,17 @@
 
 import type { ServerId } from './internal/core/log.js';
 import type { ReplyErrorCode } from './internal/core/types.js';
+import type { LogErrorCode } from './internal/log/errors.js';
 
-export type RafterErrorCode = ReplyErrorCode | 'RAFTER_TIMEOUT' | 'RAFTER_ASSERTION';
+export type RafterErrorCode = ReplyErrorCode | LogErrorCode | 'RAFTER_TIMEOUT' | 'RAFTER_ASSERTION';
 
 export class RafterError extends Error {
   constructor(
     readonly code: RafterErrorCode,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = 'RafterError';
   }
 }

@@ -4,45 +4,11 @@
 import { Node, type Pid, silentLogger } from '@rafter/actors';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type WalNotice, startLogSystem } from '../../src/internal/log/log-actors.js';
-import { type LogFileHandle, NodeFs, type OpenMode } from '../../src/internal/log/fs.js';
 import type { WalPort } from '../../src/internal/log/server-log.js';
 import { LogSystem } from '../../src/internal/log/system.js';
+import { GatedWalFs } from './gated-fs.js';
 import { cmd, entries, tempDir } from './helpers.js';
 import { type WriterArgs, writer } from './writer-actor.js';
-
-/** Real files whose WAL syncs wait, once closed, until the test opens the gate. */
-class GatedWalFs extends NodeFs {
-  private gate: Promise<void> | undefined;
-  private release: () => void = () => undefined;
-  private syncWaiting: () => void = () => undefined;
-  /** Resolves when a WAL sync is held at the closed gate. */
-  syncHeld: Promise<void> = Promise.resolve();
-
-  closeGate(): void {
-    this.gate = new Promise((resolve) => (this.release = resolve));
-    this.syncHeld = new Promise((resolve) => (this.syncWaiting = resolve));
-  }
-
-  openGate(): void {
-    this.gate = undefined;
-    this.release();
-  }
-
-  override async open(path: string, mode: OpenMode, options?: { oSync?: boolean }): Promise<LogFileHandle> {
-    const handle = await super.open(path, mode, options);
-    if (!path.endsWith('.wal')) return handle;
-    const datasync = handle.datasync.bind(handle);
-    handle.datasync = async () => {
-      const gate = this.gate;
-      if (gate !== undefined) {
-        this.syncWaiting();
-        await gate;
-      }
-      await datasync();
-    };
-    return handle;
-  }
-}
 
 let cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -84,13 +50,13 @@ describe('WAL back-pressure through the actors', () => {
 
     // Held: these stay in the memory table, readable but neither sent nor written.
     node.send(pid, { type: 'append', count: 30 });
-    expect(await node.call(pid, 'report')).toEqual({ held: true, unsent: 30, last: total });
+    expect(await node.call(pid, 'report')).toEqual({ held: true, unsent: 30, last: total, written: 0 });
     expect((await node.call<{ pendingEntries: number }>(wal, { op: 'counters' })).pendingEntries).toBe(110);
     expect(system.server('server-0')?.entries(111, 140).map((e) => e.index)).toEqual(Array.from({ length: 30 }, (_, i) => 111 + i));
 
     fs.openGate();
     await gotAll;
-    expect(await node.call(pid, 'report')).toEqual({ held: false, unsent: 0, last: total });
+    expect(await node.call(pid, 'report')).toEqual({ held: false, unsent: 0, last: total, written: total });
     const written = notices.filter((n) => n.type === 'written');
     expect(written[0]).toMatchObject({ from: 1 });
     written.slice(1).forEach((n, k) => expect(n.from).toBe((written[k] as { to: number }).to + 1));

@@ -23,6 +23,11 @@ export function entries(from: number, to: number, term: number, tag = 'v'): LogE
   return out;
 }
 
+/** One entry through appendBatch, as a server appending one command at a time does. */
+export function appendOne(wal: WalWriter, writerId: string, index: number, term: number, payload: Uint8Array): boolean {
+  return wal.appendBatch(writerId, index, term, [payload]);
+}
+
 /** A seeded PRNG (mulberry32) for injected randomness. */
 export function seeded(seed: number): () => number {
   let a = seed >>> 0;

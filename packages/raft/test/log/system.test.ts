@@ -293,7 +293,7 @@ describe('LogSystem and ServerLog', () => {
     a.append(entries(1, 5, 1));
     await sys.idle();
     // Simulate a lost message: the WAL sees 7 after 5 and asks for 6 onwards.
-    sys.walWriter().append('a', 7, 1, Buffer.from([0xc0]));
+    sys.walWriter().appendBatch('a', 7, 1, [Buffer.from([0xc0])]);
     a.append(entries(6, 8, 1));
     await sys.idle();
     expect(a.lastWritten().index).toBe(8);

@@ -11,7 +11,7 @@ import { ENTRY_PAYLOAD_BYTES_MAX } from '../../src/internal/log/limits.js';
 import { scanWal } from '../../src/internal/log/wal-format.js';
 import { scanWalDir } from '../../src/internal/log/wal-recovery.js';
 import { WalWriter } from '../../src/internal/log/wal.js';
-import { openWal, readAll, runAndKill, seeded, tempDir } from './helpers.js';
+import { appendOne, openWal, readAll, runAndKill, seeded, tempDir } from './helpers.js';
 
 
 function payloads(writer: string, from: number, to: number): Buffer[] {
@@ -28,7 +28,7 @@ describe('WalWriter.appendBatch', () => {
     const { wal, rec } = await openWal(t.dir);
     expect(wal.appendBatch('a', 1, 1, payloads('a', 1, 5))).toBe(true);
     wal.appendBatch('b', 1, [1, 1, 2, 2, 3], payloads('b', 1, 5));
-    wal.append('a', 6, 1, Buffer.from('a6'));
+    appendOne(wal, 'a', 6, 1, Buffer.from('a6'));
     wal.appendBatch('a', 7, 2, payloads('a', 7, 8));
     await wal.close();
     expect(rec.written).toEqual([
@@ -52,7 +52,7 @@ describe('WalWriter.appendBatch', () => {
     wal.appendBatch('a', 6, 1, payloads('a', 6, 8));
     expect(rec.resends).toEqual([['a', 4]]);
     wal.appendBatch('a', 9, 1, payloads('a', 9, 9));
-    wal.append('a', 10, 1, Buffer.from('a10'));
+    appendOne(wal, 'a', 10, 1, Buffer.from('a10'));
     expect(rec.resends).toHaveLength(1);
     wal.appendBatch('a', 4, 1, payloads('a', 4, 10));
     await wal.close();
@@ -67,7 +67,7 @@ describe('WalWriter.appendBatch', () => {
     wal.appendBatch('a', 1, 1, payloads('a', 1, 6));
     await wal.idle();
     wal.appendBatch('a', 4, 2, [Buffer.from('x4'), Buffer.from('x5')]);
-    wal.append('a', 6, 2, Buffer.from('x6'));
+    appendOne(wal, 'a', 6, 2, Buffer.from('x6'));
     await wal.close();
     expect(rec.written).toEqual([
       ['a', 1, 1, 6],
@@ -134,7 +134,7 @@ describe('WalWriter.appendBatch', () => {
       // Batch boundaries must not depend on flush timing: queue everything before the first flush.
       for (const [w, from, terms, ps] of plan) {
         if (batched) wal.appendBatch(w, from, terms, ps);
-        else ps.forEach((p, i) => wal.append(w, from + i, terms[i] as number, p));
+        else ps.forEach((p, i) => appendOne(wal, w, from + i, terms[i] as number, p));
       }
       await wal.close();
       files.push(readdirSync(t.dir).sort().map((n) => readFileSync(join(t.dir, n)).toString('hex')));
@@ -148,7 +148,7 @@ describe('WalWriter.appendBatch', () => {
       const t = tempDir();
       const { wal } = await openWal(t.dir, { maxBatchEntries: 5_000, maxBatchBytes: 1 << 20 });
       const ps = Array.from({ length: 3_000 }, (_, k) => Buffer.alloc(50 + (k % 200), k));
-      if (entry) ps.forEach((p, k) => wal.append('a', k + 1, 1, p));
+      if (entry) ps.forEach((p, k) => appendOne(wal, 'a', k + 1, 1, p));
       else wal.appendBatch('a', 1, 1, ps);
       await wal.close();
       expect(wal.counters.batches).toBe(1);
@@ -168,9 +168,10 @@ describe('WalWriter.appendBatch', () => {
     const t = tempDir();
     cleanup = t.cleanup;
     const { wal, rec } = await openWal(t.dir);
-    const huge = { length: ENTRY_PAYLOAD_BYTES_MAX + 1 } as Uint8Array;
+    const huge = Buffer.allocUnsafe(ENTRY_PAYLOAD_BYTES_MAX + 1);
     expect(() => wal.appendBatch('a', 1, 1, [Buffer.from('ok'), huge])).toThrow(LogLimitError);
     expect(() => wal.appendBatch('a', 1, [1], payloads('a', 1, 2))).toThrow(LogInvalidError);
+    expect(() => wal.appendBatch('a', 1, 1, [Buffer.from('ok'), 'not bytes' as unknown as Uint8Array])).toThrow(LogInvalidError);
     expect(wal.pendingEntries()).toBe(0);
     expect(wal.appendBatch('a', 1, 1, [])).toBe(true);
     wal.appendBatch('a', 1, 1, payloads('a', 1, 2));

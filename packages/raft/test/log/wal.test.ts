@@ -2,19 +2,13 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { firstFileMaxBytes, planBatch, checkSequence, WrittenRuns } from '../../src/internal/log/wal-policy.js';
-import { openWal, readAll, tempDir } from './helpers.js';
-
+import { firstFileMaxBytes, checkSequence, WrittenRuns } from '../../src/internal/log/wal-policy.js';
+import { appendOne, openWal, readAll, tempDir } from './helpers.js';
 
 let cleanup: (() => void) | undefined;
 afterEach(() => cleanup?.());
 
 describe('WAL policy', () => {
-  it('plans batches up to the limits, at least one record', () => {
-    expect(planBatch([10, 10, 10], 0, { maxBatchBytes: 25, maxBatchEntries: 10 })).toBe(2);
-    expect(planBatch([100, 10], 0, { maxBatchBytes: 25, maxBatchEntries: 10 })).toBe(1);
-    expect(planBatch([1, 1, 1, 1], 1, { maxBatchBytes: 100, maxBatchEntries: 2 })).toBe(2);
-  });
   it('sizes the first file between half and full', () => {
     expect(firstFileMaxBytes(1000, () => 0)).toBe(500);
     expect(firstFileMaxBytes(1000, () => 0.5)).toBe(750);
@@ -32,7 +26,8 @@ describe('WAL policy', () => {
     const writers = { a: { id: 'a', runs: undefined, run: 0 }, b: { id: 'b', runs: undefined, run: 0 } };
     for (const [w, i, t] of [['a', 1, 1], ['b', 1, 1], ['a', 2, 1], ['a', 3, 2], ['a', 2, 3]] as const) r.add(writers[w], i, t);
     // In the order runs started: each writer's notices in its own order.
-    expect(r.finish()).toEqual([
+    const runs = Array.from({ length: r.length }, (_, k) => ({ writerId: r.writerAt(k).id, term: r.termAt(k), from: r.fromAt(k), to: r.toAt(k) }));
+    expect(runs).toEqual([
       { writerId: 'a', term: 1, from: 1, to: 2 },
       { writerId: 'b', term: 1, from: 1, to: 1 },
       { writerId: 'a', term: 2, from: 3, to: 3 },
@@ -46,7 +41,7 @@ describe('WalWriter', () => {
     const t = tempDir();
     cleanup = t.cleanup;
     const { wal, rec } = await openWal(t.dir);
-    for (let i = 1; i <= 100; i++) for (const w of ['a', 'b', 'c']) wal.append(w, i, 1, Buffer.from(`${w}${i}`));
+    for (let i = 1; i <= 100; i++) for (const w of ['a', 'b', 'c']) appendOne(wal, w, i, 1, Buffer.from(`${w}${i}`));
     await wal.idle();
     expect(wal.counters.entries).toBe(300);
     expect(wal.counters.syncs).toBeLessThan(10);
@@ -67,7 +62,7 @@ describe('WalWriter', () => {
     cleanup = t.cleanup;
     const { wal } = await openWal(t.dir);
     const id = 'a-rather-long-writer-identifier';
-    for (let i = 1; i <= 50; i++) wal.append(id, i, 1, Buffer.from('x'));
+    for (let i = 1; i <= 50; i++) appendOne(wal, id, i, 1, Buffer.from('x'));
     await wal.close();
     const raw = readFileSync(join(t.dir, readdirSync(t.dir)[0] as string)).toString('latin1');
     expect(raw.split(id).length - 1).toBe(1);
@@ -77,12 +72,12 @@ describe('WalWriter', () => {
     const t = tempDir();
     cleanup = t.cleanup;
     const { wal, rec } = await openWal(t.dir);
-    wal.append('a', 1, 1, Buffer.from('1'));
-    wal.append('a', 2, 1, Buffer.from('2'));
-    wal.append('a', 5, 1, Buffer.from('5'));
-    wal.append('a', 6, 1, Buffer.from('6'));
+    appendOne(wal, 'a', 1, 1, Buffer.from('1'));
+    appendOne(wal, 'a', 2, 1, Buffer.from('2'));
+    appendOne(wal, 'a', 5, 1, Buffer.from('5'));
+    appendOne(wal, 'a', 6, 1, Buffer.from('6'));
     expect(rec.resends).toEqual([['a', 3]]);
-    for (let i = 3; i <= 6; i++) wal.append('a', i, 1, Buffer.from(String(i)));
+    for (let i = 3; i <= 6; i++) appendOne(wal, 'a', i, 1, Buffer.from(String(i)));
     await wal.close();
     expect(readAll(t.dir).map((x) => x[1])).toEqual([1, 2, 3, 4, 5, 6]);
     expect(wal.counters.resends).toBe(1);
@@ -92,9 +87,9 @@ describe('WalWriter', () => {
     const t = tempDir();
     cleanup = t.cleanup;
     const { wal, rec } = await openWal(t.dir);
-    for (let i = 1; i <= 5; i++) wal.append('a', i, 1, Buffer.from('old'));
+    for (let i = 1; i <= 5; i++) appendOne(wal, 'a', i, 1, Buffer.from('old'));
     await wal.idle();
-    wal.append('a', 3, 2, Buffer.from('new'));
+    appendOne(wal, 'a', 3, 2, Buffer.from('new'));
     await wal.idle();
     expect(rec.written.at(-1)).toEqual(['a', 2, 3, 3]);
     await wal.close();
@@ -105,8 +100,8 @@ describe('WalWriter', () => {
     cleanup = t.cleanup;
     const { wal, rec } = await openWal(t.dir, { maxSizeBytes: 8192, random: () => 0, maxBatchEntries: 10 });
     for (let i = 1; i <= 400; i++) {
-      wal.append('a', i, 1, Buffer.alloc(40, 1));
-      if (i % 2 === 0) wal.append('b', i / 2, 1, Buffer.alloc(40, 2));
+      appendOne(wal, 'a', i, 1, Buffer.alloc(40, 1));
+      if (i % 2 === 0) appendOne(wal, 'b', i / 2, 1, Buffer.alloc(40, 2));
       if (i % 10 === 0) await wal.idle();
     }
     await wal.close();
@@ -130,7 +125,7 @@ describe('WalWriter', () => {
     for (const extra of [{ syncMethod: 'sync' }, { syncMethod: 'none' }, { writeStrategy: 'o_sync' }, { checksums: false }] as const) {
       const t = tempDir();
       const { wal, rec } = await openWal(t.dir, extra);
-      for (let i = 1; i <= 20; i++) wal.append('a', i, 1, Buffer.from('x'));
+      for (let i = 1; i <= 20; i++) appendOne(wal, 'a', i, 1, Buffer.from('x'));
       await wal.close();
       expect(rec.written.at(-1)?.[3]).toBe(20);
       expect(readAll(t.dir)).toHaveLength(20);
@@ -142,8 +137,8 @@ describe('WalWriter', () => {
     const t = tempDir();
     cleanup = t.cleanup;
     const { wal } = await openWal(t.dir);
-    expect(wal.append('a', 1, 1, Buffer.from('x'))).toBe(true);
+    expect(appendOne(wal, 'a', 1, 1, Buffer.from('x'))).toBe(true);
     await wal.close();
-    expect(() => wal.append('a', 2, 1, Buffer.from('x'))).toThrow(/closed/);
+    expect(() => appendOne(wal, 'a', 2, 1, Buffer.from('x'))).toThrow(/closed/);
   });
 });

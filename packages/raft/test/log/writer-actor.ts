@@ -20,6 +20,12 @@ export interface WriterReport {
   held: boolean;
   unsent: number;
   last: number;
+  written: number;
+}
+
+/** Appends one entry carrying `command`; the reply is the append's error, if it threw. */
+export interface AppendCommand {
+  appendCommand: unknown;
 }
 
 export const writer: Behaviour<{ args: WriterArgs; log: ServerLog }, WriterArgs> = {
@@ -38,8 +44,18 @@ export const writer: Behaviour<{ args: WriterArgs; log: ServerLog }, WriterArgs>
     state.log.append(Array.from({ length: msg.count }, (_, k) => ({ index: from + k, term: 1, payload: cmd(`${tag}:${from + k}`) })));
     return state;
   },
-  handleCall(_req: 'report', _from, state) {
-    const report: WriterReport = { held: state.log.walHeld(), unsent: state.log.unsentEntries(), last: state.log.last().index };
+  handleCall(req: 'report' | AppendCommand, _from, state) {
+    if (req !== 'report') {
+      const index = state.log.last().index + 1;
+      try {
+        state.log.append([{ index, term: 1, payload: cmd(req.appendCommand) }]);
+        return { reply: undefined, state };
+      } catch (err) {
+        return { reply: err, state };
+      }
+    }
+    const log = state.log;
+    const report: WriterReport = { held: log.walHeld(), unsent: log.unsentEntries(), last: log.last().index, written: log.lastWritten().index };
     return { reply: report, state };
   },
 };

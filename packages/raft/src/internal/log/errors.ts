@@ -1,4 +1,5 @@
 // Typed errors of log storage. Callers branch on `code`, never on the message.
+import { RafterError } from '../../errors.js';
 
 export type LogErrorCode =
   | 'RAFTER_LOG_CORRUPT'
@@ -8,15 +9,18 @@ export type LogErrorCode =
   | 'RAFTER_LOG_INVALID'
   | 'RAFTER_LOG_NOT_FOUND'
   | 'RAFTER_LOG_IO'
-  | 'RAFTER_LOG_WRONG_SCHEDULER';
+  | 'RAFTER_LOG_WRONG_SCHEDULER'
+  | 'RAFTER_LOG_WRITE_FAILED';
 
-export class LogError extends Error {
+/** Every storage error is a RafterError with one of the codes above. */
+export class LogError extends RafterError {
+  declare readonly code: LogErrorCode;
   constructor(
-    readonly code: LogErrorCode,
+    code: LogErrorCode,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
     this.name = new.target.name;
   }
 }
@@ -110,6 +114,25 @@ export class LogSchedulerError extends LogError {
         : `server ${uid}: openServerLog was called from an actor on node ${actor.node} scheduler ${actor.scheduler}, ` +
             `but this log system's storage actors run on node ${home.node} scheduler ${home.scheduler}; ` +
             `start the server's actor on scheduler ${home.scheduler} of node ${home.node}, or start a log system on the server's scheduler`,
+    );
+  }
+}
+
+/**
+ * The WAL did not write a server's entries from `fromIndex` on: a write or sync failed,
+ * or it refused the append (`reason.code` says which). Those entries are not durable
+ * and the server must stop; a restart recovers its log from what is on disk.
+ */
+export class LogWriteFailedError extends LogError {
+  constructor(
+    readonly uid: string,
+    readonly fromIndex: number,
+    readonly reason: { readonly code: string; readonly message: string },
+  ) {
+    super(
+      'RAFTER_LOG_WRITE_FAILED',
+      `server ${uid}: the WAL did not write its entries from index ${fromIndex} (${reason.code}: ${reason.message}); ` +
+        'they are not durable: stop the server and restart it, which recovers its log from disk',
     );
   }
 }

@@ -7,7 +7,10 @@ export const ENTRY_PAYLOAD_BYTES_MAX = 64 << 20;
 export const WAL_BATCH_BYTES_MAX = 4 << 20;
 export const WAL_BATCH_ENTRIES_MAX = 8_192; // Ra's default batch size
 
-/** Above this many pending bytes `append` reports back-pressure (returns false). */
+/** Entries per WAL request when a server sends from its memory table (resend, release after walBusy). */
+export const WAL_SEND_ENTRIES_MAX = 4_096;
+
+/** Above this many pending bytes `appendBatch` reports back-pressure (returns false). */
 export const WAL_PENDING_BYTES_MAX = 64 << 20;
 
 /** Default size at which the WAL rolls over to a new file. */

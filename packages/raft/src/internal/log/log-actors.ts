@@ -17,7 +17,7 @@ import {
   type ActorSpec,
   startSupervisor,
 } from '@rafter/actors';
-import { LogInvalidError, LogSchedulerError } from './errors.js';
+import { LogClosedError, LogError, LogInvalidError, LogSchedulerError, type LogWriteFailedError } from './errors.js';
 import { joinPath, type LogFs, NodeFs } from './fs.js';
 import { SEGMENT_FLUSH_JOB, reviveFlushResult } from './segment-flush-job.js';
 import { SegmentWriter } from './segment-writer.js';
@@ -25,7 +25,7 @@ import type { SegmentFlushResult } from './segments.js';
 import type { ServerLog, WalPort } from './server-log.js';
 import { LogSystem, type LogSystemOptions } from './system.js';
 import { scanWalDir } from './wal-recovery.js';
-import { type ClosedWalFile, type WalCounters, WalWriter } from './wal.js';
+import { type ClosedWalFile, type WalCounters, WalWriter, type WalWriterStatus } from './wal.js';
 
 // ---- messages ----
 
@@ -41,12 +41,17 @@ export type WalRequest =
   | { readonly type: 'forget'; readonly writerId: string };
 
 /**
- * WAL -> server. `walBusy`: the WAL is past its pending bound; the server holds its
- * appends in memory until the next `written`. `epoch` numbers WAL incarnations, so a
- * late walBusy from a killed WAL cannot hold a server its successor never heard of.
+ * WAL -> server. `written`: entries from..to, appended in `term`, are durable (a notice
+ * whose term no longer matches the log is stale and ignored). `writeFailed`: entries
+ * from `from` on were not written (`code`/`message`: the I/O error, or why the WAL
+ * refused the append); the server must stop. `walBusy`: the WAL is past its pending
+ * bound; the server holds its appends in memory until the next `written`. `epoch`
+ * numbers WAL incarnations, so a late walBusy from a killed WAL cannot hold a server
+ * its successor never heard of.
  */
 export type WalNotice =
   | { readonly type: 'written'; readonly writerId: string; readonly term: number; readonly from: number; readonly to: number }
+  | { readonly type: 'writeFailed'; readonly writerId: string; readonly from: number; readonly code: string; readonly message: string }
   | { readonly type: 'resend'; readonly writerId: string; readonly from: number }
   | { readonly type: 'walBusy'; readonly writerId: string; readonly epoch: number }
   | { readonly type: 'walRestarted'; readonly epoch: number };
@@ -56,12 +61,22 @@ export type SegmentNotice =
   | { readonly type: 'segmentsFlushed'; readonly path: string; readonly servers: number }
   | { readonly type: 'segmentFlushFailed'; readonly path: string; readonly error: unknown };
 
-/** Calls both storage actors answer (`forget` only the WAL: see deleteServerLog). */
+/**
+ * Calls both storage actors answer (`forget` and `attach` only the WAL: see
+ * deleteServerLog and openServerLog).
+ */
 export type StorageCall =
   | { readonly op: 'idle' }
   | { readonly op: 'counters' }
   | { readonly op: 'rollover' }
-  | { readonly op: 'forget'; readonly writerId: string };
+  | { readonly op: 'forget'; readonly writerId: string }
+  | { readonly op: 'attach'; readonly writerId: string };
+
+/** The WAL's answer to `attach`: its incarnation and what it knows of the writer. */
+export interface WalAttachReply {
+  readonly epoch: number;
+  readonly status: WalWriterStatus;
+}
 
 /** Where the storage actors run: servers of the system must run there too. */
 export interface SchedulerHome {
@@ -144,8 +159,14 @@ export const walActor: Behaviour<WalState, LogSystemHandle> = {
         },
         resend: (writerId, from) => send(writerId, { type: 'resend', writerId, from }),
         rolledOver: (file) => sendFile(ctx, handle, file),
-        // The file may hold a half-written batch: crash, and let the restart recover it.
-        failed: (err) => whileAlive(() => ctx.exit(ctx.self, { walFailed: err instanceof Error ? err.message : String(err) })),
+        failed: (err, unwritten) => {
+          // The servers whose entries were lost stop with the error; the others resend
+          // to the restarted WAL. The file may hold a half-written batch: crash, and let
+          // the restart recover it.
+          const { code, message } = describeError(err);
+          for (const [writerId, from] of unwritten) send(writerId, { type: 'writeFailed', writerId, from, code, message });
+          whileAlive(() => ctx.exit(ctx.self, { walFailed: message }));
+        },
       },
     });
     handle.currentWal = wal;
@@ -164,7 +185,8 @@ export const walActor: Behaviour<WalState, LogSystemHandle> = {
     } else if (msg.type === 'appendBatch') {
       // Batching is WalWriter's: everything appended before its next flush shares one write and one sync.
       const pendingBefore = state.wal.pendingEntries();
-      const belowBound = state.wal.appendBatch(msg.writerId, msg.fromIndex, msg.terms, msg.payloads);
+      const belowBound = appendOrRefuse(state, msg, ctx);
+      if (belowBound === undefined) return state;
       const pending = state.wal.pendingEntries();
       // Only a writer with entries queued here is told: its next `written` is sure to come and end the hold.
       if ((!belowBound || pending > state.pendingEntriesMax) && pending > pendingBefore && !state.busy.has(msg.writerId)) {
@@ -183,6 +205,12 @@ export const walActor: Behaviour<WalState, LogSystemHandle> = {
     if (req.op === 'idle') await state.wal.idle();
     else if (req.op === 'rollover') await state.wal.rollover();
     else if (req.op === 'forget') await forgetDeleted(state, req.writerId);
+    else if (req.op === 'attach') {
+      // Its `written` may have gone to the server's previous actor: the new one starts afresh.
+      state.busy.delete(req.writerId);
+      const reply: WalAttachReply = { epoch: state.epoch, status: state.wal.writerStatus(req.writerId) };
+      return { reply, state };
+    }
     const counters: WalCounters = { ...state.wal.counters };
     return { reply: { ...counters, pendingEntries: state.wal.pendingEntries() }, state };
   },
@@ -193,6 +221,31 @@ export const walActor: Behaviour<WalState, LogSystemHandle> = {
     await state?.wal.abandon();
   },
 };
+
+/**
+ * Queues a server's batch; returns WalWriter's below-bound flag, or undefined if the
+ * batch was refused. A refused batch (invalid, or over a limit) fails only its writer,
+ * with a `writeFailed` notice: the WAL is shared, so one server's bad append must not
+ * crash it for all. A batch that reaches a closed (failed) WAL is dropped: the WAL's
+ * restart makes every server resend.
+ */
+function appendOrRefuse(state: WalState, msg: Extract<WalRequest, { type: 'appendBatch' }>, ctx: ActorContext): boolean | undefined {
+  try {
+    return state.wal.appendBatch(msg.writerId, msg.fromIndex, msg.terms, msg.payloads);
+  } catch (err) {
+    if (err instanceof LogClosedError) return undefined;
+    if (!(err instanceof LogError)) throw err;
+    const pid = state.handle.writers.get(msg.writerId);
+    if (pid !== undefined) ctx.send(pid, { type: 'writeFailed', writerId: msg.writerId, from: msg.fromIndex, code: err.code, message: err.message } satisfies WalNotice);
+    else ctx.log.warn({ writerId: msg.writerId, code: err.code }, `WAL refused an append from a writer with no server: ${err.message}`);
+    return undefined;
+  }
+}
+
+function describeError(err: unknown): { code: string; message: string } {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return { code: typeof code === 'string' ? code : 'UNKNOWN', message: err instanceof Error ? err.message : String(err) };
+}
 
 /**
  * A deleted server: wait until its queued entries are written (no append is taken
@@ -350,6 +403,17 @@ export async function openServerLog(ctx: ActorContext, handle: LogSystemHandle, 
   const log = await handle.system.openServer(uid);
   log.attachWal(walPort(ctx, handle));
   handle.writers.set(uid, ctx.self);
+  // A restarted server's actor: what the WAL told its previous actor is not lost.
+  const wal = handle.wal;
+  if (wal !== undefined) {
+    try {
+      const reply = await ctx.call<WalAttachReply>(wal, { op: 'attach', writerId: uid } satisfies StorageCall);
+      log.onWalAttached(reply.epoch, reply.status);
+    } catch (err) {
+      // A WAL that died meanwhile: its successor tells this actor `walRestarted`.
+      unlessStopped(err);
+    }
+  }
   return log;
 }
 
@@ -393,19 +457,22 @@ function walPort(ctx: ActorContext, handle: LogSystemHandle): WalPort {
 
 export function isWalNotice(msg: unknown): msg is WalNotice {
   const type = (msg as { type?: unknown } | undefined)?.type;
-  return type === 'written' || type === 'resend' || type === 'walBusy' || type === 'walRestarted';
+  return type === 'written' || type === 'writeFailed' || type === 'resend' || type === 'walBusy' || type === 'walRestarted';
 }
 
 /**
  * Applies a WAL notice to a server's log. After `walBusy` the log holds appends in its
  * memory table (`walHeld()`) and sends them on the next `written`; the server should
- * take no new work meanwhile.
+ * take no new work meanwhile. Returns the error of a `writeFailed` notice, with which
+ * the server must stop (the log throws it from then on).
  */
-export function applyWalNotice(log: ServerLog, msg: WalNotice): void {
+export function applyWalNotice(log: ServerLog, msg: WalNotice): LogWriteFailedError | undefined {
   switch (msg.type) {
     case 'written':
       log.onWritten(msg.term, msg.from, msg.to);
       return;
+    case 'writeFailed':
+      return log.onWriteFailed(msg.from, { code: msg.code, message: msg.message });
     case 'resend':
       log.onResend(msg.from);
       return;

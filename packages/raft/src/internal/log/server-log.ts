@@ -3,14 +3,14 @@
 // `written` notices advance lastWritten; the segment writer drains the memory table.
 import type { EntryPayload, IndexTerm, LogEntry, LogReader, SnapshotMeta } from '../core/log.js';
 import { decodeValue, encodeValue } from './codec.js';
-import { LogCorruptionError, LogInvalidError, assert } from './errors.js';
+import { LogCorruptionError, LogInvalidError, LogLimitError, LogWriteFailedError, assert } from './errors.js';
 import type { LogFs } from './fs.js';
-import { SEGMENT_BYTES_MAX, SEGMENT_ENTRIES_MAX } from './limits.js';
+import { ENTRY_PAYLOAD_BYTES_MAX, SEGMENT_BYTES_MAX, SEGMENT_ENTRIES_MAX, WAL_SEND_ENTRIES_MAX } from './limits.js';
 import { type MemEntry, MemTable } from './memtable.js';
 import type { SegmentFlushResult, SegmentFlushTask, SegmentStore } from './segments.js';
 import type { SegmentTarget } from './segment-writer.js';
 import { type SnapshotChunk, type SnapshotPolicy, SnapshotStore, shouldSnapshot } from './snapshot.js';
-import type { IndexRange } from './wal.js';
+import type { IndexRange, WalWriterStatus } from './wal.js';
 
 /** What a server log needs from the shared WAL. */
 export interface WalPort {
@@ -18,9 +18,6 @@ export interface WalPort {
   appendBatch(writerId: string, fromIndex: number, terms: number | readonly number[], payloads: readonly Uint8Array[]): void;
   forget(writerId: string): void;
 }
-
-/** Entries per WAL request when a server sends from its memory table (resend, release after walBusy). */
-export const WAL_SEND_ENTRIES_MAX = 4_096;
 
 export interface ServerLogOptions {
   readonly uid: string;
@@ -52,7 +49,10 @@ export class ServerLog implements LogReader, SegmentTarget {
   private sentTo = 0;
   /** The WAL said walBusy: appends stay in the memory table until its next `written`. */
   private held = false;
-  /** Newest WAL incarnation heard from, so a late walBusy from a dead WAL cannot hold us. */
+  /**
+   * Newest WAL incarnation heard from (0: none yet), so a late walBusy from a dead WAL
+   * cannot hold us, and a re-attach can tell that a restart happened meanwhile.
+   */
   private walEpoch = 0;
 
   constructor(
@@ -124,31 +124,55 @@ export class ServerLog implements LogReader, SegmentTarget {
   // ---- appends and WAL notices ----
 
   /**
-   * Appends entries (ascending, consecutive). A first index at or below last()
-   * overwrites from there. Entries reach the WAL in the same call.
+   * Appends entries (consecutive, terms never below the entry before). A first index at
+   * or below last() overwrites from there. Entries reach the WAL in the same call. An
+   * invalid or oversized append throws a LogInvalidError or LogLimitError and changes
+   * nothing.
    */
   append(entries: readonly LogEntry[]): void {
     this.checkRunning();
     const first = entries[0];
     if (first === undefined) return;
+    const payloads = this.checkAppend(entries);
+    if (first.index <= this.last().index) this.overwriteFrom(first.index);
     const terms: number[] = [];
-    const payloads: Uint8Array[] = [];
-    for (const e of entries) {
-      const last = this.last().index;
-      const snapIndex = this.snapshots.current()?.index ?? 0;
-      if (e.index <= snapIndex || e.index > last + 1) {
-        throw new LogInvalidError(`server ${this.uid}: cannot append index ${e.index}; last is ${last}, snapshot at ${snapIndex}`);
-      }
-      if (e.index <= last) this.overwriteFrom(e.index);
-      const bytes = encodeValue(e.payload);
-      this.mem.append({ index: e.index, term: e.term, bytes, entry: e });
+    for (let k = 0; k < entries.length; k++) {
+      const e = entries[k] as LogEntry;
+      this.mem.append({ index: e.index, term: e.term, bytes: payloads[k] as Uint8Array, entry: e });
       terms.push(e.term);
-      payloads.push(bytes);
     }
     // Held back while the WAL is busy: the memory table keeps them, sendFrom sends them later.
     if (this.held) return;
     this.wal.appendBatch(this.uid, first.index, oneTermOrAll(terms), payloads);
     this.sentTo = first.index + entries.length - 1;
+  }
+
+  /** Checks an append against the log and the limits; returns the encoded payloads. */
+  private checkAppend(entries: readonly LogEntry[]): Uint8Array[] {
+    const first = entries[0] as LogEntry;
+    const last = this.last().index;
+    const snapIndex = this.snapshots.current()?.index ?? 0;
+    if (!Number.isSafeInteger(first.index) || first.index <= snapIndex || first.index > last + 1) {
+      throw new LogInvalidError(`server ${this.uid}: cannot append index ${first.index}; last is ${last}, snapshot at ${snapIndex}`);
+    }
+    const payloads: Uint8Array[] = [];
+    let prevTerm = this.termAt(first.index - 1) ?? 0;
+    for (let k = 0; k < entries.length; k++) {
+      const e = entries[k] as LogEntry;
+      if (e.index !== first.index + k) {
+        throw new LogInvalidError(`server ${this.uid}: appended entries must be consecutive; index ${e.index} follows ${first.index + k - 1}`);
+      }
+      if (!Number.isSafeInteger(e.term) || e.term < prevTerm) {
+        throw new LogInvalidError(`server ${this.uid}: entry ${e.index} has term ${e.term}, below the term ${prevTerm} before it; terms in a log never decrease`);
+      }
+      prevTerm = e.term;
+      const bytes = encodeValue(e.payload);
+      if (bytes.length > ENTRY_PAYLOAD_BYTES_MAX) {
+        throw new LogLimitError(`server ${this.uid}: the encoded payload of entry ${e.index} (bytes)`, bytes.length, ENTRY_PAYLOAD_BYTES_MAX);
+      }
+      payloads.push(bytes);
+    }
+    return payloads;
   }
 
   /** True while appends are held back after walBusy; the shell should stop taking new work. */
@@ -231,6 +255,41 @@ export class ServerLog implements LogReader, SegmentTarget {
   onWalRestarted(epoch: number): void {
     this.walEpoch = Math.max(this.walEpoch, epoch);
     this.onResend(this.written.index + 1);
+  }
+
+  /**
+   * The server's actor (re)attached to the WAL, which answered with what it knows of
+   * this writer: notices sent to a previous actor in between are not lost. The log
+   * takes the written index, resends what a restarted WAL lost or a gap dropped, and
+   * ends a hold whose `written` went to the old actor (the WAL cleared its busy mark).
+   */
+  onWalAttached(epoch: number, status: WalWriterStatus): void {
+    const attachedBefore = this.walEpoch > 0;
+    this.held = false;
+    if (status.written !== undefined) this.onWritten(status.written.term, status.written.index, status.written.index);
+    if (attachedBefore && epoch > this.walEpoch) {
+      this.onWalRestarted(epoch);
+      return;
+    }
+    this.walEpoch = Math.max(this.walEpoch, epoch);
+    if (status.awaitingFrom !== undefined) this.onResend(status.awaitingFrom);
+    else if (this.sentTo < (this.mem.last() ?? 0)) this.sendFrom(this.sentTo + 1);
+  }
+
+  /**
+   * WAL notice: entries from `fromIndex` on were not written (a failed write or sync,
+   * or an append the WAL refused). The log stops: reads and appends throw the
+   * returned LogWriteFailedError, and the server must stop with it.
+   */
+  onWriteFailed(fromIndex: number, reason: { readonly code: string; readonly message: string }): LogWriteFailedError {
+    const err = new LogWriteFailedError(this.uid, fromIndex, reason);
+    this.stopped ??= err;
+    return err;
+  }
+
+  /** The error that stopped this log (a failed write or segment flush), if any. */
+  failure(): Error | undefined {
+    return this.stopped;
   }
 
   // ---- segment writer ----

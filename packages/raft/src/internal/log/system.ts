@@ -216,7 +216,12 @@ export class LogSystem {
         written: (uid, term, from, to) => this.servers.get(uid)?.onWritten(term, from, to),
         resend: (uid, from) => this.servers.get(uid)?.onResend(from),
         rolledOver: (file) => this.segmentWriter.accept(file),
-        failed: (err) => this.options.onFailure?.('wal', err),
+        failed: (err, unwritten) => {
+          const code = (err as { code?: unknown } | undefined)?.code;
+          const reason = { code: typeof code === 'string' ? code : 'UNKNOWN', message: err instanceof Error ? err.message : String(err) };
+          for (const [uid, from] of unwritten) this.servers.get(uid)?.onWriteFailed(from, reason);
+          this.options.onFailure?.('wal', err);
+        },
       },
     });
     for (const file of closed) this.segmentWriter.accept(file);

@@ -7,25 +7,6 @@ export interface BatchLimits {
   readonly maxBatchEntries: number;
 }
 
-/**
- * How many of the pending records form the next batch: everything that arrived while
- * the previous write was in flight (so the batch grows with load), up to the limits.
- * Always at least one, so an oversized record still gets written alone.
- */
-export function planBatch(pendingBytes: readonly number[], start: number, limits: BatchLimits): number {
-  const available = pendingBytes.length - start;
-  assert(available > 0, 'planBatch called with nothing pending');
-  let bytes = 0;
-  let n = 0;
-  while (n < available && n < limits.maxBatchEntries) {
-    const size = pendingBytes[start + n] ?? 0;
-    if (n > 0 && bytes + size > limits.maxBatchBytes) break;
-    bytes += size;
-    n++;
-  }
-  return n;
-}
-
 /** Whether a record still fits the open batch; an empty batch takes any record. */
 export function fitsBatch(batchBytes: number, batchEntries: number, recordBytes: number, limits: BatchLimits): boolean {
   if (batchEntries === 0) return true;
@@ -55,13 +36,6 @@ export function checkSequence(lastIndex: number | undefined, awaitingFrom: numbe
   if (awaitingFrom !== undefined) return index <= awaitingFrom ? 'accept' : 'drop';
   if (lastIndex === undefined || index <= lastIndex + 1) return 'accept';
   return 'gap';
-}
-
-export interface WrittenRun {
-  writerId: string;
-  term: number;
-  from: number;
-  to: number;
 }
 
 /** A writer as WrittenRuns sees it: its open run lives on the writer, not in a Map. */
@@ -107,8 +81,8 @@ export class WrittenRuns {
     return this.writers.length;
   }
 
-  writerIdAt(r: number): string {
-    return (this.writers[r] as RunCursor).id;
+  writerAt(r: number): RunCursor {
+    return this.writers[r] as RunCursor;
   }
   termAt(r: number): number {
     return this.terms[r] as number;
@@ -118,16 +92,5 @@ export class WrittenRuns {
   }
   toAt(r: number): number {
     return this.tos[r] as number;
-  }
-
-  forEach(fn: (writerId: string, term: number, from: number, to: number) => void): void {
-    const n = this.writers.length;
-    for (let r = 0; r < n; r++) fn((this.writers[r] as RunCursor).id, this.terms[r] as number, this.froms[r] as number, this.tos[r] as number);
-  }
-
-  finish(): WrittenRun[] {
-    const out: WrittenRun[] = [];
-    this.forEach((writerId, term, from, to) => out.push({ writerId, term, from, to }));
-    return out;
   }
 }

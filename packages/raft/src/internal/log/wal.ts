@@ -51,8 +51,11 @@ export interface WalEvents {
   resend(writerId: string, fromIndex: number): void;
   /** A file was closed; its ranges go to the segment writer. */
   rolledOver(file: ClosedWalFile): void;
-  /** A write or sync failed; the WAL is closed and nothing after the last `written` is durable. */
-  failed?(err: unknown): void;
+  /**
+   * A write or sync failed; the WAL is closed and nothing after the last `written` is
+   * durable. `unwritten`: each writer with entries queued, and the first of them.
+   */
+  failed?(err: unknown, unwritten: ReadonlyMap<string, number>): void;
 }
 
 export interface WalOptions {
@@ -97,6 +100,17 @@ interface WriterState extends RunCursor {
   /** The file this writer's `ref` belongs to; another file means no ref yet. */
   refSlot: FileSlot | undefined;
   ref: number;
+  /** The last `written` notice sent for this writer (0 before any). */
+  writtenTo: number;
+  writtenTerm: number;
+}
+
+/** What the WAL knows of one writer, for a server that re-attaches after its actor restarted. */
+export interface WalWriterStatus {
+  /** The last entry the WAL told this writer was written, if any since this WAL started. */
+  readonly written: { readonly index: number; readonly term: number } | undefined;
+  /** The WAL saw a gap and drops this writer's entries until it resends from here. */
+  readonly awaitingFrom: number | undefined;
 }
 
 /** A WAL file as planned by appends; its handle is opened when its first batch is written. */
@@ -132,7 +146,7 @@ interface Batch {
 }
 
 /** What the notice loop announces: a written batch, a closed file, the failure that closed the WAL. */
-type Notice = Batch | ClosedWalFile | { failure: unknown };
+type Notice = Batch | ClosedWalFile | { failure: unknown; unwritten: ReadonlyMap<string, number> };
 
 /** Spare batch buffers kept for reuse (a batch buffer is up to maxBatchBytes). */
 const SPARE_BUFFERS_MAX = 2;
@@ -218,28 +232,6 @@ export class WalWriter {
   }
 
   /**
-   * Queues one entry. Returns false when the pending queue is past its bound: the
-   * entry is still queued, but the caller should wait for `written` before sending more.
-   */
-  append(writerId: string, index: number, term: number, payload: Uint8Array): boolean {
-    if (this.closed) throw new LogClosedError('WAL');
-    if (payload.length > ENTRY_PAYLOAD_BYTES_MAX) {
-      throw new LogLimitError(`payload of ${writerId} index ${index}`, payload.length, ENTRY_PAYLOAD_BYTES_MAX);
-    }
-    const state = this.writers.get(writerId) ?? this.newWriter(writerId);
-    const verdict = checkSequence(state.lastIndex, state.awaitingFrom, index);
-    if (verdict === 'accept') {
-      state.awaitingFrom = undefined;
-      state.lastIndex = index;
-      this.encode(state, index, term, payload);
-      if (!this.scheduled && !this.flushing) this.schedule();
-    } else if (verdict === 'gap') {
-      this.askResend(writerId, state);
-    }
-    return this.pendingBytes < WAL_PENDING_BYTES_MAX;
-  }
-
-  /**
    * Queues payloads[i] as entry fromIndex + i of `terms` (one term for all, or one per
    * entry): one call per writer per Raft batch, so the writer lookup, the gap check and
    * the notice bookkeeping are paid once, not per entry. The rules are those of
@@ -255,7 +247,9 @@ export class WalWriter {
     }
     let payloadBytes = 0;
     for (let i = 0; i < n; i++) {
-      const bytes = (payloads[i] as Uint8Array).length;
+      const payload = payloads[i];
+      if (!(payload instanceof Uint8Array)) throw new LogInvalidError(`WAL batch of ${writerId}: the payload of index ${fromIndex + i} is not bytes`);
+      const bytes = payload.length;
       if (bytes > ENTRY_PAYLOAD_BYTES_MAX) throw new LogLimitError(`payload of ${writerId} index ${fromIndex + i}`, bytes, ENTRY_PAYLOAD_BYTES_MAX);
       payloadBytes += bytes;
     }
@@ -296,7 +290,7 @@ export class WalWriter {
   private newWriter(writerId: string): WriterState {
     const idBytes = Buffer.from(writerId, 'utf8');
     if (idBytes.length === 0 || idBytes.length > WRITER_ID_BYTES_MAX) throw new LogLimitError('writer id bytes', idBytes.length, WRITER_ID_BYTES_MAX);
-    const state: WriterState = { id: writerId, idBytes, lastIndex: undefined, awaitingFrom: undefined, refSlot: undefined, ref: 0, runs: undefined, run: 0 };
+    const state: WriterState = { id: writerId, idBytes, lastIndex: undefined, awaitingFrom: undefined, refSlot: undefined, ref: 0, runs: undefined, run: 0, writtenTo: 0, writtenTerm: 0 };
     this.writers.set(writerId, state);
     return state;
   }
@@ -453,6 +447,13 @@ export class WalWriter {
     batch.view = viewOf(grown);
   }
 
+  /** What the WAL knows of a writer: its last written notice and any resend it waits for. */
+  writerStatus(writerId: string): WalWriterStatus {
+    const state = this.writers.get(writerId);
+    if (state === undefined) return { written: undefined, awaitingFrom: undefined };
+    return { written: state.writtenTo > 0 ? { index: state.writtenTo, term: state.writtenTerm } : undefined, awaitingFrom: state.awaitingFrom };
+  }
+
   /** Forget a writer (its server was deleted); later appends start fresh. */
   forget(writerId: string): void {
     this.writers.delete(writerId);
@@ -522,13 +523,14 @@ export class WalWriter {
   private async flushLoop(): Promise<void> {
     if (this.flushing) return;
     this.flushing = true;
+    let batch: Batch | undefined;
     try {
-      for (let batch = this.takeBatch(); batch !== undefined && !this.closed; batch = this.takeBatch()) {
+      for (batch = this.takeBatch(); batch !== undefined && !this.closed; batch = this.takeBatch()) {
         await this.writeBatch(batch);
         this.announce(batch);
       }
     } catch (err) {
-      this.fail(err);
+      this.fail(err, batch);
     } finally {
       this.flushing = false;
     }
@@ -593,9 +595,10 @@ export class WalWriter {
   private async noticeLoop(): Promise<void> {
     try {
       for (let item = this.notices.shift(); item !== undefined; item = this.notices.shift()) {
-        if (this.silent) continue;
+        // A silenced WAL still settles its batches' accounting, or idle() (which abandon awaits) would never resolve.
         if ('runs' in item) await this.notify(item);
-        else if ('failure' in item) this.events.failed?.(item.failure);
+        else if (this.silent) continue;
+        else if ('failure' in item) this.events.failed?.(item.failure, item.unwritten);
         else this.events.rolledOver(item);
       }
     } finally {
@@ -620,7 +623,11 @@ export class WalWriter {
       if (this.silent) return;
       const from = runs.fromAt(r);
       const to = runs.toAt(r);
-      this.events.written(runs.writerIdAt(r), runs.termAt(r), from, to);
+      const term = runs.termAt(r);
+      const writer = runs.writerAt(r) as WriterState;
+      writer.writtenTo = to;
+      writer.writtenTerm = term;
+      this.events.written(writer.id, term, from, to);
       sinceYield += to - from + 1;
       if (sinceYield >= NOTIFY_SLICE_ENTRIES && this.ioInFlight) {
         sinceYield = 0;
@@ -673,13 +680,23 @@ export class WalWriter {
     this.announce({ seq: slot.seq, path: slot.path, ranges: rangesOf(slot) });
   }
 
-  private fail(err: unknown): void {
+  /** `failedBatch`: the batch whose write or sync failed; it and every later one are lost. */
+  private fail(err: unknown, failedBatch: Batch | undefined): void {
     this.closed = true;
     const open = this.openSlot;
     this.openSlot = undefined;
     if (open?.handle !== undefined) void open.handle.close().catch(() => undefined);
+    const unwritten = new Map<string, number>();
+    for (const batch of failedBatch === undefined ? this.batches : [failedBatch, ...this.batches]) {
+      for (let r = 0; r < batch.runs.length; r++) {
+        const id = batch.runs.writerAt(r).id;
+        const from = batch.runs.fromAt(r);
+        const earlier = unwritten.get(id);
+        if (earlier === undefined || from < earlier) unwritten.set(id, from);
+      }
+    }
     // After the notices of the batches made durable before it.
-    this.announce({ failure: err });
+    this.announce({ failure: err, unwritten });
   }
 }
 
