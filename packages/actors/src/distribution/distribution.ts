@@ -222,6 +222,11 @@ export class NodeDistribution implements Distribution {
       this.host!.afterDelivery();
     },
     heartbeat: (conn) => this.onHeartbeat?.(conn.peer!),
+    unsendable: (conn, signal, answer) => {
+      // The call's monitor never reached the peer: nothing will end it there.
+      if (signal.k === 'call' || signal.k === 'monitor') this.peers.get(conn.peer!)?.monitorsOut.delete(signal.ref);
+      this.host!.routeLocal(answer);
+    },
     closed: (conn, reason) => {
       const node = conn.peer;
       if (node === undefined) return;

@@ -10,3 +10,9 @@ export const QUEUED_BYTES_MAX_DEFAULT = 64 * 2 ** 20;
 export const NET_TICK_MS_DEFAULT = 15_000;
 /** Longest a handshake may take. */
 export const HANDSHAKE_MS_MAX = 10_000;
+/** Frame bodies larger than this go out in fragments, interleaved with other frames. */
+export const UNFRAGMENTED_FRAME_BYTES_MAX = 256 * 1024;
+/** Bytes of a message carried by one fragment (Erlang's distribution uses 64 KiB too). */
+export const FRAGMENT_BYTES = 64 * 1024;
+/** Fragmented messages in flight at once on one connection, each of at most maxFrameBytes. */
+export const FRAGMENTED_MESSAGES_MAX = 4;
