@@ -3,7 +3,7 @@
 // failed calls, and nodedown to node monitors.
 
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
-import { connect as tlsConnect, createServer as createTlsServer, type TlsOptions } from 'node:tls';
+import { connect as tlsConnect, type TlsOptions } from 'node:tls';
 import { decodeError, InvalidArgumentError, isWireError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { pidKey, type Pid, type RemoteName } from '../pid.js';
@@ -11,6 +11,7 @@ import { bounce } from '../internal/routing.js';
 import { isByName, NOCONNECTION, SCHEDULER_PID_ID, type Signal } from '../internal/signals.js';
 import type { Distribution } from '../node.js';
 import { Connection, type ConnectionEvents, type ConnectionSettings } from './internal/connection.js';
+import { TlsAcceptor } from './internal/tls-acceptor.js';
 import { signalFromWire } from './internal/wire-signals.js';
 import { HANDSHAKE_MS_MAX } from './limits.js';
 
@@ -63,6 +64,7 @@ export class NodeDistribution implements Distribution {
   private host: DistributionHost | undefined;
   private readonly settings: ConnectionSettings;
   private stopped = false;
+  private readonly tls: TlsAcceptor | undefined;
 
   private constructor(
     readonly name: string,
@@ -78,15 +80,20 @@ export class NodeDistribution implements Distribution {
       handshakeTimeoutMs: Math.min(HANDSHAKE_MS_MAX, options.netTickMs),
       logger: options.logger,
     };
-    // A TLS server reports a socket once its TLS handshake is done; a plain one at once.
-    server.on(options.tls !== undefined ? 'secureConnection' : 'connection', (socket: Socket) => this.accept(socket));
-    server.on('tlsClientError', (err: Error) => options.logger.warn({ reason: err.message }, 'distribution TLS handshake failed'));
+    if (options.tls !== undefined) {
+      const tls = new TlsAcceptor(options.tls, this.settings.handshakeTimeoutMs, options.logger, (socket) => this.accept(socket));
+      server.on('connection', (socket: Socket) => (this.stopped ? socket.destroy() : tls.accept(socket)));
+      this.tls = tls;
+    } else {
+      server.on('connection', (socket: Socket) => void this.accept(socket));
+    }
   }
 
   /** Listens on host:port (port 0 picks a free one); the node's full name follows. */
   static async listen(options: DistributionOptions): Promise<NodeDistribution> {
     if (options.cookie.length === 0) throw new InvalidArgumentError('a distributed node needs a non-empty cookie');
-    const server = options.tls !== undefined ? createTlsServer(options.tls) : createServer();
+    // With TLS too the node listens on plain TCP: see TlsAcceptor.
+    const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port, options.host, () => resolve());
@@ -152,6 +159,7 @@ export class NodeDistribution implements Distribution {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const peer of this.peers.values()) peer.conn?.close('node stopping');
+    this.tls?.close();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
@@ -175,16 +183,16 @@ export class NodeDistribution implements Distribution {
     }
     const socket =
       this.options.tls !== undefined
-        ? tlsConnect({ ...(this.options.tls as object), host: address.host, port: address.port, checkServerIdentity: () => undefined })
+        ? tlsConnect({ ...(this.options.tls as object), host: address.host, port: address.port })
         : tcpConnect({ host: address.host, port: address.port });
     const conn = new Connection(socket, true, node, this.settings, this.events);
     peer.conn = conn;
     socket.once(this.options.tls !== undefined ? 'secureConnect' : 'connect', () => conn.hello());
   }
 
-  private accept(socket: Socket): void {
+  private accept(socket: Socket): Connection | undefined {
     if (this.stopped) return void socket.destroy();
-    new Connection(socket, false, undefined, this.settings, this.events);
+    return new Connection(socket, false, undefined, this.settings, this.events);
   }
 
   private readonly events: ConnectionEvents = {
