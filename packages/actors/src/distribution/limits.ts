@@ -16,3 +16,15 @@ export const UNFRAGMENTED_FRAME_BYTES_MAX = 256 * 1024;
 export const FRAGMENT_BYTES = 64 * 1024;
 /** Fragmented messages in flight at once on one connection, each of at most maxFrameBytes. */
 export const FRAGMENTED_MESSAGES_MAX = 4;
+/** Failure detector restarts allowed within FAILURE_DETECTOR_RESTART_PERIOD_MS before its supervisor gives up. */
+export const FAILURE_DETECTOR_RESTARTS_MAX = 10;
+export const FAILURE_DETECTOR_RESTART_PERIOD_MS = 10_000;
+/** Longest wait between two dials of a suspected node that is not connected (the wait doubles from the poll interval). */
+export const REDIAL_MS_MAX = 10_000;
+/** Failure detector defaults (see docs/distribution.md for how they combine). */
+export const HEARTBEAT_INTERVAL_MS_DEFAULT = 100;
+export const WINDOW_SIZE_DEFAULT = 1_000;
+export const POLL_INTERVAL_MS_DEFAULT = 1_000;
+export const PHI_THRESHOLD_DEFAULT = 8;
+export const MIN_STD_DEVIATION_MS_DEFAULT = 100;
+export const ACCEPTABLE_PAUSE_MS_DEFAULT = 500;
