@@ -111,13 +111,15 @@ describe('fragments', () => {
     const box = inbox(b);
     const other = inbox(b);
     const expected: number[] = [];
-    for (let i = 0; i < 40; i++) {
-      a.send(box.pid, { i, pad: i % 3 === 0 ? 'p'.repeat(600_000) : '' });
-      a.send(other.pid, { i });
+    // One turn: frames just over the fragment threshold (which the socket may take at
+    // once), larger ones, and small ones to the same and to another actor in between.
+    for (let i = 0; i < 60; i++) {
+      a.send(box.pid, { i, pad: i % 3 === 0 ? 'p'.repeat(i % 2 === 0 ? 270_000 : 600_000) : '' });
+      for (let j = 0; j < 50; j++) a.send(other.pid, { i, j, pad: 'q'.repeat(200) });
       expected.push(i);
     }
     for (const i of expected) expect((await box.next()).i).toBe(i);
-    for (const i of expected) expect((await other.next()).i).toBe(i);
+    for (const i of expected) for (let j = 0; j < 50; j++) expect(await other.next()).toMatchObject({ i, j });
   });
 });
 

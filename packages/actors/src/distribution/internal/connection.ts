@@ -82,6 +82,7 @@ export class Connection {
   private fragmentsSending: OutgoingFragments[] = [];
   private fragmentTurn = 0;
   private nextFragmentsId = 0;
+  private pumpPaused = false;
   private readonly fragmentsIn: FragmentAssembler<{ decode(body: Buffer): unknown }>;
   /** Larger frame bodies go out in fragments. */
   private readonly unfragmentedBytesMax: number;
@@ -198,6 +199,18 @@ export class Connection {
   }
 
   private encodeOneByOne(batch: Signal[], wire: unknown[][]): void {
+    // No fragment goes out before the whole batch is encoded: a frame in fragments that
+    // finished now would release signals it holds behind later ones of this batch.
+    this.pumpPaused = true;
+    try {
+      this.encodeEach(batch, wire);
+    } finally {
+      this.pumpPaused = false;
+    }
+    this.writeQueued();
+  }
+
+  private encodeEach(batch: Signal[], wire: unknown[][]): void {
     let group: Buffer[] = [];
     let groupBytes = 0;
     const smallMax = this.unfragmentedBytesMax - SIGNALS_FRAME_OVERHEAD_BYTES;
@@ -275,7 +288,7 @@ export class Connection {
     if (waiting > this.settings.maxQueuedBytes) {
       return this.close(`peer is overloaded: ${waiting} bytes wait for it to read (maxQueuedBytes ${this.settings.maxQueuedBytes})`);
     }
-    this.writeQueued();
+    if (!this.pumpPaused) this.writeQueued();
   }
 
   /** Fills the socket's share, taking turns between queued frames and fragments of the frames in fragments. */
