@@ -3,7 +3,8 @@
 // small messages and heartbeats overtake without breaking the order per destination,
 // and a peer that sends a fragment sequence no sender makes loses its connection.
 
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/distribution/internal/connection.js';
 import { decodeBody, FRAME_HEADER_BYTES } from '../../src/distribution/internal/codec.js';
@@ -120,6 +121,65 @@ describe('fragments', () => {
     }
     for (const i of expected) expect((await box.next()).i).toBe(i);
     for (const i of expected) for (let j = 0; j < 50; j++) expect(await other.next()).toMatchObject({ i, j });
+  });
+});
+
+describe('fragments over a socket that takes every write at once', () => {
+  /** Two connected in-memory sockets whose writes complete at once, as a loopback kernel buffer with room does. */
+  function socketPair(): [Socket, Socket] {
+    const ends: Duplex[] = [];
+    for (let i = 0; i < 2; i++) {
+      ends.push(
+        new Duplex({
+          read() {},
+          write(chunk: Buffer, _encoding, done) {
+            // Taken at once; seen by the other end on a later turn, as with a real socket.
+            setImmediate(() => ends[1 - i]!.push(chunk));
+            done();
+          },
+        }),
+      );
+    }
+    for (const end of ends) Object.assign(end, { setNoDelay: () => end, remoteAddress: 'memory' });
+    return ends as unknown as [Socket, Socket];
+  }
+
+  it('keeps the order per destination when frames in fragments finish as soon as they start', async () => {
+    const [left, right] = socketPair();
+    const settings = (myName: string) => ({ myName, cookie: 'secret', maxFrameBytes: 8 << 20, maxQueuedBytes: 64 << 20, netTickMs: 60_000, handshakeTimeoutMs: 5_000, logger: silentLogger });
+    const received: { to: string; i: number }[] = [];
+    let total = 0;
+    const events = (onUp: () => void) => ({
+      acceptInbound: () => 'accept' as const,
+      up: onUp,
+      signals: (_c: Connection, signals: unknown[]) => {
+        for (const s of signals) received.push((s as [number, number, { to: string; i: number }])[2]);
+        total += signals.length;
+      },
+      heartbeat: () => undefined,
+      closed: () => undefined,
+    });
+    let upCount = 0;
+    let markUp = () => {};
+    const bothUp = new Promise<void>((resolve) => (markUp = resolve));
+    const up = () => void (++upCount === 2 && markUp());
+    const sender = new Connection(left, true, 'b@memory:1', settings('a@memory:1'), events(up));
+    const receiver = new Connection(right, false, undefined, settings('b@memory:1'), events(up));
+    sender.hello();
+    await bothUp;
+    const y = { node: 'b@memory:1', scheduler: 0, id: 7 };
+    const z = { node: 'b@memory:1', scheduler: 0, id: 8 };
+    let sent = 0;
+    for (let i = 0; i < 10; i++) {
+      sender.send({ k: 'msg', to: y, msg: { to: 'y', i, pad: i % 2 === 0 ? 'p'.repeat(300_000) : '' } });
+      for (let j = 0; j < 20; j++) sender.send({ k: 'msg', to: z, msg: { to: 'z', i: i * 100 + j, pad: 'q'.repeat(2_000) } });
+      sent += 21;
+    }
+    await expect.poll(() => total).toBe(sent);
+    const toY = received.filter((m) => m.to === 'y').map((m) => m.i);
+    expect(toY).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    sender.close('done', 'debug');
+    receiver.close('done', 'debug');
   });
 });
 
