@@ -111,7 +111,12 @@ export function describeReason(reason: unknown): string {
   try {
     return JSON.stringify(reason) ?? String(reason);
   } catch {
-    return String(reason);
+    // A reason from another node can be anything, even an object that cannot become a string.
+    try {
+      return String(reason);
+    } catch {
+      return `a ${typeof reason} that cannot be shown`;
+    }
   }
 }
 
@@ -135,8 +140,18 @@ export function encodeError(err: unknown): WireError {
   return { $error: { name: 'Error', message: describeReason(err) } };
 }
 
+/** True for a well-formed wire error (it may come from another node, so every field is checked). */
 export function isWireError(value: unknown): value is WireError {
-  return typeof value === 'object' && value !== null && typeof (value as WireError).$error?.message === 'string';
+  if (typeof value !== 'object' || value === null) return false;
+  const e = (value as { $error?: unknown }).$error;
+  if (typeof e !== 'object' || e === null) return false;
+  const { name, message, code, props } = e as Record<string, unknown>;
+  return (
+    typeof name === 'string' &&
+    typeof message === 'string' &&
+    (code === undefined || typeof code === 'string') &&
+    (props === undefined || (typeof props === 'object' && props !== null && !Array.isArray(props)))
+  );
 }
 
 /** Rebuilds an encoded error as an instance of its class, with its code and fields. */
@@ -145,7 +160,7 @@ export function decodeError(wire: WireError): Error {
   const cls = errorClasses.get(name);
   if (code !== undefined) {
     const err: ActorError = Object.create((cls ?? ActorError).prototype);
-    Object.assign(err, { message, name, code, ...props });
+    Object.assign(err, { ...props, message, name, code });
     Object.defineProperty(err, 'stack', { value: `${name}: ${message}`, writable: true, configurable: true });
     return err;
   }

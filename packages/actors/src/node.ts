@@ -8,6 +8,7 @@ import type { TlsOptions } from 'node:tls';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { NodeDistribution, type ConnectionInfo } from './distribution/distribution.js';
 import { startFailureDetector, type FailureDetectorOptions } from './distribution/failure-detector.js';
+import { FRAME_BYTES_MAX_DEFAULT, NET_TICK_MS_DEFAULT, QUEUED_BYTES_MAX_DEFAULT } from './distribution/limits.js';
 import { Piscina } from 'piscina';
 import { systemClock, type Clock } from './clock.js';
 import { DirtyJobError, encodeError, InvalidArgumentError, NameTakenError, NodeNotRunningError, SpawnError } from './errors.js';
@@ -115,9 +116,9 @@ export class Node {
         host: options.host ?? '127.0.0.1',
         port: options.port,
         cookie: options.cookie ?? '',
-        netTickMs: options.netTickMs ?? 15_000,
-        maxFrameBytes: options.maxFrameBytes ?? 64 * 2 ** 20,
-        maxQueuedBytes: options.maxQueuedBytes ?? 64 * 2 ** 20,
+        netTickMs: options.netTickMs ?? NET_TICK_MS_DEFAULT,
+        maxFrameBytes: options.maxFrameBytes ?? FRAME_BYTES_MAX_DEFAULT,
+        maxQueuedBytes: options.maxQueuedBytes ?? QUEUED_BYTES_MAX_DEFAULT,
         tls: options.tls,
         logger,
       });

@@ -9,7 +9,7 @@ export interface Inbox {
 }
 
 /** A process actor whose messages the test can await. */
-export function inbox(node: Node): Inbox {
+export function inbox(node: Node, options: { trapExit?: boolean } = {}): Inbox {
   const queued: unknown[] = [];
   const waiting: { match: (msg: any) => boolean; resolve: (msg: any) => void }[] = [];
   const pid = node.spawn(async (ctx: ActorContext) => {
@@ -19,7 +19,7 @@ export function inbox(node: Node): Inbox {
       if (i >= 0) waiting.splice(i, 1)[0]!.resolve(msg);
       else queued.push(msg);
     }
-  });
+  }, undefined, options);
   return {
     pid,
     next(match = () => true) {

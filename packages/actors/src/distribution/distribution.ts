@@ -11,9 +11,10 @@ import { bounce } from '../internal/routing.js';
 import { isByName, NOCONNECTION, SCHEDULER_PID_ID, type Signal } from '../internal/signals.js';
 import type { Distribution } from '../node.js';
 import { Connection, type ConnectionEvents, type ConnectionSettings } from './internal/connection.js';
+import { RefusalLog } from './internal/refusal-log.js';
 import { TlsAcceptor } from './internal/tls-acceptor.js';
 import { signalFromWire } from './internal/wire-signals.js';
-import { HANDSHAKE_MS_MAX } from './limits.js';
+import { HANDSHAKE_MS_MAX, UNAUTHENTICATED_CONNECTIONS_MAX } from './limits.js';
 
 export interface DistributionOptions {
   readonly shortName: string;
@@ -63,6 +64,8 @@ export class NodeDistribution implements Distribution {
   private readonly nodeMonitors = new Map<string, Map<string, Pid>>();
   private host: DistributionHost | undefined;
   private readonly settings: ConnectionSettings;
+  /** Inbound connections whose peer has not proved the cookie yet (capped). */
+  private readonly unauthenticated = new Set<Connection>();
   private stopped = false;
   private readonly tls: TlsAcceptor | undefined;
 
@@ -79,10 +82,11 @@ export class NodeDistribution implements Distribution {
       netTickMs: options.netTickMs,
       handshakeTimeoutMs: Math.min(HANDSHAKE_MS_MAX, options.netTickMs),
       logger: options.logger,
+      refusals: new RefusalLog(options.logger),
     };
     if (options.tls !== undefined) {
-      const tls = new TlsAcceptor(options.tls, this.settings.handshakeTimeoutMs, options.logger, (socket) => this.accept(socket));
-      server.on('connection', (socket: Socket) => (this.stopped ? socket.destroy() : tls.accept(socket)));
+      const tls = new TlsAcceptor(options.tls, this.settings.handshakeTimeoutMs, this.settings.refusals, (socket) => this.accept(socket, true));
+      server.on('connection', (socket: Socket) => this.acceptTls(tls, socket));
       this.tls = tls;
     } else {
       server.on('connection', (socket: Socket) => void this.accept(socket));
@@ -159,7 +163,9 @@ export class NodeDistribution implements Distribution {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const peer of this.peers.values()) peer.conn?.close('node stopping');
+    for (const conn of this.unauthenticated) conn.close('node stopping', 'debug');
     this.tls?.close();
+    this.settings.refusals.flush();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
@@ -190,24 +196,38 @@ export class NodeDistribution implements Distribution {
     socket.once(this.options.tls !== undefined ? 'secureConnect' : 'connect', () => conn.hello());
   }
 
-  private accept(socket: Socket): Connection | undefined {
+  /** A TLS socket was counted against the cap while in its TLS handshake (see `acceptTls`). */
+  private accept(socket: Socket, counted = false): Connection | undefined {
     if (this.stopped) return void socket.destroy();
-    return new Connection(socket, false, undefined, this.settings, this.events);
+    if (!counted && this.handshakesAtCap(socket)) return void socket.destroy();
+    const conn = new Connection(socket, false, undefined, this.settings, this.events);
+    this.unauthenticated.add(conn);
+    return conn;
+  }
+
+  /** Inbound TLS: the TLS handshake counts against the same cap and runs under the same deadline. */
+  private acceptTls(tls: TlsAcceptor, socket: Socket): void {
+    if (this.stopped || this.handshakesAtCap(socket)) return void socket.destroy();
+    tls.accept(socket);
+  }
+
+  private handshakesAtCap(socket: Socket): boolean {
+    if (this.unauthenticated.size + (this.tls?.tlsHandshakes ?? 0) < UNAUTHENTICATED_CONNECTIONS_MAX) return false;
+    this.settings.refusals.warn(
+      { address: socket.remoteAddress, reason: `${UNAUTHENTICATED_CONNECTIONS_MAX} connections are already in their handshake` },
+      'distribution connection refused',
+    );
+    return true;
   }
 
   private readonly events: ConnectionEvents = {
-    acceptInbound: (conn, node) => {
-      const peer = this.peer(node);
-      const existing = peer.conn;
-      // A live connection stays until this one proves the cookie (see `up`).
-      if (existing?.isUp === true) return 'accept';
-      if (existing !== undefined && existing.outbound && this.name < node) return 'simultaneous';
-      // Our own dial lost the tie-break, or the peer dialled again: this one replaces it.
-      peer.conn = conn;
-      existing?.close('superseded by a connection the peer dialled', 'debug');
-      return 'accept';
+    // A pure decision: the hello proves nothing, so the slot is taken in `up`, once it has.
+    decideInbound: (node) => {
+      const existing = this.peers.get(node)?.conn;
+      return existing !== undefined && !existing.isUp && existing.outbound && this.name < node ? 'simultaneous' : 'accept';
     },
     up: (conn) => {
+      this.unauthenticated.delete(conn);
       const node = conn.peer!;
       const peer = this.peer(node);
       if (peer.conn !== conn) this.replace(node, peer, conn);
@@ -219,15 +239,18 @@ export class NodeDistribution implements Distribution {
     },
     signals: (conn, signals) => {
       const peer = this.peer(conn.peer!);
-      for (const raw of signals) {
-        const checked = checkSignal(signalFromWire(raw, conn.peer!, this.name), this.name);
-        if (checked === undefined) return conn.close('malformed signal from peer');
-        const signal = this.resolveIncoming(peer, conn, checked);
-        if (signal === undefined) continue;
-        this.trackIncoming(peer, signal);
-        this.host!.deliverFromNetwork(signal);
+      try {
+        for (const raw of signals) {
+          const checked = checkSignal(signalFromWire(raw, conn.peer!, this.name), conn.peer!, this.name);
+          if (typeof checked === 'string') return conn.close(`malformed signal from peer: ${checked}`);
+          const signal = this.resolveIncoming(peer, conn, checked);
+          if (signal === undefined) continue;
+          this.trackIncoming(peer, signal);
+          this.host!.deliverFromNetwork(signal);
+        }
+      } finally {
+        this.host!.afterDelivery();
       }
-      this.host!.afterDelivery();
     },
     heartbeat: (conn) => this.onHeartbeat?.(conn.peer!),
     unsendable: (conn, signal, answer) => {
@@ -236,6 +259,7 @@ export class NodeDistribution implements Distribution {
       this.host!.routeLocal(answer);
     },
     closed: (conn, reason) => {
+      this.unauthenticated.delete(conn);
       const node = conn.peer;
       if (node === undefined) return;
       const peer = this.peers.get(node);
@@ -393,17 +417,25 @@ export function parseNodeName(node: string): { host: string; port: number } | un
   return { host: node.slice(at + 1, colon), port };
 }
 
+/** Signal kinds a peer may send (no spawning over the wire). */
 const SIGNAL_KINDS = new Set(['msg', 'call', 'named', 'monitorName', 'link', 'unlink', 'exit', 'monitor', 'demonitor', 'down', 'reply', 'info']);
+/** Kinds whose `from` is an actor of the sending node: the peer may not speak for others. */
+const FROM_SENDER = new Set(['call', 'monitorName', 'link', 'unlink', 'exit', 'monitor', 'demonitor']);
 
 /**
- * Checks a signal from the network (pids were already validated by signalFromWire);
- * undefined if it is not one we accept here.
+ * Checks a signal from the network (pids were already given their shape by
+ * signalFromWire): the signal, or why it is refused.
  */
-function checkSignal(signal: Signal | undefined, myName: string): Signal | undefined {
-  if (signal === undefined || !SIGNAL_KINDS.has(signal.k)) return undefined;
-  if (signal.k === 'named' || signal.k === 'monitorName') return typeof signal.name === 'string' && signal.node === myName ? signal : undefined;
-  if (signal.to.node !== myName) return undefined;
-  if ('ref' in signal && typeof signal.ref !== 'string') return undefined;
-  if ((signal.k === 'exit' || signal.k === 'down') && isWireError(signal.reason)) return { ...signal, reason: decodeError(signal.reason) };
+function checkSignal(signal: Signal | string, sender: string, myName: string): Signal | string {
+  if (typeof signal === 'string') return signal;
+  if (!SIGNAL_KINDS.has(signal.k)) return `signals of kind ${signal.k} are not accepted from peers`;
+  if (signal.k === 'named' || signal.k === 'monitorName') {
+    if (signal.node !== myName) return `${signal.k} for a name on another node`;
+  } else if (signal.to.node !== myName) return `${signal.k} for an actor of another node`;
+  if (FROM_SENDER.has(signal.k) && (signal as { from: Pid }).from.node !== sender) return `${signal.k} from an actor of another node than the sender`;
+  if (signal.k === 'exit' || signal.k === 'down') {
+    if (isWireError(signal.reason)) return { ...signal, reason: decodeError(signal.reason) };
+    if (typeof signal.reason === 'object' && signal.reason !== null && '$error' in signal.reason) return `${signal.k} with a malformed error as its reason`;
+  }
   return signal;
 }

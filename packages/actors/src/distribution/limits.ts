@@ -28,3 +28,15 @@ export const POLL_INTERVAL_MS_DEFAULT = 1_000;
 export const PHI_THRESHOLD_DEFAULT = 8;
 export const MIN_STD_DEVIATION_MS_DEFAULT = 100;
 export const ACCEPTABLE_PAUSE_MS_DEFAULT = 500;
+/** Largest frame accepted before the peer has proved the cookie (a hello is well under 1 KiB). */
+export const HANDSHAKE_FRAME_BYTES_MAX = 4 * 1024;
+/** Inbound connections that may be in their handshake at once; more are closed on arrival. */
+export const UNAUTHENTICATED_CONNECTIONS_MAX = 64;
+/** Deepest nesting of arrays and maps in a frame (a handshake frame is flat). */
+export const FRAME_DEPTH_MAX = 512;
+export const HANDSHAKE_FRAME_DEPTH_MAX = 2;
+/** Largest BigInt (in bytes of msgpackr's BigInt extension) a peer may send. */
+export const BIGINT_BYTES_MAX = 4 * 1024;
+/** Refused or failed connections logged per interval; the rest are counted and summed up in the next record. */
+export const REFUSAL_LOGS_PER_INTERVAL_MAX = 10;
+export const REFUSAL_LOG_INTERVAL_MS = 10_000;

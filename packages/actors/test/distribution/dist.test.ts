@@ -5,6 +5,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../src/distribution/internal/codec.js';
+import { RefusalLog } from '../../src/distribution/internal/refusal-log.js';
 import { Connection } from '../../src/distribution/internal/connection.js';
 import { parseNodeName, silentLogger, type ActorContext, type From, type Pid } from '../../src/index.js';
 import { inbox } from '../helpers.js';
@@ -185,9 +186,9 @@ describe('bad input', () => {
         socket,
         true,
         a.name,
-        { myName: 'intruder@127.0.0.1:9', cookie: 'secret', maxFrameBytes: 1024, maxQueuedBytes: 1024, netTickMs: 5_000, handshakeTimeoutMs: 5_000, logger: silentLogger },
+        { myName: 'intruder@127.0.0.1:9', cookie: 'secret', maxFrameBytes: 1024, maxQueuedBytes: 1024, netTickMs: 5_000, handshakeTimeoutMs: 5_000, logger: silentLogger, refusals: new RefusalLog(silentLogger) },
         {
-          acceptInbound: () => "accept" as const,
+          decideInbound: () => "accept" as const,
           up: () => socket.write(encodeFrame([99, 'what is this'])),
           signals: () => undefined,
           heartbeat: () => undefined,

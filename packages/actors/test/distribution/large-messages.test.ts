@@ -7,7 +7,8 @@ import { connect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/distribution/internal/connection.js';
-import { decodeBody, FRAME_HEADER_BYTES } from '../../src/distribution/internal/codec.js';
+import { FRAME_HEADER_BYTES, FrameCodec } from '../../src/distribution/internal/codec.js';
+import { RefusalLog } from '../../src/distribution/internal/refusal-log.js';
 import { encodeFragment, FRAGMENT, FRAGMENT_FIRST, FRAGMENT_LAST, FragmentAssembler, FragmentError } from '../../src/distribution/internal/fragments.js';
 import { FRAGMENTED_MESSAGES_MAX } from '../../src/distribution/limits.js';
 import { parseNodeName, type NodeDistribution } from '../../src/distribution/distribution.js';
@@ -146,11 +147,11 @@ describe('fragments over a socket that takes every write at once', () => {
 
   it('keeps the order per destination when frames in fragments finish as soon as they start', async () => {
     const [left, right] = socketPair();
-    const settings = (myName: string) => ({ myName, cookie: 'secret', maxFrameBytes: 8 << 20, maxQueuedBytes: 64 << 20, netTickMs: 60_000, handshakeTimeoutMs: 5_000, logger: silentLogger });
+    const settings = (myName: string) => ({ myName, cookie: 'secret', maxFrameBytes: 8 << 20, maxQueuedBytes: 64 << 20, netTickMs: 60_000, handshakeTimeoutMs: 5_000, logger: silentLogger, refusals: new RefusalLog(silentLogger) });
     const received: { to: string; i: number }[] = [];
     let total = 0;
     const events = (onUp: () => void) => ({
-      acceptInbound: () => 'accept' as const,
+      decideInbound: () => 'accept' as const,
       up: onUp,
       signals: (_c: Connection, signals: unknown[]) => {
         for (const s of signals) received.push((s as [number, number, { to: string; i: number }])[2]);
@@ -226,9 +227,9 @@ describe('fragment reassembly', () => {
         socket,
         true,
         a.name,
-        { myName: 'intruder@127.0.0.1:9', cookie: 'secret', maxFrameBytes: 1 << 20, maxQueuedBytes: 1 << 20, netTickMs: 5_000, handshakeTimeoutMs: 5_000, logger: silentLogger },
+        { myName: 'intruder@127.0.0.1:9', cookie: 'secret', maxFrameBytes: 1 << 20, maxQueuedBytes: 1 << 20, netTickMs: 5_000, handshakeTimeoutMs: 5_000, logger: silentLogger, refusals: new RefusalLog(silentLogger) },
         {
-          acceptInbound: () => 'accept' as const,
+          decideInbound: () => 'accept' as const,
           up: () => socket.write(encodeFragment(5, 0, Buffer.from('orphan'), 0, 6)),
           signals: () => undefined,
           heartbeat: () => undefined,
@@ -241,10 +242,10 @@ describe('fragment reassembly', () => {
     expect(closeReasons(a)).toContain('bad fragment: fragment of frame 5, which has not started');
   });
 
-  it('a hand-built fragment frame is the msgpack value [FRAGMENT, id, flags, bytes]', () => {
+  it('a hand-built fragment frame is the msgpack value [FRAGMENT, id, flags, bytes], and passes the frame checks', () => {
     const built = encodeFragment(3, FRAGMENT_FIRST, Buffer.from('--hello--'), 2, 7);
     expect(built.readUInt32BE(0)).toBe(built.length - FRAME_HEADER_BYTES);
-    const [kind, id, flags, bytes] = decodeBody(built.subarray(FRAME_HEADER_BYTES)) as [number, number, number, Uint8Array];
+    const [kind, id, flags, bytes] = new FrameCodec().decode(built.subarray(FRAME_HEADER_BYTES)) as [number, number, number, Uint8Array];
     expect([kind, id, flags, Buffer.from(bytes).toString()]).toEqual([FRAGMENT, 3, FRAGMENT_FIRST, 'hello']);
   });
 });

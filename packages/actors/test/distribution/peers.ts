@@ -3,7 +3,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import type { Node, NodeOptions } from '../../src/index.js';
+import { connect, type Socket } from 'node:net';
+import { Connection } from '../../src/distribution/internal/connection.js';
+import { RefusalLog } from '../../src/distribution/internal/refusal-log.js';
+import { parseNodeName, silentLogger, type Node, type NodeOptions } from '../../src/index.js';
 import { startNode, type LogRecord } from '../helpers.js';
 
 export interface Peers {
@@ -61,4 +64,39 @@ export function peers(): Peers {
 /** The reasons a node logged for closed connections. */
 export function closeReasons(node: { records: LogRecord[] }): string[] {
   return node.records.map((r) => String(r.obj.reason ?? ''));
+}
+
+export interface HandDriven {
+  readonly conn: Connection;
+  readonly socket: Socket;
+  /** Resolves with the reason once the connection closes. */
+  readonly closed: Promise<string>;
+  /** Signals the node sent to this connection, as wire arrays. */
+  readonly received: unknown[][];
+}
+
+/**
+ * A connection to `node` that the test drives by hand, as node `myName` (with the
+ * cookie 'secret' unless told): resolves once authenticated.
+ */
+export function handDriven(node: Node, myName: string, cookie = 'secret'): Promise<HandDriven> {
+  const { host, port } = parseNodeName(node.name)!;
+  return new Promise((resolve, reject) => {
+    let closedResolve: (reason: string) => void = () => undefined;
+    const closed = new Promise<string>((r) => (closedResolve = r));
+    const received: unknown[][] = [];
+    const socket = connect({ host, port });
+    const settings = { myName, cookie, maxFrameBytes: 1 << 20, maxQueuedBytes: 1 << 20, netTickMs: 60_000, handshakeTimeoutMs: 5_000, logger: silentLogger, refusals: new RefusalLog(silentLogger) };
+    const conn: Connection = new Connection(socket, true, node.name, settings, {
+      decideInbound: () => 'accept',
+      up: () => resolve({ conn, socket, closed, received }),
+      signals: (_conn, signals) => void received.push(...(signals as unknown[][])),
+      heartbeat: () => undefined,
+      closed: (_conn, reason) => {
+        closedResolve(reason);
+        reject(new Error(`handshake failed: ${reason}`));
+      },
+    });
+    socket.once('connect', () => conn.hello());
+  });
 }

@@ -1,7 +1,9 @@
 // Frames on the wire: a 4-byte big-endian length, then one msgpackr value. Errors in
 // signals (exit reasons, failed replies) travel as plain data and are rebuilt on arrival.
 
-import { Packr } from 'msgpackr';
+import { Packr, Unpackr } from 'msgpackr';
+import { FRAME_DEPTH_MAX, HANDSHAKE_FRAME_DEPTH_MAX } from '../limits.js';
+import { checkFrameBody, newRecordShapes, type FrameRules } from './frame-check.js';
 
 export const FRAME_HEADER_BYTES = 4;
 /** 2: signals as arrays, pids of the two ends packed into numbers. */
@@ -29,17 +31,29 @@ const packr = new Packr({ useRecords: false, moreTypes: true });
  * One encoder and one decoder per connection: with `sequential` records, the shape of
  * a repeated object (a signal, a pid) is sent once per connection and referred to
  * after that, which both sides can do because frames are decoded in the order sent.
+ * Every body is checked as plain data within bounds before msgpackr reads it.
  */
 export class FrameCodec {
   private encoder = newSequentialPackr();
-  private decoder = newSequentialPackr();
+  private decoder = newSequentialUnpackr();
+  private dataRules: FrameRules = { shapes: newRecordShapes(), userTypes: true, depthMax: FRAME_DEPTH_MAX };
 
   encode(frame: unknown[]): Buffer {
     return withHeader(this.encoder.pack(frame));
   }
 
+  /** Decodes a frame from an authenticated peer; throws with the reason when the bytes are refused. */
   decode(body: Buffer): unknown {
+    const refusal = checkFrameBody(body, this.dataRules);
+    if (refusal !== undefined) throw new Error(refusal);
     return this.decoder.unpack(body);
+  }
+
+  /** Decodes a handshake frame: flat, plain data, no records; throws with the reason when refused. */
+  decodeHandshake(body: Buffer): unknown {
+    const refusal = checkFrameBody(body, HANDSHAKE_RULES);
+    if (refusal !== undefined) throw new Error(refusal);
+    return handshakeUnpackr.unpack(body);
   }
 
   /** Encodes one value against the shared shapes, for `signalsFrame` (values encoded in turn concatenate). */
@@ -58,14 +72,31 @@ export class FrameCodec {
    */
   takeDecoder(): { decode(body: Buffer): unknown } {
     const decoder = this.decoder;
-    this.decoder = newSequentialPackr();
-    return { decode: (body) => decoder.unpack(body) };
+    const rules = this.dataRules;
+    this.decoder = newSequentialUnpackr();
+    this.dataRules = { ...rules, shapes: newRecordShapes() };
+    return {
+      decode: (body) => {
+        const refusal = checkFrameBody(body, rules);
+        if (refusal !== undefined) throw new Error(refusal);
+        return decoder.unpack(body);
+      },
+    };
   }
 
   /** Forgets the shapes received so far (on a RESET frame). */
   resetDecoder(): void {
-    this.decoder = newSequentialPackr();
+    this.decoder = newSequentialUnpackr();
+    this.dataRules = { ...this.dataRules, shapes: newRecordShapes() };
   }
+}
+
+const HANDSHAKE_RULES: FrameRules = { shapes: undefined, userTypes: false, depthMax: HANDSHAKE_FRAME_DEPTH_MAX };
+const handshakeUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, structuredClone: false });
+
+/** References (structured clone) are off: a peer could otherwise name one object from many places, or make cycles. */
+function newSequentialUnpackr(): Unpackr {
+  return new Unpackr({ sequential: true, moreTypes: true, structuredClone: false });
 }
 
 function newSequentialPackr(): Packr {
@@ -114,32 +145,35 @@ export function encodeFrame(frame: unknown[]): Buffer {
   return out;
 }
 
-export function decodeBody(body: Buffer): unknown {
-  return packr.unpack(body);
-}
-
-/** Splits a byte stream into frame bodies; bounded by `maxFrameBytes`. */
+/**
+ * Splits a byte stream into frame bodies, one at a time, so that each frame's length is
+ * checked against the limit of the moment (small until the peer is authenticated).
+ */
 export class FrameReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
 
-  constructor(private readonly maxFrameBytes: number) {}
-
-  /** Returns the complete frame bodies; throws on a length over the limit. */
-  push(chunk: Buffer): Buffer[] {
+  push(chunk: Buffer): void {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
-    const frames: Buffer[] = [];
-    for (;;) {
-      if (this.buffered < FRAME_HEADER_BYTES) break;
-      const head = this.peek(FRAME_HEADER_BYTES);
-      const length = head.readUInt32BE(0);
-      if (length > this.maxFrameBytes) throw new RangeError(`frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`);
-      if (this.buffered < FRAME_HEADER_BYTES + length) break;
-      const all = this.take(FRAME_HEADER_BYTES + length);
-      frames.push(all.subarray(FRAME_HEADER_BYTES));
-    }
-    return frames;
+  }
+
+  /**
+   * The next complete frame body, or undefined until more bytes arrive. Throws as soon as
+   * a length header passes `maxFrameBytes`, before any of that frame's body is waited for.
+   */
+  next(maxFrameBytes: number): Buffer | undefined {
+    if (this.buffered < FRAME_HEADER_BYTES) return undefined;
+    const length = this.peek(FRAME_HEADER_BYTES).readUInt32BE(0);
+    if (length > maxFrameBytes) throw new RangeError(`frame of ${length} bytes exceeds the limit of ${maxFrameBytes}`);
+    if (this.buffered < FRAME_HEADER_BYTES + length) return undefined;
+    return this.take(FRAME_HEADER_BYTES + length).subarray(FRAME_HEADER_BYTES);
+  }
+
+  /** Drops whatever is buffered (the connection is closing). */
+  clear(): void {
+    this.chunks = [];
+    this.buffered = 0;
   }
 
   private peek(n: number): Buffer {

@@ -27,7 +27,8 @@ import {
   TICK_FRAME,
   type Refusal,
 } from './codec.js';
-import { FRAGMENTED_MESSAGES_MAX, SOCKET_BUFFER_BYTES_MAX, UNFRAGMENTED_FRAME_BYTES_MAX } from '../limits.js';
+import { FRAGMENTED_MESSAGES_MAX, HANDSHAKE_FRAME_BYTES_MAX, SOCKET_BUFFER_BYTES_MAX, UNFRAGMENTED_FRAME_BYTES_MAX } from '../limits.js';
+import type { RefusalLog } from './refusal-log.js';
 import { signalToWire } from './wire-signals.js';
 import { FRAGMENT, FragmentAssembler, FragmentError, OutgoingFragments } from './fragments.js';
 import { refuseUnsendable } from './unsendable.js';
@@ -41,14 +42,19 @@ export interface ConnectionSettings {
   readonly netTickMs: number;
   readonly handshakeTimeoutMs: number;
   readonly logger: Logger;
+  /** Where connections that never came up are logged, at a bounded rate. */
+  readonly refusals: RefusalLog;
 }
 
 /** What the node does with an inbound handshake that names `peer`. */
 export type InboundDecision = 'accept' | 'simultaneous';
 
 export interface ConnectionEvents {
-  /** An inbound handshake names its node: go on, or refuse because our own dial wins? */
-  acceptInbound(conn: Connection, peer: string): InboundDecision;
+  /**
+   * An inbound hello names its node: go on, or refuse because our own dial wins? The
+   * peer has proved nothing yet, so the answer must not change any state of the node.
+   */
+  decideInbound(peer: string): InboundDecision;
   up(conn: Connection): void;
   signals(conn: Connection, signals: unknown[]): void;
   heartbeat(conn: Connection): void;
@@ -86,6 +92,7 @@ export class Connection {
   private readonly fragmentsIn: FragmentAssembler<{ decode(body: Buffer): unknown }>;
   /** Larger frame bodies go out in fragments. */
   private readonly unfragmentedBytesMax: number;
+  private handshakeTimer: NodeJS.Timeout | undefined;
   /** For observability and tests. */
   signalsSent = 0;
   signalsReceived = 0;
@@ -99,7 +106,7 @@ export class Connection {
     private readonly events: ConnectionEvents,
   ) {
     this.peer = expectedPeer;
-    this.reader = new FrameReader(settings.maxFrameBytes);
+    this.reader = new FrameReader();
     this.fragmentsIn = new FragmentAssembler(settings.maxFrameBytes);
     this.unfragmentedBytesMax = Math.min(UNFRAGMENTED_FRAME_BYTES_MAX, settings.maxFrameBytes);
     this.phase = outbound ? 'challenge' : 'hello';
@@ -108,8 +115,9 @@ export class Connection {
     socket.on('drain', () => this.writeQueued());
     socket.on('error', (err) => this.close(`socket error: ${err.message}`));
     socket.on('close', () => this.close('connection closed by peer'));
-    const handshakeDeadlineMs = performance.now() + settings.handshakeTimeoutMs;
-    this.timer = setInterval(() => this.tick(handshakeDeadlineMs), Math.max(10, Math.floor(settings.netTickMs / 4)));
+    this.handshakeTimer = setTimeout(() => this.close(`handshake did not complete within ${settings.handshakeTimeoutMs} ms`), settings.handshakeTimeoutMs);
+    this.handshakeTimer.unref();
+    this.timer = setInterval(() => this.tick(), Math.max(10, Math.floor(settings.netTickMs / 4)));
     this.timer.unref();
   }
 
@@ -343,43 +351,50 @@ export class Connection {
     this.socket.write(bytes);
   }
 
+  /**
+   * Nothing a peer sends may throw out of this socket callback: every failure closes
+   * this one connection with the reason. Until the peer is authenticated, a frame may
+   * be only a few KiB, refused from its length header alone.
+   */
   private receive(chunk: Buffer): void {
     if (this.phase === 'closed') return;
     this.lastReceivedMs = performance.now();
-    let bodies: Buffer[];
-    try {
-      bodies = this.reader.push(chunk);
-    } catch (err) {
-      return this.close(`bad frame: ${(err as Error).message}`);
-    }
-    for (const body of bodies) {
+    this.reader.push(chunk);
+    for (;;) {
       if ((this.phase as Phase) === 'closed') return;
+      const up = this.phase === 'up';
       let frame: unknown;
       try {
-        frame = this.codec.decode(body);
+        const body = this.reader.next(up ? this.settings.maxFrameBytes : HANDSHAKE_FRAME_BYTES_MAX);
+        if (body === undefined) return;
+        frame = up ? this.codec.decode(body) : this.codec.decodeHandshake(body);
       } catch (err) {
-        return this.close(`undecodable frame: ${(err as Error).message}`);
+        return this.close(`bad frame${up ? '' : ' before the handshake completed'}: ${errorText(err)}`);
       }
       if (!Array.isArray(frame) || typeof frame[0] !== 'number') return this.close('malformed frame: not a [kind, ...] array');
-      this.handle(frame);
+      try {
+        this.handle(frame);
+      } catch (err) {
+        return this.close(`frame of kind ${frame[0]} could not be handled: ${errorText(err)}`);
+      }
     }
   }
 
   private handle(frame: unknown[]): void {
-    const kind = frame[0];
+    const kind = frame[0] as number;
     if (kind === REFUSED && this.phase !== 'up' && this.phase !== 'closed') return this.onRefused(frame[1]);
     switch (this.phase) {
       case 'hello':
-        if (kind !== HELLO) return this.close(`frame of kind ${String(kind)} before the handshake`);
+        if (kind !== HELLO) return this.close(`frame of kind ${kind} before the handshake`);
         return this.onHello(frame);
       case 'challenge':
-        if (kind !== CHALLENGE) return this.close(`expected the handshake challenge, got kind ${String(kind)}`);
+        if (kind !== CHALLENGE) return this.close(`expected the handshake challenge, got kind ${kind}`);
         return this.onChallenge(frame);
       case 'answer':
-        if (kind !== ANSWER) return this.close(`expected the handshake answer, got kind ${String(kind)}`);
+        if (kind !== ANSWER) return this.close(`expected the handshake answer, got kind ${kind}`);
         return this.onAnswer(frame);
       case 'ready':
-        if (kind !== READY) return this.close(`expected handshake completion, got kind ${String(kind)}`);
+        if (kind !== READY) return this.close(`expected handshake completion, got kind ${kind}`);
         return this.becomeUp();
       case 'up':
         return this.handleUp(kind, frame);
@@ -388,7 +403,7 @@ export class Connection {
     }
   }
 
-  private handleUp(kind: unknown, frame: unknown[]): void {
+  private handleUp(kind: number, frame: unknown[]): void {
     switch (kind) {
       case SIGNALS:
         if (!Array.isArray(frame[1])) return this.close('malformed signals frame');
@@ -403,7 +418,7 @@ export class Connection {
       case FRAGMENT:
         return this.onFragment(frame);
       default:
-        return this.close(`unknown frame kind ${String(kind)}`);
+        return this.close(`unknown frame kind ${kind}`);
     }
   }
 
@@ -426,13 +441,14 @@ export class Connection {
     this.handleUp(SIGNALS, inner);
   }
 
+  /** The acceptor's side: the peer claims a name; nothing of the node changes until it proves the cookie. */
   private onHello(frame: unknown[]): void {
     const [, version, peer, expected, challenge] = frame;
-    if (version !== PROTOCOL_VERSION) return this.refuse('version', `peer speaks protocol ${String(version)}, this node ${PROTOCOL_VERSION}`);
-    if (typeof peer !== 'string' || typeof challenge !== 'string' || challenge.length !== 32) return this.close('malformed handshake hello');
+    if (version !== PROTOCOL_VERSION) return this.refuse('version', `peer speaks protocol ${describePeerValue(version)}, this node ${PROTOCOL_VERSION}`);
+    if (frame.length !== 5 || !isNodeName(peer) || !isChallenge(challenge)) return this.close('malformed handshake hello');
     this.peer = peer;
-    if (expected !== this.settings.myName) return this.refuse('name', `peer ${peer} expected node ${String(expected)}, but this is ${this.settings.myName}`);
-    if (this.events.acceptInbound(this, peer) === 'simultaneous') {
+    if (expected !== this.settings.myName) return this.refuse('name', `peer ${peer} expected node ${describePeerValue(expected)}, but this is ${this.settings.myName}`);
+    if (this.events.decideInbound(peer) === 'simultaneous') {
       return this.refuse('simultaneous', `${peer} and this node dialled each other at once; this node's connection is kept`);
     }
     this.writeNow(this.codec.encode([CHALLENGE, this.settings.myName, this.myChallenge, this.digest('accept', challenge, this.settings.myName)]));
@@ -441,8 +457,8 @@ export class Connection {
 
   private onChallenge(frame: unknown[]): void {
     const [, peer, challenge, digest] = frame;
-    if (peer !== this.peer) return this.refuse('name', `connected to ${String(peer)}, expected ${this.peer}`);
-    if (typeof challenge !== 'string' || challenge.length !== 32 || typeof digest !== 'string') return this.close('malformed handshake challenge');
+    if (peer !== this.peer) return this.refuse('name', `connected to ${describePeerValue(peer)}, expected ${this.peer}`);
+    if (frame.length !== 4 || !isChallenge(challenge) || typeof digest !== 'string') return this.close('malformed handshake challenge');
     if (!this.matches(digest, this.digest('accept', this.myChallenge, this.peer!))) {
       return this.refuse('cookie', `cookie mismatch: node ${peer} does not hold this node's cookie`);
     }
@@ -470,12 +486,14 @@ export class Connection {
       version: 'protocol version mismatch',
       simultaneous: '',
     };
-    const text = typeof code === 'string' && code in why ? why[code as Refusal] : `unknown reason ${String(code)}`;
+    const text = typeof code === 'string' && Object.hasOwn(why, code) ? why[code as Refusal] : `unknown reason ${describePeerValue(code)}`;
     this.close(`peer refused the handshake: ${text}`);
   }
 
   private becomeUp(): void {
     this.phase = 'up';
+    clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
     this.events.up(this);
   }
 
@@ -490,12 +508,9 @@ export class Connection {
     return x.length === y.length && timingSafeEqual(x, y);
   }
 
-  private tick(handshakeDeadlineMs: number): void {
+  private tick(): void {
+    if (this.phase !== 'up') return;
     const nowMs = performance.now();
-    if (this.phase !== 'up') {
-      if (nowMs > handshakeDeadlineMs) this.close('handshake did not complete in time');
-      return;
-    }
     const silentMs = Math.round(nowMs - this.lastReceivedMs);
     if (silentMs > this.settings.netTickMs) {
       return this.close(`peer stopped answering: nothing received for ${silentMs} ms (net tick ${this.settings.netTickMs} ms)`);
@@ -515,6 +530,8 @@ export class Connection {
     const wasUp = this.phase === 'up';
     this.phase = 'closed';
     clearInterval(this.timer);
+    clearTimeout(this.handshakeTimer);
+    this.reader.clear();
     this.outbox = [];
     this.queued = [];
     this.queuedBytes = 0;
@@ -524,7 +541,34 @@ export class Connection {
     if (destroy) this.socket.destroy();
     else setTimeout(() => this.socket.destroy(), 1_000).unref();
     const quiet = wasUp && reason.startsWith('connection closed');
-    this.settings.logger[quiet ? 'info' : level]({ peer: this.peer ?? this.socket.remoteAddress, reason }, 'distribution connection closed');
+    const record = { peer: this.peer ?? this.socket.remoteAddress, reason };
+    // A connection that never came up is logged at a bounded rate: anyone can open one.
+    if (!wasUp && level === 'warn') this.settings.refusals.warn({ ...record, address: this.socket.remoteAddress }, this.outbound ? 'distribution connection failed' : 'distribution connection refused');
+    else this.settings.logger[quiet ? 'info' : level](record, 'distribution connection closed');
     this.events.closed(this, reason);
   }
+}
+
+function isChallenge(value: unknown): value is string {
+  return typeof value === 'string' && value.length === 32;
+}
+
+/** A node name as `Node.start` makes them (name@host:port), of a sane length. */
+function isNodeName(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 300 && /^[A-Za-z0-9_.-]+@[^@\s]+:\d{1,5}$/.test(value);
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : describePeerValue(err);
+}
+
+/** A value a peer sent, for a log record: never throws, never long. */
+export function describePeerValue(value: unknown): string {
+  let text: string;
+  try {
+    text = typeof value === 'string' ? JSON.stringify(value) : typeof value === 'bigint' ? `${value}n` : (JSON.stringify(value) ?? typeof value);
+  } catch {
+    text = `a value of type ${typeof value}`;
+  }
+  return text.length > 100 ? `${text.slice(0, 100)}...` : text;
 }

@@ -26,7 +26,7 @@ export class TlsAcceptor {
   constructor(
     options: TlsOptions,
     private readonly deadlineMs: number,
-    private readonly logger: Logger,
+    private readonly logger: Pick<Logger, 'warn'>,
     secured: (socket: TLSSocket) => Handshaking | undefined,
   ) {
     this.server = createServer(options);

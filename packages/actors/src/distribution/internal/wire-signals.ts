@@ -3,7 +3,7 @@
 // connection is one number; node names come back as the connection's own strings.
 
 import { encodeError } from '../../errors.js';
-import { isPid, isRemoteName, type Pid, type RemoteName } from '../../pid.js';
+import { isPid, isRemoteName, type Pid } from '../../pid.js';
 import type { Signal, SpawnWireOptions } from '../../internal/signals.js';
 import type { CallMessage, ModuleRef } from '../../types.js';
 
@@ -45,13 +45,20 @@ function pidIn(value: unknown, sender: string, receiver: string): Pid | undefine
   }
   if (!Array.isArray(value) || value.length !== 3) return undefined;
   const [node, scheduler, id] = value as unknown[];
-  if (typeof node !== 'string' || !isIndex(scheduler) || !isIndex(id)) return undefined;
+  if (!isShortString(node) || !isIndex(scheduler) || !isIndex(id)) return undefined;
   return { node, scheduler, id };
 }
 
 function isIndex(value: unknown): value is number {
   return Number.isSafeInteger(value) && (value as number) >= 0;
 }
+
+/** Node names and registered names: strings of a sane length. */
+function isShortString(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= NAME_LENGTH_MAX;
+}
+
+const NAME_LENGTH_MAX = 1_024;
 
 function asWireValue(value: unknown): unknown {
   return value instanceof Error ? encodeError(value) : value;
@@ -98,57 +105,74 @@ export function signalToWire(s: Signal, sender: string, receiver: string): unkno
 }
 
 /**
- * Decodes a signal that node `sender` sent to node `receiver`; undefined when the
- * value is not a well-formed signal. Field types beyond pids are checked by the caller.
+ * Decodes a signal that node `sender` sent to node `receiver`: the signal, or why it is
+ * not a well-formed one (every field of the envelope has its type checked here).
  */
-export function signalFromWire(raw: unknown, sender: string, receiver: string): Signal | undefined {
-  if (!Array.isArray(raw) || raw.length < 2) return undefined;
+export function signalFromWire(raw: unknown, sender: string, receiver: string): Signal | string {
+  if (!Array.isArray(raw) || raw.length < 2 || typeof raw[0] !== 'number') return 'not a [code, ...] array';
   const a = raw as unknown[];
-  /** `to` for most kinds; `from` for monitorName and the pair signals. */
-  const first = pidIn(a[1], sender, receiver);
-  const to = first;
-  switch (a[0]) {
-    case MSG:
+  const code = a[0] as number;
+  const signal = decode(a, code, sender, receiver);
+  return signal ?? `malformed signal of code ${code} (${a.length} fields)`;
+}
+
+function decode(a: unknown[], code: number, sender: string, receiver: string): Signal | undefined {
+  const pid = (i: number) => pidIn(a[i], sender, receiver);
+  const ref = (i: number) => (typeof a[i] === 'string' ? (a[i] as string) : undefined);
+  switch (code) {
+    case MSG: {
+      const to = pid(1);
       return to && a.length === 3 ? { k: 'msg', to, msg: a[2] } : undefined;
-    case CALL: {
-      const from = pidIn(a[2], sender, receiver);
-      if (!to || !from || a.length !== 5 || typeof a[3] !== 'string') return undefined;
-      return { k: 'call', from, to, ref: a[3], request: a[4] };
     }
+    case CALL:
     case CALL_MSG: {
-      const from = pidIn(a[2], sender, receiver);
-      if (!to || !from || a.length !== 5 || typeof a[3] !== 'string') return undefined;
-      const msg: CallMessage = { type: '$call', from: { pid: from, ref: a[3] }, request: a[4] };
+      const to = pid(1);
+      const from = pid(2);
+      const r = ref(3);
+      if (!to || !from || r === undefined || a.length !== 5) return undefined;
+      if (code === CALL) return { k: 'call', from, to, ref: r, request: a[4] };
+      const msg: CallMessage = { type: '$call', from: { pid: from, ref: r }, request: a[4] };
       return { k: 'msg', to, msg };
     }
     case NAMED:
-      return a.length === 4 ? { k: 'named', name: a[1] as string, node: a[2] as string, msg: a[3] } : undefined;
+      return a.length === 4 && isShortString(a[1]) && isShortString(a[2]) ? { k: 'named', name: a[1], node: a[2], msg: a[3] } : undefined;
     case MONITOR_NAME: {
-      const from = first;
-      return from && a.length === 5 ? { k: 'monitorName', from, name: a[2] as string, node: a[3] as string, ref: a[4] as string } : undefined;
+      const from = pid(1);
+      const r = ref(4);
+      return from && a.length === 5 && isShortString(a[2]) && isShortString(a[3]) && r !== undefined ? { k: 'monitorName', from, name: a[2], node: a[3], ref: r } : undefined;
     }
     case LINK:
     case UNLINK:
     case EXIT:
     case MONITOR:
     case DEMONITOR:
-      return pairSignal(a, first, pidIn(a[2], sender, receiver));
+      return pairSignal(a, pid(1), pid(2));
     case DOWN: {
-      if (!to || a.length !== 5) return undefined;
-      const down = isRemoteName(a[3]) ? (a[3] as RemoteName) : pidIn(a[3], sender, receiver);
-      return down ? { k: 'down', to, ref: a[2] as string, pid: down, reason: a[4] } : undefined;
+      const to = pid(1);
+      const r = ref(2);
+      if (!to || r === undefined || a.length !== 5) return undefined;
+      const down = isRemoteName(a[3]) && isShortString(a[3].name) && isShortString(a[3].node) ? { name: a[3].name, node: a[3].node } : pid(3);
+      return down ? { k: 'down', to, ref: r, pid: down, reason: a[4] } : undefined;
     }
-    case REPLY:
-      if (to && a.length === 6 && a[5] === 1) return { k: 'reply', to, ref: a[2] as string, ok: a[3] === true, value: a[4], demonitored: true };
-      return to && a.length === 5 ? { k: 'reply', to, ref: a[2] as string, ok: a[3] === true, value: a[4] } : undefined;
+    case REPLY: {
+      const to = pid(1);
+      const r = ref(2);
+      if (!to || r === undefined || typeof a[3] !== 'boolean') return undefined;
+      if (a.length === 6 && a[5] === 1) return { k: 'reply', to, ref: r, ok: a[3], value: a[4], demonitored: true };
+      return a.length === 5 ? { k: 'reply', to, ref: r, ok: a[3], value: a[4] } : undefined;
+    }
     case SPAWN: {
-      const replyTo = pidIn(a[3], sender, receiver);
-      if (!to || !replyTo || a.length !== 7) return undefined;
-      return { k: 'spawn', to, ref: a[2] as string, replyTo, spec: a[4] as ModuleRef, args: a[5], options: a[6] as SpawnWireOptions };
+      const to = pid(1);
+      const replyTo = pid(3);
+      const r = ref(2);
+      if (!to || !replyTo || r === undefined || a.length !== 7) return undefined;
+      return { k: 'spawn', to, ref: r, replyTo, spec: a[4] as ModuleRef, args: a[5], options: a[6] as SpawnWireOptions };
     }
     case INFO: {
-      const replyTo = pidIn(a[3], sender, receiver);
-      return to && replyTo && a.length === 4 ? { k: 'info', to, ref: a[2] as string, replyTo } : undefined;
+      const to = pid(1);
+      const replyTo = pid(3);
+      const r = ref(2);
+      return to && replyTo && r !== undefined && a.length === 4 ? { k: 'info', to, ref: r, replyTo } : undefined;
     }
     default:
       return undefined;
@@ -164,11 +188,11 @@ function pairSignal(a: unknown[], from: Pid | undefined, to: Pid | undefined): S
     case UNLINK:
       return a.length === 3 ? { k: 'unlink', from, to } : undefined;
     case EXIT:
-      return a.length === 5 ? { k: 'exit', from, to, reason: a[3], link: a[4] === true } : undefined;
+      return a.length === 5 && typeof a[4] === 'boolean' ? { k: 'exit', from, to, reason: a[3], link: a[4] } : undefined;
     case MONITOR:
-      return a.length === 4 ? { k: 'monitor', from, to, ref: a[3] as string } : undefined;
+      return a.length === 4 && typeof a[3] === 'string' ? { k: 'monitor', from, to, ref: a[3] } : undefined;
     case DEMONITOR:
-      return a.length === 4 ? { k: 'demonitor', from, to, ref: a[3] as string } : undefined;
+      return a.length === 4 && typeof a[3] === 'string' ? { k: 'demonitor', from, to, ref: a[3] } : undefined;
     default:
       return undefined;
   }
