@@ -4,13 +4,14 @@
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as tcpConnect } from 'node:net';
+import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Node } from '../../src/index.js';
 import { parseNodeName } from '../../src/distribution/distribution.js';
+import { UNAUTHENTICATED_CONNECTIONS_MAX } from '../../src/distribution/limits.js';
 import { startNode, type LogRecord } from '../helpers.js';
 
 interface Tls {
@@ -143,5 +144,20 @@ describe('TLS distribution', () => {
     const elapsedMs = await closedWithin(socket, 20 * handshakeMs);
     expect(elapsedMs).toBeDefined();
     expect(elapsedMs!).toBeLessThan(20 * handshakeMs);
+  });
+
+  it('counts connections in their TLS handshake against the cap of handshakes', async () => {
+    const a = await tlsNode('a', cluster);
+    const { host, port } = parseNodeName(a.name)!;
+    const open = () =>
+      new Promise<Socket>((resolve, reject) => {
+        const socket = tcpConnect({ host, port }, () => resolve(socket));
+        socket.once('error', reject);
+      });
+    const silent = await Promise.all(Array.from({ length: UNAUTHENTICATED_CONNECTIONS_MAX }, open));
+    // Still within the deadline of the silent ones: refused on arrival.
+    expect(await closedWithin(await open(), 5_000)).toBeDefined();
+    expect(reasons(a)).toContain(`${UNAUTHENTICATED_CONNECTIONS_MAX} connections are already in their handshake`);
+    for (const socket of silent) socket.destroy();
   });
 });
