@@ -12,7 +12,8 @@ export type ActorErrorCode =
   | 'ACTORS_ACTOR_EXITED'
   | 'ACTORS_DIRTY_JOB_FAILED'
   | 'ACTORS_SPAWN_FAILED'
-  | 'ACTORS_UNKNOWN_SCHEDULER';
+  | 'ACTORS_UNKNOWN_SCHEDULER'
+  | 'ACTORS_MESSAGE_TOO_LARGE';
 
 export class ActorError extends Error {
   constructor(
@@ -97,6 +98,13 @@ export class UnknownSchedulerError extends ActorError {
   }
 }
 
+/** A message, request or reply that does not fit in one frame to another node; it was not sent. */
+export class MessageTooLargeError extends ActorError {
+  constructor(readonly remoteNode: string, readonly bytes: number, readonly maxFrameBytes: number) {
+    super('ACTORS_MESSAGE_TOO_LARGE', `a message of ${bytes} bytes for node ${remoteNode} exceeds maxFrameBytes (${maxFrameBytes}) and was not sent; send it in parts or raise maxFrameBytes on both nodes`);
+  }
+}
+
 export function describeReason(reason: unknown): string {
   if (reason instanceof Error) return `${reason.name}: ${reason.message}`;
   if (typeof reason === 'string') return reason;
@@ -119,7 +127,7 @@ export interface WireError {
 
 const errorClasses = new Map<string, new (...args: never[]) => ActorError>(
   [CallTimeoutError, NoProcError, CallExitError, NodeDownError, UnknownNameError, NameTakenError, InvalidArgumentError,
-    NodeNotRunningError, ActorExitedError, DirtyJobError, SpawnError, UnknownSchedulerError].map((c) => [c.name, c]),
+    NodeNotRunningError, ActorExitedError, DirtyJobError, SpawnError, UnknownSchedulerError, MessageTooLargeError].map((c) => [c.name, c]),
 );
 
 export function encodeError(err: unknown): WireError {

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import type { TlsOptions } from 'node:tls';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { NodeDistribution, type ConnectionInfo } from './distribution/distribution.js';
-import { FAILURE_DETECTOR_NAME, failureDetector, type FailureDetectorOptions } from './distribution/failure-detector.js';
+import { startFailureDetector, type FailureDetectorOptions } from './distribution/failure-detector.js';
 import { FRAME_BYTES_MAX_DEFAULT, NET_TICK_MS_DEFAULT, QUEUED_BYTES_MAX_DEFAULT } from './distribution/limits.js';
 import { Piscina } from 'piscina';
 import { systemClock, type Clock } from './clock.js';
@@ -134,9 +134,7 @@ export class Node {
       node.attachDistribution(dist);
       node.dist = dist;
       if (options.failureDetector !== false) {
-        const detector = node.spawn(failureDetector(dist), options.failureDetector ?? {}, { name: FAILURE_DETECTOR_NAME });
-        const clock = options.clock ?? systemClock;
-        dist.onHeartbeat = (peer) => node.scheduler.send(detector, { type: '$heartbeat', node: peer, atMs: clock.now() });
+        await startFailureDetector(node, dist, options.failureDetector ?? {}, (pid, msg) => node.scheduler.send(pid, msg), options.clock ?? systemClock);
       }
     }
     await node.startWorkers();

@@ -3,7 +3,7 @@
 // failed calls, and nodedown to node monitors.
 
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
-import { connect as tlsConnect, createServer as createTlsServer, type TlsOptions } from 'node:tls';
+import { connect as tlsConnect, type TlsOptions } from 'node:tls';
 import { decodeError, InvalidArgumentError, isWireError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { pidKey, type Pid, type RemoteName } from '../pid.js';
@@ -12,6 +12,7 @@ import { isByName, NOCONNECTION, SCHEDULER_PID_ID, type Signal } from '../intern
 import type { Distribution } from '../node.js';
 import { Connection, type ConnectionEvents, type ConnectionSettings } from './internal/connection.js';
 import { RefusalLog } from './internal/refusal-log.js';
+import { TlsAcceptor } from './internal/tls-acceptor.js';
 import { signalFromWire } from './internal/wire-signals.js';
 import { HANDSHAKE_MS_MAX, UNAUTHENTICATED_CONNECTIONS_MAX } from './limits.js';
 
@@ -66,6 +67,7 @@ export class NodeDistribution implements Distribution {
   /** Inbound connections whose peer has not proved the cookie yet (capped). */
   private readonly unauthenticated = new Set<Connection>();
   private stopped = false;
+  private readonly tls: TlsAcceptor | undefined;
 
   private constructor(
     readonly name: string,
@@ -82,15 +84,20 @@ export class NodeDistribution implements Distribution {
       logger: options.logger,
       refusals: new RefusalLog(options.logger),
     };
-    // A TLS server reports a socket once its TLS handshake is done; a plain one at once.
-    server.on(options.tls !== undefined ? 'secureConnection' : 'connection', (socket: Socket) => this.accept(socket));
-    server.on('tlsClientError', (err: Error) => options.logger.warn({ reason: err.message }, 'distribution TLS handshake failed'));
+    if (options.tls !== undefined) {
+      const tls = new TlsAcceptor(options.tls, this.settings.handshakeTimeoutMs, this.settings.refusals, (socket) => this.accept(socket, true));
+      server.on('connection', (socket: Socket) => this.acceptTls(tls, socket));
+      this.tls = tls;
+    } else {
+      server.on('connection', (socket: Socket) => void this.accept(socket));
+    }
   }
 
   /** Listens on host:port (port 0 picks a free one); the node's full name follows. */
   static async listen(options: DistributionOptions): Promise<NodeDistribution> {
     if (options.cookie.length === 0) throw new InvalidArgumentError('a distributed node needs a non-empty cookie');
-    const server = options.tls !== undefined ? createTlsServer(options.tls) : createServer();
+    // With TLS too the node listens on plain TCP: see TlsAcceptor.
+    const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port, options.host, () => resolve());
@@ -157,6 +164,7 @@ export class NodeDistribution implements Distribution {
     this.stopped = true;
     for (const peer of this.peers.values()) peer.conn?.close('node stopping');
     for (const conn of this.unauthenticated) conn.close('node stopping', 'debug');
+    this.tls?.close();
     this.settings.refusals.flush();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -181,23 +189,35 @@ export class NodeDistribution implements Distribution {
     }
     const socket =
       this.options.tls !== undefined
-        ? tlsConnect({ ...(this.options.tls as object), host: address.host, port: address.port, checkServerIdentity: () => undefined })
+        ? tlsConnect({ ...(this.options.tls as object), host: address.host, port: address.port })
         : tcpConnect({ host: address.host, port: address.port });
     const conn = new Connection(socket, true, node, this.settings, this.events);
     peer.conn = conn;
     socket.once(this.options.tls !== undefined ? 'secureConnect' : 'connect', () => conn.hello());
   }
 
-  private accept(socket: Socket): void {
+  /** A TLS socket was counted against the cap while in its TLS handshake (see `acceptTls`). */
+  private accept(socket: Socket, counted = false): Connection | undefined {
     if (this.stopped) return void socket.destroy();
-    if (this.unauthenticated.size >= UNAUTHENTICATED_CONNECTIONS_MAX) {
-      this.settings.refusals.warn(
-        { address: socket.remoteAddress, reason: `${UNAUTHENTICATED_CONNECTIONS_MAX} connections are already in their handshake` },
-        'distribution connection refused',
-      );
-      return void socket.destroy();
-    }
-    this.unauthenticated.add(new Connection(socket, false, undefined, this.settings, this.events));
+    if (!counted && this.handshakesAtCap(socket)) return void socket.destroy();
+    const conn = new Connection(socket, false, undefined, this.settings, this.events);
+    this.unauthenticated.add(conn);
+    return conn;
+  }
+
+  /** Inbound TLS: the TLS handshake counts against the same cap and runs under the same deadline. */
+  private acceptTls(tls: TlsAcceptor, socket: Socket): void {
+    if (this.stopped || this.handshakesAtCap(socket)) return void socket.destroy();
+    tls.accept(socket);
+  }
+
+  private handshakesAtCap(socket: Socket): boolean {
+    if (this.unauthenticated.size + (this.tls?.tlsHandshakes ?? 0) < UNAUTHENTICATED_CONNECTIONS_MAX) return false;
+    this.settings.refusals.warn(
+      { address: socket.remoteAddress, reason: `${UNAUTHENTICATED_CONNECTIONS_MAX} connections are already in their handshake` },
+      'distribution connection refused',
+    );
+    return true;
   }
 
   private readonly events: ConnectionEvents = {
@@ -233,6 +253,11 @@ export class NodeDistribution implements Distribution {
       }
     },
     heartbeat: (conn) => this.onHeartbeat?.(conn.peer!),
+    unsendable: (conn, signal, answer) => {
+      // The call's monitor never reached the peer: nothing will end it there.
+      if (signal.k === 'call' || signal.k === 'monitor') this.peers.get(conn.peer!)?.monitorsOut.delete(signal.ref);
+      this.host!.routeLocal(answer);
+    },
     closed: (conn, reason) => {
       this.unauthenticated.delete(conn);
       const node = conn.peer;

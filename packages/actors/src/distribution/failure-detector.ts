@@ -1,10 +1,26 @@
 // One actor per node that sends heartbeats to every connected node and turns the
 // silence of each into a phi level; past the threshold it tells subscribers
-// 'node-maybe-down', and 'node-up' once heartbeats resume.
+// 'node-maybe-down', and 'node-up' once heartbeats resume. It runs under its own
+// supervisor; what must outlive a crash (subscribers, the nodes it watches) is kept
+// outside the actor's state, so a restarted detector carries on for its subscribers.
 
-import type { ActorContext, Behaviour, DownMessage } from '../types.js';
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import type { ActorContext, Behaviour, DownMessage, SpawnOptions, ActorSpec } from '../types.js';
 import { pidKey, type Dest, type Pid } from '../pid.js';
+import { startSupervisor } from '../supervisor.js';
 import { PhiAccrual } from './phi.js';
+import {
+  ACCEPTABLE_PAUSE_MS_DEFAULT,
+  FAILURE_DETECTOR_RESTART_PERIOD_MS,
+  FAILURE_DETECTOR_RESTARTS_MAX,
+  HEARTBEAT_INTERVAL_MS_DEFAULT,
+  MIN_STD_DEVIATION_MS_DEFAULT,
+  PHI_THRESHOLD_DEFAULT,
+  POLL_INTERVAL_MS_DEFAULT,
+  REDIAL_MS_MAX,
+  WINDOW_SIZE_DEFAULT,
+} from './limits.js';
 
 export interface FailureDetectorOptions {
   /** How often each node sends a heartbeat to every connected node; default 100 ms. */
@@ -22,76 +38,126 @@ export interface FailureDetectorOptions {
 export type FailureDetectorEvent = { readonly type: 'node-maybe-down'; readonly node: string } | { readonly type: 'node-up'; readonly node: string };
 
 export const FAILURE_DETECTOR_NAME = 'rafter_failure_detector';
+export const FAILURE_DETECTOR_SUPERVISOR_NAME = 'rafter_failure_detector_sup';
 
 /** What the detector needs from the distribution layer. */
 export interface HeartbeatLink {
   nodes(): string[];
   sendHeartbeat(node: string): boolean;
+  /** Dials `node`; resolves true once connected. */
+  connect(node: string): Promise<boolean>;
+  /** Called with the sending node for each heartbeat that arrives. */
+  onHeartbeat: ((node: string) => void) | undefined;
+}
+
+/** What outlives one incarnation of the detector actor. */
+class Memory {
+  readonly subscribers = new Map<string, Pid>();
+  /** Every node heard from, and which of them are suspected now. */
+  readonly known = new Set<string>();
+  readonly suspected = new Set<string>();
+  /** The running incarnation and the token its own messages carry. */
+  current: { pid: Pid; token: string } | undefined;
+}
+
+interface Redial {
+  atMs: number;
+  waitMs: number;
+  inFlight: boolean;
 }
 
 interface State {
   readonly settings: Required<FailureDetectorOptions>;
-  readonly link: HeartbeatLink;
+  readonly token: string;
   readonly detectors: Map<string, PhiAccrual>;
-  readonly suspected: Set<string>;
-  readonly subscribers: Map<string, { pid: Pid; ref: string }>;
+  /** Monitor ref -> subscriber key. */
+  readonly monitors: Map<string, string>;
+  readonly redials: Map<string, Redial>;
 }
 
+/** Timer and heartbeat messages carry the incarnation's token: other actors cannot start timer chains or fake heartbeats. */
 type Msg =
-  | { type: '$heartbeat'; node: string; atMs: number }
-  | { type: '$beat' }
-  | { type: '$poll' }
+  | { type: '$heartbeat'; token: string; node: string; atMs: number }
+  | { type: '$beat'; token: string }
+  | { type: '$poll'; token: string }
   | DownMessage;
 
-export function failureDetector(link: HeartbeatLink): Behaviour<State, FailureDetectorOptions> {
+type Request = { op: 'subscribe' | 'unsubscribe' | 'phi'; pid?: Pid; node?: string };
+
+type Starter = { start<A>(spec: ActorSpec, args?: A, options?: SpawnOptions): Promise<Pid> };
+
+/**
+ * Starts the detector under its own supervisor and routes heartbeats from `link` to
+ * whichever incarnation runs; `deliver` sends a message to a local pid.
+ */
+export function startFailureDetector(starter: Starter, link: HeartbeatLink, options: FailureDetectorOptions, deliver: (pid: Pid, msg: unknown) => void, clock: Clock): Promise<Pid> {
+  const memory = new Memory();
+  link.onHeartbeat = (node) => {
+    const current = memory.current;
+    if (current !== undefined) deliver(current.pid, { type: '$heartbeat', token: current.token, node, atMs: clock.now() });
+  };
+  const child = { id: 'failure_detector', start: { spec: failureDetector(link, memory), args: options, name: FAILURE_DETECTOR_NAME } };
+  const spec = { strategy: 'one_for_one' as const, intensity: FAILURE_DETECTOR_RESTARTS_MAX, periodMs: FAILURE_DETECTOR_RESTART_PERIOD_MS, children: [child] };
+  return startSupervisor(starter, spec, { name: FAILURE_DETECTOR_SUPERVISOR_NAME });
+}
+
+function failureDetector(link: HeartbeatLink, memory: Memory): Behaviour<State, FailureDetectorOptions> {
   return {
     init(ctx, options) {
-      const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 100;
-      const settings: Required<FailureDetectorOptions> = {
-        heartbeatIntervalMs,
-        windowSize: options.windowSize ?? 1_000,
-        pollIntervalMs: Math.max(heartbeatIntervalMs, options.pollIntervalMs ?? 1_000),
-        phiThreshold: options.phiThreshold ?? 8,
-        minStdDeviationMs: options.minStdDeviationMs ?? 100,
-        acceptablePauseMs: options.acceptablePauseMs ?? 500,
-      };
-      ctx.sendAfter(settings.heartbeatIntervalMs, { type: '$beat' });
-      ctx.sendAfter(settings.pollIntervalMs, { type: '$poll' });
-      return { settings, link, detectors: new Map(), suspected: new Set(), subscribers: new Map() };
+      const settings = settingsOf(options);
+      const token = randomBytes(16).toString('hex');
+      memory.current = { pid: ctx.self, token };
+      const state: State = { settings, token, detectors: new Map(), monitors: new Map(), redials: new Map() };
+      for (const [key, pid] of memory.subscribers) state.monitors.set(ctx.monitor(pid), key);
+      // A restart forgets the histories, not the nodes: silence is measured from now.
+      for (const node of memory.known) detectorFor(state, node).heartbeat(ctx.now());
+      ctx.sendAfter(settings.heartbeatIntervalMs, { type: '$beat', token });
+      ctx.sendAfter(settings.pollIntervalMs, { type: '$poll', token });
+      return state;
     },
     handle(msg: Msg, state, ctx) {
+      if (msg.type === 'DOWN') {
+        const key = state.monitors.get(msg.ref);
+        if (key !== undefined) memory.subscribers.delete(key);
+        state.monitors.delete(msg.ref);
+        return state;
+      }
+      if (msg.token !== state.token) return state;
       switch (msg.type) {
         case '$beat':
-          for (const node of state.link.nodes()) state.link.sendHeartbeat(node);
-          ctx.sendAfter(state.settings.heartbeatIntervalMs, { type: '$beat' });
+          for (const node of link.nodes()) link.sendHeartbeat(node);
+          ctx.sendAfter(state.settings.heartbeatIntervalMs, { type: '$beat', token: state.token });
           return state;
         case '$heartbeat':
-          return heartbeat(state, msg.node, msg.atMs, ctx);
+          heartbeat(state, msg.node, msg.atMs, ctx);
+          return state;
         case '$poll':
           poll(state, ctx);
-          ctx.sendAfter(state.settings.pollIntervalMs, { type: '$poll' });
-          return state;
-        case 'DOWN':
-          for (const [key, sub] of state.subscribers) if (sub.ref === msg.ref) state.subscribers.delete(key);
+          ctx.sendAfter(state.settings.pollIntervalMs, { type: '$poll', token: state.token });
           return state;
         default:
           return state;
       }
     },
-    handleCall(req: { op: 'subscribe' | 'unsubscribe' | 'phi'; pid?: Pid; node?: string }, _from, state, ctx) {
+    handleCall(req: Request, _from, state, ctx) {
       if (req.op === 'subscribe' && req.pid !== undefined) {
         const key = pidKey(req.pid);
-        if (!state.subscribers.has(key)) state.subscribers.set(key, { pid: req.pid, ref: ctx.monitor(req.pid) });
-        for (const node of state.detectors.keys()) {
-          ctx.send(req.pid, { type: state.suspected.has(node) ? 'node-maybe-down' : 'node-up', node } satisfies FailureDetectorEvent);
+        if (!memory.subscribers.has(key)) {
+          memory.subscribers.set(key, req.pid);
+          state.monitors.set(ctx.monitor(req.pid), key);
+        }
+        for (const node of memory.known) {
+          ctx.send(req.pid, { type: memory.suspected.has(node) ? 'node-maybe-down' : 'node-up', node } satisfies FailureDetectorEvent);
         }
         return { reply: 'ok', state };
       }
       if (req.op === 'unsubscribe' && req.pid !== undefined) {
-        const sub = state.subscribers.get(pidKey(req.pid));
-        if (sub !== undefined) {
-          ctx.demonitor(sub.ref);
-          state.subscribers.delete(pidKey(req.pid));
+        const key = pidKey(req.pid);
+        memory.subscribers.delete(key);
+        for (const [ref, k] of state.monitors) {
+          if (k !== key) continue;
+          ctx.demonitor(ref);
+          state.monitors.delete(ref);
         }
         return { reply: 'ok', state };
       }
@@ -101,34 +167,76 @@ export function failureDetector(link: HeartbeatLink): Behaviour<State, FailureDe
       return { reply: 'unknown request', state };
     },
   };
-}
 
-function heartbeat(state: State, node: string, atMs: number, ctx: ActorContext): State {
-  let detector = state.detectors.get(node);
-  if (detector === undefined) {
-    const s = state.settings;
-    detector = new PhiAccrual({ windowSize: s.windowSize, minStdDeviationMs: s.minStdDeviationMs, acceptablePauseMs: s.acceptablePauseMs, firstIntervalMs: s.heartbeatIntervalMs });
-    state.detectors.set(node, detector);
-    publish(state, ctx, { type: 'node-up', node });
+  function detectorFor(state: State, node: string): PhiAccrual {
+    let detector = state.detectors.get(node);
+    if (detector === undefined) {
+      const s = state.settings;
+      detector = new PhiAccrual({
+        windowSize: s.windowSize,
+        minStdDeviationMs: s.minStdDeviationMs,
+        acceptablePauseMs: s.acceptablePauseMs,
+        firstIntervalMs: s.heartbeatIntervalMs,
+        phiThreshold: s.phiThreshold,
+      });
+      state.detectors.set(node, detector);
+    }
+    return detector;
   }
-  detector.heartbeat(atMs);
-  if (state.suspected.delete(node)) publish(state, ctx, { type: 'node-up', node });
-  return state;
-}
 
-function poll(state: State, ctx: ActorContext): void {
-  const nowMs = ctx.now();
-  for (const [node, detector] of state.detectors) {
-    if (state.suspected.has(node)) continue;
-    if (detector.phi(nowMs) > state.settings.phiThreshold) {
-      state.suspected.add(node);
-      publish(state, ctx, { type: 'node-maybe-down', node });
+  function heartbeat(state: State, node: string, atMs: number, ctx: ActorContext): void {
+    const isNew = !memory.known.has(node);
+    memory.known.add(node);
+    detectorFor(state, node).heartbeat(atMs);
+    state.redials.delete(node);
+    if (isNew || memory.suspected.delete(node)) publish(ctx, { type: 'node-up', node });
+  }
+
+  function poll(state: State, ctx: ActorContext): void {
+    const nowMs = ctx.now();
+    for (const [node, detector] of state.detectors) {
+      if (memory.suspected.has(node) || detector.phi(nowMs) <= state.settings.phiThreshold) continue;
+      memory.suspected.add(node);
+      publish(ctx, { type: 'node-maybe-down', node });
+    }
+    redialSuspected(state, nowMs);
+  }
+
+  /** A suspected node that lost its connection is dialled again (with backoff), so its return does not wait for other traffic. */
+  function redialSuspected(state: State, nowMs: number): void {
+    if (memory.suspected.size === 0) return;
+    const connected = new Set(link.nodes());
+    for (const node of memory.suspected) {
+      if (connected.has(node)) continue;
+      let redial = state.redials.get(node);
+      if (redial === undefined) state.redials.set(node, (redial = { atMs: nowMs, waitMs: state.settings.pollIntervalMs, inFlight: false }));
+      if (redial.inFlight || nowMs < redial.atMs) continue;
+      redial.inFlight = true;
+      redial.atMs = nowMs + redial.waitMs;
+      redial.waitMs = Math.min(REDIAL_MS_MAX, redial.waitMs * 2);
+      const current = redial;
+      void link.connect(node).then(
+        () => (current.inFlight = false),
+        () => (current.inFlight = false),
+      );
     }
   }
+
+  function publish(ctx: ActorContext, event: FailureDetectorEvent): void {
+    for (const pid of memory.subscribers.values()) ctx.send(pid, event);
+  }
 }
 
-function publish(state: State, ctx: ActorContext, event: FailureDetectorEvent): void {
-  for (const sub of state.subscribers.values()) ctx.send(sub.pid, event);
+function settingsOf(options: FailureDetectorOptions): Required<FailureDetectorOptions> {
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS_DEFAULT;
+  return {
+    heartbeatIntervalMs,
+    windowSize: options.windowSize ?? WINDOW_SIZE_DEFAULT,
+    pollIntervalMs: Math.max(heartbeatIntervalMs, options.pollIntervalMs ?? POLL_INTERVAL_MS_DEFAULT),
+    phiThreshold: options.phiThreshold ?? PHI_THRESHOLD_DEFAULT,
+    minStdDeviationMs: options.minStdDeviationMs ?? MIN_STD_DEVIATION_MS_DEFAULT,
+    acceptablePauseMs: options.acceptablePauseMs ?? ACCEPTABLE_PAUSE_MS_DEFAULT,
+  };
 }
 
 type Caller = { call<R = unknown>(dest: Dest, request: unknown): Promise<R> };

@@ -10,6 +10,24 @@ export const QUEUED_BYTES_MAX_DEFAULT = 64 * 2 ** 20;
 export const NET_TICK_MS_DEFAULT = 15_000;
 /** Longest a handshake may take. */
 export const HANDSHAKE_MS_MAX = 10_000;
+/** Frame bodies larger than this go out in fragments, interleaved with other frames. */
+export const UNFRAGMENTED_FRAME_BYTES_MAX = 256 * 1024;
+/** Bytes of a message carried by one fragment (Erlang's distribution uses 64 KiB too). */
+export const FRAGMENT_BYTES = 64 * 1024;
+/** Fragmented messages in flight at once on one connection, each of at most maxFrameBytes. */
+export const FRAGMENTED_MESSAGES_MAX = 4;
+/** Failure detector restarts allowed within FAILURE_DETECTOR_RESTART_PERIOD_MS before its supervisor gives up. */
+export const FAILURE_DETECTOR_RESTARTS_MAX = 10;
+export const FAILURE_DETECTOR_RESTART_PERIOD_MS = 10_000;
+/** Longest wait between two dials of a suspected node that is not connected (the wait doubles from the poll interval). */
+export const REDIAL_MS_MAX = 10_000;
+/** Failure detector defaults (see docs/distribution.md for how they combine). */
+export const HEARTBEAT_INTERVAL_MS_DEFAULT = 100;
+export const WINDOW_SIZE_DEFAULT = 1_000;
+export const POLL_INTERVAL_MS_DEFAULT = 1_000;
+export const PHI_THRESHOLD_DEFAULT = 8;
+export const MIN_STD_DEVIATION_MS_DEFAULT = 100;
+export const ACCEPTABLE_PAUSE_MS_DEFAULT = 500;
 /** Largest frame accepted before the peer has proved the cookie (a hello is well under 1 KiB). */
 export const HANDSHAKE_FRAME_BYTES_MAX = 4 * 1024;
 /** Inbound connections that may be in their handshake at once; more are closed on arrival. */

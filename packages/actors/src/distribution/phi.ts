@@ -11,6 +11,8 @@ export interface PhiOptions {
   readonly acceptablePauseMs: number;
   /** Expected interval, used to seed the history before real samples arrive. */
   readonly firstIntervalMs: number;
+  /** Phi at or above which the node counts as suspected. */
+  readonly phiThreshold: number;
 }
 
 export class PhiAccrual {
@@ -27,8 +29,13 @@ export class PhiAccrual {
     this.add(seed + seed / 4);
   }
 
+  /**
+   * As Akka's detector: the silence that ends with this heartbeat enters the history only
+   * if the node was not suspected by then. An outage is not a sample of the link; kept,
+   * one would widen the distribution and slow every detection for a whole window.
+   */
   heartbeat(nowMs: number): void {
-    if (this.lastMs !== undefined) this.add(nowMs - this.lastMs);
+    if (this.lastMs !== undefined && this.phi(nowMs) < this.options.phiThreshold) this.add(nowMs - this.lastMs);
     this.lastMs = nowMs;
   }
 

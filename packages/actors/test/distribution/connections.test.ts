@@ -1,6 +1,6 @@
 // Goal: one connection per pair of nodes whatever the timing (simultaneous dials, a
 // peer that dials again over a stale connection), bounded memory for a peer that does
-// not read, heartbeats ahead of queued data, and batches larger than a frame split.
+// not read, and heartbeats ahead of queued data.
 
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Connection } from '../../src/distribution/internal/connection.js';
@@ -140,21 +140,6 @@ describe('flow control', () => {
     expect(conn.queuedBytesPeak).toBeLessThanOrEqual(maxQueuedBytes + 17 * 64 * 1024);
     peer.child.kill('SIGCONT');
     expect(await a.call(echo, 'back')).toMatchObject({ echoed: 'back' });
-  });
-
-  it('splits a batch larger than maxFrameBytes, and closes only for a single message too large', async () => {
-    const maxFrameBytes = 64 * 1024;
-    const a = await cluster.node('a', { maxFrameBytes, failureDetector: false });
-    const b = await cluster.node('b', { maxFrameBytes, failureDetector: false });
-    const box = inbox(b);
-    for (let i = 0; i < 100; i++) a.send(box.pid, { i, pad: 'y'.repeat(10_000) });
-    for (let i = 0; i < 100; i++) expect((await box.next()).i).toBe(i);
-    const down = a.monitor(box.pid);
-    a.send(box.pid, 'z'.repeat(100_000));
-    expect((await down).reason).toBe('noconnection');
-    expect(closeReasons(a).some((r) => r.includes('exceeds maxFrameBytes'))).toBe(true);
-    a.send(box.pid, { i: 'after' });
-    expect(await box.next()).toEqual({ i: 'after' });
   });
 });
 

@@ -1,13 +1,16 @@
-// Goal: phi rises with silence against the history of arrivals; the detector tells
-// subscribers when a peer is killed or paused and when it comes back, and bulk
-// traffic does not make it suspect a live peer.
+// Goal: phi rises with silence against the history of arrivals, and an outage does not
+// enter that history; the detector tells subscribers when a peer is killed or paused
+// and when it comes back (dialling it again itself), bulk traffic does not make it
+// suspect a live peer, and it survives a crash and forged timer messages.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PhiAccrual, phiOf, subscribeFailureDetector, type Node } from '../../src/index.js';
+import { FAILURE_DETECTOR_NAME, ManualClock, PhiAccrual, phiOf, subscribeFailureDetector, type Node, type NodeOptions } from '../../src/index.js';
 import { inbox, startNode } from '../helpers.js';
+import { peers } from './peers.js';
 
 const nodes: Node[] = [];
 const children: ChildProcess[] = [];
@@ -21,8 +24,8 @@ afterEach(async () => {
 
 const fast = { heartbeatIntervalMs: 50, pollIntervalMs: 200 };
 
-async function node(name: string, netTickMs = 60_000) {
-  const n = await startNode({ name, port: 0, cookie: 'secret', netTickMs, failureDetector: fast });
+async function node(name: string, netTickMs = 60_000, options: NodeOptions = {}) {
+  const n = await startNode({ name, port: 0, cookie: 'secret', netTickMs, failureDetector: fast, ...options });
   nodes.push(n);
   return n;
 }
@@ -43,7 +46,7 @@ function childNode(name: string): Promise<{ child: ChildProcess; name: string }>
 
 describe('phi', () => {
   it('stays low while heartbeats keep their rhythm and grows with silence', () => {
-    const detector = new PhiAccrual({ windowSize: 1_000, minStdDeviationMs: 100, acceptablePauseMs: 0, firstIntervalMs: 100 });
+    const detector = new PhiAccrual({ windowSize: 1_000, minStdDeviationMs: 100, acceptablePauseMs: 0, firstIntervalMs: 100, phiThreshold: 8 });
     for (let t = 0; t <= 10_000; t += 100) detector.heartbeat(t);
     expect(detector.phi(10_100)).toBeLessThan(1);
     const later = [10_300, 10_500, 10_800, 11_500].map((t) => detector.phi(t));
@@ -58,13 +61,40 @@ describe('phi', () => {
   });
 
   it('keeps only the window of samples', () => {
-    const detector = new PhiAccrual({ windowSize: 10, minStdDeviationMs: 1, acceptablePauseMs: 0, firstIntervalMs: 1_000 });
+    const detector = new PhiAccrual({ windowSize: 10, minStdDeviationMs: 1, acceptablePauseMs: 0, firstIntervalMs: 1_000, phiThreshold: 8 });
     let t = 0;
     for (let i = 0; i < 20; i++) detector.heartbeat((t += 10));
     // The seed of 1,000 ms intervals has left the window: 50 ms of silence is already suspicious.
     expect(detector.phi(t + 50)).toBeGreaterThan(8);
   });
+
+  it('leaves an outage out of the history, so the next failure is detected as fast as the first', () => {
+    const detector = new PhiAccrual({ windowSize: 1_000, minStdDeviationMs: 100, acceptablePauseMs: 500, firstIntervalMs: 100, phiThreshold: 8 });
+    let t = 0;
+    for (; t <= 10_000; t += 100) detector.heartbeat(t);
+    const firstDetectionMs = silenceUntilSuspected(detector, t - 100);
+    // A 30 s outage, during which the node was suspected, then a regular rhythm again.
+    t += 30_000;
+    for (const end = t + 5_000; t <= end; t += 100) detector.heartbeat(t);
+    expect(silenceUntilSuspected(detector, t - 100)).toBe(firstDetectionMs);
+  });
+
+  it('keeps a late heartbeat that came before suspicion', () => {
+    const detector = new PhiAccrual({ windowSize: 1_000, minStdDeviationMs: 100, acceptablePauseMs: 500, firstIntervalMs: 100, phiThreshold: 8 });
+    let t = 0;
+    for (; t <= 10_000; t += 100) detector.heartbeat(t);
+    const before = silenceUntilSuspected(detector, t - 100);
+    detector.heartbeat(t - 100 + 900);
+    expect(silenceUntilSuspected(detector, t + 800)).toBeGreaterThan(before);
+  });
 });
+
+/** Milliseconds of silence after the heartbeat at `lastMs` before phi passes 8 (in 10 ms steps). */
+function silenceUntilSuspected(detector: PhiAccrual, lastMs: number): number {
+  let silenceMs = 0;
+  while (detector.phi(lastMs + silenceMs) < 8) silenceMs += 10;
+  return silenceMs;
+}
 
 describe('failure detector', () => {
   it('reports a killed peer within about two poll intervals', async () => {
@@ -130,3 +160,63 @@ describe('failure detector', () => {
     expect(events.filter((e) => (e as { type: string }).type === 'node-maybe-down')).toEqual([]);
   });
 });
+
+describe('failure detector resilience', () => {
+  const cluster = peers();
+  afterEach(() => cluster.cleanup());
+
+  it('is restarted by its supervisor after a crash, and its subscribers keep getting events', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    const box = inbox(a);
+    await subscribeFailureDetector(a, box.pid);
+    expect(await a.connect(b.name)).toBe(true);
+    await box.next((m) => m.type === 'node-up' && m.node === b.name);
+    const first = a.whereis(FAILURE_DETECTOR_NAME)!;
+    a.exit(first, 'kill');
+    await expect.poll(() => a.whereis(FAILURE_DETECTOR_NAME)?.id ?? first.id).not.toBe(first.id);
+    await b.stop({ timeoutMs: 200 });
+    expect(await box.next()).toEqual({ type: 'node-maybe-down', node: b.name });
+  });
+
+  it('ignores timer messages that other actors send it', async () => {
+    const clock = new ManualClock();
+    const a = await node('a', 60_000, { clock });
+    const detector = a.whereis(FAILURE_DETECTOR_NAME)!;
+    const timersBefore = clock.pending();
+    for (let i = 0; i < 20; i++) {
+      a.send(detector, { type: '$beat' });
+      a.send(detector, { type: '$poll' });
+      a.send(detector, { type: '$heartbeat', node: 'ghost@127.0.0.1:9', atMs: 0 });
+    }
+    // Handled in order: once this call is answered, so are the forged messages.
+    expect(await a.call(detector, { op: 'phi', node: 'ghost@127.0.0.1:9' })).toBeNull();
+    expect(clock.pending()).toBe(timersBefore);
+  });
+
+  it('dials a suspected node again, so node-up comes when it returns without other traffic', async () => {
+    const a = await node('a');
+    const port = await freePort();
+    const first = await cluster.child('fd3', { port, netTickMs: 60_000 });
+    const box = inbox(a);
+    await subscribeFailureDetector(a, box.pid);
+    expect(await a.connect(first.name)).toBe(true);
+    await box.next((m) => m.type === 'node-up' && m.node === first.name);
+    first.child.kill('SIGKILL');
+    await box.next((m) => m.type === 'node-maybe-down' && m.node === first.name);
+    const again = await cluster.child('fd3', { port, netTickMs: 60_000 });
+    expect(again.name).toBe(first.name);
+    expect(await box.next()).toEqual({ type: 'node-up', node: first.name });
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

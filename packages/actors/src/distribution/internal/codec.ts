@@ -56,9 +56,32 @@ export class FrameCodec {
     return handshakeUnpackr.unpack(body);
   }
 
+  /** Encodes one value against the shared shapes, for `signalsFrame` (values encoded in turn concatenate). */
+  encodeValue(value: unknown): Buffer {
+    return this.encoder.pack(value);
+  }
+
   /** Forgets the shapes sent so far; the peer must get a RESET frame next. */
   resetEncoder(): void {
     this.encoder = newSequentialPackr();
+  }
+
+  /**
+   * Hands the decoder as it is to a frame that arrives in fragments (encoded before
+   * the sender started afresh) and starts afresh for the frames that follow.
+   */
+  takeDecoder(): { decode(body: Buffer): unknown } {
+    const decoder = this.decoder;
+    const rules = this.dataRules;
+    this.decoder = newSequentialUnpackr();
+    this.dataRules = { ...rules, shapes: newRecordShapes() };
+    return {
+      decode: (body) => {
+        const refusal = checkFrameBody(body, rules);
+        if (refusal !== undefined) throw new Error(refusal);
+        return decoder.unpack(body);
+      },
+    };
   }
 
   /** Forgets the shapes received so far (on a RESET frame). */
@@ -94,6 +117,24 @@ function withHeader(body: Buffer): Buffer {
   body.copy(out, FRAME_HEADER_BYTES);
   return out;
 }
+
+/** A SIGNALS frame (length header included) of signals encoded one by one with `encodeValue`, in order. */
+export function signalsFrame(encoded: readonly Buffer[], encodedBytes: number): Buffer {
+  const n = encoded.length;
+  const arrayHeaderBytes = n < 16 ? 1 : n < 0x10000 ? 3 : 5;
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + 2 + arrayHeaderBytes + encodedBytes);
+  let at = out.writeUInt32BE(2 + arrayHeaderBytes + encodedBytes, 0);
+  at = out.writeUInt8(0x92, at);
+  at = out.writeUInt8(SIGNALS, at);
+  if (n < 16) at = out.writeUInt8(0x90 | n, at);
+  else if (n < 0x10000) at = out.writeUInt16BE(n, out.writeUInt8(0xdc, at));
+  else at = out.writeUInt32BE(n, out.writeUInt8(0xdd, at));
+  for (const part of encoded) at += part.copy(out, at);
+  return out;
+}
+
+/** Bytes a SIGNALS frame body adds around its signals, at most. */
+export const SIGNALS_FRAME_OVERHEAD_BYTES = 2 + 5;
 
 /** Encodes a frame without connection state (tests and tools that speak raw frames). */
 export function encodeFrame(frame: unknown[]): Buffer {

@@ -21,13 +21,18 @@ import {
   RESET,
   RESET_FRAME,
   SIGNALS,
+  SIGNALS_FRAME_OVERHEAD_BYTES,
+  signalsFrame,
   TICK,
   TICK_FRAME,
   type Refusal,
 } from './codec.js';
-import { HANDSHAKE_FRAME_BYTES_MAX, SOCKET_BUFFER_BYTES_MAX } from '../limits.js';
+import { FRAGMENTED_MESSAGES_MAX, HANDSHAKE_FRAME_BYTES_MAX, SOCKET_BUFFER_BYTES_MAX, UNFRAGMENTED_FRAME_BYTES_MAX } from '../limits.js';
 import type { RefusalLog } from './refusal-log.js';
 import { signalToWire } from './wire-signals.js';
+import { FRAGMENT, FragmentAssembler, FragmentError, OutgoingFragments } from './fragments.js';
+import { refuseUnsendable } from './unsendable.js';
+import { InvalidArgumentError, MessageTooLargeError, type ActorError } from '../../errors.js';
 
 export interface ConnectionSettings {
   readonly myName: string;
@@ -53,6 +58,8 @@ export interface ConnectionEvents {
   up(conn: Connection): void;
   signals(conn: Connection, signals: unknown[]): void;
   heartbeat(conn: Connection): void;
+  /** A signal was not sent (too large, or not encodable); `answer` stands in for it. */
+  unsendable?(conn: Connection, signal: Signal, answer: Signal): void;
   closed(conn: Connection, reason: string): void;
 }
 
@@ -66,16 +73,25 @@ export class Connection {
   private readonly reader: FrameReader;
   private readonly codec = new FrameCodec();
   private readonly myChallenge = randomBytes(16).toString('hex');
-  private outbox: unknown[][] = [];
+  private outbox: Signal[] = [];
   private flushScheduled = false;
   private lazyFlushScheduled = false;
   /** Encoded data frames waiting for the socket to drain (the socket holds at most SOCKET_BUFFER_BYTES_MAX). */
-  private queued: Buffer[] = [];
+  private queued: (Buffer | OutgoingFragments)[] = [];
   private queuedHead = 0;
   private queuedBytes = 0;
   private lastReceivedMs = performance.now();
   private lastSentMs = performance.now();
   private readonly timer: NodeJS.Timeout;
+  /** Frames in fragments not yet all sent, in the order encoded; the first `FRAGMENTED_MESSAGES_MAX` queued ones interleave. */
+  private fragmentsOut: OutgoingFragments[] = [];
+  private fragmentsSending: OutgoingFragments[] = [];
+  private fragmentTurn = 0;
+  private nextFragmentsId = 0;
+  private pumpPaused = false;
+  private readonly fragmentsIn: FragmentAssembler<{ decode(body: Buffer): unknown }>;
+  /** Larger frame bodies go out in fragments. */
+  private readonly unfragmentedBytesMax: number;
   private handshakeTimer: NodeJS.Timeout | undefined;
   /** For observability and tests. */
   signalsSent = 0;
@@ -91,6 +107,8 @@ export class Connection {
   ) {
     this.peer = expectedPeer;
     this.reader = new FrameReader();
+    this.fragmentsIn = new FragmentAssembler(settings.maxFrameBytes);
+    this.unfragmentedBytesMax = Math.min(UNFRAGMENTED_FRAME_BYTES_MAX, settings.maxFrameBytes);
     this.phase = outbound ? 'challenge' : 'hello';
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
@@ -119,7 +137,8 @@ export class Connection {
 
   send(signal: Signal): void {
     if (this.phase !== 'up') return;
-    this.outbox.push(signalToWire(signal, this.settings.myName, this.peer!));
+    if (this.fragmentsOut.length > 0 && this.holdBehindFragments(signal)) return;
+    this.outbox.push(signal);
     if (this.flushScheduled) return;
     if (signal.k === 'demonitor') {
       // Nobody waits on a demonitor: let it ride with the next frame (a call's next
@@ -132,6 +151,16 @@ export class Connection {
     }
     this.flushScheduled = true;
     queueMicrotask(this.flush);
+  }
+
+  /** Keeps the order per destination: a signal for a destination of a frame still in fragments waits for it. */
+  private holdBehindFragments(signal: Signal): boolean {
+    for (const out of this.fragmentsOut) {
+      if (!out.holds(signal)) continue;
+      out.held.push(signal);
+      return true;
+    }
+    return false;
   }
 
   private readonly lazyFlush = (): void => {
@@ -154,51 +183,167 @@ export class Connection {
   };
 
   /**
-   * Encodes signals as one frame, or, when that frame would pass maxFrameBytes, throws
-   * it away, tells the peer to forget the record shapes, and sends the halves.
+   * Encodes signals as one frame. A frame too large to go out whole is thrown away (the
+   * peer is told to forget its record shapes) and its signals go one by one: small ones
+   * together, a large one in fragments of its own, one that passes maxFrameBytes or
+   * cannot be encoded fails alone (see unsendable.ts).
    */
-  private encodeBatch(batch: unknown[][]): void {
-    let bytes: Buffer;
+  private encodeBatch(batch: Signal[]): void {
+    const wire = new Array<unknown[]>(batch.length);
+    for (let i = 0; i < batch.length; i++) wire[i] = signalToWire(batch[i]!, this.settings.myName, this.peer!);
+    let bytes: Buffer | undefined;
     try {
-      bytes = this.codec.encode([SIGNALS, batch]);
-    } catch (err) {
-      return this.close(`a signal could not be encoded for the wire: ${(err as Error).message}`);
+      bytes = this.codec.encode([SIGNALS, wire]);
+    } catch {
+      bytes = undefined;
     }
-    if (bytes.length - FRAME_HEADER_BYTES <= this.settings.maxFrameBytes) return this.writeData(bytes);
-    // The discarded frame may have defined record shapes the peer never sees: reset both ends.
+    const bodyBytes = bytes === undefined ? Infinity : bytes.length - FRAME_HEADER_BYTES;
+    if (bodyBytes <= this.unfragmentedBytesMax) return this.writeData(bytes!);
+    if (batch.length === 1 && bodyBytes <= this.settings.maxFrameBytes) return this.writeFragmented(bytes!, batch);
     this.codec.resetEncoder();
     this.writeData(RESET_FRAME);
-    if (batch.length === 1) {
-      return this.close(`a message of ${bytes.length - FRAME_HEADER_BYTES} bytes exceeds maxFrameBytes (${this.settings.maxFrameBytes}) and cannot be sent`);
+    if (batch.length === 1) return this.refuseSignal(batch[0]!, this.unsendableError(bodyBytes, wire[0]!));
+    this.encodeOneByOne(batch, wire);
+  }
+
+  private encodeOneByOne(batch: Signal[], wire: unknown[][]): void {
+    // No fragment goes out before the whole batch is encoded: a frame in fragments that
+    // finished now would release signals it holds behind later ones of this batch.
+    this.pumpPaused = true;
+    try {
+      this.encodeEach(batch, wire);
+    } finally {
+      this.pumpPaused = false;
     }
-    const half = batch.length >> 1;
-    this.encodeBatch(batch.slice(0, half));
-    if (this.phase === 'up') this.encodeBatch(batch.slice(half));
+    this.writeQueued();
+  }
+
+  private encodeEach(batch: Signal[], wire: unknown[][]): void {
+    let group: Buffer[] = [];
+    let groupBytes = 0;
+    const smallMax = this.unfragmentedBytesMax - SIGNALS_FRAME_OVERHEAD_BYTES;
+    for (let i = 0; i < batch.length && this.phase === 'up'; i++) {
+      // A signal after a large one for the same destination waits for its fragments.
+      if (this.fragmentsOut.length > 0 && this.holdBehindFragments(batch[i]!)) continue;
+      let part: Buffer | undefined;
+      try {
+        part = this.codec.encodeValue(wire[i]);
+      } catch {
+        part = undefined;
+      }
+      if (part !== undefined && part.length <= smallMax) {
+        if (groupBytes + part.length > smallMax) {
+          this.writeData(signalsFrame(group, groupBytes));
+          group = [];
+          groupBytes = 0;
+        }
+        group.push(part);
+        groupBytes += part.length;
+        continue;
+      }
+      if (group.length > 0) this.writeData(signalsFrame(group, groupBytes));
+      group = [];
+      groupBytes = 0;
+      if (part !== undefined && part.length + SIGNALS_FRAME_OVERHEAD_BYTES <= this.settings.maxFrameBytes) {
+        this.writeFragmented(signalsFrame([part], part.length), [batch[i]!]);
+        continue;
+      }
+      // Shapes it may have defined never reach the peer.
+      this.codec.resetEncoder();
+      this.writeData(RESET_FRAME);
+      this.refuseSignal(batch[i]!, this.unsendableError(part?.length ?? Infinity, wire[i]!));
+    }
+    if (group.length > 0 && this.phase === 'up') this.writeData(signalsFrame(group, groupBytes));
+  }
+
+  private unsendableError(bodyBytes: number, wire: unknown[]): ActorError {
+    if (bodyBytes !== Infinity) return new MessageTooLargeError(this.peer!, bodyBytes, this.settings.maxFrameBytes);
+    let why = 'unknown';
+    try {
+      new FrameCodec().encode(wire);
+    } catch (err) {
+      why = (err as Error).message;
+    }
+    return new InvalidArgumentError(`a message for node ${this.peer} could not be encoded for the wire (${why}); send plain data`);
+  }
+
+  private refuseSignal(signal: Signal, error: ActorError): void {
+    const refusal = refuseUnsendable(signal, error);
+    this.settings.logger.warn({ peer: this.peer, reason: refusal.log }, 'distribution signal not sent');
+    if (refusal.answer !== undefined) this.events.unsendable?.(this, signal, refusal.answer);
+  }
+
+  /** Sends a large frame in fragments; later frames start new record shapes, since the peer decodes this one out of turn. */
+  private writeFragmented(frame: Buffer, batch: Signal[]): void {
+    this.codec.resetEncoder();
+    const out = OutgoingFragments.of(this.nextFragmentsId, frame, batch);
+    this.nextFragmentsId = (this.nextFragmentsId + 1) >>> 0;
+    this.fragmentsOut.push(out);
+    this.enqueue(out, out.remainingBytes);
   }
 
   /** Data frames keep their order; past the socket's share they wait here, up to maxQueuedBytes. */
   private writeData(bytes: Buffer): void {
     if (this.queuedBytes === 0 && this.socket.writableLength < SOCKET_BUFFER_BYTES_MAX) return this.writeNow(bytes);
-    this.queued.push(bytes);
-    this.queuedBytes += bytes.length;
+    this.enqueue(bytes, bytes.length);
+  }
+
+  private enqueue(item: Buffer | OutgoingFragments, bytes: number): void {
+    this.queued.push(item);
+    this.queuedBytes += bytes;
     if (this.queuedBytes > this.queuedBytesPeak) this.queuedBytesPeak = this.queuedBytes;
     const waiting = this.queuedBytes + this.socket.writableLength;
     if (waiting > this.settings.maxQueuedBytes) {
-      this.close(`peer is overloaded: ${waiting} bytes wait for it to read (maxQueuedBytes ${this.settings.maxQueuedBytes})`);
+      return this.close(`peer is overloaded: ${waiting} bytes wait for it to read (maxQueuedBytes ${this.settings.maxQueuedBytes})`);
     }
+    if (!this.pumpPaused) this.writeQueued();
   }
 
+  /** Fills the socket's share, taking turns between queued frames and fragments of the frames in fragments. */
   private writeQueued(): void {
-    while (this.queuedHead < this.queued.length && this.socket.writableLength < SOCKET_BUFFER_BYTES_MAX && this.phase === 'up') {
-      const bytes = this.queued[this.queuedHead]!;
-      this.queued[this.queuedHead++] = undefined as unknown as Buffer;
-      this.queuedBytes -= bytes.length;
-      this.writeNow(bytes);
+    while (this.phase === 'up' && this.socket.writableLength < SOCKET_BUFFER_BYTES_MAX) {
+      const wroteFrame = this.writeNextQueued();
+      const wroteFragment = this.writeNextFragment();
+      if (!wroteFrame && !wroteFragment) break;
     }
     if (this.queuedHead === this.queued.length) {
       this.queued = [];
       this.queuedHead = 0;
     }
+  }
+
+  private writeNextQueued(): boolean {
+    if (this.queuedHead === this.queued.length) return false;
+    const item = this.queued[this.queuedHead]!;
+    if (item instanceof OutgoingFragments) {
+      // Its first fragment goes in the order it was encoded; it waits while the peer reassembles as many as it accepts.
+      if (this.fragmentsSending.length >= FRAGMENTED_MESSAGES_MAX) return false;
+      this.queued[this.queuedHead++] = undefined as unknown as Buffer;
+      this.fragmentsSending.push(item);
+      this.writeFragment(item);
+      return true;
+    }
+    this.queued[this.queuedHead++] = undefined as unknown as Buffer;
+    this.queuedBytes -= item.length;
+    this.writeNow(item);
+    return true;
+  }
+
+  private writeNextFragment(): boolean {
+    if (this.fragmentsSending.length === 0 || this.phase !== 'up') return false;
+    this.fragmentTurn = (this.fragmentTurn + 1) % this.fragmentsSending.length;
+    this.writeFragment(this.fragmentsSending[this.fragmentTurn]!);
+    return true;
+  }
+
+  private writeFragment(out: OutgoingFragments): void {
+    const before = out.remainingBytes;
+    this.writeNow(out.next());
+    this.queuedBytes -= before - out.remainingBytes;
+    if (!out.done) return;
+    this.fragmentsSending = this.fragmentsSending.filter((o) => o !== out);
+    this.fragmentsOut = this.fragmentsOut.filter((o) => o !== out);
+    for (const signal of out.held) this.send(signal);
   }
 
   private writeNow(bytes: Buffer): void {
@@ -270,9 +415,30 @@ export class Connection {
         return;
       case RESET:
         return this.codec.resetDecoder();
+      case FRAGMENT:
+        return this.onFragment(frame);
       default:
         return this.close(`unknown frame kind ${kind}`);
     }
+  }
+
+  private onFragment(frame: unknown[]): void {
+    let whole: { body: Buffer; decoder: { decode(body: Buffer): unknown } } | undefined;
+    try {
+      whole = this.fragmentsIn.add(frame, () => this.codec.takeDecoder());
+    } catch (err) {
+      if (!(err instanceof FragmentError)) throw err;
+      return this.close(`bad fragment: ${err.message}`);
+    }
+    if (whole === undefined) return;
+    let inner: unknown;
+    try {
+      inner = whole.decoder.decode(whole.body);
+    } catch (err) {
+      return this.close(`undecodable fragmented frame: ${(err as Error).message}`);
+    }
+    if (!Array.isArray(inner) || inner[0] !== SIGNALS) return this.close('malformed fragmented frame: not a signals frame');
+    this.handleUp(SIGNALS, inner);
   }
 
   /** The acceptor's side: the peer claims a name; nothing of the node changes until it proves the cookie. */
@@ -369,6 +535,9 @@ export class Connection {
     this.outbox = [];
     this.queued = [];
     this.queuedBytes = 0;
+    this.fragmentsOut = [];
+    this.fragmentsSending = [];
+    this.fragmentsIn.clear();
     if (destroy) this.socket.destroy();
     else setTimeout(() => this.socket.destroy(), 1_000).unref();
     const quiet = wasUp && reason.startsWith('connection closed');

@@ -24,6 +24,8 @@ const COOKIE = 'fuzz-cookie';
 const FUZZER = 'fuzzer@127.0.0.1:1';
 /** The target's frame limit after authentication (its default). */
 const FRAME_BYTES_MAX = 64 * 2 ** 20;
+/** Longer than any deadline of the node (the handshake's is 10 s). */
+const CASE_MS_MAX = 30_000;
 
 export interface FuzzOptions {
   readonly cases: number;
@@ -224,7 +226,13 @@ class Session {
   ) {}
 
   async run(c: Case): Promise<void> {
-    const outcome = await this.outcome(c);
+    // A case that never ends means the node neither handled nor refused the input (or the
+    // harness lost track): report it instead of hanging.
+    let watchdog: NodeJS.Timeout | undefined;
+    const hung = new Promise<never>((_, reject) => {
+      watchdog = setTimeout(() => reject(new Error(`the case did not finish within ${CASE_MS_MAX} ms`)), CASE_MS_MAX);
+    });
+    const outcome = await Promise.race([this.outcome(c), hung]).finally(() => clearTimeout(watchdog));
     const death = this.target.death();
     if (death !== undefined) throw new Error(death);
     this.stats[outcome]++;
@@ -262,7 +270,7 @@ class Session {
 
   /** Over an authenticated connection: the input, then a probe the target must answer unless it closed. */
   private async authenticated(pieces: readonly Piece[]): Promise<Outcome> {
-    const intruder = (this.intruder ??= await Intruder.connect(this.target));
+    const intruder = await this.liveIntruder();
     const closed = intruder.closed.then((): Outcome => 'closed');
     this.write(intruder.socket, intruder.packr, pieces, FRAME_BYTES_MAX);
     // Raw or cut bytes may leave the target waiting for the rest of a frame: end our side.
@@ -276,7 +284,7 @@ class Session {
 
   /** The target dials the fuzzer's acceptor, which answers with the input (after a valid challenge, for `ready`). */
   private async dialled(pieces: readonly Piece[], ready: boolean): Promise<Outcome> {
-    const intruder = (this.intruder ??= await Intruder.connect(this.target));
+    const intruder = await this.liveIntruder();
     // An info request for an actor that does not exist is answered to `replyTo`: on the fuzzer's acceptor node.
     intruder.send([SIGNALS, [[12, (1_000_000 * 256) * 2 + 1, 'dial', [this.fake.name, 0, 1]]]]);
     const socket = await this.fake.next();
@@ -292,6 +300,12 @@ class Session {
     if (!mustClose(pieces)) socket.end();
     await closed;
     return 'closed';
+  }
+
+  /** The authenticated connection, opened again if the node closed it since the last case. */
+  private async liveIntruder(): Promise<Intruder> {
+    if (this.intruder?.conn.isUp !== true) this.intruder = await Intruder.connect(this.target);
+    return this.intruder;
   }
 
   private write(socket: Socket, packr: Packr, pieces: readonly Piece[], limit: number): void {
