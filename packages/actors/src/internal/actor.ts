@@ -111,7 +111,7 @@ export class Actor implements ActorContext {
 
   call<R = unknown>(dest: Dest, request: unknown, options?: CallOptions): Promise<R> {
     this.alive();
-    return this.sched.call(dest, request, options?.timeoutMs) as Promise<R>;
+    return this.sched.call(dest, request, options?.timeoutMs, this.self) as Promise<R>;
   }
 
   reply(from: From, value: unknown): void {

@@ -56,7 +56,7 @@ export class Scheduler {
     creation: number,
   ) {
     this.pid = { node: nodeName, scheduler: index, id: SCHEDULER_PID_ID };
-    this.calls = new PendingCalls(this.pid, clock, (signal) => this.route(signal));
+    this.calls = new PendingCalls(clock, (signal) => this.route(signal));
     // Short refs: they cross the wire and key maps on every call. The random creation
     // (48 bits per scheduler start) keeps them apart across schedulers and nodes.
     this.refPrefix = `${creation.toString(36)}.`;
@@ -273,9 +273,13 @@ export class Scheduler {
 
   // ---- calls ----
 
-  call(dest: Dest, request: unknown, timeoutMs: number = CALL_TIMEOUT_MS_DEFAULT): Promise<unknown> {
+  /**
+   * `from` is the calling actor (the scheduler itself for calls from outside actors):
+   * the callee sees it in `From` and can monitor or link it; the reply comes back here.
+   */
+  call(dest: Dest, request: unknown, timeoutMs: number = CALL_TIMEOUT_MS_DEFAULT, from: Pid = this.pid): Promise<unknown> {
     if (!(timeoutMs > 0)) return Promise.reject(new InvalidArgumentError(`call timeout must be > 0 ms, got ${timeoutMs}`));
-    if (isRemoteName(dest) && dest.node !== this.nodeName) return this.callRemoteName(dest, request, timeoutMs);
+    if (isRemoteName(dest) && dest.node !== this.nodeName) return this.callRemoteName(dest, request, timeoutMs, from);
     let pid: Pid;
     try {
       pid = this.resolveForCall(dest);
@@ -283,17 +287,17 @@ export class Scheduler {
       return Promise.reject(err);
     }
     const ref = this.makeRef();
-    const promise = this.awaitReply(ref, formatPid(pid), pid, timeoutMs);
-    this.route({ k: 'call', from: this.pid, to: pid, ref, request });
+    const promise = this.calls.await(ref, formatPid(pid), pid, from, timeoutMs);
+    this.route({ k: 'call', from, to: pid, ref, request });
     return promise;
   }
 
   /** A call to a name on another node: the monitor and the request are resolved there. */
-  private callRemoteName(dest: RemoteName, request: unknown, timeoutMs: number): Promise<unknown> {
+  private callRemoteName(dest: RemoteName, request: unknown, timeoutMs: number, from: Pid): Promise<unknown> {
     const ref = this.makeRef();
-    const promise = this.awaitReply(ref, `${dest.name} on ${dest.node}`, remoteNodePid(dest.node), timeoutMs);
-    this.route({ k: 'monitorName', from: this.pid, name: dest.name, node: dest.node, ref });
-    const msg: CallMessage = { type: '$call', from: { pid: this.pid, ref }, request };
+    const promise = this.calls.await(ref, `${dest.name} on ${dest.node}`, remoteNodePid(dest.node), from, timeoutMs);
+    this.route({ k: 'monitorName', from, name: dest.name, node: dest.node, ref });
+    const msg: CallMessage = { type: '$call', from: { pid: from, ref }, request };
     this.route({ k: 'named', name: dest.name, node: dest.node, msg });
     return promise;
   }
@@ -314,7 +318,7 @@ export class Scheduler {
 
   /** Registers a pending reply under `ref`; a 'reply' signal to this scheduler settles it. */
   awaitReply(ref: Ref, destText: string, dest: Pid | undefined, timeoutMs: number): Promise<unknown> {
-    return this.calls.await(ref, destText, dest, timeoutMs);
+    return this.calls.await(ref, destText, dest, this.pid, timeoutMs);
   }
 
   /** Fails every pending call to actors of `node`: its connection is gone. */
@@ -614,7 +618,8 @@ export class Scheduler {
         return;
       }
       case 'down': {
-        if (signal.to.id === SCHEDULER_PID_ID) return this.calls.down(signal.ref, signal.reason);
+        // A call's DOWN goes to its caller (an actor or the scheduler); its ref names the pending call.
+        if (this.calls.down(signal.ref, signal.reason) || signal.to.id === SCHEDULER_PID_ID) return;
         const actor = this.actors.get(signal.to.id);
         if (actor?.monitoring?.delete(signal.ref) === true) {
           this.deliver(actor, { type: 'DOWN', ref: signal.ref, pid: signal.pid, reason: signal.reason });
