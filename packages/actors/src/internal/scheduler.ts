@@ -414,7 +414,8 @@ export class Scheduler {
     if ((actor.flags & (EXITED | TERMINATING)) !== 0) return;
     const terminate = actor.behaviour?.terminate;
     if (runTerminate && terminate !== undefined) {
-      actor.flags |= TERMINATING;
+      // BUSY too: the run queue skips the actor, so no message is handled while terminate runs.
+      actor.flags |= TERMINATING | BUSY;
       let result: unknown;
       try {
         result = terminate.call(actor.behaviour, reason, actor.state, actor);
