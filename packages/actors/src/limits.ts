@@ -16,3 +16,5 @@ export const SUPERVISOR_PERIOD_MS_DEFAULT = 5_000;
 export const SUPERVISOR_SHUTDOWN_MS_DEFAULT = 5_000;
 /** How long node.stop waits for a worker scheduler to stop its actors. */
 export const WORKER_STOP_MS_MAX = 10_000;
+/** Longest delay Node's setTimeout honours; the system clock chains longer timers. */
+export const TIMER_DELAY_MS_MAX = 2 ** 31 - 1;
