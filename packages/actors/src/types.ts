@@ -98,6 +98,8 @@ export interface ActorInfo {
 /** Everything an actor can do; the same object is passed to every handler. */
 export interface ActorContext {
   readonly self: Pid;
+  /** The pid this actor was linked to when it was started (the `link` option), as OTP's parent; undefined otherwise. */
+  readonly parent: Pid | undefined;
   readonly log: Logger;
   /** Milliseconds from the node's clock (a manual clock in tests). */
   now(): number;

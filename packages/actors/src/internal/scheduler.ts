@@ -80,7 +80,10 @@ export class Scheduler {
     const actor = new Actor(this, pid, typeof spec === 'function' ? null : spec);
     this.actors.set(pid.id, actor);
     if (options?.trapExit === true) actor.flags |= TRAP_EXIT;
-    if (isPid(options?.link)) this.link(actor, options.link);
+    if (isPid(options?.link)) {
+      actor.more().parent = options.link;
+      this.link(actor, options.link);
+    }
     if (options?.name !== undefined) this.register(options.name, pid);
     if (typeof spec === 'function') this.runProcess(actor, spec, args, onStarted);
     else this.runInit(actor, spec, args, onStarted);
@@ -452,13 +455,16 @@ export class Scheduler {
       if (waiter.timer !== undefined) this.clock.clearTimeout(waiter.timer);
       waiter.reject(new ActorExitedError(formatPid(self), reason));
     }
-    if (actor.name !== undefined) {
-      this.host.unregisterName(actor.name, self);
-      actor.name = undefined;
-    }
-    if (actor.nodeMonitors !== null) {
-      for (const node of actor.nodeMonitors) this.host.demonitorNode(self, node);
-      actor.nodeMonitors = null;
+    const extra = actor.extra;
+    if (extra !== null) {
+      if (extra.name !== undefined) {
+        this.host.unregisterName(extra.name, self);
+        extra.name = undefined;
+      }
+      if (extra.nodeMonitors !== null) {
+        for (const node of extra.nodeMonitors) this.host.demonitorNode(self, node);
+        extra.nodeMonitors = null;
+      }
     }
     if (actor.links !== null) {
       for (const pid of actor.links.values()) this.route({ k: 'exit', from: self, to: pid, reason, link: true });
@@ -488,9 +494,23 @@ export class Scheduler {
     return new Promise((resolve) => this.emptyWaiters.push(resolve));
   }
 
-  /** Asks every actor to exit with `reason` (newest first), as an exit signal from the scheduler. */
+  /**
+   * Asks every actor at the top of a tree to exit with `reason` (newest first), as an exit
+   * signal from the scheduler. An actor whose parent lives on this node is left to its
+   * parent, which stops its children in its own order (a supervisor: children first).
+   */
   shutdownAll(reason: unknown): void {
-    for (const actor of [...this.actors.values()].reverse()) this.exitSignal(this.pid, actor.self, reason);
+    for (const actor of [...this.actors.values()].reverse()) {
+      if (this.hasLiveParentOnNode(actor)) continue;
+      this.exitSignal(this.pid, actor.self, reason);
+    }
+  }
+
+  private hasLiveParentOnNode(actor: Actor): boolean {
+    const parent = actor.parent;
+    if (parent === undefined || parent.node !== this.nodeName) return false;
+    // A parent on another scheduler is stopped by that scheduler.
+    return parent.scheduler !== this.index || this.actors.has(parent.id);
   }
 
   /** An actor's code threw: it exits with the error as reason, logged once here. */
@@ -553,12 +573,12 @@ export class Scheduler {
   }
 
   monitorNode(actor: Actor, node: string): void {
-    (actor.nodeMonitors ??= new Set()).add(node);
+    (actor.more().nodeMonitors ??= new Set()).add(node);
     this.host.monitorNode(actor.self, node);
   }
 
   demonitorNode(actor: Actor, node: string): void {
-    if (actor.nodeMonitors?.delete(node)) this.host.demonitorNode(actor.self, node);
+    if (actor.extra?.nodeMonitors?.delete(node)) this.host.demonitorNode(actor.self, node);
   }
 
   dirty(job: ModuleRef, input: unknown): Promise<unknown> {
