@@ -13,12 +13,12 @@ import { systemClock, type Clock } from './clock.js';
 import { DirtyJobError, encodeError, InvalidArgumentError, NameTakenError, NodeNotRunningError, SpawnError } from './errors.js';
 import { WORKER_STOP_MS_MAX } from './limits.js';
 import { stderrLogger, type Logger } from './logger.js';
-import { isPid, pidEquals, type Dest, type Pid } from './pid.js';
+import { isPid, newCreation, pidEquals, type Dest, type Pid } from './pid.js';
 import { isControl, PortMesh, type Control } from './internal/mesh.js';
 import { bounce, loadActorModule, refuseUncloneable } from './internal/routing.js';
 import { Scheduler, type SchedulerHost } from './internal/scheduler.js';
 import { isModuleRef } from './internal/scheduler-helpers.js';
-import { isByName, NOCONNECTION, NOPROC, type Signal } from './internal/signals.js';
+import { isByName, NOCONNECTION, NOPROC, SCHEDULER_PID_ID, type Signal } from './internal/signals.js';
 import type { WorkerData } from './internal/worker-host.js';
 import type { ActorContext, ActorInfo, ActorSpec, Behaviour, CallOptions, DownMessage, ModuleRef, ProcessFn, SpawnOptions } from './types.js';
 
@@ -61,12 +61,16 @@ export interface Distribution {
   stop(): Promise<void>;
 }
 
-/** Scheduler creations are random below this (randomInt's limit), so refs of different starts differ. */
-const CREATION_MAX = 2 ** 48 - 1;
+/** Ref seeds are random below this (randomInt's limit), so refs of different starts differ. */
+const REF_SEED_MAX = 2 ** 48 - 1;
 
 export class Node {
   readonly name: string;
   readonly schedulerCount: number;
+  /** This incarnation's creation, in every pid it hands out (see Pid). */
+  readonly creation: number;
+  /** The creation of each scheduler's pids: the node's, or a replacement thread's own. */
+  private readonly creations: number[];
   readonly logger: Logger;
   /** Scheduler 0, on the main thread. */
   readonly scheduler: Scheduler;
@@ -80,13 +84,16 @@ export class Node {
   private readonly workerEvents = new Map<number, { ready?: () => void; stopped?: () => void }>();
   private running = true;
 
-  private constructor(name: string, options: NodeOptions) {
+  private constructor(name: string, creation: number, options: NodeOptions) {
     this.name = name;
+    this.creation = creation;
     this.schedulerCount = options.schedulers ?? 1;
+    this.creations = new Array<number>(this.schedulerCount).fill(creation);
     this.logger = options.logger ?? stderrLogger('warn', { node: name });
     this.dirtyThreads = options.dirtyThreads ?? Math.max(1, availableParallelism() - 1);
     const host: SchedulerHost = {
       schedulerCount: this.schedulerCount,
+      schedulerPid: (index) => this.schedulerPid(index),
       forward: (signal) => this.forward(signal),
       registerName: (n, pid) => this.registerName(n, pid),
       unregisterName: (n, pid) => this.unregisterName(n, pid),
@@ -96,7 +103,7 @@ export class Node {
       monitorNode: (pid, node) => this.monitorNode(pid, node),
       demonitorNode: (pid, node) => this.distribution?.demonitorNode(pid, node),
     };
-    this.scheduler = new Scheduler(name, 0, host, options.clock ?? systemClock, this.logger, randomInt(1, CREATION_MAX));
+    this.scheduler = new Scheduler(name, 0, host, options.clock ?? systemClock, this.logger, creation, randomInt(1, REF_SEED_MAX));
   }
 
   /** Starts a node and its worker schedulers. */
@@ -107,6 +114,7 @@ export class Node {
     if (!Number.isInteger(schedulers) || schedulers < 1 || schedulers > 256) {
       throw new InvalidArgumentError(`schedulers must be an integer from 1 to 256, got ${schedulers}`);
     }
+    const creation = newCreation();
     let dist: NodeDistribution | undefined;
     if (options.port !== undefined) {
       const logger = options.logger ?? stderrLogger('warn', { node: shortName });
@@ -115,6 +123,7 @@ export class Node {
         host: options.host ?? '127.0.0.1',
         port: options.port,
         cookie: options.cookie ?? '',
+        creation,
         netTickMs: options.netTickMs ?? 15_000,
         maxFrameBytes: options.maxFrameBytes ?? 64 * 2 ** 20,
         maxQueuedBytes: options.maxQueuedBytes ?? 64 * 2 ** 20,
@@ -122,7 +131,7 @@ export class Node {
         logger,
       });
     }
-    const node = new Node(dist?.name ?? `${shortName}@local`, options);
+    const node = new Node(dist?.name ?? `${shortName}@local`, creation, options);
     if (dist !== undefined) {
       dist.attach({
         deliverFromNetwork: (signal) => node.deliverFromNetwork(signal),
@@ -170,7 +179,8 @@ export class Node {
         nodeName: this.name,
         index,
         schedulerCount: count,
-        creation: randomInt(1, CREATION_MAX),
+        creations: this.creations,
+        refSeed: randomInt(1, REF_SEED_MAX),
         ports: own,
         names: [...this.names],
       };
@@ -268,12 +278,18 @@ export class Node {
       return this.reroute(bounce(signal, NOCONNECTION));
     }
     const target = signal.to.scheduler;
+    // A pid of an earlier incarnation (or of a thread since replaced) names a dead process.
+    if (signal.to.creation !== this.creations[target]) return this.reroute(bounce(signal, NOPROC));
     if (target === 0) return this.scheduler.handleSignal(signal);
-    if (this.mesh !== undefined && target > 0 && target < this.schedulerCount) {
+    if (this.mesh !== undefined && target > 0) {
       if (signal.k === 'msg') return this.mesh.postMessage(target, signal.to.id, signal.msg);
       return this.mesh.post(target, signal);
     }
     this.reroute(bounce(signal, NOPROC));
+  }
+
+  private schedulerPid(index: number): Pid {
+    return { node: this.name, scheduler: index, id: SCHEDULER_PID_ID, creation: this.creations[index] ?? 0 };
   }
 
   private reroute(signal: Signal | undefined): void {

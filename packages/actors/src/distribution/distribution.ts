@@ -19,6 +19,8 @@ export interface DistributionOptions {
   readonly host: string;
   readonly port: number;
   readonly cookie: string;
+  /** The node incarnation's creation, sent in the handshake (see Pid). */
+  readonly creation: number;
   readonly netTickMs: number;
   readonly maxFrameBytes: number;
   readonly maxQueuedBytes: number;
@@ -71,6 +73,7 @@ export class NodeDistribution implements Distribution {
   ) {
     this.settings = {
       myName: name,
+      myCreation: options.creation,
       cookie: options.cookie,
       maxFrameBytes: options.maxFrameBytes,
       maxQueuedBytes: options.maxQueuedBytes,
@@ -212,7 +215,7 @@ export class NodeDistribution implements Distribution {
     signals: (conn, signals) => {
       const peer = this.peer(conn.peer!);
       for (const raw of signals) {
-        const checked = checkSignal(signalFromWire(raw, conn.peer!, this.name), this.name);
+        const checked = checkSignal(signalFromWire(raw, conn.peer!, this.name, conn.peerCreation, this.options.creation), this.name);
         if (checked === undefined) return conn.close('malformed signal from peer');
         const signal = this.resolveIncoming(peer, conn, checked);
         if (signal === undefined) continue;

@@ -21,6 +21,8 @@ import { isByName, KILL, KILLED, NOPROC, NORMAL, SCHEDULER_PID_ID, type Signal, 
 /** What a scheduler needs from the thread that hosts it. */
 export interface SchedulerHost {
   readonly schedulerCount: number;
+  /** The pid of scheduler `index` of this node, with that scheduler's current creation. */
+  schedulerPid(index: number): Pid;
   /** Delivers a signal to another scheduler of this node or to another node. */
   forward(signal: Signal): void;
   registerName(name: string, pid: Pid): void;
@@ -53,13 +55,15 @@ export class Scheduler {
     readonly host: SchedulerHost,
     readonly clock: Clock,
     readonly logger: Logger,
-    creation: number,
+    /** The creation in every pid of this scheduler: a pid with another one names a dead process. */
+    readonly creation: number,
+    refSeed: number,
   ) {
-    this.pid = { node: nodeName, scheduler: index, id: SCHEDULER_PID_ID };
+    this.pid = { node: nodeName, scheduler: index, id: SCHEDULER_PID_ID, creation };
     this.calls = new PendingCalls(clock, (signal) => this.route(signal));
-    // Short refs: they cross the wire and key maps on every call. The random creation
+    // Short refs: they cross the wire and key maps on every call. The random seed
     // (48 bits per scheduler start) keeps them apart across schedulers and nodes.
-    this.refPrefix = `${creation.toString(36)}.`;
+    this.refPrefix = `${refSeed.toString(36)}.`;
   }
 
   makeRef(): Ref {
@@ -76,7 +80,7 @@ export class Scheduler {
     if (options?.name !== undefined && this.host.whereis(options.name) !== undefined) {
       throw new InvalidArgumentError(`cannot spawn with name '${options.name}': the name is taken`);
     }
-    const pid: Pid = { node: this.nodeName, scheduler: this.index, id: this.nextId++ };
+    const pid: Pid = { node: this.nodeName, scheduler: this.index, id: this.nextId++, creation: this.creation };
     const actor = new Actor(this, pid, typeof spec === 'function' ? null : spec);
     this.actors.set(pid.id, actor);
     if (options?.trapExit === true) actor.flags |= TRAP_EXIT;
@@ -149,7 +153,7 @@ export class Scheduler {
       const wire: SpawnWireOptions = { name: options?.name, trapExit: options?.trapExit, link: isPid(options?.link) ? options.link : undefined };
       const ref = this.makeRef();
       const promise = this.awaitReply(ref, `scheduler ${target}`, undefined, Infinity);
-      this.route({ k: 'spawn', to: { node: this.nodeName, scheduler: target, id: SCHEDULER_PID_ID }, ref, replyTo: this.pid, spec, args, options: wire });
+      this.route({ k: 'spawn', to: this.host.schedulerPid(target), ref, replyTo: this.pid, spec, args, options: wire });
       return promise as Promise<Pid>;
     }
     if (target !== this.index) {
@@ -192,7 +196,8 @@ export class Scheduler {
     if (typeof dest === 'object' && (dest as Pid).id !== undefined) {
       const pid = dest as Pid;
       if (pid.scheduler === this.index && pid.node === this.nodeName) {
-        const actor = this.actors.get(pid.id);
+        // A pid of an earlier incarnation names a dead process: the message is dropped.
+        const actor = pid.creation === this.creation ? this.actors.get(pid.id) : undefined;
         if (actor !== undefined) this.deliver(actor, msg);
         return;
       }
@@ -510,7 +515,7 @@ export class Scheduler {
     const parent = actor.parent;
     if (parent === undefined || parent.node !== this.nodeName) return false;
     // A parent on another scheduler is stopped by that scheduler.
-    return parent.scheduler !== this.index || this.actors.has(parent.id);
+    return parent.scheduler !== this.index || this.local(parent) !== undefined;
   }
 
   /** An actor's code threw: it exits with the error as reason, logged once here. */
@@ -528,7 +533,7 @@ export class Scheduler {
     if (!isPid(pid) || pid.node !== this.nodeName) throw new InvalidArgumentError(`only actors of node ${this.nodeName} can be registered here`);
     this.host.registerName(name, pid);
     if (pid.scheduler === this.index) {
-      const actor = this.actors.get(pid.id);
+      const actor = this.local(pid);
       if (actor !== undefined) actor.name = name;
     }
   }
@@ -538,7 +543,7 @@ export class Scheduler {
     if (pid === undefined) throw new UnknownNameError(name);
     this.host.unregisterName(name, pid);
     if (pid.scheduler === this.index) {
-      const actor = this.actors.get(pid.id);
+      const actor = this.local(pid);
       if (actor?.name === name) actor.name = undefined;
     }
   }
@@ -588,10 +593,15 @@ export class Scheduler {
 
   // ---- signals from other schedulers and nodes ----
 
+  /** The live actor `pid` names on this scheduler, if any (a pid of an earlier incarnation names none). */
+  private local(pid: Pid): Actor | undefined {
+    return pid.creation === this.creation ? this.actors.get(pid.id) : undefined;
+  }
+
   handleSignal(signal: Signal): void {
     switch (signal.k) {
       case 'msg': {
-        const actor = this.actors.get(signal.to.id);
+        const actor = this.local(signal.to);
         if (actor !== undefined) this.deliver(actor, signal.msg);
         return;
       }
@@ -608,30 +618,30 @@ export class Scheduler {
         return;
       }
       case 'link': {
-        const actor = this.actors.get(signal.to.id);
+        const actor = this.local(signal.to);
         if (actor === undefined) this.route({ k: 'exit', from: signal.to, to: signal.from, reason: NOPROC, link: true });
         else (actor.links ??= new Map()).set(pidKey(signal.from), signal.from);
         return;
       }
       case 'unlink':
-        this.actors.get(signal.to.id)?.links?.delete(pidKey(signal.from));
+        this.local(signal.to)?.links?.delete(pidKey(signal.from));
         return;
       case 'exit': {
-        const actor = this.actors.get(signal.to.id);
+        const actor = this.local(signal.to);
         if (actor !== undefined) this.receiveExit(actor, signal.from, signal.reason, signal.link);
         return;
       }
       case 'monitor': {
-        const actor = this.actors.get(signal.to.id);
+        const actor = this.local(signal.to);
         if (actor === undefined) this.route({ k: 'down', to: signal.from, ref: signal.ref, pid: signal.to, reason: NOPROC });
         else (actor.monitoredBy ??= new Map()).set(signal.ref, signal.from);
         return;
       }
       case 'demonitor':
-        this.actors.get(signal.to.id)?.monitoredBy?.delete(signal.ref);
+        this.local(signal.to)?.monitoredBy?.delete(signal.ref);
         return;
       case 'call': {
-        const actor = this.actors.get(signal.to.id);
+        const actor = this.local(signal.to);
         if (actor === undefined) return this.route({ k: 'down', to: signal.from, ref: signal.ref, pid: signal.to, reason: NOPROC });
         (actor.monitoredBy ??= new Map()).set(signal.ref, signal.from);
         const msg: CallMessage = { type: '$call', from: { pid: signal.from, ref: signal.ref }, request: signal.request };
@@ -641,7 +651,7 @@ export class Scheduler {
       case 'down': {
         // A call's DOWN goes to its caller (an actor or the scheduler); its ref names the pending call.
         if (this.calls.down(signal.ref, signal.reason) || signal.to.id === SCHEDULER_PID_ID) return;
-        const actor = this.actors.get(signal.to.id);
+        const actor = this.local(signal.to);
         if (actor?.monitoring?.delete(signal.ref) === true) {
           this.deliver(actor, { type: 'DOWN', ref: signal.ref, pid: signal.pid, reason: signal.reason });
         }
@@ -652,7 +662,7 @@ export class Scheduler {
       case 'spawn':
         return this.spawnFromSignal(signal);
       case 'info': {
-        const actor = this.actors.get(signal.to.id);
+        const actor = this.local(signal.to);
         this.route({ k: 'reply', to: signal.replyTo, ref: signal.ref, ok: true, value: actor === undefined ? undefined : describeActor(actor) });
         return;
       }
@@ -661,7 +671,7 @@ export class Scheduler {
 
   info(pid: Pid): Promise<ActorInfo | undefined> {
     if (pid.node === this.nodeName && pid.scheduler === this.index) {
-      const actor = this.actors.get(pid.id);
+      const actor = this.local(pid);
       return Promise.resolve(actor === undefined ? undefined : describeActor(actor));
     }
     const ref = this.makeRef();

@@ -11,13 +11,15 @@ import type { Behaviour, ModuleRef, ProcessFn } from '../types.js';
 import { isControl, PortMesh, type Control } from './mesh.js';
 import { bounce, loadActorModule, refuseUncloneable } from './routing.js';
 import { Scheduler, type SchedulerHost } from './scheduler.js';
-import { isByName, NOPROC, type Signal } from './signals.js';
+import { isByName, NOPROC, SCHEDULER_PID_ID, type Signal } from './signals.js';
 
 export interface WorkerData {
   readonly nodeName: string;
   readonly index: number;
   readonly schedulerCount: number;
-  readonly creation: number;
+  /** The creation of each scheduler's pids (the node's, or a replacement thread's own). */
+  readonly creations: readonly number[];
+  readonly refSeed: number;
   /** One port per scheduler, undefined at this worker's own index. */
   readonly ports: readonly (MessagePort | undefined)[];
   readonly names: readonly [string, Pid][];
@@ -29,9 +31,11 @@ export class WorkerHost implements SchedulerHost {
   private readonly mesh: PortMesh;
   private readonly scheduler: Scheduler;
   private readonly nodeName: string;
+  private readonly creations: number[];
 
   constructor(data: WorkerData) {
     this.nodeName = data.nodeName;
+    this.creations = [...data.creations];
     this.schedulerCount = data.schedulerCount;
     this.names = new Map(data.names);
     this.mesh = new PortMesh(
@@ -43,7 +47,7 @@ export class WorkerHost implements SchedulerHost {
         if (refused.reply !== undefined) this.scheduler.route(refused.reply);
       },
     );
-    this.scheduler = new Scheduler(data.nodeName, data.index, this, systemClock, this.forwardingLogger(), data.creation);
+    this.scheduler = new Scheduler(data.nodeName, data.index, this, systemClock, this.forwardingLogger(), data.creations[data.index]!, data.refSeed);
     this.mesh.post(0, { c: 'ready' } satisfies Control);
   }
 
@@ -105,10 +109,15 @@ export class WorkerHost implements SchedulerHost {
     this.mesh.flush();
   }
 
+  schedulerPid(index: number): Pid {
+    return { node: this.nodeName, scheduler: index, id: SCHEDULER_PID_ID, creation: this.creations[index] ?? 0 };
+  }
+
   forward(signal: Signal): void {
     if (isByName(signal) || signal.to.node !== this.nodeName) return this.mesh.post(0, signal);
     const target = signal.to.scheduler;
-    if (target >= 0 && target < this.schedulerCount && target !== this.scheduler.index) {
+    // A pid of an earlier incarnation (or of a thread since replaced) names a dead process.
+    if (signal.to.creation === this.creations[target] && target !== this.scheduler.index) {
       if (signal.k === 'msg') return this.mesh.postMessage(target, signal.to.id, signal.msg);
       return this.mesh.post(target, signal);
     }

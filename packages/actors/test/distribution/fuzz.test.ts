@@ -89,7 +89,7 @@ describe('fuzz', () => {
         socket,
         true,
         a.name,
-        { myName: name, cookie: 'secret', maxFrameBytes: 1 << 20, maxQueuedBytes: 1 << 20, netTickMs: 10_000, handshakeTimeoutMs: 5_000, logger: silentLogger },
+        { myName: name, myCreation: 1, cookie: 'secret', maxFrameBytes: 1 << 20, maxQueuedBytes: 1 << 20, netTickMs: 10_000, handshakeTimeoutMs: 5_000, logger: silentLogger },
         {
           acceptInbound: () => 'accept',
           up: () => resolve({ conn, socket, closed, name }),
@@ -172,10 +172,10 @@ describe('fuzz', () => {
           return s;
         };
         if ('valid' in input) {
-          const self = { node: name, scheduler: 0, id: 1 };
+          const self = { node: name, scheduler: 0, id: 1, creation: 1 };
           const built = input.valid.map(({ k, id, ref, value }) => {
-            const to = { node: a.name, scheduler: 0, id };
-            return signalToWire({ k, to, from: self, ref, msg: value, request: value, reason: value, link: true, pid: self, ok: true, value, replyTo: self } as Signal, name, a.name);
+            const to = { node: a.name, scheduler: 0, id, creation: a.creation };
+            return signalToWire({ k, to, from: self, ref, msg: value, request: value, reason: value, link: true, pid: self, ok: true, value, replyTo: self } as Signal, name, a.name, 1, a.creation);
           });
           socket.write(encodeFrame([SIGNALS, built]));
         } else if ('signals' in input) socket.write(encodeFrame([SIGNALS, input.signals.map(fillNode)]));
@@ -183,7 +183,7 @@ describe('fuzz', () => {
         else socket.write(input.raw);
         // Then a probe: either it arrives (the input was handled) or the node closed the connection.
         const n = ++probes;
-        socket.write(encodeFrame([SIGNALS, [signalToWire({ k: 'msg', to: probe.pid, msg: n }, name, a.name)]]));
+        socket.write(encodeFrame([SIGNALS, [signalToWire({ k: 'msg', to: probe.pid, msg: n }, name, a.name, 1, a.creation)]]));
         const outcome = await Promise.race([probe.next((m) => m === n).then(() => 'handled'), closed.then(() => 'closed')]);
         expect(['handled', 'closed']).toContain(outcome);
         outcomes[outcome as 'handled' | 'closed']++;

@@ -4,8 +4,8 @@
 import { Packr } from 'msgpackr';
 
 export const FRAME_HEADER_BYTES = 4;
-/** 2: signals as arrays, pids of the two ends packed into numbers. */
-export const PROTOCOL_VERSION = 2;
+/** 2: signals as arrays, pids of the two ends packed into numbers. 3: pids carry a creation. */
+export const PROTOCOL_VERSION = 3;
 
 /** Frame kinds. Handshake frames come first; the others only after it succeeded. */
 export const HELLO = 1;

@@ -26,10 +26,12 @@ import {
   type Refusal,
 } from './codec.js';
 import { SOCKET_BUFFER_BYTES_MAX } from '../limits.js';
-import { signalToWire } from './wire-signals.js';
+import { isCreation, signalToWire } from './wire-signals.js';
 
 export interface ConnectionSettings {
   readonly myName: string;
+  /** This node incarnation's creation; the peer packs our pids only when they carry it. */
+  readonly myCreation: number;
   readonly cookie: string;
   readonly maxFrameBytes: number;
   readonly maxQueuedBytes: number;
@@ -54,6 +56,8 @@ type Phase = 'hello' | 'challenge' | 'answer' | 'ready' | 'up' | 'closed';
 
 export class Connection {
   peer: string | undefined;
+  /** The peer incarnation's creation, learned in the handshake. */
+  peerCreation = 0;
   /** Set when the peer refused our dial because its own dial to us wins: not a failure. */
   refusedAsSimultaneous = false;
   private phase: Phase;
@@ -106,12 +110,12 @@ export class Connection {
 
   /** Starts the handshake of an outbound connection once the socket is connected. */
   hello(): void {
-    this.writeNow(this.codec.encode([HELLO, PROTOCOL_VERSION, this.settings.myName, this.peer, this.myChallenge]));
+    this.writeNow(this.codec.encode([HELLO, PROTOCOL_VERSION, this.settings.myName, this.peer, this.myChallenge, this.settings.myCreation]));
   }
 
   send(signal: Signal): void {
     if (this.phase !== 'up') return;
-    this.outbox.push(signalToWire(signal, this.settings.myName, this.peer!));
+    this.outbox.push(signalToWire(signal, this.settings.myName, this.peer!, this.settings.myCreation, this.peerCreation));
     if (this.flushScheduled) return;
     if (signal.k === 'demonitor') {
       // Nobody waits on a demonitor: let it ride with the next frame (a call's next
@@ -261,22 +265,24 @@ export class Connection {
   }
 
   private onHello(frame: unknown[]): void {
-    const [, version, peer, expected, challenge] = frame;
+    const [, version, peer, expected, challenge, creation] = frame;
     if (version !== PROTOCOL_VERSION) return this.refuse('version', `peer speaks protocol ${String(version)}, this node ${PROTOCOL_VERSION}`);
-    if (typeof peer !== 'string' || typeof challenge !== 'string' || challenge.length !== 32) return this.close('malformed handshake hello');
+    if (typeof peer !== 'string' || typeof challenge !== 'string' || challenge.length !== 32 || !isCreation(creation)) return this.close('malformed handshake hello');
     this.peer = peer;
+    this.peerCreation = creation;
     if (expected !== this.settings.myName) return this.refuse('name', `peer ${peer} expected node ${String(expected)}, but this is ${this.settings.myName}`);
     if (this.events.acceptInbound(this, peer) === 'simultaneous') {
       return this.refuse('simultaneous', `${peer} and this node dialled each other at once; this node's connection is kept`);
     }
-    this.writeNow(this.codec.encode([CHALLENGE, this.settings.myName, this.myChallenge, this.digest('accept', challenge, this.settings.myName)]));
+    this.writeNow(this.codec.encode([CHALLENGE, this.settings.myName, this.myChallenge, this.digest('accept', challenge, this.settings.myName), this.settings.myCreation]));
     this.phase = 'answer';
   }
 
   private onChallenge(frame: unknown[]): void {
-    const [, peer, challenge, digest] = frame;
+    const [, peer, challenge, digest, creation] = frame;
     if (peer !== this.peer) return this.refuse('name', `connected to ${String(peer)}, expected ${this.peer}`);
-    if (typeof challenge !== 'string' || challenge.length !== 32 || typeof digest !== 'string') return this.close('malformed handshake challenge');
+    if (typeof challenge !== 'string' || challenge.length !== 32 || typeof digest !== 'string' || !isCreation(creation)) return this.close('malformed handshake challenge');
+    this.peerCreation = creation;
     if (!this.matches(digest, this.digest('accept', this.myChallenge, this.peer!))) {
       return this.refuse('cookie', `cookie mismatch: node ${peer} does not hold this node's cookie`);
     }
