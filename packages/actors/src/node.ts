@@ -10,16 +10,17 @@ import { NodeDistribution, type ConnectionInfo } from './distribution/distributi
 import { FAILURE_DETECTOR_NAME, failureDetector, type FailureDetectorOptions } from './distribution/failure-detector.js';
 import { Piscina } from 'piscina';
 import { systemClock, type Clock } from './clock.js';
-import { DirtyJobError, encodeError, InvalidArgumentError, NameTakenError, NodeNotRunningError, SpawnError } from './errors.js';
+import { DirtyJobError, encodeError, InvalidArgumentError, NodeNotRunningError, SpawnError } from './errors.js';
 import { WORKER_STOP_MS_MAX } from './limits.js';
 import { stderrLogger, type Logger } from './logger.js';
-import { isPid, newCreation, pidEquals, type Dest, type Pid } from './pid.js';
+import { isPid, newCreation, type Dest, type Pid } from './pid.js';
 import { isControl, PortMesh, type Control } from './internal/mesh.js';
 import { bounce, loadActorModule, refuseUncloneable } from './internal/routing.js';
 import { Scheduler, type SchedulerHost } from './internal/scheduler.js';
 import { isModuleRef } from './internal/scheduler-helpers.js';
 import { isByName, NOCONNECTION, NOPROC, SCHEDULER_PID_ID, type Signal } from './internal/signals.js';
-import type { WorkerData } from './internal/worker-host.js';
+import type { NameDecision, WorkerData } from './internal/worker-host.js';
+import { NameTable } from './internal/name-table.js';
 import type { ActorContext, ActorInfo, ActorSpec, Behaviour, CallOptions, DownMessage, ModuleRef, ProcessFn, SpawnOptions } from './types.js';
 
 export interface NodeOptions {
@@ -74,7 +75,9 @@ export class Node {
   readonly logger: Logger;
   /** Scheduler 0, on the main thread. */
   readonly scheduler: Scheduler;
-  private readonly names = new Map<string, Pid>();
+  private readonly names = new NameTable();
+  /** Per worker: the port scheduler 0 answers its registrations on, and the flag it raises after each. */
+  private readonly decisions = new Map<number, { port: MessagePort; flag: Int32Array }>();
   private readonly workers: Worker[] = [];
   private mesh: PortMesh | undefined;
   private pool: Piscina | undefined;
@@ -175,6 +178,9 @@ export class Node {
     const ready: Promise<void>[] = [];
     for (let index = 1; index < count; index++) {
       const own = ports[index]!;
+      const decisionChannel = new MessageChannel();
+      const decisionFlag = new SharedArrayBuffer(4);
+      this.decisions.set(index, { port: decisionChannel.port1, flag: new Int32Array(decisionFlag) });
       const data: WorkerData = {
         nodeName: this.name,
         index,
@@ -182,7 +188,9 @@ export class Node {
         creations: this.creations,
         refSeed: randomInt(1, REF_SEED_MAX),
         ports: own,
-        names: [...this.names],
+        names: this.names.entries(),
+        decisions: decisionChannel.port2,
+        decisionFlag,
       };
       ready.push(
         new Promise((resolve, reject) =>
@@ -194,7 +202,7 @@ export class Node {
       );
       const worker = new Worker(entry, {
         workerData: data,
-        transferList: own.filter((p): p is MessagePort => p !== undefined),
+        transferList: [...own.filter((p): p is MessagePort => p !== undefined), decisionChannel.port2],
       });
       worker.on('error', (err) => this.logger.error({ scheduler: index, err }, 'worker scheduler failed'));
       worker.on('exit', (code) => {
@@ -230,21 +238,20 @@ export class Node {
       case 'stopped':
         return this.workerEvents.get(from)?.stopped?.();
       case 'register': {
-        const holder = this.names.get(item.name);
-        if (holder !== undefined && !pidEquals(holder, item.pid)) {
-          this.logger.warn({ name: item.name, scheduler: from }, 'name registered twice at once; the first registration stands');
-          this.mesh!.post(from, { c: 'name', name: item.name, pid: holder } satisfies Control);
-          return;
+        let decision: NameDecision = { id: item.id };
+        try {
+          this.registerName(item.name, item.pid);
+        } catch (err) {
+          decision = { id: item.id, error: encodeError(err) };
         }
-        this.names.set(item.name, item.pid);
-        return this.broadcast({ c: 'name', name: item.name, pid: item.pid });
+        const answer = this.decisions.get(from)!;
+        answer.port.postMessage(decision);
+        Atomics.store(answer.flag, 0, 1);
+        Atomics.notify(answer.flag, 0);
+        return;
       }
-      case 'unregister': {
-        const holder = this.names.get(item.name);
-        if (holder === undefined || !pidEquals(holder, item.pid)) return;
-        this.names.delete(item.name);
-        return this.broadcast({ c: 'name', name: item.name, pid: null });
-      }
+      case 'unregister':
+        return this.unregisterName(item.name, item.pid);
       case 'dirty':
         this.runDirty(item.job, item.input).then(
           (value) => this.scheduler.route({ k: 'reply', to: item.replyTo, ref: item.ref, ok: true, value }),
@@ -335,20 +342,19 @@ export class Node {
 
   // ---- names ----
 
+  /** The one place a registration is decided, for every scheduler; throws why a name cannot be had. */
   private registerName(name: string, pid: Pid): void {
-    const holder = this.names.get(name);
-    if (holder !== undefined) {
-      if (pidEquals(holder, pid)) return;
-      throw new NameTakenError(name);
-    }
-    this.names.set(name, pid);
+    const own = pid.scheduler === 0 ? this.scheduler.actorOf(pid) : undefined;
+    this.names.add(name, pid, pid.scheduler === 0 ? own !== undefined : undefined);
+    // Registered from a worker for an actor of this thread: it frees the name when it exits.
+    if (own !== undefined) own.name = name;
     if (this.mesh !== undefined) this.broadcast({ c: 'name', name, pid });
   }
 
   private unregisterName(name: string, pid: Pid): void {
-    const holder = this.names.get(name);
-    if (holder === undefined || !pidEquals(holder, pid)) return;
-    this.names.delete(name);
+    if (!this.names.remove(name, pid)) return;
+    const own = pid.scheduler === 0 ? this.scheduler.actorOf(pid) : undefined;
+    if (own?.name === name) own.name = undefined;
     if (this.mesh !== undefined) this.broadcast({ c: 'name', name, pid: null });
   }
 

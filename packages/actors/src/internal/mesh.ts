@@ -87,7 +87,8 @@ export class PortMesh {
 export type Control =
   | { readonly c: 'ready' }
   | { readonly c: 'name'; readonly name: string; readonly pid: import('../pid.js').Pid | null }
-  | { readonly c: 'register'; readonly name: string; readonly pid: import('../pid.js').Pid }
+  /** A worker asks scheduler 0 to decide a registration; the answer comes on its decision port. */
+  | { readonly c: 'register'; readonly name: string; readonly pid: import('../pid.js').Pid; readonly id: number }
   | { readonly c: 'unregister'; readonly name: string; readonly pid: import('../pid.js').Pid }
   | { readonly c: 'dirty'; readonly ref: string; readonly replyTo: import('../pid.js').Pid; readonly job: import('../types.js').ModuleRef; readonly input: unknown }
   | { readonly c: 'monitorNode'; readonly pid: import('../pid.js').Pid; readonly node: string; readonly on: boolean }

@@ -77,18 +77,23 @@ export class Scheduler {
       throw new InvalidArgumentError(`spawn() starts on the current scheduler; use start() with a {module, export} spec for scheduler ${options.scheduler}`);
     }
     checkSpec(spec);
-    if (options?.name !== undefined && this.host.whereis(options.name) !== undefined) {
-      throw new InvalidArgumentError(`cannot spawn with name '${options.name}': the name is taken`);
-    }
     const pid: Pid = { node: this.nodeName, scheduler: this.index, id: this.nextId++, creation: this.creation };
     const actor = new Actor(this, pid, typeof spec === 'function' ? null : spec);
     this.actors.set(pid.id, actor);
+    if (options?.name !== undefined) {
+      // Decided (by scheduler 0) before anything else happens, so a lost name leaves no trace.
+      try {
+        this.register(options.name, pid);
+      } catch (err) {
+        this.actors.delete(pid.id);
+        throw err;
+      }
+    }
     if (options?.trapExit === true) actor.flags |= TRAP_EXIT;
     if (isPid(options?.link)) {
       actor.more().parent = options.link;
       this.link(actor, options.link);
     }
-    if (options?.name !== undefined) this.register(options.name, pid);
     if (typeof spec === 'function') this.runProcess(actor, spec, args, onStarted);
     else this.runInit(actor, spec, args, onStarted);
     return pid;
@@ -205,8 +210,10 @@ export class Scheduler {
     }
     if (typeof dest === 'string') {
       const pid = this.host.whereis(dest);
-      if (pid === undefined) throw new UnknownNameError(dest);
-      return this.send(pid, msg);
+      if (pid !== undefined) return this.send(pid, msg);
+      // A worker's copy of the name table may lag: scheduler 0, which holds the table, resolves it.
+      if (this.index !== 0) return this.host.forward({ k: 'named', name: dest, node: this.nodeName, msg });
+      throw new UnknownNameError(dest);
     }
     if (isRemoteName(dest)) {
       if (dest.node === this.nodeName) return this.send(dest.name, msg);
@@ -287,7 +294,11 @@ export class Scheduler {
    */
   call(dest: Dest, request: unknown, timeoutMs: number = CALL_TIMEOUT_MS_DEFAULT, from: Pid = this.pid): Promise<unknown> {
     if (!(timeoutMs > 0)) return Promise.reject(new InvalidArgumentError(`call timeout must be > 0 ms, got ${timeoutMs}`));
-    if (isRemoteName(dest) && dest.node !== this.nodeName) return this.callRemoteName(dest, request, timeoutMs, from);
+    if (isRemoteName(dest) && dest.node !== this.nodeName) return this.callByName(dest, request, timeoutMs, from);
+    // A name a worker's copy of the table lacks yet: resolved by scheduler 0, as a remote name is by its node.
+    if (typeof dest === 'string' && this.index !== 0 && this.host.whereis(dest) === undefined) {
+      return this.callByName({ name: dest, node: this.nodeName }, request, timeoutMs, from);
+    }
     let pid: Pid;
     try {
       pid = this.resolveForCall(dest);
@@ -300,8 +311,8 @@ export class Scheduler {
     return promise;
   }
 
-  /** A call to a name on another node: the monitor and the request are resolved there. */
-  private callRemoteName(dest: RemoteName, request: unknown, timeoutMs: number, from: Pid): Promise<unknown> {
+  /** A call to a name resolved where the name table is: the monitor and the request are resolved there. */
+  private callByName(dest: RemoteName, request: unknown, timeoutMs: number, from: Pid): Promise<unknown> {
     const ref = this.makeRef();
     const promise = this.calls.await(ref, `${dest.name} on ${dest.node}`, remoteNodePid(dest.node), from, timeoutMs);
     this.route({ k: 'monitorName', from, name: dest.name, node: dest.node, ref });
@@ -362,9 +373,12 @@ export class Scheduler {
     if (typeof dest === 'string') pid = this.host.whereis(dest);
     else if (isPid(dest)) pid = dest;
     else if (dest.node === this.nodeName) pid = this.host.whereis(dest.name);
-    else {
-      (actor.monitoring ??= new Map()).set(ref, remoteNodePid(dest.node));
-      this.route({ k: 'monitorName', from: actor.self, name: dest.name, node: dest.node, ref });
+    if (pid === undefined && (this.index !== 0 || (typeof dest === 'object' && dest.node !== this.nodeName))) {
+      // Resolved where the name table is: on the name's node, or by scheduler 0 for a worker.
+      const name = typeof dest === 'string' ? dest : (dest as RemoteName).name;
+      const node = typeof dest === 'string' ? this.nodeName : (dest as RemoteName).node;
+      (actor.monitoring ??= new Map()).set(ref, remoteNodePid(node));
+      this.route({ k: 'monitorName', from: actor.self, name, node, ref });
       return ref;
     }
     if (pid === undefined) {
@@ -528,14 +542,21 @@ export class Scheduler {
 
   // ---- names, timers, node monitors ----
 
+  /**
+   * Registers `name` for `pid`; throws NameTakenError or AlreadyRegisteredError (one
+   * name per actor). Decided by scheduler 0 before this returns, on any scheduler.
+   */
   register(name: string, pid: Pid): void {
     if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('a registered name must be a non-empty string');
     if (!isPid(pid) || pid.node !== this.nodeName) throw new InvalidArgumentError(`only actors of node ${this.nodeName} can be registered here`);
     this.host.registerName(name, pid);
-    if (pid.scheduler === this.index) {
-      const actor = this.local(pid);
-      if (actor !== undefined) actor.name = name;
-    }
+    const actor = this.actorOf(pid);
+    if (actor !== undefined) actor.name = name;
+  }
+
+  /** The live actor `pid` names on this scheduler, if any. */
+  actorOf(pid: Pid): Actor | undefined {
+    return pid.node === this.nodeName && pid.scheduler === this.index ? this.local(pid) : undefined;
   }
 
   unregister(name: string): void {
@@ -607,12 +628,14 @@ export class Scheduler {
       }
       case 'monitorName': {
         const pid = this.host.whereis(signal.name);
+        if (pid === undefined && this.index !== 0) return this.host.forward(signal);
         if (pid === undefined) this.route({ k: 'down', to: signal.from, ref: signal.ref, pid: { name: signal.name, node: signal.node }, reason: NOPROC });
         else this.route({ k: 'monitor', from: signal.from, to: pid, ref: signal.ref });
         return;
       }
       case 'named': {
         const pid = this.host.whereis(signal.name);
+        if (pid === undefined && this.index !== 0) return this.host.forward(signal);
         if (pid === undefined) this.logger.warn({ name: signal.name }, 'message to an unknown name dropped');
         else this.send(pid, signal.msg);
         return;
