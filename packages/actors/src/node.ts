@@ -21,7 +21,7 @@ import { isModuleRef } from './internal/scheduler-helpers.js';
 import { isByName, NOCONNECTION, NOPROC, SCHEDULER_PID_ID, type Signal } from './internal/signals.js';
 import type { NameDecision, WorkerData } from './internal/worker-host.js';
 import { NameTable } from './internal/name-table.js';
-import type { ActorContext, ActorInfo, ActorSpec, Behaviour, CallOptions, DownMessage, ModuleRef, ProcessFn, SpawnOptions } from './types.js';
+import type { ActorContext, ActorInfo, ActorSpec, Behaviour, CallOptions, DownMessage, ModuleRef, ProcessFn, SchedulerExitedReason, SpawnOptions } from './types.js';
 
 export interface NodeOptions {
   /** Short name; the full node name is `name@host:port` once distributed, `name@local` otherwise. */
@@ -59,6 +59,8 @@ export interface Distribution {
   forward(signal: Signal): void;
   monitorNode(pid: Pid, node: string): void;
   demonitorNode(pid: Pid, node: string): void;
+  /** A thread of this node ended: fire the monitors and links peers hold on its actors. */
+  schedulerLost?(index: number, creation: number, reason: SchedulerExitedReason): void;
   stop(): Promise<void>;
 }
 
@@ -78,6 +80,7 @@ export class Node {
   private readonly names = new NameTable();
   /** Per worker: the port scheduler 0 answers its registrations on, and the flag it raises after each. */
   private readonly decisions = new Map<number, { port: MessagePort; flag: Int32Array }>();
+  /** Worker scheduler i's thread at i - 1. */
   private readonly workers: Worker[] = [];
   private mesh: PortMesh | undefined;
   private pool: Piscina | undefined;
@@ -174,24 +177,8 @@ export class Node {
         if (refused.reply !== undefined) this.scheduler.route(refused.reply);
       },
     );
-    const entry = new URL('./internal/worker-entry.mjs', import.meta.url);
     const ready: Promise<void>[] = [];
     for (let index = 1; index < count; index++) {
-      const own = ports[index]!;
-      const decisionChannel = new MessageChannel();
-      const decisionFlag = new SharedArrayBuffer(4);
-      this.decisions.set(index, { port: decisionChannel.port1, flag: new Int32Array(decisionFlag) });
-      const data: WorkerData = {
-        nodeName: this.name,
-        index,
-        schedulerCount: count,
-        creations: this.creations,
-        refSeed: randomInt(1, REF_SEED_MAX),
-        ports: own,
-        names: this.names.entries(),
-        decisions: decisionChannel.port2,
-        decisionFlag,
-      };
       ready.push(
         new Promise((resolve, reject) =>
           this.workerEvents.set(index, {
@@ -200,18 +187,74 @@ export class Node {
           }),
         ),
       );
-      const worker = new Worker(entry, {
-        workerData: data,
-        transferList: [...own.filter((p): p is MessagePort => p !== undefined), decisionChannel.port2],
-      });
-      worker.on('error', (err) => this.logger.error({ scheduler: index, err }, 'worker scheduler failed'));
-      worker.on('exit', (code) => {
-        if (this.running) this.logger.error({ scheduler: index, code }, 'worker scheduler exited unexpectedly');
-        this.workerEvents.get(index)?.stopped?.();
-      });
-      this.workers.push(worker);
+      this.spawnWorker(index, ports[index]!);
     }
     await Promise.all(ready);
+  }
+
+  /** Starts the thread of worker scheduler `index` with its ports to the other schedulers. */
+  private spawnWorker(index: number, own: (MessagePort | undefined)[]): void {
+    const decisionChannel = new MessageChannel();
+    const decisionFlag = new SharedArrayBuffer(4);
+    this.decisions.set(index, { port: decisionChannel.port1, flag: new Int32Array(decisionFlag) });
+    const data: WorkerData = {
+      nodeName: this.name,
+      index,
+      schedulerCount: this.schedulerCount,
+      creations: this.creations,
+      refSeed: randomInt(1, REF_SEED_MAX),
+      ports: own,
+      names: this.names.entries(),
+      decisions: decisionChannel.port2,
+      decisionFlag,
+    };
+    const worker = new Worker(new URL('./internal/worker-entry.mjs', import.meta.url), {
+      workerData: data,
+      transferList: [...own.filter((p): p is MessagePort => p !== undefined), decisionChannel.port2],
+    });
+    let failure = 'the thread exited';
+    worker.on('error', (err) => {
+      failure = `uncaught ${err.name}: ${err.message}`;
+      this.logger.error({ scheduler: index, err }, 'worker scheduler failed');
+    });
+    worker.on('exit', (code) => {
+      const events = this.workerEvents.get(index);
+      if (this.running && this.workers[index - 1] === worker && events?.stopped === undefined) {
+        this.logger.error({ scheduler: index, code }, 'worker scheduler exited unexpectedly; its actors exit and a new thread takes its place');
+        this.replaceWorker(index, `${failure} (exit code ${code})`);
+        return;
+      }
+      events?.stopped?.();
+    });
+    this.workers[index - 1] = worker;
+  }
+
+  /**
+   * A worker thread ended while the node runs: its actors are gone. Every scheduler and
+   * connected node fires their links, monitors and pending calls with a reason saying so,
+   * their names are freed, and a new thread (under a new creation, so no old pid reaches
+   * it) takes the index, where supervisors can restart children.
+   */
+  private replaceWorker(index: number, cause: string): void {
+    const reason: SchedulerExitedReason = { schedulerExited: index, cause };
+    const oldCreation = this.creations[index]!;
+    this.creations[index] = newCreation(oldCreation);
+    const own = new Array<MessagePort | undefined>(this.schedulerCount).fill(undefined);
+    for (let j = 0; j < this.schedulerCount; j++) {
+      if (j === index) continue;
+      const channel = new MessageChannel();
+      own[j] = channel.port1;
+      const lost: Control = { c: 'schedulerLost', index, oldCreation, creation: this.creations[index]!, reason, port: j === 0 ? undefined : channel.port2 };
+      if (j === 0) this.mesh!.replace(index, channel.port2);
+      else this.mesh!.postWithTransfer(j, lost, [channel.port2]);
+    }
+    this.workerEvents.set(index, {});
+    this.spawnWorker(index, own);
+    for (const [name, pid] of this.names.entries()) {
+      if (pid.scheduler === index && pid.creation === oldCreation) this.unregisterName(name, pid);
+    }
+    this.scheduler.schedulerLost(index, oldCreation, reason);
+    this.distribution?.schedulerLost?.(index, oldCreation, reason);
   }
 
   private receiveFromWorker(from: number, items: unknown[]): void {
@@ -233,8 +276,11 @@ export class Node {
 
   private control(from: number, item: Control): void {
     switch (item.c) {
-      case 'ready':
-        return this.workerEvents.get(from)?.ready?.();
+      case 'ready': {
+        const events = this.workerEvents.get(from);
+        this.workerEvents.delete(from);
+        return events?.ready?.();
+      }
       case 'stopped':
         return this.workerEvents.get(from)?.stopped?.();
       case 'register': {

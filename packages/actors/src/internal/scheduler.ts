@@ -14,6 +14,7 @@ import type { Logger } from '../logger.js';
 import { formatPid, isPid, isRemoteName, pidEquals, pidKey, type Dest, type Pid, type Ref, type RemoteName } from '../pid.js';
 import type { ActorInfo, ActorSpec, Behaviour, CallMessage, From, ModuleRef, ProcessFn, SpawnOptions } from '../types.js';
 import { Actor, BUSY, EXITED, PROCESS, QUEUED, TERMINATING, TRAP_EXIT } from './actor.js';
+import { handleIncoming } from './incoming-signals.js';
 import { PendingCalls } from './pending-calls.js';
 import { checkSpec, describeActor, isCallMessage, isModuleRef, remoteNodePid } from './scheduler-helpers.js';
 import { isByName, KILL, KILLED, NOPROC, NORMAL, SCHEDULER_PID_ID, type Signal, type SpawnWireOptions } from './signals.js';
@@ -45,7 +46,7 @@ export class Scheduler {
   private runQueue: (Actor | undefined)[] = [];
   private runHead = 0;
   private drainScheduled = false;
-  private readonly calls: PendingCalls;
+  readonly calls: PendingCalls;
   /** Messages handled since start, for observability and benchmarks. */
   handled = 0;
 
@@ -157,8 +158,9 @@ export class Scheduler {
     if (isModuleRef(spec)) {
       const wire: SpawnWireOptions = { name: options?.name, trapExit: options?.trapExit, link: isPid(options?.link) ? options.link : undefined };
       const ref = this.makeRef();
-      const promise = this.awaitReply(ref, `scheduler ${target}`, undefined, Infinity);
-      this.route({ k: 'spawn', to: this.host.schedulerPid(target), ref, replyTo: this.pid, spec, args, options: wire });
+      const to = this.host.schedulerPid(target);
+      const promise = this.calls.await(ref, `scheduler ${target}`, to, this.pid, Infinity, false);
+      this.route({ k: 'spawn', to, ref, replyTo: this.pid, spec, args, options: wire });
       return promise as Promise<Pid>;
     }
     if (target !== this.index) {
@@ -176,7 +178,7 @@ export class Scheduler {
     });
   }
 
-  private spawnFromSignal(signal: Extract<Signal, { k: 'spawn' }>): void {
+  spawnFromSignal(signal: Extract<Signal, { k: 'spawn' }>): void {
     const reply = (ok: boolean, value: unknown) =>
       this.route({ k: 'reply', to: signal.replyTo, ref: signal.ref, ok, value: ok ? value : encodeError(value) });
     this.host.loadModule(signal.spec).then(
@@ -340,11 +342,6 @@ export class Scheduler {
     return this.calls.await(ref, destText, dest, this.pid, timeoutMs);
   }
 
-  /** Fails every pending call to actors of `node`: its connection is gone. */
-  failCallsTo(node: string): void {
-    this.calls.failNode(node);
-  }
-
   reply(actor: Actor, from: From, value: unknown): void {
     if (!isPid(from?.pid) || typeof from.ref !== 'string') throw new InvalidArgumentError('reply() needs the `from` a call handed to the actor');
     this.sendReply(actor, from, true, value);
@@ -417,7 +414,7 @@ export class Scheduler {
     this.route({ k: 'exit', from, to, reason, link: false });
   }
 
-  private receiveExit(actor: Actor, from: Pid, reason: unknown, link: boolean): void {
+  receiveExit(actor: Actor, from: Pid, reason: unknown, link: boolean): void {
     if (link) {
       // A signal from a link removed since then is stale.
       if (actor.links?.delete(pidKey(from)) !== true) return;
@@ -532,6 +529,31 @@ export class Scheduler {
     return parent.scheduler !== this.index || this.local(parent) !== undefined;
   }
 
+  /**
+   * Worker scheduler `index` (pids of `creation`) is gone with all its actors: every monitor
+   * and link an actor here held on one of them fires with `reason`, as does every pending
+   * call or request to it; monitors its actors held here are dropped.
+   */
+  schedulerLost(index: number, creation: number, reason: unknown): void {
+    const gone = (pid: Pid) => pid.scheduler === index && pid.creation === creation && pid.node === this.nodeName;
+    for (const actor of [...this.actors.values()]) {
+      if (actor.monitoredBy !== null) {
+        for (const [ref, watcher] of actor.monitoredBy) if (gone(watcher)) actor.monitoredBy.delete(ref);
+      }
+      if (actor.monitoring !== null) {
+        for (const [ref, target] of actor.monitoring) {
+          if (!gone(target)) continue;
+          actor.monitoring.delete(ref);
+          this.deliver(actor, { type: 'DOWN', ref, pid: target, reason });
+        }
+      }
+      if (actor.links !== null) {
+        for (const pid of [...actor.links.values()]) if (gone(pid)) this.receiveExit(actor, pid, reason, true);
+      }
+    }
+    this.calls.failWhere(gone, reason);
+  }
+
   /** An actor's code threw: it exits with the error as reason, logged once here. */
   crash(actor: Actor, err: unknown): void {
     if ((actor.flags & (EXITED | TERMINATING)) !== 0) return;
@@ -615,81 +637,13 @@ export class Scheduler {
   // ---- signals from other schedulers and nodes ----
 
   /** The live actor `pid` names on this scheduler, if any (a pid of an earlier incarnation names none). */
-  private local(pid: Pid): Actor | undefined {
+  local(pid: Pid): Actor | undefined {
     return pid.creation === this.creation ? this.actors.get(pid.id) : undefined;
   }
 
+  /** Handles a signal addressed to this scheduler or one of its actors. */
   handleSignal(signal: Signal): void {
-    switch (signal.k) {
-      case 'msg': {
-        const actor = this.local(signal.to);
-        if (actor !== undefined) this.deliver(actor, signal.msg);
-        return;
-      }
-      case 'monitorName': {
-        const pid = this.host.whereis(signal.name);
-        if (pid === undefined && this.index !== 0) return this.host.forward(signal);
-        if (pid === undefined) this.route({ k: 'down', to: signal.from, ref: signal.ref, pid: { name: signal.name, node: signal.node }, reason: NOPROC });
-        else this.route({ k: 'monitor', from: signal.from, to: pid, ref: signal.ref });
-        return;
-      }
-      case 'named': {
-        const pid = this.host.whereis(signal.name);
-        if (pid === undefined && this.index !== 0) return this.host.forward(signal);
-        if (pid === undefined) this.logger.warn({ name: signal.name }, 'message to an unknown name dropped');
-        else this.send(pid, signal.msg);
-        return;
-      }
-      case 'link': {
-        const actor = this.local(signal.to);
-        if (actor === undefined) this.route({ k: 'exit', from: signal.to, to: signal.from, reason: NOPROC, link: true });
-        else (actor.links ??= new Map()).set(pidKey(signal.from), signal.from);
-        return;
-      }
-      case 'unlink':
-        this.local(signal.to)?.links?.delete(pidKey(signal.from));
-        return;
-      case 'exit': {
-        const actor = this.local(signal.to);
-        if (actor !== undefined) this.receiveExit(actor, signal.from, signal.reason, signal.link);
-        return;
-      }
-      case 'monitor': {
-        const actor = this.local(signal.to);
-        if (actor === undefined) this.route({ k: 'down', to: signal.from, ref: signal.ref, pid: signal.to, reason: NOPROC });
-        else (actor.monitoredBy ??= new Map()).set(signal.ref, signal.from);
-        return;
-      }
-      case 'demonitor':
-        this.local(signal.to)?.monitoredBy?.delete(signal.ref);
-        return;
-      case 'call': {
-        const actor = this.local(signal.to);
-        if (actor === undefined) return this.route({ k: 'down', to: signal.from, ref: signal.ref, pid: signal.to, reason: NOPROC });
-        (actor.monitoredBy ??= new Map()).set(signal.ref, signal.from);
-        const msg: CallMessage = { type: '$call', from: { pid: signal.from, ref: signal.ref }, request: signal.request };
-        this.deliver(actor, msg);
-        return;
-      }
-      case 'down': {
-        // A call's DOWN goes to its caller (an actor or the scheduler); its ref names the pending call.
-        if (this.calls.down(signal.ref, signal.reason) || signal.to.id === SCHEDULER_PID_ID) return;
-        const actor = this.local(signal.to);
-        if (actor?.monitoring?.delete(signal.ref) === true) {
-          this.deliver(actor, { type: 'DOWN', ref: signal.ref, pid: signal.pid, reason: signal.reason });
-        }
-        return;
-      }
-      case 'reply':
-        return this.calls.settle(signal.ref, signal.ok, signal.value, signal.demonitored === true);
-      case 'spawn':
-        return this.spawnFromSignal(signal);
-      case 'info': {
-        const actor = this.local(signal.to);
-        this.route({ k: 'reply', to: signal.replyTo, ref: signal.ref, ok: true, value: actor === undefined ? undefined : describeActor(actor) });
-        return;
-      }
-    }
+    handleIncoming(this, signal);
   }
 
   info(pid: Pid): Promise<ActorInfo | undefined> {
@@ -698,7 +652,7 @@ export class Scheduler {
       return Promise.resolve(actor === undefined ? undefined : describeActor(actor));
     }
     const ref = this.makeRef();
-    const promise = this.awaitReply(ref, formatPid(pid), undefined, CALL_TIMEOUT_MS_DEFAULT);
+    const promise = this.calls.await(ref, formatPid(pid), pid, this.pid, CALL_TIMEOUT_MS_DEFAULT, false);
     this.route({ k: 'info', to: pid, ref, replyTo: this.pid });
     return promise as Promise<ActorInfo | undefined>;
   }

@@ -88,6 +88,13 @@ export class WorkerHost implements SchedulerHost {
       case 'stop':
         void this.stop(item.reason, item.timeoutMs);
         return;
+      case 'schedulerLost':
+        this.mesh.replace(item.index, item.port!);
+        this.creations[item.index] = item.creation;
+        for (const [name, pid] of this.names) {
+          if (pid.scheduler === item.index && pid.creation === item.oldCreation) this.names.delete(name);
+        }
+        return this.scheduler.schedulerLost(item.index, item.oldCreation, item.reason);
       default:
         return;
     }
