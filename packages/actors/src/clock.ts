@@ -1,23 +1,55 @@
 // Time as an injected interface, so tests can drive timers by hand.
 
+import { TIMER_DELAY_MS_MAX } from './limits.js';
+
 export type TimerHandle = unknown;
 
 export interface Clock {
   /** Milliseconds on a monotonic scale. */
   now(): number;
+  /** Calls `callback` after `delayMs`; any finite delay, also past Node's 2^31-1 ms. */
   setTimeout(callback: () => void, delayMs: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
 }
 
+/** A timer longer than Node's setTimeout takes: re-armed in steps until it is due. */
+class ChainedTimer {
+  timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly callback: () => void,
+    private readonly dueMs: number,
+  ) {
+    this.timer = this.arm();
+  }
+
+  private arm(): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      if (this.dueMs - performance.now() > 0) this.timer = this.arm();
+      else this.callback();
+    }, Math.min(TIMER_DELAY_MS_MAX, Math.max(0, this.dueMs - performance.now())));
+    timer.unref();
+    return timer;
+  }
+}
+
+/**
+ * The system clock. `now()` is `performance.timeOrigin + performance.now()`: milliseconds
+ * since the Unix epoch, monotonic, on one base for every thread of the process (a worker's
+ * own `performance.now()` may start at its own origin), so times from actors on different
+ * schedulers compare.
+ */
 export const systemClock: Clock = {
-  now: () => performance.now(),
+  now: () => performance.timeOrigin + performance.now(),
   setTimeout: (callback, delayMs) => {
+    // Node fires a delay past 2^31-1 ms after 1 ms: chain such timers instead.
+    if (delayMs > TIMER_DELAY_MS_MAX) return new ChainedTimer(callback, performance.now() + delayMs);
     const timer = setTimeout(callback, delayMs);
     // Actor timers must not keep a stopped program alive on their own.
     timer.unref();
     return timer;
   },
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  clearTimeout: (handle) => clearTimeout(handle instanceof ChainedTimer ? handle.timer : (handle as NodeJS.Timeout)),
 };
 
 interface ManualTimer {

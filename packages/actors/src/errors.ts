@@ -7,6 +7,8 @@ export type ActorErrorCode =
   | 'ACTORS_NODEDOWN'
   | 'ACTORS_UNKNOWN_NAME'
   | 'ACTORS_NAME_TAKEN'
+  | 'ACTORS_ALREADY_REGISTERED'
+  | 'ACTORS_NAME_UNDECIDED'
   | 'ACTORS_INVALID_ARGUMENT'
   | 'ACTORS_NOT_RUNNING'
   | 'ACTORS_ACTOR_EXITED'
@@ -58,6 +60,18 @@ export class UnknownNameError extends ActorError {
 export class NameTakenError extends ActorError {
   constructor(readonly actorName: string) {
     super('ACTORS_NAME_TAKEN', `the name '${actorName}' is already registered; unregister it first or pick another`);
+  }
+}
+
+export class AlreadyRegisteredError extends ActorError {
+  constructor(readonly pidText: string, readonly actorName: string) {
+    super('ACTORS_ALREADY_REGISTERED', `actor ${pidText} is already registered as '${actorName}'; an actor has one name: unregister it first`);
+  }
+}
+
+export class NameUndecidedError extends ActorError {
+  constructor(readonly actorName: string, readonly waitedMs: number) {
+    super('ACTORS_NAME_UNDECIDED', `scheduler 0 did not decide the registration of '${actorName}' within ${waitedMs} ms; the node may be stopping or its main thread blocked: check whereis before retrying`);
   }
 }
 
@@ -126,7 +140,7 @@ export interface WireError {
 }
 
 const errorClasses = new Map<string, new (...args: never[]) => ActorError>(
-  [CallTimeoutError, NoProcError, CallExitError, NodeDownError, UnknownNameError, NameTakenError, InvalidArgumentError,
+  [CallTimeoutError, NoProcError, CallExitError, NodeDownError, UnknownNameError, NameTakenError, AlreadyRegisteredError, NameUndecidedError, InvalidArgumentError,
     NodeNotRunningError, ActorExitedError, DirtyJobError, SpawnError, UnknownSchedulerError, MessageTooLargeError].map((c) => [c.name, c]),
 );
 

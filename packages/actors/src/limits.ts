@@ -14,5 +14,9 @@ export const CROSS_THREAD_BATCH_MAX = 4_096;
 export const SUPERVISOR_INTENSITY_DEFAULT = 1;
 export const SUPERVISOR_PERIOD_MS_DEFAULT = 5_000;
 export const SUPERVISOR_SHUTDOWN_MS_DEFAULT = 5_000;
+/** How long a worker scheduler waits for scheduler 0 to decide a name registration. */
+export const NAME_DECISION_MS_MAX = 10_000;
 /** How long node.stop waits for a worker scheduler to stop its actors. */
 export const WORKER_STOP_MS_MAX = 10_000;
+/** Longest delay Node's setTimeout honours; the system clock chains longer timers. */
+export const TIMER_DELAY_MS_MAX = 2 ** 31 - 1;

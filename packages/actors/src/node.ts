@@ -11,17 +11,18 @@ import { startFailureDetector, type FailureDetectorOptions } from './distributio
 import { FRAME_BYTES_MAX_DEFAULT, NET_TICK_MS_DEFAULT, QUEUED_BYTES_MAX_DEFAULT } from './distribution/limits.js';
 import { Piscina } from 'piscina';
 import { systemClock, type Clock } from './clock.js';
-import { DirtyJobError, encodeError, InvalidArgumentError, NameTakenError, NodeNotRunningError, SpawnError } from './errors.js';
+import { DirtyJobError, encodeError, InvalidArgumentError, NodeNotRunningError, SpawnError } from './errors.js';
 import { WORKER_STOP_MS_MAX } from './limits.js';
 import { stderrLogger, type Logger } from './logger.js';
-import { isPid, pidEquals, type Dest, type Pid } from './pid.js';
+import { isPid, newCreation, type Dest, type Pid } from './pid.js';
 import { isControl, PortMesh, type Control } from './internal/mesh.js';
 import { bounce, loadActorModule, refuseUncloneable } from './internal/routing.js';
 import { Scheduler, type SchedulerHost } from './internal/scheduler.js';
 import { isModuleRef } from './internal/scheduler-helpers.js';
-import { isByName, NOCONNECTION, NOPROC, type Signal } from './internal/signals.js';
-import type { WorkerData } from './internal/worker-host.js';
-import type { ActorContext, ActorInfo, ActorSpec, Behaviour, CallOptions, DownMessage, ModuleRef, ProcessFn, SpawnOptions } from './types.js';
+import { isByName, NOCONNECTION, NOPROC, SCHEDULER_PID_ID, type Signal } from './internal/signals.js';
+import type { NameDecision, WorkerData } from './internal/worker-host.js';
+import { NameTable } from './internal/name-table.js';
+import type { ActorContext, ActorInfo, ActorSpec, Behaviour, CallOptions, DownMessage, ModuleRef, ProcessFn, SchedulerExitedReason, SpawnOptions } from './types.js';
 
 export interface NodeOptions {
   /** Short name; the full node name is `name@host:port` once distributed, `name@local` otherwise. */
@@ -59,19 +60,28 @@ export interface Distribution {
   forward(signal: Signal): void;
   monitorNode(pid: Pid, node: string): void;
   demonitorNode(pid: Pid, node: string): void;
+  /** A thread of this node ended: fire the monitors and links peers hold on its actors. */
+  schedulerLost?(index: number, creation: number, reason: SchedulerExitedReason): void;
   stop(): Promise<void>;
 }
 
-/** Scheduler creations are random below this (randomInt's limit), so refs of different starts differ. */
-const CREATION_MAX = 2 ** 48 - 1;
+/** Ref seeds are random below this (randomInt's limit), so refs of different starts differ. */
+const REF_SEED_MAX = 2 ** 48 - 1;
 
 export class Node {
   readonly name: string;
   readonly schedulerCount: number;
+  /** This incarnation's creation, in every pid it hands out (see Pid). */
+  readonly creation: number;
+  /** The creation of each scheduler's pids: the node's, or a replacement thread's own. */
+  private readonly creations: number[];
   readonly logger: Logger;
   /** Scheduler 0, on the main thread. */
   readonly scheduler: Scheduler;
-  private readonly names = new Map<string, Pid>();
+  private readonly names = new NameTable();
+  /** Per worker: the port scheduler 0 answers its registrations on, and the flag it raises after each. */
+  private readonly decisions = new Map<number, { port: MessagePort; flag: Int32Array }>();
+  /** Worker scheduler i's thread at i - 1. */
   private readonly workers: Worker[] = [];
   private mesh: PortMesh | undefined;
   private pool: Piscina | undefined;
@@ -81,13 +91,16 @@ export class Node {
   private readonly workerEvents = new Map<number, { ready?: () => void; stopped?: () => void }>();
   private running = true;
 
-  private constructor(name: string, options: NodeOptions) {
+  private constructor(name: string, creation: number, options: NodeOptions) {
     this.name = name;
+    this.creation = creation;
     this.schedulerCount = options.schedulers ?? 1;
+    this.creations = new Array<number>(this.schedulerCount).fill(creation);
     this.logger = options.logger ?? stderrLogger('warn', { node: name });
     this.dirtyThreads = options.dirtyThreads ?? Math.max(1, availableParallelism() - 1);
     const host: SchedulerHost = {
       schedulerCount: this.schedulerCount,
+      schedulerPid: (index) => this.schedulerPid(index),
       forward: (signal) => this.forward(signal),
       registerName: (n, pid) => this.registerName(n, pid),
       unregisterName: (n, pid) => this.unregisterName(n, pid),
@@ -97,7 +110,7 @@ export class Node {
       monitorNode: (pid, node) => this.monitorNode(pid, node),
       demonitorNode: (pid, node) => this.distribution?.demonitorNode(pid, node),
     };
-    this.scheduler = new Scheduler(name, 0, host, options.clock ?? systemClock, this.logger, randomInt(1, CREATION_MAX));
+    this.scheduler = new Scheduler(name, 0, host, options.clock ?? systemClock, this.logger, creation, randomInt(1, REF_SEED_MAX));
   }
 
   /** Starts a node and its worker schedulers. */
@@ -108,6 +121,7 @@ export class Node {
     if (!Number.isInteger(schedulers) || schedulers < 1 || schedulers > 256) {
       throw new InvalidArgumentError(`schedulers must be an integer from 1 to 256, got ${schedulers}`);
     }
+    const creation = newCreation();
     let dist: NodeDistribution | undefined;
     if (options.port !== undefined) {
       const logger = options.logger ?? stderrLogger('warn', { node: shortName });
@@ -116,6 +130,7 @@ export class Node {
         host: options.host ?? '127.0.0.1',
         port: options.port,
         cookie: options.cookie ?? '',
+        creation,
         netTickMs: options.netTickMs ?? NET_TICK_MS_DEFAULT,
         maxFrameBytes: options.maxFrameBytes ?? FRAME_BYTES_MAX_DEFAULT,
         maxQueuedBytes: options.maxQueuedBytes ?? QUEUED_BYTES_MAX_DEFAULT,
@@ -123,7 +138,7 @@ export class Node {
         logger,
       });
     }
-    const node = new Node(dist?.name ?? `${shortName}@local`, options);
+    const node = new Node(dist?.name ?? `${shortName}@local`, creation, options);
     if (dist !== undefined) {
       dist.attach({
         deliverFromNetwork: (signal) => node.deliverFromNetwork(signal),
@@ -161,18 +176,8 @@ export class Node {
         if (refused.reply !== undefined) this.scheduler.route(refused.reply);
       },
     );
-    const entry = new URL('./internal/worker-entry.mjs', import.meta.url);
     const ready: Promise<void>[] = [];
     for (let index = 1; index < count; index++) {
-      const own = ports[index]!;
-      const data: WorkerData = {
-        nodeName: this.name,
-        index,
-        schedulerCount: count,
-        creation: randomInt(1, CREATION_MAX),
-        ports: own,
-        names: [...this.names],
-      };
       ready.push(
         new Promise((resolve, reject) =>
           this.workerEvents.set(index, {
@@ -181,18 +186,74 @@ export class Node {
           }),
         ),
       );
-      const worker = new Worker(entry, {
-        workerData: data,
-        transferList: own.filter((p): p is MessagePort => p !== undefined),
-      });
-      worker.on('error', (err) => this.logger.error({ scheduler: index, err }, 'worker scheduler failed'));
-      worker.on('exit', (code) => {
-        if (this.running) this.logger.error({ scheduler: index, code }, 'worker scheduler exited unexpectedly');
-        this.workerEvents.get(index)?.stopped?.();
-      });
-      this.workers.push(worker);
+      this.spawnWorker(index, ports[index]!);
     }
     await Promise.all(ready);
+  }
+
+  /** Starts the thread of worker scheduler `index` with its ports to the other schedulers. */
+  private spawnWorker(index: number, own: (MessagePort | undefined)[]): void {
+    const decisionChannel = new MessageChannel();
+    const decisionFlag = new SharedArrayBuffer(4);
+    this.decisions.set(index, { port: decisionChannel.port1, flag: new Int32Array(decisionFlag) });
+    const data: WorkerData = {
+      nodeName: this.name,
+      index,
+      schedulerCount: this.schedulerCount,
+      creations: this.creations,
+      refSeed: randomInt(1, REF_SEED_MAX),
+      ports: own,
+      names: this.names.entries(),
+      decisions: decisionChannel.port2,
+      decisionFlag,
+    };
+    const worker = new Worker(new URL('./internal/worker-entry.mjs', import.meta.url), {
+      workerData: data,
+      transferList: [...own.filter((p): p is MessagePort => p !== undefined), decisionChannel.port2],
+    });
+    let failure = 'the thread exited';
+    worker.on('error', (err) => {
+      failure = `uncaught ${err.name}: ${err.message}`;
+      this.logger.error({ scheduler: index, err }, 'worker scheduler failed');
+    });
+    worker.on('exit', (code) => {
+      const events = this.workerEvents.get(index);
+      if (this.running && this.workers[index - 1] === worker && events?.stopped === undefined) {
+        this.logger.error({ scheduler: index, code }, 'worker scheduler exited unexpectedly; its actors exit and a new thread takes its place');
+        this.replaceWorker(index, `${failure} (exit code ${code})`);
+        return;
+      }
+      events?.stopped?.();
+    });
+    this.workers[index - 1] = worker;
+  }
+
+  /**
+   * A worker thread ended while the node runs: its actors are gone. Every scheduler and
+   * connected node fires their links, monitors and pending calls with a reason saying so,
+   * their names are freed, and a new thread (under a new creation, so no old pid reaches
+   * it) takes the index, where supervisors can restart children.
+   */
+  private replaceWorker(index: number, cause: string): void {
+    const reason: SchedulerExitedReason = { schedulerExited: index, cause };
+    const oldCreation = this.creations[index]!;
+    this.creations[index] = newCreation(oldCreation);
+    const own = new Array<MessagePort | undefined>(this.schedulerCount).fill(undefined);
+    for (let j = 0; j < this.schedulerCount; j++) {
+      if (j === index) continue;
+      const channel = new MessageChannel();
+      own[j] = channel.port1;
+      const lost: Control = { c: 'schedulerLost', index, oldCreation, creation: this.creations[index]!, reason, port: j === 0 ? undefined : channel.port2 };
+      if (j === 0) this.mesh!.replace(index, channel.port2);
+      else this.mesh!.postWithTransfer(j, lost, [channel.port2]);
+    }
+    this.workerEvents.set(index, {});
+    this.spawnWorker(index, own);
+    for (const [name, pid] of this.names.entries()) {
+      if (pid.scheduler === index && pid.creation === oldCreation) this.unregisterName(name, pid);
+    }
+    this.scheduler.schedulerLost(index, oldCreation, reason);
+    this.distribution?.schedulerLost?.(index, oldCreation, reason);
   }
 
   private receiveFromWorker(from: number, items: unknown[]): void {
@@ -214,26 +275,28 @@ export class Node {
 
   private control(from: number, item: Control): void {
     switch (item.c) {
-      case 'ready':
-        return this.workerEvents.get(from)?.ready?.();
+      case 'ready': {
+        const events = this.workerEvents.get(from);
+        this.workerEvents.delete(from);
+        return events?.ready?.();
+      }
       case 'stopped':
         return this.workerEvents.get(from)?.stopped?.();
       case 'register': {
-        const holder = this.names.get(item.name);
-        if (holder !== undefined && !pidEquals(holder, item.pid)) {
-          this.logger.warn({ name: item.name, scheduler: from }, 'name registered twice at once; the first registration stands');
-          this.mesh!.post(from, { c: 'name', name: item.name, pid: holder } satisfies Control);
-          return;
+        let decision: NameDecision = { id: item.id };
+        try {
+          this.registerName(item.name, item.pid);
+        } catch (err) {
+          decision = { id: item.id, error: encodeError(err) };
         }
-        this.names.set(item.name, item.pid);
-        return this.broadcast({ c: 'name', name: item.name, pid: item.pid });
+        const answer = this.decisions.get(from)!;
+        answer.port.postMessage(decision);
+        Atomics.store(answer.flag, 0, 1);
+        Atomics.notify(answer.flag, 0);
+        return;
       }
-      case 'unregister': {
-        const holder = this.names.get(item.name);
-        if (holder === undefined || !pidEquals(holder, item.pid)) return;
-        this.names.delete(item.name);
-        return this.broadcast({ c: 'name', name: item.name, pid: null });
-      }
+      case 'unregister':
+        return this.unregisterName(item.name, item.pid);
       case 'dirty':
         this.runDirty(item.job, item.input).then(
           (value) => this.scheduler.route({ k: 'reply', to: item.replyTo, ref: item.ref, ok: true, value }),
@@ -267,12 +330,18 @@ export class Node {
       return this.reroute(bounce(signal, NOCONNECTION));
     }
     const target = signal.to.scheduler;
+    // A pid of an earlier incarnation (or of a thread since replaced) names a dead process.
+    if (signal.to.creation !== this.creations[target]) return this.reroute(bounce(signal, NOPROC));
     if (target === 0) return this.scheduler.handleSignal(signal);
-    if (this.mesh !== undefined && target > 0 && target < this.schedulerCount) {
+    if (this.mesh !== undefined && target > 0) {
       if (signal.k === 'msg') return this.mesh.postMessage(target, signal.to.id, signal.msg);
       return this.mesh.post(target, signal);
     }
     this.reroute(bounce(signal, NOPROC));
+  }
+
+  private schedulerPid(index: number): Pid {
+    return { node: this.name, scheduler: index, id: SCHEDULER_PID_ID, creation: this.creations[index] ?? 0 };
   }
 
   private reroute(signal: Signal | undefined): void {
@@ -318,20 +387,19 @@ export class Node {
 
   // ---- names ----
 
+  /** The one place a registration is decided, for every scheduler; throws why a name cannot be had. */
   private registerName(name: string, pid: Pid): void {
-    const holder = this.names.get(name);
-    if (holder !== undefined) {
-      if (pidEquals(holder, pid)) return;
-      throw new NameTakenError(name);
-    }
-    this.names.set(name, pid);
+    const own = pid.scheduler === 0 ? this.scheduler.actorOf(pid) : undefined;
+    this.names.add(name, pid, pid.scheduler === 0 ? own !== undefined : undefined);
+    // Registered from a worker for an actor of this thread: it frees the name when it exits.
+    if (own !== undefined) own.name = name;
     if (this.mesh !== undefined) this.broadcast({ c: 'name', name, pid });
   }
 
   private unregisterName(name: string, pid: Pid): void {
-    const holder = this.names.get(name);
-    if (holder === undefined || !pidEquals(holder, pid)) return;
-    this.names.delete(name);
+    if (!this.names.remove(name, pid)) return;
+    const own = pid.scheduler === 0 ? this.scheduler.actorOf(pid) : undefined;
+    if (own?.name === name) own.name = undefined;
     if (this.mesh !== undefined) this.broadcast({ c: 'name', name, pid: null });
   }
 

@@ -2,6 +2,7 @@
 // restart intensity, and shut them down in reverse order with a timeout, then kill.
 
 import { InvalidArgumentError } from './errors.js';
+import { SCHEDULER_PID_ID } from './internal/signals.js';
 import {
   SUPERVISOR_INTENSITY_DEFAULT,
   SUPERVISOR_PERIOD_MS_DEFAULT,
@@ -94,8 +95,10 @@ export const supervisor: Behaviour<State, SupervisorSpec> = {
     if (!isExitMessage(msg)) return state;
     const child = state.children.find((c) => c.pid !== undefined && pidEquals(c.pid, msg.from));
     if (child === undefined) {
-      // An exit signal from outside the tree (the parent, or the node stopping): stop with it.
-      ctx.stop(msg.reason);
+      // From the parent or the node (node.exit, node.stop): stop with it. Anything else, as in
+      // OTP, is ignored: typically the EXIT of a child already replaced (one_for_all after a crash).
+      if (isFromAbove(ctx, msg.from)) ctx.stop(msg.reason);
+      else ctx.log.debug({ supervisor: formatPid(ctx.self), from: formatPid(msg.from) }, 'supervisor ignored an EXIT from a process that is not its child');
       return state;
     }
     child.pid = undefined;
@@ -277,6 +280,12 @@ function waitForExit(ctx: ActorContext, pid: Pid, timeoutMs?: number): Promise<b
       }
     }, undefined);
   });
+}
+
+/** The supervisor's parent, or the node itself (a scheduler's pid: node.exit and node.stop send from it). */
+function isFromAbove(ctx: ActorContext, from: Pid): boolean {
+  if (ctx.parent !== undefined && pidEquals(from, ctx.parent)) return true;
+  return from.id === SCHEDULER_PID_ID && from.node === ctx.self.node;
 }
 
 function isCleanExit(reason: unknown): boolean {

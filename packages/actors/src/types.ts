@@ -6,6 +6,15 @@ import type { Logger } from './logger.js';
 /** Why an actor exited: 'normal', 'shutdown', 'kill'ed, 'noproc', 'noconnection', or any value. */
 export type ExitReason = unknown;
 
+/**
+ * The exit reason of the actors of a worker thread that ended (an uncaught error, out of
+ * memory, process.exit in the thread): their links, monitors and calls fire with it.
+ */
+export interface SchedulerExitedReason {
+  readonly schedulerExited: number;
+  readonly cause: string;
+}
+
 /** Where a call's reply goes; pass it to `ctx.reply` to answer later. */
 export interface From {
   readonly pid: Pid;
@@ -98,6 +107,8 @@ export interface ActorInfo {
 /** Everything an actor can do; the same object is passed to every handler. */
 export interface ActorContext {
   readonly self: Pid;
+  /** The pid this actor was linked to when it was started (the `link` option), as OTP's parent; undefined otherwise. */
+  readonly parent: Pid | undefined;
   readonly log: Logger;
   /** Milliseconds from the node's clock (a manual clock in tests). */
   now(): number;

@@ -89,6 +89,37 @@ describe('behaviours', () => {
     expect((await down).reason).toBe('done');
     expect(terminated).toBe('done');
   });
+
+  it('takes no further messages while an async terminate runs', async () => {
+    node = await startNode();
+    const handled: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let terminating!: () => void;
+    const inTerminate = new Promise<void>((resolve) => (terminating = resolve));
+    const pid = node.spawn({
+      init: () => null,
+      handle: (msg: string, state, ctx) => {
+        handled.push(msg);
+        if (msg === 'stop') ctx.stop('done');
+        return state;
+      },
+      async terminate() {
+        terminating();
+        await gate;
+      },
+    });
+    const down = node.monitor(pid);
+    node.send(pid, 'stop');
+    await inTerminate;
+    node.send(pid, 'late');
+    // A turn of the scheduler after 'late' was queued: the terminating actor had its chance to run.
+    const probe = node.spawn(counter, 0);
+    expect(await node.call(probe, 'get')).toBe(0);
+    release();
+    expect((await down).reason).toBe('done');
+    expect(handled).toEqual(['stop']);
+  });
 });
 
 describe('calls', () => {

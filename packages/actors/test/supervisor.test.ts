@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   MAX_RESTART_INTENSITY,
+  type Behaviour,
   pidEquals,
   startChild,
   startSupervisor,
@@ -185,5 +186,83 @@ describe('dynamic children and bad specs', () => {
     expect(() => startSupervisor(node, { children: [child('x', box), child('x', box)] })).toThrow(invalid);
     expect(() => startSupervisor(node, { intensity: -1, children: [] })).toThrow(invalid);
     expect(() => startSupervisor(node, { children: [child('x', box, { shutdown: 'later' as never })] })).toThrow(invalid);
+  });
+});
+
+describe('OTP rules', () => {
+  it('ignores EXITs from processes that are not its children: one_for_all after several crashes at once goes on', async () => {
+    const { box, sup, pids } = await threeChildren('one_for_all');
+    const supDown = node.monitor(sup);
+    // Three EXITs queue up; the first restarts all three, the other two name replaced children.
+    node.send(pids.a, 'crash');
+    node.send(pids.b, 'crash');
+    node.send(pids.c, 'crash');
+    const restarted = { a: await started(box, 'a'), b: await started(box, 'b'), c: await started(box, 'c') };
+    const now = await pidsOf(sup); // a call queued after the stale EXITs: they have been handled
+    for (const id of ['a', 'b', 'c'] as const) {
+      expect(pidEquals(now[id]!, pids[id])).toBe(false);
+      expect(pidEquals(now[id]!, restarted[id])).toBe(true);
+    }
+    const stranger = node.spawn(async () => undefined);
+    node.exit(sup, 'normal'); // from the node: a trapped EXIT 'normal' stops it, as from a parent
+    expect((await supDown).reason).toBe('normal');
+    expect(stranger).toBeDefined();
+  });
+
+  it('retries a restart that failed, within its intensity', async () => {
+    node = await startNode();
+    const box = inbox(node);
+    let starts = 0;
+    const flaky: Behaviour<number> = {
+      init: (ctx) => {
+        starts++;
+        if (starts === 2) throw new Error('second start fails');
+        ctx.send(box.pid, { started: 'flaky', n: starts });
+        return starts;
+      },
+      handle: (msg, n) => {
+        if (msg === 'crash') throw new Error('flaky crashed');
+        return n;
+      },
+    };
+    const sup = await startSupervisor(node, { intensity: 3, periodMs: 60_000, children: [{ id: 'flaky', start: { spec: flaky } }] });
+    const first = await box.next((m) => m.started === 'flaky');
+    node.send((await pidsOf(sup)).flaky!, 'crash');
+    expect(await box.next((m) => m.started === 'flaky')).toMatchObject({ n: 3 });
+    expect(first.n).toBe(1);
+    expect((await pidsOf(sup)).flaky).toBeDefined();
+  });
+
+  it('node.stop() shuts a tree down in its own order, children before parents, also after restarts', async () => {
+    node = await startNode();
+    const order: string[] = [];
+    const recorder: Behaviour<string, string> = {
+      init: (ctx, id) => {
+        ctx.trapExit(true);
+        return id;
+      },
+      handle: (msg, id, ctx) => {
+        if (msg === 'crash') throw new Error(`${id} crashed`);
+        if (msg?.type === 'EXIT') ctx.stop(msg.reason);
+        return id;
+      },
+      terminate: (_reason, id) => {
+        order.push(id);
+      },
+    };
+    const worker = (id: string): ChildSpec => ({ id, start: { spec: recorder, args: id } });
+    const top = await startSupervisor(node, {
+      intensity: 5,
+      children: [worker('a'), supervisorChild('inner', { children: [worker('b')] }), worker('c')],
+    });
+    const a = (await pidsOf(top)).a!;
+    const down = node.monitor(a);
+    node.send(a, 'crash');
+    await down;
+    order.length = 0;
+    // 'a' restarted is now the newest actor, yet its supervisor stops it last.
+    while ((await pidsOf(top)).a === undefined);
+    await node.stop({ timeoutMs: 1_000 });
+    expect(order).toEqual(['c', 'b', 'a']);
   });
 });

@@ -2,8 +2,8 @@
 // and a dead actor's timers are cancelled.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock, type ActorContext, type Node } from '../src/index.js';
-import { inbox, startNode } from './helpers.js';
+import { ManualClock, type ActorContext, type From, type Node } from '../src/index.js';
+import { fixtures, inbox, startNode } from './helpers.js';
 
 let node: Node;
 afterEach(async () => {
@@ -68,5 +68,55 @@ describe('timers', () => {
       }
     });
     expect(await box.next()).toBe('ACTORS_INVALID_ARGUMENT');
+  });
+
+  it('a delay past 2^31-1 ms does not fire early (Node would fire it after 1 ms)', async () => {
+    node = await startNode();
+    const box = inbox(node);
+    node.spawn(async (ctx: ActorContext) => {
+      ctx.sendAfter(2 ** 31, 'far future');
+      ctx.sendAfter(2 ** 40, 'farther future');
+      ctx.sendAfter(5, 'soon');
+      const first = await ctx.receive();
+      // Anything else already queued would be one of the far timers, fired early.
+      ctx.send(box.pid, { first, queuedAfter: (await ctx.receive(undefined, 0)) ?? null });
+    });
+    expect(await box.next()).toEqual({ first: 'soon', queuedAfter: null });
+  });
+
+  it('a call waits out a timeout past 2^31-1 ms instead of failing at once', async () => {
+    node = await startNode();
+    const pid = node.spawn({
+      init: () => [] as From[],
+      handle: (msg, waiting, ctx) => {
+        for (const from of waiting) ctx.reply(from, msg);
+        return [];
+      },
+      handleCall: (_r, from, waiting) => ({ noreply: true, state: [...waiting, from] }),
+    });
+    const call = node.call(pid, 'x', { timeoutMs: 2 ** 32 });
+    const early = node.spawn(async (ctx: ActorContext) => {
+      await ctx.receive(undefined, 20);
+    });
+    await node.monitor(early); // 20 ms pass on the node's clock
+    node.send(pid, 'answered');
+    expect(await call).toBe('answered');
+  });
+});
+
+describe('clocks', () => {
+  it('ctx.now() of a worker scheduler is on the same time base as the main one', async () => {
+    node = await startNode({ schedulers: 2 });
+    const relay = await node.start({ module: fixtures, export: 'relay' }, undefined, { scheduler: 1 });
+    const box = inbox(node);
+    node.spawn(async (ctx: ActorContext) => {
+      const beforeMs = ctx.now();
+      const workerMs = await ctx.call<number>(relay, { op: 'now' });
+      ctx.send(box.pid, { beforeMs, workerMs, afterMs: ctx.now() });
+    });
+    const { beforeMs, workerMs, afterMs } = await box.next();
+    // Sub-millisecond slack: the two threads derive the base from the wall clock separately.
+    expect(workerMs).toBeGreaterThanOrEqual(beforeMs - 1);
+    expect(workerMs).toBeLessThanOrEqual(afterMs + 1);
   });
 });

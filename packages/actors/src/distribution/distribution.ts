@@ -21,6 +21,8 @@ export interface DistributionOptions {
   readonly host: string;
   readonly port: number;
   readonly cookie: string;
+  /** The node incarnation's creation, sent in the handshake (see Pid). */
+  readonly creation: number;
   readonly netTickMs: number;
   readonly maxFrameBytes: number;
   readonly maxQueuedBytes: number;
@@ -53,8 +55,8 @@ interface PeerState {
   waiting: Signal[];
   /** Monitors held by local watchers on the peer's actors: ref -> watcher, target. */
   monitorsOut: Map<string, { watcher: Pid; target: Pid | RemoteName }>;
-  /** Monitors held by the peer's watchers on local actors: ref -> local target. */
-  monitorsIn: Map<string, Pid>;
+  /** Monitors held by the peer's watchers on local actors: ref -> the monitor or call signal (local `to`, remote `from`). */
+  monitorsIn: Map<string, { readonly from: Pid; readonly to: Pid }>;
   /** Links between a local and a peer actor: key -> [local, remote]. */
   links: Map<string, [Pid, Pid]>;
 }
@@ -76,6 +78,7 @@ export class NodeDistribution implements Distribution {
   ) {
     this.settings = {
       myName: name,
+      myCreation: options.creation,
       cookie: options.cookie,
       maxFrameBytes: options.maxFrameBytes,
       maxQueuedBytes: options.maxQueuedBytes,
@@ -160,6 +163,15 @@ export class NodeDistribution implements Distribution {
     this.nodeMonitors.get(node)?.delete(pidKey(pid));
   }
 
+  /** A thread of this node died with its actors: peers' monitors and links on them fire with `reason`. */
+  schedulerLost(index: number, creation: number, reason: unknown): void {
+    const gone = (pid: Pid) => pid.node === this.name && pid.scheduler === index && pid.creation === creation;
+    for (const peer of this.peers.values()) {
+      for (const [ref, { from, to }] of [...peer.monitorsIn]) if (gone(to)) this.forward({ k: 'down', to: from, ref, pid: to, reason });
+      for (const [local, remote] of [...peer.links.values()]) if (gone(local)) this.forward({ k: 'exit', from: local, to: remote, reason, link: true });
+    }
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     for (const peer of this.peers.values()) peer.conn?.close('node stopping');
@@ -241,7 +253,7 @@ export class NodeDistribution implements Distribution {
       const peer = this.peer(conn.peer!);
       try {
         for (const raw of signals) {
-          const checked = checkSignal(signalFromWire(raw, conn.peer!, this.name), conn.peer!, this.name);
+          const checked = checkSignal(signalFromWire(raw, conn.peer!, this.name, conn.peerCreation, this.options.creation), conn.peer!, this.name);
           if (typeof checked === 'string') return conn.close(`malformed signal from peer: ${checked}`);
           const signal = this.resolveIncoming(peer, conn, checked);
           if (signal === undefined) continue;
@@ -314,7 +326,7 @@ export class NodeDistribution implements Distribution {
     peer.waiting = [];
     for (const signal of waiting) this.bounceLocal(signal);
     for (const [ref, { watcher, target }] of peer.monitorsOut) this.host!.routeLocal({ k: 'down', to: watcher, ref, pid: target, reason: NOCONNECTION });
-    for (const [ref, target] of peer.monitorsIn) this.host!.routeLocal({ k: 'demonitor', from: target, to: target, ref });
+    for (const [ref, { to }] of peer.monitorsIn) this.host!.routeLocal({ k: 'demonitor', from: to, to, ref });
     for (const [local, remote] of peer.links.values()) this.host!.routeLocal({ k: 'exit', from: remote, to: local, reason: NOCONNECTION, link: true });
     peer.monitorsOut.clear();
     peer.monitorsIn.clear();
@@ -372,7 +384,7 @@ export class NodeDistribution implements Distribution {
       return undefined;
     }
     if (signal.k === 'demonitor' && signal.to.id === SCHEDULER_PID_ID) {
-      const target = peer.monitorsIn.get(signal.ref);
+      const target = peer.monitorsIn.get(signal.ref)?.to;
       return target === undefined ? undefined : { ...signal, to: target };
     }
     return signal;
@@ -382,7 +394,7 @@ export class NodeDistribution implements Distribution {
     switch (signal.k) {
       case 'monitor':
       case 'call':
-        peer.monitorsIn.set(signal.ref, signal.to);
+        peer.monitorsIn.set(signal.ref, signal);
         return;
       case 'demonitor':
         peer.monitorsIn.delete(signal.ref);

@@ -30,6 +30,13 @@ export interface Waiter {
   timer: unknown;
 }
 
+export interface ActorExtra {
+  name: string | undefined;
+  nodeMonitors: Set<string> | null;
+  /** The pid this actor was linked to when it was started (OTP's parent). */
+  parent: Pid | undefined;
+}
+
 export class Actor implements ActorContext {
   flags = 0;
   state: unknown = undefined;
@@ -39,8 +46,8 @@ export class Actor implements ActorContext {
   monitoredBy: Map<Ref, Pid> | null = null;
   monitoring: Map<Ref, Pid> | null = null;
   timers: Map<Ref, unknown> | null = null;
-  nodeMonitors: Set<string> | null = null;
-  name: string | undefined = undefined;
+  /** The parts few actors use (a name, node monitors, a parent), in one object made on first use. */
+  extra: ActorExtra | null = null;
   waiter: Waiter | null = null;
   /** Set by `stop()`: the actor ends after the current handler. */
   stopReason: unknown = undefined;
@@ -55,6 +62,23 @@ export class Actor implements ActorContext {
 
   get log(): Logger {
     return this.sched.logger;
+  }
+
+  get parent(): Pid | undefined {
+    return this.extra?.parent;
+  }
+
+  get name(): string | undefined {
+    return this.extra?.name;
+  }
+
+  set name(name: string | undefined) {
+    if (name !== undefined || this.extra !== null) this.more().name = name;
+  }
+
+  /** The actor's rarely used parts, made on first use. */
+  more(): ActorExtra {
+    return (this.extra ??= { name: undefined, nodeMonitors: null, parent: undefined });
   }
 
   now(): number {
@@ -111,7 +135,7 @@ export class Actor implements ActorContext {
 
   call<R = unknown>(dest: Dest, request: unknown, options?: CallOptions): Promise<R> {
     this.alive();
-    return this.sched.call(dest, request, options?.timeoutMs) as Promise<R>;
+    return this.sched.call(dest, request, options?.timeoutMs, this.self) as Promise<R>;
   }
 
   reply(from: From, value: unknown): void {

@@ -7,6 +7,7 @@ import { CROSS_THREAD_BATCH_MAX } from '../limits.js';
 
 export class PortMesh {
   private readonly outboxes: unknown[][];
+  private readonly ports: (MessagePort | undefined)[];
   private flushScheduled = false;
 
   /**
@@ -14,12 +15,27 @@ export class PortMesh {
    * as a two-element array), after the rest of its batch went out in order.
    */
   constructor(
-    private readonly ports: readonly (MessagePort | undefined)[],
-    onBatch: (from: number, items: unknown[]) => void,
+    ports: readonly (MessagePort | undefined)[],
+    private readonly onBatch: (from: number, items: unknown[]) => void,
     private readonly onUncloneable: (target: number, item: unknown, err: Error) => void,
   ) {
+    this.ports = [...ports];
     this.outboxes = ports.map(() => []);
     ports.forEach((port, index) => port?.on('message', (items: unknown[]) => onBatch(index, items)));
+  }
+
+  /** The thread at `target` was replaced: talk to the new one on `port`; what waited for the old one is dropped. */
+  replace(target: number, port: MessagePort): void {
+    this.ports[target]?.close();
+    this.outboxes[target] = [];
+    this.ports[target] = port;
+    port.on('message', (items: unknown[]) => this.onBatch(target, items));
+  }
+
+  /** Posts `item` after everything queued for `target`, handing over `transfer` (ports). */
+  postWithTransfer(target: number, item: unknown, transfer: MessagePort[]): void {
+    this.flushOne(target);
+    this.ports[target]!.postMessage([item], transfer);
   }
 
   post(target: number, item: unknown): void {
@@ -87,11 +103,14 @@ export class PortMesh {
 export type Control =
   | { readonly c: 'ready' }
   | { readonly c: 'name'; readonly name: string; readonly pid: import('../pid.js').Pid | null }
-  | { readonly c: 'register'; readonly name: string; readonly pid: import('../pid.js').Pid }
+  /** A worker asks scheduler 0 to decide a registration; the answer comes on its decision port. */
+  | { readonly c: 'register'; readonly name: string; readonly pid: import('../pid.js').Pid; readonly id: number }
   | { readonly c: 'unregister'; readonly name: string; readonly pid: import('../pid.js').Pid }
   | { readonly c: 'dirty'; readonly ref: string; readonly replyTo: import('../pid.js').Pid; readonly job: import('../types.js').ModuleRef; readonly input: unknown }
   | { readonly c: 'monitorNode'; readonly pid: import('../pid.js').Pid; readonly node: string; readonly on: boolean }
   | { readonly c: 'log'; readonly level: 'error' | 'warn' | 'info' | 'debug'; readonly obj: object; readonly msg: string | undefined }
+  /** Worker scheduler `index` died: fire what hung on its actors; a new thread runs under `creation`, reached on `port`. */
+  | { readonly c: 'schedulerLost'; readonly index: number; readonly oldCreation: number; readonly creation: number; readonly reason: import('../types.js').SchedulerExitedReason; readonly port: MessagePort | undefined }
   | { readonly c: 'stop'; readonly reason: unknown; readonly timeoutMs: number }
   | { readonly c: 'stopped' };
 

@@ -13,6 +13,10 @@ interface PendingCall {
   readonly destText: string;
   /** The monitored callee; undefined for requests that hold no monitor. */
   readonly dest: Pid | undefined;
+  /** Who holds the monitor: the calling actor, or the scheduler for calls from outside actors. */
+  readonly watcher: Pid;
+  /** False for requests to a scheduler (start, info): `dest` is where they went, with no monitor to drop. */
+  readonly monitored: boolean;
   timer: unknown;
 }
 
@@ -20,20 +24,21 @@ export class PendingCalls {
   private readonly pending = new Map<Ref, PendingCall>();
 
   constructor(
-    /** The waiting scheduler's own pid, the watcher of every call monitor. */
-    private readonly self: Pid,
     private readonly clock: Clock,
     private readonly route: (signal: Signal) => void,
   ) {}
 
-  /** Registers a pending reply under `ref`; a 'reply' signal to the scheduler settles it. */
-  await(ref: Ref, destText: string, dest: Pid | undefined, timeoutMs: number): Promise<unknown> {
+  /**
+   * Registers a pending reply under `ref`; a 'reply' signal to `watcher` (an actor or
+   * the scheduler, on this thread) settles it.
+   */
+  await(ref: Ref, destText: string, dest: Pid | undefined, watcher: Pid, timeoutMs: number, monitored = dest !== undefined): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const pending: PendingCall = { resolve, reject, destText, dest, timer: undefined };
+      const pending: PendingCall = { resolve, reject, destText, dest, watcher, monitored, timer: undefined };
       if (timeoutMs !== Infinity) {
         pending.timer = this.clock.setTimeout(() => {
           if (this.pending.delete(ref)) {
-            if (dest !== undefined) this.route({ k: 'demonitor', from: this.self, to: dest, ref });
+            if (monitored) this.route({ k: 'demonitor', from: watcher, to: dest!, ref });
             reject(new CallTimeoutError(destText, timeoutMs));
           }
         }, timeoutMs);
@@ -46,24 +51,25 @@ export class PendingCalls {
   settle(ref: Ref, ok: boolean, value: unknown, demonitored: boolean): void {
     const pending = this.take(ref);
     if (pending === undefined) return;
-    if (pending.dest !== undefined && !demonitored) this.route({ k: 'demonitor', from: this.self, to: pending.dest, ref });
+    if (pending.monitored && !demonitored) this.route({ k: 'demonitor', from: pending.watcher, to: pending.dest!, ref });
     if (ok) pending.resolve(value);
     else pending.reject(isWireError(value) ? decodeError(value) : value);
   }
 
-  /** The callee is gone (DOWN with `reason`) before it replied. */
-  down(ref: Ref, reason: unknown): void {
+  /** The callee is gone (DOWN with `reason`) before it replied; false if no call waits under `ref`. */
+  down(ref: Ref, reason: unknown): boolean {
     const pending = this.take(ref);
-    if (pending === undefined) return;
+    if (pending === undefined) return false;
     if (reason === NOPROC) pending.reject(new NoProcError(pending.destText));
     else if (reason === NOCONNECTION) pending.reject(new NodeDownError(pending.dest?.node ?? pending.destText));
     else pending.reject(new CallExitError(pending.destText, reason));
+    return true;
   }
 
-  /** Fails every call to actors of `node`: its connection is gone. */
-  failNode(node: string): void {
+  /** Fails every call and request to an actor (or scheduler) that `gone` names, with `reason`. */
+  failWhere(gone: (pid: Pid) => boolean, reason: unknown): void {
     for (const [ref, pending] of [...this.pending]) {
-      if (pending.dest?.node === node) this.down(ref, NOCONNECTION);
+      if (pending.dest !== undefined && gone(pending.dest)) this.down(ref, reason);
     }
   }
 

@@ -11,7 +11,7 @@ import { SCHEDULER_PID_ID } from './signals.js';
  * sent to it is matched by ref on arrival (see the distribution layer).
  */
 export function remoteNodePid(node: string): Pid {
-  return { node, scheduler: 0, id: SCHEDULER_PID_ID };
+  return { node, scheduler: 0, id: SCHEDULER_PID_ID, creation: 0 };
 }
 
 export function isModuleRef(value: unknown): value is ModuleRef {

@@ -14,6 +14,7 @@ import type { Logger } from '../logger.js';
 import { formatPid, isPid, isRemoteName, pidEquals, pidKey, type Dest, type Pid, type Ref, type RemoteName } from '../pid.js';
 import type { ActorInfo, ActorSpec, Behaviour, CallMessage, From, ModuleRef, ProcessFn, SpawnOptions } from '../types.js';
 import { Actor, BUSY, EXITED, PROCESS, QUEUED, TERMINATING, TRAP_EXIT } from './actor.js';
+import { handleIncoming } from './incoming-signals.js';
 import { PendingCalls } from './pending-calls.js';
 import { checkSpec, describeActor, isCallMessage, isModuleRef, remoteNodePid } from './scheduler-helpers.js';
 import { isByName, KILL, KILLED, NOPROC, NORMAL, SCHEDULER_PID_ID, type Signal, type SpawnWireOptions } from './signals.js';
@@ -21,6 +22,8 @@ import { isByName, KILL, KILLED, NOPROC, NORMAL, SCHEDULER_PID_ID, type Signal, 
 /** What a scheduler needs from the thread that hosts it. */
 export interface SchedulerHost {
   readonly schedulerCount: number;
+  /** The pid of scheduler `index` of this node, with that scheduler's current creation. */
+  schedulerPid(index: number): Pid;
   /** Delivers a signal to another scheduler of this node or to another node. */
   forward(signal: Signal): void;
   registerName(name: string, pid: Pid): void;
@@ -43,7 +46,7 @@ export class Scheduler {
   private runQueue: (Actor | undefined)[] = [];
   private runHead = 0;
   private drainScheduled = false;
-  private readonly calls: PendingCalls;
+  readonly calls: PendingCalls;
   /** Messages handled since start, for observability and benchmarks. */
   handled = 0;
 
@@ -53,13 +56,15 @@ export class Scheduler {
     readonly host: SchedulerHost,
     readonly clock: Clock,
     readonly logger: Logger,
-    creation: number,
+    /** The creation in every pid of this scheduler: a pid with another one names a dead process. */
+    readonly creation: number,
+    refSeed: number,
   ) {
-    this.pid = { node: nodeName, scheduler: index, id: SCHEDULER_PID_ID };
-    this.calls = new PendingCalls(this.pid, clock, (signal) => this.route(signal));
-    // Short refs: they cross the wire and key maps on every call. The random creation
+    this.pid = { node: nodeName, scheduler: index, id: SCHEDULER_PID_ID, creation };
+    this.calls = new PendingCalls(clock, (signal) => this.route(signal));
+    // Short refs: they cross the wire and key maps on every call. The random seed
     // (48 bits per scheduler start) keeps them apart across schedulers and nodes.
-    this.refPrefix = `${creation.toString(36)}.`;
+    this.refPrefix = `${refSeed.toString(36)}.`;
   }
 
   makeRef(): Ref {
@@ -73,15 +78,23 @@ export class Scheduler {
       throw new InvalidArgumentError(`spawn() starts on the current scheduler; use start() with a {module, export} spec for scheduler ${options.scheduler}`);
     }
     checkSpec(spec);
-    if (options?.name !== undefined && this.host.whereis(options.name) !== undefined) {
-      throw new InvalidArgumentError(`cannot spawn with name '${options.name}': the name is taken`);
-    }
-    const pid: Pid = { node: this.nodeName, scheduler: this.index, id: this.nextId++ };
+    const pid: Pid = { node: this.nodeName, scheduler: this.index, id: this.nextId++, creation: this.creation };
     const actor = new Actor(this, pid, typeof spec === 'function' ? null : spec);
     this.actors.set(pid.id, actor);
+    if (options?.name !== undefined) {
+      // Decided (by scheduler 0) before anything else happens, so a lost name leaves no trace.
+      try {
+        this.register(options.name, pid);
+      } catch (err) {
+        this.actors.delete(pid.id);
+        throw err;
+      }
+    }
     if (options?.trapExit === true) actor.flags |= TRAP_EXIT;
-    if (isPid(options?.link)) this.link(actor, options.link);
-    if (options?.name !== undefined) this.register(options.name, pid);
+    if (isPid(options?.link)) {
+      actor.more().parent = options.link;
+      this.link(actor, options.link);
+    }
     if (typeof spec === 'function') this.runProcess(actor, spec, args, onStarted);
     else this.runInit(actor, spec, args, onStarted);
     return pid;
@@ -145,8 +158,9 @@ export class Scheduler {
     if (isModuleRef(spec)) {
       const wire: SpawnWireOptions = { name: options?.name, trapExit: options?.trapExit, link: isPid(options?.link) ? options.link : undefined };
       const ref = this.makeRef();
-      const promise = this.awaitReply(ref, `scheduler ${target}`, undefined, Infinity);
-      this.route({ k: 'spawn', to: { node: this.nodeName, scheduler: target, id: SCHEDULER_PID_ID }, ref, replyTo: this.pid, spec, args, options: wire });
+      const to = this.host.schedulerPid(target);
+      const promise = this.calls.await(ref, `scheduler ${target}`, to, this.pid, Infinity, false);
+      this.route({ k: 'spawn', to, ref, replyTo: this.pid, spec, args, options: wire });
       return promise as Promise<Pid>;
     }
     if (target !== this.index) {
@@ -164,7 +178,7 @@ export class Scheduler {
     });
   }
 
-  private spawnFromSignal(signal: Extract<Signal, { k: 'spawn' }>): void {
+  spawnFromSignal(signal: Extract<Signal, { k: 'spawn' }>): void {
     const reply = (ok: boolean, value: unknown) =>
       this.route({ k: 'reply', to: signal.replyTo, ref: signal.ref, ok, value: ok ? value : encodeError(value) });
     this.host.loadModule(signal.spec).then(
@@ -189,7 +203,8 @@ export class Scheduler {
     if (typeof dest === 'object' && (dest as Pid).id !== undefined) {
       const pid = dest as Pid;
       if (pid.scheduler === this.index && pid.node === this.nodeName) {
-        const actor = this.actors.get(pid.id);
+        // A pid of an earlier incarnation names a dead process: the message is dropped.
+        const actor = pid.creation === this.creation ? this.actors.get(pid.id) : undefined;
         if (actor !== undefined) this.deliver(actor, msg);
         return;
       }
@@ -197,8 +212,10 @@ export class Scheduler {
     }
     if (typeof dest === 'string') {
       const pid = this.host.whereis(dest);
-      if (pid === undefined) throw new UnknownNameError(dest);
-      return this.send(pid, msg);
+      if (pid !== undefined) return this.send(pid, msg);
+      // A worker's copy of the name table may lag: scheduler 0, which holds the table, resolves it.
+      if (this.index !== 0) return this.host.forward({ k: 'named', name: dest, node: this.nodeName, msg });
+      throw new UnknownNameError(dest);
     }
     if (isRemoteName(dest)) {
       if (dest.node === this.nodeName) return this.send(dest.name, msg);
@@ -273,9 +290,17 @@ export class Scheduler {
 
   // ---- calls ----
 
-  call(dest: Dest, request: unknown, timeoutMs: number = CALL_TIMEOUT_MS_DEFAULT): Promise<unknown> {
+  /**
+   * `from` is the calling actor (the scheduler itself for calls from outside actors):
+   * the callee sees it in `From` and can monitor or link it; the reply comes back here.
+   */
+  call(dest: Dest, request: unknown, timeoutMs: number = CALL_TIMEOUT_MS_DEFAULT, from: Pid = this.pid): Promise<unknown> {
     if (!(timeoutMs > 0)) return Promise.reject(new InvalidArgumentError(`call timeout must be > 0 ms, got ${timeoutMs}`));
-    if (isRemoteName(dest) && dest.node !== this.nodeName) return this.callRemoteName(dest, request, timeoutMs);
+    if (isRemoteName(dest) && dest.node !== this.nodeName) return this.callByName(dest, request, timeoutMs, from);
+    // A name a worker's copy of the table lacks yet: resolved by scheduler 0, as a remote name is by its node.
+    if (typeof dest === 'string' && this.index !== 0 && this.host.whereis(dest) === undefined) {
+      return this.callByName({ name: dest, node: this.nodeName }, request, timeoutMs, from);
+    }
     let pid: Pid;
     try {
       pid = this.resolveForCall(dest);
@@ -283,17 +308,17 @@ export class Scheduler {
       return Promise.reject(err);
     }
     const ref = this.makeRef();
-    const promise = this.awaitReply(ref, formatPid(pid), pid, timeoutMs);
-    this.route({ k: 'call', from: this.pid, to: pid, ref, request });
+    const promise = this.calls.await(ref, formatPid(pid), pid, from, timeoutMs);
+    this.route({ k: 'call', from, to: pid, ref, request });
     return promise;
   }
 
-  /** A call to a name on another node: the monitor and the request are resolved there. */
-  private callRemoteName(dest: RemoteName, request: unknown, timeoutMs: number): Promise<unknown> {
+  /** A call to a name resolved where the name table is: the monitor and the request are resolved there. */
+  private callByName(dest: RemoteName, request: unknown, timeoutMs: number, from: Pid): Promise<unknown> {
     const ref = this.makeRef();
-    const promise = this.awaitReply(ref, `${dest.name} on ${dest.node}`, remoteNodePid(dest.node), timeoutMs);
-    this.route({ k: 'monitorName', from: this.pid, name: dest.name, node: dest.node, ref });
-    const msg: CallMessage = { type: '$call', from: { pid: this.pid, ref }, request };
+    const promise = this.calls.await(ref, `${dest.name} on ${dest.node}`, remoteNodePid(dest.node), from, timeoutMs);
+    this.route({ k: 'monitorName', from, name: dest.name, node: dest.node, ref });
+    const msg: CallMessage = { type: '$call', from: { pid: from, ref }, request };
     this.route({ k: 'named', name: dest.name, node: dest.node, msg });
     return promise;
   }
@@ -314,12 +339,7 @@ export class Scheduler {
 
   /** Registers a pending reply under `ref`; a 'reply' signal to this scheduler settles it. */
   awaitReply(ref: Ref, destText: string, dest: Pid | undefined, timeoutMs: number): Promise<unknown> {
-    return this.calls.await(ref, destText, dest, timeoutMs);
-  }
-
-  /** Fails every pending call to actors of `node`: its connection is gone. */
-  failCallsTo(node: string): void {
-    this.calls.failNode(node);
+    return this.calls.await(ref, destText, dest, this.pid, timeoutMs);
   }
 
   reply(actor: Actor, from: From, value: unknown): void {
@@ -350,9 +370,12 @@ export class Scheduler {
     if (typeof dest === 'string') pid = this.host.whereis(dest);
     else if (isPid(dest)) pid = dest;
     else if (dest.node === this.nodeName) pid = this.host.whereis(dest.name);
-    else {
-      (actor.monitoring ??= new Map()).set(ref, remoteNodePid(dest.node));
-      this.route({ k: 'monitorName', from: actor.self, name: dest.name, node: dest.node, ref });
+    if (pid === undefined && (this.index !== 0 || (typeof dest === 'object' && dest.node !== this.nodeName))) {
+      // Resolved where the name table is: on the name's node, or by scheduler 0 for a worker.
+      const name = typeof dest === 'string' ? dest : (dest as RemoteName).name;
+      const node = typeof dest === 'string' ? this.nodeName : (dest as RemoteName).node;
+      (actor.monitoring ??= new Map()).set(ref, remoteNodePid(node));
+      this.route({ k: 'monitorName', from: actor.self, name, node, ref });
       return ref;
     }
     if (pid === undefined) {
@@ -391,7 +414,7 @@ export class Scheduler {
     this.route({ k: 'exit', from, to, reason, link: false });
   }
 
-  private receiveExit(actor: Actor, from: Pid, reason: unknown, link: boolean): void {
+  receiveExit(actor: Actor, from: Pid, reason: unknown, link: boolean): void {
     if (link) {
       // A signal from a link removed since then is stale.
       if (actor.links?.delete(pidKey(from)) !== true) return;
@@ -410,7 +433,8 @@ export class Scheduler {
     if ((actor.flags & (EXITED | TERMINATING)) !== 0) return;
     const terminate = actor.behaviour?.terminate;
     if (runTerminate && terminate !== undefined) {
-      actor.flags |= TERMINATING;
+      // BUSY too: the run queue skips the actor, so no message is handled while terminate runs.
+      actor.flags |= TERMINATING | BUSY;
       let result: unknown;
       try {
         result = terminate.call(actor.behaviour, reason, actor.state, actor);
@@ -447,13 +471,16 @@ export class Scheduler {
       if (waiter.timer !== undefined) this.clock.clearTimeout(waiter.timer);
       waiter.reject(new ActorExitedError(formatPid(self), reason));
     }
-    if (actor.name !== undefined) {
-      this.host.unregisterName(actor.name, self);
-      actor.name = undefined;
-    }
-    if (actor.nodeMonitors !== null) {
-      for (const node of actor.nodeMonitors) this.host.demonitorNode(self, node);
-      actor.nodeMonitors = null;
+    const extra = actor.extra;
+    if (extra !== null) {
+      if (extra.name !== undefined) {
+        this.host.unregisterName(extra.name, self);
+        extra.name = undefined;
+      }
+      if (extra.nodeMonitors !== null) {
+        for (const node of extra.nodeMonitors) this.host.demonitorNode(self, node);
+        extra.nodeMonitors = null;
+      }
     }
     if (actor.links !== null) {
       for (const pid of actor.links.values()) this.route({ k: 'exit', from: self, to: pid, reason, link: true });
@@ -483,9 +510,48 @@ export class Scheduler {
     return new Promise((resolve) => this.emptyWaiters.push(resolve));
   }
 
-  /** Asks every actor to exit with `reason` (newest first), as an exit signal from the scheduler. */
+  /**
+   * Asks every actor at the top of a tree to exit with `reason` (newest first), as an exit
+   * signal from the scheduler. An actor whose parent lives on this node is left to its
+   * parent, which stops its children in its own order (a supervisor: children first).
+   */
   shutdownAll(reason: unknown): void {
-    for (const actor of [...this.actors.values()].reverse()) this.exitSignal(this.pid, actor.self, reason);
+    for (const actor of [...this.actors.values()].reverse()) {
+      if (this.hasLiveParentOnNode(actor)) continue;
+      this.exitSignal(this.pid, actor.self, reason);
+    }
+  }
+
+  private hasLiveParentOnNode(actor: Actor): boolean {
+    const parent = actor.parent;
+    if (parent === undefined || parent.node !== this.nodeName) return false;
+    // A parent on another scheduler is stopped by that scheduler.
+    return parent.scheduler !== this.index || this.local(parent) !== undefined;
+  }
+
+  /**
+   * Worker scheduler `index` (pids of `creation`) is gone with all its actors: every monitor
+   * and link an actor here held on one of them fires with `reason`, as does every pending
+   * call or request to it; monitors its actors held here are dropped.
+   */
+  schedulerLost(index: number, creation: number, reason: unknown): void {
+    const gone = (pid: Pid) => pid.scheduler === index && pid.creation === creation && pid.node === this.nodeName;
+    for (const actor of [...this.actors.values()]) {
+      if (actor.monitoredBy !== null) {
+        for (const [ref, watcher] of actor.monitoredBy) if (gone(watcher)) actor.monitoredBy.delete(ref);
+      }
+      if (actor.monitoring !== null) {
+        for (const [ref, target] of actor.monitoring) {
+          if (!gone(target)) continue;
+          actor.monitoring.delete(ref);
+          this.deliver(actor, { type: 'DOWN', ref, pid: target, reason });
+        }
+      }
+      if (actor.links !== null) {
+        for (const pid of [...actor.links.values()]) if (gone(pid)) this.receiveExit(actor, pid, reason, true);
+      }
+    }
+    this.calls.failWhere(gone, reason);
   }
 
   /** An actor's code threw: it exits with the error as reason, logged once here. */
@@ -498,14 +564,21 @@ export class Scheduler {
 
   // ---- names, timers, node monitors ----
 
+  /**
+   * Registers `name` for `pid`; throws NameTakenError or AlreadyRegisteredError (one
+   * name per actor). Decided by scheduler 0 before this returns, on any scheduler.
+   */
   register(name: string, pid: Pid): void {
     if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('a registered name must be a non-empty string');
     if (!isPid(pid) || pid.node !== this.nodeName) throw new InvalidArgumentError(`only actors of node ${this.nodeName} can be registered here`);
     this.host.registerName(name, pid);
-    if (pid.scheduler === this.index) {
-      const actor = this.actors.get(pid.id);
-      if (actor !== undefined) actor.name = name;
-    }
+    const actor = this.actorOf(pid);
+    if (actor !== undefined) actor.name = name;
+  }
+
+  /** The live actor `pid` names on this scheduler, if any. */
+  actorOf(pid: Pid): Actor | undefined {
+    return pid.node === this.nodeName && pid.scheduler === this.index ? this.local(pid) : undefined;
   }
 
   unregister(name: string): void {
@@ -513,7 +586,7 @@ export class Scheduler {
     if (pid === undefined) throw new UnknownNameError(name);
     this.host.unregisterName(name, pid);
     if (pid.scheduler === this.index) {
-      const actor = this.actors.get(pid.id);
+      const actor = this.local(pid);
       if (actor?.name === name) actor.name = undefined;
     }
   }
@@ -548,12 +621,12 @@ export class Scheduler {
   }
 
   monitorNode(actor: Actor, node: string): void {
-    (actor.nodeMonitors ??= new Set()).add(node);
+    (actor.more().nodeMonitors ??= new Set()).add(node);
     this.host.monitorNode(actor.self, node);
   }
 
   demonitorNode(actor: Actor, node: string): void {
-    if (actor.nodeMonitors?.delete(node)) this.host.demonitorNode(actor.self, node);
+    if (actor.extra?.nodeMonitors?.delete(node)) this.host.demonitorNode(actor.self, node);
   }
 
   dirty(job: ModuleRef, input: unknown): Promise<unknown> {
@@ -563,83 +636,23 @@ export class Scheduler {
 
   // ---- signals from other schedulers and nodes ----
 
+  /** The live actor `pid` names on this scheduler, if any (a pid of an earlier incarnation names none). */
+  local(pid: Pid): Actor | undefined {
+    return pid.creation === this.creation ? this.actors.get(pid.id) : undefined;
+  }
+
+  /** Handles a signal addressed to this scheduler or one of its actors. */
   handleSignal(signal: Signal): void {
-    switch (signal.k) {
-      case 'msg': {
-        const actor = this.actors.get(signal.to.id);
-        if (actor !== undefined) this.deliver(actor, signal.msg);
-        return;
-      }
-      case 'monitorName': {
-        const pid = this.host.whereis(signal.name);
-        if (pid === undefined) this.route({ k: 'down', to: signal.from, ref: signal.ref, pid: { name: signal.name, node: signal.node }, reason: NOPROC });
-        else this.route({ k: 'monitor', from: signal.from, to: pid, ref: signal.ref });
-        return;
-      }
-      case 'named': {
-        const pid = this.host.whereis(signal.name);
-        if (pid === undefined) this.logger.warn({ name: signal.name }, 'message to an unknown name dropped');
-        else this.send(pid, signal.msg);
-        return;
-      }
-      case 'link': {
-        const actor = this.actors.get(signal.to.id);
-        if (actor === undefined) this.route({ k: 'exit', from: signal.to, to: signal.from, reason: NOPROC, link: true });
-        else (actor.links ??= new Map()).set(pidKey(signal.from), signal.from);
-        return;
-      }
-      case 'unlink':
-        this.actors.get(signal.to.id)?.links?.delete(pidKey(signal.from));
-        return;
-      case 'exit': {
-        const actor = this.actors.get(signal.to.id);
-        if (actor !== undefined) this.receiveExit(actor, signal.from, signal.reason, signal.link);
-        return;
-      }
-      case 'monitor': {
-        const actor = this.actors.get(signal.to.id);
-        if (actor === undefined) this.route({ k: 'down', to: signal.from, ref: signal.ref, pid: signal.to, reason: NOPROC });
-        else (actor.monitoredBy ??= new Map()).set(signal.ref, signal.from);
-        return;
-      }
-      case 'demonitor':
-        this.actors.get(signal.to.id)?.monitoredBy?.delete(signal.ref);
-        return;
-      case 'call': {
-        const actor = this.actors.get(signal.to.id);
-        if (actor === undefined) return this.route({ k: 'down', to: signal.from, ref: signal.ref, pid: signal.to, reason: NOPROC });
-        (actor.monitoredBy ??= new Map()).set(signal.ref, signal.from);
-        const msg: CallMessage = { type: '$call', from: { pid: signal.from, ref: signal.ref }, request: signal.request };
-        this.deliver(actor, msg);
-        return;
-      }
-      case 'down': {
-        if (signal.to.id === SCHEDULER_PID_ID) return this.calls.down(signal.ref, signal.reason);
-        const actor = this.actors.get(signal.to.id);
-        if (actor?.monitoring?.delete(signal.ref) === true) {
-          this.deliver(actor, { type: 'DOWN', ref: signal.ref, pid: signal.pid, reason: signal.reason });
-        }
-        return;
-      }
-      case 'reply':
-        return this.calls.settle(signal.ref, signal.ok, signal.value, signal.demonitored === true);
-      case 'spawn':
-        return this.spawnFromSignal(signal);
-      case 'info': {
-        const actor = this.actors.get(signal.to.id);
-        this.route({ k: 'reply', to: signal.replyTo, ref: signal.ref, ok: true, value: actor === undefined ? undefined : describeActor(actor) });
-        return;
-      }
-    }
+    handleIncoming(this, signal);
   }
 
   info(pid: Pid): Promise<ActorInfo | undefined> {
     if (pid.node === this.nodeName && pid.scheduler === this.index) {
-      const actor = this.actors.get(pid.id);
+      const actor = this.local(pid);
       return Promise.resolve(actor === undefined ? undefined : describeActor(actor));
     }
     const ref = this.makeRef();
-    const promise = this.awaitReply(ref, formatPid(pid), undefined, CALL_TIMEOUT_MS_DEFAULT);
+    const promise = this.calls.await(ref, formatPid(pid), pid, this.pid, CALL_TIMEOUT_MS_DEFAULT, false);
     this.route({ k: 'info', to: pid, ref, replyTo: this.pid });
     return promise as Promise<ActorInfo | undefined>;
   }

@@ -2,25 +2,37 @@
 // replica of the node's name table, and sends what only the main thread can do
 // (dirty pool, other nodes, name registration) to scheduler 0.
 
-import type { MessagePort } from 'node:worker_threads';
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { systemClock } from '../clock.js';
-import { NameTakenError } from '../errors.js';
+import { decodeError, NameUndecidedError, type WireError } from '../errors.js';
+import { NAME_DECISION_MS_MAX } from '../limits.js';
 import type { Logger } from '../logger.js';
 import { pidEquals, type Pid } from '../pid.js';
 import type { Behaviour, ModuleRef, ProcessFn } from '../types.js';
 import { isControl, PortMesh, type Control } from './mesh.js';
 import { bounce, loadActorModule, refuseUncloneable } from './routing.js';
 import { Scheduler, type SchedulerHost } from './scheduler.js';
-import { isByName, NOPROC, type Signal } from './signals.js';
+import { isByName, NOPROC, SCHEDULER_PID_ID, type Signal } from './signals.js';
 
 export interface WorkerData {
   readonly nodeName: string;
   readonly index: number;
   readonly schedulerCount: number;
-  readonly creation: number;
+  /** The creation of each scheduler's pids (the node's, or a replacement thread's own). */
+  readonly creations: readonly number[];
+  readonly refSeed: number;
   /** One port per scheduler, undefined at this worker's own index. */
   readonly ports: readonly (MessagePort | undefined)[];
+  /** Scheduler 0 answers registrations here (read synchronously), and raises the flag after each answer. */
+  readonly decisions: MessagePort;
+  readonly decisionFlag: SharedArrayBuffer;
   readonly names: readonly [string, Pid][];
+}
+
+/** Scheduler 0's answer to a worker's registration request. */
+export interface NameDecision {
+  readonly id: number;
+  readonly error?: WireError;
 }
 
 export class WorkerHost implements SchedulerHost {
@@ -29,9 +41,16 @@ export class WorkerHost implements SchedulerHost {
   private readonly mesh: PortMesh;
   private readonly scheduler: Scheduler;
   private readonly nodeName: string;
+  private readonly creations: number[];
+  private readonly decisions: MessagePort;
+  private readonly decisionFlag: Int32Array;
+  private registrations = 0;
 
   constructor(data: WorkerData) {
+    this.decisions = data.decisions;
+    this.decisionFlag = new Int32Array(data.decisionFlag);
     this.nodeName = data.nodeName;
+    this.creations = [...data.creations];
     this.schedulerCount = data.schedulerCount;
     this.names = new Map(data.names);
     this.mesh = new PortMesh(
@@ -43,7 +62,7 @@ export class WorkerHost implements SchedulerHost {
         if (refused.reply !== undefined) this.scheduler.route(refused.reply);
       },
     );
-    this.scheduler = new Scheduler(data.nodeName, data.index, this, systemClock, this.forwardingLogger(), data.creation);
+    this.scheduler = new Scheduler(data.nodeName, data.index, this, systemClock, this.forwardingLogger(), data.creations[data.index]!, data.refSeed);
     this.mesh.post(0, { c: 'ready' } satisfies Control);
   }
 
@@ -69,6 +88,13 @@ export class WorkerHost implements SchedulerHost {
       case 'stop':
         void this.stop(item.reason, item.timeoutMs);
         return;
+      case 'schedulerLost':
+        this.mesh.replace(item.index, item.port!);
+        this.creations[item.index] = item.creation;
+        for (const [name, pid] of this.names) {
+          if (pid.scheduler === item.index && pid.creation === item.oldCreation) this.names.delete(name);
+        }
+        return this.scheduler.schedulerLost(item.index, item.oldCreation, item.reason);
       default:
         return;
     }
@@ -76,8 +102,8 @@ export class WorkerHost implements SchedulerHost {
 
   private applyName(name: string, pid: Pid | null): void {
     const previous = this.names.get(name);
-    if (previous !== undefined && previous.scheduler === this.scheduler.index) {
-      const holder = this.scheduler.actors.get(previous.id);
+    if (previous !== undefined) {
+      const holder = this.scheduler.actorOf(previous);
       if (holder?.name === name) holder.name = undefined;
     }
     if (pid === null) {
@@ -86,7 +112,8 @@ export class WorkerHost implements SchedulerHost {
     }
     this.names.set(name, pid);
     if (pid.scheduler === this.scheduler.index) {
-      const actor = this.scheduler.actors.get(pid.id);
+      // Registered elsewhere for an actor of this thread: it frees the name when it exits.
+      const actor = this.scheduler.actorOf(pid);
       if (actor === undefined) this.unregisterName(name, pid);
       else actor.name = name;
     }
@@ -105,10 +132,15 @@ export class WorkerHost implements SchedulerHost {
     this.mesh.flush();
   }
 
+  schedulerPid(index: number): Pid {
+    return { node: this.nodeName, scheduler: index, id: SCHEDULER_PID_ID, creation: this.creations[index] ?? 0 };
+  }
+
   forward(signal: Signal): void {
     if (isByName(signal) || signal.to.node !== this.nodeName) return this.mesh.post(0, signal);
     const target = signal.to.scheduler;
-    if (target >= 0 && target < this.schedulerCount && target !== this.scheduler.index) {
+    // A pid of an earlier incarnation (or of a thread since replaced) names a dead process.
+    if (signal.to.creation === this.creations[target] && target !== this.scheduler.index) {
       if (signal.k === 'msg') return this.mesh.postMessage(target, signal.to.id, signal.msg);
       return this.mesh.post(target, signal);
     }
@@ -116,11 +148,34 @@ export class WorkerHost implements SchedulerHost {
     if (answer !== undefined) this.scheduler.route(answer);
   }
 
+  /**
+   * Scheduler 0 holds the name table, so it decides; this thread waits for the answer
+   * (a registration is rare), so the caller learns at once whether it won the name.
+   */
   registerName(name: string, pid: Pid): void {
-    const holder = this.names.get(name);
-    if (holder !== undefined && !pidEquals(holder, pid)) throw new NameTakenError(name);
+    const id = ++this.registrations;
+    this.mesh.post(0, { c: 'register', name, pid, id } satisfies Control);
+    this.mesh.flush();
+    const decision = this.awaitDecision(id, name);
+    if (decision.error !== undefined) throw decodeError(decision.error);
     this.names.set(name, pid);
-    this.mesh.post(0, { c: 'register', name, pid } satisfies Control);
+  }
+
+  private awaitDecision(id: number, name: string): NameDecision {
+    const deadlineMs = performance.now() + NAME_DECISION_MS_MAX;
+    for (;;) {
+      Atomics.store(this.decisionFlag, 0, 0);
+      const received = receiveMessageOnPort(this.decisions);
+      if (received !== undefined) {
+        const decision = received.message as NameDecision;
+        // An answer to an earlier request that gave up waiting is stale.
+        if (decision.id === id) return decision;
+        continue;
+      }
+      const leftMs = deadlineMs - performance.now();
+      if (leftMs <= 0) throw new NameUndecidedError(name, NAME_DECISION_MS_MAX);
+      Atomics.wait(this.decisionFlag, 0, 0, leftMs);
+    }
   }
 
   unregisterName(name: string, pid: Pid): void {

@@ -123,13 +123,13 @@ describe('two nodes', () => {
     expect(closeReasons(a)).toContain(`cookie mismatch: node ${b.name} does not hold this node's cookie`);
     await expect.poll(() => closeReasons(b)).toContain("peer refused the handshake: cookie mismatch: the peer does not hold this node's cookie");
     // A monitor on a refused node fires noconnection.
-    expect((await a.monitor({ node: b.name, scheduler: 0, id: 1 })).reason).toBe('noconnection');
+    expect((await a.monitor({ node: b.name, scheduler: 0, id: 1, creation: 1 })).reason).toBe('noconnection');
   });
 
   it('an unreachable node gives DOWN noconnection and failed calls', async () => {
     const a = await distributedNode('a');
     const nowhere = 'ghost@127.0.0.1:1';
-    const pid = { node: nowhere, scheduler: 0, id: 1 };
+    const pid = { node: nowhere, scheduler: 0, id: 1, creation: 1 };
     expect((await a.monitor(pid)).reason).toBe('noconnection');
     await expect(a.call(pid, 'x')).rejects.toMatchObject({ code: 'ACTORS_NODEDOWN' });
   });
@@ -186,7 +186,7 @@ describe('bad input', () => {
         socket,
         true,
         a.name,
-        { myName: 'intruder@127.0.0.1:9', cookie: 'secret', maxFrameBytes: 1024, maxQueuedBytes: 1024, netTickMs: 5_000, handshakeTimeoutMs: 5_000, logger: silentLogger, refusals: new RefusalLog(silentLogger) },
+        { myName: 'intruder@127.0.0.1:9', myCreation: 1, cookie: 'secret', maxFrameBytes: 1024, maxQueuedBytes: 1024, netTickMs: 5_000, handshakeTimeoutMs: 5_000, logger: silentLogger, refusals: new RefusalLog(silentLogger) },
         {
           decideInbound: () => "accept" as const,
           up: () => socket.write(encodeFrame([99, 'what is this'])),

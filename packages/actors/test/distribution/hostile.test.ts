@@ -73,7 +73,7 @@ describe('before authentication', () => {
     const startMs = performance.now();
     const closed = new Promise<{ reason: string; afterMs: number }>((resolve) => {
       // A net tick of ten minutes: the liveness timer would look again only after 150 s.
-      const settings = { myName: 'a@127.0.0.1:1', cookie: 'secret', maxFrameBytes: 1 << 20, maxQueuedBytes: 1 << 20, netTickMs: 600_000, handshakeTimeoutMs, logger: silentLogger, refusals: new RefusalLog(silentLogger) };
+      const settings = { myName: 'a@127.0.0.1:1', myCreation: 1, cookie: 'secret', maxFrameBytes: 1 << 20, maxQueuedBytes: 1 << 20, netTickMs: 600_000, handshakeTimeoutMs, logger: silentLogger, refusals: new RefusalLog(silentLogger) };
       new Connection(socket, false, undefined, settings, {
         decideInbound: () => 'accept',
         up: () => undefined,
@@ -120,7 +120,7 @@ describe('before authentication', () => {
 
     const impostor = await open(a);
     const closed = closing(impostor);
-    impostor.write(encodeFrame([HELLO, PROTOCOL_VERSION, b.name, a.name, challenge()]));
+    impostor.write(encodeFrame([HELLO, PROTOCOL_VERSION, b.name, a.name, challenge(), 1]));
     impostor.write(encodeFrame([ANSWER, 'f'.repeat(64)]));
     await closed;
 
@@ -146,13 +146,13 @@ describe('before authentication', () => {
 
     const impostor = await open(y);
     const closed = closing(impostor);
-    impostor.write(encodeFrame([HELLO, PROTOCOL_VERSION, xName, y.name, challenge()]));
+    impostor.write(encodeFrame([HELLO, PROTOCOL_VERSION, xName, y.name, challenge(), 1]));
     impostor.write(encodeFrame([ANSWER, 'f'.repeat(64)]));
     await closed;
 
     // X answers the dial now: it still goes through.
     const xUp = new Promise<void>((resolve) => {
-      const settings = { myName: xName, cookie: 'secret', maxFrameBytes: 1 << 20, maxQueuedBytes: 1 << 20, netTickMs: 60_000, handshakeTimeoutMs: 5_000, logger: silentLogger, refusals: new RefusalLog(silentLogger) };
+      const settings = { myName: xName, myCreation: 1, cookie: 'secret', maxFrameBytes: 1 << 20, maxQueuedBytes: 1 << 20, netTickMs: 60_000, handshakeTimeoutMs: 5_000, logger: silentLogger, refusals: new RefusalLog(silentLogger) };
       new Connection(xSide, false, undefined, settings, { decideInbound: () => 'accept', up: () => resolve(), signals: () => undefined, heartbeat: () => undefined, closed: () => undefined });
       xSide.resume();
     });
@@ -170,7 +170,7 @@ describe('before authentication', () => {
     for (let i = 0; i < 20; i++) {
       const socket = await open(a);
       const closed = closing(socket);
-      socket.write(encodeFrame([HELLO, PROTOCOL_VERSION, `made-up${i}@127.0.0.1:1`, a.name, challenge()]));
+      socket.write(encodeFrame([HELLO, PROTOCOL_VERSION, `made-up${i}@127.0.0.1:1`, a.name, challenge(), 1]));
       socket.write(encodeFrame([ANSWER, 'f'.repeat(64)]));
       await closed;
     }

@@ -147,7 +147,7 @@ describe('fragments over a socket that takes every write at once', () => {
 
   it('keeps the order per destination when frames in fragments finish as soon as they start', async () => {
     const [left, right] = socketPair();
-    const settings = (myName: string) => ({ myName, cookie: 'secret', maxFrameBytes: 8 << 20, maxQueuedBytes: 64 << 20, netTickMs: 60_000, handshakeTimeoutMs: 5_000, logger: silentLogger, refusals: new RefusalLog(silentLogger) });
+    const settings = (myName: string) => ({ myName, myCreation: 1, cookie: 'secret', maxFrameBytes: 8 << 20, maxQueuedBytes: 64 << 20, netTickMs: 60_000, handshakeTimeoutMs: 5_000, logger: silentLogger, refusals: new RefusalLog(silentLogger) });
     const received: { to: string; i: number }[] = [];
     let total = 0;
     const events = (onUp: () => void) => ({
@@ -168,8 +168,8 @@ describe('fragments over a socket that takes every write at once', () => {
     const receiver = new Connection(right, false, undefined, settings('b@memory:1'), events(up));
     sender.hello();
     await bothUp;
-    const y = { node: 'b@memory:1', scheduler: 0, id: 7 };
-    const z = { node: 'b@memory:1', scheduler: 0, id: 8 };
+    const y = { node: 'b@memory:1', scheduler: 0, id: 7, creation: 1 };
+    const z = { node: 'b@memory:1', scheduler: 0, id: 8, creation: 1 };
     let sent = 0;
     for (let i = 0; i < 10; i++) {
       sender.send({ k: 'msg', to: y, msg: { to: 'y', i, pad: i % 2 === 0 ? 'p'.repeat(300_000) : '' } });
@@ -227,7 +227,7 @@ describe('fragment reassembly', () => {
         socket,
         true,
         a.name,
-        { myName: 'intruder@127.0.0.1:9', cookie: 'secret', maxFrameBytes: 1 << 20, maxQueuedBytes: 1 << 20, netTickMs: 5_000, handshakeTimeoutMs: 5_000, logger: silentLogger, refusals: new RefusalLog(silentLogger) },
+        { myName: 'intruder@127.0.0.1:9', myCreation: 1, cookie: 'secret', maxFrameBytes: 1 << 20, maxQueuedBytes: 1 << 20, netTickMs: 5_000, handshakeTimeoutMs: 5_000, logger: silentLogger, refusals: new RefusalLog(silentLogger) },
         {
           decideInbound: () => 'accept' as const,
           up: () => socket.write(encodeFragment(5, 0, Buffer.from('orphan'), 0, 6)),

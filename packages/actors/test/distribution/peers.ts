@@ -86,7 +86,7 @@ export function handDriven(node: Node, myName: string, cookie = 'secret'): Promi
     const closed = new Promise<string>((r) => (closedResolve = r));
     const received: unknown[][] = [];
     const socket = connect({ host, port });
-    const settings = { myName, cookie, maxFrameBytes: 1 << 20, maxQueuedBytes: 1 << 20, netTickMs: 60_000, handshakeTimeoutMs: 5_000, logger: silentLogger, refusals: new RefusalLog(silentLogger) };
+    const settings = { myName, myCreation: 1, cookie, maxFrameBytes: 1 << 20, maxQueuedBytes: 1 << 20, netTickMs: 60_000, handshakeTimeoutMs: 5_000, logger: silentLogger, refusals: new RefusalLog(silentLogger) };
     const conn: Connection = new Connection(socket, true, node.name, settings, {
       decideInbound: () => 'accept',
       up: () => resolve({ conn, socket, closed, received }),

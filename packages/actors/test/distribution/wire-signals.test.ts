@@ -5,12 +5,16 @@ import { NoProcError, isWireError } from '../../src/errors.js';
 
 const A = 'a@127.0.0.1:4000';
 const B = 'b@127.0.0.1:4001';
-const onA = { node: A, scheduler: 3, id: 17 };
-const onB = { node: B, scheduler: 0, id: 2 ** 40 };
-const onC = { node: 'c@127.0.0.1:4002', scheduler: 1, id: 5 };
+const CA = 11;
+const CB = 22;
+const onA = { node: A, scheduler: 3, id: 17, creation: CA };
+const onB = { node: B, scheduler: 0, id: 2 ** 40, creation: CB };
+const onC = { node: 'c@127.0.0.1:4002', scheduler: 1, id: 5, creation: 33 };
+/** A pid of B's earlier incarnation. */
+const onOldB = { node: B, scheduler: 0, id: 3, creation: CB - 1 };
 
 /** Sends from A to B and back through the wire form. */
-const roundTrip = (s: Signal) => signalFromWire(signalToWire(s, A, B), A, B);
+const roundTrip = (s: Signal) => signalFromWire(signalToWire(s, A, B, CA, CB), A, B, CA, CB);
 
 describe('signals on the wire', () => {
   const every: Signal[] = [
@@ -37,21 +41,26 @@ describe('signals on the wire', () => {
   });
 
   it('packs pids of both ends into numbers and spells out a third node', () => {
-    const wire = signalToWire({ k: 'link', from: onA, to: onB }, A, B);
+    const wire = signalToWire({ k: 'link', from: onA, to: onB }, A, B, CA, CB);
     expect(typeof wire[1]).toBe('number');
     expect(typeof wire[2]).toBe('number');
-    expect(signalToWire({ k: 'link', from: onC, to: onB }, A, B)[1]).toEqual([onC.node, 1, 5]);
+    expect(signalToWire({ k: 'link', from: onC, to: onB }, A, B, CA, CB)[1]).toEqual([onC.node, 1, 5, 33]);
     expect(roundTrip({ k: 'link', from: onC, to: onB })).toEqual({ k: 'link', from: onC, to: onB });
   });
 
+  it("spells out a pid of an end's earlier incarnation, so it keeps its creation", () => {
+    expect(signalToWire({ k: 'monitor', from: onA, to: onOldB, ref: 'r' }, A, B, CA, CB)[2]).toEqual([B, 0, 3, CB - 1]);
+    expect(roundTrip({ k: 'monitor', from: onA, to: onOldB, ref: 'r' })).toEqual({ k: 'monitor', from: onA, to: onOldB, ref: 'r' });
+  });
+
   it('carries Error reasons and values as wire errors', () => {
-    const wire = signalToWire({ k: 'reply', to: onB, ref: 'r', ok: false, value: new NoProcError('x') }, A, B);
+    const wire = signalToWire({ k: 'reply', to: onB, ref: 'r', ok: false, value: new NoProcError('x') }, A, B, CA, CB);
     expect(isWireError(wire[4])).toBe(true);
   });
 
   it('rejects malformed values', () => {
-    for (const raw of [null, 5, 'msg', [], [0], [0, -2, 1], [0, 1.5, 1], [0, 2, 1, 9], [99, 2, 3], [1, 2, 4, 7, 'x'], [4, ['n', -1, 0], 2], { k: 'msg' }]) {
-      expect(typeof signalFromWire(raw, A, B)).toBe('string');
+    for (const raw of [null, 5, 'msg', [], [0], [0, -2, 1], [0, 1.5, 1], [0, 2, 1, 9], [99, 2, 3], [1, 2, 4, 7, 'x'], [4, ['n', -1, 0, 1], 2], [4, ['n', 1, 0], 2], { k: 'msg' }]) {
+      expect(typeof signalFromWire(raw, A, B, CA, CB)).toBe('string');
     }
   });
 });

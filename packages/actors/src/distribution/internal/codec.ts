@@ -6,8 +6,8 @@ import { FRAME_DEPTH_MAX, HANDSHAKE_FRAME_DEPTH_MAX } from '../limits.js';
 import { checkFrameBody, newRecordShapes, type FrameRules } from './frame-check.js';
 
 export const FRAME_HEADER_BYTES = 4;
-/** 2: signals as arrays, pids of the two ends packed into numbers. */
-export const PROTOCOL_VERSION = 2;
+/** 2: signals as arrays, pids of the two ends packed into numbers. 3: pids carry a creation. */
+export const PROTOCOL_VERSION = 3;
 
 /** Frame kinds. Handshake frames come first; the others only after it succeeded. */
 export const HELLO = 1;

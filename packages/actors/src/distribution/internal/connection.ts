@@ -29,13 +29,15 @@ import {
 } from './codec.js';
 import { FRAGMENTED_MESSAGES_MAX, HANDSHAKE_FRAME_BYTES_MAX, SOCKET_BUFFER_BYTES_MAX, UNFRAGMENTED_FRAME_BYTES_MAX } from '../limits.js';
 import type { RefusalLog } from './refusal-log.js';
-import { signalToWire } from './wire-signals.js';
+import { isCreation, signalToWire } from './wire-signals.js';
 import { FRAGMENT, FragmentAssembler, FragmentError, OutgoingFragments } from './fragments.js';
 import { refuseUnsendable } from './unsendable.js';
 import { InvalidArgumentError, MessageTooLargeError, type ActorError } from '../../errors.js';
 
 export interface ConnectionSettings {
   readonly myName: string;
+  /** This node incarnation's creation; the peer packs our pids only when they carry it. */
+  readonly myCreation: number;
   readonly cookie: string;
   readonly maxFrameBytes: number;
   readonly maxQueuedBytes: number;
@@ -67,6 +69,8 @@ type Phase = 'hello' | 'challenge' | 'answer' | 'ready' | 'up' | 'closed';
 
 export class Connection {
   peer: string | undefined;
+  /** The peer incarnation's creation, learned in the handshake. */
+  peerCreation = 0;
   /** Set when the peer refused our dial because its own dial to us wins: not a failure. */
   refusedAsSimultaneous = false;
   private phase: Phase;
@@ -132,7 +136,7 @@ export class Connection {
 
   /** Starts the handshake of an outbound connection once the socket is connected. */
   hello(): void {
-    this.writeNow(this.codec.encode([HELLO, PROTOCOL_VERSION, this.settings.myName, this.peer, this.myChallenge]));
+    this.writeNow(this.codec.encode([HELLO, PROTOCOL_VERSION, this.settings.myName, this.peer, this.myChallenge, this.settings.myCreation]));
   }
 
   send(signal: Signal): void {
@@ -190,7 +194,7 @@ export class Connection {
    */
   private encodeBatch(batch: Signal[]): void {
     const wire = new Array<unknown[]>(batch.length);
-    for (let i = 0; i < batch.length; i++) wire[i] = signalToWire(batch[i]!, this.settings.myName, this.peer!);
+    for (let i = 0; i < batch.length; i++) wire[i] = signalToWire(batch[i]!, this.settings.myName, this.peer!, this.settings.myCreation, this.peerCreation);
     let bytes: Buffer | undefined;
     try {
       bytes = this.codec.encode([SIGNALS, wire]);
@@ -443,22 +447,24 @@ export class Connection {
 
   /** The acceptor's side: the peer claims a name; nothing of the node changes until it proves the cookie. */
   private onHello(frame: unknown[]): void {
-    const [, version, peer, expected, challenge] = frame;
+    const [, version, peer, expected, challenge, creation] = frame;
     if (version !== PROTOCOL_VERSION) return this.refuse('version', `peer speaks protocol ${describePeerValue(version)}, this node ${PROTOCOL_VERSION}`);
-    if (frame.length !== 5 || !isNodeName(peer) || !isChallenge(challenge)) return this.close('malformed handshake hello');
+    if (frame.length !== 6 || !isNodeName(peer) || !isChallenge(challenge) || !isCreation(creation)) return this.close('malformed handshake hello');
     this.peer = peer;
+    this.peerCreation = creation;
     if (expected !== this.settings.myName) return this.refuse('name', `peer ${peer} expected node ${describePeerValue(expected)}, but this is ${this.settings.myName}`);
     if (this.events.decideInbound(peer) === 'simultaneous') {
       return this.refuse('simultaneous', `${peer} and this node dialled each other at once; this node's connection is kept`);
     }
-    this.writeNow(this.codec.encode([CHALLENGE, this.settings.myName, this.myChallenge, this.digest('accept', challenge, this.settings.myName)]));
+    this.writeNow(this.codec.encode([CHALLENGE, this.settings.myName, this.myChallenge, this.digest('accept', challenge, this.settings.myName), this.settings.myCreation]));
     this.phase = 'answer';
   }
 
   private onChallenge(frame: unknown[]): void {
-    const [, peer, challenge, digest] = frame;
+    const [, peer, challenge, digest, creation] = frame;
     if (peer !== this.peer) return this.refuse('name', `connected to ${describePeerValue(peer)}, expected ${this.peer}`);
-    if (frame.length !== 4 || !isChallenge(challenge) || typeof digest !== 'string') return this.close('malformed handshake challenge');
+    if (frame.length !== 5 || !isChallenge(challenge) || typeof digest !== 'string' || !isCreation(creation)) return this.close('malformed handshake challenge');
+    this.peerCreation = creation;
     if (!this.matches(digest, this.digest('accept', this.myChallenge, this.peer!))) {
       return this.refuse('cookie', `cookie mismatch: node ${peer} does not hold this node's cookie`);
     }

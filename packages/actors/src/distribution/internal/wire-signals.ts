@@ -28,25 +28,41 @@ const INFO = 12;
 const SCHEDULERS_PACKED = 256;
 const ID_PACKED_MAX = 2 ** 44;
 
-/** Encodes a pid; `sender` and `receiver` are the connection's node names. */
-function pidOut(pid: Pid, sender: string, receiver: string): number | [string, number, number] {
-  const end = pid.node === sender ? 0 : pid.node === receiver ? 1 : -1;
-  if (end < 0 || pid.scheduler >= SCHEDULERS_PACKED || pid.id >= ID_PACKED_MAX) return [pid.node, pid.scheduler, pid.id];
+/**
+ * The two ends of a connection: their node names and creations. A pid of either end's
+ * current incarnation is one number; any other pid is [node, scheduler, id, creation].
+ */
+interface Ends {
+  readonly sender: string;
+  readonly receiver: string;
+  readonly senderCreation: number;
+  readonly receiverCreation: number;
+}
+
+function pidOut(pid: Pid, e: Ends): number | [string, number, number, number] {
+  const end = pid.node === e.sender && pid.creation === e.senderCreation ? 0 : pid.node === e.receiver && pid.creation === e.receiverCreation ? 1 : -1;
+  if (end < 0 || pid.scheduler >= SCHEDULERS_PACKED || pid.id >= ID_PACKED_MAX) return [pid.node, pid.scheduler, pid.id, pid.creation];
   return (pid.id * SCHEDULERS_PACKED + pid.scheduler) * 2 + end;
 }
 
-function pidIn(value: unknown, sender: string, receiver: string): Pid | undefined {
+function pidIn(value: unknown, e: Ends): Pid | undefined {
   if (typeof value === 'number') {
     if (!Number.isSafeInteger(value) || value < 0) return undefined;
     const end = value % 2;
     const rest = (value - end) / 2;
     const scheduler = rest % SCHEDULERS_PACKED;
-    return { node: end === 0 ? sender : receiver, scheduler, id: (rest - scheduler) / SCHEDULERS_PACKED };
+    const id = (rest - scheduler) / SCHEDULERS_PACKED;
+    return end === 0 ? { node: e.sender, scheduler, id, creation: e.senderCreation } : { node: e.receiver, scheduler, id, creation: e.receiverCreation };
   }
-  if (!Array.isArray(value) || value.length !== 3) return undefined;
-  const [node, scheduler, id] = value as unknown[];
-  if (!isShortString(node) || !isIndex(scheduler) || !isIndex(id)) return undefined;
-  return { node, scheduler, id };
+  if (!Array.isArray(value) || value.length !== 4) return undefined;
+  const [node, scheduler, id, creation] = value as unknown[];
+  if (!isShortString(node) || !isIndex(scheduler) || !isIndex(id) || !isIndex(creation)) return undefined;
+  return { node, scheduler, id, creation };
+}
+
+/** A creation as a handshake carries it: a positive integer. */
+export function isCreation(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) > 0;
 }
 
 function isIndex(value: unknown): value is number {
@@ -70,37 +86,38 @@ function isCallRequest(msg: unknown): msg is CallMessage {
   return call.type === '$call' && typeof call.from === 'object' && call.from !== null && isPid(call.from.pid) && typeof call.from.ref === 'string';
 }
 
-/** Encodes a signal sent from node `sender` to node `receiver`. */
-export function signalToWire(s: Signal, sender: string, receiver: string): unknown[] {
+/** Encodes a signal sent from node `sender` to node `receiver` (each with its incarnation's creation). */
+export function signalToWire(s: Signal, sender: string, receiver: string, senderCreation: number, receiverCreation: number): unknown[] {
+  const e: Ends = { sender, receiver, senderCreation, receiverCreation };
   switch (s.k) {
     case 'msg':
-      if (isCallRequest(s.msg)) return [CALL_MSG, pidOut(s.to, sender, receiver), pidOut(s.msg.from.pid, sender, receiver), s.msg.from.ref, s.msg.request];
-      return [MSG, pidOut(s.to, sender, receiver), s.msg];
+      if (isCallRequest(s.msg)) return [CALL_MSG, pidOut(s.to, e), pidOut(s.msg.from.pid, e), s.msg.from.ref, s.msg.request];
+      return [MSG, pidOut(s.to, e), s.msg];
     case 'named':
       return [NAMED, s.name, s.node, s.msg];
     case 'monitorName':
-      return [MONITOR_NAME, pidOut(s.from, sender, receiver), s.name, s.node, s.ref];
+      return [MONITOR_NAME, pidOut(s.from, e), s.name, s.node, s.ref];
     case 'link':
-      return [LINK, pidOut(s.from, sender, receiver), pidOut(s.to, sender, receiver)];
+      return [LINK, pidOut(s.from, e), pidOut(s.to, e)];
     case 'unlink':
-      return [UNLINK, pidOut(s.from, sender, receiver), pidOut(s.to, sender, receiver)];
+      return [UNLINK, pidOut(s.from, e), pidOut(s.to, e)];
     case 'exit':
-      return [EXIT, pidOut(s.from, sender, receiver), pidOut(s.to, sender, receiver), asWireValue(s.reason), s.link];
+      return [EXIT, pidOut(s.from, e), pidOut(s.to, e), asWireValue(s.reason), s.link];
     case 'call':
-      return [CALL, pidOut(s.to, sender, receiver), pidOut(s.from, sender, receiver), s.ref, s.request];
+      return [CALL, pidOut(s.to, e), pidOut(s.from, e), s.ref, s.request];
     case 'monitor':
-      return [MONITOR, pidOut(s.from, sender, receiver), pidOut(s.to, sender, receiver), s.ref];
+      return [MONITOR, pidOut(s.from, e), pidOut(s.to, e), s.ref];
     case 'demonitor':
-      return [DEMONITOR, pidOut(s.from, sender, receiver), pidOut(s.to, sender, receiver), s.ref];
+      return [DEMONITOR, pidOut(s.from, e), pidOut(s.to, e), s.ref];
     case 'down':
-      return [DOWN, pidOut(s.to, sender, receiver), s.ref, isPid(s.pid) ? pidOut(s.pid, sender, receiver) : s.pid, asWireValue(s.reason)];
+      return [DOWN, pidOut(s.to, e), s.ref, isPid(s.pid) ? pidOut(s.pid, e) : s.pid, asWireValue(s.reason)];
     case 'reply':
-      if (s.demonitored === true) return [REPLY, pidOut(s.to, sender, receiver), s.ref, s.ok, asWireValue(s.value), 1];
-      return [REPLY, pidOut(s.to, sender, receiver), s.ref, s.ok, asWireValue(s.value)];
+      if (s.demonitored === true) return [REPLY, pidOut(s.to, e), s.ref, s.ok, asWireValue(s.value), 1];
+      return [REPLY, pidOut(s.to, e), s.ref, s.ok, asWireValue(s.value)];
     case 'spawn':
-      return [SPAWN, pidOut(s.to, sender, receiver), s.ref, pidOut(s.replyTo, sender, receiver), s.spec, s.args, s.options];
+      return [SPAWN, pidOut(s.to, e), s.ref, pidOut(s.replyTo, e), s.spec, s.args, s.options];
     case 'info':
-      return [INFO, pidOut(s.to, sender, receiver), s.ref, pidOut(s.replyTo, sender, receiver)];
+      return [INFO, pidOut(s.to, e), s.ref, pidOut(s.replyTo, e)];
   }
 }
 
@@ -108,16 +125,16 @@ export function signalToWire(s: Signal, sender: string, receiver: string): unkno
  * Decodes a signal that node `sender` sent to node `receiver`: the signal, or why it is
  * not a well-formed one (every field of the envelope has its type checked here).
  */
-export function signalFromWire(raw: unknown, sender: string, receiver: string): Signal | string {
+export function signalFromWire(raw: unknown, sender: string, receiver: string, senderCreation: number, receiverCreation: number): Signal | string {
   if (!Array.isArray(raw) || raw.length < 2 || typeof raw[0] !== 'number') return 'not a [code, ...] array';
   const a = raw as unknown[];
   const code = a[0] as number;
-  const signal = decode(a, code, sender, receiver);
+  const signal = decode(a, code, { sender, receiver, senderCreation, receiverCreation });
   return signal ?? `malformed signal of code ${code} (${a.length} fields)`;
 }
 
-function decode(a: unknown[], code: number, sender: string, receiver: string): Signal | undefined {
-  const pid = (i: number) => pidIn(a[i], sender, receiver);
+function decode(a: unknown[], code: number, e: Ends): Signal | undefined {
+  const pid = (i: number) => pidIn(a[i], e);
   const ref = (i: number) => (typeof a[i] === 'string' ? (a[i] as string) : undefined);
   switch (code) {
     case MSG: {

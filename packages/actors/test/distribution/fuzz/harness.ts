@@ -22,6 +22,8 @@ import { pathToFileURL } from 'node:url';
 
 const COOKIE = 'fuzz-cookie';
 const FUZZER = 'fuzzer@127.0.0.1:1';
+/** The fuzzer's incarnation, as a handshake carries it. */
+const FUZZER_CREATION = 1;
 /** The target's frame limit after authentication (its default). */
 const FRAME_BYTES_MAX = 64 * 2 ** 20;
 /** Longer than any deadline of the node (the handshake's is 10 s). */
@@ -171,8 +173,8 @@ function caseArbitrary(targetName: string, fakeName: string): fc.Arbitrary<Case>
     { weight: 1, arbitrary: anything },
   );
   const fieldsByKind = new Map<number, fc.Arbitrary<unknown>[]>([
-    [HELLO, [field(fc.constant(PROTOCOL_VERSION)), field(fc.constant(FUZZER)), field(fc.constant(targetName)), field(hex(16))]],
-    [CHALLENGE, [field(fc.constantFrom(fakeName, targetName)), field(hex(16)), field(hex(32))]],
+    [HELLO, [field(fc.constant(PROTOCOL_VERSION)), field(fc.constant(FUZZER)), field(fc.constant(targetName)), field(hex(16)), field(fc.constant(FUZZER_CREATION))]],
+    [CHALLENGE, [field(fc.constantFrom(fakeName, targetName)), field(hex(16)), field(hex(32)), field(fc.constant(FUZZER_CREATION))]],
     [ANSWER, [field(hex(32))]],
     [READY, []],
     [REFUSED, [field(fc.constantFrom('cookie', 'name', 'version', 'simultaneous', 'toString', '__proto__'))]],
@@ -260,7 +262,7 @@ class Session {
     const socket = await open(this.target.port);
     const closed = closing(socket);
     const packr = new Packr({ sequential: true, moreTypes: true });
-    if (helloFirst) socket.write(frameOf(packr, [HELLO, PROTOCOL_VERSION, FUZZER, this.target.name, randomBytes(16).toString('hex')]));
+    if (helloFirst) socket.write(frameOf(packr, [HELLO, PROTOCOL_VERSION, FUZZER, this.target.name, randomBytes(16).toString('hex'), FUZZER_CREATION]));
     this.write(socket, packr, pieces, HANDSHAKE_FRAME_BYTES_MAX);
     // Unless the target closed at once (as it must for the last kind of piece), end our side.
     if (!mustClose(pieces)) socket.end();
@@ -294,7 +296,7 @@ class Session {
       const hello = await firstFrame(socket);
       const challenge = Array.isArray(hello) && typeof hello[4] === 'string' ? hello[4] : '';
       const digest = createHmac('sha256', COOKIE).update(`accept:${challenge}:${this.fake.name}`).digest('hex');
-      socket.write(frameOf(packr, [CHALLENGE, this.fake.name, randomBytes(16).toString('hex'), digest]));
+      socket.write(frameOf(packr, [CHALLENGE, this.fake.name, randomBytes(16).toString('hex'), digest, FUZZER_CREATION]));
     }
     this.write(socket, packr, pieces, HANDSHAKE_FRAME_BYTES_MAX);
     if (!mustClose(pieces)) socket.end();
@@ -443,6 +445,7 @@ class Intruder {
       let intruder: Intruder | undefined;
       const settings = {
         myName: FUZZER,
+        myCreation: FUZZER_CREATION,
         cookie: COOKIE,
         maxFrameBytes: FRAME_BYTES_MAX,
         maxQueuedBytes: FRAME_BYTES_MAX,
