@@ -229,7 +229,7 @@ describe('authenticated peers', () => {
     const a = await cluster.node('a', { failureDetector: false });
     const target = inbox(a, { trapExit: true });
     const intruder = await handDriven(a, 'intruder@127.0.0.1:1');
-    intruder.socket.write(encodeFrame([SIGNALS, [[4, ['third@127.0.0.1:3', 0, 7], packedLocal(target.pid)]]]));
+    intruder.socket.write(encodeFrame([SIGNALS, [[4, ['third@127.0.0.1:3', 0, 7, 1], packedLocal(target.pid)]]]));
     await intruder.closed;
     expect(closeReasons(a).some((r) => r.includes('link from an actor of another node than the sender'))).toBe(true);
     a.send(target.pid, 'marker');

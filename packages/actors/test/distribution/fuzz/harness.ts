@@ -288,7 +288,7 @@ class Session {
   private async dialled(pieces: readonly Piece[], ready: boolean): Promise<Outcome> {
     const intruder = await this.liveIntruder();
     // An info request for an actor that does not exist is answered to `replyTo`: on the fuzzer's acceptor node.
-    intruder.send([SIGNALS, [[12, (1_000_000 * 256) * 2 + 1, 'dial', [this.fake.name, 0, 1]]]]);
+    intruder.send([SIGNALS, [[12, (1_000_000 * 256) * 2 + 1, 'dial', [this.fake.name, 0, 1, FUZZER_CREATION]]]]);
     const socket = await this.fake.next();
     const closed = closing(socket);
     const packr = new Packr({ sequential: true, moreTypes: true });
