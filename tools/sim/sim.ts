@@ -242,14 +242,18 @@ export class Simulation implements SimHost {
         return this.appendToDisk(member, effect.entries);
       case 'reply':
         return this.#clients.replyTo(effect.to as { client: number; opId: number }, effect.reply);
-      case 'setTimer': {
-        const gen = (member.timers.get(effect.timer) ?? 0) + 1;
-        member.timers.set(effect.timer, gen);
-        this.schedule(effect.afterMs, { type: 'timer', to: member.key, inc: member.inc, timer: effect.timer, gen });
+      case 'setTimer':
+        // Cancelled and replaced timers still fire: the core drops them by generation.
+        this.schedule(effect.afterMs, { type: 'timer', to: member.key, inc: member.inc, timer: effect.timer, gen: effect.generation });
         return;
-      }
       case 'cancelTimer':
-        member.timers.set(effect.timer, (member.timers.get(effect.timer) ?? 0) + 1);
+        return;
+      case 'continue':
+        this.schedule(0, { type: 'core', to: member.key, inc: member.inc, event: { type: 'continue' } });
+        return;
+      case 'invalidMessage':
+        // Correct peers never send one: in the simulator it is a bug.
+        this.invariants.fail('core assertion', `${member.key}: invalid ${effect.type} from ${effect.from.name}: ${effect.reason}`);
         return;
       case 'snapshot':
         member.log.takeSnapshot(effect.meta, effect.machineState);
@@ -356,10 +360,10 @@ export class Simulation implements SimHost {
       }
       case 'timer': {
         const member = this.#members.get(event.to);
-        if (member?.core === undefined || member.inc !== event.inc || member.timers.get(event.timer) !== event.gen) return;
-        this.note(`${event.to} <- timeout ${event.timer}`);
+        if (member?.core === undefined || member.inc !== event.inc) return;
         const core = member.core;
-        return this.execute(member, () => core.step({ type: 'timeout', timer: event.timer }));
+        if (core.timerGeneration(event.timer) === event.gen) this.note(`${event.to} <- timeout ${event.timer}`);
+        return this.execute(member, () => core.step({ type: 'timeout', timer: event.timer, generation: event.gen }));
       }
       case 'disk': {
         const member = this.#members.get(event.to);

@@ -45,6 +45,8 @@ export function describeEvent(event: Event): string {
       return `written ${event.index}/${event.term}`;
     case 'timeout':
       return `timeout ${event.timer}`;
+    case 'continue':
+      return 'continue';
     case 'leader_down':
       return `DOWN ${event.id.name}`;
     case 'node_maybe_down':

@@ -15,6 +15,7 @@ import {
   type RaftMessage,
   type ServerId,
   type SnapshotMeta,
+  type TimerName,
 } from '../../src/index.js';
 
 export class MemLog implements LogReader {
@@ -84,6 +85,11 @@ export function counter(version = 1, releaseEvery = 0): CoreMachine {
 }
 
 export const minRandom = { intBetween: (min: number) => min };
+
+/** The timeout event of the timer `core` last set. */
+export function timeout(core: RaftCore, timer: TimerName = 'election'): Event {
+  return { type: 'timeout', timer, generation: core.timerGeneration(timer) };
+}
 
 export function entry(index: number, term: number, command: unknown = 1): LogEntry {
   return { index, term, payload: { type: 'command', command } };
@@ -161,6 +167,10 @@ export function fmt(effect: Effect): string {
       return `role ${effect.role} t${effect.term} leader=${effect.leader?.name ?? '-'}`;
     case 'removed':
       return 'removed';
+    case 'continue':
+      return 'continue';
+    case 'invalidMessage':
+      return `invalid ${effect.type} from ${effect.from.name}: ${effect.reason}`;
   }
 }
 
@@ -246,6 +256,7 @@ export class Cluster {
         this.queue.push({ from: id(name), to: effect.to, msg: { type: 'install_snapshot', term: effect.term, leaderId: id(name), meta: effect.meta, chunkIndex: effect.chunkIndex, last, data: last ? data : '' } });
       }
       if (effect.kind === 'installSnapshot') this.pendingInstall.push({ name, meta: effect.meta });
+      if (effect.kind === 'continue') this.continues.push(name);
     }
     this.out.push(...lines.map((line) => `${name}: ${line}`));
     // A shell notifies the core of an install before anything else reaches it.
@@ -254,9 +265,11 @@ export class Cluster {
       this.log(install.name).install(install.meta, state);
       this.step(install.name, { type: 'snapshot_installed', meta: install.meta, machineState: state });
     }
+    for (const owed of this.continues.splice(0)) this.step(owed, { type: 'continue' });
     return lines;
   }
 
+  continues: string[] = [];
   pendingInstall: { name: string; meta: SnapshotMeta }[] = [];
 
   /** Delivers one queued message; returns false when none is left. */

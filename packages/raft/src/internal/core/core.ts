@@ -3,6 +3,7 @@
 // Role handlers live in election.ts, follower.ts, leader.ts, snapshot.ts, query.ts.
 
 import { applyCommitted } from './apply.js';
+import { CorruptStateError } from '../../errors.js';
 import { assert, assertNever } from './assert.js';
 import { ClusterHistory, findMember, isVoter, sameServer, serverKey } from './cluster.js';
 import { onElectionTimeout, onPreVote, onPreVoteReply, onRequestVote, onRequestVoteReply, startElection, startPreVote } from './election.js';
@@ -23,7 +24,8 @@ import {
 import * as limits from './limits.js';
 import type { LogReader, Member, ServerId } from './log.js';
 import { LogView } from './log-view.js';
-import { onQuery, failQueries } from './query.js';
+import { checkMessage } from './check-message.js';
+import { onQuery, failQueries, processQueries } from './query.js';
 import { onInstallSnapshot, onInstallSnapshotReply, onSnapshotInstalled, trySnapshot } from './snapshot.js';
 import type { ElectionReason, LowCommand, Mutation, PendingQuery, Peer, ReceivingSnapshot } from './state.js';
 import type {
@@ -39,6 +41,7 @@ import type {
   ReplyErrorCode,
   ReplyTo,
   Role,
+  TimerName,
 } from './types.js';
 
 export interface CoreConfig {
@@ -78,6 +81,8 @@ export class RaftCore {
   readonly mutation: Mutation | undefined;
 
   role: Role = 'recover';
+  /** Why the core stopped, when a machine or the log failed. */
+  failure: Error | undefined = undefined;
   currentTerm: number;
   votedFor: ServerId | undefined;
   leaderId: ServerId | undefined = undefined;
@@ -109,9 +114,14 @@ export class RaftCore {
   noopIndex = 0;
   normalAppended = false;
 
-  pendingReleaseCursor: { index: number; state: unknown; machineVersion: number } | undefined = undefined;
+  /** Entries this step may still apply; past it the rest wait for a `continue` event. */
+  applyBudget = 0;
+  applyOwed = false;
+
+  pendingReleaseCursor: { index: number; state: unknown; machineVersion: number; members: readonly Member[] } | undefined = undefined;
 
   #out: Effect[] = [];
+  readonly #timerGenerations: Record<TimerName, number> = { election: 0, condition: 0 };
   #appendSlot = -1;
   /** Shell-bound machine effects gathered during a step (leader only). */
   machineEffects: MachineEffect[] = [];
@@ -127,6 +137,9 @@ export class RaftCore {
     this.mutation = config.mutation;
     this.currentTerm = config.persisted?.term ?? 0;
     this.votedFor = config.persisted?.votedFor;
+    const lastTerm = config.log.last().term;
+    // A term is persisted before any entry of it is appended, so the log cannot be ahead.
+    if (lastTerm > this.currentTerm) throw new CorruptStateError(config.id, `its persisted term ${this.currentTerm} is below its log's last term ${lastTerm}`);
     const snapshot = config.log.snapshot();
     assert(snapshot === undefined || config.machineState !== undefined, `${this.key}: snapshot at ${snapshot?.index} without machine state`);
     this.commitIndex = snapshot?.index ?? 0;
@@ -146,6 +159,7 @@ export class RaftCore {
   }
 
   step(event: Event): Effect[] {
+    if (this.failure !== undefined) throw this.failure;
     if (this.role === 'stopped') return [];
     assert(this.role !== 'recover', `${this.key}: event ${event.type} before start`);
     // The log already holds the snapshot: nothing may come between install and its notice.
@@ -159,6 +173,8 @@ export class RaftCore {
     this.#out = [];
     this.#appendSlot = -1;
     this.normalAppended = false;
+    this.applyBudget = limits.APPLY_BATCH_ENTRIES_MAX;
+    this.applyOwed = false;
     const commitBefore = this.commitIndex;
     body();
     assert(this.commitIndex >= commitBefore, `${this.key} term ${this.currentTerm}: commit index fell from ${commitBefore} to ${this.commitIndex}`);
@@ -166,6 +182,7 @@ export class RaftCore {
     if (this.role === 'leader') replicateAll(this);
     trySnapshot(this);
     this.flushMachineEffects();
+    if (this.applyOwed) this.emit({ kind: 'continue' });
     const pending = this.log.takePending();
     assert((pending.length > 0) === (this.#appendSlot >= 0), `${this.key}: append slot ${this.#appendSlot} for ${pending.length} entries`);
     if (pending.length > 0) this.#out[this.#appendSlot] = { kind: 'append', entries: pending };
@@ -227,7 +244,11 @@ export class RaftCore {
       case 'written':
         return this.onWritten();
       case 'timeout':
+        // A timer cancelled or replaced after it fired: its event is stale.
+        if (event.generation !== this.#timerGenerations[event.timer]) return;
         return this.onTimeout(event.timer);
+      case 'continue':
+        return this.onContinue();
       case 'tick':
         if (this.role === 'leader') onLeaderTick(this);
         return;
@@ -254,6 +275,8 @@ export class RaftCore {
   }
 
   private onMessage(from: ServerId, msg: RaftMessage): void {
+    const invalid = checkMessage(from, msg);
+    if (invalid !== undefined) return this.invalid(from, msg, invalid);
     if (msg.term > this.currentTerm) {
       const leader = 'leaderId' in msg ? msg.leaderId : undefined;
       this.becomeFollower(msg.term, leader);
@@ -288,6 +311,11 @@ export class RaftCore {
       default:
         return assertNever(msg, `${this.key}: unknown message`);
     }
+  }
+
+  private onContinue(): void {
+    this.applyCommitted();
+    if (this.role === 'leader') processQueries(this);
   }
 
   private onWritten(): void {
@@ -380,7 +408,7 @@ export class RaftCore {
     this.lowQueue = [];
     failQueries(this);
     this.peers.clear();
-    this.emit({ kind: 'cancelTimer', timer: 'condition' });
+    this.cancelTimer('condition');
   }
 
   armElection(reason: ElectionReason): void {
@@ -393,12 +421,42 @@ export class RaftCore {
           ? [t.maybeDownDelayMsMin, t.maybeDownDelayMsMax]
           : [t.electionTimeoutMsMin, t.electionTimeoutMsMax];
     this.electionReason = reason;
-    this.emit({ kind: 'setTimer', timer: 'election', afterMs: this.random.intBetween(min, max) });
+    this.setTimer('election', this.random.intBetween(min, max));
   }
 
   disarmElection(): void {
     this.electionReason = undefined;
-    this.emit({ kind: 'cancelTimer', timer: 'election' });
+    this.cancelTimer('election');
+  }
+
+  setTimer(timer: TimerName, afterMs: number): void {
+    const generation = (this.#timerGenerations[timer] += 1);
+    this.emit({ kind: 'setTimer', timer, afterMs, generation });
+  }
+
+  cancelTimer(timer: TimerName): void {
+    this.#timerGenerations[timer] += 1;
+    this.emit({ kind: 'cancelTimer', timer });
+  }
+
+  /** The generation a timeout of `timer` must carry to count (that of the last setTimer). */
+  timerGeneration(timer: TimerName): number {
+    return this.#timerGenerations[timer];
+  }
+
+  /**
+   * Stops for good with `error`, thrown out of the current step: what the step did so far
+   * is lost with its effects, and the state stays as it was before the failing part.
+   */
+  stopWith(error: Error): never {
+    this.role = 'stopped';
+    this.failure = error;
+    throw error;
+  }
+
+  /** Drops a message that breaks the protocol; the shell logs it. Peers are not trusted with asserts. */
+  invalid(from: ServerId, msg: RaftMessage, reason: string): void {
+    this.emit({ kind: 'invalidMessage', from, type: msg.type, reason: `${this.key} term ${this.currentTerm}: ${reason}` });
   }
 
   // --- applying (apply.ts) ------------------------------------------------------

@@ -29,12 +29,11 @@ export function trySnapshot(core: RaftCore): void {
   const meta: SnapshotMeta = {
     index: cursor.index,
     term,
-    members: core.cluster.at(cursor.index).members,
+    members: cursor.members,
     machineVersion: cursor.machineVersion,
   };
   core.pendingReleaseCursor = undefined;
   core.emit({ kind: 'snapshot', meta, machineState: cursor.state });
-  core.cluster.compactTo(cursor.index);
 }
 
 export function startSnapshot(core: RaftCore, peer: Peer): void {
@@ -73,7 +72,7 @@ export function onInstallSnapshot(core: RaftCore, from: ServerId, msg: InstallSn
   const reply = (chunkIndex: number, done: boolean, lastIndex: number): void =>
     core.send(from, { type: 'install_snapshot_reply', term: core.currentTerm, chunkIndex, done, lastIndex, lastTerm: core.log.termAt(lastIndex) ?? 0 });
   if (msg.term < core.currentTerm) return reply(-1, false, 0);
-  assert(core.role !== 'leader', `${core.key} term ${core.currentTerm}: snapshot from ${msg.leaderId.name} while leader`);
+  if (core.role === 'leader' || core.role === 'await_condition') return core.invalid(from, msg, `snapshot from ${msg.leaderId.name} while we lead this term`);
   if (core.role !== 'receive_snapshot' || !sameServer(core.leaderId, msg.leaderId)) core.becomeFollower(msg.term, msg.leaderId);
   if (msg.meta.index <= core.commitIndex) {
     // We hold everything it covers already: let the leader resume from what we have written.

@@ -22,7 +22,8 @@ export type ReplyErrorCode =
   | 'RAFTER_NOT_CAUGHT_UP'
   | 'RAFTER_UNKNOWN_MEMBER'
   | 'RAFTER_ALREADY_MEMBER'
-  | 'RAFTER_MACHINE_VERSION_TOO_OLD';
+  | 'RAFTER_MACHINE_VERSION_TOO_OLD'
+  | 'RAFTER_QUERY_FAILED';
 
 // Messages between members. Every one carries the sender's term.
 export interface AppendEntries {
@@ -145,7 +146,10 @@ export type Event =
   | { readonly type: 'message'; readonly from: ServerId; readonly msg: RaftMessage }
   /** The shell wrote the log up to `index` (LogReader.lastWritten() already shows it). */
   | { readonly type: 'written'; readonly index: number; readonly term: number }
-  | { readonly type: 'timeout'; readonly timer: TimerName }
+  /** A timer fired; `generation` is the one of its setTimer effect (older ones are ignored). */
+  | { readonly type: 'timeout'; readonly timer: TimerName; readonly generation: number }
+  /** The shell's answer to a `continue` effect: carry on with bounded work (applying). */
+  | { readonly type: 'continue' }
   /** Periodic from the shell; a leader resends to followers that are behind. */
   | { readonly type: 'tick' }
   /** Monitor of `id` fired (process exit or lost connection). */
@@ -181,7 +185,8 @@ export type Effect =
   /** Entries start at or below last()+1; a lower start overwrites from there. Written asynchronously. */
   | { readonly kind: 'append'; readonly entries: readonly LogEntry[] }
   | { readonly kind: 'reply'; readonly to: ReplyTo; readonly reply: Reply }
-  | { readonly kind: 'setTimer'; readonly timer: TimerName; readonly afterMs: number }
+  /** Replaces any running timer of that name; the timeout event must carry `generation`. */
+  | { readonly kind: 'setTimer'; readonly timer: TimerName; readonly afterMs: number; readonly generation: number }
   | { readonly kind: 'cancelTimer'; readonly timer: TimerName }
   /** Write a snapshot of `machineState` at meta.index, then truncate the log up to it. */
   | { readonly kind: 'snapshot'; readonly meta: SnapshotMeta; readonly machineState: unknown }
@@ -198,7 +203,11 @@ export type Effect =
   | { readonly kind: 'machineEffects'; readonly effects: readonly MachineEffect[] }
   | { readonly kind: 'roleChanged'; readonly role: Role; readonly term: number; readonly leader: ServerId | undefined }
   /** The member was removed from the cluster and has stepped down; the shell may stop it. */
-  | { readonly kind: 'removed' };
+  | { readonly kind: 'removed' }
+  /** More bounded work is waiting (committed entries to apply): feed a `continue` event. */
+  | { readonly kind: 'continue' }
+  /** A peer sent a message that breaks the protocol; it was dropped. The shell logs it. */
+  | { readonly kind: 'invalidMessage'; readonly from: ServerId; readonly type: RaftMessage['type']; readonly reason: string };
 
 export interface MachineMeta {
   readonly index: number;
