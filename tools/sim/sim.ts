@@ -207,16 +207,26 @@ export class Simulation implements SimHost {
   private execute(member: SimMember, step: () => Effect[]): void {
     const core = member.core;
     if (core === undefined) return;
+    let synced: { term: number; votedFor: ServerId | undefined } | undefined;
     try {
       const effects = step();
       // The simulated log asserts the core keeps its side of the LogReader contract.
-      for (const effect of effects) this.perform(member, core, effect);
+      for (const effect of effects) {
+        this.perform(member, core, effect);
+        if (effect.kind === 'persist' && effect.sync) synced = { term: effect.term, votedFor: effect.votedFor };
+      }
     } catch (error) {
       if (!(error instanceof AssertionError)) throw error;
       this.invariants.fail('core assertion', `${member.key}: ${error.message}`);
       return;
     }
     if (member.core !== core) return;
+    if (synced !== undefined) {
+      // The simulated disk syncs at once: the vote is durable right after its effect.
+      const vote = synced;
+      this.execute(member, () => core.step({ type: 'persisted', term: vote.term, votedFor: vote.votedFor }));
+      if (member.core !== core) return;
+    }
     const installed = member.installed;
     if (installed !== undefined) {
       member.installed = undefined;

@@ -47,6 +47,8 @@ export function describeEvent(event: Event): string {
       return `timeout ${event.timer}`;
     case 'continue':
       return 'continue';
+    case 'persisted':
+      return `persisted t${event.term} vote=${event.votedFor?.name ?? '-'}`;
     case 'leader_down':
       return `DOWN ${event.id.name}`;
     case 'node_maybe_down':

@@ -59,16 +59,33 @@ describe('pre-vote', () => {
     expect(core.currentTerm).toBe(0);
   });
 
-  it('a pre-vote majority starts the real election: the vote is persisted before any request', () => {
+  it('a pre-vote majority starts the real election: no request leaves before the vote is durable', () => {
     const { core } = started();
     core.step(timeout(core));
     expect(core.step({ type: 'message', from: id('n2'), msg: { type: 'pre_vote_reply', term: 0, granted: true, token: 1 } }).map(fmt)).toEqual([
-      'persist t1 vote=n1',
+      'persist t1 vote=n1 sync',
       'role candidate t1 leader=-',
-      '-> n2 request_vote t1 last=0/0',
-      '-> n3 request_vote t1 last=0/0',
       'timer election 500',
     ]);
+    // A notice for another vote (an older one, say) releases nothing.
+    expect(core.step({ type: 'persisted', term: 1, votedFor: id('n2') })).toEqual([]);
+    expect(core.step({ type: 'persisted', term: 1, votedFor: id('n1') }).map(fmt)).toEqual([
+      '-> n2 request_vote t1 last=0/0',
+      '-> n3 request_vote t1 last=0/0',
+    ]);
+  });
+
+  it('a candidate alone in its cluster leads only once its vote is durable', () => {
+    const core = newCore('n1', new MemLog(), { initialMembers: voters('n1') });
+    core.start();
+    expect(core.step(timeout(core)).map(fmt)).toEqual([
+      'role pre_vote t0 leader=-',
+      'timer election 500',
+      'persist t1 vote=n1 sync',
+      'role candidate t1 leader=-',
+      'timer election 500',
+    ]);
+    expect(core.step({ type: 'persisted', term: 1, votedFor: id('n1') }).map(fmt)).toContain('role leader t1 leader=n1');
   });
 
   it('ignores pre-vote replies of an earlier round', () => {
@@ -119,7 +136,9 @@ describe('votes', () => {
 
   it('grants one vote per term, persisting it before the reply', () => {
     const { core } = started();
-    expect(core.step(vote('n2', 1)).map(fmt)).toEqual(['persist t1 vote=-', 'persist t1 vote=n2', 'timer election 500', '-> n2 vote_reply t1 granted']);
+    // Only the vote is synced, not the term bump before it; the reply waits for it.
+    expect(core.step(vote('n2', 1)).map(fmt)).toEqual(['persist t1 vote=- ', 'persist t1 vote=n2 sync', 'timer election 500'].map((l) => l.trim()));
+    expect(core.step({ type: 'persisted', term: 1, votedFor: id('n2') }).map(fmt)).toEqual(['-> n2 vote_reply t1 granted']);
     expect(core.step(vote('n3', 1)).map(fmt)).toEqual(['-> n3 vote_reply t1 denied']);
     // A repeated request from the same candidate gets the same answer.
     expect(core.step(vote('n2', 1)).map(fmt)).toEqual(['timer election 500', '-> n2 vote_reply t1 granted']);

@@ -137,7 +137,7 @@ export function fmtMessage(msg: RaftMessage): string {
 export function fmt(effect: Effect): string {
   switch (effect.kind) {
     case 'persist':
-      return `persist t${effect.term} vote=${effect.votedFor?.name ?? '-'}`;
+      return `persist t${effect.term} vote=${effect.votedFor?.name ?? '-'}${effect.sync ? ' sync' : ''}`;
     case 'send':
       return `-> ${effect.to.name} ${fmtMessage(effect.msg)}`;
     case 'append':
@@ -245,6 +245,7 @@ export class Cluster {
   take(name: string, effects: readonly Effect[]): string[] {
     const log = this.log(name);
     const lines: string[] = [];
+    let synced: { term: number; votedFor: ServerId | undefined } | undefined;
     for (const effect of effects) {
       lines.push(fmt(effect));
       if (effect.kind === 'send') this.queue.push({ from: id(name), to: effect.to, msg: effect.msg });
@@ -257,6 +258,7 @@ export class Cluster {
       }
       if (effect.kind === 'installSnapshot') this.pendingInstall.push({ name, meta: effect.meta });
       if (effect.kind === 'continue') this.continues.push(name);
+      if (effect.kind === 'persist' && effect.sync && this.syncVotes) synced = { term: effect.term, votedFor: effect.votedFor };
     }
     this.out.push(...lines.map((line) => `${name}: ${line}`));
     // A shell notifies the core of an install before anything else reaches it.
@@ -265,11 +267,14 @@ export class Cluster {
       this.log(install.name).install(install.meta, state);
       this.step(install.name, { type: 'snapshot_installed', meta: install.meta, machineState: state });
     }
+    if (synced !== undefined) this.step(name, { type: 'persisted', term: synced.term, votedFor: synced.votedFor });
     for (const owed of this.continues.splice(0)) this.step(owed, { type: 'continue' });
     return lines;
   }
 
   continues: string[] = [];
+  /** Report votes durable right after their persist effect (a test may hold them back). */
+  syncVotes = true;
   pendingInstall: { name: string; meta: SnapshotMeta }[] = [];
 
   /** Delivers one queued message; returns false when none is left. */

@@ -6,7 +6,7 @@ import { applyCommitted } from './apply.js';
 import { CorruptStateError } from '../../errors.js';
 import { assert, assertNever } from './assert.js';
 import { ClusterHistory, findMember, isVoter, sameServer, serverKey } from './cluster.js';
-import { onElectionTimeout, onPreVote, onPreVoteReply, onRequestVote, onRequestVoteReply, startElection, startPreVote } from './election.js';
+import { onVotePersisted, onElectionTimeout, onPreVote, onPreVoteReply, onRequestVote, onRequestVoteReply, startElection, startPreVote } from './election.js';
 import { onAppendEntries, onFollowerWritten, onHeartbeat } from './follower.js';
 import {
   addMember,
@@ -121,6 +121,8 @@ export class RaftCore {
   pendingReleaseCursor: { index: number; state: unknown; machineVersion: number; members: readonly Member[] } | undefined = undefined;
 
   #out: Effect[] = [];
+  #voteInFlight: { term: number; votedFor: ServerId } | undefined = undefined;
+  #held: { to: ServerId; msg: RaftMessage }[] = [];
   readonly #timerGenerations: Record<TimerName, number> = { election: 0, condition: 0 };
   #appendSlot = -1;
   /** Shell-bound machine effects gathered during a step (leader only). */
@@ -249,6 +251,8 @@ export class RaftCore {
         return this.onTimeout(event.timer);
       case 'continue':
         return this.onContinue();
+      case 'persisted':
+        return this.onPersisted(event.term, event.votedFor);
       case 'tick':
         if (this.role === 'leader') onLeaderTick(this);
         return;
@@ -366,10 +370,33 @@ export class RaftCore {
     // A new term may have a new log under the same leader id (it lost a term and won
     // again): only committed entries are known to be in it.
     if (term > this.currentTerm && this.mutation !== 'keep_validated_across_terms') this.forgetValidated();
+    if (term > this.currentTerm) this.#held = [];
     this.currentTerm = term;
     this.votedFor = votedFor;
-    // Durable before anything later in this step leaves the member (see Effect).
-    this.emit({ kind: 'persist', term, votedFor });
+    // Only a vote is synced (as Ra): what depends on it waits for `persisted`.
+    const sync = votedFor !== undefined;
+    this.#voteInFlight = sync ? { term, votedFor } : undefined;
+    this.emit({ kind: 'persist', term, votedFor, sync });
+  }
+
+  /** True while our latest vote is not yet reported durable. */
+  voteInFlight(): boolean {
+    return this.#voteInFlight !== undefined;
+  }
+
+  /** Sends once our vote is durable: a vote reply or a vote request depends on it. */
+  sendAfterVote(to: ServerId, msg: RaftMessage): void {
+    if (this.#voteInFlight === undefined) this.send(to, msg);
+    else this.#held.push({ to, msg });
+  }
+
+  private onPersisted(term: number, votedFor: ServerId | undefined): void {
+    const vote = this.#voteInFlight;
+    if (vote === undefined || vote.term !== term || !sameServer(vote.votedFor, votedFor)) return;
+    this.#voteInFlight = undefined;
+    for (const held of this.#held) this.send(held.to, held.msg);
+    this.#held = [];
+    onVotePersisted(this);
   }
 
   setRole(role: Role, leader: ServerId | undefined): void {

@@ -148,6 +148,8 @@ export type Event =
   | { readonly type: 'written'; readonly index: number; readonly term: number }
   /** A timer fired; `generation` is the one of its setTimer effect (older ones are ignored). */
   | { readonly type: 'timeout'; readonly timer: TimerName; readonly generation: number }
+  /** A `persist` with `sync` is durable (these are its term and vote). */
+  | { readonly type: 'persisted'; readonly term: number; readonly votedFor: ServerId | undefined }
   /** The shell's answer to a `continue` effect: carry on with bounded work (applying). */
   | { readonly type: 'continue' }
   /** Periodic from the shell; a leader resends to followers that are behind. */
@@ -180,7 +182,13 @@ export type MachineEffect =
  * `append` must be visible through LogReader.last() before the next event.
  */
 export type Effect =
-  | { readonly kind: 'persist'; readonly term: number; readonly votedFor: ServerId | undefined }
+  /**
+   * Store term and vote. `sync` (a vote) must be durable before the shell feeds back
+   * `persisted`; the core holds every message that depends on the vote until then.
+   * Without `sync` (a term bump) it may be written lazily, but it must be durable no
+   * later than any entry appended after it (a log never runs ahead of the stored term).
+   */
+  | { readonly kind: 'persist'; readonly term: number; readonly votedFor: ServerId | undefined; readonly sync: boolean }
   | { readonly kind: 'send'; readonly to: ServerId; readonly msg: RaftMessage }
   /** Entries start at or below last()+1; a lower start overwrites from there. Written asynchronously. */
   | { readonly kind: 'append'; readonly entries: readonly LogEntry[] }
