@@ -11,6 +11,8 @@ export class SimLog implements LogReader {
   #written = 0;
   #pendingWrites: { to: number }[] = [];
   persisted: PersistedState = { term: 0, votedFor: undefined };
+  /** The applied index the member last reported; kept across crashes like Ra's meta store. */
+  lastApplied = 0;
 
   first(): number {
     return (this.#snapshot?.index ?? 0) + 1;

@@ -1,7 +1,7 @@
 // One deterministic simulated run: Raft cores on a simulated network, disk and clock,
 // with faults, clients and invariant checks, all derived from one seed (the VOPR idea).
 
-import { AssertionError, RaftCore, assertNever, sameServer, type Effect, type Event, type Member, type RaftMessage, type ServerId } from '@rafter/raft';
+import { AssertionError, RaftCore, assertNever, sameServer, type Effect, type Event, type Member, type RaftMessage, type ServerId, type SnapshotMeta } from '@rafter/raft';
 import { checkLinearizable, registerModel } from '../check/index.js';
 import { SimClients } from './clients.js';
 import { FaultInjector } from './faults.js';
@@ -177,7 +177,7 @@ export class Simulation implements SimHost {
       log: member.log,
       machine,
       random: rng,
-      persisted: member.log.persisted,
+      persisted: { ...member.log.persisted, lastApplied: member.log.lastApplied },
       initialMembers: member.initialMembers,
       machineState: member.log.snapshotState(),
       ...(this.options.mutation === undefined ? {} : { mutation: this.options.mutation }),
@@ -208,13 +208,17 @@ export class Simulation implements SimHost {
     const core = member.core;
     if (core === undefined) return;
     let synced: { term: number; votedFor: ServerId | undefined } | undefined;
+    let snapshotted: SnapshotMeta | undefined;
     try {
       const effects = step();
       // The simulated log asserts the core keeps its side of the LogReader contract.
       for (const effect of effects) {
         this.perform(member, core, effect);
         if (effect.kind === 'persist' && effect.sync) synced = { term: effect.term, votedFor: effect.votedFor };
+        if (effect.kind === 'snapshot') snapshotted = effect.meta;
       }
+      // Stored lazily, like Ra's meta store: a restart re-applies up to it.
+      member.log.lastApplied = core.lastApplied;
     } catch (error) {
       if (!(error instanceof AssertionError)) throw error;
       this.invariants.fail('core assertion', `${member.key}: ${error.message}`);
@@ -225,6 +229,12 @@ export class Simulation implements SimHost {
       // The simulated disk syncs at once: the vote is durable right after its effect.
       const vote = synced;
       this.execute(member, () => core.step({ type: 'persisted', term: vote.term, votedFor: vote.votedFor }));
+      if (member.core !== core) return;
+    }
+    if (snapshotted !== undefined) {
+      // The simulated disk writes snapshots at once.
+      const meta = snapshotted;
+      this.execute(member, () => core.step({ type: 'snapshot_written', meta, outcome: 'written' }));
       if (member.core !== core) return;
     }
     const installed = member.installed;

@@ -219,7 +219,7 @@ export class Cluster {
       machine: counter(),
       random: minRandom,
       initialMembers: members,
-      persisted: { term: old.currentTerm, votedFor: old.votedFor },
+      persisted: { term: old.currentTerm, votedFor: old.votedFor, lastApplied: old.lastApplied },
       ...(log.snap === undefined ? {} : { machineState: log.snapState }),
       ...config,
     });
@@ -246,11 +246,15 @@ export class Cluster {
     const log = this.log(name);
     const lines: string[] = [];
     let synced: { term: number; votedFor: ServerId | undefined } | undefined;
+    let snapshotted: SnapshotMeta | undefined;
     for (const effect of effects) {
       lines.push(fmt(effect));
       if (effect.kind === 'send') this.queue.push({ from: id(name), to: effect.to, msg: effect.msg });
       if (effect.kind === 'append') log.append(effect.entries);
-      if (effect.kind === 'snapshot') log.takeSnapshot(effect.meta, effect.machineState);
+      if (effect.kind === 'snapshot') {
+        log.takeSnapshot(effect.meta, effect.machineState);
+        snapshotted = effect.meta;
+      }
       if (effect.kind === 'sendSnapshotChunk') {
         const data = JSON.stringify(log.snapState);
         const last = effect.chunkIndex === this.snapshotChunks - 1;
@@ -268,6 +272,7 @@ export class Cluster {
       this.step(install.name, { type: 'snapshot_installed', meta: install.meta, machineState: state });
     }
     if (synced !== undefined) this.step(name, { type: 'persisted', term: synced.term, votedFor: synced.votedFor });
+    if (snapshotted !== undefined) this.step(name, { type: 'snapshot_written', meta: snapshotted, outcome: 'written' });
     for (const owed of this.continues.splice(0)) this.step(owed, { type: 'continue' });
     return lines;
   }

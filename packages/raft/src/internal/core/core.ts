@@ -3,7 +3,7 @@
 // Role handlers live in election.ts, follower.ts, leader.ts, snapshot.ts, query.ts.
 
 import { applyCommitted } from './apply.js';
-import { CorruptStateError } from '../../errors.js';
+import { CorruptStateError, WriteFailedError } from '../../errors.js';
 import { assert, assertNever } from './assert.js';
 import { ClusterHistory, findMember, isVoter, sameServer, serverKey } from './cluster.js';
 import { onVotePersisted, onElectionTimeout, onPreVote, onPreVoteReply, onRequestVote, onRequestVoteReply, startElection, startPreVote } from './election.js';
@@ -22,11 +22,11 @@ import {
   flushLowPriority,
 } from './leader.js';
 import * as limits from './limits.js';
-import type { LogReader, Member, ServerId } from './log.js';
+import type { LogReader, Member, ServerId, SnapshotMeta } from './log.js';
 import { LogView } from './log-view.js';
 import { checkMessage } from './check-message.js';
 import { onQuery, failQueries, processQueries } from './query.js';
-import { onInstallSnapshot, onInstallSnapshotReply, onSnapshotInstalled, trySnapshot } from './snapshot.js';
+import { onInstallSnapshot, onInstallSnapshotReply, onSnapshotInstalled, onSnapshotWritten, trySnapshot } from './snapshot.js';
 import type { ElectionReason, LowCommand, Mutation, PendingQuery, Peer, ReceivingSnapshot } from './state.js';
 import type {
   CoreMachine,
@@ -118,6 +118,11 @@ export class RaftCore {
   applyBudget = 0;
   applyOwed = false;
 
+  /** A `snapshot` effect not yet answered by `snapshot_written`. */
+  snapshotInFlight: SnapshotMeta | undefined = undefined;
+  /** Release cursors storage declined (policy), for the shell's metrics. */
+  snapshotsDeclined = 0;
+
   pendingReleaseCursor: { index: number; state: unknown; machineVersion: number; members: readonly Member[] } | undefined = undefined;
 
   #out: Effect[] = [];
@@ -146,6 +151,9 @@ export class RaftCore {
     assert(snapshot === undefined || config.machineState !== undefined, `${this.key}: snapshot at ${snapshot?.index} without machine state`);
     this.commitIndex = snapshot?.index ?? 0;
     this.lastApplied = this.commitIndex;
+    // Applied means committed, and committed entries are never overwritten: what the log
+    // still holds up to the stored applied index is committed (re-applied in start()).
+    this.commitIndex = Math.max(this.commitIndex, Math.min(config.persisted?.lastApplied ?? 0, config.log.last().index));
     this.machineState = snapshot === undefined ? config.machine.init() : config.machineState;
     this.machineVersion = snapshot?.machineVersion ?? 0;
     this.upgradeRequired = this.machineVersion > config.machine.version;
@@ -157,7 +165,12 @@ export class RaftCore {
   /** Leaves recovery: the shell calls it once, before the first event. */
   start(): Effect[] {
     assert(this.role === 'recover', `${this.key}: start in ${this.role}`);
-    return this.run(() => this.becomeFollower(this.currentTerm, undefined));
+    // Re-applies up to the recovered commit index while in `recover`: a member that is
+    // not leading passes on no machine effects and sends no replies (as Ra recovers).
+    return this.run(() => {
+      this.applyCommitted();
+      this.becomeFollower(this.currentTerm, undefined);
+    });
   }
 
   step(event: Event): Effect[] {
@@ -244,7 +257,13 @@ export class RaftCore {
       case 'message':
         return this.onMessage(event.from, event.msg);
       case 'written':
+        // Stale: the entry was overwritten since it was written.
+        if (this.log.termAt(event.index) !== event.term) return;
         return this.onWritten();
+      case 'write_failed':
+        return this.stopWith(new WriteFailedError(this.id, event.index, event.reason));
+      case 'snapshot_written':
+        return onSnapshotWritten(this, event.meta, event.outcome);
       case 'timeout':
         // A timer cancelled or replaced after it fired: its event is stale.
         if (event.generation !== this.#timerGenerations[event.timer]) return;

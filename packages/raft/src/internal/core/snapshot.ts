@@ -16,7 +16,7 @@ function sameMeta(a: SnapshotMeta, b: SnapshotMeta): boolean {
 /** Snapshot at the release cursor once it is written locally; the shell truncates the log. */
 export function trySnapshot(core: RaftCore): void {
   const cursor = core.pendingReleaseCursor;
-  if (cursor === undefined) return;
+  if (cursor === undefined || core.snapshotInFlight !== undefined) return;
   if (cursor.index <= core.log.snapshotIndex()) {
     core.pendingReleaseCursor = undefined;
     return;
@@ -33,7 +33,16 @@ export function trySnapshot(core: RaftCore): void {
     machineVersion: cursor.machineVersion,
   };
   core.pendingReleaseCursor = undefined;
+  core.snapshotInFlight = meta;
   core.emit({ kind: 'snapshot', meta, machineState: cursor.state });
+}
+
+/** Storage wrote (or declined) our snapshot: a later release cursor may now be taken. */
+export function onSnapshotWritten(core: RaftCore, meta: SnapshotMeta, outcome: 'written' | 'declined'): void {
+  const inFlight = core.snapshotInFlight;
+  if (inFlight === undefined || !sameMeta(inFlight, meta)) return;
+  core.snapshotInFlight = undefined;
+  if (outcome === 'declined') core.snapshotsDeclined += 1;
 }
 
 export function startSnapshot(core: RaftCore, peer: Peer): void {

@@ -144,8 +144,18 @@ export type Event =
   | { readonly type: 'command'; readonly command: unknown; readonly priority: 'normal' | 'low'; readonly from: ReplyTo }
   | { readonly type: 'query'; readonly kind: 'local' | 'leader' | 'consistent'; readonly fn: QueryFn; readonly from: ReplyTo }
   | { readonly type: 'message'; readonly from: ServerId; readonly msg: RaftMessage }
-  /** The shell wrote the log up to `index` (LogReader.lastWritten() already shows it). */
+  /**
+   * The shell wrote the log up to `index`, whose entry has `term` (LogReader.lastWritten()
+   * already shows it). A notice for an entry overwritten since is stale and ignored.
+   */
   | { readonly type: 'written'; readonly index: number; readonly term: number }
+  /** Writing the log from `index` failed: the core stops (it cannot acknowledge what it may not hold). */
+  | { readonly type: 'write_failed'; readonly index: number; readonly reason: string }
+  /**
+   * The snapshot of a `snapshot` effect is durable and the log truncated (`written`), or
+   * storage declined it by policy (`declined`); until then no other snapshot is asked for.
+   */
+  | { readonly type: 'snapshot_written'; readonly meta: SnapshotMeta; readonly outcome: 'written' | 'declined' }
   /** A timer fired; `generation` is the one of its setTimer effect (older ones are ignored). */
   | { readonly type: 'timeout'; readonly timer: TimerName; readonly generation: number }
   /** A `persist` with `sync` is durable (these are its term and vote). */
@@ -256,6 +266,11 @@ export interface CoreTimeouts {
 export interface PersistedState {
   readonly term: number;
   readonly votedFor: ServerId | undefined;
+  /**
+   * The applied index last stored (lazily; Ra keeps it in its meta store). At start the
+   * member re-applies its log up to it without waiting for a leader.
+   */
+  readonly lastApplied?: number;
 }
 
 export type { IndexTerm };
