@@ -89,6 +89,19 @@ describe('simulator', () => {
     expect(result.violation).toBeUndefined();
   });
 
+  // An idle cluster with one follower restarted must not hold an election. A core whose
+  // followers grant pre-votes while they follow a live leader shows such elections.
+  it('counts elections that depose a healthy leader', () => {
+    const clean = runBatch({ firstSeed: 1, seeds: 20, steps: 2_000 });
+    expect(clean.spuriousElections).toBe(0);
+    expect(clean.faults['idleRestart']).toBe(20);
+    const broken = runBatch({ firstSeed: 1, seeds: 20, steps: 2_000, mutation: 'grant_pre_vote_with_live_leader' });
+    expect(broken.spuriousElections).toBeGreaterThan(0);
+    expect(broken.violations).toBe(0);
+    const strict = runBatch({ firstSeed: 1, seeds: 20, steps: 2_000, mutation: 'grant_pre_vote_with_live_leader', strictElections: true });
+    expect(strict.violationsByKind['spurious election']).toBe(broken.spuriousElections > 0 ? Object.keys(broken.spuriousElectionsBySeed).length : 0);
+  });
+
   it('replays a seed exactly', () => {
     const a = runSeed({ seed: 4242, steps: STEPS });
     const b = runSeed({ seed: 4242, steps: STEPS });

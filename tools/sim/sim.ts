@@ -42,12 +42,13 @@ export class Simulation implements SimHost {
   readonly #trace: string[] = [];
   readonly profile: SwarmProfile;
   readonly #injector: FaultInjector;
-  readonly #elections = new ElectionWatch(this);
+  readonly #elections: ElectionWatch;
   readonly #clients = new SimClients(this);
   #now = 0;
   #steps = 0;
   #phase: 'faults' | 'liveness' | 'done' = 'faults';
   #healAtMs = 0;
+  #quietUntilMs: number | undefined;
 
   constructor(readonly options: o.SimOptions) {
     const root = new Prng(options.seed);
@@ -56,6 +57,7 @@ export class Simulation implements SimHost {
     this.profile = drawProfile(root.fork());
     this.network.setRates(this.profile.network);
     this.#injector = new FaultInjector(this, this.profile);
+    this.#elections = new ElectionWatch(this, options.strictElections === true);
     const total = this.rng.intBetween(o.MEMBERS_MIN, o.MEMBERS_MAX);
     const initial = Math.max(o.MEMBERS_MIN, total - this.rng.intBetween(0, 2));
     const ids: ServerId[] = [];
@@ -115,6 +117,9 @@ export class Simulation implements SimHost {
 
   private checkLiveness(): void {
     if (this.#clients.probeDone && this.#clients.idle()) {
+      // Then a quiet period with one follower restarted: no election may follow it.
+      this.#quietUntilMs ??= this.#elections.startQuietPeriod();
+      if (this.#now < this.#quietUntilMs) return;
       const leader = this.leader();
       if (leader !== undefined) this.invariants.checkAckedAt(leader.key, leader.log);
       this.#phase = 'done';
