@@ -328,12 +328,14 @@ export class Simulation implements SimHost {
   }
 
   private appendToDisk(member: SimMember, entries: readonly import('@rafter/raft').LogEntry[]): void {
+    const overwrites = entries[0]!.index <= member.log.last().index;
     member.log.append(entries);
     this.invariants.onAppend(member.key, entries, member.log);
     const slow = this.#now < member.diskSlowUntilMs ? 20 : 1;
     const doneAt = Math.max(this.#now + this.net.intBetween(1, 8) * slow, member.diskFreeAtMs);
     member.diskFreeAtMs = doneAt;
     this.#queue.push(doneAt, { type: 'disk', to: member.key, inc: member.inc });
+    if (overwrites && this.#phase === 'faults') this.#injector.onOverwrite(member, doneAt - this.#now);
   }
 
   private sendSnapshotChunk(member: SimMember, to: ServerId, term: number, meta: import('@rafter/raft').SnapshotMeta, chunkIndex: number): void {
