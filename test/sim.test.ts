@@ -1,12 +1,71 @@
 // The deterministic simulator as a test: many seeds with faults must show no violation,
-// a seed must replay byte for byte, and deliberately broken cores must be caught.
+// a seed must replay byte for byte, and the simulated disk must lose exactly what a
+// power loss loses. Deliberately broken cores are in sim-mutations.test.ts.
 
 import { describe, expect, it } from 'vitest';
+import type { LogEntry } from '../packages/raft/src/index.js';
+import { hashState } from '../tools/sim/invariants.js';
+import { SimLog } from '../tools/sim/mem-log.js';
 import { runBatch } from '../tools/sim/report.js';
 import { runSeed } from '../tools/sim/sim.js';
 
 const SEEDS = 300;
 const STEPS = 6_000;
+
+function entries(first: number, last: number, term: number): LogEntry[] {
+  const out: LogEntry[] = [];
+  for (let index = first; index <= last; index += 1) out.push({ index, term, payload: { type: 'command', command: `${index}/${term}` } });
+  return out;
+}
+
+function terms(log: SimLog): string {
+  const last = log.last().index;
+  return log.entries(log.first(), last).map((e) => `${e.index}/${e.term}`).join(' ');
+}
+
+describe('simulated disk', () => {
+  it('brings an overwritten suffix back when the overwrite was not synced', () => {
+    const log = new SimLog();
+    log.append(entries(1, 3, 1));
+    log.completeWrite();
+    log.append(entries(2, 4, 2));
+    expect(log.lastWritten()).toEqual({ index: 1, term: 1 });
+    expect(log.crash()).toBe(2);
+    expect(terms(log)).toBe('1/1 2/1 3/1');
+    expect(log.lastWritten()).toEqual({ index: 3, term: 1 });
+    expect(log.hasPendingWrites()).toBe(false);
+  });
+
+  it('keeps a synced overwrite across a crash', () => {
+    const log = new SimLog();
+    log.append(entries(1, 3, 1));
+    log.append(entries(2, 4, 2));
+    // The first batch reaches the disk, but the process already overwrote part of it.
+    expect(log.completeWrite()).toEqual({ index: 1, term: 1 });
+    expect(log.completeWrite()).toEqual({ index: 4, term: 2 });
+    expect(log.crash()).toBe(0);
+    expect(terms(log)).toBe('1/1 2/2 3/2 4/2');
+  });
+
+  it('loses unsynced appends and keeps a snapshot that replaced the log', () => {
+    const log = new SimLog();
+    log.append(entries(1, 5, 1));
+    log.completeWrite();
+    log.append(entries(6, 7, 1));
+    log.installSnapshot({ index: 10, term: 2, members: [], machineVersion: 0 }, { v: 1 });
+    log.completeWrite(); // the write in flight was voided by the install
+    log.crash();
+    expect(log.first()).toBe(11);
+    expect(log.last()).toEqual({ index: 10, term: 2 });
+  });
+});
+
+describe('machine state hash', () => {
+  it('ignores key order and sees any value change', () => {
+    expect(hashState({ values: { a: 1, b: 2 }, applied: 2 })).toBe(hashState({ applied: 2, values: { b: 2, a: 1 } }));
+    expect(hashState({ values: { a: 1, b: 2 }, applied: 2 })).not.toBe(hashState({ values: { a: 1, b: 3 }, applied: 2 }));
+  });
+});
 
 describe('simulator', () => {
   it(`finds no violation in ${SEEDS} seeds`, () => {
@@ -14,10 +73,14 @@ describe('simulator', () => {
     const first = summary.failures[0];
     expect(first?.violation, first === undefined ? '' : `seed ${first.seed}: pnpm sim --seed ${first.seed} --steps ${STEPS}`).toBeUndefined();
     expect(summary.seeds).toBe(SEEDS);
+    expect(summary.linearizabilityUnknown).toBe(0);
     // The faults the issue asks for are all exercised.
-    for (const kind of ['crash', 'restart', 'partition', 'oneWayPartition', 'drop', 'duplicate', 'reorder', 'slowDisk', 'addMember', 'removeMember', 'transferLeadership', 'snapshotInstall']) {
-      expect(summary.faults[kind] ?? 0, kind).toBeGreaterThan(0);
-    }
+    const kinds = ['crash', 'restart', 'powerLoss', 'pause', 'partition', 'oneWayPartition', 'drop', 'duplicate', 'reorder', 'slowDisk'];
+    kinds.push('addMember', 'removeMember', 'transferLeadership', 'snapshotInstall', 'cutOffAcrossElections', 'cutOffReelected');
+    kinds.push('crashMidOverwrite', 'overwriteUndone', 'idleRestart');
+    for (const kind of kinds) expect(summary.faults[kind] ?? 0, kind).toBeGreaterThan(0);
+    // Swarm testing: seeds with every fault, with a random subset, and with one kind only.
+    for (const mode of ['all', 'swarm', 'single']) expect(summary.swarmModes[mode] ?? 0, mode).toBeGreaterThan(SEEDS / 10);
     expect(summary.ops.ok).toBeGreaterThan(SEEDS * 50);
   }, 180_000);
 
@@ -25,6 +88,19 @@ describe('simulator', () => {
   it.each([284, 610, 821, 847, 1050, 1185, 1321, 1458, 1460, 1544, 1562, 1642, 2221, 566])('seed %i stays clean', (seed) => {
     const result = runSeed({ seed, steps: 10_000 });
     expect(result.violation).toBeUndefined();
+  });
+
+  // An idle cluster with one follower restarted must not hold an election. A core whose
+  // followers grant pre-votes while they follow a live leader shows such elections.
+  it('counts elections that depose a healthy leader', () => {
+    const clean = runBatch({ firstSeed: 1, seeds: 20, steps: 2_000 });
+    expect(clean.spuriousElections).toBe(0);
+    expect(clean.faults['idleRestart']).toBe(20);
+    const broken = runBatch({ firstSeed: 1, seeds: 20, steps: 2_000, mutation: 'grant_pre_vote_with_live_leader' });
+    expect(broken.spuriousElections).toBeGreaterThan(0);
+    expect(broken.violations).toBe(0);
+    const strict = runBatch({ firstSeed: 1, seeds: 20, steps: 2_000, mutation: 'grant_pre_vote_with_live_leader', strictElections: true });
+    expect(strict.violationsByKind['spurious election']).toBe(broken.spuriousElections > 0 ? Object.keys(broken.spuriousElectionsBySeed).length : 0);
   });
 
   it('replays a seed exactly', () => {

@@ -1,14 +1,40 @@
 // Fault injection: each fault is one random choice made from the seed while the fault
-// phase lasts (crashes, partitions, loss, slow disks, membership, transfers, upgrades).
+// phase lasts (crashes, whole-cluster power loss, process pauses, partitions, loss, slow
+// disks, membership, transfers, upgrades, scripted patterns), weighted by the seed's
+// swarm profile.
 
 import { CutOffAcrossElections } from './cut-off.js';
-import type { SimHost } from './world.js';
+import type { FaultKind, SwarmProfile } from './swarm.js';
+import type { SimHost, SimMember } from './world.js';
+
+const POWER_RESTORE_MS_MAX = 3_000;
+const CRASH_MID_OVERWRITE_CHANCE = 0.4;
+const POWER_LOSS_GAP_MS_MIN = 5_000;
 
 export class FaultInjector {
   readonly #cutOff: CutOffAcrossElections;
+  readonly #actions: Record<FaultKind, () => void>;
+  #powerBackAtMs = -Infinity;
 
-  constructor(private readonly host: SimHost) {
+  constructor(
+    private readonly host: SimHost,
+    readonly profile: SwarmProfile,
+  ) {
     this.#cutOff = new CutOffAcrossElections(host);
+    this.#actions = {
+      crash: () => this.faultCrash(),
+      powerLoss: () => this.faultPowerLoss(),
+      pause: () => this.faultPause(),
+      partition: () => this.faultPartition(),
+      oneWayPartition: () => this.faultOneWay(),
+      lossBurst: () => this.faultLoss(),
+      slowDisk: () => this.faultSlowDisk(),
+      membership: () => this.faultMembership(),
+      transferLeadership: () => this.faultTransfer(),
+      triggerElection: () => this.faultTriggerElection(),
+      upgrade: () => this.faultUpgrade(),
+      cutOffAcrossElections: () => void this.#cutOff.start(),
+    };
   }
 
   private voterKeys(): string[] {
@@ -17,31 +43,73 @@ export class FaultInjector {
     return config.filter((m) => m.membership === 'voter').map((m) => m.id.name);
   }
 
+  /** One weighted draw among the seed's fault kinds; a draw past them is a quiet period. */
   inject(): void {
-    const roll = this.host.rng.intBetween(0, 99);
-    if (roll < 18) return this.faultCrash();
-    if (roll < 30) return this.faultPartition();
-    if (roll < 38) return this.faultOneWay();
-    if (roll < 46) return this.faultLoss();
-    if (roll < 54) return this.faultSlowDisk();
-    if (roll < 68) return this.faultMembership();
-    if (roll < 78) return this.faultTransfer();
-    if (roll < 84) return this.faultTriggerElection();
-    if (roll < 87) return this.faultUpgrade();
-    if (roll < 91) return void this.#cutOff.start();
-    // otherwise a quiet period
+    let roll = this.host.rng.float() * (this.profile.totalWeight + this.profile.quietWeight);
+    for (const [kind, weight] of this.profile.weights) {
+      if (roll < weight) return this.#actions[kind]();
+      roll -= weight;
+    }
+  }
+
+  /**
+   * A member overwrote part of its log and the overwrite is not synced yet: sometimes
+   * crash it now, so the overwritten suffix comes back on restart.
+   */
+  onOverwrite(member: SimMember, syncedInMs: number): void {
+    if (!this.profile.weights.some(([kind]) => kind === 'crash') || !this.host.rng.chance(CRASH_MID_OVERWRITE_CHANCE)) return;
+    if (!this.mayCrashOne()) return;
+    const inc = member.inc;
+    const step = (): void => {
+      if (member.inc !== inc || member.core === undefined || !this.mayCrashOne()) return;
+      this.host.count('crashMidOverwrite');
+      this.host.crash(member, 'crash');
+      this.host.schedule(this.host.rng.intBetween(200, 4000), { type: 'restart', to: member.key });
+    };
+    this.host.schedule(this.host.rng.intBetween(0, Math.max(0, syncedInMs - 1)), { type: 'nemesis', step });
+  }
+
+  /** Crashes keep a majority of the started members up, so the cluster can go on. */
+  private mayCrashOne(): boolean {
+    const started = [...this.host.members()].filter((m) => m.started && !m.removed);
+    const down = started.filter((m) => m.core === undefined).length;
+    return down < Math.floor((started.length - 1) / 2);
   }
 
   private faultCrash(): void {
-    const started = [...this.host.members()].filter((m) => m.started && !m.removed);
-    const down = started.filter((m) => m.core === undefined).length;
-    if (down >= Math.floor((started.length - 1) / 2)) return;
+    if (!this.mayCrashOne()) return;
     const candidates = this.host.alive();
     if (candidates.length === 0) return;
     const member = this.host.rng.pick(candidates);
     this.host.count('crash');
     this.host.crash(member, 'crash');
     this.host.schedule(this.host.rng.intBetween(200, 4000), { type: 'restart', to: member.key });
+  }
+
+  /** Every member loses power at once; each comes back after its own delay. */
+  private faultPowerLoss(): void {
+    // Not again before the cluster is back and has worked a while: every power loss turns
+    // the operations in flight into indeterminate ones, which the history check pays for.
+    if (this.host.now() < this.#powerBackAtMs + POWER_LOSS_GAP_MS_MIN) return;
+    if (this.host.members().some((m) => m.started && !m.removed && m.core === undefined)) return;
+    const victims = this.host.alive();
+    if (victims.length === 0) return;
+    this.#powerBackAtMs = this.host.now() + POWER_RESTORE_MS_MAX;
+    this.host.count('powerLoss');
+    this.host.note('POWER LOSS: every member crashes');
+    for (const member of victims) this.host.crash(member, 'crash');
+    for (const member of victims) this.host.schedule(this.host.rng.intBetween(100, POWER_RESTORE_MS_MAX), { type: 'restart', to: member.key });
+  }
+
+  /** A process stops (SIGSTOP, GC, swap): its timers fire late and its mail piles up. */
+  private faultPause(): void {
+    const candidates = this.host.alive().filter((m) => m.pausedUntilMs <= this.host.now());
+    if (candidates.length === 0) return;
+    const member = this.host.rng.pick(candidates);
+    const ms = this.host.rng.chance(0.5) ? this.host.rng.intBetween(50, 600) : this.host.rng.intBetween(600, 5000);
+    member.pausedUntilMs = this.host.now() + ms;
+    this.host.count('pause');
+    this.host.note(`${member.key} PAUSED for ${ms}ms`);
   }
 
   private faultPartition(): void {

@@ -1,6 +1,7 @@
 // Safety invariants, checked after every step of every member (see docs/internals/protocol.md):
 // election safety, log matching, leader completeness, state machine safety, commit index
-// monotonic per member, no acknowledged write lost.
+// monotonic per member, no acknowledged write lost, equal machine state at equal applied
+// index.
 
 import type { LogEntry, LogReader } from '@rafter/raft';
 
@@ -11,6 +12,8 @@ export type ViolationKind =
   | 'state machine safety'
   | 'commit index monotonic'
   | 'acknowledged write lost'
+  | 'machine state'
+  | 'spurious election'
   | 'linearizability'
   | 'liveness'
   | 'core assertion';
@@ -27,6 +30,7 @@ export class Invariants {
   readonly #entries = new Map<string, { payload: string; prevTerm: number | undefined }>();
   readonly #committed = new Map<number, number>();
   readonly #applied = new Map<number, string>();
+  readonly #states = new Map<number, { hash: string; member: string }>();
   readonly #acked: { index: number; term: number }[] = [];
   violation: SimViolation | undefined;
   #now = 0;
@@ -94,6 +98,14 @@ export class Invariants {
     else if (known !== key) this.fail('state machine safety', `${member} applied ${key} at ${index}, another member applied ${known}`);
   }
 
+  /** The machine state after applying up to `index` is the same on every member. */
+  onMachineState(member: string, index: number, state: unknown): void {
+    const hash = hashState(state);
+    const known = this.#states.get(index);
+    if (known === undefined) this.#states.set(index, { hash, member });
+    else if (known.hash !== hash) this.fail('machine state', `${member} state at applied ${index} is ${hash}, ${known.member} had ${known.hash}`);
+  }
+
   onAcked(index: number, term: number): void {
     this.#acked.push({ index, term });
   }
@@ -107,4 +119,19 @@ export class Invariants {
       }
     }
   }
+}
+
+/** FNV-1a over a key-sorted JSON form: equal plain data gives an equal hash. */
+export function hashState(state: unknown): string {
+  const text = stableJson(state);
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i += 1) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return `${(hash >>> 0).toString(16).padStart(8, '0')}/${text.length}`;
+}
+
+function stableJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'undefined';
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  const record = value as Record<string, unknown>;
+  return `{${Object.keys(record).sort().map((key) => `${JSON.stringify(key)}:${stableJson(record[key])}`).join(',')}}`;
 }

@@ -1,15 +1,18 @@
-// The simulator's log and disk for one member. Entries are written in FIFO batches that
-// complete later; a crash keeps only written entries, the persisted term/vote and the
-// snapshot. Implements the core's LogReader.
+// The simulator's log for one member: what its process sees, over a SimDisk that holds
+// what is synced. Entries are written in FIFO batches that complete later; a crash keeps
+// only synced entries (an unsynced overwrite is undone), the persisted term/vote and
+// the snapshot. Implements the core's LogReader.
 
 import { assert, type IndexTerm, type LogEntry, type LogReader, type PersistedState, type SnapshotMeta } from '@rafter/raft';
+import { SimDisk } from './disk.js';
 
 export class SimLog implements LogReader {
   #entries: LogEntry[] = [];
   #snapshot: SnapshotMeta | undefined;
   #snapshotState: unknown;
+  /** Synced and equal to what the process sees, up to here. */
   #written = 0;
-  #pendingWrites: { to: number }[] = [];
+  readonly #disk = new SimDisk();
   persisted: PersistedState = { term: 0, votedFor: undefined };
   /** The applied index the member last reported; kept across crashes like Ra's meta store. */
   lastApplied = 0;
@@ -57,25 +60,35 @@ export class SimLog implements LogReader {
     assert(first.index >= this.first(), `append at ${first.index} below first ${this.first()}`);
     if (first.index <= this.last().index) this.truncateFrom(first.index);
     for (const entry of entries) this.#entries.push(entry);
-    this.#pendingWrites.push({ to: this.last().index });
+    this.#disk.write(entries);
   }
 
+  /** The process drops the suffix at once; the disk keeps it until the overwrite is synced. */
   private truncateFrom(index: number): void {
     this.#entries.length = index - this.first();
     this.#written = Math.min(this.#written, index - 1);
-    for (const write of this.#pendingWrites) write.to = Math.min(write.to, index - 1);
   }
 
   /** The oldest pending write reached the disk. */
   completeWrite(): IndexTerm {
-    const write = this.#pendingWrites.shift();
-    assert(write !== undefined, 'no pending write');
-    this.#written = Math.max(this.#written, write.to);
+    this.#disk.complete();
+    this.advanceWritten();
     return this.lastWritten();
   }
 
+  /** Written grows over synced entries that are the very ones the process holds. */
+  private advanceWritten(): void {
+    const last = Math.min(this.#disk.lastIndex(), this.last().index);
+    while (this.#written < last) {
+      const next = this.#written + 1;
+      const ours = this.#entries[next - this.first()];
+      if (ours === undefined || this.#disk.at(next) !== ours) break;
+      this.#written = next;
+    }
+  }
+
   hasPendingWrites(): boolean {
-    return this.#pendingWrites.length > 0;
+    return this.#disk.hasPending();
   }
 
   /** Snapshots are written and synced at once in the simulator. */
@@ -83,6 +96,7 @@ export class SimLog implements LogReader {
     assert(meta.index <= this.#written, `snapshot at ${meta.index} past written ${this.#written}`);
     assert(this.termAt(meta.index) === meta.term, `snapshot term ${meta.term} differs from the log at ${meta.index}`);
     this.#entries = this.#entries.slice(meta.index - this.first() + 1);
+    this.#disk.compactTo(meta.index);
     this.#snapshot = meta;
     this.#snapshotState = state;
   }
@@ -91,18 +105,29 @@ export class SimLog implements LogReader {
   installSnapshot(meta: SnapshotMeta, state: unknown): void {
     if (this.termAt(meta.index) === meta.term && meta.index <= this.last().index) {
       this.#entries = this.#entries.slice(meta.index - this.first() + 1);
+      this.#disk.compactTo(meta.index);
     } else {
       this.#entries = [];
-      for (const write of this.#pendingWrites) write.to = Math.min(write.to, meta.index);
+      this.#disk.reset(meta.index);
     }
     this.#written = Math.max(this.#written, meta.index);
     this.#snapshot = meta;
     this.#snapshotState = state;
+    this.advanceWritten();
   }
 
-  /** Power loss: unwritten entries and pending writes are gone. */
-  crash(): void {
-    this.#entries.length = Math.max(0, this.#written - this.first() + 1);
-    this.#pendingWrites = [];
+  /**
+   * Power loss: the process restarts with what is synced, overwritten suffixes included.
+   * Returns how many entries came back that the process had overwritten.
+   */
+  crash(): number {
+    const seen = this.#entries;
+    const offset = this.first();
+    this.#entries = this.#disk.crash();
+    this.#written = this.last().index;
+    let undone = 0;
+    for (let i = 0; i < this.#entries.length && i < seen.length; i += 1) if (this.#entries[i] !== seen[i]) undone += 1;
+    assert(offset === this.first(), 'a crash keeps the snapshot');
+    return undone;
   }
 }

@@ -9,6 +9,7 @@ export interface BatchOptions {
   readonly steps: number;
   readonly mutation?: Mutation;
   readonly traceEvents?: number;
+  readonly strictElections?: boolean;
   /** Stops the batch early once this returns true for a seed. */
   readonly stopWhen?: (result: RunResult) => boolean;
   readonly onSeed?: (result: RunResult, done: number) => void;
@@ -22,6 +23,12 @@ export interface BatchSummary {
   faults: Record<string, number>;
   ops: { ok: number; fail: number; info: number };
   linearizabilityUnknown: number;
+  /** Elections while a healthy leader was reachable by a quorum, after faults stopped. */
+  spuriousElections: number;
+  /** Seed -> spurious elections, for seeds with any. */
+  spuriousElectionsBySeed: Record<number, number>;
+  /** Seeds per swarm mode ('all', 'swarm', 'single'). */
+  swarmModes: Record<string, number>;
   violationsByKind: Record<string, number>;
   failures: RunResult[];
 }
@@ -35,6 +42,9 @@ export function runBatch(options: BatchOptions): BatchSummary {
     faults: {},
     ops: { ok: 0, fail: 0, info: 0 },
     linearizabilityUnknown: 0,
+    spuriousElections: 0,
+    spuriousElectionsBySeed: {},
+    swarmModes: {},
     violationsByKind: {},
     failures: [],
   };
@@ -45,6 +55,7 @@ export function runBatch(options: BatchOptions): BatchSummary {
       steps: options.steps,
       ...(options.traceEvents === undefined ? {} : { traceEvents: options.traceEvents }),
       ...(options.mutation === undefined ? {} : { mutation: options.mutation }),
+      ...(options.strictElections === true ? { strictElections: true } : {}),
     });
     summary.seeds += 1;
     summary.steps += result.steps;
@@ -54,6 +65,12 @@ export function runBatch(options: BatchOptions): BatchSummary {
     summary.ops.fail += result.ops.fail;
     summary.ops.info += result.ops.info;
     if (result.linearizability === 'unknown') summary.linearizabilityUnknown += 1;
+    if (result.spuriousElections > 0) {
+      summary.spuriousElections += result.spuriousElections;
+      summary.spuriousElectionsBySeed[seed] = result.spuriousElections;
+    }
+    const mode = result.swarm.split(':')[0]!;
+    summary.swarmModes[mode] = (summary.swarmModes[mode] ?? 0) + 1;
     if (result.violation !== undefined) {
       summary.violations += 1;
       summary.violationsByKind[result.violation.kind] = (summary.violationsByKind[result.violation.kind] ?? 0) + 1;
@@ -66,18 +83,27 @@ export function runBatch(options: BatchOptions): BatchSummary {
   return summary;
 }
 
-export function replayCommand(seed: number, steps: number, mutation?: Mutation): string {
-  return `pnpm sim --seed ${seed} --steps ${steps}${mutation === undefined ? '' : ` --mutation ${mutation}`}`;
+export function replayCommand(seed: number, steps: number, mutation?: Mutation, strictElections = false): string {
+  return `pnpm sim --seed ${seed} --steps ${steps}${mutation === undefined ? '' : ` --mutation ${mutation}`}${strictElections ? ' --strict-elections' : ''}`;
 }
 
-export function formatFailure(result: RunResult, steps: number, mutation?: Mutation): string {
+export function formatFailure(result: RunResult, steps: number, mutation?: Mutation, strictElections = false): string {
   const v = result.violation;
   if (v === undefined) return '';
   return [
     `VIOLATION seed ${result.seed}: ${v.kind} at ${v.atMs}ms`,
     `  ${v.message}`,
-    `  replay: ${replayCommand(result.seed, steps, mutation)}`,
+    `  replay: ${replayCommand(result.seed, steps, mutation, strictElections)}`,
+    `  faults: ${result.swarm}`,
     `  last events:`,
     ...result.trace.map((line) => `    ${line}`),
   ].join('\n');
+}
+
+/** The seeds with the most spurious elections, most first. */
+export function worstSpuriousSeeds(summary: BatchSummary, count: number): { seed: number; elections: number }[] {
+  return Object.entries(summary.spuriousElectionsBySeed)
+    .map(([seed, elections]) => ({ seed: Number(seed), elections }))
+    .sort((a, b) => b.elections - a.elections || a.seed - b.seed)
+    .slice(0, count);
 }

@@ -11,7 +11,9 @@ import * as o from './options.js';
 import { Prng } from './prng.js';
 import { EventQueue } from './queue.js';
 import { describeEvent, describeMessage } from './trace.js';
-import { SimNetwork, newMember, type SimEvent, type SimHost, type SimMember } from './world.js';
+import { ElectionWatch } from './elections.js';
+import { describeProfile, drawProfile, type SwarmProfile } from './swarm.js';
+import { SimNetwork, memberOf, newMember, type SimEvent, type SimHost, type SimMember } from './world.js';
 
 export interface RunResult {
   readonly seed: number;
@@ -19,6 +21,10 @@ export interface RunResult {
   readonly simulatedMs: number;
   readonly members: number;
   readonly faults: Record<string, number>;
+  /** The seed's fault mix (swarm testing). */
+  readonly swarm: string;
+  /** Elections while a healthy leader was reachable by a quorum, after faults stopped. */
+  readonly spuriousElections: number;
   readonly ops: { ok: number; fail: number; info: number };
   readonly linearizability: 'ok' | 'violation' | 'unknown';
   readonly violation: SimViolation | undefined;
@@ -34,17 +40,24 @@ export class Simulation implements SimHost {
   readonly #members = new Map<string, SimMember>();
   readonly #faults: Record<string, number> = {};
   readonly #trace: string[] = [];
-  readonly #injector = new FaultInjector(this);
+  readonly profile: SwarmProfile;
+  readonly #injector: FaultInjector;
+  readonly #elections: ElectionWatch;
   readonly #clients = new SimClients(this);
   #now = 0;
   #steps = 0;
   #phase: 'faults' | 'liveness' | 'done' = 'faults';
   #healAtMs = 0;
+  #quietUntilMs: number | undefined;
 
   constructor(readonly options: o.SimOptions) {
     const root = new Prng(options.seed);
     this.rng = root.fork();
     this.net = root.fork();
+    this.profile = drawProfile(root.fork());
+    this.network.setRates(this.profile.network);
+    this.#injector = new FaultInjector(this, this.profile);
+    this.#elections = new ElectionWatch(this, options.strictElections === true);
     const total = this.rng.intBetween(o.MEMBERS_MIN, o.MEMBERS_MAX);
     const initial = Math.max(o.MEMBERS_MIN, total - this.rng.intBetween(0, 2));
     const ids: ServerId[] = [];
@@ -78,6 +91,7 @@ export class Simulation implements SimHost {
       const next = this.#queue.pop();
       if (next === undefined) break;
       this.#now = next.atMs;
+      if (this.deferWhilePaused(next.item)) continue;
       this.invariants.setTime(this.#now);
       this.#steps += 1;
       this.handle(next.item);
@@ -92,6 +106,8 @@ export class Simulation implements SimHost {
       simulatedMs: this.#now,
       members: this.#members.size,
       faults: this.#faults,
+      swarm: describeProfile(this.profile),
+      spuriousElections: this.#elections.spurious,
       ops: this.#clients.ops,
       linearizability,
       violation: this.invariants.violation,
@@ -101,6 +117,9 @@ export class Simulation implements SimHost {
 
   private checkLiveness(): void {
     if (this.#clients.probeDone && this.#clients.idle()) {
+      // Then a quiet period with one follower restarted: no election may follow it.
+      this.#quietUntilMs ??= this.#elections.startQuietPeriod();
+      if (this.#now < this.#quietUntilMs) return;
       const leader = this.leader();
       if (leader !== undefined) this.invariants.checkAckedAt(leader.key, leader.log);
       this.#phase = 'done';
@@ -184,6 +203,7 @@ export class Simulation implements SimHost {
     });
     member.core = core;
     member.commitSeen = core.commitIndex;
+    member.appliedSeen = -1;
     this.note(`${member.key} start (inc ${member.inc}, term ${core.currentTerm}, log ${member.log.last().index}, snapshot ${member.log.snapshot()?.index ?? 0})`);
     this.execute(member, () => core.start());
   }
@@ -191,8 +211,9 @@ export class Simulation implements SimHost {
   crash(member: SimMember, why: 'crash' | 'removed'): void {
     member.core = undefined;
     member.inc += 1;
+    member.pausedUntilMs = 0;
     member.timers.clear();
-    if (why === 'crash') member.log.crash();
+    if (why === 'crash' && member.log.crash() > 0) this.count('overwriteUndone');
     if (why === 'removed') member.removed = true;
     this.note(`${member.key} ${why === 'crash' ? 'CRASH' : 'stopped (removed)'}`);
     // Monitors of its server fire on every member that follows it (process exit / connection reset).
@@ -249,6 +270,23 @@ export class Simulation implements SimHost {
       this.invariants.onCommit(member.key, before + 1, core.commitIndex, before, member.log);
       member.commitSeen = core.commitIndex;
     }
+    if (core.lastApplied !== member.appliedSeen) {
+      member.appliedSeen = core.lastApplied;
+      this.invariants.onMachineState(member.key, core.lastApplied, core.machineState);
+    }
+  }
+
+  /** A paused member handles nothing: what arrives for it waits until the pause ends. */
+  private deferWhilePaused(event: SimEvent): boolean {
+    const key = memberOf(event);
+    const member = key === undefined ? undefined : this.#members.get(key);
+    if (member?.core === undefined || member.pausedUntilMs <= this.#now) return false;
+    this.#queue.push(member.pausedUntilMs, event);
+    return true;
+  }
+
+  private paused(member: SimMember): boolean {
+    return member.pausedUntilMs > this.#now;
   }
 
   private perform(member: SimMember, core: RaftCore, effect: Effect): void {
@@ -299,6 +337,7 @@ export class Simulation implements SimHost {
         member.leader = effect.leader;
         this.note(`${member.key} -> ${effect.role} term ${effect.term}${effect.leader ? ` leader ${effect.leader.name}` : ''}`);
         if (effect.role === 'leader') this.invariants.onLeader(member.key, effect.term, core.log);
+        if (effect.role === 'candidate') this.#elections.onCandidate(member);
         // Monitoring a leader on a disconnected node yields DOWN at once (Erlang semantics).
         if (effect.leader !== undefined && effect.role !== 'leader' && member.disconnected.has(effect.leader.name)) {
           this.schedule(1, { type: 'core', to: member.key, inc: member.inc, event: { type: 'leader_down', id: effect.leader } });
@@ -313,12 +352,14 @@ export class Simulation implements SimHost {
   }
 
   private appendToDisk(member: SimMember, entries: readonly import('@rafter/raft').LogEntry[]): void {
+    const overwrites = entries[0]!.index <= member.log.last().index;
     member.log.append(entries);
     this.invariants.onAppend(member.key, entries, member.log);
     const slow = this.#now < member.diskSlowUntilMs ? 20 : 1;
     const doneAt = Math.max(this.#now + this.net.intBetween(1, 8) * slow, member.diskFreeAtMs);
     member.diskFreeAtMs = doneAt;
     this.#queue.push(doneAt, { type: 'disk', to: member.key, inc: member.inc });
+    if (overwrites && this.#phase === 'faults') this.#injector.onOverwrite(member, doneAt - this.#now);
   }
 
   private sendSnapshotChunk(member: SimMember, to: ServerId, term: number, meta: import('@rafter/raft').SnapshotMeta, chunkIndex: number): void {
@@ -345,11 +386,11 @@ export class Simulation implements SimHost {
       this.count('drop');
       return;
     }
-    const copies = this.net.chance(0.01) ? 2 : 1;
+    const copies = this.net.chance(this.network.rates.duplicate) ? 2 : 1;
     if (copies === 2) this.count('duplicate');
     for (let i = 0; i < copies; i += 1) {
       let delay = this.net.intBetween(1, 5);
-      if (this.net.chance(0.03)) {
+      if (this.net.chance(this.network.rates.reorder)) {
         delay += this.net.intBetween(10, 200);
         this.count('reorder');
       }
@@ -395,7 +436,7 @@ export class Simulation implements SimHost {
       case 'tick':
         for (const member of this.alive()) {
           const core = member.core!;
-          if (core.role === 'leader') this.execute(member, () => core.step({ type: 'tick' }));
+          if (core.role === 'leader' && !this.paused(member)) this.execute(member, () => core.step({ type: 'tick' }));
         }
         return this.schedule(o.TICK_MS, { type: 'tick' });
       case 'fd':
@@ -404,7 +445,7 @@ export class Simulation implements SimHost {
       case 'fault':
         if (this.#phase !== 'faults') return;
         this.#injector.inject();
-        return this.schedule(this.rng.intBetween(200, 1500), { type: 'fault' });
+        return this.schedule(this.rng.intBetween(this.profile.gapMsMin, this.profile.gapMsMax), { type: 'fault' });
       case 'restart':
         return this.onRestart(event.to);
       case 'stop': {
@@ -420,7 +461,7 @@ export class Simulation implements SimHost {
         this.note(`heal ${event.blocks.length} links`);
         return;
       case 'lossEnd':
-        this.network.loss = 0.01;
+        if (this.#phase === 'faults') this.network.loss = this.network.rates.loss;
         return;
       case 'client':
         return this.#clients.next(event.client);
@@ -445,10 +486,13 @@ export class Simulation implements SimHost {
   /** aten and Erlang distribution, simulated: suspicion after silence, DOWN on disconnect. */
   private pollFailureDetector(): void {
     for (const observer of this.alive()) {
+      if (this.paused(observer)) continue;
       for (const target of this.#members.values()) {
         if (target === observer || !target.started) continue;
-        const heard = target.core !== undefined && !this.linkBlocked(target.key, observer.key);
-        const connected = heard && !this.linkBlocked(observer.key, target.key);
+        const reachable = target.core !== undefined && !this.linkBlocked(target.key, observer.key);
+        // A paused process sends no heartbeats, but its connections stay up.
+        const heard = reachable && !this.paused(target);
+        const connected = reachable && !this.linkBlocked(observer.key, target.key);
         if (heard) observer.unreachableSince.delete(target.key);
         else if (!observer.unreachableSince.has(target.key)) observer.unreachableSince.set(target.key, this.#now);
         const since = observer.unreachableSince.get(target.key);

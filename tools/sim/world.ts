@@ -5,6 +5,7 @@ import type { Event, Member, RaftCore, RaftMessage, Reply, ServerId, SnapshotMet
 import type { Invariants } from './invariants.js';
 import { SimLog } from './mem-log.js';
 import type { Prng } from './prng.js';
+import type { NetworkRates } from './swarm.js';
 
 export type SimEvent =
   | { type: 'deliver'; from: ServerId; fromInc: number; to: string; inc: number; msg: RaftMessage }
@@ -45,6 +46,9 @@ export interface SimMember {
   installed: { meta: SnapshotMeta; state: unknown } | undefined;
   leader: ServerId | undefined;
   commitSeen: number;
+  appliedSeen: number;
+  /** Until then the process is stopped (SIGSTOP, a long GC pause): it handles nothing. */
+  pausedUntilMs: number;
   unreachableSince: Map<string, number>;
   suspected: Set<string>;
   disconnected: Set<string>;
@@ -68,10 +72,25 @@ export function newMember(id: ServerId): SimMember {
     installed: undefined,
     leader: undefined,
     commitSeen: 0,
+    appliedSeen: 0,
+    pausedUntilMs: 0,
     unreachableSince: new Map(),
     suspected: new Set(),
     disconnected: new Set(),
   };
+}
+
+/** The member an event is handled by, if it is one member's (and waits while it is paused). */
+export function memberOf(event: SimEvent): string | undefined {
+  switch (event.type) {
+    case 'deliver':
+    case 'core':
+    case 'timer':
+    case 'disk':
+      return event.to;
+    default:
+      return undefined;
+  }
 }
 
 /** The simulated network's state: blocked directed links, a loss rate, lossy links. */
@@ -79,7 +98,14 @@ export class SimNetwork {
   readonly blocked = new Set<string>();
   /** Directed links (`a>b`) that lose messages at their own rate, on top of `loss`. */
   readonly lossyLinks = new Map<string, number>();
+  /** The seed's rates outside of loss bursts. */
+  rates: NetworkRates = { loss: 0.01, duplicate: 0.01, reorder: 0.03 };
   loss = 0.01;
+
+  setRates(rates: NetworkRates): void {
+    this.rates = rates;
+    this.loss = rates.loss;
+  }
 
   linkBlocked(from: string, to: string): boolean {
     return this.blocked.has(`${from}>${to}`);
