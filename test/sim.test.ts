@@ -77,6 +77,7 @@ describe('simulator', () => {
     // The faults the issue asks for are all exercised.
     const kinds = ['crash', 'restart', 'powerLoss', 'pause', 'partition', 'oneWayPartition', 'drop', 'duplicate', 'reorder', 'slowDisk'];
     kinds.push('addMember', 'removeMember', 'transferLeadership', 'snapshotInstall', 'cutOffAcrossElections', 'cutOffReelected');
+    kinds.push('crashMidOverwrite', 'overwriteUndone', 'idleRestart');
     for (const kind of kinds) expect(summary.faults[kind] ?? 0, kind).toBeGreaterThan(0);
     // Swarm testing: seeds with every fault, with a random subset, and with one kind only.
     for (const mode of ['all', 'swarm', 'single']) expect(summary.swarmModes[mode] ?? 0, mode).toBeGreaterThan(SEEDS / 10);
@@ -87,6 +88,19 @@ describe('simulator', () => {
   it.each([284, 610, 821, 847, 1050, 1185, 1321, 1458, 1460, 1544, 1562, 1642, 2221, 566])('seed %i stays clean', (seed) => {
     const result = runSeed({ seed, steps: 10_000 });
     expect(result.violation).toBeUndefined();
+  });
+
+  // An idle cluster with one follower restarted must not hold an election. A core whose
+  // followers grant pre-votes while they follow a live leader shows such elections.
+  it('counts elections that depose a healthy leader', () => {
+    const clean = runBatch({ firstSeed: 1, seeds: 20, steps: 2_000 });
+    expect(clean.spuriousElections).toBe(0);
+    expect(clean.faults['idleRestart']).toBe(20);
+    const broken = runBatch({ firstSeed: 1, seeds: 20, steps: 2_000, mutation: 'grant_pre_vote_with_live_leader' });
+    expect(broken.spuriousElections).toBeGreaterThan(0);
+    expect(broken.violations).toBe(0);
+    const strict = runBatch({ firstSeed: 1, seeds: 20, steps: 2_000, mutation: 'grant_pre_vote_with_live_leader', strictElections: true });
+    expect(strict.violationsByKind['spurious election']).toBe(broken.spuriousElections > 0 ? Object.keys(broken.spuriousElectionsBySeed).length : 0);
   });
 
   it('replays a seed exactly', () => {

@@ -5,9 +5,10 @@
 
 import { CutOffAcrossElections } from './cut-off.js';
 import type { FaultKind, SwarmProfile } from './swarm.js';
-import type { SimHost } from './world.js';
+import type { SimHost, SimMember } from './world.js';
 
 const POWER_RESTORE_MS_MAX = 3_000;
+const CRASH_MID_OVERWRITE_CHANCE = 0.4;
 const POWER_LOSS_GAP_MS_MIN = 5_000;
 
 export class FaultInjector {
@@ -51,10 +52,32 @@ export class FaultInjector {
     }
   }
 
-  private faultCrash(): void {
+  /**
+   * A member overwrote part of its log and the overwrite is not synced yet: sometimes
+   * crash it now, so the overwritten suffix comes back on restart.
+   */
+  onOverwrite(member: SimMember, syncedInMs: number): void {
+    if (!this.profile.weights.some(([kind]) => kind === 'crash') || !this.host.rng.chance(CRASH_MID_OVERWRITE_CHANCE)) return;
+    if (!this.mayCrashOne()) return;
+    const inc = member.inc;
+    const step = (): void => {
+      if (member.inc !== inc || member.core === undefined || !this.mayCrashOne()) return;
+      this.host.count('crashMidOverwrite');
+      this.host.crash(member, 'crash');
+      this.host.schedule(this.host.rng.intBetween(200, 4000), { type: 'restart', to: member.key });
+    };
+    this.host.schedule(this.host.rng.intBetween(0, Math.max(0, syncedInMs - 1)), { type: 'nemesis', step });
+  }
+
+  /** Crashes keep a majority of the started members up, so the cluster can go on. */
+  private mayCrashOne(): boolean {
     const started = [...this.host.members()].filter((m) => m.started && !m.removed);
     const down = started.filter((m) => m.core === undefined).length;
-    if (down >= Math.floor((started.length - 1) / 2)) return;
+    return down < Math.floor((started.length - 1) / 2);
+  }
+
+  private faultCrash(): void {
+    if (!this.mayCrashOne()) return;
     const candidates = this.host.alive();
     if (candidates.length === 0) return;
     const member = this.host.rng.pick(candidates);

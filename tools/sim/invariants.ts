@@ -13,6 +13,7 @@ export type ViolationKind =
   | 'commit index monotonic'
   | 'acknowledged write lost'
   | 'machine state'
+  | 'spurious election'
   | 'linearizability'
   | 'liveness'
   | 'core assertion';

@@ -1,4 +1,4 @@
-// pnpm sim [--seeds N] [--steps M] [--seed S] [--json] [--trace EVENTS] [--mutation NAME]
+// pnpm sim [--seeds N] [--steps M] [--seed S] [--json] [--trace EVENTS] [--mutation NAME] [--strict-elections]
 // Deterministic: the same arguments print the same stdout, byte for byte (wallMs aside).
 
 import { parseArgs } from 'node:util';
@@ -17,6 +17,7 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     mutation: { type: 'string' },
     trace: { type: 'string', default: '40' },
+    'strict-elections': { type: 'boolean', default: false },
   },
 });
 
@@ -26,8 +27,9 @@ const firstSeed = single ? Number(values.seed) : 1;
 const seeds = single ? 1 : Number(values.seeds);
 const traceEvents = Number(values.trace);
 const mutation = values.mutation as Mutation | undefined;
+const strictElections = values['strict-elections'];
 if (!Number.isInteger(traceEvents) || traceEvents < 0 || !Number.isInteger(steps) || steps <= 0 || !Number.isInteger(firstSeed) || !Number.isInteger(seeds) || seeds <= 0) {
-  process.stderr.write('usage: pnpm sim [--seeds N] [--steps M] [--seed S] [--json] [--trace EVENTS]\n');
+  process.stderr.write('usage: pnpm sim [--seeds N] [--steps M] [--seed S] [--json] [--trace EVENTS] [--mutation NAME] [--strict-elections]\n');
   process.exit(2);
 }
 
@@ -37,9 +39,10 @@ const summary = runBatch({
   seeds,
   steps,
   traceEvents,
+  strictElections,
   ...(mutation === undefined ? {} : { mutation }),
   onSeed: (result, done) => {
-    if (result.violation !== undefined && !values.json) process.stdout.write(`${formatFailure(result, steps, mutation)}\n`);
+    if (result.violation !== undefined && !values.json) process.stdout.write(`${formatFailure(result, steps, mutation, strictElections)}\n`);
     if (done % PROGRESS_EVERY_SEEDS === 0 || done === seeds) {
       const wallS = ((performance.now() - started) / 1000).toFixed(1);
       process.stderr.write(`sim: ${done}/${seeds} seeds, ${wallS}s\n`);
@@ -50,14 +53,14 @@ const wallMs = Math.round(performance.now() - started);
 
 if (values.json) {
   const which = single ? `--seed ${firstSeed}` : `--seeds ${seeds}`;
-  const command = `pnpm sim ${which} --steps ${steps}${mutation === undefined ? '' : ` --mutation ${mutation}`} --json`;
+  const command = `pnpm sim ${which} --steps ${steps}${mutation === undefined ? '' : ` --mutation ${mutation}`}${strictElections ? ' --strict-elections' : ''} --json`;
   const out = {
     command,
     seeds: summary.seeds,
     firstSeed,
     violations: summary.violations,
     violationsByKind: summary.violationsByKind,
-    failingSeeds: summary.failures.map((f) => ({ seed: f.seed, kind: f.violation?.kind, message: f.violation?.message, replay: replayCommand(f.seed, steps, mutation) })),
+    failingSeeds: summary.failures.map((f) => ({ seed: f.seed, kind: f.violation?.kind, message: f.violation?.message, replay: replayCommand(f.seed, steps, mutation, strictElections) })),
     steps: summary.steps,
     simulatedMs: summary.simulatedMs,
     wallMs,

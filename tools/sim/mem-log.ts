@@ -14,6 +14,8 @@ export class SimLog implements LogReader {
   #written = 0;
   readonly #disk = new SimDisk();
   persisted: PersistedState = { term: 0, votedFor: undefined };
+  /** The applied index the member last reported; kept across crashes like Ra's meta store. */
+  lastApplied = 0;
 
   first(): number {
     return (this.#snapshot?.index ?? 0) + 1;

@@ -9,6 +9,8 @@ export interface SimOptions {
   readonly mutation?: Mutation;
   /** Events kept for the trace printed on a violation. */
   readonly traceEvents?: number;
+  /** A spurious election is a violation, not only counted. */
+  readonly strictElections?: boolean;
 }
 
 export const TICK_MS = 500;

@@ -9,6 +9,7 @@ export interface BatchOptions {
   readonly steps: number;
   readonly mutation?: Mutation;
   readonly traceEvents?: number;
+  readonly strictElections?: boolean;
   /** Stops the batch early once this returns true for a seed. */
   readonly stopWhen?: (result: RunResult) => boolean;
   readonly onSeed?: (result: RunResult, done: number) => void;
@@ -54,6 +55,7 @@ export function runBatch(options: BatchOptions): BatchSummary {
       steps: options.steps,
       ...(options.traceEvents === undefined ? {} : { traceEvents: options.traceEvents }),
       ...(options.mutation === undefined ? {} : { mutation: options.mutation }),
+      ...(options.strictElections === true ? { strictElections: true } : {}),
     });
     summary.seeds += 1;
     summary.steps += result.steps;
@@ -81,17 +83,17 @@ export function runBatch(options: BatchOptions): BatchSummary {
   return summary;
 }
 
-export function replayCommand(seed: number, steps: number, mutation?: Mutation): string {
-  return `pnpm sim --seed ${seed} --steps ${steps}${mutation === undefined ? '' : ` --mutation ${mutation}`}`;
+export function replayCommand(seed: number, steps: number, mutation?: Mutation, strictElections = false): string {
+  return `pnpm sim --seed ${seed} --steps ${steps}${mutation === undefined ? '' : ` --mutation ${mutation}`}${strictElections ? ' --strict-elections' : ''}`;
 }
 
-export function formatFailure(result: RunResult, steps: number, mutation?: Mutation): string {
+export function formatFailure(result: RunResult, steps: number, mutation?: Mutation, strictElections = false): string {
   const v = result.violation;
   if (v === undefined) return '';
   return [
     `VIOLATION seed ${result.seed}: ${v.kind} at ${v.atMs}ms`,
     `  ${v.message}`,
-    `  replay: ${replayCommand(result.seed, steps, mutation)}`,
+    `  replay: ${replayCommand(result.seed, steps, mutation, strictElections)}`,
     `  faults: ${result.swarm}`,
     `  last events:`,
     ...result.trace.map((line) => `    ${line}`),

@@ -1,7 +1,7 @@
 // One deterministic simulated run: Raft cores on a simulated network, disk and clock,
 // with faults, clients and invariant checks, all derived from one seed (the VOPR idea).
 
-import { AssertionError, RaftCore, assertNever, sameServer, type Effect, type Event, type Member, type RaftMessage, type ServerId } from '@rafter/raft';
+import { AssertionError, RaftCore, assertNever, sameServer, type Effect, type Event, type Member, type RaftMessage, type ServerId, type SnapshotMeta } from '@rafter/raft';
 import { checkLinearizable, registerModel } from '../check/index.js';
 import { SimClients } from './clients.js';
 import { FaultInjector } from './faults.js';
@@ -42,12 +42,13 @@ export class Simulation implements SimHost {
   readonly #trace: string[] = [];
   readonly profile: SwarmProfile;
   readonly #injector: FaultInjector;
-  readonly #elections = new ElectionWatch(this);
+  readonly #elections: ElectionWatch;
   readonly #clients = new SimClients(this);
   #now = 0;
   #steps = 0;
   #phase: 'faults' | 'liveness' | 'done' = 'faults';
   #healAtMs = 0;
+  #quietUntilMs: number | undefined;
 
   constructor(readonly options: o.SimOptions) {
     const root = new Prng(options.seed);
@@ -56,6 +57,7 @@ export class Simulation implements SimHost {
     this.profile = drawProfile(root.fork());
     this.network.setRates(this.profile.network);
     this.#injector = new FaultInjector(this, this.profile);
+    this.#elections = new ElectionWatch(this, options.strictElections === true);
     const total = this.rng.intBetween(o.MEMBERS_MIN, o.MEMBERS_MAX);
     const initial = Math.max(o.MEMBERS_MIN, total - this.rng.intBetween(0, 2));
     const ids: ServerId[] = [];
@@ -115,6 +117,9 @@ export class Simulation implements SimHost {
 
   private checkLiveness(): void {
     if (this.#clients.probeDone && this.#clients.idle()) {
+      // Then a quiet period with one follower restarted: no election may follow it.
+      this.#quietUntilMs ??= this.#elections.startQuietPeriod();
+      if (this.#now < this.#quietUntilMs) return;
       const leader = this.leader();
       if (leader !== undefined) this.invariants.checkAckedAt(leader.key, leader.log);
       this.#phase = 'done';
@@ -191,7 +196,7 @@ export class Simulation implements SimHost {
       log: member.log,
       machine,
       random: rng,
-      persisted: member.log.persisted,
+      persisted: { ...member.log.persisted, lastApplied: member.log.lastApplied },
       initialMembers: member.initialMembers,
       machineState: member.log.snapshotState(),
       ...(this.options.mutation === undefined ? {} : { mutation: this.options.mutation }),
@@ -223,16 +228,36 @@ export class Simulation implements SimHost {
   private execute(member: SimMember, step: () => Effect[]): void {
     const core = member.core;
     if (core === undefined) return;
+    let synced: { term: number; votedFor: ServerId | undefined } | undefined;
+    let snapshotted: SnapshotMeta | undefined;
     try {
       const effects = step();
       // The simulated log asserts the core keeps its side of the LogReader contract.
-      for (const effect of effects) this.perform(member, core, effect);
+      for (const effect of effects) {
+        this.perform(member, core, effect);
+        if (effect.kind === 'persist' && effect.sync) synced = { term: effect.term, votedFor: effect.votedFor };
+        if (effect.kind === 'snapshot') snapshotted = effect.meta;
+      }
+      // Stored lazily, like Ra's meta store: a restart re-applies up to it.
+      member.log.lastApplied = core.lastApplied;
     } catch (error) {
       if (!(error instanceof AssertionError)) throw error;
       this.invariants.fail('core assertion', `${member.key}: ${error.message}`);
       return;
     }
     if (member.core !== core) return;
+    if (synced !== undefined) {
+      // The simulated disk syncs at once: the vote is durable right after its effect.
+      const vote = synced;
+      this.execute(member, () => core.step({ type: 'persisted', term: vote.term, votedFor: vote.votedFor }));
+      if (member.core !== core) return;
+    }
+    if (snapshotted !== undefined) {
+      // The simulated disk writes snapshots at once.
+      const meta = snapshotted;
+      this.execute(member, () => core.step({ type: 'snapshot_written', meta, outcome: 'written' }));
+      if (member.core !== core) return;
+    }
     const installed = member.installed;
     if (installed !== undefined) {
       member.installed = undefined;
@@ -275,14 +300,18 @@ export class Simulation implements SimHost {
         return this.appendToDisk(member, effect.entries);
       case 'reply':
         return this.#clients.replyTo(effect.to as { client: number; opId: number }, effect.reply);
-      case 'setTimer': {
-        const gen = (member.timers.get(effect.timer) ?? 0) + 1;
-        member.timers.set(effect.timer, gen);
-        this.schedule(effect.afterMs, { type: 'timer', to: member.key, inc: member.inc, timer: effect.timer, gen });
+      case 'setTimer':
+        // Cancelled and replaced timers still fire: the core drops them by generation.
+        this.schedule(effect.afterMs, { type: 'timer', to: member.key, inc: member.inc, timer: effect.timer, gen: effect.generation });
         return;
-      }
       case 'cancelTimer':
-        member.timers.set(effect.timer, (member.timers.get(effect.timer) ?? 0) + 1);
+        return;
+      case 'continue':
+        this.schedule(0, { type: 'core', to: member.key, inc: member.inc, event: { type: 'continue' } });
+        return;
+      case 'invalidMessage':
+        // Correct peers never send one: in the simulator it is a bug.
+        this.invariants.fail('core assertion', `${member.key}: invalid ${effect.type} from ${effect.from.name}: ${effect.reason}`);
         return;
       case 'snapshot':
         member.log.takeSnapshot(effect.meta, effect.machineState);
@@ -323,12 +352,14 @@ export class Simulation implements SimHost {
   }
 
   private appendToDisk(member: SimMember, entries: readonly import('@rafter/raft').LogEntry[]): void {
+    const overwrites = entries[0]!.index <= member.log.last().index;
     member.log.append(entries);
     this.invariants.onAppend(member.key, entries, member.log);
     const slow = this.#now < member.diskSlowUntilMs ? 20 : 1;
     const doneAt = Math.max(this.#now + this.net.intBetween(1, 8) * slow, member.diskFreeAtMs);
     member.diskFreeAtMs = doneAt;
     this.#queue.push(doneAt, { type: 'disk', to: member.key, inc: member.inc });
+    if (overwrites && this.#phase === 'faults') this.#injector.onOverwrite(member, doneAt - this.#now);
   }
 
   private sendSnapshotChunk(member: SimMember, to: ServerId, term: number, meta: import('@rafter/raft').SnapshotMeta, chunkIndex: number): void {
@@ -390,10 +421,10 @@ export class Simulation implements SimHost {
       }
       case 'timer': {
         const member = this.#members.get(event.to);
-        if (member?.core === undefined || member.inc !== event.inc || member.timers.get(event.timer) !== event.gen) return;
-        this.note(`${event.to} <- timeout ${event.timer}`);
+        if (member?.core === undefined || member.inc !== event.inc) return;
         const core = member.core;
-        return this.execute(member, () => core.step({ type: 'timeout', timer: event.timer }));
+        if (core.timerGeneration(event.timer) === event.gen) this.note(`${event.to} <- timeout ${event.timer}`);
+        return this.execute(member, () => core.step({ type: 'timeout', timer: event.timer, generation: event.gen }));
       }
       case 'disk': {
         const member = this.#members.get(event.to);

@@ -45,6 +45,14 @@ export function describeEvent(event: Event): string {
       return `written ${event.index}/${event.term}`;
     case 'timeout':
       return `timeout ${event.timer}`;
+    case 'continue':
+      return 'continue';
+    case 'write_failed':
+      return `write_failed ${event.index} ${event.reason}`;
+    case 'snapshot_written':
+      return `snapshot_written ${event.meta.index}/${event.meta.term} ${event.outcome}`;
+    case 'persisted':
+      return `persisted t${event.term} vote=${event.votedFor?.name ?? '-'}`;
     case 'leader_down':
       return `DOWN ${event.id.name}`;
     case 'node_maybe_down':

@@ -4,7 +4,7 @@ import type { ServerId } from './internal/core/log.js';
 import type { ReplyErrorCode } from './internal/core/types.js';
 import type { LogErrorCode } from './internal/log/errors.js';
 
-export type RafterErrorCode = ReplyErrorCode | LogErrorCode | 'RAFTER_TIMEOUT' | 'RAFTER_ASSERTION';
+export type RafterErrorCode = ReplyErrorCode | LogErrorCode | 'RAFTER_TIMEOUT' | 'RAFTER_ASSERTION' | 'RAFTER_MACHINE_FAILED' | 'RAFTER_CORRUPT_STATE' | 'RAFTER_WRITE_FAILED';
 
 export class RafterError extends Error {
   constructor(
@@ -81,6 +81,48 @@ export class MachineVersionTooOldError extends RafterError {
   }
 }
 
+/** The machine's apply threw: the server stops, as a crashing Ra machine stops its server. */
+export class MachineFailedError extends RafterError {
+  constructor(
+    readonly server: ServerId,
+    readonly index: number,
+    override readonly cause: unknown,
+  ) {
+    super('RAFTER_MACHINE_FAILED', `server ${server.name} stopped: the machine threw applying entry ${index} (${String(cause)}); fix the machine and restart the server`);
+    this.name = 'MachineFailedError';
+  }
+}
+
+/** What the server recovered cannot be right (say, a persisted term below the log's last term). */
+export class CorruptStateError extends RafterError {
+  constructor(
+    readonly server: ServerId,
+    detail: string,
+  ) {
+    super('RAFTER_CORRUPT_STATE', `server ${server.name} cannot start: ${detail}; restore its data directory or delete the server and re-add it`);
+    this.name = 'CorruptStateError';
+  }
+}
+
+/** The log could not be written: the server stops rather than acknowledge entries it may not hold. */
+export class WriteFailedError extends RafterError {
+  constructor(
+    readonly server: ServerId,
+    readonly index: number,
+    readonly reason: string,
+  ) {
+    super('RAFTER_WRITE_FAILED', `server ${server.name} stopped: writing its log from index ${index} failed (${reason}); check the disk and restart the server`);
+    this.name = 'WriteFailedError';
+  }
+}
+
+export class QueryFailedError extends RafterError {
+  constructor(readonly server: ServerId) {
+    super('RAFTER_QUERY_FAILED', `the query function threw on server ${server.name}; the server carries on, fix the query`);
+    this.name = 'QueryFailedError';
+  }
+}
+
 /** Maps an error reply of the core to its error class. */
 export function errorFromReply(code: ReplyErrorCode, server: ServerId, leader: ServerId | undefined): RafterError {
   switch (code) {
@@ -100,5 +142,7 @@ export function errorFromReply(code: ReplyErrorCode, server: ServerId, leader: S
       return new AlreadyMemberError(server);
     case 'RAFTER_MACHINE_VERSION_TOO_OLD':
       return new MachineVersionTooOldError(server);
+    case 'RAFTER_QUERY_FAILED':
+      return new QueryFailedError(server);
   }
 }

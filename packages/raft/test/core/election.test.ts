@@ -2,7 +2,8 @@
 // and the shell events that trigger elections (no heartbeats exist to time out on).
 
 import { describe, expect, it } from 'vitest';
-import { Cluster, MemLog, counter, entry, fmt, id, newCore, voters } from './harness.js';
+import { CorruptStateError } from '../../src/index.js';
+import { Cluster, MemLog, counter, entry, fmt, id, newCore, voters, timeout } from './harness.js';
 
 const started = (name = 'n1', log = new MemLog(), extra = {}) => {
   const core = newCore(name, log, extra);
@@ -26,6 +27,20 @@ describe('starting', () => {
     expect(core.step({ type: 'message', from: id('n1'), msg })).toEqual([]);
   });
 
+  it('refuses to start with a persisted term below its log\'s last term (typed error)', () => {
+    const log = new MemLog();
+    log.append([entry(1, 1), entry(2, 3)]);
+    let error: unknown;
+    try {
+      started('n1', log, { persisted: { term: 2, votedFor: undefined } });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(CorruptStateError);
+    expect((error as CorruptStateError).code).toBe('RAFTER_CORRUPT_STATE');
+    expect((error as Error).message).toContain('persisted term 2 is below its log\'s last term 3');
+  });
+
   it('restores term and vote from persisted state', () => {
     const { core } = started('n1', new MemLog(), { persisted: { term: 7, votedFor: id('n2') } });
     expect([core.currentTerm, core.votedFor?.name]).toEqual([7, 'n2']);
@@ -35,7 +50,7 @@ describe('starting', () => {
 describe('pre-vote', () => {
   it('an election timeout starts a pre-vote without raising the term', () => {
     const { core } = started();
-    expect(core.step({ type: 'timeout', timer: 'election' }).map(fmt)).toEqual([
+    expect(core.step(timeout(core)).map(fmt)).toEqual([
       'role pre_vote t0 leader=-',
       '-> n2 pre_vote t0 last=0/0 v1',
       '-> n3 pre_vote t0 last=0/0 v1',
@@ -44,22 +59,39 @@ describe('pre-vote', () => {
     expect(core.currentTerm).toBe(0);
   });
 
-  it('a pre-vote majority starts the real election: the vote is persisted before any request', () => {
+  it('a pre-vote majority starts the real election: no request leaves before the vote is durable', () => {
     const { core } = started();
-    core.step({ type: 'timeout', timer: 'election' });
+    core.step(timeout(core));
     expect(core.step({ type: 'message', from: id('n2'), msg: { type: 'pre_vote_reply', term: 0, granted: true, token: 1 } }).map(fmt)).toEqual([
-      'persist t1 vote=n1',
+      'persist t1 vote=n1 sync',
       'role candidate t1 leader=-',
-      '-> n2 request_vote t1 last=0/0',
-      '-> n3 request_vote t1 last=0/0',
       'timer election 500',
     ]);
+    // A notice for another vote (an older one, say) releases nothing.
+    expect(core.step({ type: 'persisted', term: 1, votedFor: id('n2') })).toEqual([]);
+    expect(core.step({ type: 'persisted', term: 1, votedFor: id('n1') }).map(fmt)).toEqual([
+      '-> n2 request_vote t1 last=0/0',
+      '-> n3 request_vote t1 last=0/0',
+    ]);
+  });
+
+  it('a candidate alone in its cluster leads only once its vote is durable', () => {
+    const core = newCore('n1', new MemLog(), { initialMembers: voters('n1') });
+    core.start();
+    expect(core.step(timeout(core)).map(fmt)).toEqual([
+      'role pre_vote t0 leader=-',
+      'timer election 500',
+      'persist t1 vote=n1 sync',
+      'role candidate t1 leader=-',
+      'timer election 500',
+    ]);
+    expect(core.step({ type: 'persisted', term: 1, votedFor: id('n1') }).map(fmt)).toContain('role leader t1 leader=n1');
   });
 
   it('ignores pre-vote replies of an earlier round', () => {
     const { core } = started();
-    core.step({ type: 'timeout', timer: 'election' });
-    core.step({ type: 'timeout', timer: 'election' });
+    core.step(timeout(core));
+    core.step(timeout(core));
     expect(core.step({ type: 'message', from: id('n2'), msg: { type: 'pre_vote_reply', term: 0, granted: true, token: 1 } })).toEqual([]);
     expect(core.role).toBe('pre_vote');
   });
@@ -104,7 +136,9 @@ describe('votes', () => {
 
   it('grants one vote per term, persisting it before the reply', () => {
     const { core } = started();
-    expect(core.step(vote('n2', 1)).map(fmt)).toEqual(['persist t1 vote=-', 'persist t1 vote=n2', 'timer election 500', '-> n2 vote_reply t1 granted']);
+    // Only the vote is synced, not the term bump before it; the reply waits for it.
+    expect(core.step(vote('n2', 1)).map(fmt)).toEqual(['persist t1 vote=- ', 'persist t1 vote=n2 sync', 'timer election 500'].map((l) => l.trim()));
+    expect(core.step({ type: 'persisted', term: 1, votedFor: id('n2') }).map(fmt)).toEqual(['-> n2 vote_reply t1 granted']);
     expect(core.step(vote('n3', 1)).map(fmt)).toEqual(['-> n3 vote_reply t1 denied']);
     // A repeated request from the same candidate gets the same answer.
     expect(core.step(vote('n2', 1)).map(fmt)).toEqual(['timer election 500', '-> n2 vote_reply t1 granted']);
@@ -113,7 +147,7 @@ describe('votes', () => {
   it('denies a candidate whose log is behind, but still adopts its term', () => {
     const log = new MemLog();
     log.append([entry(1, 1), entry(2, 1)]);
-    const { core } = started('n1', log);
+    const { core } = started('n1', log, { persisted: { term: 1, votedFor: undefined } });
     expect(core.step(vote('n2', 3, 1, 1)).map(fmt)).toEqual(['persist t3 vote=-', '-> n2 vote_reply t3 denied']);
   });
 
@@ -197,7 +231,7 @@ describe('election triggers', () => {
     // Every follower's monitor fires; one that still heard a live leader would refuse.
     c.step('n2', { type: 'leader_down', id: id('n1') });
     c.step('n3', { type: 'leader_down', id: id('n1') });
-    c.step('n2', { type: 'timeout', timer: 'election' });
+    c.step('n2', timeout(c.core('n2'), 'election'));
     c.stabilize();
     expect(c.core('n2').role).toBe('leader');
     c.isolated.delete('n1');

@@ -15,6 +15,7 @@ import {
   type RaftMessage,
   type ServerId,
   type SnapshotMeta,
+  type TimerName,
 } from '../../src/index.js';
 
 export class MemLog implements LogReader {
@@ -85,6 +86,11 @@ export function counter(version = 1, releaseEvery = 0): CoreMachine {
 
 export const minRandom = { intBetween: (min: number) => min };
 
+/** The timeout event of the timer `core` last set. */
+export function timeout(core: RaftCore, timer: TimerName = 'election'): Event {
+  return { type: 'timeout', timer, generation: core.timerGeneration(timer) };
+}
+
 export function entry(index: number, term: number, command: unknown = 1): LogEntry {
   return { index, term, payload: { type: 'command', command } };
 }
@@ -131,7 +137,7 @@ export function fmtMessage(msg: RaftMessage): string {
 export function fmt(effect: Effect): string {
   switch (effect.kind) {
     case 'persist':
-      return `persist t${effect.term} vote=${effect.votedFor?.name ?? '-'}`;
+      return `persist t${effect.term} vote=${effect.votedFor?.name ?? '-'}${effect.sync ? ' sync' : ''}`;
     case 'send':
       return `-> ${effect.to.name} ${fmtMessage(effect.msg)}`;
     case 'append':
@@ -161,6 +167,10 @@ export function fmt(effect: Effect): string {
       return `role ${effect.role} t${effect.term} leader=${effect.leader?.name ?? '-'}`;
     case 'removed':
       return 'removed';
+    case 'continue':
+      return 'continue';
+    case 'invalidMessage':
+      return `invalid ${effect.type} from ${effect.from.name}: ${effect.reason}`;
   }
 }
 
@@ -209,7 +219,7 @@ export class Cluster {
       machine: counter(),
       random: minRandom,
       initialMembers: members,
-      persisted: { term: old.currentTerm, votedFor: old.votedFor },
+      persisted: { term: old.currentTerm, votedFor: old.votedFor, lastApplied: old.lastApplied },
       ...(log.snap === undefined ? {} : { machineState: log.snapState }),
       ...config,
     });
@@ -235,17 +245,24 @@ export class Cluster {
   take(name: string, effects: readonly Effect[]): string[] {
     const log = this.log(name);
     const lines: string[] = [];
+    let synced: { term: number; votedFor: ServerId | undefined } | undefined;
+    let snapshotted: SnapshotMeta | undefined;
     for (const effect of effects) {
       lines.push(fmt(effect));
       if (effect.kind === 'send') this.queue.push({ from: id(name), to: effect.to, msg: effect.msg });
       if (effect.kind === 'append') log.append(effect.entries);
-      if (effect.kind === 'snapshot') log.takeSnapshot(effect.meta, effect.machineState);
+      if (effect.kind === 'snapshot') {
+        log.takeSnapshot(effect.meta, effect.machineState);
+        snapshotted = effect.meta;
+      }
       if (effect.kind === 'sendSnapshotChunk') {
         const data = JSON.stringify(log.snapState);
         const last = effect.chunkIndex === this.snapshotChunks - 1;
         this.queue.push({ from: id(name), to: effect.to, msg: { type: 'install_snapshot', term: effect.term, leaderId: id(name), meta: effect.meta, chunkIndex: effect.chunkIndex, last, data: last ? data : '' } });
       }
       if (effect.kind === 'installSnapshot') this.pendingInstall.push({ name, meta: effect.meta });
+      if (effect.kind === 'continue') this.continues.push(name);
+      if (effect.kind === 'persist' && effect.sync && this.syncVotes) synced = { term: effect.term, votedFor: effect.votedFor };
     }
     this.out.push(...lines.map((line) => `${name}: ${line}`));
     // A shell notifies the core of an install before anything else reaches it.
@@ -254,9 +271,15 @@ export class Cluster {
       this.log(install.name).install(install.meta, state);
       this.step(install.name, { type: 'snapshot_installed', meta: install.meta, machineState: state });
     }
+    if (synced !== undefined) this.step(name, { type: 'persisted', term: synced.term, votedFor: synced.votedFor });
+    if (snapshotted !== undefined) this.step(name, { type: 'snapshot_written', meta: snapshotted, outcome: 'written' });
+    for (const owed of this.continues.splice(0)) this.step(owed, { type: 'continue' });
     return lines;
   }
 
+  continues: string[] = [];
+  /** Report votes durable right after their persist effect (a test may hold them back). */
+  syncVotes = true;
   pendingInstall: { name: string; meta: SnapshotMeta }[] = [];
 
   /** Delivers one queued message; returns false when none is left. */

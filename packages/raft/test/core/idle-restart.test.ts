@@ -4,7 +4,7 @@
 // them all at once, so this runs over 100 idle clusters.
 
 import { describe, expect, it } from 'vitest';
-import { Cluster, id } from './harness.js';
+import { Cluster, id, timeout } from './harness.js';
 
 const CLUSTERS = 100;
 
@@ -28,7 +28,7 @@ describe('a restarted member in an idle cluster', () => {
       const term = c.core('n1').currentTerm;
       c.restart(restarted);
       // Its leaderless election timer fires before it hears from the idle leader.
-      c.step(restarted, { type: 'timeout', timer: 'election' });
+      c.step(restarted, timeout(c.core(restarted)));
       if (i % 3 === 1) {
         // The other follower suspected the leader's node for a moment: the leader's
         // re-assertion clears its pending election too.

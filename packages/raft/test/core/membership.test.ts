@@ -2,7 +2,8 @@
 // transfer, and machine versioning.
 
 import { describe, expect, it } from 'vitest';
-import { Cluster, counter, id, voters } from './harness.js';
+import { CLUSTER_HISTORY_MAX } from '../../src/internal/core/limits.js';
+import { Cluster, counter, id, voters, timeout } from './harness.js';
 
 const elected = () => {
   const c = new Cluster(['n1', 'n2', 'n3']);
@@ -100,6 +101,28 @@ describe('membership', () => {
   });
 });
 
+describe('configuration history', () => {
+  it('is compacted as changes apply, with no snapshot, and a restart replays more changes than it keeps', () => {
+    const c = elected();
+    c.isolated.add('n4');
+    const changes = CLUSTER_HISTORY_MAX + 100;
+    for (let i = 0; i < changes; i += 1) {
+      const event = i % 2 === 0
+        ? { type: 'add_member' as const, member: { id: id('n4'), membership: 'non_voter' as const }, from: i }
+        : { type: 'remove_member' as const, id: id('n4'), from: i };
+      expect(c.step('n1', event).some((line) => line.includes('RAFTER_'))).toBe(false);
+      c.stabilize();
+    }
+    expect(c.log('n1').snap).toBeUndefined();
+    expect(c.core('n1').cluster.current().members.map((m) => m.id.name)).toEqual(['n1', 'n2', 'n3']);
+    c.restart('n2');
+    expect(c.core('n2').cluster.current().index).toBe(c.core('n1').cluster.current().index);
+    c.step('n1', { type: 'command', command: 1, priority: 'normal', from: 'after' });
+    c.stabilize();
+    expect(c.core('n2').commitIndex).toBe(c.core('n1').commitIndex);
+  });
+});
+
 describe('leadership transfer', () => {
   it('hands over to a caught-up voter, which is elected without pre-vote', () => {
     const c = elected();
@@ -132,7 +155,7 @@ describe('leadership transfer', () => {
     c.isolated.add('n2');
     c.step('n1', { type: 'transfer_leadership', to: id('n2'), from: 't' });
     c.stabilize();
-    expect(c.step('n1', { type: 'timeout', timer: 'condition' })).toEqual(['cancel condition', 'role follower t1 leader=-', 'timer election 500']);
+    expect(c.step('n1', timeout(c.core('n1'), 'condition'))).toEqual(['cancel condition', 'role follower t1 leader=-', 'timer election 500']);
   });
 });
 

@@ -89,12 +89,36 @@ describe('follower', () => {
     expect(core.machineState).toBe(2);
   });
 
-  it('asserts rather than overwrite a committed entry', () => {
+  it('drops and reports, rather than overwrite a committed entry', () => {
     const { core, log } = follower();
     applyLogEffects(log, core.step(append(1, 0, 0, [entry(1, 1), entry(2, 1)], 2)));
     expect(core.commitIndex).toBe(2);
-    // A leader of the same term cannot send a different entry at 2: that is our bug, not input.
-    expect(() => core.step(append(2, 1, 1, [entry(2, 2)]))).toThrow(/overwriting committed 2/);
+    // No correct leader sends a different entry at 2: a peer's input, never asserted on.
+    const out = core.step(append(2, 1, 1, [entry(2, 2)])).map(fmt);
+    expect(out.at(-1)).toBe('invalid append_entries from n1: n2@n2 term 2: entries conflict at or below our commit index 2');
+    expect(out.some((line) => line.startsWith('append ['))).toBe(false);
+    expect(log.termAt(2)).toBe(1);
+  });
+
+  it.each([
+    ['a gap between entries', append(1, 0, 0, [entry(1, 1), entry(3, 1)]), 'entry 3/1 at 2'],
+    ['an entry of a later term than the message', append(1, 0, 0, [entry(1, 2)]), 'entry 1/2 at 1'],
+    ['terms falling along the log', append(2, 0, 0, [entry(1, 2), entry(2, 1)]), 'entry 2/1 at 2'],
+    ['a negative index', append(1, -1, 0, []), 'after -1/0'],
+  ])('drops a malformed append (%s) with a report instead of asserting', (_, event, reason) => {
+    const { core } = follower();
+    const out = core.step(event).map(fmt);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toContain(reason);
+    expect(core.leaderId).toBeUndefined();
+  });
+
+  it('drops an acknowledgement past the leader\'s log', () => {
+    const c = new Cluster(['n1', 'n2', 'n3']);
+    c.elect('n1');
+    const out = c.step('n1', { type: 'message', from: id('n2'), msg: { type: 'append_entries_reply', term: 1, success: true, nextIndex: 100, lastIndex: 99, lastTerm: 1, machineVersion: 1 } });
+    expect(out).toEqual(['invalid append_entries_reply from n2: n1@n1 term 1: n2 acked 99 past our last 1']);
+    expect(c.core('n1').peers.get('n2@n2')?.matchIndex).toBe(1);
   });
 
   it('redirects commands to the leader', () => {

@@ -4,20 +4,26 @@
 
 import { assert, assertNever } from './assert.js';
 import type { RaftCore } from './core.js';
-import { APPLY_BATCH_ENTRIES_MAX } from './limits.js';
 import type { LogEntry } from './log.js';
-import type { MachineEffect } from './types.js';
+import type { ApplyResult, MachineEffect } from './types.js';
+import { MachineFailedError } from '../../errors.js';
 
+/** Applies at most the step's budget (APPLY_BATCH_ENTRIES_MAX); more owes a `continue`. */
 export function applyCommitted(core: RaftCore): void {
   const to = Math.min(core.commitIndex, core.log.last().index);
-  while (core.lastApplied < to && !core.upgradeRequired) {
-    const batchTo = Math.min(to, core.lastApplied + APPLY_BATCH_ENTRIES_MAX);
-    const entries = core.log.entries(core.lastApplied + 1, batchTo);
-    assert(entries.length === batchTo - core.lastApplied, `${core.key} term ${core.currentTerm}: log misses entries ${core.lastApplied + 1}..${batchTo}`);
+  if (core.lastApplied < to && !core.upgradeRequired) {
+    const batchTo = Math.min(to, core.lastApplied + core.applyBudget);
+    core.applyOwed = batchTo < to;
+    const from = core.lastApplied + 1;
+    const entries = core.log.entries(from, batchTo);
+    if (entries.length !== batchTo - core.lastApplied) assert(false, `${core.key} term ${core.currentTerm}: log misses entries ${from}..${batchTo}`);
+    core.applyBudget -= entries.length;
     for (const entry of entries) {
       if (!applyEntry(core, entry)) break;
     }
   }
+  // Configurations at or below the applied index are never truncated: keep the latest.
+  core.cluster.compactTo(core.lastApplied);
 }
 
 /** Returns false when applying must stop (a machine version this code cannot run). */
@@ -27,7 +33,13 @@ function applyEntry(core: RaftCore, entry: LogEntry): boolean {
   switch (payload.type) {
     case 'command': {
       const meta = { index: entry.index, term: entry.term, machineVersion: core.machineVersion };
-      const result = core.machine.apply(meta, payload.command, core.machineState);
+      let result: ApplyResult;
+      try {
+        result = core.machine.apply(meta, payload.command, core.machineState);
+      } catch (error) {
+        // Nothing of the entry took effect; the server stops, as a crashing Ra machine does.
+        return core.stopWith(new MachineFailedError(core.id, entry.index, error));
+      }
       core.machineState = result.state;
       core.lastApplied = entry.index;
       replyApplied(core, entry.index, entry.term, result.reply);
@@ -65,7 +77,9 @@ function replyApplied(core: RaftCore, index: number, term: number, reply: unknow
 function onMachineEffect(core: RaftCore, effect: MachineEffect): void {
   if (effect.type === 'release_cursor') {
     assert(effect.index <= core.lastApplied, `${core.key}: release cursor ${effect.index} past applied ${core.lastApplied}`);
-    core.pendingReleaseCursor = { index: effect.index, state: effect.state, machineVersion: core.machineVersion };
+    // The configuration is taken now: the history is compacted to the applied index.
+    const members = core.cluster.at(effect.index).members;
+    core.pendingReleaseCursor = { index: effect.index, state: effect.state, machineVersion: core.machineVersion, members };
     return;
   }
   if (core.role === 'leader') core.machineEffects.push(effect);

@@ -45,8 +45,13 @@ export class ClusterHistory {
   push(config: ClusterConfig): void {
     assert(config.index > this.current().index, `cluster config at ${config.index} not after ${this.current().index}`);
     assert(config.members.length <= CLUSTER_MEMBERS_MAX, `cluster of ${config.members.length} members`);
+    // A leader appends a change only once its latest one committed, so every config but
+    // the latest in a log is committed and never truncated; the oldest only serves at()
+    // for a release cursor far behind (at() then answers with the oldest kept, as Ra
+    // records the current cluster). This bounds the history while applying lags (a
+    // restart before re-applying, a member waiting for an upgrade).
+    if (this.#configs.length >= CLUSTER_HISTORY_MAX) this.#configs.shift();
     this.#configs.push(config);
-    assert(this.#configs.length <= CLUSTER_HISTORY_MAX, `${this.#configs.length} cluster configs kept`);
   }
 
   /** The log was overwritten from `index`: configs set there or later are gone. */

@@ -3,9 +3,10 @@
 // Role handlers live in election.ts, follower.ts, leader.ts, snapshot.ts, query.ts.
 
 import { applyCommitted } from './apply.js';
+import { CorruptStateError, WriteFailedError } from '../../errors.js';
 import { assert, assertNever } from './assert.js';
 import { ClusterHistory, findMember, isVoter, sameServer, serverKey } from './cluster.js';
-import { onElectionTimeout, onPreVote, onPreVoteReply, onRequestVote, onRequestVoteReply, startElection, startPreVote } from './election.js';
+import { onVotePersisted, onElectionTimeout, onPreVote, onPreVoteReply, onRequestVote, onRequestVoteReply, startElection, startPreVote } from './election.js';
 import { onAppendEntries, onFollowerWritten, onHeartbeat } from './follower.js';
 import {
   addMember,
@@ -21,10 +22,11 @@ import {
   flushLowPriority,
 } from './leader.js';
 import * as limits from './limits.js';
-import type { LogReader, Member, ServerId } from './log.js';
+import type { LogReader, Member, ServerId, SnapshotMeta } from './log.js';
 import { LogView } from './log-view.js';
-import { onQuery, failQueries } from './query.js';
-import { onInstallSnapshot, onInstallSnapshotReply, onSnapshotInstalled, trySnapshot } from './snapshot.js';
+import { checkMessage } from './check-message.js';
+import { onQuery, failQueries, processQueries } from './query.js';
+import { onInstallSnapshot, onInstallSnapshotReply, onSnapshotInstalled, onSnapshotWritten, trySnapshot } from './snapshot.js';
 import type { ElectionReason, LowCommand, Mutation, PendingQuery, Peer, ReceivingSnapshot } from './state.js';
 import type {
   CoreMachine,
@@ -39,6 +41,7 @@ import type {
   ReplyErrorCode,
   ReplyTo,
   Role,
+  TimerName,
 } from './types.js';
 
 export interface CoreConfig {
@@ -78,6 +81,8 @@ export class RaftCore {
   readonly mutation: Mutation | undefined;
 
   role: Role = 'recover';
+  /** Why the core stopped, when a machine or the log failed. */
+  failure: Error | undefined = undefined;
   currentTerm: number;
   votedFor: ServerId | undefined;
   leaderId: ServerId | undefined = undefined;
@@ -109,9 +114,21 @@ export class RaftCore {
   noopIndex = 0;
   normalAppended = false;
 
-  pendingReleaseCursor: { index: number; state: unknown; machineVersion: number } | undefined = undefined;
+  /** Entries this step may still apply; past it the rest wait for a `continue` event. */
+  applyBudget = 0;
+  applyOwed = false;
+
+  /** A `snapshot` effect not yet answered by `snapshot_written`. */
+  snapshotInFlight: SnapshotMeta | undefined = undefined;
+  /** Release cursors storage declined (policy), for the shell's metrics. */
+  snapshotsDeclined = 0;
+
+  pendingReleaseCursor: { index: number; state: unknown; machineVersion: number; members: readonly Member[] } | undefined = undefined;
 
   #out: Effect[] = [];
+  #voteInFlight: { term: number; votedFor: ServerId } | undefined = undefined;
+  #held: { to: ServerId; msg: RaftMessage }[] = [];
+  readonly #timerGenerations: Record<TimerName, number> = { election: 0, condition: 0 };
   #appendSlot = -1;
   /** Shell-bound machine effects gathered during a step (leader only). */
   machineEffects: MachineEffect[] = [];
@@ -127,10 +144,16 @@ export class RaftCore {
     this.mutation = config.mutation;
     this.currentTerm = config.persisted?.term ?? 0;
     this.votedFor = config.persisted?.votedFor;
+    const lastTerm = config.log.last().term;
+    // A term is persisted before any entry of it is appended, so the log cannot be ahead.
+    if (lastTerm > this.currentTerm) throw new CorruptStateError(config.id, `its persisted term ${this.currentTerm} is below its log's last term ${lastTerm}`);
     const snapshot = config.log.snapshot();
     assert(snapshot === undefined || config.machineState !== undefined, `${this.key}: snapshot at ${snapshot?.index} without machine state`);
     this.commitIndex = snapshot?.index ?? 0;
     this.lastApplied = this.commitIndex;
+    // Applied means committed, and committed entries are never overwritten: what the log
+    // still holds up to the stored applied index is committed (re-applied in start()).
+    this.commitIndex = Math.max(this.commitIndex, Math.min(config.persisted?.lastApplied ?? 0, config.log.last().index));
     this.machineState = snapshot === undefined ? config.machine.init() : config.machineState;
     this.machineVersion = snapshot?.machineVersion ?? 0;
     this.upgradeRequired = this.machineVersion > config.machine.version;
@@ -142,10 +165,16 @@ export class RaftCore {
   /** Leaves recovery: the shell calls it once, before the first event. */
   start(): Effect[] {
     assert(this.role === 'recover', `${this.key}: start in ${this.role}`);
-    return this.run(() => this.becomeFollower(this.currentTerm, undefined));
+    // Re-applies up to the recovered commit index while in `recover`: a member that is
+    // not leading passes on no machine effects and sends no replies (as Ra recovers).
+    return this.run(() => {
+      this.applyCommitted();
+      this.becomeFollower(this.currentTerm, undefined);
+    });
   }
 
   step(event: Event): Effect[] {
+    if (this.failure !== undefined) throw this.failure;
     if (this.role === 'stopped') return [];
     assert(this.role !== 'recover', `${this.key}: event ${event.type} before start`);
     // The log already holds the snapshot: nothing may come between install and its notice.
@@ -159,6 +188,8 @@ export class RaftCore {
     this.#out = [];
     this.#appendSlot = -1;
     this.normalAppended = false;
+    this.applyBudget = limits.APPLY_BATCH_ENTRIES_MAX;
+    this.applyOwed = false;
     const commitBefore = this.commitIndex;
     body();
     assert(this.commitIndex >= commitBefore, `${this.key} term ${this.currentTerm}: commit index fell from ${commitBefore} to ${this.commitIndex}`);
@@ -166,6 +197,7 @@ export class RaftCore {
     if (this.role === 'leader') replicateAll(this);
     trySnapshot(this);
     this.flushMachineEffects();
+    if (this.applyOwed) this.emit({ kind: 'continue' });
     const pending = this.log.takePending();
     assert((pending.length > 0) === (this.#appendSlot >= 0), `${this.key}: append slot ${this.#appendSlot} for ${pending.length} entries`);
     if (pending.length > 0) this.#out[this.#appendSlot] = { kind: 'append', entries: pending };
@@ -225,9 +257,21 @@ export class RaftCore {
       case 'message':
         return this.onMessage(event.from, event.msg);
       case 'written':
+        // Stale: the entry was overwritten since it was written.
+        if (this.log.termAt(event.index) !== event.term) return;
         return this.onWritten();
+      case 'write_failed':
+        return this.stopWith(new WriteFailedError(this.id, event.index, event.reason));
+      case 'snapshot_written':
+        return onSnapshotWritten(this, event.meta, event.outcome);
       case 'timeout':
+        // A timer cancelled or replaced after it fired: its event is stale.
+        if (event.generation !== this.#timerGenerations[event.timer]) return;
         return this.onTimeout(event.timer);
+      case 'continue':
+        return this.onContinue();
+      case 'persisted':
+        return this.onPersisted(event.term, event.votedFor);
       case 'tick':
         if (this.role === 'leader') onLeaderTick(this);
         return;
@@ -254,6 +298,8 @@ export class RaftCore {
   }
 
   private onMessage(from: ServerId, msg: RaftMessage): void {
+    const invalid = checkMessage(from, msg);
+    if (invalid !== undefined) return this.invalid(from, msg, invalid);
     if (msg.term > this.currentTerm) {
       const leader = 'leaderId' in msg ? msg.leaderId : undefined;
       this.becomeFollower(msg.term, leader);
@@ -288,6 +334,11 @@ export class RaftCore {
       default:
         return assertNever(msg, `${this.key}: unknown message`);
     }
+  }
+
+  private onContinue(): void {
+    this.applyCommitted();
+    if (this.role === 'leader') processQueries(this);
   }
 
   private onWritten(): void {
@@ -338,10 +389,33 @@ export class RaftCore {
     // A new term may have a new log under the same leader id (it lost a term and won
     // again): only committed entries are known to be in it.
     if (term > this.currentTerm && this.mutation !== 'keep_validated_across_terms') this.forgetValidated();
+    if (term > this.currentTerm) this.#held = [];
     this.currentTerm = term;
     this.votedFor = votedFor;
-    // Durable before anything later in this step leaves the member (see Effect).
-    this.emit({ kind: 'persist', term, votedFor });
+    // Only a vote is synced (as Ra): what depends on it waits for `persisted`.
+    const sync = votedFor !== undefined;
+    this.#voteInFlight = sync ? { term, votedFor } : undefined;
+    this.emit({ kind: 'persist', term, votedFor, sync });
+  }
+
+  /** True while our latest vote is not yet reported durable. */
+  voteInFlight(): boolean {
+    return this.#voteInFlight !== undefined;
+  }
+
+  /** Sends once our vote is durable: a vote reply or a vote request depends on it. */
+  sendAfterVote(to: ServerId, msg: RaftMessage): void {
+    if (this.#voteInFlight === undefined) this.send(to, msg);
+    else this.#held.push({ to, msg });
+  }
+
+  private onPersisted(term: number, votedFor: ServerId | undefined): void {
+    const vote = this.#voteInFlight;
+    if (vote === undefined || vote.term !== term || !sameServer(vote.votedFor, votedFor)) return;
+    this.#voteInFlight = undefined;
+    for (const held of this.#held) this.send(held.to, held.msg);
+    this.#held = [];
+    onVotePersisted(this);
   }
 
   setRole(role: Role, leader: ServerId | undefined): void {
@@ -380,7 +454,7 @@ export class RaftCore {
     this.lowQueue = [];
     failQueries(this);
     this.peers.clear();
-    this.emit({ kind: 'cancelTimer', timer: 'condition' });
+    this.cancelTimer('condition');
   }
 
   armElection(reason: ElectionReason): void {
@@ -393,12 +467,42 @@ export class RaftCore {
           ? [t.maybeDownDelayMsMin, t.maybeDownDelayMsMax]
           : [t.electionTimeoutMsMin, t.electionTimeoutMsMax];
     this.electionReason = reason;
-    this.emit({ kind: 'setTimer', timer: 'election', afterMs: this.random.intBetween(min, max) });
+    this.setTimer('election', this.random.intBetween(min, max));
   }
 
   disarmElection(): void {
     this.electionReason = undefined;
-    this.emit({ kind: 'cancelTimer', timer: 'election' });
+    this.cancelTimer('election');
+  }
+
+  setTimer(timer: TimerName, afterMs: number): void {
+    const generation = (this.#timerGenerations[timer] += 1);
+    this.emit({ kind: 'setTimer', timer, afterMs, generation });
+  }
+
+  cancelTimer(timer: TimerName): void {
+    this.#timerGenerations[timer] += 1;
+    this.emit({ kind: 'cancelTimer', timer });
+  }
+
+  /** The generation a timeout of `timer` must carry to count (that of the last setTimer). */
+  timerGeneration(timer: TimerName): number {
+    return this.#timerGenerations[timer];
+  }
+
+  /**
+   * Stops for good with `error`, thrown out of the current step: what the step did so far
+   * is lost with its effects, and the state stays as it was before the failing part.
+   */
+  stopWith(error: Error): never {
+    this.role = 'stopped';
+    this.failure = error;
+    throw error;
+  }
+
+  /** Drops a message that breaks the protocol; the shell logs it. Peers are not trusted with asserts. */
+  invalid(from: ServerId, msg: RaftMessage, reason: string): void {
+    this.emit({ kind: 'invalidMessage', from, type: msg.type, reason: `${this.key} term ${this.currentTerm}: ${reason}` });
   }
 
   // --- applying (apply.ts) ------------------------------------------------------

@@ -55,10 +55,15 @@ export function startElection(core: RaftCore): void {
   core.setRole('candidate', undefined);
   const last = core.log.last();
   for (const member of otherVoters(core)) {
-    core.send(member, { type: 'request_vote', term: core.currentTerm, candidateId: core.id, lastIndex: last.index, lastTerm: last.term });
+    core.sendAfterVote(member, { type: 'request_vote', term: core.currentTerm, candidateId: core.id, lastIndex: last.index, lastTerm: last.term });
   }
   if (core.mutation !== 'no_election_retry') core.armElection('retry');
-  if (hasQuorum(core)) becomeLeader(core);
+  if (!core.voteInFlight() && hasQuorum(core)) becomeLeader(core);
+}
+
+/** Our own vote is durable: a candidate alone in its cluster may now lead. */
+export function onVotePersisted(core: RaftCore): void {
+  if (core.role === 'candidate' && hasQuorum(core)) becomeLeader(core);
 }
 
 /** Raft 5.4.1: a vote only for a log at least as up to date as ours. */
@@ -126,7 +131,7 @@ export function onRequestVote(core: RaftCore, from: ServerId, msg: RequestVote):
     // Give the candidate time to win before we start an election of our own.
     if (core.electionReason !== undefined) core.armElection(core.electionReason);
   }
-  core.send(from, { type: 'request_vote_reply', term: core.currentTerm, granted });
+  core.sendAfterVote(from, { type: 'request_vote_reply', term: core.currentTerm, granted });
 }
 
 export function onRequestVoteReply(core: RaftCore, from: ServerId, msg: RequestVoteReply): void {

@@ -2,7 +2,6 @@
 // are written (Ra's rule): its reply carries the last written index that matches the
 // leader (lastIndex/lastTerm) and its next index, so the leader rewinds in one round trip.
 
-import { assert } from './assert.js';
 import { sameServer } from './cluster.js';
 import type { RaftCore } from './core.js';
 import { CONFLICT_SCAN_ENTRIES_MAX } from './limits.js';
@@ -14,11 +13,11 @@ export function onAppendEntries(core: RaftCore, from: ServerId, msg: AppendEntri
     // A stale leader: our term in the reply makes it step down.
     return replyFailure(core, from, core.log.last().index);
   }
-  assert(core.role !== 'leader', `${core.key} term ${core.currentTerm}: second leader ${msg.leaderId.name} in the same term`);
-  assert(core.role !== 'await_condition', `${core.key} term ${core.currentTerm}: append from ${msg.leaderId.name} while transferring`);
+  // One leader per term (election safety): anything else is a broken peer, not our state.
+  if (core.role === 'leader' || core.role === 'await_condition') return core.invalid(from, msg, `append from ${msg.leaderId.name} while we lead this term`);
   if (core.role === 'receive_snapshot' && sameServer(core.leaderId, msg.leaderId)) return;
   if (core.leaderId !== undefined && !sameServer(core.leaderId, msg.leaderId)) {
-    assert(false, `${core.key} term ${core.currentTerm}: leaders ${core.leaderId.name} and ${msg.leaderId.name} in one term`);
+    return core.invalid(from, msg, `leaders ${core.leaderId.name} and ${msg.leaderId.name} in one term`);
   }
   core.becomeFollower(msg.term, msg.leaderId);
   acceptEntries(core, from, msg);
@@ -39,7 +38,7 @@ function acceptEntries(core: RaftCore, from: ServerId, msg: AppendEntries): void
   if (ourPrevTerm === undefined || (ourPrevTerm !== prevTerm && core.mutation !== 'skip_prev_check')) {
     return replyFailure(core, from, prevIndex);
   }
-  appendNew(core, entries);
+  if (!appendNew(core, entries)) return core.invalid(from, msg, `entries conflict at or below our commit index ${core.commitIndex}`);
   const msgLast = prevIndex + entries.length;
   core.validatedIndex = Math.max(core.validatedIndex, msgLast);
   const matched = core.mutation === 'commit_unvalidated' ? core.log.last().index : core.validatedIndex;
@@ -52,21 +51,23 @@ function acceptEntries(core: RaftCore, from: ServerId, msg: AppendEntries): void
   if (!core.log.hasPending()) replySuccess(core, from);
 }
 
-/** Skips entries we hold already; overwrites from the first conflict (never a committed one). */
-function appendNew(core: RaftCore, entries: readonly LogEntry[]): void {
+/**
+ * Skips entries we hold already; overwrites from the first conflict. Returns false, having
+ * changed nothing, if that conflict is a committed entry (no correct leader sends one).
+ */
+function appendNew(core: RaftCore, entries: readonly LogEntry[]): boolean {
   let start = 0;
   while (start < entries.length) {
-    const entry = entries[start];
-    assert(entry !== undefined, 'entry in range');
+    const entry = entries[start]!;
     const ours = core.log.termAt(entry.index);
     if (ours !== entry.term) break;
     start += 1;
   }
   const fresh = entries.slice(start);
   const first = fresh[0];
-  if (first === undefined) return;
+  if (first === undefined) return true;
   if (first.index <= core.log.last().index) {
-    assert(first.index > core.commitIndex, `${core.key} term ${core.currentTerm}: overwriting committed ${first.index} (commit ${core.commitIndex})`);
+    if (first.index <= core.commitIndex) return false;
     core.cluster.truncateFrom(first.index);
     core.validatedIndex = Math.min(core.validatedIndex, first.index - 1);
   }
@@ -74,6 +75,7 @@ function appendNew(core: RaftCore, entries: readonly LogEntry[]): void {
   for (const entry of fresh) {
     if (entry.payload.type === 'cluster') core.cluster.push({ index: entry.index, members: entry.payload.members });
   }
+  return true;
 }
 
 export function onFollowerWritten(core: RaftCore): void {

@@ -154,8 +154,8 @@ function sendCommit(core: RaftCore, peer: Peer): void {
 export function onAppendEntriesReply(core: RaftCore, from: ServerId, msg: AppendEntriesReply): void {
   const peer = core.peers.get(serverKey(from));
   if (peer === undefined || peer.snapshot !== undefined) return;
+  if (msg.success && msg.lastIndex > core.log.last().index) return core.invalid(from, msg, `${from.name} acked ${msg.lastIndex} past our last ${core.log.last().index}`);
   peer.machineVersion = msg.machineVersion;
-  assert(msg.lastIndex <= core.log.last().index || !msg.success, `${core.key} term ${core.currentTerm}: ${from.name} acked ${msg.lastIndex} past our last`);
   if (msg.success) {
     peer.matchIndex = Math.max(peer.matchIndex, msg.lastIndex);
     peer.nextIndex = Math.max(peer.nextIndex, msg.nextIndex, peer.matchIndex + 1);
@@ -325,5 +325,5 @@ export function transferLeadership(core: RaftCore, to: ServerId, from: ReplyTo):
   for (const [, pendingFrom] of core.pending) core.replyError(pendingFrom, 'RAFTER_LEADERSHIP_LOST');
   core.pending.clear();
   core.setRole('await_condition', undefined);
-  core.emit({ kind: 'setTimer', timer: 'condition', afterMs: core.timeouts.transferTimeoutMs });
+  core.setTimer('condition', core.timeouts.transferTimeoutMs);
 }

@@ -20,9 +20,16 @@ export function onQuery(core: RaftCore, kind: 'local' | 'leader' | 'consistent',
   processQueries(core);
 }
 
+/** A query that throws changed nothing: its caller gets the error and the server carries on. */
 function answer(core: RaftCore, fn: QueryFn, from: ReplyTo): void {
   const leader = core.role === 'leader' ? core.id : core.leaderId;
-  core.reply(from, { type: 'query', result: fn(core.machineState), index: core.lastApplied, leader });
+  let result: unknown;
+  try {
+    result = fn(core.machineState);
+  } catch {
+    return core.replyError(from, 'RAFTER_QUERY_FAILED');
+  }
+  core.reply(from, { type: 'query', result, index: core.lastApplied, leader });
 }
 
 function sendHeartbeats(core: RaftCore, querySeq: number): void {

@@ -16,7 +16,7 @@ function sameMeta(a: SnapshotMeta, b: SnapshotMeta): boolean {
 /** Snapshot at the release cursor once it is written locally; the shell truncates the log. */
 export function trySnapshot(core: RaftCore): void {
   const cursor = core.pendingReleaseCursor;
-  if (cursor === undefined) return;
+  if (cursor === undefined || core.snapshotInFlight !== undefined) return;
   if (cursor.index <= core.log.snapshotIndex()) {
     core.pendingReleaseCursor = undefined;
     return;
@@ -29,12 +29,20 @@ export function trySnapshot(core: RaftCore): void {
   const meta: SnapshotMeta = {
     index: cursor.index,
     term,
-    members: core.cluster.at(cursor.index).members,
+    members: cursor.members,
     machineVersion: cursor.machineVersion,
   };
   core.pendingReleaseCursor = undefined;
+  core.snapshotInFlight = meta;
   core.emit({ kind: 'snapshot', meta, machineState: cursor.state });
-  core.cluster.compactTo(cursor.index);
+}
+
+/** Storage wrote (or declined) our snapshot: a later release cursor may now be taken. */
+export function onSnapshotWritten(core: RaftCore, meta: SnapshotMeta, outcome: 'written' | 'declined'): void {
+  const inFlight = core.snapshotInFlight;
+  if (inFlight === undefined || !sameMeta(inFlight, meta)) return;
+  core.snapshotInFlight = undefined;
+  if (outcome === 'declined') core.snapshotsDeclined += 1;
 }
 
 export function startSnapshot(core: RaftCore, peer: Peer): void {
@@ -73,7 +81,7 @@ export function onInstallSnapshot(core: RaftCore, from: ServerId, msg: InstallSn
   const reply = (chunkIndex: number, done: boolean, lastIndex: number): void =>
     core.send(from, { type: 'install_snapshot_reply', term: core.currentTerm, chunkIndex, done, lastIndex, lastTerm: core.log.termAt(lastIndex) ?? 0 });
   if (msg.term < core.currentTerm) return reply(-1, false, 0);
-  assert(core.role !== 'leader', `${core.key} term ${core.currentTerm}: snapshot from ${msg.leaderId.name} while leader`);
+  if (core.role === 'leader' || core.role === 'await_condition') return core.invalid(from, msg, `snapshot from ${msg.leaderId.name} while we lead this term`);
   if (core.role !== 'receive_snapshot' || !sameServer(core.leaderId, msg.leaderId)) core.becomeFollower(msg.term, msg.leaderId);
   if (msg.meta.index <= core.commitIndex) {
     // We hold everything it covers already: let the leader resume from what we have written.

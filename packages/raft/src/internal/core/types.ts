@@ -22,7 +22,8 @@ export type ReplyErrorCode =
   | 'RAFTER_NOT_CAUGHT_UP'
   | 'RAFTER_UNKNOWN_MEMBER'
   | 'RAFTER_ALREADY_MEMBER'
-  | 'RAFTER_MACHINE_VERSION_TOO_OLD';
+  | 'RAFTER_MACHINE_VERSION_TOO_OLD'
+  | 'RAFTER_QUERY_FAILED';
 
 // Messages between members. Every one carries the sender's term.
 export interface AppendEntries {
@@ -143,9 +144,24 @@ export type Event =
   | { readonly type: 'command'; readonly command: unknown; readonly priority: 'normal' | 'low'; readonly from: ReplyTo }
   | { readonly type: 'query'; readonly kind: 'local' | 'leader' | 'consistent'; readonly fn: QueryFn; readonly from: ReplyTo }
   | { readonly type: 'message'; readonly from: ServerId; readonly msg: RaftMessage }
-  /** The shell wrote the log up to `index` (LogReader.lastWritten() already shows it). */
+  /**
+   * The shell wrote the log up to `index`, whose entry has `term` (LogReader.lastWritten()
+   * already shows it). A notice for an entry overwritten since is stale and ignored.
+   */
   | { readonly type: 'written'; readonly index: number; readonly term: number }
-  | { readonly type: 'timeout'; readonly timer: TimerName }
+  /** Writing the log from `index` failed: the core stops (it cannot acknowledge what it may not hold). */
+  | { readonly type: 'write_failed'; readonly index: number; readonly reason: string }
+  /**
+   * The snapshot of a `snapshot` effect is durable and the log truncated (`written`), or
+   * storage declined it by policy (`declined`); until then no other snapshot is asked for.
+   */
+  | { readonly type: 'snapshot_written'; readonly meta: SnapshotMeta; readonly outcome: 'written' | 'declined' }
+  /** A timer fired; `generation` is the one of its setTimer effect (older ones are ignored). */
+  | { readonly type: 'timeout'; readonly timer: TimerName; readonly generation: number }
+  /** A `persist` with `sync` is durable (these are its term and vote). */
+  | { readonly type: 'persisted'; readonly term: number; readonly votedFor: ServerId | undefined }
+  /** The shell's answer to a `continue` effect: carry on with bounded work (applying). */
+  | { readonly type: 'continue' }
   /** Periodic from the shell; a leader resends to followers that are behind. */
   | { readonly type: 'tick' }
   /** Monitor of `id` fired (process exit or lost connection). */
@@ -176,12 +192,19 @@ export type MachineEffect =
  * `append` must be visible through LogReader.last() before the next event.
  */
 export type Effect =
-  | { readonly kind: 'persist'; readonly term: number; readonly votedFor: ServerId | undefined }
+  /**
+   * Store term and vote. `sync` (a vote) must be durable before the shell feeds back
+   * `persisted`; the core holds every message that depends on the vote until then.
+   * Without `sync` (a term bump) it may be written lazily, but it must be durable no
+   * later than any entry appended after it (a log never runs ahead of the stored term).
+   */
+  | { readonly kind: 'persist'; readonly term: number; readonly votedFor: ServerId | undefined; readonly sync: boolean }
   | { readonly kind: 'send'; readonly to: ServerId; readonly msg: RaftMessage }
   /** Entries start at or below last()+1; a lower start overwrites from there. Written asynchronously. */
   | { readonly kind: 'append'; readonly entries: readonly LogEntry[] }
   | { readonly kind: 'reply'; readonly to: ReplyTo; readonly reply: Reply }
-  | { readonly kind: 'setTimer'; readonly timer: TimerName; readonly afterMs: number }
+  /** Replaces any running timer of that name; the timeout event must carry `generation`. */
+  | { readonly kind: 'setTimer'; readonly timer: TimerName; readonly afterMs: number; readonly generation: number }
   | { readonly kind: 'cancelTimer'; readonly timer: TimerName }
   /** Write a snapshot of `machineState` at meta.index, then truncate the log up to it. */
   | { readonly kind: 'snapshot'; readonly meta: SnapshotMeta; readonly machineState: unknown }
@@ -198,7 +221,11 @@ export type Effect =
   | { readonly kind: 'machineEffects'; readonly effects: readonly MachineEffect[] }
   | { readonly kind: 'roleChanged'; readonly role: Role; readonly term: number; readonly leader: ServerId | undefined }
   /** The member was removed from the cluster and has stepped down; the shell may stop it. */
-  | { readonly kind: 'removed' };
+  | { readonly kind: 'removed' }
+  /** More bounded work is waiting (committed entries to apply): feed a `continue` event. */
+  | { readonly kind: 'continue' }
+  /** A peer sent a message that breaks the protocol; it was dropped. The shell logs it. */
+  | { readonly kind: 'invalidMessage'; readonly from: ServerId; readonly type: RaftMessage['type']; readonly reason: string };
 
 export interface MachineMeta {
   readonly index: number;
@@ -239,6 +266,11 @@ export interface CoreTimeouts {
 export interface PersistedState {
   readonly term: number;
   readonly votedFor: ServerId | undefined;
+  /**
+   * The applied index last stored (lazily; Ra keeps it in its meta store). At start the
+   * member re-applies its log up to it without waiting for a leader.
+   */
+  readonly lastApplied?: number;
 }
 
 export type { IndexTerm };
