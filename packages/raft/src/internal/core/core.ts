@@ -398,6 +398,15 @@ export class RaftCore {
     this.emit({ kind: 'persist', term, votedFor, sync });
   }
 
+  /**
+   * The applied index a shell may store for recovery: entries are applied once committed,
+   * maybe before they are written here, and an unwritten overwrite can be undone by a
+   * crash; only written ones are sure to be in the log at restart.
+   */
+  storableApplied(): number {
+    return Math.min(this.lastApplied, this.log.lastWritten().index);
+  }
+
   /** True while our latest vote is not yet reported durable. */
   voteInFlight(): boolean {
     return this.#voteInFlight !== undefined;
