@@ -239,7 +239,7 @@ export class Simulation implements SimHost {
         if (effect.kind === 'snapshot') snapshotted = effect.meta;
       }
       // Stored lazily, like Ra's meta store: a restart re-applies up to it.
-      member.log.lastApplied = core.lastApplied;
+      member.log.lastApplied = core.storableApplied();
     } catch (error) {
       if (!(error instanceof AssertionError)) throw error;
       this.invariants.fail('core assertion', `${member.key}: ${error.message}`);

@@ -27,7 +27,8 @@ import { LogView } from './log-view.js';
 import { checkMessage } from './check-message.js';
 import { onQuery, failQueries, processQueries } from './query.js';
 import { onInstallSnapshot, onInstallSnapshotReply, onSnapshotInstalled, onSnapshotWritten, trySnapshot } from './snapshot.js';
-import type { ElectionReason, LowCommand, Mutation, PendingQuery, Peer, ReceivingSnapshot } from './state.js';
+import type { ElectionReason, LowCommand, PendingQuery, Peer, ReceivingSnapshot } from './state.js';
+import { rulesWith, type Mutation, type Rules } from './rules.js';
 import type {
   CoreMachine,
   CoreTimeouts,
@@ -78,7 +79,8 @@ export class RaftCore {
   readonly random: Random;
   readonly timeouts: CoreTimeouts;
   readonly preVote: boolean;
-  readonly mutation: Mutation | undefined;
+  /** The protocol's rules; a mutation test swaps one of them. */
+  readonly rules: Rules;
 
   role: Role = 'recover';
   /** Why the core stopped, when a machine or the log failed. */
@@ -141,7 +143,7 @@ export class RaftCore {
     this.random = config.random;
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...config.timeouts };
     this.preVote = config.preVote ?? true;
-    this.mutation = config.mutation;
+    this.rules = rulesWith(config.mutation);
     this.currentTerm = config.persisted?.term ?? 0;
     this.votedFor = config.persisted?.votedFor;
     const lastTerm = config.log.last().term;
@@ -388,7 +390,7 @@ export class RaftCore {
     assert(term >= this.currentTerm, `${this.key}: term ${term} below current ${this.currentTerm}`);
     // A new term may have a new log under the same leader id (it lost a term and won
     // again): only committed entries are known to be in it.
-    if (term > this.currentTerm && this.mutation !== 'keep_validated_across_terms') this.forgetValidated();
+    if (term > this.currentTerm && this.rules.newTermForgetsValidated) this.forgetValidated();
     if (term > this.currentTerm) this.#held = [];
     this.currentTerm = term;
     this.votedFor = votedFor;
@@ -396,6 +398,15 @@ export class RaftCore {
     const sync = votedFor !== undefined;
     this.#voteInFlight = sync ? { term, votedFor } : undefined;
     this.emit({ kind: 'persist', term, votedFor, sync });
+  }
+
+  /**
+   * The applied index a shell may store for recovery: entries are applied once committed,
+   * maybe before they are written here, and an unwritten overwrite can be undone by a
+   * crash; only written ones are sure to be in the log at restart.
+   */
+  storableApplied(): number {
+    return Math.min(this.lastApplied, this.log.lastWritten().index);
   }
 
   /** True while our latest vote is not yet reported durable. */

@@ -43,7 +43,7 @@ export function startPreVote(core: RaftCore): void {
       token: core.preVoteToken,
     });
   }
-  if (core.mutation !== 'no_election_retry') core.armElection('retry');
+  if (core.rules.retryElections) core.armElection('retry');
   if (hasQuorum(core)) startElection(core);
 }
 
@@ -57,7 +57,7 @@ export function startElection(core: RaftCore): void {
   for (const member of otherVoters(core)) {
     core.sendAfterVote(member, { type: 'request_vote', term: core.currentTerm, candidateId: core.id, lastIndex: last.index, lastTerm: last.term });
   }
-  if (core.mutation !== 'no_election_retry') core.armElection('retry');
+  if (core.rules.retryElections) core.armElection('retry');
   if (!core.voteInFlight() && hasQuorum(core)) becomeLeader(core);
 }
 
@@ -68,9 +68,7 @@ export function onVotePersisted(core: RaftCore): void {
 
 /** Raft 5.4.1: a vote only for a log at least as up to date as ours. */
 function isUpToDate(core: RaftCore, lastIndex: number, lastTerm: number): boolean {
-  if (core.mutation === 'ignore_log_up_to_date') return true;
-  const ours = core.log.last();
-  return lastTerm > ours.term || (lastTerm === ours.term && lastIndex >= ours.index);
+  return core.rules.upToDate(core.log.last(), lastIndex, lastTerm);
 }
 
 export function onPreVote(core: RaftCore, from: ServerId, msg: PreVote): void {
@@ -97,7 +95,7 @@ export function onPreVote(core: RaftCore, from: ServerId, msg: PreVote): void {
  * event (DOWN, node-maybe-down) has put its liveness in doubt. Such doubts arm an election.
  */
 function followsLiveLeader(core: RaftCore): boolean {
-  if (core.mutation === 'grant_pre_vote_with_live_leader') return false;
+  if (!core.rules.preVoteNeedsNoLiveLeader) return false;
   return (core.role === 'follower' || core.role === 'receive_snapshot') && core.leaderId !== undefined && core.electionReason === undefined;
 }
 
@@ -124,7 +122,7 @@ export function onPreVoteReply(core: RaftCore, from: ServerId, msg: PreVoteReply
 }
 
 export function onRequestVote(core: RaftCore, from: ServerId, msg: RequestVote): void {
-  const free = core.votedFor === undefined || sameServer(core.votedFor, msg.candidateId) || core.mutation === 'vote_twice';
+  const free = core.rules.voteFree(core.votedFor !== undefined, sameServer(core.votedFor, msg.candidateId));
   const granted = msg.term === core.currentTerm && free && isUpToDate(core, msg.lastIndex, msg.lastTerm);
   if (granted) {
     if (!sameServer(core.votedFor, msg.candidateId)) core.setTerm(core.currentTerm, msg.candidateId);

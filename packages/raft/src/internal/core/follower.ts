@@ -35,16 +35,14 @@ function acceptEntries(core: RaftCore, from: ServerId, msg: AppendEntries): void
     prevTerm = core.log.termAt(snapshotIndex) ?? 0;
   }
   const ourPrevTerm = core.log.termAt(prevIndex);
-  if (ourPrevTerm === undefined || (ourPrevTerm !== prevTerm && core.mutation !== 'skip_prev_check')) {
+  if (ourPrevTerm === undefined || !core.rules.prevMatches(ourPrevTerm, prevTerm)) {
     return replyFailure(core, from, prevIndex);
   }
   if (!appendNew(core, entries)) return core.invalid(from, msg, `entries conflict at or below our commit index ${core.commitIndex}`);
   const msgLast = prevIndex + entries.length;
   core.validatedIndex = Math.max(core.validatedIndex, msgLast);
-  const matched = core.mutation === 'commit_unvalidated' ? core.log.last().index : core.validatedIndex;
-  const commit = Math.min(msg.commitIndex, matched);
-  if (core.mutation === 'commit_index_regress') core.commitIndex = commit;
-  else if (commit > core.commitIndex) core.commitIndex = commit;
+  const matched = core.rules.followerCommitCap(core.validatedIndex, core.log.last().index);
+  core.commitIndex = core.rules.nextCommitIndex(core.commitIndex, Math.min(msg.commitIndex, matched));
   core.applyCommitted();
   if (core.log.hasPending() || core.log.lastWritten().index < core.validatedIndex) core.replyOwed = true;
   // Reply now unless this step appended: the reply then waits for the written notice.
@@ -86,7 +84,7 @@ export function onFollowerWritten(core: RaftCore): void {
 
 function replySuccess(core: RaftCore, to: ServerId): void {
   const written = core.log.lastWritten().index;
-  const lastIndex = Math.min(written, core.validatedIndex);
+  const lastIndex = core.rules.followerAck(written, core.validatedIndex);
   if (lastIndex >= core.validatedIndex) core.replyOwed = false;
   core.send(to, {
     type: 'append_entries_reply',

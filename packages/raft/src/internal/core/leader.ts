@@ -85,7 +85,7 @@ export function proposeCommand(core: RaftCore, command: unknown, priority: 'norm
 }
 
 function trackPending(core: RaftCore, index: number, from: ReplyTo): void {
-  if (core.mutation === 'reply_before_commit') {
+  if (!core.rules.replyWhenApplied) {
     core.reply(from, { type: 'ok', index, term: core.currentTerm, reply: undefined, leader: core.id });
     return;
   }
@@ -185,10 +185,9 @@ export function onLeaderWritten(core: RaftCore): void {
 /** Commit = the highest index a quorum of voters has written, if from our term (5.4.2). */
 function advanceCommit(core: RaftCore): void {
   const members = voters(core.cluster.current().members);
-  const written = core.log.lastWritten().index;
-  const indexes = members.map((member) => (sameServer(member.id, core.id) ? written : (core.peers.get(serverKey(member.id))?.matchIndex ?? 0)));
-  let agreed = agreedIndex(indexes);
-  if (core.mutation === 'commit_without_quorum') agreed = written;
+  const own = core.rules.leaderOwnIndex(core.log.lastWritten().index, core.log.last().index);
+  const indexes = members.map((member) => (sameServer(member.id, core.id) ? own : (core.peers.get(serverKey(member.id))?.matchIndex ?? 0)));
+  const agreed = core.rules.quorumCommit(agreedIndex(indexes), own);
   if (agreed <= core.commitIndex) return;
   if (core.log.termAt(agreed) !== core.currentTerm) return;
   core.commitIndex = agreed;
@@ -272,7 +271,8 @@ export function onHeartbeatReply(core: RaftCore, from: ServerId, msg: HeartbeatR
 
 /** One change at a time, and only after our noop committed (the single-server change fix). */
 function clusterChangePermitted(core: RaftCore): boolean {
-  return core.commitIndex >= core.noopIndex && core.cluster.current().index <= core.commitIndex;
+  const noopCommitted = core.commitIndex >= core.noopIndex || !core.rules.clusterChangeAfterNoop;
+  return noopCommitted && (core.cluster.current().index <= core.commitIndex || !core.rules.clusterChangeOneAtATime);
 }
 
 export function addMember(core: RaftCore, member: Member, from: ReplyTo): void {

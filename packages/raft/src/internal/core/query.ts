@@ -10,7 +10,7 @@ import type { QueryFn, ReplyTo } from './types.js';
 export function onQuery(core: RaftCore, kind: 'local' | 'leader' | 'consistent', fn: QueryFn, from: ReplyTo): void {
   if (kind === 'local') return answer(core, fn, from);
   if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
-  if (kind === 'leader' || core.mutation === 'stale_read') return answer(core, fn, from);
+  if (kind === 'leader' || !core.rules.readIndexRound) return answer(core, fn, from);
   if (core.queries.length >= PENDING_QUERIES_MAX) return core.replyError(from, 'RAFTER_OVERLOADED');
   // Until our noop commits, the commit index may lag entries earlier leaders committed.
   const readIndex = Math.max(core.commitIndex, core.noopIndex);
