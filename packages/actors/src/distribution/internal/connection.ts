@@ -394,7 +394,7 @@ function errorText(err: unknown): string {
 }
 
 /** A value a peer sent, for a log record: never throws, never long. */
-export function describePeerValue(value: unknown): string {
+function describePeerValue(value: unknown): string {
   let text: string;
   try {
     text = typeof value === 'string' ? JSON.stringify(value) : typeof value === 'bigint' ? `${value}n` : (JSON.stringify(value) ?? typeof value);
