@@ -22,3 +22,5 @@ export const BIGINT_BYTES_MAX = 4 * 1024;
 /** Refused or failed connections logged per interval; the rest are counted and summed up in the next record. */
 export const REFUSAL_LOGS_PER_INTERVAL_MAX = 10;
 export const REFUSAL_LOG_INTERVAL_MS = 10_000;
+/** Longest node name or registered name a peer may send (in a hello or a signal). */
+export const WIRE_NAME_LENGTH_MAX = 1_024;

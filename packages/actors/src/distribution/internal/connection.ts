@@ -25,7 +25,7 @@ import {
   TICK_FRAME,
   type Refusal,
 } from './codec.js';
-import { HANDSHAKE_FRAME_BYTES_MAX, SOCKET_BUFFER_BYTES_MAX } from '../limits.js';
+import { HANDSHAKE_FRAME_BYTES_MAX, SOCKET_BUFFER_BYTES_MAX, WIRE_NAME_LENGTH_MAX } from '../limits.js';
 import type { RefusalLog } from './refusal-log.js';
 import { signalToWire } from './wire-signals.js';
 
@@ -386,7 +386,7 @@ function isChallenge(value: unknown): value is string {
 
 /** A node name as `Node.start` makes them (name@host:port), of a sane length. */
 function isNodeName(value: unknown): value is string {
-  return typeof value === 'string' && value.length <= 300 && /^[A-Za-z0-9_.-]+@[^@\s]+:\d{1,5}$/.test(value);
+  return typeof value === 'string' && value.length <= WIRE_NAME_LENGTH_MAX && /^[A-Za-z0-9_.-]+@[^@\s]+:\d{1,5}$/.test(value);
 }
 
 function errorText(err: unknown): string {

@@ -3,6 +3,7 @@
 // connection is one number; node names come back as the connection's own strings.
 
 import { encodeError } from '../../errors.js';
+import { WIRE_NAME_LENGTH_MAX } from '../limits.js';
 import { isPid, isRemoteName, type Pid } from '../../pid.js';
 import type { Signal, SpawnWireOptions } from '../../internal/signals.js';
 import type { CallMessage, ModuleRef } from '../../types.js';
@@ -55,10 +56,8 @@ function isIndex(value: unknown): value is number {
 
 /** Node names and registered names: strings of a sane length. */
 function isShortString(value: unknown): value is string {
-  return typeof value === 'string' && value.length <= NAME_LENGTH_MAX;
+  return typeof value === 'string' && value.length <= WIRE_NAME_LENGTH_MAX;
 }
-
-const NAME_LENGTH_MAX = 1_024;
 
 function asWireValue(value: unknown): unknown {
   return value instanceof Error ? encodeError(value) : value;
