@@ -196,7 +196,7 @@ function caseArbitrary(targetName: string): fc.Arbitrary<Case> {
     { weight: 1, arbitrary: fc.constant({ t: 'references' as const }) },
   );
   return fc.record({
-    where: fc.constantFrom<Where>('pre', 'after-hello', 'post', 'post', 'post', 'dial', 'dial-ready'),
+    where: fc.constantFrom<Where>(...((process.env.FUZZ_WHERE?.split(',') as Where[] | undefined) ?? ['pre', 'after-hello', 'post', 'post', 'post', 'dial', 'dial-ready'])),
     pieces: fc.array(piece, { minLength: 1, maxLength: 3 }),
   });
 }
@@ -221,6 +221,8 @@ class Session {
   private intruder: Intruder | undefined;
   private probes = 0;
   private dials = 0;
+  /** How far the running case got, for the report of one that hangs. */
+  private step = '';
 
   constructor(
     private readonly target: Target,
@@ -233,7 +235,10 @@ class Session {
     // harness lost track): report it instead of hanging.
     let watchdog: NodeJS.Timeout | undefined;
     const hung = new Promise<never>((_, reject) => {
-      watchdog = setTimeout(() => reject(new Error(`the case did not finish within ${CASE_MS_MAX} ms`)), CASE_MS_MAX);
+      watchdog = setTimeout(() => {
+        this.target.child.kill('SIGUSR2'); // the target dumps its connections to stderr
+        setTimeout(() => reject(new Error(`the case did not finish within ${CASE_MS_MAX} ms (last step: ${this.step})`)), 500);
+      }, CASE_MS_MAX);
     });
     const outcome = await Promise.race([this.outcome(c), hung]).finally(() => clearTimeout(watchdog));
     const death = this.target.death();
@@ -292,12 +297,21 @@ class Session {
    * told apart and dropped.
    */
   private async dialled(pieces: readonly Piece[], ready: boolean): Promise<Outcome> {
-    const intruder = await this.liveIntruder();
     const name = this.fake.nameFor(++this.dials);
     const dial = this.fake.next(name);
-    // An info request for an actor that does not exist is answered to `replyTo`: on the fuzzer's acceptor node.
-    intruder.send([SIGNALS, [[12, (1_000_000 * 256) * 2 + 1, 'dial', [name, 0, 1]]]]);
+    // An info request for an actor that does not exist is answered to `replyTo`: on the
+    // fuzzer's acceptor node. A probe behind it shows the target read it (frames are
+    // handled in order); if the connection closed first, the request is sent again.
+    for (let attempt = 1; ; attempt++) {
+      this.step = `sending the dial request for ${name} (attempt ${attempt})`;
+      const intruder = await this.liveIntruder();
+      intruder.send([SIGNALS, [[12, (1_000_000 * 256) * 2 + 1, 'dial', [name, 0, 1]]]]);
+      const read = await Promise.race([intruder.probe(`dial-${this.dials}-${attempt}`).then(() => true), intruder.closed.then(() => false)]);
+      if (read) break;
+    }
+    this.step = `waiting for the dial to ${name}, which the target read`;
     const { socket, hello } = await dial;
+    this.step = 'dialled';
     const closed = closing(socket);
     const packr = new Packr({ sequential: true, moreTypes: true });
     if (ready) {
@@ -308,6 +322,7 @@ class Session {
     const named = pieces.map((p) => (p.t === 'frame' && p.value[1] === DIALLED ? { ...p, value: [p.value[0], name, ...p.value.slice(2)] } : p));
     this.write(socket, packr, named, HANDSHAKE_FRAME_BYTES_MAX);
     if (!mustClose(pieces)) socket.end();
+    this.step = `waiting for the dialled connection to close (destroyed: ${socket.destroyed})`;
     await closed;
     return 'closed';
   }
