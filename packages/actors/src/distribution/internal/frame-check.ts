@@ -48,6 +48,7 @@ export function checkFrameBody(body: Uint8Array, rules: FrameRules): string | un
   const src = body;
   const end = body.length;
   const shapes = rules.shapes;
+  const userTypes = rules.userTypes;
   const depthMax = Math.min(rules.depthMax, pending.length - 1);
   let pos = 0;
   let depth = 0;
@@ -121,7 +122,7 @@ export function checkFrameBody(body: Uint8Array, rules: FrameRules): string | un
         case 0xcf:
         case 0xd3:
           // msgpackr reads these as BigInt.
-          if (!rules.userTypes) return 'a 64-bit integer in a handshake frame';
+          if (!userTypes) return 'a 64-bit integer in a handshake frame';
           skip = 8;
           opens = 0;
           break;
@@ -157,7 +158,7 @@ export function checkFrameBody(body: Uint8Array, rules: FrameRules): string | un
             opens = keys;
             break;
           }
-          if (!rules.userTypes) return 'an extension type in a handshake frame';
+          if (!userTypes) return 'an extension type in a handshake frame';
           skip = dataBytes;
           opens = 0;
           if (type === EXT_ERROR || type === EXT_SET || type === EXT_REGEXP) opens = 1; // msgpackr reads one value after the data
