@@ -31,6 +31,7 @@ export {
   subscribeFailureDetector,
   unsubscribeFailureDetector,
   FAILURE_DETECTOR_NAME,
+  FAILURE_DETECTOR_SUPERVISOR_NAME,
   type FailureDetectorOptions,
   type FailureDetectorEvent,
 } from './distribution/failure-detector.js';

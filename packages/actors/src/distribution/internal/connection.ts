@@ -29,7 +29,7 @@ import {
 } from './codec.js';
 import { FRAGMENTED_MESSAGES_MAX, HANDSHAKE_FRAME_BYTES_MAX, SOCKET_BUFFER_BYTES_MAX, UNFRAGMENTED_FRAME_BYTES_MAX, WIRE_NAME_LENGTH_MAX } from '../limits.js';
 import type { RefusalLog } from './refusal-log.js';
-import { isCreation, signalToWire } from './wire-signals.js';
+import { isCreation, signalFromWire, signalToWire } from './wire-signals.js';
 import { FRAGMENT, FragmentAssembler, FragmentError, OutgoingFragments } from './fragments.js';
 import { refuseUnsendable } from './unsendable.js';
 import { InvalidArgumentError, MessageTooLargeError, type ActorError } from '../../errors.js';
@@ -77,7 +77,7 @@ export class Connection {
   private readonly reader: FrameReader;
   private readonly codec = new FrameCodec();
   private readonly myChallenge = randomBytes(16).toString('hex');
-  private outbox: Signal[] = [];
+  private outbox: unknown[][] = [];
   private flushScheduled = false;
   private lazyFlushScheduled = false;
   /** Encoded data frames waiting for the socket to drain (the socket holds at most SOCKET_BUFFER_BYTES_MAX). */
@@ -142,7 +142,7 @@ export class Connection {
   send(signal: Signal): void {
     if (this.phase !== 'up') return;
     if (this.fragmentsOut.length > 0 && this.holdBehindFragments(signal)) return;
-    this.outbox.push(signal);
+    this.outbox.push(signalToWire(signal, this.settings.myName, this.peer!, this.settings.myCreation, this.peerCreation));
     if (this.flushScheduled) return;
     if (signal.k === 'demonitor') {
       // Nobody waits on a demonitor: let it ride with the next frame (a call's next
@@ -192,9 +192,7 @@ export class Connection {
    * together, a large one in fragments of its own, one that passes maxFrameBytes or
    * cannot be encoded fails alone (see unsendable.ts).
    */
-  private encodeBatch(batch: Signal[]): void {
-    const wire = new Array<unknown[]>(batch.length);
-    for (let i = 0; i < batch.length; i++) wire[i] = signalToWire(batch[i]!, this.settings.myName, this.peer!, this.settings.myCreation, this.peerCreation);
+  private encodeBatch(wire: unknown[][]): void {
     let bytes: Buffer | undefined;
     try {
       bytes = this.codec.encode([SIGNALS, wire]);
@@ -203,11 +201,20 @@ export class Connection {
     }
     const bodyBytes = bytes === undefined ? Infinity : bytes.length - FRAME_HEADER_BYTES;
     if (bodyBytes <= this.unfragmentedBytesMax) return this.writeData(bytes!);
-    if (batch.length === 1 && bodyBytes <= this.settings.maxFrameBytes) return this.writeFragmented(bytes!, batch);
+    if (wire.length === 1 && bodyBytes <= this.settings.maxFrameBytes) return this.writeFragmented(bytes!, [this.signalOf(wire[0]!)]);
     this.codec.resetEncoder();
     this.writeData(RESET_FRAME);
-    if (batch.length === 1) return this.refuseSignal(batch[0]!, this.unsendableError(bodyBytes, wire[0]!));
-    this.encodeOneByOne(batch, wire);
+    if (wire.length === 1) return this.refuseSignal(this.signalOf(wire[0]!), this.unsendableError(bodyBytes, wire[0]!));
+    this.encodeOneByOne(wire.map((w) => this.signalOf(w)), wire);
+  }
+
+  /** The signal back from its wire form (the slow path only: the hot path keeps just the wire form). */
+  private signalOf(wire: unknown[]): Signal {
+    const signal = signalFromWire(wire, this.settings.myName, this.peer!, this.settings.myCreation, this.peerCreation);
+    if (typeof signal !== 'string') return signal;
+    // Cannot happen (the two are inverses); a by-name stand-in holds everything after it, so order still holds.
+    this.settings.logger.error({ peer: this.peer, reason: signal }, 'a signal encoded for the peer does not decode');
+    return { k: 'named', name: '', node: this.peer!, msg: undefined };
   }
 
   private encodeOneByOne(batch: Signal[], wire: unknown[][]): void {
