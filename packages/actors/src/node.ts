@@ -21,6 +21,7 @@ import { isModuleRef } from './internal/scheduler-helpers.js';
 import { isByName, NOCONNECTION, NOPROC, SCHEDULER_PID_ID, type Signal } from './internal/signals.js';
 import type { NameDecision, WorkerData } from './internal/worker-host.js';
 import { NameTable } from './internal/name-table.js';
+import { isolateActorCallbacks } from './internal/callback-owners.js';
 import type { ActorContext, ActorInfo, ActorSpec, Behaviour, CallOptions, DownMessage, ModuleRef, ProcessFn, SchedulerExitedReason, SpawnOptions } from './types.js';
 
 export interface NodeOptions {
@@ -110,6 +111,11 @@ export class Node {
       demonitorNode: (pid, node) => this.distribution?.demonitorNode(pid, node),
     };
     this.scheduler = new Scheduler(name, 0, host, options.clock ?? systemClock, this.logger, creation, randomInt(1, REF_SEED_MAX));
+    isolateActorCallbacks((err, kind) => {
+      // Not an actor's: the program's own handlers take it, or it fails as it would without ours.
+      if (process.listenerCount(kind) > 1) return;
+      throw err;
+    });
   }
 
   /** Starts a node and its worker schedulers. */

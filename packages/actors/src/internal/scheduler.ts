@@ -14,6 +14,7 @@ import type { Logger } from '../logger.js';
 import { formatPid, isPid, isRemoteName, pidEquals, pidKey, type Dest, type Pid, type Ref, type RemoteName } from '../pid.js';
 import type { ActorInfo, ActorSpec, Behaviour, CallMessage, From, ModuleRef, ProcessFn, SpawnOptions } from '../types.js';
 import { Actor, BUSY, EXITED, PROCESS, QUEUED, TERMINATING, TRAP_EXIT } from './actor.js';
+import { ownerOf, runningResource, setOwner } from './callback-owners.js';
 import { handleIncoming } from './incoming-signals.js';
 import { PendingCalls } from './pending-calls.js';
 import { checkSpec, describeActor, isCallMessage, isModuleRef, remoteNodePid } from './scheduler-helpers.js';
@@ -47,6 +48,8 @@ export class Scheduler {
   private runHead = 0;
   private drainScheduled = false;
   readonly calls: PendingCalls;
+  /** The resource marked with the running actor during a drain or a start; null otherwise. */
+  private markedResource: Record<symbol, unknown> | null = null;
   /** Messages handled since start, for observability and benchmarks. */
   handled = 0;
 
@@ -104,7 +107,11 @@ export class Scheduler {
     onStarted?.(undefined, actor.self);
     // Like Erlang's spawn, the new process starts after the spawner's current step.
     Promise.resolve()
-      .then(() => fn(actor, args))
+      .then(() => {
+        // What the process creates from here on is its own (see callback-owners.ts).
+        setOwner(runningResource(), actor);
+        return fn(actor, args);
+      })
       .then(
         () => this.exitActor(actor, actor.stopReason ?? NORMAL, false),
         (err: unknown) => {
@@ -116,12 +123,18 @@ export class Scheduler {
 
   private runInit(actor: Actor, behaviour: Behaviour, args: unknown, onStarted?: StartedCallback): void {
     actor.flags |= BUSY;
+    // Inside a turn (or a start), what init creates is the new actor's, not its spawner's.
+    const resource = this.markedResource;
+    const spawner = resource === null ? undefined : ownerOf(resource);
+    if (resource !== null) setOwner(resource, actor);
     let result: unknown;
     try {
       result = behaviour.init(actor, args);
     } catch (err) {
+      if (resource !== null) setOwner(resource, spawner);
       return this.initFailed(actor, err, onStarted);
     }
+    if (resource !== null) setOwner(resource, spawner);
     if (result instanceof Promise) {
       result.then(
         (state) => this.initDone(actor, state, onStarted),
@@ -167,31 +180,48 @@ export class Scheduler {
       return Promise.reject(new InvalidArgumentError('functions and objects cannot cross threads: start actors on another scheduler from {module, export}'));
     }
     return new Promise((resolve, reject) => {
-      try {
-        this.spawn(spec as Behaviour | ProcessFn, args, { ...options, scheduler: undefined }, (err, pid) => {
-          if (err === undefined) resolve(pid!);
-          else reject(err);
-        });
-      } catch (err) {
-        reject(err);
-      }
+      this.withMarkedResource(() => {
+        try {
+          this.spawn(spec as Behaviour | ProcessFn, args, { ...options, scheduler: undefined }, (err, pid) => {
+            if (err === undefined) resolve(pid!);
+            else reject(err);
+          });
+        } catch (err) {
+          reject(err);
+        }
+      });
     });
+  }
+
+  /** Runs `fn` with the running resource marked, as a turn does, unless a turn already did. */
+  private withMarkedResource(fn: () => void): void {
+    if (this.markedResource !== null) return fn();
+    const resource = runningResource();
+    const owner = ownerOf(resource);
+    this.markedResource = resource;
+    try {
+      fn();
+    } finally {
+      setOwner(resource, owner);
+      this.markedResource = null;
+    }
   }
 
   spawnFromSignal(signal: Extract<Signal, { k: 'spawn' }>): void {
     const reply = (ok: boolean, value: unknown) =>
       this.route({ k: 'reply', to: signal.replyTo, ref: signal.ref, ok, value: ok ? value : encodeError(value) });
     this.host.loadModule(signal.spec).then(
-      (spec) => {
-        try {
-          this.spawn(spec, signal.args, { ...signal.options, scheduler: undefined }, (err, pid) => {
-            if (err === undefined) reply(true, pid);
-            else reply(false, err);
-          });
-        } catch (err) {
-          reply(false, err);
-        }
-      },
+      (spec) =>
+        this.withMarkedResource(() => {
+          try {
+            this.spawn(spec, signal.args, { ...signal.options, scheduler: undefined }, (err, pid) => {
+              if (err === undefined) reply(true, pid);
+              else reply(false, err);
+            });
+          } catch (err) {
+            reply(false, err);
+          }
+        }),
       (err: unknown) => reply(false, err),
     );
   }
@@ -679,18 +709,28 @@ export class Scheduler {
     const deadlineMs = performance.now() + SCHEDULER_SLICE_MS_MAX;
     let budget = SCHEDULER_SLICE_MESSAGES_MAX;
     let turns = 0;
-    while (this.runHead < queue.length) {
-      const actor = queue[this.runHead]!;
-      queue[this.runHead++] = undefined;
-      actor.flags &= ~QUEUED;
-      if ((actor.flags & (EXITED | BUSY)) !== 0) continue;
-      budget -= this.runTurn(actor);
-      if (actor.mailbox !== null && (actor.flags & (EXITED | BUSY | QUEUED)) === 0) {
-        actor.flags |= QUEUED;
-        queue.push(actor);
+    // Each turn marks the running resource with its actor: timers and promises its code
+    // creates are then that actor's (see callback-owners.ts).
+    const resource = runningResource();
+    this.markedResource = resource;
+    try {
+      while (this.runHead < queue.length) {
+        const actor = queue[this.runHead]!;
+        queue[this.runHead++] = undefined;
+        actor.flags &= ~QUEUED;
+        if ((actor.flags & (EXITED | BUSY)) !== 0) continue;
+        setOwner(resource, actor);
+        budget -= this.runTurn(actor);
+        if (actor.mailbox !== null && (actor.flags & (EXITED | BUSY | QUEUED)) === 0) {
+          actor.flags |= QUEUED;
+          queue.push(actor);
+        }
+        if (budget <= 0) break;
+        if ((++turns & 63) === 0 && performance.now() > deadlineMs) break;
       }
-      if (budget <= 0) break;
-      if ((++turns & 63) === 0 && performance.now() > deadlineMs) break;
+    } finally {
+      setOwner(resource, undefined);
+      this.markedResource = null;
     }
     if (this.runHead === queue.length) {
       queue.length = 0;
