@@ -61,7 +61,7 @@ export interface Distribution {
   monitorNode(pid: Pid, node: string): void;
   demonitorNode(pid: Pid, node: string): void;
   /** A thread of this node ended: fire the monitors and links peers hold on its actors. */
-  schedulerLost?(index: number, creation: number, reason: SchedulerExitedReason): void;
+  schedulerLost(index: number, creation: number, reason: SchedulerExitedReason): void;
   stop(): Promise<void>;
 }
 
@@ -260,7 +260,7 @@ export class Node {
       if (pid.scheduler === index && pid.creation === oldCreation) this.unregisterName(name, pid);
     }
     this.scheduler.schedulerLost(index, oldCreation, reason);
-    this.distribution?.schedulerLost?.(index, oldCreation, reason);
+    this.distribution?.schedulerLost(index, oldCreation, reason);
   }
 
   private receiveFromWorker(from: number, items: unknown[]): void {
