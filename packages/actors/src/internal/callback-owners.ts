@@ -1,42 +1,64 @@
-// Which actor owns a callback: a timer, immediate or promise created while an actor's
-// code ran belongs to that actor, so an error thrown from it (or a promise it leaves
-// rejected) crashes that actor alone, never its thread or the process.
+// Which actor owns a callback: a timer, immediate, microtask or promise created while an
+// actor's code ran belongs to that actor, so an error thrown from it (or a promise it
+// leaves rejected) crashes that actor alone, never its thread or the process.
 //
-// An async_hooks `init` hook copies the owner from the running resource to each new one.
-// The runtime marks the running resource only around actor code (a handler's turn, an
-// init, a process's start): one property store per turn, no allocation.
+// The runtime sets the running owner around actor code (a turn, an init, a process's
+// start): one module variable store. V8's promise hooks copy it onto each promise created
+// meanwhile and restore it while that promise's continuation runs; the timer functions,
+// wrapped on scheduler threads, bind it to callbacks created meanwhile. Outside actor code
+// (no owner) they pass callbacks through untouched. The runtime's own timers use the
+// functions saved below, so its hot paths allocate nothing for this.
 
-import { createHook, executionAsyncResource } from 'node:async_hooks';
-
-const OWNER = Symbol('rafter.actor');
-
-type Marked = Record<symbol, unknown>;
+import { promiseHooks } from 'node:v8';
 
 export interface CallbackOwner {
   /** An error escaped a callback of this actor's: it crashes. */
   crashFromCallback(err: unknown): void;
 }
 
+const OWNER = Symbol('rafter.actor');
+type Marked = Record<symbol, unknown>;
+
+/** Node's own timer functions, for the runtime's internal use. */
+export const nodeSetTimeout = globalThis.setTimeout;
+export const nodeSetImmediate = globalThis.setImmediate;
+export const nodeQueueMicrotask = globalThis.queueMicrotask;
+const nodeSetInterval = globalThis.setInterval;
+
+let current: CallbackOwner | undefined;
 let installed = false;
 
+/** Marks the code that runs from now on (until the next call) as `owner`'s. */
+export function setOwner(owner: CallbackOwner | undefined): void {
+  current = owner;
+}
+
+export function currentOwner(): CallbackOwner | undefined {
+  return current;
+}
+
 /**
- * Installs, once per thread, the hook and the handlers that route errors from actors'
- * callbacks to their actors. An error no actor owns goes to `unowned`.
+ * Installs, once per thread, what routes errors from actors' callbacks to their actors.
+ * An error no actor owns goes to `unowned`.
  */
 export function isolateActorCallbacks(unowned: (err: unknown, kind: 'uncaughtException' | 'unhandledRejection') => void): void {
   if (installed) return;
   installed = true;
-  createHook({
-    init(_asyncId, _type, _triggerId, resource) {
-      const owner = (executionAsyncResource() as Marked)[OWNER];
-      if (owner !== undefined) (resource as Marked)[OWNER] = owner;
-    },
-  }).enable();
-  process.on('uncaughtException', (err) => {
-    const owner = (executionAsyncResource() as Marked)[OWNER] as CallbackOwner | undefined;
-    if (owner !== undefined) owner.crashFromCallback(err);
-    else unowned(err, 'uncaughtException');
+  promiseHooks.onInit((promise) => {
+    if (current !== undefined) (promise as unknown as Marked)[OWNER] = current;
   });
+  promiseHooks.onBefore((promise) => {
+    current = (promise as unknown as Marked)[OWNER] as CallbackOwner | undefined;
+  });
+  promiseHooks.onAfter(() => {
+    current = undefined;
+  });
+  const g = globalThis as Record<string, unknown>;
+  g.setTimeout = wrapTimer(nodeSetTimeout);
+  g.setInterval = wrapTimer(nodeSetInterval);
+  g.setImmediate = wrapTimer(nodeSetImmediate);
+  g.queueMicrotask = (callback: () => void) => nodeQueueMicrotask(current === undefined ? callback : owned(current, callback));
+  process.on('uncaughtException', (err) => unowned(err, 'uncaughtException'));
   process.on('unhandledRejection', (reason, promise) => {
     const owner = (promise as unknown as Marked)[OWNER] as CallbackOwner | undefined;
     if (owner !== undefined) owner.crashFromCallback(reason);
@@ -44,15 +66,24 @@ export function isolateActorCallbacks(unowned: (err: unknown, kind: 'uncaughtExc
   });
 }
 
-/** The resource running now, to mark with `setOwner` around actor code. */
-export function runningResource(): Marked {
-  return executionAsyncResource() as Marked;
+function wrapTimer<F extends (callback: (...args: any[]) => void, ...rest: any[]) => unknown>(original: F): F {
+  return function (this: unknown, callback: (...args: any[]) => void, ...rest: any[]) {
+    if (current === undefined || typeof callback !== 'function') return original.call(this, callback, ...rest);
+    return original.call(this, owned(current, callback), ...rest);
+  } as F;
 }
 
-export function setOwner(resource: Marked, owner: CallbackOwner | undefined): void {
-  resource[OWNER] = owner;
-}
-
-export function ownerOf(resource: Marked): CallbackOwner | undefined {
-  return resource[OWNER] as CallbackOwner | undefined;
+/** `callback` run as `owner`'s code: what it creates is the owner's, and what it throws crashes the owner. */
+function owned(owner: CallbackOwner, callback: (...args: any[]) => void): (...args: any[]) => void {
+  return function (this: unknown, ...args: any[]) {
+    const outer = current;
+    current = owner;
+    try {
+      callback.apply(this, args);
+    } catch (err) {
+      owner.crashFromCallback(err);
+    } finally {
+      current = outer;
+    }
+  };
 }

@@ -14,7 +14,7 @@ import type { Logger } from '../logger.js';
 import { formatPid, isPid, isRemoteName, pidEquals, pidKey, type Dest, type Pid, type Ref, type RemoteName } from '../pid.js';
 import type { ActorInfo, ActorSpec, Behaviour, CallMessage, From, ModuleRef, ProcessFn, SpawnOptions } from '../types.js';
 import { Actor, BUSY, EXITED, PROCESS, QUEUED, TERMINATING, TRAP_EXIT } from './actor.js';
-import { ownerOf, runningResource, setOwner } from './callback-owners.js';
+import { currentOwner, nodeSetImmediate, setOwner } from './callback-owners.js';
 import { handleIncoming } from './incoming-signals.js';
 import { PendingCalls } from './pending-calls.js';
 import { checkSpec, describeActor, isCallMessage, isModuleRef, remoteNodePid } from './scheduler-helpers.js';
@@ -48,8 +48,6 @@ export class Scheduler {
   private runHead = 0;
   private drainScheduled = false;
   readonly calls: PendingCalls;
-  /** The resource marked with the running actor during a drain or a start; null otherwise. */
-  private markedResource: Record<symbol, unknown> | null = null;
   /** Messages handled since start, for observability and benchmarks. */
   handled = 0;
 
@@ -109,7 +107,7 @@ export class Scheduler {
     Promise.resolve()
       .then(() => {
         // What the process creates from here on is its own (see callback-owners.ts).
-        setOwner(runningResource(), actor);
+        setOwner(actor);
         return fn(actor, args);
       })
       .then(
@@ -123,18 +121,17 @@ export class Scheduler {
 
   private runInit(actor: Actor, behaviour: Behaviour, args: unknown, onStarted?: StartedCallback): void {
     actor.flags |= BUSY;
-    // Inside a turn (or a start), what init creates is the new actor's, not its spawner's.
-    const resource = this.markedResource;
-    const spawner = resource === null ? undefined : ownerOf(resource);
-    if (resource !== null) setOwner(resource, actor);
+    // What init creates is the new actor's, not its spawner's.
+    const spawner = currentOwner();
+    setOwner(actor);
     let result: unknown;
     try {
       result = behaviour.init(actor, args);
     } catch (err) {
-      if (resource !== null) setOwner(resource, spawner);
+      setOwner(spawner);
       return this.initFailed(actor, err, onStarted);
     }
-    if (resource !== null) setOwner(resource, spawner);
+    setOwner(spawner);
     if (result instanceof Promise) {
       result.then(
         (state) => this.initDone(actor, state, onStarted),
@@ -180,48 +177,31 @@ export class Scheduler {
       return Promise.reject(new InvalidArgumentError('functions and objects cannot cross threads: start actors on another scheduler from {module, export}'));
     }
     return new Promise((resolve, reject) => {
-      this.withMarkedResource(() => {
-        try {
-          this.spawn(spec as Behaviour | ProcessFn, args, { ...options, scheduler: undefined }, (err, pid) => {
-            if (err === undefined) resolve(pid!);
-            else reject(err);
-          });
-        } catch (err) {
-          reject(err);
-        }
-      });
+      try {
+        this.spawn(spec as Behaviour | ProcessFn, args, { ...options, scheduler: undefined }, (err, pid) => {
+          if (err === undefined) resolve(pid!);
+          else reject(err);
+        });
+      } catch (err) {
+        reject(err);
+      }
     });
-  }
-
-  /** Runs `fn` with the running resource marked, as a turn does, unless a turn already did. */
-  private withMarkedResource(fn: () => void): void {
-    if (this.markedResource !== null) return fn();
-    const resource = runningResource();
-    const owner = ownerOf(resource);
-    this.markedResource = resource;
-    try {
-      fn();
-    } finally {
-      setOwner(resource, owner);
-      this.markedResource = null;
-    }
   }
 
   spawnFromSignal(signal: Extract<Signal, { k: 'spawn' }>): void {
     const reply = (ok: boolean, value: unknown) =>
       this.route({ k: 'reply', to: signal.replyTo, ref: signal.ref, ok, value: ok ? value : encodeError(value) });
     this.host.loadModule(signal.spec).then(
-      (spec) =>
-        this.withMarkedResource(() => {
-          try {
-            this.spawn(spec, signal.args, { ...signal.options, scheduler: undefined }, (err, pid) => {
-              if (err === undefined) reply(true, pid);
-              else reply(false, err);
-            });
-          } catch (err) {
-            reply(false, err);
-          }
-        }),
+      (spec) => {
+        try {
+          this.spawn(spec, signal.args, { ...signal.options, scheduler: undefined }, (err, pid) => {
+            if (err === undefined) reply(true, pid);
+            else reply(false, err);
+          });
+        } catch (err) {
+          reply(false, err);
+        }
+      },
       (err: unknown) => reply(false, err),
     );
   }
@@ -694,7 +674,7 @@ export class Scheduler {
     this.runQueue.push(actor);
     if (!this.drainScheduled) {
       this.drainScheduled = true;
-      setImmediate(this.drain);
+      nodeSetImmediate(this.drain);
     }
   }
 
@@ -709,17 +689,14 @@ export class Scheduler {
     const deadlineMs = performance.now() + SCHEDULER_SLICE_MS_MAX;
     let budget = SCHEDULER_SLICE_MESSAGES_MAX;
     let turns = 0;
-    // Each turn marks the running resource with its actor: timers and promises its code
-    // creates are then that actor's (see callback-owners.ts).
-    const resource = runningResource();
-    this.markedResource = resource;
+    // Each turn marks its actor as the owner of what its code creates (see callback-owners.ts).
     try {
       while (this.runHead < queue.length) {
         const actor = queue[this.runHead]!;
         queue[this.runHead++] = undefined;
         actor.flags &= ~QUEUED;
         if ((actor.flags & (EXITED | BUSY)) !== 0) continue;
-        setOwner(resource, actor);
+        setOwner(actor);
         budget -= this.runTurn(actor);
         if (actor.mailbox !== null && (actor.flags & (EXITED | BUSY | QUEUED)) === 0) {
           actor.flags |= QUEUED;
@@ -729,8 +706,7 @@ export class Scheduler {
         if ((++turns & 63) === 0 && performance.now() > deadlineMs) break;
       }
     } finally {
-      setOwner(resource, undefined);
-      this.markedResource = null;
+      setOwner(undefined);
     }
     if (this.runHead === queue.length) {
       queue.length = 0;
@@ -742,7 +718,7 @@ export class Scheduler {
       }
       // Yield to timers and I/O before the next slice.
       this.drainScheduled = true;
-      setImmediate(this.drain);
+      nodeSetImmediate(this.drain);
     }
   };
 
