@@ -202,6 +202,7 @@ export class Node {
   private spawnWorker(index: number, own: (MessagePort | undefined)[]): void {
     const decisionChannel = new MessageChannel();
     const decisionFlag = new SharedArrayBuffer(4);
+    this.decisions.get(index)?.port.close();
     this.decisions.set(index, { port: decisionChannel.port1, flag: new Int32Array(decisionFlag) });
     const data: WorkerData = {
       nodeName: this.name,

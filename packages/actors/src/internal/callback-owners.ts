@@ -67,10 +67,15 @@ export function isolateActorCallbacks(unowned: (err: unknown, kind: 'uncaughtExc
 }
 
 function wrapTimer<F extends (callback: (...args: any[]) => void, ...rest: any[]) => unknown>(original: F): F {
-  return function (this: unknown, callback: (...args: any[]) => void, ...rest: any[]) {
+  const wrapped = function (this: unknown, callback: (...args: any[]) => void, ...rest: any[]) {
     if (current === undefined || typeof callback !== 'function') return original.call(this, callback, ...rest);
     return original.call(this, owned(current, callback), ...rest);
   } as F;
+  // Keep what hangs on Node's functions, such as util.promisify's custom form.
+  for (const key of Object.getOwnPropertySymbols(original)) {
+    Object.defineProperty(wrapped, key, Object.getOwnPropertyDescriptor(original, key)!);
+  }
+  return wrapped;
 }
 
 /** `callback` run as `owner`'s code: what it creates is the owner's, and what it throws crashes the owner. */
