@@ -1,5 +1,6 @@
 // Time as an injected interface, so tests can drive timers by hand.
 
+import { nodeSetTimeout } from './internal/callback-owners.js';
 import { TIMER_DELAY_MS_MAX } from './limits.js';
 
 export type TimerHandle = unknown;
@@ -24,7 +25,7 @@ class ChainedTimer {
   }
 
   private arm(): NodeJS.Timeout {
-    const timer = setTimeout(() => {
+    const timer = nodeSetTimeout(() => {
       if (this.dueMs - performance.now() > 0) this.timer = this.arm();
       else this.callback();
     }, Math.min(TIMER_DELAY_MS_MAX, Math.max(0, this.dueMs - performance.now())));
@@ -44,7 +45,7 @@ export const systemClock: Clock = {
   setTimeout: (callback, delayMs) => {
     // Node fires a delay past 2^31-1 ms after 1 ms: chain such timers instead.
     if (delayMs > TIMER_DELAY_MS_MAX) return new ChainedTimer(callback, performance.now() + delayMs);
-    const timer = setTimeout(callback, delayMs);
+    const timer = nodeSetTimeout(callback, delayMs);
     // Actor timers must not keep a stopped program alive on their own.
     timer.unref();
     return timer;

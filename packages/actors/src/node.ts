@@ -22,6 +22,7 @@ import { isModuleRef } from './internal/scheduler-helpers.js';
 import { isByName, NOCONNECTION, NOPROC, SCHEDULER_PID_ID, type Signal } from './internal/signals.js';
 import type { NameDecision, WorkerData } from './internal/worker-host.js';
 import { NameTable } from './internal/name-table.js';
+import { isolateActorCallbacks } from './internal/callback-owners.js';
 import type { ActorContext, ActorInfo, ActorSpec, Behaviour, CallOptions, DownMessage, ModuleRef, ProcessFn, SchedulerExitedReason, SpawnOptions } from './types.js';
 
 export interface NodeOptions {
@@ -61,7 +62,7 @@ export interface Distribution {
   monitorNode(pid: Pid, node: string): void;
   demonitorNode(pid: Pid, node: string): void;
   /** A thread of this node ended: fire the monitors and links peers hold on its actors. */
-  schedulerLost?(index: number, creation: number, reason: SchedulerExitedReason): void;
+  schedulerLost(index: number, creation: number, reason: SchedulerExitedReason): void;
   stop(): Promise<void>;
 }
 
@@ -111,6 +112,11 @@ export class Node {
       demonitorNode: (pid, node) => this.distribution?.demonitorNode(pid, node),
     };
     this.scheduler = new Scheduler(name, 0, host, options.clock ?? systemClock, this.logger, creation, randomInt(1, REF_SEED_MAX));
+    isolateActorCallbacks((err, kind) => {
+      // Not an actor's: the program's own handlers take it, or it fails as it would without ours.
+      if (process.listenerCount(kind) > 1) return;
+      throw err;
+    });
   }
 
   /** Starts a node and its worker schedulers. */
@@ -195,6 +201,7 @@ export class Node {
   private spawnWorker(index: number, own: (MessagePort | undefined)[]): void {
     const decisionChannel = new MessageChannel();
     const decisionFlag = new SharedArrayBuffer(4);
+    this.decisions.get(index)?.port.close();
     this.decisions.set(index, { port: decisionChannel.port1, flag: new Int32Array(decisionFlag) });
     const data: WorkerData = {
       nodeName: this.name,
@@ -253,7 +260,7 @@ export class Node {
       if (pid.scheduler === index && pid.creation === oldCreation) this.unregisterName(name, pid);
     }
     this.scheduler.schedulerLost(index, oldCreation, reason);
-    this.distribution?.schedulerLost?.(index, oldCreation, reason);
+    this.distribution?.schedulerLost(index, oldCreation, reason);
   }
 
   private receiveFromWorker(from: number, items: unknown[]): void {

@@ -14,6 +14,7 @@ import type {
   ProcessFn,
   SpawnOptions,
 } from '../types.js';
+import type { CallbackOwner } from './callback-owners.js';
 import type { Scheduler } from './scheduler.js';
 
 export const QUEUED = 1;
@@ -37,7 +38,7 @@ export interface ActorExtra {
   parent: Pid | undefined;
 }
 
-export class Actor implements ActorContext {
+export class Actor implements ActorContext, CallbackOwner {
   flags = 0;
   state: unknown = undefined;
   mailbox: unknown[] | null = null;
@@ -62,6 +63,15 @@ export class Actor implements ActorContext {
 
   get log(): Logger {
     return this.sched.logger;
+  }
+
+  /** An error escaped a timer or promise this actor's code created: the actor crashes, as if its handler threw. */
+  crashFromCallback(err: unknown): void {
+    if ((this.flags & EXITED) !== 0) {
+      this.sched.logger.warn({ pid: formatPid(this.self), err }, 'a callback of an exited actor threw');
+      return;
+    }
+    this.sched.crash(this, err);
   }
 
   get parent(): Pid | undefined {

@@ -4,6 +4,7 @@
 
 import type { MessagePort } from 'node:worker_threads';
 import { CROSS_THREAD_BATCH_MAX } from '../limits.js';
+import { nodeQueueMicrotask } from './callback-owners.js';
 
 export class PortMesh {
   private readonly outboxes: unknown[][];
@@ -45,7 +46,7 @@ export class PortMesh {
     if (box.length >= CROSS_THREAD_BATCH_MAX) this.flushOne(target);
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(this.flush);
+      nodeQueueMicrotask(this.flush);
     }
   }
 
@@ -60,7 +61,7 @@ export class PortMesh {
     if (box.length >= CROSS_THREAD_BATCH_MAX) this.flushOne(target);
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(this.flush);
+      nodeQueueMicrotask(this.flush);
     }
   }
 

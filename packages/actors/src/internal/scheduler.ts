@@ -14,6 +14,7 @@ import type { Logger } from '../logger.js';
 import { formatPid, isPid, isRemoteName, pidEquals, pidKey, type Dest, type Pid, type Ref, type RemoteName } from '../pid.js';
 import type { ActorInfo, ActorSpec, Behaviour, CallMessage, From, ModuleRef, ProcessFn, SpawnOptions } from '../types.js';
 import { Actor, BUSY, EXITED, PROCESS, QUEUED, TERMINATING, TRAP_EXIT } from './actor.js';
+import { currentOwner, nodeSetImmediate, setOwner } from './callback-owners.js';
 import { handleIncoming } from './incoming-signals.js';
 import { PendingCalls } from './pending-calls.js';
 import { checkSpec, describeActor, isCallMessage, isModuleRef, remoteNodePid } from './scheduler-helpers.js';
@@ -104,7 +105,11 @@ export class Scheduler {
     onStarted?.(undefined, actor.self);
     // Like Erlang's spawn, the new process starts after the spawner's current step.
     Promise.resolve()
-      .then(() => fn(actor, args))
+      .then(() => {
+        // What the process creates from here on is its own (see callback-owners.ts).
+        setOwner(actor);
+        return fn(actor, args);
+      })
       .then(
         () => this.exitActor(actor, actor.stopReason ?? NORMAL, false),
         (err: unknown) => {
@@ -116,12 +121,17 @@ export class Scheduler {
 
   private runInit(actor: Actor, behaviour: Behaviour, args: unknown, onStarted?: StartedCallback): void {
     actor.flags |= BUSY;
+    // What init creates is the new actor's, not its spawner's.
+    const spawner = currentOwner();
+    setOwner(actor);
     let result: unknown;
     try {
       result = behaviour.init(actor, args);
     } catch (err) {
+      setOwner(spawner);
       return this.initFailed(actor, err, onStarted);
     }
+    setOwner(spawner);
     if (result instanceof Promise) {
       result.then(
         (state) => this.initDone(actor, state, onStarted),
@@ -664,7 +674,7 @@ export class Scheduler {
     this.runQueue.push(actor);
     if (!this.drainScheduled) {
       this.drainScheduled = true;
-      setImmediate(this.drain);
+      nodeSetImmediate(this.drain);
     }
   }
 
@@ -679,18 +689,24 @@ export class Scheduler {
     const deadlineMs = performance.now() + SCHEDULER_SLICE_MS_MAX;
     let budget = SCHEDULER_SLICE_MESSAGES_MAX;
     let turns = 0;
-    while (this.runHead < queue.length) {
-      const actor = queue[this.runHead]!;
-      queue[this.runHead++] = undefined;
-      actor.flags &= ~QUEUED;
-      if ((actor.flags & (EXITED | BUSY)) !== 0) continue;
-      budget -= this.runTurn(actor);
-      if (actor.mailbox !== null && (actor.flags & (EXITED | BUSY | QUEUED)) === 0) {
-        actor.flags |= QUEUED;
-        queue.push(actor);
+    // Each turn marks its actor as the owner of what its code creates (see callback-owners.ts).
+    try {
+      while (this.runHead < queue.length) {
+        const actor = queue[this.runHead]!;
+        queue[this.runHead++] = undefined;
+        actor.flags &= ~QUEUED;
+        if ((actor.flags & (EXITED | BUSY)) !== 0) continue;
+        setOwner(actor);
+        budget -= this.runTurn(actor);
+        if (actor.mailbox !== null && (actor.flags & (EXITED | BUSY | QUEUED)) === 0) {
+          actor.flags |= QUEUED;
+          queue.push(actor);
+        }
+        if (budget <= 0) break;
+        if ((++turns & 63) === 0 && performance.now() > deadlineMs) break;
       }
-      if (budget <= 0) break;
-      if ((++turns & 63) === 0 && performance.now() > deadlineMs) break;
+    } finally {
+      setOwner(undefined);
     }
     if (this.runHead === queue.length) {
       queue.length = 0;
@@ -702,7 +718,7 @@ export class Scheduler {
       }
       // Yield to timers and I/O before the next slice.
       this.drainScheduled = true;
-      setImmediate(this.drain);
+      nodeSetImmediate(this.drain);
     }
   };
 

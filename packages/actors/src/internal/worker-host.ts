@@ -9,6 +9,7 @@ import { NAME_DECISION_MS_MAX } from '../limits.js';
 import type { Logger } from '../logger.js';
 import { pidEquals, type Pid } from '../pid.js';
 import type { Behaviour, ModuleRef, ProcessFn } from '../types.js';
+import { isolateActorCallbacks } from './callback-owners.js';
 import { isControl, PortMesh, type Control } from './mesh.js';
 import { bounce, loadActorModule, refuseUncloneable } from './routing.js';
 import { Scheduler, type SchedulerHost } from './scheduler.js';
@@ -63,6 +64,9 @@ export class WorkerHost implements SchedulerHost {
       },
     );
     this.scheduler = new Scheduler(data.nodeName, data.index, this, systemClock, this.forwardingLogger(), data.creations[data.index]!, data.refSeed);
+    isolateActorCallbacks((err, kind) =>
+      this.scheduler.logger.error({ err, kind }, 'an error no actor owns escaped on a worker scheduler; the thread goes on'),
+    );
     this.mesh.post(0, { c: 'ready' } satisfies Control);
   }
 

@@ -1,0 +1,94 @@
+// Which actor owns a callback: a timer, immediate, microtask or promise created while an
+// actor's code ran belongs to that actor, so an error thrown from it (or a promise it
+// leaves rejected) crashes that actor alone, never its thread or the process.
+//
+// The runtime sets the running owner around actor code (a turn, an init, a process's
+// start): one module variable store. V8's promise hooks copy it onto each promise created
+// meanwhile and restore it while that promise's continuation runs; the timer functions,
+// wrapped on scheduler threads, bind it to callbacks created meanwhile. Outside actor code
+// (no owner) they pass callbacks through untouched. The runtime's own timers use the
+// functions saved below, so its hot paths allocate nothing for this.
+
+import { promiseHooks } from 'node:v8';
+
+export interface CallbackOwner {
+  /** An error escaped a callback of this actor's: it crashes. */
+  crashFromCallback(err: unknown): void;
+}
+
+const OWNER = Symbol('rafter.actor');
+type Marked = Record<symbol, unknown>;
+
+/** Node's own timer functions, for the runtime's internal use. */
+export const nodeSetTimeout = globalThis.setTimeout;
+export const nodeSetImmediate = globalThis.setImmediate;
+export const nodeQueueMicrotask = globalThis.queueMicrotask;
+const nodeSetInterval = globalThis.setInterval;
+
+let current: CallbackOwner | undefined;
+let installed = false;
+
+/** Marks the code that runs from now on (until the next call) as `owner`'s. */
+export function setOwner(owner: CallbackOwner | undefined): void {
+  current = owner;
+}
+
+export function currentOwner(): CallbackOwner | undefined {
+  return current;
+}
+
+/**
+ * Installs, once per thread, what routes errors from actors' callbacks to their actors.
+ * An error no actor owns goes to `unowned`.
+ */
+export function isolateActorCallbacks(unowned: (err: unknown, kind: 'uncaughtException' | 'unhandledRejection') => void): void {
+  if (installed) return;
+  installed = true;
+  promiseHooks.onInit((promise) => {
+    if (current !== undefined) (promise as unknown as Marked)[OWNER] = current;
+  });
+  promiseHooks.onBefore((promise) => {
+    current = (promise as unknown as Marked)[OWNER] as CallbackOwner | undefined;
+  });
+  promiseHooks.onAfter(() => {
+    current = undefined;
+  });
+  const g = globalThis as Record<string, unknown>;
+  g.setTimeout = wrapTimer(nodeSetTimeout);
+  g.setInterval = wrapTimer(nodeSetInterval);
+  g.setImmediate = wrapTimer(nodeSetImmediate);
+  g.queueMicrotask = (callback: () => void) => nodeQueueMicrotask(current === undefined ? callback : owned(current, callback));
+  process.on('uncaughtException', (err) => unowned(err, 'uncaughtException'));
+  process.on('unhandledRejection', (reason, promise) => {
+    const owner = (promise as unknown as Marked)[OWNER] as CallbackOwner | undefined;
+    if (owner !== undefined) owner.crashFromCallback(reason);
+    else unowned(reason, 'unhandledRejection');
+  });
+}
+
+function wrapTimer<F extends (callback: (...args: any[]) => void, ...rest: any[]) => unknown>(original: F): F {
+  const wrapped = function (this: unknown, callback: (...args: any[]) => void, ...rest: any[]) {
+    if (current === undefined || typeof callback !== 'function') return original.call(this, callback, ...rest);
+    return original.call(this, owned(current, callback), ...rest);
+  } as F;
+  // Keep what hangs on Node's functions, such as util.promisify's custom form.
+  for (const key of Object.getOwnPropertySymbols(original)) {
+    Object.defineProperty(wrapped, key, Object.getOwnPropertyDescriptor(original, key)!);
+  }
+  return wrapped;
+}
+
+/** `callback` run as `owner`'s code: what it creates is the owner's, and what it throws crashes the owner. */
+function owned(owner: CallbackOwner, callback: (...args: any[]) => void): (...args: any[]) => void {
+  return function (this: unknown, ...args: any[]) {
+    const outer = current;
+    current = owner;
+    try {
+      callback.apply(this, args);
+    } catch (err) {
+      owner.crashFromCallback(err);
+    } finally {
+      current = outer;
+    }
+  };
+}

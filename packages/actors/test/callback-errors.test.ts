@@ -1,0 +1,65 @@
+// Goal: an error thrown from a callback an actor's code created (a timer, a promise it
+// left rejected) crashes that actor alone, as a throw in its handler would: its monitors
+// see the error, and its thread and the process go on.
+
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fixtures, startNode } from './helpers.js';
+
+type TestNode = Awaited<ReturnType<typeof startNode>>;
+let node: TestNode;
+afterEach(async () => {
+  await node?.stop({ timeoutMs: 200 });
+});
+
+const relay = { module: fixtures, export: 'relay' };
+
+describe('errors from callbacks of actor code on a worker scheduler', () => {
+  it.each([
+    ['a throw in a timer callback', 'throwLater', 'thrown from a timer'],
+    ['an unhandled rejection', 'rejectLater', 'rejected and forgotten'],
+  ])('%s crashes the actor that created it, and only it', async (_what, op, message) => {
+    node = await startNode({ schedulers: 2 });
+    const culprit = await node.start(relay, undefined, { scheduler: 1 });
+    const neighbour = await node.start(relay, undefined, { scheduler: 1 });
+    const down = node.monitor(culprit);
+    expect(await node.call(culprit, { op })).toBe('ok');
+    const reason = (await down).reason as Error;
+    expect(reason.message).toBe(message);
+    // The thread lives on: its other actor answers, and a new one starts there.
+    expect(await node.call(neighbour, { op: 'whereis', name: 'nobody' })).toBeNull();
+    const fresh = await node.start(relay, undefined, { scheduler: 1 });
+    expect(fresh.creation).toBe(culprit.creation);
+    expect(node.records.some((r) => r.msg === 'actor crashed')).toBe(true);
+  });
+});
+
+/** Runs fixtures/callback-errors-main.ts in a child process (its main thread has no test runner's handlers). */
+function runMain(mode: 'owned' | 'unowned') {
+  const loader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  const script = new URL('./fixtures/callback-errors-main.ts', import.meta.url).pathname;
+  const run = spawnSync(process.execPath, ['--import', loader, script, mode], { encoding: 'utf8', timeout: 30_000 });
+  const lines = run.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { status: run.status, lines, stderr: run.stderr };
+}
+
+describe('errors from callbacks of actor code on the main thread', () => {
+  it('crash the actor that created them and leave the process running', () => {
+    const { status, lines } = runMain('owned');
+    expect(lines).toEqual([
+      { what: 'timer', reason: 'thrown from a timer' },
+      { what: 'reject', reason: 'rejected and forgotten' },
+      { survivor: 'alive' },
+    ]);
+    expect(status).toBe(0);
+  });
+
+  it('an error no actor owns still ends a program without handlers of its own, as without the runtime', () => {
+    const { status, lines, stderr } = runMain('unowned');
+    expect(lines).toHaveLength(3);
+    expect(status).not.toBe(0);
+    expect(stderr).toContain('no actor owns this');
+  });
+});
