@@ -150,7 +150,7 @@ export class RaftCore {
     // A term is persisted before any entry of it is appended, so the log cannot be ahead.
     if (lastTerm > this.currentTerm) throw new CorruptStateError(config.id, `its persisted term ${this.currentTerm} is below its log's last term ${lastTerm}`);
     const snapshot = config.log.snapshot();
-    assert(snapshot === undefined || config.machineState !== undefined, `${this.key}: snapshot at ${snapshot?.index} without machine state`);
+    assert(snapshot === undefined || config.machineState !== undefined, () => `${this.key}: snapshot at ${snapshot?.index} without machine state`);
     this.commitIndex = snapshot?.index ?? 0;
     this.lastApplied = this.commitIndex;
     // Applied means committed, and committed entries are never overwritten: what the log
@@ -166,7 +166,7 @@ export class RaftCore {
 
   /** Leaves recovery: the shell calls it once, before the first event. */
   start(): Effect[] {
-    assert(this.role === 'recover', `${this.key}: start in ${this.role}`);
+    assert(this.role === 'recover', () => `${this.key}: start in ${this.role}`);
     // Re-applies up to the recovered commit index while in `recover`: a member that is
     // not leading passes on no machine effects and sends no replies (as Ra recovers).
     return this.run(() => {
@@ -178,9 +178,9 @@ export class RaftCore {
   step(event: Event): Effect[] {
     if (this.failure !== undefined) throw this.failure;
     if (this.role === 'stopped') return [];
-    assert(this.role !== 'recover', `${this.key}: event ${event.type} before start`);
+    assert(this.role !== 'recover', () => `${this.key}: event ${event.type} before start`);
     // The log already holds the snapshot: nothing may come between install and its notice.
-    assert(this.receiving?.installing !== true || event.type === 'snapshot_installed', `${this.key} term ${this.currentTerm}: ${event.type} while installing snapshot ${this.receiving?.meta.index}`);
+    assert(this.receiving?.installing !== true || event.type === 'snapshot_installed', () => `${this.key} term ${this.currentTerm}: ${event.type} while installing snapshot ${this.receiving?.meta.index}`);
     return this.run(() => this.dispatch(event));
   }
 
@@ -194,14 +194,14 @@ export class RaftCore {
     this.applyOwed = false;
     const commitBefore = this.commitIndex;
     body();
-    assert(this.commitIndex >= commitBefore, `${this.key} term ${this.currentTerm}: commit index fell from ${commitBefore} to ${this.commitIndex}`);
+    assert(this.commitIndex >= commitBefore, () => `${this.key} term ${this.currentTerm}: commit index fell from ${commitBefore} to ${this.commitIndex}`);
     if (this.role === 'leader') flushLowPriority(this);
     if (this.role === 'leader') replicateAll(this);
     trySnapshot(this);
     this.flushMachineEffects();
     if (this.applyOwed) this.emit({ kind: 'continue' });
     const pending = this.log.takePending();
-    assert((pending.length > 0) === (this.#appendSlot >= 0), `${this.key}: append slot ${this.#appendSlot} for ${pending.length} entries`);
+    assert((pending.length > 0) === (this.#appendSlot >= 0), () => `${this.key}: append slot ${this.#appendSlot} for ${pending.length} entries`);
     if (pending.length > 0) this.#out[this.#appendSlot] = { kind: 'append', entries: pending };
     const out = this.#out;
     this.#out = [];
@@ -243,9 +243,9 @@ export class RaftCore {
   }
 
   private checkInvariants(): void {
-    assert(this.commitIndex >= this.lastApplied, `${this.key} term ${this.currentTerm}: applied ${this.lastApplied} past commit ${this.commitIndex}`);
-    assert(this.lastApplied >= this.log.snapshotIndex() || this.receiving !== undefined, `${this.key} term ${this.currentTerm}: applied ${this.lastApplied} below snapshot ${this.log.snapshotIndex()}`);
-    assert(this.role !== 'leader' || sameServer(this.leaderId, this.id), `${this.key} term ${this.currentTerm}: leader without itself as leader`);
+    assert(this.commitIndex >= this.lastApplied, () => `${this.key} term ${this.currentTerm}: applied ${this.lastApplied} past commit ${this.commitIndex}`);
+    assert(this.lastApplied >= this.log.snapshotIndex() || this.receiving !== undefined, () => `${this.key} term ${this.currentTerm}: applied ${this.lastApplied} below snapshot ${this.log.snapshotIndex()}`);
+    assert(this.role !== 'leader' || sameServer(this.leaderId, this.id), () => `${this.key} term ${this.currentTerm}: leader without itself as leader`);
   }
 
   // --- dispatch -------------------------------------------------------------------
@@ -387,7 +387,7 @@ export class RaftCore {
   }
 
   setTerm(term: number, votedFor: ServerId | undefined): void {
-    assert(term >= this.currentTerm, `${this.key}: term ${term} below current ${this.currentTerm}`);
+    assert(term >= this.currentTerm, () => `${this.key}: term ${term} below current ${this.currentTerm}`);
     // A new term may have a new log under the same leader id (it lost a term and won
     // again): only committed entries are known to be in it.
     if (term > this.currentTerm && this.rules.newTermForgetsValidated) this.forgetValidated();

@@ -118,7 +118,7 @@ function replicate(core: RaftCore, peer: Peer): void {
     const from = peer.nextIndex;
     const to = Math.min(last, from + APPEND_BATCH_ENTRIES_MAX - 1, Math.max(peer.matchIndex, peer.probeIndex) + INFLIGHT_ENTRIES_MAX);
     const prevTerm = core.log.termAt(from - 1);
-    assert(prevTerm !== undefined, `${core.key} term ${core.currentTerm}: no term at ${from - 1} for ${peer.id.name}`);
+    assert(prevTerm !== undefined, () => `${core.key} term ${core.currentTerm}: no term at ${from - 1} for ${peer.id.name}`);
     core.send(peer.id, {
       type: 'append_entries',
       term: core.currentTerm,
