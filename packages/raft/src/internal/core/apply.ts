@@ -68,9 +68,9 @@ function applyEntry(core: RaftCore, entry: LogEntry): boolean {
 
 function replyApplied(core: RaftCore, index: number, term: number, reply: unknown): void {
   if (core.role !== 'leader') return;
-  const from = core.pending.get(index);
+  const from = core.lead.pending.get(index);
   if (from === undefined) return;
-  core.pending.delete(index);
+  core.lead.pending.delete(index);
   core.reply(from, { type: 'ok', index, term, reply, leader: core.id });
 }
 

@@ -27,7 +27,7 @@ import { LogView } from './log-view.js';
 import { checkMessage } from './check-message.js';
 import { onQuery, failQueries, processQueries } from './query.js';
 import { onInstallSnapshot, onInstallSnapshotReply, onSnapshotInstalled, onSnapshotWritten, trySnapshot } from './snapshot.js';
-import type { ElectionReason, LowCommand, PendingQuery, Peer, ReceivingSnapshot } from './state.js';
+import type { ElectionReason, Leading, ReceivingSnapshot } from './state.js';
 import { rulesWith, type Mutation, type Rules } from './rules.js';
 import type {
   CoreMachine,
@@ -107,13 +107,9 @@ export class RaftCore {
   preVoteToken = 0;
   electionReason: ElectionReason | undefined = undefined;
 
-  // Leader.
-  readonly peers = new Map<string, Peer>();
-  readonly pending = new Map<number, ReplyTo>();
-  lowQueue: LowCommand[] = [];
-  queries: PendingQuery[] = [];
-  querySeq = 0;
-  noopIndex = 0;
+  /** The leader's state: exists from becoming leader until stepping down (await_condition included). */
+  leading: Leading | undefined = undefined;
+  /** Set by a step that appended a normal command (low-priority ones then wait). */
   normalAppended = false;
 
   /** Entries this step may still apply; past it the rest wait for a `continue` event. */
@@ -458,13 +454,20 @@ export class RaftCore {
     this.replyOwed = false;
   }
 
+  /** The leader's state; only leader code paths ask for it. */
+  get lead(): Leading {
+    const leading = this.leading;
+    if (leading === undefined) assert(false, () => `${this.key} term ${this.currentTerm}: leader state asked for as ${this.role}`);
+    return leading;
+  }
+
   private stepDownFromLeader(): void {
-    for (const [, from] of this.pending) this.replyError(from, 'RAFTER_LEADERSHIP_LOST');
-    this.pending.clear();
-    for (const low of this.lowQueue) this.replyError(low.from, 'RAFTER_NOT_LEADER');
-    this.lowQueue = [];
+    for (const [, from] of this.lead.pending) this.replyError(from, 'RAFTER_LEADERSHIP_LOST');
+    this.lead.pending.clear();
+    for (const low of this.lead.lowQueue) this.replyError(low.from, 'RAFTER_NOT_LEADER');
+    this.lead.lowQueue = [];
     failQueries(this);
-    this.peers.clear();
+    this.leading = undefined;
     this.cancelTimer('condition');
   }
 

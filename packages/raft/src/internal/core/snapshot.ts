@@ -61,7 +61,7 @@ export function resendSnapshotChunk(core: RaftCore, peer: Peer): void {
 }
 
 export function onInstallSnapshotReply(core: RaftCore, from: ServerId, msg: InstallSnapshotReply): void {
-  const peer = core.peers.get(serverKey(from));
+  const peer = core.lead.peers.get(serverKey(from));
   if (peer === undefined || peer.snapshot === undefined) return;
   if (msg.done) {
     peer.snapshot = undefined;
