@@ -16,7 +16,7 @@ export function applyCommitted(core: RaftCore): void {
     core.applyOwed = batchTo < to;
     const from = core.lastApplied + 1;
     const entries = core.log.entries(from, batchTo);
-    if (entries.length !== batchTo - core.lastApplied) assert(false, `${core.key} term ${core.currentTerm}: log misses entries ${from}..${batchTo}`);
+    if (entries.length !== batchTo - core.lastApplied) assert(false, () => `${core.key} term ${core.currentTerm}: log misses entries ${from}..${batchTo}`);
     core.applyBudget -= entries.length;
     for (const entry of entries) {
       if (!applyEntry(core, entry)) break;
@@ -28,7 +28,7 @@ export function applyCommitted(core: RaftCore): void {
 
 /** Returns false when applying must stop (a machine version this code cannot run). */
 function applyEntry(core: RaftCore, entry: LogEntry): boolean {
-  assert(entry.index === core.lastApplied + 1, `${core.key}: applying ${entry.index} after ${core.lastApplied}`);
+  assert(entry.index === core.lastApplied + 1, () => `${core.key}: applying ${entry.index} after ${core.lastApplied}`);
   const payload = entry.payload;
   switch (payload.type) {
     case 'command': {
@@ -68,15 +68,15 @@ function applyEntry(core: RaftCore, entry: LogEntry): boolean {
 
 function replyApplied(core: RaftCore, index: number, term: number, reply: unknown): void {
   if (core.role !== 'leader') return;
-  const from = core.pending.get(index);
+  const from = core.lead.pending.get(index);
   if (from === undefined) return;
-  core.pending.delete(index);
+  core.lead.pending.delete(index);
   core.reply(from, { type: 'ok', index, term, reply, leader: core.id });
 }
 
 function onMachineEffect(core: RaftCore, effect: MachineEffect): void {
   if (effect.type === 'release_cursor') {
-    assert(effect.index <= core.lastApplied, `${core.key}: release cursor ${effect.index} past applied ${core.lastApplied}`);
+    assert(effect.index <= core.lastApplied, () => `${core.key}: release cursor ${effect.index} past applied ${core.lastApplied}`);
     // The configuration is taken now: the history is compacted to the applied index.
     const members = core.cluster.at(effect.index).members;
     core.pendingReleaseCursor = { index: effect.index, state: effect.state, machineVersion: core.machineVersion, members };

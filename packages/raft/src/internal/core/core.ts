@@ -27,7 +27,7 @@ import { LogView } from './log-view.js';
 import { checkMessage } from './check-message.js';
 import { onQuery, failQueries, processQueries } from './query.js';
 import { onInstallSnapshot, onInstallSnapshotReply, onSnapshotInstalled, onSnapshotWritten, trySnapshot } from './snapshot.js';
-import type { ElectionReason, LowCommand, PendingQuery, Peer, ReceivingSnapshot } from './state.js';
+import type { ElectionReason, Leading, ReceivingSnapshot } from './state.js';
 import { rulesWith, type Mutation, type Rules } from './rules.js';
 import type {
   CoreMachine,
@@ -107,13 +107,9 @@ export class RaftCore {
   preVoteToken = 0;
   electionReason: ElectionReason | undefined = undefined;
 
-  // Leader.
-  readonly peers = new Map<string, Peer>();
-  readonly pending = new Map<number, ReplyTo>();
-  lowQueue: LowCommand[] = [];
-  queries: PendingQuery[] = [];
-  querySeq = 0;
-  noopIndex = 0;
+  /** The leader's state: exists from becoming leader until stepping down (await_condition included). */
+  leading: Leading | undefined = undefined;
+  /** Set by a step that appended a normal command (low-priority ones then wait). */
   normalAppended = false;
 
   /** Entries this step may still apply; past it the rest wait for a `continue` event. */
@@ -150,7 +146,7 @@ export class RaftCore {
     // A term is persisted before any entry of it is appended, so the log cannot be ahead.
     if (lastTerm > this.currentTerm) throw new CorruptStateError(config.id, `its persisted term ${this.currentTerm} is below its log's last term ${lastTerm}`);
     const snapshot = config.log.snapshot();
-    assert(snapshot === undefined || config.machineState !== undefined, `${this.key}: snapshot at ${snapshot?.index} without machine state`);
+    assert(snapshot === undefined || config.machineState !== undefined, () => `${this.key}: snapshot at ${snapshot?.index} without machine state`);
     this.commitIndex = snapshot?.index ?? 0;
     this.lastApplied = this.commitIndex;
     // Applied means committed, and committed entries are never overwritten: what the log
@@ -166,7 +162,7 @@ export class RaftCore {
 
   /** Leaves recovery: the shell calls it once, before the first event. */
   start(): Effect[] {
-    assert(this.role === 'recover', `${this.key}: start in ${this.role}`);
+    assert(this.role === 'recover', () => `${this.key}: start in ${this.role}`);
     // Re-applies up to the recovered commit index while in `recover`: a member that is
     // not leading passes on no machine effects and sends no replies (as Ra recovers).
     return this.run(() => {
@@ -178,9 +174,9 @@ export class RaftCore {
   step(event: Event): Effect[] {
     if (this.failure !== undefined) throw this.failure;
     if (this.role === 'stopped') return [];
-    assert(this.role !== 'recover', `${this.key}: event ${event.type} before start`);
+    assert(this.role !== 'recover', () => `${this.key}: event ${event.type} before start`);
     // The log already holds the snapshot: nothing may come between install and its notice.
-    assert(this.receiving?.installing !== true || event.type === 'snapshot_installed', `${this.key} term ${this.currentTerm}: ${event.type} while installing snapshot ${this.receiving?.meta.index}`);
+    assert(this.receiving?.installing !== true || event.type === 'snapshot_installed', () => `${this.key} term ${this.currentTerm}: ${event.type} while installing snapshot ${this.receiving?.meta.index}`);
     return this.run(() => this.dispatch(event));
   }
 
@@ -194,14 +190,14 @@ export class RaftCore {
     this.applyOwed = false;
     const commitBefore = this.commitIndex;
     body();
-    assert(this.commitIndex >= commitBefore, `${this.key} term ${this.currentTerm}: commit index fell from ${commitBefore} to ${this.commitIndex}`);
+    assert(this.commitIndex >= commitBefore, () => `${this.key} term ${this.currentTerm}: commit index fell from ${commitBefore} to ${this.commitIndex}`);
     if (this.role === 'leader') flushLowPriority(this);
     if (this.role === 'leader') replicateAll(this);
     trySnapshot(this);
     this.flushMachineEffects();
     if (this.applyOwed) this.emit({ kind: 'continue' });
     const pending = this.log.takePending();
-    assert((pending.length > 0) === (this.#appendSlot >= 0), `${this.key}: append slot ${this.#appendSlot} for ${pending.length} entries`);
+    assert((pending.length > 0) === (this.#appendSlot >= 0), () => `${this.key}: append slot ${this.#appendSlot} for ${pending.length} entries`);
     if (pending.length > 0) this.#out[this.#appendSlot] = { kind: 'append', entries: pending };
     const out = this.#out;
     this.#out = [];
@@ -243,9 +239,9 @@ export class RaftCore {
   }
 
   private checkInvariants(): void {
-    assert(this.commitIndex >= this.lastApplied, `${this.key} term ${this.currentTerm}: applied ${this.lastApplied} past commit ${this.commitIndex}`);
-    assert(this.lastApplied >= this.log.snapshotIndex() || this.receiving !== undefined, `${this.key} term ${this.currentTerm}: applied ${this.lastApplied} below snapshot ${this.log.snapshotIndex()}`);
-    assert(this.role !== 'leader' || sameServer(this.leaderId, this.id), `${this.key} term ${this.currentTerm}: leader without itself as leader`);
+    assert(this.commitIndex >= this.lastApplied, () => `${this.key} term ${this.currentTerm}: applied ${this.lastApplied} past commit ${this.commitIndex}`);
+    assert(this.lastApplied >= this.log.snapshotIndex() || this.receiving !== undefined, () => `${this.key} term ${this.currentTerm}: applied ${this.lastApplied} below snapshot ${this.log.snapshotIndex()}`);
+    assert(this.role !== 'leader' || sameServer(this.leaderId, this.id), () => `${this.key} term ${this.currentTerm}: leader without itself as leader`);
   }
 
   // --- dispatch -------------------------------------------------------------------
@@ -387,7 +383,7 @@ export class RaftCore {
   }
 
   setTerm(term: number, votedFor: ServerId | undefined): void {
-    assert(term >= this.currentTerm, `${this.key}: term ${term} below current ${this.currentTerm}`);
+    assert(term >= this.currentTerm, () => `${this.key}: term ${term} below current ${this.currentTerm}`);
     // A new term may have a new log under the same leader id (it lost a term and won
     // again): only committed entries are known to be in it.
     if (term > this.currentTerm && this.rules.newTermForgetsValidated) this.forgetValidated();
@@ -458,13 +454,20 @@ export class RaftCore {
     this.replyOwed = false;
   }
 
+  /** The leader's state; only leader code paths ask for it. */
+  get lead(): Leading {
+    const leading = this.leading;
+    if (leading === undefined) assert(false, () => `${this.key} term ${this.currentTerm}: leader state asked for as ${this.role}`);
+    return leading;
+  }
+
   private stepDownFromLeader(): void {
-    for (const [, from] of this.pending) this.replyError(from, 'RAFTER_LEADERSHIP_LOST');
-    this.pending.clear();
-    for (const low of this.lowQueue) this.replyError(low.from, 'RAFTER_NOT_LEADER');
-    this.lowQueue = [];
+    for (const [, from] of this.lead.pending) this.replyError(from, 'RAFTER_LEADERSHIP_LOST');
+    this.lead.pending.clear();
+    for (const low of this.lead.lowQueue) this.replyError(low.from, 'RAFTER_NOT_LEADER');
+    this.lead.lowQueue = [];
     failQueries(this);
-    this.peers.clear();
+    this.leading = undefined;
     this.cancelTimer('condition');
   }
 

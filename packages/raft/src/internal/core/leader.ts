@@ -22,10 +22,10 @@ import type { AppendEntriesReply, HeartbeatReply, ReplyTo } from './types.js';
 export function becomeLeader(core: RaftCore): void {
   core.disarmElection();
   core.setRole('leader', core.id);
-  core.peers.clear();
+  core.leading = { peers: new Map(), pending: new Map(), lowQueue: [], queries: [], querySeq: 0, noopIndex: 0 };
   syncPeers(core, core.log.last().index + 1);
   // Ra's noop: commits every earlier entry (5.4.2) and carries the machine version.
-  core.noopIndex = appendEntry(core, { type: 'noop', machineVersion: core.machine.version });
+  core.lead.noopIndex = appendEntry(core, { type: 'noop', machineVersion: core.machine.version });
 }
 
 /** Optimistic start (Raft's nextIndex init): the first reply tells where the follower is. */
@@ -54,10 +54,10 @@ function syncPeers(core: RaftCore, nextIndex: number): void {
   const members = core.cluster.current().members;
   for (const member of members) {
     const key = serverKey(member.id);
-    if (key !== core.key && !core.peers.has(key)) core.peers.set(key, newPeer(core, member.id, nextIndex));
+    if (key !== core.key && !core.lead.peers.has(key)) core.lead.peers.set(key, newPeer(core, member.id, nextIndex));
   }
-  for (const [key, peer] of core.peers) {
-    if (findMember(members, peer.id) === undefined) core.peers.delete(key);
+  for (const [key, peer] of core.lead.peers) {
+    if (findMember(members, peer.id) === undefined) core.lead.peers.delete(key);
   }
 }
 
@@ -74,11 +74,11 @@ function appendEntry(core: RaftCore, payload: EntryPayload): number {
 export function proposeCommand(core: RaftCore, command: unknown, priority: 'normal' | 'low', from: ReplyTo): void {
   if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
   if (priority === 'low') {
-    if (core.lowQueue.length >= LOW_PRIORITY_QUEUE_MAX) return core.replyError(from, 'RAFTER_OVERLOADED');
-    core.lowQueue.push({ command, from });
+    if (core.lead.lowQueue.length >= LOW_PRIORITY_QUEUE_MAX) return core.replyError(from, 'RAFTER_OVERLOADED');
+    core.lead.lowQueue.push({ command, from });
     return;
   }
-  if (core.pending.size >= PENDING_COMMANDS_MAX) return core.replyError(from, 'RAFTER_OVERLOADED');
+  if (core.lead.pending.size >= PENDING_COMMANDS_MAX) return core.replyError(from, 'RAFTER_OVERLOADED');
   const index = appendEntry(core, { type: 'command', command });
   core.normalAppended = true;
   trackPending(core, index, from);
@@ -89,13 +89,13 @@ function trackPending(core: RaftCore, index: number, from: ReplyTo): void {
     core.reply(from, { type: 'ok', index, term: core.currentTerm, reply: undefined, leader: core.id });
     return;
   }
-  core.pending.set(index, from);
+  core.lead.pending.set(index, from);
 }
 
 /** Low-priority commands go in bounded batches, only in steps without normal ones. */
 export function flushLowPriority(core: RaftCore): void {
-  if (core.normalAppended || core.lowQueue.length === 0) return;
-  const batch = core.lowQueue.splice(0, LOW_PRIORITY_BATCH_MAX);
+  if (core.normalAppended || core.lead.lowQueue.length === 0) return;
+  const batch = core.lead.lowQueue.splice(0, LOW_PRIORITY_BATCH_MAX);
   for (const low of batch) {
     const index = appendEntry(core, { type: 'command', command: low.command, priority: 'low' });
     trackPending(core, index, low.from);
@@ -103,7 +103,7 @@ export function flushLowPriority(core: RaftCore): void {
 }
 
 export function replicateAll(core: RaftCore): void {
-  for (const peer of core.peers.values()) replicate(core, peer);
+  for (const peer of core.lead.peers.values()) replicate(core, peer);
 }
 
 /** Sends what the follower lacks, pipelined up to the in-flight cap, in capped batches. */
@@ -118,7 +118,7 @@ function replicate(core: RaftCore, peer: Peer): void {
     const from = peer.nextIndex;
     const to = Math.min(last, from + APPEND_BATCH_ENTRIES_MAX - 1, Math.max(peer.matchIndex, peer.probeIndex) + INFLIGHT_ENTRIES_MAX);
     const prevTerm = core.log.termAt(from - 1);
-    assert(prevTerm !== undefined, `${core.key} term ${core.currentTerm}: no term at ${from - 1} for ${peer.id.name}`);
+    assert(prevTerm !== undefined, () => `${core.key} term ${core.currentTerm}: no term at ${from - 1} for ${peer.id.name}`);
     core.send(peer.id, {
       type: 'append_entries',
       term: core.currentTerm,
@@ -152,7 +152,7 @@ function sendCommit(core: RaftCore, peer: Peer): void {
 }
 
 export function onAppendEntriesReply(core: RaftCore, from: ServerId, msg: AppendEntriesReply): void {
-  const peer = core.peers.get(serverKey(from));
+  const peer = core.lead.peers.get(serverKey(from));
   if (peer === undefined || peer.snapshot !== undefined) return;
   if (msg.success && msg.lastIndex > core.log.last().index) return core.invalid(from, msg, `${from.name} acked ${msg.lastIndex} past our last ${core.log.last().index}`);
   peer.machineVersion = msg.machineVersion;
@@ -186,7 +186,7 @@ export function onLeaderWritten(core: RaftCore): void {
 function advanceCommit(core: RaftCore): void {
   const members = voters(core.cluster.current().members);
   const own = core.rules.leaderOwnIndex(core.log.lastWritten().index, core.log.last().index);
-  const indexes = members.map((member) => (sameServer(member.id, core.id) ? own : (core.peers.get(serverKey(member.id))?.matchIndex ?? 0)));
+  const indexes = members.map((member) => (sameServer(member.id, core.id) ? own : (core.lead.peers.get(serverKey(member.id))?.matchIndex ?? 0)));
   const agreed = core.rules.quorumCommit(agreedIndex(indexes), own);
   if (agreed <= core.commitIndex) return;
   if (core.log.termAt(agreed) !== core.currentTerm) return;
@@ -209,7 +209,7 @@ function stepDownIfRemoved(core: RaftCore): void {
 
 function mostCaughtUpVoter(core: RaftCore): Peer | undefined {
   let best: Peer | undefined;
-  for (const peer of core.peers.values()) {
+  for (const peer of core.lead.peers.values()) {
     if (!isVoter(core.cluster.current().members, peer.id)) continue;
     if (best === undefined || peer.matchIndex > best.matchIndex) best = peer;
   }
@@ -219,7 +219,7 @@ function mostCaughtUpVoter(core: RaftCore): Peer | undefined {
 /** Ra's tick: recover from lost messages by resending to followers that made no progress. */
 export function onLeaderTick(core: RaftCore): void {
   const last = core.log.last().index;
-  for (const peer of core.peers.values()) {
+  for (const peer of core.lead.peers.values()) {
     if (peer.snapshot !== undefined) {
       resendSnapshotChunk(core, peer);
     } else if (peer.matchIndex < last && peer.matchIndex === peer.matchIndexAtTick) {
@@ -240,7 +240,7 @@ export function onLeaderTick(core: RaftCore): void {
  * other member we lead, which also cancels elections they may have armed.
  */
 export function reassertLeadership(core: RaftCore, requester: ServerId): void {
-  for (const peer of core.peers.values()) {
+  for (const peer of core.lead.peers.values()) {
     if (peer.snapshot !== undefined) continue;
     if (sameServer(peer.id, requester)) {
       peer.nextIndex = peer.matchIndex + 1;
@@ -252,7 +252,7 @@ export function reassertLeadership(core: RaftCore, requester: ServerId): void {
 }
 
 export function onNodeUpAsLeader(core: RaftCore, node: string): void {
-  for (const peer of core.peers.values()) {
+  for (const peer of core.lead.peers.values()) {
     if (peer.id.node !== node || peer.snapshot !== undefined) continue;
     peer.nextIndex = peer.matchIndex + 1;
     peer.probeIndex = peer.matchIndex;
@@ -261,7 +261,7 @@ export function onNodeUpAsLeader(core: RaftCore, node: string): void {
 }
 
 export function onHeartbeatReply(core: RaftCore, from: ServerId, msg: HeartbeatReply): void {
-  const peer = core.peers.get(serverKey(from));
+  const peer = core.lead.peers.get(serverKey(from));
   if (peer === undefined) return;
   peer.querySeq = Math.max(peer.querySeq, msg.querySeq);
   processQueries(core);
@@ -271,7 +271,7 @@ export function onHeartbeatReply(core: RaftCore, from: ServerId, msg: HeartbeatR
 
 /** One change at a time, and only after our noop committed (the single-server change fix). */
 function clusterChangePermitted(core: RaftCore): boolean {
-  const noopCommitted = core.commitIndex >= core.noopIndex || !core.rules.clusterChangeAfterNoop;
+  const noopCommitted = core.commitIndex >= core.lead.noopIndex || !core.rules.clusterChangeAfterNoop;
   return noopCommitted && (core.cluster.current().index <= core.commitIndex || !core.rules.clusterChangeOneAtATime);
 }
 
@@ -283,7 +283,7 @@ export function addMember(core: RaftCore, member: Member, from: ReplyTo): void {
     return core.replyError(from, 'RAFTER_CLUSTER_CHANGE_NOT_PERMITTED');
   }
   const index = appendEntry(core, { type: 'cluster', members: [...members, member] });
-  core.pending.set(index, from);
+  core.lead.pending.set(index, from);
 }
 
 export function removeMember(core: RaftCore, id: ServerId, from: ReplyTo): void {
@@ -295,7 +295,7 @@ export function removeMember(core: RaftCore, id: ServerId, from: ReplyTo): void 
     return core.replyError(from, 'RAFTER_CLUSTER_CHANGE_NOT_PERMITTED');
   }
   const index = appendEntry(core, { type: 'cluster', members: rest });
-  core.pending.set(index, from);
+  core.lead.pending.set(index, from);
 }
 
 /** A promotable member that caught up becomes a voter (Ra's promotable membership). */
@@ -315,15 +315,15 @@ export function transferLeadership(core: RaftCore, to: ServerId, from: ReplyTo):
   const last = core.log.last();
   if (sameServer(to, core.id)) return core.reply(from, { type: 'ok', index: last.index, term: core.currentTerm, reply: 'already_leader', leader: core.id });
   if (!isVoter(core.cluster.current().members, to)) return core.replyError(from, 'RAFTER_UNKNOWN_MEMBER');
-  const peer = core.peers.get(serverKey(to));
+  const peer = core.lead.peers.get(serverKey(to));
   if (peer === undefined || peer.matchIndex < last.index) return core.replyError(from, 'RAFTER_NOT_CAUGHT_UP');
   // The target's noop must not ask for an older version than ours will have set.
   if (peer.machineVersion < Math.max(core.machineVersion, core.machine.version)) return core.replyError(from, 'RAFTER_MACHINE_VERSION_TOO_OLD');
   // Stop taking commands and wait (await_condition) for the target's higher term.
   core.send(to, { type: 'timeout_now', term: core.currentTerm, leaderId: core.id });
   core.reply(from, { type: 'ok', index: last.index, term: core.currentTerm, reply: 'transfer_started', leader: core.id });
-  for (const [, pendingFrom] of core.pending) core.replyError(pendingFrom, 'RAFTER_LEADERSHIP_LOST');
-  core.pending.clear();
+  for (const [, pendingFrom] of core.lead.pending) core.replyError(pendingFrom, 'RAFTER_LEADERSHIP_LOST');
+  core.lead.pending.clear();
   core.setRole('await_condition', undefined);
   core.setTimer('condition', core.timeouts.transferTimeoutMs);
 }

@@ -11,12 +11,12 @@ export function onQuery(core: RaftCore, kind: 'local' | 'leader' | 'consistent',
   if (kind === 'local') return answer(core, fn, from);
   if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
   if (kind === 'leader' || !core.rules.readIndexRound) return answer(core, fn, from);
-  if (core.queries.length >= PENDING_QUERIES_MAX) return core.replyError(from, 'RAFTER_OVERLOADED');
+  if (core.lead.queries.length >= PENDING_QUERIES_MAX) return core.replyError(from, 'RAFTER_OVERLOADED');
   // Until our noop commits, the commit index may lag entries earlier leaders committed.
-  const readIndex = Math.max(core.commitIndex, core.noopIndex);
-  core.querySeq += 1;
-  core.queries.push({ readIndex, seq: core.querySeq, fn, from });
-  sendHeartbeats(core, core.querySeq);
+  const readIndex = Math.max(core.commitIndex, core.lead.noopIndex);
+  core.lead.querySeq += 1;
+  core.lead.queries.push({ readIndex, seq: core.lead.querySeq, fn, from });
+  sendHeartbeats(core, core.lead.querySeq);
   processQueries(core);
 }
 
@@ -41,7 +41,7 @@ function sendHeartbeats(core: RaftCore, querySeq: number): void {
 
 /** On tick: heartbeats may have been lost. */
 export function resendHeartbeats(core: RaftCore): void {
-  if (core.queries.length > 0) sendHeartbeats(core, core.querySeq);
+  if (core.lead.queries.length > 0) sendHeartbeats(core, core.lead.querySeq);
 }
 
 /** Answers, in order, every query whose round has a quorum and whose index is applied. */
@@ -50,16 +50,16 @@ export function processQueries(core: RaftCore): void {
   const members = voters(core.cluster.current().members);
   const needed = quorumSize(members.length);
   let answered = 0;
-  for (const query of core.queries) {
-    const acks = members.filter((m) => sameServer(m.id, core.id) || (core.peers.get(serverKey(m.id))?.querySeq ?? 0) >= query.seq).length;
+  for (const query of core.lead.queries) {
+    const acks = members.filter((m) => sameServer(m.id, core.id) || (core.lead.peers.get(serverKey(m.id))?.querySeq ?? 0) >= query.seq).length;
     if (acks < needed || core.lastApplied < query.readIndex) break;
     answer(core, query.fn, query.from);
     answered += 1;
   }
-  if (answered > 0) core.queries = core.queries.slice(answered);
+  if (answered > 0) core.lead.queries = core.lead.queries.slice(answered);
 }
 
 export function failQueries(core: RaftCore): void {
-  for (const query of core.queries) core.replyError(query.from, 'RAFTER_NOT_LEADER');
-  core.queries = [];
+  for (const query of core.lead.queries) core.replyError(query.from, 'RAFTER_NOT_LEADER');
+  core.lead.queries = [];
 }

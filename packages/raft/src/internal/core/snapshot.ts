@@ -25,7 +25,7 @@ export function trySnapshot(core: RaftCore): void {
   // when this very step overwrote written entries.
   if (cursor.index > core.log.lastWritten().index) return;
   const term = core.log.termAt(cursor.index);
-  assert(term !== undefined, `${core.key} term ${core.currentTerm}: no term at release cursor ${cursor.index}`);
+  assert(term !== undefined, () => `${core.key} term ${core.currentTerm}: no term at release cursor ${cursor.index}`);
   const meta: SnapshotMeta = {
     index: cursor.index,
     term,
@@ -47,21 +47,21 @@ export function onSnapshotWritten(core: RaftCore, meta: SnapshotMeta, outcome: '
 
 export function startSnapshot(core: RaftCore, peer: Peer): void {
   const meta = core.log.snapshot();
-  assert(meta !== undefined, `${core.key} term ${core.currentTerm}: ${peer.id.name} needs ${peer.nextIndex} below a missing snapshot`);
+  assert(meta !== undefined, () => `${core.key} term ${core.currentTerm}: ${peer.id.name} needs ${peer.nextIndex} below a missing snapshot`);
   peer.snapshot = { meta, chunkIndex: 0 };
   core.emit({ kind: 'sendSnapshotChunk', to: peer.id, term: core.currentTerm, meta, chunkIndex: 0 });
 }
 
 export function resendSnapshotChunk(core: RaftCore, peer: Peer): void {
   const transfer = peer.snapshot;
-  assert(transfer !== undefined, `${core.key}: no snapshot transfer to ${peer.id.name}`);
+  assert(transfer !== undefined, () => `${core.key}: no snapshot transfer to ${peer.id.name}`);
   const current = core.log.snapshot();
   if (current !== undefined && !sameMeta(current, transfer.meta)) return startSnapshot(core, peer);
   core.emit({ kind: 'sendSnapshotChunk', to: peer.id, term: core.currentTerm, meta: transfer.meta, chunkIndex: transfer.chunkIndex });
 }
 
 export function onInstallSnapshotReply(core: RaftCore, from: ServerId, msg: InstallSnapshotReply): void {
-  const peer = core.peers.get(serverKey(from));
+  const peer = core.lead.peers.get(serverKey(from));
   if (peer === undefined || peer.snapshot === undefined) return;
   if (msg.done) {
     peer.snapshot = undefined;
@@ -107,9 +107,9 @@ export function onInstallSnapshot(core: RaftCore, from: ServerId, msg: InstallSn
 /** The shell installed the snapshot: adopt its state, then tell the leader. */
 export function onSnapshotInstalled(core: RaftCore, meta: SnapshotMeta, machineState: unknown): void {
   const receiving = core.receiving;
-  assert(receiving !== undefined && receiving.installing, `${core.key} term ${core.currentTerm}: snapshot ${meta.index} installed unasked`);
-  assert(sameMeta(receiving.meta, meta), `${core.key} term ${core.currentTerm}: installed ${meta.index} but asked for ${receiving.meta.index}`);
-  assert(meta.index > core.commitIndex, `${core.key} term ${core.currentTerm}: snapshot ${meta.index} at or below commit ${core.commitIndex}`);
+  assert(receiving !== undefined && receiving.installing, () => `${core.key} term ${core.currentTerm}: snapshot ${meta.index} installed unasked`);
+  assert(sameMeta(receiving.meta, meta), () => `${core.key} term ${core.currentTerm}: installed ${meta.index} but asked for ${receiving.meta.index}`);
+  assert(meta.index > core.commitIndex, () => `${core.key} term ${core.currentTerm}: snapshot ${meta.index} at or below commit ${core.commitIndex}`);
   core.machineState = machineState;
   core.machineVersion = meta.machineVersion;
   core.upgradeRequired = meta.machineVersion > core.machine.version;

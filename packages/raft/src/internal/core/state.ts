@@ -25,6 +25,22 @@ export interface Peer {
   snapshot: { meta: SnapshotMeta; chunkIndex: number } | undefined;
 }
 
+/** What only a leader holds; the core keeps it in `leading` while it leads. */
+export interface Leading {
+  /** Replication state per other member of the latest configuration. */
+  readonly peers: Map<string, Peer>;
+  /** Callers of appended commands and membership changes, by log index, until applied. */
+  readonly pending: Map<number, ReplyTo>;
+  /** Low-priority commands not appended yet. */
+  lowQueue: LowCommand[];
+  /** Consistent queries waiting for their read-index round. */
+  queries: PendingQuery[];
+  /** The latest read-index round. */
+  querySeq: number;
+  /** Index of this term's noop: membership changes and read indexes wait for it. */
+  noopIndex: number;
+}
+
 export interface PendingQuery {
   readonly readIndex: number;
   readonly seq: number;
