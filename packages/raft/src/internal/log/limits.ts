@@ -32,6 +32,15 @@ export const WAL_WRITERS_PER_FILE_MAX = 0xffff_fffe;
 export const SEGMENT_ENTRIES_MAX = 4_096;
 export const SEGMENT_BYTES_MAX = 64 << 20;
 
+/**
+ * One slice of an asynchronous segment read (ServerLog.readEntries): the thread that
+ * runs the WAL decodes and checks at most this much between two turns of its event loop.
+ */
+export const SEGMENT_READ_ENTRIES_MAX = 1_024;
+export const SEGMENT_READ_BYTES_MAX = 1 << 20;
+/** Entries ServerLog.prefetch keeps decoded for the synchronous LogReader reads that follow. */
+export const READ_CACHE_ENTRIES_MAX = 4_096;
+
 /** How many server flushes the segment writer runs at once on the dirty runner. */
 export const SEGMENT_WRITER_CONCURRENCY_MAX = 8;
 
