@@ -19,6 +19,7 @@ import {
 } from '@rafter/actors';
 import { LogClosedError, LogError, LogInvalidError, LogSchedulerError, type LogWriteFailedError } from './errors.js';
 import { joinPath, type LogFs, NodeFs } from './fs.js';
+import { SEGMENT_WRITER_SEEN_FILES_MAX } from './limits.js';
 import { SEGMENT_FLUSH_JOB, reviveFlushResult } from './segment-flush-job.js';
 import { SegmentWriter } from './segment-writer.js';
 import type { SegmentFlushResult } from './segments.js';
@@ -289,8 +290,6 @@ interface SegmentWriterState {
   readonly seen: Set<string>;
 }
 
-/** Paths remembered as seen; a WAL file is 256 MiB by default, so this covers far more than a restart. */
-const SEEN_FILES_MAX = 4_096;
 
 export const segmentWriterActor: Behaviour<SegmentWriterState, LogSystemHandle> = {
   async init(ctx, handle) {
@@ -327,7 +326,7 @@ export const segmentWriterActor: Behaviour<SegmentWriterState, LogSystemHandle> 
 
   handle(msg: { type: 'rolledOver'; file: ClosedWalFile }, state) {
     if (msg?.type !== 'rolledOver' || state.seen.has(msg.file.path)) return state;
-    if (state.seen.size >= SEEN_FILES_MAX) state.seen.delete(state.seen.values().next().value as string);
+    if (state.seen.size >= SEGMENT_WRITER_SEEN_FILES_MAX) state.seen.delete(state.seen.values().next().value as string);
     state.seen.add(msg.file.path);
     state.writer.accept(msg.file);
     return state;

@@ -12,6 +12,7 @@ import {
   SEGMENT_ENTRIES_MAX,
   SEGMENT_READ_BYTES_MAX,
   SEGMENT_READ_ENTRIES_MAX,
+  SNAPSHOT_CHUNK_BYTES_DEFAULT,
   WAL_SEND_ENTRIES_MAX,
 } from './limits.js';
 import { type MemEntry, MemTable } from './memtable.js';
@@ -505,7 +506,7 @@ export class ServerLog implements LogReader, SegmentTarget {
     return this.snapshots.read('snapshot');
   }
 
-  readSnapshotChunks(chunkBytes: number): AsyncGenerator<SnapshotChunk> {
+  readSnapshotChunks(chunkBytes = SNAPSHOT_CHUNK_BYTES_DEFAULT): AsyncGenerator<SnapshotChunk> {
     return this.snapshots.readChunks(chunkBytes);
   }
 

@@ -4,6 +4,7 @@
 import type { IndexTerm } from '../core/log.js';
 import { LogClosedError, LogCorruptionError, LogInvalidError, assert } from './errors.js';
 import { type LogFs, NodeFs, joinPath, safeFileName, unsafeFileName } from './fs.js';
+import { RECOVERY_SERVERS_CONCURRENCY_MAX } from './limits.js';
 import { MetaStore } from './meta.js';
 import { SegmentStore } from './segments.js';
 import { type DirtyRunner, SegmentWriter } from './segment-writer.js';
@@ -151,7 +152,7 @@ export class LogSystem {
     const worker = async (): Promise<void> => {
       while (next < uids.length) await this.recoverServer(uids[next++] as string);
     };
-    await Promise.all(Array.from({ length: Math.min(16, uids.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(RECOVERY_SERVERS_CONCURRENCY_MAX, uids.length) }, worker));
 
     const walNames = (await this.fs.readdir(this.walDir)).filter((n) => n.endsWith('.wal')).sort();
     const closed: ClosedWalFile[] = [];
