@@ -185,7 +185,8 @@ export class ServerLog implements LogReader, SegmentTarget {
         throw err;
       }
       if (generation !== this.generation) return;
-      assert(raw.length > 0 && raw[0]?.index === i, `server ${this.uid}: segments do not hold ${i} (limit ${this.segLimit})`);
+      // The message is built only on failure: this runs once per slice.
+      if (!(raw.length > 0 && raw[0]?.index === i)) assert(false, `server ${this.uid}: segments do not hold ${i} (limit ${this.segLimit})`);
       const slice = raw.map((e) => ({ index: e.index, term: e.term, payload: this.decode(e.bytes, e.index) }));
       i += slice.length;
       yield slice;
