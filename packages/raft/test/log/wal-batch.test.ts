@@ -172,6 +172,8 @@ describe('WalWriter.appendBatch', () => {
     expect(() => wal.appendBatch('a', 1, 1, [Buffer.from('ok'), huge])).toThrow(LogLimitError);
     expect(() => wal.appendBatch('a', 1, [1], payloads('a', 1, 2))).toThrow(LogInvalidError);
     expect(() => wal.appendBatch('a', 1, 1, [Buffer.from('ok'), 'not bytes' as unknown as Uint8Array])).toThrow(LogInvalidError);
+    expect(() => wal.appendBatch('a', 1, 1, undefined as unknown as Uint8Array[])).toThrow(LogInvalidError);
+    expect(() => wal.appendBatch(7 as unknown as string, 1, 1, [Buffer.from('ok')])).toThrow(LogInvalidError);
     expect(wal.pendingEntries()).toBe(0);
     expect(wal.appendBatch('a', 1, 1, [])).toBe(true);
     wal.appendBatch('a', 1, 1, payloads('a', 1, 2));

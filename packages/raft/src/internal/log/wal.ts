@@ -240,6 +240,9 @@ export class WalWriter {
    */
   appendBatch(writerId: string, fromIndex: number, terms: number | readonly number[], payloads: readonly Uint8Array[]): boolean {
     if (this.closed) throw new LogClosedError('WAL');
+    if (typeof writerId !== 'string' || !Array.isArray(payloads) || (typeof terms !== 'number' && !Array.isArray(terms))) {
+      throw new LogInvalidError(`WAL batch of ${String(writerId)}: the writer id must be a string, payloads and terms arrays (or one term)`);
+    }
     const n = payloads.length;
     if (typeof terms !== 'number' && terms.length !== n) {
       throw new LogInvalidError(`WAL batch of ${writerId} from index ${fromIndex}: ${terms.length} terms for ${n} payloads`);
