@@ -17,7 +17,7 @@ import {
   type ActorSpec,
   startSupervisor,
 } from '@rafter/actors';
-import { LogClosedError, LogError, LogInvalidError, LogSchedulerError, type LogWriteFailedError } from './errors.js';
+import { LogClosedError, LogError, LogInvalidError, LogSchedulerError, type LogWriteFailedError, failureReason } from './errors.js';
 import { joinPath, type LogFs, NodeFs } from './fs.js';
 import { SEGMENT_WRITER_SEEN_FILES_MAX } from './limits.js';
 import { SEGMENT_FLUSH_JOB, reviveFlushResult } from './segment-flush-job.js';
@@ -164,7 +164,7 @@ export const walActor: Behaviour<WalState, LogSystemHandle> = {
           // The servers whose entries were lost stop with the error; the others resend
           // to the restarted WAL. The file may hold a half-written batch: crash, and let
           // the restart recover it.
-          const { code, message } = describeError(err);
+          const { code, message } = failureReason(err);
           for (const [writerId, from] of unwritten) send(writerId, { type: 'writeFailed', writerId, from, code, message });
           whileAlive(() => ctx.exit(ctx.self, { walFailed: message }));
         },
@@ -243,11 +243,6 @@ function appendOrRefuse(state: WalState, msg: Extract<WalRequest, { type: 'appen
   }
 }
 
-function describeError(err: unknown): { code: string; message: string } {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  return { code: typeof code === 'string' ? code : 'UNKNOWN', message: err instanceof Error ? err.message : String(err) };
-}
-
 /**
  * A deleted server: wait until its queued entries are written (no append is taken
  * meanwhile, so this ends), forget it, and close the file so the segment writer drops
@@ -289,7 +284,6 @@ interface SegmentWriterState {
   /** WAL files queued or done, so a WAL restart handing a file over again is a no-op. */
   readonly seen: Set<string>;
 }
-
 
 export const segmentWriterActor: Behaviour<SegmentWriterState, LogSystemHandle> = {
   async init(ctx, handle) {
