@@ -11,6 +11,7 @@ import { ENTRY_PAYLOAD_BYTES_MAX } from '../../src/internal/log/limits.js';
 import { scanWal } from '../../src/internal/log/wal-format.js';
 import { scanWalDir } from '../../src/internal/log/wal-recovery.js';
 import { WalWriter } from '../../src/internal/log/wal.js';
+import { GatedWalFs } from './gated-fs.js';
 import { appendOne, openWal, readAll, runAndKill, seeded, tempDir } from './helpers.js';
 
 
@@ -172,6 +173,8 @@ describe('WalWriter.appendBatch', () => {
     expect(() => wal.appendBatch('a', 1, 1, [Buffer.from('ok'), huge])).toThrow(LogLimitError);
     expect(() => wal.appendBatch('a', 1, [1], payloads('a', 1, 2))).toThrow(LogInvalidError);
     expect(() => wal.appendBatch('a', 1, 1, [Buffer.from('ok'), 'not bytes' as unknown as Uint8Array])).toThrow(LogInvalidError);
+    expect(() => wal.appendBatch('a', 1, 1, undefined as unknown as Uint8Array[])).toThrow(LogInvalidError);
+    expect(() => wal.appendBatch(7 as unknown as string, 1, 1, [Buffer.from('ok')])).toThrow(LogInvalidError);
     expect(wal.pendingEntries()).toBe(0);
     expect(wal.appendBatch('a', 1, 1, [])).toBe(true);
     wal.appendBatch('a', 1, 1, payloads('a', 1, 2));
@@ -182,6 +185,22 @@ describe('WalWriter.appendBatch', () => {
 });
 
 describe('WalWriter notices and an in-flight write', () => {
+  it('abandoned with a batch in flight and another queued, writes both unannounced and settles', async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    const fs = new GatedWalFs();
+    const { wal, rec } = await openWal(t.dir, { fs });
+    fs.closeGate();
+    wal.appendBatch('a', 1, 1, payloads('a', 1, 3));
+    await fs.syncHeld;
+    wal.appendBatch('a', 4, 1, payloads('a', 4, 6)); // queued behind the held sync
+    const abandoned = wal.abandon();
+    fs.openGate();
+    await abandoned; // a restarted WAL actor's init waits for this
+    expect(rec.written).toEqual([]);
+    expect(readAll(t.dir).map(([, index]) => index)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
   it('announces a file after its last notices, and a failure after the notices of what was synced', async () => {
     const t = tempDir();
     cleanup = t.cleanup;

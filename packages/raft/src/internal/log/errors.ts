@@ -136,3 +136,9 @@ export class LogWriteFailedError extends LogError {
     );
   }
 }
+
+/** An error as plain data for a notice: its code (UNKNOWN if it has none) and message. */
+export function failureReason(err: unknown): { code: string; message: string } {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return { code: typeof code === 'string' ? code : 'UNKNOWN', message: err instanceof Error ? err.message : String(err) };
+}

@@ -13,6 +13,13 @@ export const WAL_SEND_ENTRIES_MAX = 4_096;
 /** Above this many pending bytes `appendBatch` reports back-pressure (returns false). */
 export const WAL_PENDING_BYTES_MAX = 64 << 20;
 
+/** Batch buffers the WAL keeps for reuse (each is up to a batch's size). */
+export const WAL_SPARE_BUFFERS_MAX = 2;
+/** `written` notices (in entries) the WAL sends between turns given to its in-flight I/O. */
+export const WAL_NOTIFY_SLICE_ENTRIES_MAX = 512;
+/** Frames of earlier files a damaged WAL scan checksums, only to word its report. */
+export const WAL_EARLIER_FRAME_PROBES_MAX = 8;
+
 /** Default size at which the WAL rolls over to a new file. */
 export const WAL_FILE_BYTES_MAX = 256 << 20;
 /** Floor on a configured WAL file size, so tests can roll over often but not absurdly. */
@@ -31,6 +38,21 @@ export const WAL_WRITERS_PER_FILE_MAX = 0xffff_fffe;
 /** Segment files close at whichever of these comes first. */
 export const SEGMENT_ENTRIES_MAX = 4_096;
 export const SEGMENT_BYTES_MAX = 64 << 20;
+
+/**
+ * One slice of an asynchronous segment read (ServerLog.readEntries): the thread that
+ * runs the WAL decodes and checks at most this much between two turns of its event loop.
+ */
+export const SEGMENT_READ_ENTRIES_MAX = 1_024;
+export const SEGMENT_READ_BYTES_MAX = 1 << 20;
+/** Entries ServerLog.prefetch keeps decoded for the synchronous LogReader reads that follow. */
+export const READ_CACHE_ENTRIES_MAX = 4_096;
+
+/** WAL files the segment writer actor remembers as handed over (a WAL restart hands them over again). */
+export const SEGMENT_WRITER_SEEN_FILES_MAX = 4_096;
+
+/** Servers whose snapshots and segments recovery reads at once. */
+export const RECOVERY_SERVERS_CONCURRENCY_MAX = 16;
 
 /** How many server flushes the segment writer runs at once on the dirty runner. */
 export const SEGMENT_WRITER_CONCURRENCY_MAX = 8;

@@ -17,8 +17,9 @@ import {
   type ActorSpec,
   startSupervisor,
 } from '@rafter/actors';
-import { LogClosedError, LogError, LogInvalidError, LogSchedulerError, type LogWriteFailedError } from './errors.js';
+import { LogClosedError, LogError, LogInvalidError, LogSchedulerError, type LogWriteFailedError, failureReason } from './errors.js';
 import { joinPath, type LogFs, NodeFs } from './fs.js';
+import { SEGMENT_WRITER_SEEN_FILES_MAX } from './limits.js';
 import { SEGMENT_FLUSH_JOB, reviveFlushResult } from './segment-flush-job.js';
 import { SegmentWriter } from './segment-writer.js';
 import type { SegmentFlushResult } from './segments.js';
@@ -163,7 +164,7 @@ export const walActor: Behaviour<WalState, LogSystemHandle> = {
           // The servers whose entries were lost stop with the error; the others resend
           // to the restarted WAL. The file may hold a half-written batch: crash, and let
           // the restart recover it.
-          const { code, message } = describeError(err);
+          const { code, message } = failureReason(err);
           for (const [writerId, from] of unwritten) send(writerId, { type: 'writeFailed', writerId, from, code, message });
           whileAlive(() => ctx.exit(ctx.self, { walFailed: message }));
         },
@@ -242,11 +243,6 @@ function appendOrRefuse(state: WalState, msg: Extract<WalRequest, { type: 'appen
   }
 }
 
-function describeError(err: unknown): { code: string; message: string } {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  return { code: typeof code === 'string' ? code : 'UNKNOWN', message: err instanceof Error ? err.message : String(err) };
-}
-
 /**
  * A deleted server: wait until its queued entries are written (no append is taken
  * meanwhile, so this ends), forget it, and close the file so the segment writer drops
@@ -289,9 +285,6 @@ interface SegmentWriterState {
   readonly seen: Set<string>;
 }
 
-/** Paths remembered as seen; a WAL file is 256 MiB by default, so this covers far more than a restart. */
-const SEEN_FILES_MAX = 4_096;
-
 export const segmentWriterActor: Behaviour<SegmentWriterState, LogSystemHandle> = {
   async init(ctx, handle) {
     // A killed predecessor's flushes may still run: two writers must never append to one segment.
@@ -327,7 +320,7 @@ export const segmentWriterActor: Behaviour<SegmentWriterState, LogSystemHandle> 
 
   handle(msg: { type: 'rolledOver'; file: ClosedWalFile }, state) {
     if (msg?.type !== 'rolledOver' || state.seen.has(msg.file.path)) return state;
-    if (state.seen.size >= SEEN_FILES_MAX) state.seen.delete(state.seen.values().next().value as string);
+    if (state.seen.size >= SEGMENT_WRITER_SEEN_FILES_MAX) state.seen.delete(state.seen.values().next().value as string);
     state.seen.add(msg.file.path);
     state.writer.accept(msg.file);
     return state;

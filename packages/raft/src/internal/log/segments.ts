@@ -140,6 +140,20 @@ async function appendToSegment(fs: LogFs, cur: SegmentInfo, entries: readonly Fl
   }
 }
 
+/** Slots i0..i1 of `s` with their payloads out of `bytes` (read from offset `start`), each checked against its CRC. */
+function verifiedEntries(s: SegmentInfo, i0: number, i1: number, start: number, bytes: Buffer, out: FlushEntry[]): FlushEntry[] {
+  for (let i = i0; i <= i1; i++) {
+    const slot = readSlot(s.slots, i);
+    const rel = slot.offset - start;
+    const payload = bytes.subarray(rel, rel + slot.length);
+    if (payload.length !== slot.length || !slotChecksumOk(s.slots, i, payload)) {
+      throw new LogCorruptionError(s.path, slot.offset, `entry ${slot.index} failed its checksum on read`);
+    }
+    out.push({ index: slot.index, term: slot.term, bytes: payload });
+  }
+  return out;
+}
+
 /** The segments of one server, in index order. Reads are synchronous (LogReader contract). */
 export class SegmentStore {
   private segments: SegmentInfo[] = [];
@@ -196,7 +210,10 @@ export class SegmentStore {
     return readSlot(s.slots, index - firstIndexOf(s)).term;
   }
 
-  /** Entries from..to that the segments hold, verified against their checksums. */
+  /**
+   * Entries from..to that the segments hold, verified against their checksums. A
+   * synchronous read (the LogReader contract): prefer readSlice off the hot path.
+   */
   read(from: number, to: number): FlushEntry[] {
     const out: FlushEntry[] = [];
     let index = from;
@@ -210,18 +227,41 @@ export class SegmentStore {
       const a = readSlot(s.slots, i0);
       const b = readSlot(s.slots, i1);
       const bytes = this.fs.readSync(s.path, a.offset, b.offset + b.length - a.offset);
-      for (let i = i0; i <= i1; i++) {
-        const slot = readSlot(s.slots, i);
-        const rel = slot.offset - a.offset;
-        const payload = bytes.subarray(rel, rel + slot.length);
-        if (payload.length !== slot.length || !slotChecksumOk(s.slots, i, payload)) {
-          throw new LogCorruptionError(s.path, slot.offset, `entry ${slot.index} failed its checksum on read`);
-        }
-        out.push({ index: slot.index, term: slot.term, bytes: payload });
-      }
+      verifiedEntries(s, i0, i1, a.offset, bytes, out);
       index = end + 1;
     }
     return out;
+  }
+
+  /**
+   * The first slice of from..to: consecutive entries of one segment, at most
+   * `maxEntries` and `maxBytes` of payload (but at least one entry), read with
+   * asynchronous I/O so the thread (and the WAL on it) runs meanwhile. Empty if the
+   * segments do not hold `from`.
+   */
+  async readSlice(from: number, to: number, maxEntries: number, maxBytes: number): Promise<FlushEntry[]> {
+    const s = this.find(from);
+    if (s === undefined || to < from) return [];
+    const first = firstIndexOf(s);
+    const i0 = from - first;
+    const last = Math.min(to, lastIndexOf(s)) - first;
+    const start = readSlot(s.slots, i0).offset;
+    let i1 = i0;
+    // Bounded by maxEntries.
+    while (i1 < last && i1 - i0 + 1 < maxEntries) {
+      const next = readSlot(s.slots, i1 + 1);
+      if (next.offset + next.length - start > maxBytes) break;
+      i1++;
+    }
+    const end = readSlot(s.slots, i1);
+    const handle = await this.fs.open(s.path, 'read');
+    let bytes: Buffer;
+    try {
+      bytes = await handle.readAt(end.offset + end.length - start, start);
+    } finally {
+      await handle.close();
+    }
+    return verifiedEntries(s, i0, i1, start, bytes, []);
   }
 
   /** Builds the flush of `entries` (consecutive, ascending) into this server's segments. */

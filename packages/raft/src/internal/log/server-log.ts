@@ -5,7 +5,16 @@ import type { EntryPayload, IndexTerm, LogEntry, LogReader, SnapshotMeta } from 
 import { decodeValue, encodeValue } from './codec.js';
 import { LogCorruptionError, LogInvalidError, LogLimitError, LogWriteFailedError, assert } from './errors.js';
 import type { LogFs } from './fs.js';
-import { ENTRY_PAYLOAD_BYTES_MAX, SEGMENT_BYTES_MAX, SEGMENT_ENTRIES_MAX, WAL_SEND_ENTRIES_MAX } from './limits.js';
+import {
+  ENTRY_PAYLOAD_BYTES_MAX,
+  READ_CACHE_ENTRIES_MAX,
+  SEGMENT_BYTES_MAX,
+  SEGMENT_ENTRIES_MAX,
+  SEGMENT_READ_BYTES_MAX,
+  SEGMENT_READ_ENTRIES_MAX,
+  SNAPSHOT_CHUNK_BYTES_DEFAULT,
+  WAL_SEND_ENTRIES_MAX,
+} from './limits.js';
 import { type MemEntry, MemTable } from './memtable.js';
 import type { SegmentFlushResult, SegmentFlushTask, SegmentStore } from './segments.js';
 import type { SegmentTarget } from './segment-writer.js';
@@ -54,6 +63,10 @@ export class ServerLog implements LogReader, SegmentTarget {
    * cannot hold us, and a re-attach can tell that a restart happened meanwhile.
    */
   private walEpoch = 0;
+  /** Bumped whenever entries already in the log change or go (overwrite, snapshot): an async read in flight then stops. */
+  private generation = 0;
+  /** Entries a prefetch read from the segments, consecutive from `from`. */
+  private cache: { from: number; entries: LogEntry[] } | undefined;
 
   constructor(
     private readonly options: ServerLogOptions,
@@ -108,13 +121,112 @@ export class ServerLog implements LogReader, SegmentTarget {
     const memFirst = this.mem.first() ?? last + 1;
     if (from < memFirst) {
       const segTo = Math.min(hi, memFirst - 1, this.segLimit);
-      for (const e of this.segments.read(from, segTo)) {
-        out.push({ index: e.index, term: e.term, payload: this.decode(e.bytes, e.index) });
+      const segFrom = this.takeCached(from, segTo, out);
+      if (segFrom <= segTo) {
+        for (const e of this.segments.read(segFrom, segTo)) {
+          out.push({ index: e.index, term: e.term, payload: this.decode(e.bytes, e.index) });
+        }
       }
       assert(out.length === segTo - from + 1, `server ${this.uid}: segments returned ${out.length} entries for ${from}..${segTo}`);
     }
     for (let i = Math.max(from, memFirst); i <= hi; i++) out.push(this.memEntry(i));
     return out;
+  }
+
+  /** Pushes the prefetched entries from `from` on (up to `to`); returns the first index not served. */
+  private takeCached(from: number, to: number, out: LogEntry[]): number {
+    const cache = this.cache;
+    if (cache === undefined || from < cache.from) return from;
+    let i = from;
+    for (; i <= to; i++) {
+      const e = cache.entries[i - cache.from];
+      if (e === undefined) break;
+      out.push(e);
+    }
+    return i;
+  }
+
+  /**
+   * Reads from..to (cut at the last entry) in slices, without holding the thread: the
+   * segment part is read with asynchronous I/O, at most SEGMENT_READ_ENTRIES_MAX
+   * entries and SEGMENT_READ_BYTES_MAX bytes per slice, so the WAL (on the same
+   * thread) writes between slices. For a lagging follower's entries. If the log is
+   * overwritten or truncated meanwhile, the read ends early: read again from there.
+   */
+  async *readEntries(from: number, to: number): AsyncGenerator<readonly LogEntry[]> {
+    this.checkRunning();
+    const snap = this.snapshots.current();
+    if (snap !== undefined && from <= snap.index) {
+      throw new LogInvalidError(`server ${this.uid}: entries from ${from} are in the snapshot at ${snap.index}; send the snapshot`);
+    }
+    let i = from;
+    // Bounded: every round yields at least one entry or ends.
+    for (;;) {
+      this.checkRunning();
+      const hi = Math.min(to, this.last().index);
+      if (i > hi) return;
+      const memFirst = this.mem.first() ?? hi + 1;
+      if (i >= memFirst) {
+        const sliceTo = Math.min(hi, i + SEGMENT_READ_ENTRIES_MAX - 1);
+        const slice: LogEntry[] = [];
+        for (let k = i; k <= sliceTo; k++) slice.push(this.memEntry(k));
+        i = sliceTo + 1;
+        yield slice;
+        continue;
+      }
+      const generation = this.generation;
+      const segTo = Math.min(hi, memFirst - 1, this.segLimit);
+      let raw;
+      try {
+        raw = await this.segments.readSlice(i, segTo, SEGMENT_READ_ENTRIES_MAX, SEGMENT_READ_BYTES_MAX);
+      } catch (err) {
+        // A file cut or deleted under the read by an overwrite or snapshot is not damage.
+        if (generation !== this.generation) return;
+        throw err;
+      }
+      if (generation !== this.generation) return;
+      // The message is built only on failure: this runs once per slice.
+      if (!(raw.length > 0 && raw[0]?.index === i)) assert(false, `server ${this.uid}: segments do not hold ${i} (limit ${this.segLimit})`);
+      const slice = raw.map((e) => ({ index: e.index, term: e.term, payload: this.decode(e.bytes, e.index) }));
+      i += slice.length;
+      yield slice;
+    }
+  }
+
+  /**
+   * Reads from..to (at most READ_CACHE_ENTRIES_MAX entries) with readEntries and keeps
+   * the segment part decoded, so that the synchronous `entries()` the core calls then
+   * serves it without touching the disk. A shell awaits this before it steps the core
+   * with an event that makes a leader read a lagging follower's entries.
+   */
+  async prefetch(from: number, to: number): Promise<void> {
+    const hi = Math.min(to, from + READ_CACHE_ENTRIES_MAX - 1);
+    const generation = this.generation;
+    const got: LogEntry[] = [];
+    for await (const slice of this.readEntries(from, hi)) {
+      const memFirst = this.mem.first();
+      for (const e of slice) {
+        if (memFirst !== undefined && e.index >= memFirst) break;
+        got.push(e);
+      }
+    }
+    if (generation === this.generation && got.length > 0) this.cache = { from, entries: got };
+  }
+
+  /** Entries at and above `index` changed or went: in-flight reads stop, the cache keeps what is below. */
+  private changedFrom(index: number): void {
+    this.generation++;
+    const cache = this.cache;
+    if (cache !== undefined && index - cache.from < cache.entries.length) {
+      if (index <= cache.from) this.cache = undefined;
+      else cache.entries.length = index - cache.from;
+    }
+  }
+
+  /** Entries went from the front (a snapshot): reads in flight stop, the cache goes. */
+  private truncated(): void {
+    this.generation++;
+    this.cache = undefined;
   }
 
   snapshot(): SnapshotMeta | undefined {
@@ -207,6 +319,7 @@ export class ServerLog implements LogReader, SegmentTarget {
   }
 
   private overwriteFrom(index: number): void {
+    this.changedFrom(index);
     if (this.written.index >= index) this.written = { index: index - 1, term: this.termAt(index - 1) ?? 0 };
     if (this.sentTo >= index) this.sentTo = index - 1;
     if (index <= this.segLimit) this.segLimit = index - 1;
@@ -364,6 +477,7 @@ export class ServerLog implements LogReader, SegmentTarget {
       this.snapshotting = false;
     }
     this.lastSnapshotAtMs = now;
+    this.truncated();
     this.mem.dropUpTo(meta.index);
     if (this.flushesInFlight > 0) this.deferredDropTo = meta.index;
     else await this.dropSegmentsUpTo(meta.index);
@@ -393,7 +507,7 @@ export class ServerLog implements LogReader, SegmentTarget {
     return this.snapshots.read('snapshot');
   }
 
-  readSnapshotChunks(chunkBytes: number): AsyncGenerator<SnapshotChunk> {
+  readSnapshotChunks(chunkBytes = SNAPSHOT_CHUNK_BYTES_DEFAULT): AsyncGenerator<SnapshotChunk> {
     return this.snapshots.readChunks(chunkBytes);
   }
 
@@ -416,6 +530,7 @@ export class ServerLog implements LogReader, SegmentTarget {
   }
 
   private async installed(meta: SnapshotMeta, keep: boolean): Promise<void> {
+    this.truncated();
     if (keep) {
       this.mem.dropUpTo(meta.index);
       await this.dropSegmentsUpTo(meta.index);

@@ -2,8 +2,9 @@
 // log, with recovery on open. Recovery order per server: snapshot, then segments, then
 // WAL files oldest first; recovered WAL files are then flushed to segments.
 import type { IndexTerm } from '../core/log.js';
-import { LogClosedError, LogCorruptionError, LogInvalidError, assert } from './errors.js';
+import { LogClosedError, LogCorruptionError, LogInvalidError, assert, failureReason } from './errors.js';
 import { type LogFs, NodeFs, joinPath, safeFileName, unsafeFileName } from './fs.js';
+import { RECOVERY_SERVERS_CONCURRENCY_MAX } from './limits.js';
 import { MetaStore } from './meta.js';
 import { SegmentStore } from './segments.js';
 import { type DirtyRunner, SegmentWriter } from './segment-writer.js';
@@ -151,7 +152,7 @@ export class LogSystem {
     const worker = async (): Promise<void> => {
       while (next < uids.length) await this.recoverServer(uids[next++] as string);
     };
-    await Promise.all(Array.from({ length: Math.min(16, uids.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(RECOVERY_SERVERS_CONCURRENCY_MAX, uids.length) }, worker));
 
     const walNames = (await this.fs.readdir(this.walDir)).filter((n) => n.endsWith('.wal')).sort();
     const closed: ClosedWalFile[] = [];
@@ -217,8 +218,7 @@ export class LogSystem {
         resend: (uid, from) => this.servers.get(uid)?.onResend(from),
         rolledOver: (file) => this.segmentWriter.accept(file),
         failed: (err, unwritten) => {
-          const code = (err as { code?: unknown } | undefined)?.code;
-          const reason = { code: typeof code === 'string' ? code : 'UNKNOWN', message: err instanceof Error ? err.message : String(err) };
+          const reason = failureReason(err);
           for (const [uid, from] of unwritten) this.servers.get(uid)?.onWriteFailed(from, reason);
           this.options.onFailure?.('wal', err);
         },

@@ -2,7 +2,7 @@
 // recovery scanner that tells a torn tail from corruption. See docs/internals/log-format.md.
 import { crc32c, crc32cCombine } from './checksum.js';
 import { LogCorruptionError, LogVersionError, assert } from './errors.js';
-import { ENTRY_PAYLOAD_BYTES_MAX, INDEX_MAX, WRITER_ID_BYTES_MAX } from './limits.js';
+import { ENTRY_PAYLOAD_BYTES_MAX, INDEX_MAX, WAL_EARLIER_FRAME_PROBES_MAX, WRITER_ID_BYTES_MAX } from './limits.js';
 
 export const WAL_MAGIC = 0x4c574652; // "RFWL" little-endian
 /**
@@ -207,8 +207,6 @@ function parseFrame(buf: Buffer, at: number, checksums: boolean, seq: number): P
   return { kind: 'frame', bodyStart: at + FRAME_HEAD_BYTES, end };
 }
 
-/** Frames of earlier files checked after damage, only to word the report: a bound on the checksums run. */
-const EARLIER_FRAME_PROBES_MAX = 8;
 
 /**
  * What lies after damage at `from`: whether a checksummed frame of this file parses
@@ -224,7 +222,7 @@ function framesAfter(buf: Buffer, from: number, seq: number): { ofThisFile: bool
     const frameSeq = buf.readUInt32LE(p + 1);
     if (frameSeq === seq) {
       if (parseFrame(buf, p, true, seq).kind === 'frame') return { ofThisFile: true, ofEarlierFile };
-    } else if (!ofEarlierFile && frameSeq > 0 && frameSeq < seq && probes < EARLIER_FRAME_PROBES_MAX) {
+    } else if (!ofEarlierFile && frameSeq > 0 && frameSeq < seq && probes < WAL_EARLIER_FRAME_PROBES_MAX) {
       probes++;
       const frame = parseFrame(buf, p, true, seq);
       ofEarlierFile = frame.kind === 'bad' && frame.stale;

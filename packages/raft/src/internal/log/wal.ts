@@ -9,7 +9,9 @@ import {
   WAL_BATCH_ENTRIES_MAX,
   WAL_FILE_BYTES_MAX,
   WAL_FILE_BYTES_MIN,
+  WAL_NOTIFY_SLICE_ENTRIES_MAX,
   WAL_PENDING_BYTES_MAX,
+  WAL_SPARE_BUFFERS_MAX,
   WAL_WRITERS_PER_FILE_MAX,
   WRITER_ID_BYTES_MAX,
 } from './limits.js';
@@ -148,11 +150,8 @@ interface Batch {
 /** What the notice loop announces: a written batch, a closed file, the failure that closed the WAL. */
 type Notice = Batch | ClosedWalFile | { failure: unknown; unwritten: ReadonlyMap<string, number> };
 
-/** Spare batch buffers kept for reuse (a batch buffer is up to maxBatchBytes). */
-const SPARE_BUFFERS_MAX = 2;
+/** Smallest batch buffer allocated; a spare one is kept only up to maxBatchBytes plus this. */
 const BATCH_BUFFER_BYTES_MIN = 64 * 1024;
-/** Entries notified between turns given to in-flight I/O (see notify). */
-const NOTIFY_SLICE_ENTRIES = 512;
 /**
  * Unhashed body bytes of the open batch that trigger hashing ahead. The CRC then runs
  * while the previous batch is on disk, not between its sync and the next write; the
@@ -241,6 +240,9 @@ export class WalWriter {
    */
   appendBatch(writerId: string, fromIndex: number, terms: number | readonly number[], payloads: readonly Uint8Array[]): boolean {
     if (this.closed) throw new LogClosedError('WAL');
+    if (typeof writerId !== 'string' || !Array.isArray(payloads) || (typeof terms !== 'number' && !Array.isArray(terms))) {
+      throw new LogInvalidError(`WAL batch of ${String(writerId)}: the writer id must be a string, payloads and terms arrays (or one term)`);
+    }
     const n = payloads.length;
     if (typeof terms !== 'number' && terms.length !== n) {
       throw new LogInvalidError(`WAL batch of ${writerId} from index ${fromIndex}: ${terms.length} terms for ${n} payloads`);
@@ -609,14 +611,14 @@ export class WalWriter {
 
   /**
    * Sends the batch's `written` notices, in order. Their callbacks append (encode) on
-   * this thread, so while I/O is out, every NOTIFY_SLICE_ENTRIES entries it yields one
+   * this thread, so while I/O is out, every WAL_NOTIFY_SLICE_ENTRIES_MAX entries it yields one
    * turn: a write's completion then issues its sync, and a sync's the next write, at
    * once instead of after all notices.
    */
   private async notify(batch: Batch): Promise<void> {
     this.pendingBytes -= batch.length - FRAME_HEAD_BYTES + FRAME_OVERHEAD_BYTES;
     this.pendingCount -= batch.entries;
-    if (this.spareBuffers.length < SPARE_BUFFERS_MAX && batch.buf.length <= this.limits.maxBatchBytes + BATCH_BUFFER_BYTES_MIN) this.spareBuffers.push(batch.buf);
+    if (this.spareBuffers.length < WAL_SPARE_BUFFERS_MAX && batch.buf.length <= this.limits.maxBatchBytes + BATCH_BUFFER_BYTES_MIN) this.spareBuffers.push(batch.buf);
     const runs = batch.runs;
     let sinceYield = 0;
     for (let r = 0; r < runs.length; r++) {
@@ -629,7 +631,7 @@ export class WalWriter {
       writer.writtenTerm = term;
       this.events.written(writer.id, term, from, to);
       sinceYield += to - from + 1;
-      if (sinceYield >= NOTIFY_SLICE_ENTRIES && this.ioInFlight) {
+      if (sinceYield >= WAL_NOTIFY_SLICE_ENTRIES_MAX && this.ioInFlight) {
         sinceYield = 0;
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
