@@ -6,4 +6,4 @@ export type { ClientId, HistoryEvent, HistoryOp, OpId, OpResult, Operation } fro
 export { formatValue, type Model, type StepResult } from './model.js';
 export { registerModel, partitionByKey, registerValueKey, type CasValue, type RegisterState } from './register.js';
 export { BadHistoryError, CheckError, type CheckErrorCode } from './errors.js';
-export { CHECK_TIMEOUT_MS_DEFAULT } from './limits.js';
+export { CHECK_STEP_BUDGET_DEFAULT } from './limits.js';

@@ -120,7 +120,7 @@ describe('checkLinearizable on generated histories', () => {
   it('accepts every history of a real execution', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 3 }).chain((keys) => fc.array(plannedArbitrary(keys, 1), { minLength: 20, maxLength: 200, size: 'max' })), (plan) => {
-        expect(checkLinearizable(execute(plan), registerModel)).toEqual({ ok: true });
+        expect(checkLinearizable(execute(plan), registerModel).ok).toBe(true);
       }),
       { numRuns: 300 },
     );
@@ -159,7 +159,7 @@ describe('checkLinearizable on generated histories', () => {
     const events = execute(plan);
     mutateResult(events, 620641222, undefined);
     expect(bruteForceLinearizable(events)).toBe(true);
-    expect(checkLinearizable(events, registerModel)).toEqual({ ok: true });
+    expect(checkLinearizable(events, registerModel).ok).toBe(true);
   });
 
   it('catches a read of a never-written value and points at it', () => {

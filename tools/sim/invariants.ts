@@ -12,6 +12,7 @@ export type ViolationKind =
   | 'commit index monotonic'
   | 'acknowledged write lost'
   | 'linearizability'
+  | 'linearizability undecided'
   | 'liveness'
   | 'core assertion';
 
