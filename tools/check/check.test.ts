@@ -3,33 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { BadHistoryError, checkLinearizable, registerModel, type HistoryEvent, type HistoryOp, type Model } from './index.js';
-
-interface Call {
-  readonly client: number;
-  readonly op: HistoryOp;
-  readonly from: number;
-  /** Omitted: the operation never completes (indeterminate). */
-  readonly to?: number;
-  readonly result?: unknown;
-  readonly kind?: 'ok' | 'fail' | 'info';
-}
-
-/** Builds a history from calls; opIds number the calls in order. */
-function history(...calls: Call[]): HistoryEvent[] {
-  const events: HistoryEvent[] = [];
-  calls.forEach((call, opId) => {
-    events.push({ clientId: call.client, opId, kind: 'invoke', op: call.op, atMs: call.from });
-    if (call.to === undefined) return;
-    const kind = call.kind ?? 'ok';
-    events.push({ clientId: call.client, opId, kind, op: call.op, atMs: call.to, ...(kind === 'ok' ? { result: call.result } : {}) });
-  });
-  // Stable sort keeps each invoke ahead of its completion at equal times.
-  return events.sort((a, b) => a.atMs - b.atMs);
-}
-
-const put = (key: string, value: unknown): HistoryOp => ({ type: 'put', key, value });
-const get = (key: string): HistoryOp => ({ type: 'get', key });
-const cas = (key: string, from: unknown, to: unknown): HistoryOp => ({ type: 'cas', key, value: { from, to } });
+import { cas, get, history, put, type Call } from './testing.js';
 
 function check(...calls: Call[]) {
   return checkLinearizable(history(...calls), registerModel);
