@@ -10,8 +10,4 @@ export class StepBudget {
   used = 0;
 
   constructor(readonly limit: number) {}
-
-  get exhausted(): boolean {
-    return this.used > this.limit;
-  }
 }
