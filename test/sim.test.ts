@@ -14,6 +14,7 @@ describe('simulator', () => {
     const first = summary.failures[0];
     expect(first?.violation, first === undefined ? '' : `seed ${first.seed}: pnpm sim --seed ${first.seed} --steps ${STEPS}`).toBeUndefined();
     expect(summary.seeds).toBe(SEEDS);
+    expect(summary.linearizabilityUnknown, 'histories the checker could not decide').toBe(0);
     // The faults the issue asks for are all exercised.
     for (const kind of ['crash', 'restart', 'partition', 'oneWayPartition', 'drop', 'duplicate', 'reorder', 'slowDisk', 'addMember', 'removeMember', 'transferLeadership', 'snapshotInstall']) {
       expect(summary.faults[kind] ?? 0, kind).toBeGreaterThan(0);
