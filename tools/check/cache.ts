@@ -10,8 +10,7 @@ const FULL_WORD = 0xffff_ffff;
 /** A bitset with an incremental (Zobrist) hash, so a cache probe costs O(1) to locate. */
 export class LinearizedSet {
   private readonly words: Uint32Array;
-  private hashLow = 0;
-  private hashHigh = 0;
+  private hashBits = 0;
   // Operations are linearized roughly in invoke order, so the set is a run of full words,
   // a short window, then zeros. These bound the window without scanning every word.
   private fullWordsMin = 0;
@@ -39,9 +38,12 @@ export class LinearizedSet {
     this.toggleHash(id);
   }
 
-  /** A 53-bit hash of the set and `salt`: exact integers in a double, usable as a Map key. */
+  /**
+   * A 30-bit hash of the set and `salt`: a small integer, which V8 keeps unboxed, so a Map
+   * probe allocates nothing. Buckets compare the sets in full, so collisions cost only time.
+   */
   hash(salt: number): number {
-    return ((this.hashHigh ^ salt) & 0x1f_ffff) * 0x1_0000_0000 + ((this.hashLow ^ mix32(salt)) >>> 0);
+    return (this.hashBits ^ mix32(salt)) & 0x3fff_ffff;
   }
 
   /**
@@ -70,8 +72,7 @@ export class LinearizedSet {
   }
 
   private toggleHash(id: number): void {
-    this.hashLow ^= mix32(2 * id + 1);
-    this.hashHigh ^= mix32(2 * id + 2);
+    this.hashBits ^= mix32(id + 1);
   }
 }
 
