@@ -2,7 +2,7 @@
 // and refuses malformed input with a typed error.
 
 import { describe, expect, it } from 'vitest';
-import { BadHistoryError, checkLinearizable, registerModel, type HistoryEvent, type HistoryOp, type Model } from './index.js';
+import { BadHistoryError, BadOptionError, checkLinearizable, registerModel, type HistoryEvent, type HistoryOp, type Model } from './index.js';
 import { cas, get, history, put, type Call } from './testing.js';
 
 function check(...calls: Call[]) {
@@ -181,7 +181,14 @@ describe('budget', () => {
   });
 
   it.each([0, -1, 1.5, Number.NaN, Infinity])('refuses a step budget of %s', (stepBudget) => {
-    expect(() => checkLinearizable([], registerModel, { stepBudget })).toThrow(/stepBudget must be a positive integer/);
+    let thrown: unknown;
+    try {
+      checkLinearizable([], registerModel, { stepBudget });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(BadOptionError);
+    expect(thrown).toMatchObject({ code: 'CHECK_BAD_OPTION', option: 'stepBudget' });
   });
 });
 

@@ -5,7 +5,7 @@
  * included, before it answers `{ ok: 'unknown', reason: 'budget' }`. Counted, not timed,
  * so a history gets the same verdict on any machine under any load.
  */
-export const CHECK_STEP_BUDGET_DEFAULT = 50_000_000;
+export const CHECK_STEP_BUDGET_DEFAULT = 10_000_000;
 
 /**
  * Past this many cached (linearized set, state) pairs the search stops memoizing. It stays

@@ -1,6 +1,7 @@
 // checkLinearizable: validate, drop what cannot matter, partition, settle what the
 // completed operations reveal, search each part.
 
+import { BadOptionError } from './errors.js';
 import { explainViolation, type Violation } from './explain.js';
 import { pairHistory, type HistoryEvent, type Operation } from './history.js';
 import { CHECK_STEP_BUDGET_DEFAULT } from './limits.js';
@@ -24,11 +25,12 @@ export type CheckResult =
 
 /**
  * Checks that the history is linearizable with respect to `model`. Throws BadHistoryError
- * (code 'CHECK_BAD_HISTORY') on a malformed history, and a RangeError on a bad budget.
+ * (code 'CHECK_BAD_HISTORY') on a malformed history, BadOptionError ('CHECK_BAD_OPTION') on a
+ * bad option.
  */
 export function checkLinearizable<S>(history: readonly HistoryEvent[], model: Model<S>, options: CheckOptions = {}): CheckResult {
   const limit = options.stepBudget ?? CHECK_STEP_BUDGET_DEFAULT;
-  if (!Number.isSafeInteger(limit) || limit <= 0) throw new RangeError(`stepBudget must be a positive integer, got ${String(limit)}`);
+  if (!Number.isSafeInteger(limit) || limit <= 0) throw new BadOptionError('stepBudget', `must be a positive integer (search steps), got ${String(limit)}`);
   const budget = new StepBudget(limit);
   const operations = pairHistory(history).filter((operation) => matters(model, operation));
   for (const [key, part] of partition(model, operations)) {
