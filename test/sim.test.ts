@@ -109,7 +109,7 @@ describe('simulator', () => {
     const first = summary.failures[0];
     expect(first?.violation, first === undefined ? '' : `seed ${first.seed}: pnpm sim --seed ${first.seed} --steps ${STEPS}`).toBeUndefined();
     expect(summary.seeds).toBe(SEEDS);
-    expect(summary.linearizabilityUnknown).toBe(0);
+    expect(summary.linearizabilityUnknown, 'histories the checker could not decide').toBe(0);
     // The faults the issue asks for are all exercised.
     const kinds = ['crash', 'restart', 'powerLoss', 'pause', 'partition', 'oneWayPartition', 'drop', 'duplicate', 'reorder', 'slowDisk'];
     kinds.push('addMember', 'removeMember', 'transferLeadership', 'snapshotInstall', 'cutOffAcrossElections', 'cutOffReelected');

@@ -15,6 +15,7 @@ export type ViolationKind =
   | 'machine state'
   | 'spurious election'
   | 'linearizability'
+  | 'linearizability undecided'
   | 'liveness'
   | 'core assertion';
 
