@@ -1,6 +1,6 @@
 // What a member's disk holds, apart from what its process sees: synced state only.
-// Writes are FIFO: log batches, term/vote records and snapshot installs reach the disk
-// in the order they were issued, each some time later. An overwrite (truncation) is just
+// Writes are FIFO: log batches and term/vote records reach the disk in the order they
+// were issued, each some time later; a snapshot install flushes them and is synced at once. An overwrite (truncation) is just
 // a later batch, so until it is synced a crash brings the overwritten suffix back, as a
 // WAL replayed after power loss does. A term is thus never durable after an entry of
 // that term. The member's own snapshots are written apart (see sim.ts) and saved here
@@ -10,9 +10,7 @@ import { assert, type LogEntry, type PersistedState, type SnapshotMeta } from '@
 
 export type DiskWrite =
   | { readonly kind: 'entries'; readonly entries: readonly LogEntry[] }
-  | { readonly kind: 'meta'; readonly state: PersistedState; readonly sync: boolean }
-  /** A snapshot received from the leader replaces the log, or its prefix if `keepSuffix`. */
-  | { readonly kind: 'install'; readonly meta: SnapshotMeta; readonly state: unknown; readonly keepSuffix: boolean };
+  | { readonly kind: 'meta'; readonly state: PersistedState; readonly sync: boolean };
 
 export interface DurableState {
   readonly entries: LogEntry[];
@@ -26,7 +24,8 @@ export class SimDisk {
   #base = 0;
   #snapshot: { meta: SnapshotMeta; state: unknown } | undefined;
   #persisted: PersistedState = { term: 0, votedFor: undefined };
-  #pending: DiskWrite[] = [];
+  /** Writes not yet reported done; `synced` ones are durable already (a flush). */
+  #pending: { write: DiskWrite; synced: boolean }[] = [];
 
   /** The last synced index (the snapshot's if no entry is above it). */
   lastIndex(): number {
@@ -43,32 +42,40 @@ export class SimDisk {
   }
 
   write(write: DiskWrite): void {
-    this.#pending.push(write);
+    this.#pending.push({ write, synced: false });
   }
 
   hasPending(): boolean {
     return this.#pending.length > 0;
   }
 
-  /** The oldest pending write reaches the disk. */
+  /** The oldest pending write is reported done (it reached the disk now, or at a flush). */
   complete(): DiskWrite {
-    const write = this.#pending.shift();
-    assert(write !== undefined, 'no pending write');
-    switch (write.kind) {
-      case 'entries':
-        this.completeEntries(write.entries);
-        break;
-      case 'meta':
-        this.#persisted = write.state;
-        break;
-      case 'install':
-        if (write.meta.index <= this.#base) break; // a later snapshot is saved already
-        if (write.keepSuffix) this.compactTo(write.meta.index);
-        else this.resetTo(write.meta.index);
-        this.#snapshot = { meta: write.meta, state: write.state };
-        break;
+    const pending = this.#pending.shift();
+    assert(pending !== undefined, 'no pending write');
+    if (!pending.synced) this.sync(pending.write);
+    return pending.write;
+  }
+
+  /**
+   * A snapshot from the leader is installed: everything written before it is flushed
+   * first (its term may be newer than the stored one), then the log is replaced by the
+   * snapshot, or only its prefix if `keepSuffix`. Durable before the core hears of it.
+   */
+  install(meta: SnapshotMeta, state: unknown, keepSuffix: boolean): void {
+    for (const pending of this.#pending) {
+      if (!pending.synced) this.sync(pending.write);
+      pending.synced = true;
     }
-    return write;
+    if (meta.index <= this.#base) return;
+    if (keepSuffix) this.compactTo(meta.index);
+    else this.resetTo(meta.index);
+    this.#snapshot = { meta, state };
+  }
+
+  private sync(write: DiskWrite): void {
+    if (write.kind === 'entries') this.completeEntries(write.entries);
+    else this.#persisted = write.state;
   }
 
   /** The member's own snapshot is written: the log up to it is dropped. */

@@ -1,7 +1,7 @@
 // The simulator's log for one member: what its process sees, over a SimDisk that holds
-// what is synced. Entries, term/vote records and snapshot installs are written in FIFO
-// order and complete later; a crash keeps only what is synced (an unsynced overwrite is
-// undone, an unsynced vote or install is lost). Implements the core's LogReader.
+// what is synced. Entries and term/vote records are written in FIFO order and complete
+// later; a crash keeps only what is synced (an unsynced overwrite is undone, an unsynced
+// vote is lost). A snapshot install flushes the disk. Implements the core's LogReader.
 
 import { assert, type IndexTerm, type LogEntry, type LogReader, type PersistedState, type SnapshotMeta } from '@rafter/raft';
 import { SimDisk, type DiskWrite } from './disk.js';
@@ -114,14 +114,11 @@ export class SimLog implements LogReader {
     this.#snapshotState = state;
   }
 
-  /**
-   * Raft 7: keep the suffix only if the log agrees with the snapshot's last entry. The
-   * process sees it at once; the disk gets it in order with the writes before it.
-   */
+  /** Raft 7: keep the suffix only if the log agrees with the snapshot's last entry. */
   installSnapshot(meta: SnapshotMeta, state: unknown): void {
     const keepSuffix = this.termAt(meta.index) === meta.term && meta.index <= this.last().index;
     this.#entries = keepSuffix ? this.#entries.slice(meta.index - this.first() + 1) : [];
-    this.#disk.write({ kind: 'install', meta, state, keepSuffix });
+    this.#disk.install(meta, state, keepSuffix);
     this.#written = Math.max(this.#written, meta.index);
     this.#snapshot = meta;
     this.#snapshotState = state;

@@ -259,7 +259,7 @@ export class Simulation implements SimHost {
     }
     const before = member.commitSeen;
     if (core.commitIndex !== before) {
-      this.invariants.onCommit(member.key, before + 1, core.commitIndex, before, member.log);
+      this.invariants.onCommit(member.key, before + 1, core.commitIndex, before, member.log, core.currentTerm);
       member.commitSeen = core.commitIndex;
     }
     if (core.lastApplied !== member.appliedSeen) {
@@ -317,7 +317,6 @@ export class Simulation implements SimHost {
       case 'installSnapshot': {
         const state: unknown = JSON.parse(member.chunks.join(''));
         member.log.installSnapshot(effect.meta, state);
-        this.scheduleDiskWrite(member);
         member.chunks = [];
         member.installed = { meta: effect.meta, state };
         this.count('snapshotInstall');
