@@ -16,6 +16,7 @@ import {
   WAL_SEND_ENTRIES_MAX,
 } from './limits.js';
 import { type MemEntry, MemTable } from './memtable.js';
+import { ReadCache } from './read-cache.js';
 import type { SegmentFlushResult, SegmentFlushTask, SegmentStore } from './segments.js';
 import type { SegmentTarget } from './segment-writer.js';
 import { type SnapshotChunk, type SnapshotPolicy, SnapshotStore, shouldSnapshot } from './snapshot.js';
@@ -65,8 +66,7 @@ export class ServerLog implements LogReader, SegmentTarget {
   private walEpoch = 0;
   /** Bumped whenever entries already in the log change or go (overwrite, snapshot): an async read in flight then stops. */
   private generation = 0;
-  /** Entries a prefetch read from the segments, consecutive from `from`. */
-  private cache: { from: number; entries: LogEntry[] } | undefined;
+  private readonly cache = new ReadCache();
 
   constructor(
     private readonly options: ServerLogOptions,
@@ -121,7 +121,7 @@ export class ServerLog implements LogReader, SegmentTarget {
     const memFirst = this.mem.first() ?? last + 1;
     if (from < memFirst) {
       const segTo = Math.min(hi, memFirst - 1, this.segLimit);
-      const segFrom = this.takeCached(from, segTo, out);
+      const segFrom = this.cache.take(from, segTo, out);
       if (segFrom <= segTo) {
         for (const e of this.segments.read(segFrom, segTo)) {
           out.push({ index: e.index, term: e.term, payload: this.decode(e.bytes, e.index) });
@@ -131,19 +131,6 @@ export class ServerLog implements LogReader, SegmentTarget {
     }
     for (let i = Math.max(from, memFirst); i <= hi; i++) out.push(this.memEntry(i));
     return out;
-  }
-
-  /** Pushes the prefetched entries from `from` on (up to `to`); returns the first index not served. */
-  private takeCached(from: number, to: number, out: LogEntry[]): number {
-    const cache = this.cache;
-    if (cache === undefined || from < cache.from) return from;
-    let i = from;
-    for (; i <= to; i++) {
-      const e = cache.entries[i - cache.from];
-      if (e === undefined) break;
-      out.push(e);
-    }
-    return i;
   }
 
   /**
@@ -210,23 +197,19 @@ export class ServerLog implements LogReader, SegmentTarget {
         got.push(e);
       }
     }
-    if (generation === this.generation && got.length > 0) this.cache = { from, entries: got };
+    if (generation === this.generation) this.cache.set(from, got);
   }
 
   /** Entries at and above `index` changed or went: in-flight reads stop, the cache keeps what is below. */
   private changedFrom(index: number): void {
     this.generation++;
-    const cache = this.cache;
-    if (cache !== undefined && index - cache.from < cache.entries.length) {
-      if (index <= cache.from) this.cache = undefined;
-      else cache.entries.length = index - cache.from;
-    }
+    this.cache.cutFrom(index);
   }
 
   /** Entries went from the front (a snapshot): reads in flight stop, the cache goes. */
   private truncated(): void {
     this.generation++;
-    this.cache = undefined;
+    this.cache.clear();
   }
 
   snapshot(): SnapshotMeta | undefined {
