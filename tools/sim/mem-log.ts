@@ -119,7 +119,7 @@ export class SimLog implements LogReader {
     const keepSuffix = this.termAt(meta.index) === meta.term && meta.index <= this.last().index;
     this.#entries = keepSuffix ? this.#entries.slice(meta.index - this.first() + 1) : [];
     this.#disk.install(meta, state, keepSuffix);
-    this.#written = Math.max(this.#written, meta.index);
+    this.#written = keepSuffix ? Math.max(this.#written, meta.index) : meta.index;
     this.#snapshot = meta;
     this.#snapshotState = state;
     this.advanceWritten();

@@ -1,7 +1,7 @@
 // The LogReader contract (internal/core/log.ts) as one suite that every log the core
 // runs on must pass: the simulator's in-memory log and the durable ServerLog. The core
 // is tested against the first, and ships on the second.
-import { describe, expect, it as vitestIt } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EntryPayload, IndexTerm, LogEntry, LogReader, SnapshotMeta } from '../../src/internal/core/log.js';
 
 /** A log under test, driven as a shell would drive it. */
@@ -21,9 +21,6 @@ export interface LogUnderTest {
 
 const members = [{ id: { name: 's1', node: 'n1' }, membership: 'voter' as const }];
 
-/** A case the simulator's log fails today (see test/log-reader-sim.test.ts). */
-export const INSTALL_BELOW_WRITTEN = 'installing a disagreeing snapshot below the written index brings lastWritten down to it';
-
 function meta(index: number, term: number): SnapshotMeta {
   return { index, term, members, machineVersion: 0 };
 }
@@ -40,11 +37,7 @@ function indexTerms(list: readonly LogEntry[]): string[] {
   return list.map((e) => `${e.index}/${e.term}`);
 }
 
-/**
- * `knownFailures`: titles of cases this log is known to fail, run as expected failures
- * (it.fails) so that a fix shows up as a failure to remove from the list.
- */
-export function describeLogReader(name: string, open: () => Promise<LogUnderTest>, knownFailures: readonly string[] = []): void {
+export function describeLogReader(name: string, open: () => Promise<LogUnderTest>): void {
   const withLog = (fn: (log: LogUnderTest, r: LogReader) => Promise<void>) => async () => {
     const log = await open();
     try {
@@ -54,8 +47,6 @@ export function describeLogReader(name: string, open: () => Promise<LogUnderTest
     }
   };
   const at = (r: LogReader): { last: IndexTerm; written: IndexTerm; first: number } => ({ last: r.last(), written: r.lastWritten(), first: r.first() });
-
-  const it = (title: string, fn: () => Promise<void>) => (knownFailures.includes(title) ? vitestIt.fails(title, fn) : vitestIt(title, fn));
 
   describe(`LogReader contract: ${name}`, () => {
     it('starts empty', withLog(async (_log, r) => {
@@ -146,7 +137,7 @@ export function describeLogReader(name: string, open: () => Promise<LogUnderTest
       expect(indexTerms(r.entries(11, 12))).toEqual(['11/3', '12/3']);
     }));
 
-    it(INSTALL_BELOW_WRITTEN, withLog(async (log, r) => {
+    it('installing a disagreeing snapshot below the written index brings lastWritten down to it', withLog(async (log, r) => {
       log.append(entries(1, 10, 1));
       await log.writeAll();
       await log.install(meta(8, 2), 'state');
