@@ -34,9 +34,11 @@ export const HANDSHAKE_FRAME_BYTES_MAX = 4 * 1024;
 export const UNAUTHENTICATED_CONNECTIONS_MAX = 64;
 /** Deepest nesting of arrays and maps in a frame (a handshake frame is flat). */
 export const FRAME_DEPTH_MAX = 512;
-export const HANDSHAKE_FRAME_DEPTH_MAX = 2;
+export const HANDSHAKE_FRAME_DEPTH_MAX = 1;
 /** Largest BigInt (in bytes of msgpackr's BigInt extension) a peer may send. */
 export const BIGINT_BYTES_MAX = 4 * 1024;
 /** Refused or failed connections logged per interval; the rest are counted and summed up in the next record. */
 export const REFUSAL_LOGS_PER_INTERVAL_MAX = 10;
 export const REFUSAL_LOG_INTERVAL_MS = 10_000;
+/** Longest node name or registered name a peer may send (in a hello or a signal). */
+export const WIRE_NAME_LENGTH_MAX = 1_024;

@@ -27,7 +27,7 @@ import {
   TICK_FRAME,
   type Refusal,
 } from './codec.js';
-import { FRAGMENTED_MESSAGES_MAX, HANDSHAKE_FRAME_BYTES_MAX, SOCKET_BUFFER_BYTES_MAX, UNFRAGMENTED_FRAME_BYTES_MAX } from '../limits.js';
+import { FRAGMENTED_MESSAGES_MAX, HANDSHAKE_FRAME_BYTES_MAX, SOCKET_BUFFER_BYTES_MAX, UNFRAGMENTED_FRAME_BYTES_MAX, WIRE_NAME_LENGTH_MAX } from '../limits.js';
 import type { RefusalLog } from './refusal-log.js';
 import { signalFromWire, signalToWire } from './wire-signals.js';
 import { FRAGMENT, FragmentAssembler, FragmentError, OutgoingFragments } from './fragments.js';
@@ -562,7 +562,7 @@ function isChallenge(value: unknown): value is string {
 
 /** A node name as `Node.start` makes them (name@host:port), of a sane length. */
 function isNodeName(value: unknown): value is string {
-  return typeof value === 'string' && value.length <= 300 && /^[A-Za-z0-9_.-]+@[^@\s]+:\d{1,5}$/.test(value);
+  return typeof value === 'string' && value.length <= WIRE_NAME_LENGTH_MAX && /^[A-Za-z0-9_.-]+@[^@\s]+:\d{1,5}$/.test(value);
 }
 
 function errorText(err: unknown): string {
@@ -570,7 +570,7 @@ function errorText(err: unknown): string {
 }
 
 /** A value a peer sent, for a log record: never throws, never long. */
-export function describePeerValue(value: unknown): string {
+function describePeerValue(value: unknown): string {
   let text: string;
   try {
     text = typeof value === 'string' ? JSON.stringify(value) : typeof value === 'bigint' ? `${value}n` : (JSON.stringify(value) ?? typeof value);

@@ -36,207 +36,187 @@ const EXT_REGEXP = 0x78;
 const EXT_DATE = 0xff;
 const EXT_RECORD = 0x72;
 
-let src: Uint8Array = new Uint8Array(0);
-let view: DataView = new DataView(src.buffer);
-let pos = 0;
-let end = 0;
-let rules: FrameRules;
-/** Why the bytes were refused; set by the first check that fails. */
-let refusal: string | undefined;
+/** Values still to read at each open level (the levels above the current one). */
+const pending = new Float64Array(1_024);
 
-/** Undefined when `body` is one plain-data value within bounds; otherwise why not. */
-export function checkFrameBody(body: Uint8Array, frameRules: FrameRules): string | undefined {
-  src = body;
-  view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  pos = 0;
-  end = body.length;
-  rules = frameRules;
-  refusal = undefined;
-  value(0);
-  if (refusal === undefined && pos !== end) refusal = `${end - pos} bytes after the value`;
-  src = EMPTY;
-  return refusal;
-}
-
-const EMPTY = new Uint8Array(0);
-
-function refuse(why: string): false {
-  if (refusal === undefined) refusal = why;
-  return false;
-}
-
-/** Skips `n` bytes; false when fewer are left. */
-function skip(n: number): boolean {
-  if (n > end - pos) return refuse(`a length of ${n} bytes runs past the end of the frame`);
-  pos += n;
-  return true;
-}
-
-function values(count: number, depth: number): boolean {
-  // Every value takes at least one byte: a count beyond the bytes left is a lie.
-  if (count > end - pos) return refuse(`${count} elements declared with ${end - pos} bytes left`);
-  for (let i = 0; i < count; i++) if (!value(depth)) return false;
-  return true;
-}
-
-function value(depth: number): boolean {
-  if (pos >= end) return refuse('the frame ends inside a value');
-  if (depth > rules.depthMax) return refuse(`values nested deeper than ${rules.depthMax}`);
-  const token = src[pos++]!;
-  if (token < 0x40) return true;
-  if (token < 0x80) return record(token & 0x3f, depth);
-  if (token < 0x90) return values(2 * (token - 0x80), depth + 1);
-  if (token < 0xa0) return values(token - 0x90, depth + 1);
-  if (token < 0xc0) return skip(token - 0xa0);
-  if (token >= 0xe0) return true;
-  switch (token) {
-    case 0xc0:
-    case 0xc2:
-    case 0xc3:
-      return true;
-    case 0xc4:
-      return length(1) && skip(src[pos - 1]!);
-    case 0xc5:
-      return length(2) && skip(view.getUint16(pos - 2));
-    case 0xc6:
-      return length(4) && skip(view.getUint32(pos - 4));
-    case 0xc7:
-      return length(1) && extension(src[pos - 1]!, depth);
-    case 0xc8:
-      return length(2) && extension(view.getUint16(pos - 2), depth);
-    case 0xc9:
-      return length(4) && extension(view.getUint32(pos - 4), depth);
-    case 0xca:
-      return skip(4);
-    case 0xcb:
-      return skip(8);
-    case 0xcc:
-    case 0xd0:
-      return skip(1);
-    case 0xcd:
-    case 0xd1:
-      return skip(2);
-    case 0xce:
-    case 0xd2:
-      return skip(4);
-    case 0xcf:
-    case 0xd3:
-      // msgpackr reads these as BigInt.
-      return rules.userTypes ? skip(8) : refuse('a 64-bit integer in a handshake frame');
-    case 0xd4:
-      return fixExtension(1, depth);
-    case 0xd5:
-      return fixExtension(2, depth);
-    case 0xd6:
-      return fixExtension(4, depth);
-    case 0xd7:
-      return fixExtension(8, depth);
-    case 0xd8:
-      return fixExtension(16, depth);
-    case 0xd9:
-      return length(1) && skip(src[pos - 1]!);
-    case 0xda:
-      return length(2) && skip(view.getUint16(pos - 2));
-    case 0xdb:
-      return length(4) && skip(view.getUint32(pos - 4));
-    case 0xdc:
-      return length(2) && values(view.getUint16(pos - 2), depth + 1);
-    case 0xdd:
-      return length(4) && values(view.getUint32(pos - 4), depth + 1);
-    case 0xde:
-      return length(2) && mapEntries(view.getUint16(pos - 2), depth + 1);
-    case 0xdf:
-      return length(4) && mapEntries(view.getUint32(pos - 4), depth + 1);
-    default:
-      return refuse(`token 0x${token.toString(16)} is not plain data`);
+/**
+ * Undefined when `body` is one plain-data value within bounds; otherwise why not.
+ * One loop over the tokens with an explicit stack (no call per value: this runs on
+ * every frame), counting the values each open array, map or record still holds.
+ */
+export function checkFrameBody(body: Uint8Array, rules: FrameRules): string | undefined {
+  const src = body;
+  const end = body.length;
+  const shapes = rules.shapes;
+  const userTypes = rules.userTypes;
+  const depthMax = Math.min(rules.depthMax, pending.length - 1);
+  let pos = 0;
+  let depth = 0;
+  let remaining = 1;
+  for (;;) {
+    if (remaining === 0) {
+      if (depth === 0) break;
+      remaining = pending[--depth]!;
+      continue;
+    }
+    remaining--;
+    if (pos >= end) return 'the frame ends inside a value';
+    const token = src[pos++]!;
+    /** Values the token opens (an array, map or record's elements, an extension's value). */
+    let opens: number;
+    let skip = 0;
+    if (token < 0x40) continue;
+    if (token < 0x80) {
+      // A record instance once that id was defined on the connection, else a small integer.
+      opens = shapes === undefined ? -1 : shapes[token & 0x3f]!;
+      if (opens <= 0) continue;
+    } else if (token < 0x90) {
+      opens = 2 * (token - 0x80);
+    } else if (token < 0xa0) {
+      opens = token - 0x90;
+    } else if (token < 0xc0) {
+      skip = token - 0xa0;
+      opens = 0;
+    } else if (token >= 0xe0) {
+      continue;
+    } else {
+      // Sizes and lengths follow the token: 1, 2 or 4 bytes, big-endian.
+      const size = SIZE_BYTES[token - 0xc0]!;
+      if (size > end - pos) return 'the frame ends inside a length';
+      const n = size === 0 ? 0 : size === 1 ? src[pos]! : size === 2 ? src[pos]! * 0x100 + src[pos + 1]! : src[pos]! * 0x1000000 + src[pos + 1]! * 0x10000 + src[pos + 2]! * 0x100 + src[pos + 3]!;
+      pos += size;
+      switch (token) {
+        case 0xc0:
+        case 0xc2:
+        case 0xc3:
+          continue;
+        case 0xc4:
+        case 0xc5:
+        case 0xc6:
+        case 0xd9:
+        case 0xda:
+        case 0xdb:
+          skip = n;
+          opens = 0;
+          break;
+        case 0xca:
+        case 0xce:
+        case 0xd2:
+          skip = 4;
+          opens = 0;
+          break;
+        case 0xcb:
+          skip = 8;
+          opens = 0;
+          break;
+        case 0xcc:
+        case 0xd0:
+          skip = 1;
+          opens = 0;
+          break;
+        case 0xcd:
+        case 0xd1:
+          skip = 2;
+          opens = 0;
+          break;
+        case 0xcf:
+        case 0xd3:
+          // msgpackr reads these as BigInt.
+          if (!userTypes) return 'a 64-bit integer in a handshake frame';
+          skip = 8;
+          opens = 0;
+          break;
+        case 0xdc:
+        case 0xdd:
+          opens = n;
+          break;
+        case 0xde:
+        case 0xdf:
+          opens = 2 * n;
+          break;
+        case 0xc7:
+        case 0xc8:
+        case 0xc9:
+        case 0xd4:
+        case 0xd5:
+        case 0xd6:
+        case 0xd7:
+        case 0xd8: {
+          const dataBytes = token >= 0xd4 ? FIX_EXT_BYTES[token - 0xd4]! : n;
+          if (pos >= end) return 'the frame ends inside an extension';
+          const type = src[pos++]!;
+          if (type === EXT_RECORD && token >= 0xd4) {
+            if (token !== 0xd4) return 'a record with a two-byte id (this protocol uses one-byte ids)';
+            if (shapes === undefined) return 'a record definition in a handshake frame';
+            // d4 72 id [keys...] values...: defines record `id` and holds its first instance.
+            if (pos >= end) return 'the frame ends inside a record definition';
+            const id = src[pos++]! & 0x3f;
+            const keys = readKeys(src, pos, end);
+            if (typeof keys === 'string') return keys;
+            pos = keyListEnd;
+            shapes[id] = keys;
+            opens = keys;
+            break;
+          }
+          if (!userTypes) return 'an extension type in a handshake frame';
+          skip = dataBytes;
+          opens = 0;
+          if (type === EXT_ERROR || type === EXT_SET || type === EXT_REGEXP) opens = 1; // msgpackr reads one value after the data
+          else if (type === EXT_BIGINT) {
+            if (dataBytes > BIGINT_BYTES_MAX) return `a BigInt of ${dataBytes} bytes (at most ${BIGINT_BYTES_MAX})`;
+          } else if (type !== EXT_UNDEFINED && type !== EXT_DATE && type !== EXT_TYPED_ARRAY) {
+            return `extension type 0x${type.toString(16)} is not accepted from peers`;
+          }
+          break;
+        }
+        default:
+          return `token 0x${token.toString(16)} is not plain data`;
+      }
+    }
+    if (skip > end - pos) return `a length of ${skip} bytes runs past the end of the frame`;
+    pos += skip;
+    if (opens === 0) continue;
+    // Every value takes at least one byte: a count beyond the bytes left is a lie.
+    if (opens > end - pos) return `${token >= 0x80 && token < 0x90 || token === 0xde || token === 0xdf ? `${opens / 2} map entries` : `${opens} elements`} declared with ${end - pos} bytes left`;
+    if (depth >= depthMax) return `values nested deeper than ${rules.depthMax}`;
+    pending[depth++] = remaining;
+    remaining = opens;
   }
+  if (pos !== end) return `${end - pos} bytes after the value`;
+  return undefined;
 }
 
-/** Reads past a length field of `n` bytes (its value is read by the caller at pos - n). */
-function length(n: number): boolean {
-  return skip(n);
-}
+/** Bytes of the size field after tokens 0xc0-0xdf (0 for those without one). */
+const SIZE_BYTES = new Uint8Array([
+  0, 0, 0, 0, 1, 2, 4, 1, 2, 4, 0, 0, 0, 0, 0, 0, // c0-cf: bin 8/16/32, ext 8/16/32
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 2, 4, 2, 4, // d0-df: str 8/16/32, array 16/32, map 16/32
+]);
+const FIX_EXT_BYTES = [1, 2, 4, 8, 16];
 
-function mapEntries(count: number, depth: number): boolean {
-  if (count > (end - pos) / 2) return refuse(`${count} map entries declared with ${end - pos} bytes left`);
-  return values(2 * count, depth);
-}
+/** Where the last key list read by readKeys ended. */
+let keyListEnd = 0;
 
-/** A byte 0x40-0x7f: a record instance when that id was defined, else a small integer. */
-function record(id: number, depth: number): boolean {
-  const keys = rules.shapes?.[id] ?? -1;
-  if (keys < 0) return true;
-  return values(keys, depth + 1);
-}
-
-function fixExtension(dataBytes: number, depth: number): boolean {
-  if (pos >= end) return refuse('the frame ends inside an extension');
-  if (src[pos] === EXT_RECORD) {
-    if (dataBytes !== 1) return refuse('a record with a two-byte id (this protocol uses one-byte ids)');
-    pos++;
-    return recordDefinition(depth);
-  }
-  return extension(dataBytes, depth);
-}
-
-/** `d4 72 id [keys...] values...`: defines record `id` and reads its first instance. */
-function recordDefinition(depth: number): boolean {
-  if (rules.shapes === undefined) return refuse('a record definition in a handshake frame');
-  if (pos >= end) return refuse('the frame ends inside a record definition');
-  const id = src[pos++]! & 0x3f;
-  const keys = keyList();
-  if (keys < 0) return false;
-  rules.shapes[id] = keys;
-  return values(keys, depth + 1);
-}
-
-/** An array of string keys; its length, or -1 when refused. */
-function keyList(): number {
-  if (pos >= end) return refuseCount('the frame ends inside a record definition');
+/** A record definition's keys: an array of strings. Their count, or why they are refused. */
+function readKeys(src: Uint8Array, start: number, end: number): number | string {
+  let pos = start;
+  if (pos >= end) return 'the frame ends inside a record definition';
   const token = src[pos++]!;
-  let count = -1;
+  let count: number;
   if (token >= 0x90 && token < 0xa0) count = token - 0x90;
-  else if (token === 0xdc) count = length(2) ? view.getUint16(pos - 2) : -1;
-  else if (token === 0xdd) count = length(4) ? view.getUint32(pos - 4) : -1;
-  else return refuseCount('a record definition whose keys are not an array');
-  if (count < 0) return -1;
-  if (count > end - pos) return refuseCount(`a record of ${count} keys declared with ${end - pos} bytes left`);
-  for (let i = 0; i < count; i++) if (!stringValue()) return -1;
-  return count;
-}
-
-function refuseCount(why: string): -1 {
-  refuse(why);
-  return -1;
-}
-
-function stringValue(): boolean {
-  if (pos >= end) return refuse('the frame ends inside a record definition');
-  const token = src[pos++]!;
-  if (token >= 0xa0 && token < 0xc0) return skip(token - 0xa0);
-  if (token === 0xd9) return length(1) && skip(src[pos - 1]!);
-  if (token === 0xda) return length(2) && skip(view.getUint16(pos - 2));
-  if (token === 0xdb) return length(4) && skip(view.getUint32(pos - 4));
-  return refuse('a record key that is not a string');
-}
-
-/** Extension `type` with `dataBytes` of data; some of msgpackr's read one more value after the data. */
-function extension(dataBytes: number, depth: number): boolean {
-  if (!rules.userTypes) return refuse('an extension type in a handshake frame');
-  if (pos >= end) return refuse('the frame ends inside an extension');
-  const type = src[pos++]!;
-  switch (type) {
-    case EXT_UNDEFINED:
-    case EXT_DATE:
-    case EXT_TYPED_ARRAY:
-      return skip(dataBytes);
-    case EXT_BIGINT:
-      return dataBytes <= BIGINT_BYTES_MAX ? skip(dataBytes) : refuse(`a BigInt of ${dataBytes} bytes (at most ${BIGINT_BYTES_MAX})`);
-    case EXT_ERROR:
-    case EXT_SET:
-    case EXT_REGEXP:
-      return skip(dataBytes) && value(depth + 1);
-    default:
-      return refuse(`extension type 0x${type.toString(16)} is not accepted from peers`);
+  else if (token === 0xdc && pos + 2 <= end) count = src[pos++]! * 0x100 + src[pos++]!;
+  else return 'a record definition whose keys are not an array';
+  if (count > end - pos) return `a record of ${count} keys declared with ${end - pos} bytes left`;
+  for (let i = 0; i < count; i++) {
+    if (pos >= end) return 'the frame ends inside a record definition';
+    const t = src[pos++]!;
+    let length: number;
+    if (t >= 0xa0 && t < 0xc0) length = t - 0xa0;
+    else if (t === 0xd9 && pos < end) length = src[pos++]!;
+    else if (t === 0xda && pos + 2 <= end) length = src[pos++]! * 0x100 + src[pos++]!;
+    else return 'a record key that is not a short string';
+    if (length > end - pos) return 'a record key runs past the end of the frame';
+    pos += length;
   }
+  keyListEnd = pos;
+  return count;
 }

@@ -3,6 +3,7 @@
 // connection is one number; node names come back as the connection's own strings.
 
 import { encodeError } from '../../errors.js';
+import { WIRE_NAME_LENGTH_MAX } from '../limits.js';
 import { isPid, isRemoteName, type Pid } from '../../pid.js';
 import type { Signal, SpawnWireOptions } from '../../internal/signals.js';
 import type { CallMessage, ModuleRef } from '../../types.js';
@@ -55,10 +56,8 @@ function isIndex(value: unknown): value is number {
 
 /** Node names and registered names: strings of a sane length. */
 function isShortString(value: unknown): value is string {
-  return typeof value === 'string' && value.length <= NAME_LENGTH_MAX;
+  return typeof value === 'string' && value.length <= WIRE_NAME_LENGTH_MAX;
 }
-
-const NAME_LENGTH_MAX = 1_024;
 
 function asWireValue(value: unknown): unknown {
   return value instanceof Error ? encodeError(value) : value;
@@ -116,19 +115,23 @@ export function signalFromWire(raw: unknown, sender: string, receiver: string): 
   return signal ?? `malformed signal of code ${code} (${a.length} fields)`;
 }
 
+/** a[i] as a string, or undefined. */
+function ref(a: unknown[], i: number): string | undefined {
+  const value = a[i];
+  return typeof value === 'string' ? value : undefined;
+}
+
 function decode(a: unknown[], code: number, sender: string, receiver: string): Signal | undefined {
-  const pid = (i: number) => pidIn(a[i], sender, receiver);
-  const ref = (i: number) => (typeof a[i] === 'string' ? (a[i] as string) : undefined);
   switch (code) {
     case MSG: {
-      const to = pid(1);
+      const to = pidIn(a[1], sender, receiver);
       return to && a.length === 3 ? { k: 'msg', to, msg: a[2] } : undefined;
     }
     case CALL:
     case CALL_MSG: {
-      const to = pid(1);
-      const from = pid(2);
-      const r = ref(3);
+      const to = pidIn(a[1], sender, receiver);
+      const from = pidIn(a[2], sender, receiver);
+      const r = ref(a, 3);
       if (!to || !from || r === undefined || a.length !== 5) return undefined;
       if (code === CALL) return { k: 'call', from, to, ref: r, request: a[4] };
       const msg: CallMessage = { type: '$call', from: { pid: from, ref: r }, request: a[4] };
@@ -137,8 +140,8 @@ function decode(a: unknown[], code: number, sender: string, receiver: string): S
     case NAMED:
       return a.length === 4 && isShortString(a[1]) && isShortString(a[2]) ? { k: 'named', name: a[1], node: a[2], msg: a[3] } : undefined;
     case MONITOR_NAME: {
-      const from = pid(1);
-      const r = ref(4);
+      const from = pidIn(a[1], sender, receiver);
+      const r = ref(a, 4);
       return from && a.length === 5 && isShortString(a[2]) && isShortString(a[3]) && r !== undefined ? { k: 'monitorName', from, name: a[2], node: a[3], ref: r } : undefined;
     }
     case LINK:
@@ -146,32 +149,32 @@ function decode(a: unknown[], code: number, sender: string, receiver: string): S
     case EXIT:
     case MONITOR:
     case DEMONITOR:
-      return pairSignal(a, pid(1), pid(2));
+      return pairSignal(a, pidIn(a[1], sender, receiver), pidIn(a[2], sender, receiver));
     case DOWN: {
-      const to = pid(1);
-      const r = ref(2);
+      const to = pidIn(a[1], sender, receiver);
+      const r = ref(a, 2);
       if (!to || r === undefined || a.length !== 5) return undefined;
-      const down = isRemoteName(a[3]) && isShortString(a[3].name) && isShortString(a[3].node) ? { name: a[3].name, node: a[3].node } : pid(3);
+      const down = isRemoteName(a[3]) && isShortString(a[3].name) && isShortString(a[3].node) ? { name: a[3].name, node: a[3].node } : pidIn(a[3], sender, receiver);
       return down ? { k: 'down', to, ref: r, pid: down, reason: a[4] } : undefined;
     }
     case REPLY: {
-      const to = pid(1);
-      const r = ref(2);
+      const to = pidIn(a[1], sender, receiver);
+      const r = ref(a, 2);
       if (!to || r === undefined || typeof a[3] !== 'boolean') return undefined;
       if (a.length === 6 && a[5] === 1) return { k: 'reply', to, ref: r, ok: a[3], value: a[4], demonitored: true };
       return a.length === 5 ? { k: 'reply', to, ref: r, ok: a[3], value: a[4] } : undefined;
     }
     case SPAWN: {
-      const to = pid(1);
-      const replyTo = pid(3);
-      const r = ref(2);
+      const to = pidIn(a[1], sender, receiver);
+      const replyTo = pidIn(a[3], sender, receiver);
+      const r = ref(a, 2);
       if (!to || !replyTo || r === undefined || a.length !== 7) return undefined;
       return { k: 'spawn', to, ref: r, replyTo, spec: a[4] as ModuleRef, args: a[5], options: a[6] as SpawnWireOptions };
     }
     case INFO: {
-      const to = pid(1);
-      const replyTo = pid(3);
-      const r = ref(2);
+      const to = pidIn(a[1], sender, receiver);
+      const replyTo = pidIn(a[3], sender, receiver);
+      const r = ref(a, 2);
       return to && replyTo && r !== undefined && a.length === 4 ? { k: 'info', to, ref: r, replyTo } : undefined;
     }
     default:

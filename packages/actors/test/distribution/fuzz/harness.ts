@@ -22,6 +22,8 @@ import { Node, parseNodeName, silentLogger } from '../../../src/index.js';
 import { pathToFileURL } from 'node:url';
 
 const COOKIE = 'fuzz-cookie';
+/** Stands for the name of the node the target dialled in a case (known only when it runs). */
+const DIALLED = '<dialled node>';
 const FUZZER = 'fuzzer@127.0.0.1:1';
 /** The target's frame limit after authentication (its default). */
 const FRAME_BYTES_MAX = 64 * 2 ** 20;
@@ -68,7 +70,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzStats> {
   const session = new Session(target, fake, stats);
   try {
     const result = await fc.check(
-      fc.asyncProperty(caseArbitrary(target.name, fake.name), async (c) => {
+      fc.asyncProperty(caseArbitrary(target.name), async (c) => {
         await session.run(c);
         stats.cases++;
         if (options.onProgress !== undefined && stats.cases % (options.progressEvery ?? 1_000) === 0) options.onProgress(stats.cases, stats);
@@ -137,7 +139,7 @@ const anything = fc.anything({
 const field = (plausible: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> => fc.oneof({ weight: 1, arbitrary: anything }, { weight: 5, arbitrary: plausible });
 const hex = (bytes: number) => fc.uint8Array({ minLength: bytes, maxLength: bytes }).map((b) => Buffer.from(b).toString('hex'));
 
-function caseArbitrary(targetName: string, fakeName: string): fc.Arbitrary<Case> {
+function caseArbitrary(targetName: string): fc.Arbitrary<Case> {
   // Pids of actors that do not exist (ids from 1,000,000) or of a scheduler (id 0),
   // packed as the wire packs them, or spelled out: valid signals reach nothing real.
   const id = fc.oneof(fc.constant(0), fc.integer({ min: 1_000_000, max: 2 ** 40 }));
@@ -183,7 +185,7 @@ function caseArbitrary(targetName: string, fakeName: string): fc.Arbitrary<Case>
   const fragmentBytes = fc.oneof(fc.uint8Array({ maxLength: 64 }), withArity(SIGNALS, [field(fc.array(signal, { maxLength: 3 }))]).map(packedOrEmpty));
   const fieldsByKind = new Map<number, fc.Arbitrary<unknown>[]>([
     [HELLO, [field(fc.constant(PROTOCOL_VERSION)), field(fc.constant(FUZZER)), field(fc.constant(targetName)), field(hex(16))]],
-    [CHALLENGE, [field(fc.constantFrom(fakeName, targetName)), field(hex(16)), field(hex(32))]],
+    [CHALLENGE, [field(fc.constantFrom(DIALLED, targetName)), field(hex(16)), field(hex(32))]],
     [ANSWER, [field(hex(32))]],
     [READY, []],
     [REFUSED, [field(fc.constantFrom('cookie', 'name', 'version', 'simultaneous', 'toString', '__proto__'))]],
@@ -206,7 +208,7 @@ function caseArbitrary(targetName: string, fakeName: string): fc.Arbitrary<Case>
     { weight: 1, arbitrary: fc.constant({ t: 'references' as const }) },
   );
   return fc.record({
-    where: fc.constantFrom<Where>('pre', 'after-hello', 'post', 'post', 'post', 'dial', 'dial-ready'),
+    where: fc.constantFrom<Where>(...((process.env.FUZZ_WHERE?.split(',') as Where[] | undefined) ?? ['pre', 'after-hello', 'post', 'post', 'post', 'dial', 'dial-ready'])),
     pieces: fc.array(piece, { minLength: 1, maxLength: 3 }),
   });
 }
@@ -230,6 +232,9 @@ type Outcome = 'closed' | 'handled';
 class Session {
   private intruder: Intruder | undefined;
   private probes = 0;
+  private dials = 0;
+  /** How far the running case got, for the report of one that hangs. */
+  private step = '';
 
   constructor(
     private readonly target: Target,
@@ -242,7 +247,10 @@ class Session {
     // harness lost track): report it instead of hanging.
     let watchdog: NodeJS.Timeout | undefined;
     const hung = new Promise<never>((_, reject) => {
-      watchdog = setTimeout(() => reject(new Error(`the case did not finish within ${CASE_MS_MAX} ms`)), CASE_MS_MAX);
+      watchdog = setTimeout(() => {
+        this.target.child.kill('SIGUSR2'); // the target dumps its connections to stderr
+        setTimeout(() => reject(new Error(`the case did not finish within ${CASE_MS_MAX} ms (last step: ${this.step})`)), 500);
+      }, CASE_MS_MAX);
     });
     const outcome = await Promise.race([this.outcome(c), hung]).finally(() => clearTimeout(watchdog));
     const death = this.target.death();
@@ -294,22 +302,39 @@ class Session {
     return outcome;
   }
 
-  /** The target dials the fuzzer's acceptor, which answers with the input (after a valid challenge, for `ready`). */
+  /**
+   * The target dials the fuzzer's acceptor, which answers with the input (after a valid
+   * challenge, for `ready`). Each case dials a node name of its own, so that a redial
+   * the target makes later for an earlier case (after a refusal as simultaneous) is
+   * told apart and dropped.
+   */
   private async dialled(pieces: readonly Piece[], ready: boolean): Promise<Outcome> {
-    const intruder = await this.liveIntruder();
-    // An info request for an actor that does not exist is answered to `replyTo`: on the fuzzer's acceptor node.
-    intruder.send([SIGNALS, [[12, (1_000_000 * 256) * 2 + 1, 'dial', [this.fake.name, 0, 1]]]]);
-    const socket = await this.fake.next();
+    const name = this.fake.nameFor(++this.dials);
+    const dial = this.fake.next(name);
+    // An info request for an actor that does not exist is answered to `replyTo`: on the
+    // fuzzer's acceptor node. A probe behind it shows the target read it (frames are
+    // handled in order); if the connection closed first, the request is sent again.
+    for (let attempt = 1; ; attempt++) {
+      this.step = `sending the dial request for ${name} (attempt ${attempt})`;
+      const intruder = await this.liveIntruder();
+      intruder.send([SIGNALS, [[12, (1_000_000 * 256) * 2 + 1, 'dial', [name, 0, 1]]]]);
+      const read = await Promise.race([intruder.probe(`dial-${this.dials}-${attempt}`).then(() => true), intruder.closed.then(() => false)]);
+      if (read) break;
+    }
+    this.step = `waiting for the dial to ${name}, which the target read`;
+    const { socket, hello } = await dial;
+    this.step = 'dialled';
     const closed = closing(socket);
     const packr = new Packr({ sequential: true, moreTypes: true });
     if (ready) {
-      const hello = await firstFrame(socket);
-      const challenge = Array.isArray(hello) && typeof hello[4] === 'string' ? hello[4] : '';
-      const digest = createHmac('sha256', COOKIE).update(`accept:${challenge}:${this.fake.name}`).digest('hex');
-      socket.write(frameOf(packr, [CHALLENGE, this.fake.name, randomBytes(16).toString('hex'), digest]));
+      const challenge = typeof hello[4] === 'string' ? hello[4] : '';
+      const digest = createHmac('sha256', COOKIE).update(`accept:${challenge}:${name}`).digest('hex');
+      socket.write(frameOf(packr, [CHALLENGE, name, randomBytes(16).toString('hex'), digest]));
     }
-    this.write(socket, packr, pieces, HANDSHAKE_FRAME_BYTES_MAX);
+    const named = pieces.map((p) => (p.t === 'frame' && p.value[1] === DIALLED ? { ...p, value: [p.value[0], name, ...p.value.slice(2)] } : p));
+    this.write(socket, packr, named, HANDSHAKE_FRAME_BYTES_MAX);
     if (!mustClose(pieces)) socket.end();
+    this.step = `waiting for the dialled connection to close (destroyed: ${socket.destroyed})`;
     await closed;
     return 'closed';
   }
@@ -414,10 +439,11 @@ function open(port: number): Promise<Socket> {
 function closing(socket: Socket): Promise<void> {
   socket.resume();
   socket.on('error', () => undefined);
+  if (socket.closed) return Promise.resolve();
   return new Promise((resolve) => socket.once('close', () => resolve()));
 }
 
-/** The first frame a socket receives, decoded as plain msgpack. */
+/** The first frame a socket receives, decoded as plain msgpack (undefined if it closes first). */
 function firstFrame(socket: Socket): Promise<unknown> {
   return new Promise((resolve) => {
     let buffered = Buffer.alloc(0);
@@ -491,22 +517,23 @@ class Intruder {
   }
 }
 
-/** A listener that plays the node the target dials: hands out the sockets as they come. */
+/** A listener that plays the nodes the target dials: hands each dial to the case that expects its name. */
 class FakeAcceptor {
-  private readonly sockets: Socket[] = [];
-  private waiter: ((socket: Socket) => void) | undefined;
+  private readonly waiting = new Map<string, (dial: { socket: Socket; hello: unknown[] }) => void>();
 
   private constructor(
     private readonly server: Server,
-    readonly name: string,
+    private readonly port: number,
   ) {
-    server.on('connection', (socket) => {
+    server.on('connection', (socket: Socket) => {
       socket.on('error', () => undefined);
-      if (this.waiter !== undefined) {
-        const waiter = this.waiter;
-        this.waiter = undefined;
-        waiter(socket);
-      } else this.sockets.push(socket);
+      void firstFrame(socket).then((hello) => {
+        const expected = Array.isArray(hello) && typeof hello[3] === 'string' ? hello[3] : '';
+        const waiter = this.waiting.get(expected);
+        if (waiter === undefined) return void socket.destroy(); // a redial for an earlier case
+        this.waiting.delete(expected);
+        waiter({ socket, hello: hello as unknown[] });
+      });
     });
   }
 
@@ -515,17 +542,18 @@ class FakeAcceptor {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('no port');
-    return new FakeAcceptor(server, `fake@127.0.0.1:${address.port}`);
+    return new FakeAcceptor(server, address.port);
   }
 
-  next(): Promise<Socket> {
-    const queued = this.sockets.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    return new Promise((resolve) => (this.waiter = resolve));
+  nameFor(n: number): string {
+    return `fake${n}@127.0.0.1:${this.port}`;
+  }
+
+  next(name: string): Promise<{ socket: Socket; hello: unknown[] }> {
+    return new Promise((resolve) => this.waiting.set(name, resolve));
   }
 
   close(): void {
-    for (const socket of this.sockets) socket.destroy();
     this.server.close();
   }
 }
