@@ -26,6 +26,9 @@ const cases: { mutation: Mutation; caughtBy: string; seedsMax: number; steps?: n
   { mutation: 'grant_pre_vote_with_live_leader', caughtBy: 'spurious election', seedsMax: 50, strictElections: true },
   // The leader counts entries it has not written yet towards a quorum.
   { mutation: 'count_last_index', caughtBy: 'leader completeness', seedsMax: 300, steps: 10_000 },
+  // A follower acknowledging entries it has not written: lost when it crashes inside its
+  // write window (slow disks and power loss make that window wide enough).
+  { mutation: 'ack_unwritten', caughtBy: 'leader completeness', seedsMax: 400, steps: 10_000 },
   // Failed elections never retried: the cluster can end up with no leader for good.
   { mutation: 'no_election_retry', caughtBy: 'liveness', seedsMax: 400, steps: 10_000 },
 ];
