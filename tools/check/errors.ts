@@ -1,6 +1,6 @@
 // Typed errors of the linearizability checker. Callers branch on `code`, never on the message.
 
-export type CheckErrorCode = 'CHECK_BAD_HISTORY';
+export type CheckErrorCode = 'CHECK_BAD_HISTORY' | 'CHECK_BAD_OPTION';
 
 export class CheckError extends Error {
   constructor(
@@ -19,5 +19,15 @@ export class BadHistoryError extends CheckError {
     readonly reason: string,
   ) {
     super('CHECK_BAD_HISTORY', `history event ${eventIndex}: ${reason}; fix the recorder that produced it`);
+  }
+}
+
+/** An option of checkLinearizable is out of range; `option` names it. */
+export class BadOptionError extends CheckError {
+  constructor(
+    readonly option: string,
+    reason: string,
+  ) {
+    super('CHECK_BAD_OPTION', `option ${option}: ${reason}`);
   }
 }

@@ -4,7 +4,9 @@
 import type { Operation } from './history.js';
 import { EXPLAIN_OPS_MAX } from './limits.js';
 import { describeOperation, describeState, type Model } from './model.js';
-import { searchLinearization, type Deadline, type SearchOutcome } from './search.js';
+import type { StepBudget } from './budget.js';
+import { searchLinearization, type SearchOutcome } from './search.js';
+import { settle, type Prepared } from './settle.js';
 
 export interface Violation {
   readonly ok: false;
@@ -23,29 +25,31 @@ export interface Violation {
 
 type Failed<S> = Extract<SearchOutcome<S>, { kind: 'violation' }>;
 
-interface Prefix<S> {
+/** As searched, operations still running at `endMs` are indeterminate, then settled. */
+interface Prefix<S> extends Prepared {
   readonly endMs: number;
-  /** As searched: operations still running at `endMs` are indeterminate. */
-  readonly searched: readonly Operation[];
-  /** The same operations as recorded, index for index. */
-  readonly recorded: readonly Operation[];
   readonly outcome: Failed<S>;
 }
 
+/**
+ * `operations` is the part as recorded, `prepared` what the failed search saw of it and
+ * `outcome` that search's result.
+ */
 export function explainViolation<S>(
   key: string | undefined,
   operations: readonly Operation[],
   model: Model<S>,
+  prepared: Prepared,
   outcome: Failed<S>,
-  deadline: Deadline,
+  budget: StepBudget,
 ): Violation {
-  const prefix = shortestFailingPrefix(operations, model, outcome, deadline);
+  const prefix = shortestFailingPrefix(operations, model, prepared, outcome, budget);
   const { searched, recorded, outcome: found } = prefix;
   const linearized = found.longest.map((id) => recorded[id]!);
   const placed = new Set(found.longest);
   const unplacedIds = searched.map((_, id) => id).filter((id) => !placed.has(id));
   const unplaced = unplacedIds.map((id) => recorded[id]!);
-  const failing = searched.map((_, id) => id).filter((id) => searched[id]!.returnMs === prefix.endMs).map((id) => recorded[id]!);
+  const failing = recorded.filter((operation) => operation.returnMs === prefix.endMs);
   const reasons = unplacedIds.map((id) => whyUnplaced(model, found.state, searched[id]!, unplacedIds.map((other) => searched[other]!)));
   const explanation = [
     `${key === undefined ? 'the history' : `key ${JSON.stringify(key)}`} is not linearizable.`,
@@ -75,24 +79,24 @@ export function explainViolation<S>(
  * running at the cut may take effect or not, exactly as an indeterminate one. It first
  * tries the cut the search got stuck at (the earliest return it could not pass) and the
  * one before it, which usually settles it in two searches. Falls back to the whole
- * history when the deadline passes.
+ * history when the budget runs out.
  */
-function shortestFailingPrefix<S>(operations: readonly Operation[], model: Model<S>, outcome: Failed<S>, deadline: Deadline): Prefix<S> {
+function shortestFailingPrefix<S>(operations: readonly Operation[], model: Model<S>, prepared: Prepared, outcome: Failed<S>, budget: StepBudget): Prefix<S> {
   const cuts = [...new Set(operations.map((operation) => operation.returnMs).filter((ms) => ms !== Infinity))].sort((a, b) => a - b);
-  let failed: Prefix<S> = { endMs: cuts.at(-1) ?? -Infinity, searched: operations, recorded: operations, outcome };
+  let failed: Prefix<S> = { endMs: cuts.at(-1) ?? -Infinity, ...prepared, outcome };
   let low = 0;
   let high = cuts.length - 1;
-  // Returns whether the prefix ending at cuts[index] fails; undefined on timeout.
+  // Returns whether the prefix ending at cuts[index] fails; undefined when the budget ran out.
   const fails = (index: number): boolean | undefined => {
     const endMs = cuts[index]!;
     const prefix = prefixAt(operations, endMs, model);
-    const result = searchLinearization(prefix.searched, model, deadline);
-    if (result.kind === 'timeout') return undefined;
+    const result = searchLinearization(prefix.searched, model, budget);
+    if (result.kind === 'exhausted') return undefined;
     if (result.kind === 'linearizable') return false;
     failed = { endMs, ...prefix, outcome: result };
     return true;
   };
-  const stuck = cuts.indexOf(stuckAtMs(operations, outcome));
+  const stuck = cuts.indexOf(stuckAtMs(prepared, outcome));
   if (stuck >= 0 && stuck < high) {
     const verdict = fails(stuck);
     if (verdict === undefined) return failed;
@@ -116,16 +120,16 @@ function shortestFailingPrefix<S>(operations: readonly Operation[], model: Model
 }
 
 /** The earliest return among completed operations the longest linearization left out. */
-function stuckAtMs<S>(operations: readonly Operation[], outcome: Failed<S>): number {
+function stuckAtMs<S>(prepared: Prepared, outcome: Failed<S>): number {
   const placed = new Set(outcome.longest);
   let earliest = Infinity;
-  operations.forEach((operation, id) => {
+  prepared.recorded.forEach((operation, id) => {
     if (!placed.has(id) && operation.returnMs < earliest) earliest = operation.returnMs;
   });
   return earliest;
 }
 
-function prefixAt<S>(operations: readonly Operation[], endMs: number, model: Model<S>): Pick<Prefix<S>, 'searched' | 'recorded'> {
+function prefixAt<S>(operations: readonly Operation[], endMs: number, model: Model<S>): Prepared {
   const searched: Operation[] = [];
   const recorded: Operation[] = [];
   for (const operation of operations) {
@@ -135,7 +139,7 @@ function prefixAt<S>(operations: readonly Operation[], endMs: number, model: Mod
     searched.push(running ? { ...operation, result: { kind: 'info' }, returnMs: Infinity } : operation);
     recorded.push(operation);
   }
-  return { searched, recorded };
+  return settle(model, searched, recorded);
 }
 
 function whyUnplaced<S>(model: Model<S>, state: S, operation: Operation, unplaced: readonly Operation[]): string {

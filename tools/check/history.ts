@@ -41,9 +41,10 @@ export interface Operation {
 
 const KINDS: ReadonlySet<string> = new Set(['invoke', 'ok', 'fail', 'info']);
 
-interface OpenOperation {
+interface Invoked {
   readonly slot: number;
   readonly event: HistoryEvent;
+  completed: boolean;
 }
 
 /**
@@ -52,31 +53,36 @@ interface OpenOperation {
  */
 export function pairHistory(history: readonly HistoryEvent[]): Operation[] {
   if (!Array.isArray(history)) throw new BadHistoryError(-1, 'the history must be an array of events');
-  const open = new Map<string, OpenOperation>();
-  const seen = new Set<string>();
+  // By client, then opId. Map keys keep client 1 and client '1' apart, with no key to build.
+  const invoked = new Map<ClientId, Map<OpId, Invoked>>();
   const slots: (Operation | null)[] = [];
   history.forEach((event, index) => {
     validateEvent(event, index);
-    const id = identity(event);
+    let ofClient = invoked.get(event.clientId);
+    const earlier = ofClient?.get(event.opId);
     if (event.kind === 'invoke') {
-      if (seen.has(id)) throw new BadHistoryError(index, `${describeId(event)} is invoked twice; opIds must be unique per client`);
-      seen.add(id);
-      open.set(id, { slot: slots.length, event });
+      if (earlier !== undefined) throw new BadHistoryError(index, `${describeId(event)} is invoked twice; opIds must be unique per client`);
+      if (ofClient === undefined) {
+        ofClient = new Map();
+        invoked.set(event.clientId, ofClient);
+      }
+      ofClient.set(event.opId, { slot: slots.length, event, completed: false });
       slots.push(null);
       return;
     }
-    const invoke = open.get(id);
-    if (invoke === undefined) {
-      const why = seen.has(id) ? 'was already completed' : 'was never invoked before it';
+    if (earlier === undefined || earlier.completed) {
+      const why = earlier === undefined ? 'was never invoked before it' : 'was already completed';
       throw new BadHistoryError(index, `'${event.kind}' completes ${describeId(event)}, which ${why}`);
     }
-    if (event.atMs < invoke.event.atMs) {
-      throw new BadHistoryError(index, `${describeId(event)} completes at ${event.atMs}ms, before its invoke at ${invoke.event.atMs}ms`);
+    if (event.atMs < earlier.event.atMs) {
+      throw new BadHistoryError(index, `${describeId(event)} completes at ${event.atMs}ms, before its invoke at ${earlier.event.atMs}ms`);
     }
-    open.delete(id);
-    slots[invoke.slot] = event.kind === 'fail' ? null : complete(invoke.event, event);
+    earlier.completed = true;
+    slots[earlier.slot] = event.kind === 'fail' ? null : complete(earlier.event, event);
   });
-  for (const pending of open.values()) slots[pending.slot] = complete(pending.event, undefined);
+  for (const ofClient of invoked.values()) {
+    for (const pending of ofClient.values()) if (!pending.completed) slots[pending.slot] = complete(pending.event, undefined);
+  }
   return slots.filter((slot): slot is Operation => slot !== null);
 }
 
@@ -107,11 +113,6 @@ function validateEvent(event: HistoryEvent, index: number): void {
 
 function isId(value: unknown): value is ClientId {
   return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
-}
-
-// Typed so that client 1 and client '1' stay apart.
-function identity(event: HistoryEvent): string {
-  return `${typeof event.clientId}:${event.clientId}\u0000${typeof event.opId}:${event.opId}`;
 }
 
 function describeId(event: HistoryEvent): string {

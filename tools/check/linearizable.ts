@@ -1,37 +1,45 @@
-// checkLinearizable: validate, drop what cannot matter, partition, search each part.
+// checkLinearizable: validate, drop what cannot matter, partition, settle what the
+// completed operations reveal, search each part.
 
+import { BadOptionError } from './errors.js';
 import { explainViolation, type Violation } from './explain.js';
 import { pairHistory, type HistoryEvent, type Operation } from './history.js';
-import { CHECK_TIMEOUT_MS_DEFAULT } from './limits.js';
+import { CHECK_STEP_BUDGET_DEFAULT } from './limits.js';
 import type { Model } from './model.js';
-import { searchLinearization, type Deadline } from './search.js';
+import { StepBudget } from './budget.js';
+import { searchLinearization } from './search.js';
+import { settle } from './settle.js';
 
 export interface CheckOptions {
-  /** Wall-clock budget for the whole check, explanation included. */
-  readonly timeoutMs?: number;
-  /** The clock for the budget; `performance.now` unless a test injects one. */
-  readonly now?: () => number;
+  /**
+   * Search steps the whole check may take, explanation included. A step count, not a
+   * time, so the verdict never depends on the machine or its load.
+   */
+  readonly stepBudget?: number;
 }
 
 export type CheckResult =
-  | { readonly ok: true }
-  | Violation
-  | { readonly ok: 'unknown'; readonly reason: 'timeout'; readonly key?: string };
+  | { readonly ok: true; readonly steps: number }
+  | (Violation & { readonly steps: number })
+  | { readonly ok: 'unknown'; readonly reason: 'budget'; readonly steps: number; readonly key?: string };
 
 /**
  * Checks that the history is linearizable with respect to `model`. Throws BadHistoryError
- * (code 'CHECK_BAD_HISTORY') on a malformed history.
+ * (code 'CHECK_BAD_HISTORY') on a malformed history, BadOptionError ('CHECK_BAD_OPTION') on a
+ * bad option.
  */
 export function checkLinearizable<S>(history: readonly HistoryEvent[], model: Model<S>, options: CheckOptions = {}): CheckResult {
-  const now = options.now ?? (() => performance.now());
-  const deadline: Deadline = { now, atMs: now() + (options.timeoutMs ?? CHECK_TIMEOUT_MS_DEFAULT) };
+  const limit = options.stepBudget ?? CHECK_STEP_BUDGET_DEFAULT;
+  if (!Number.isSafeInteger(limit) || limit <= 0) throw new BadOptionError('stepBudget', `must be a positive integer (search steps), got ${String(limit)}`);
+  const budget = new StepBudget(limit);
   const operations = pairHistory(history).filter((operation) => matters(model, operation));
   for (const [key, part] of partition(model, operations)) {
-    const outcome = searchLinearization(part, model, deadline);
-    if (outcome.kind === 'timeout') return { ok: 'unknown', reason: 'timeout', ...(key === undefined ? {} : { key }) };
-    if (outcome.kind === 'violation') return explainViolation(key, part, model, outcome, deadline);
+    const prepared = settle(model, part);
+    const outcome = searchLinearization(prepared.searched, model, budget);
+    if (outcome.kind === 'exhausted') return { ok: 'unknown', reason: 'budget', steps: limit, ...(key === undefined ? {} : { key }) };
+    if (outcome.kind === 'violation') return { ...explainViolation(key, part, model, prepared, outcome, budget), steps: budget.used };
   }
-  return { ok: true };
+  return { ok: true, steps: budget.used };
 }
 
 // An indeterminate read changes nothing and constrains nothing.

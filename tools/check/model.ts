@@ -21,6 +21,19 @@ export interface Model<S> {
   partition?(operations: readonly Operation[]): ReadonlyMap<string, readonly Operation[]>;
   /** Indeterminate read-only ops constrain nothing, so the checker drops them. */
   isReadOnly?(op: HistoryOp): boolean;
+  /**
+   * True when `step` accepts `op` in every state and the state after it does not depend on
+   * the state before (a blind write). The search then never places an indeterminate op
+   * right before it: nothing could have seen that op's effect.
+   */
+  overwrites?(op: HistoryOp): boolean;
+  /**
+   * What the completed operations of one part tell about its indeterminate ones. Returns,
+   * index for index, the operation itself, a stricter copy of it (one that must have
+   * taken effect, with the latest time it can have done so as its return) or null (it can
+   * be left out). Must keep the part linearizable exactly when it was.
+   */
+  settle?(operations: readonly Operation[]): readonly (Operation | null)[];
   describeOp?(op: HistoryOp, result: OpResult): string;
   describeState?(state: S): string;
 }

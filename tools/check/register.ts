@@ -28,6 +28,8 @@ export const registerModel: Model<RegisterState> = {
   hash: registerValueKey,
   partition: partitionByKey,
   isReadOnly: (op) => op.type === 'get',
+  overwrites: (op) => op.type === 'put',
+  settle: settleRegister,
   describeOp: describeRegisterOp,
   describeState: (state) => (state === undefined || state === null ? 'missing' : formatValue(state)),
 };
@@ -59,6 +61,51 @@ function casValue(op: HistoryOp): CasValue {
     throw new TypeError(`cas on key ${formatValue(op.key)} needs value { from, to }`);
   }
   return { from: value.from, to: value.to };
+}
+
+/**
+ * Two rules, each keeping a part linearizable exactly when it was:
+ * - A value that only one operation writes, and that a completed operation needed (a get
+ *   returned it, a cas swapped from it), was written by that one before the first such
+ *   completion: an indeterminate writer gets that time as its return (a cas, result true).
+ * - An indeterminate put whose value no completed get returned can be left out when the
+ *   part has no cas: between it and the next write only gets could see it, and none did.
+ * With unique written values (as recorders should write), this leaves no indeterminate
+ * write for the search to guess about.
+ */
+function settleRegister(operations: readonly Operation[]): (Operation | null)[] {
+  const writers = new Map<string, number>();
+  const firstNeededMs = new Map<string, number>();
+  const needed = (value: unknown, atMs: number): void => {
+    const key = registerValueKey(value);
+    firstNeededMs.set(key, Math.min(firstNeededMs.get(key) ?? Infinity, atMs));
+  };
+  let hasCas = false;
+  for (const { op, result, returnMs } of operations) {
+    const written = writtenValue(op, result);
+    if (written !== undefined) writers.set(written, (writers.get(written) ?? 0) + 1);
+    if (op.type === 'cas') {
+      hasCas = true;
+      if (result.kind === 'ok' && result.value !== false) needed(casValue(op).from, returnMs);
+    } else if (op.type === 'get' && result.kind === 'ok') needed(result.value, returnMs);
+  }
+  return operations.map((operation) => {
+    const written = writtenValue(operation.op, operation.result);
+    if (operation.returnMs !== Infinity || written === undefined) return operation;
+    const neededMs = firstNeededMs.get(written);
+    if (neededMs === undefined) return operation.op.type === 'put' && !hasCas ? null : operation;
+    // The initial (missing) value needs no writer.
+    if (written === MISSING || writers.get(written) !== 1) return operation;
+    const value = operation.op.type === 'cas' ? true : undefined;
+    return { ...operation, result: { kind: 'ok', value }, returnMs: Math.max(operation.invokeMs, neededMs) };
+  });
+}
+
+/** The value an operation may write; undefined when it writes nothing. */
+function writtenValue(op: HistoryOp, result: OpResult): string | undefined {
+  if (op.type === 'put') return registerValueKey(op.value);
+  if (op.type === 'cas' && !(result.kind === 'ok' && result.value === false)) return registerValueKey(casValue(op).to);
+  return undefined;
 }
 
 export function partitionByKey(operations: readonly Operation[]): Map<string, Operation[]> {

@@ -3,20 +3,15 @@
 // its return out of the list; backtrack when a return is reached whose call is not yet
 // linearized. Iterative, so long histories cannot overflow the stack.
 
+import type { StepBudget } from './budget.js';
 import { IndeterminateSet, LinearizedSet, SearchCache, type CacheEntry } from './cache.js';
 import type { Operation } from './history.js';
-import { DEADLINE_CHECK_STEPS } from './limits.js';
 import type { Model } from './model.js';
 import { TwinClasses } from './twins.js';
 
-export interface Deadline {
-  readonly now: () => number;
-  readonly atMs: number;
-}
-
 export type SearchOutcome<S> =
   | { readonly kind: 'linearizable' }
-  | { readonly kind: 'timeout' }
+  | { readonly kind: 'exhausted' }
   | {
       readonly kind: 'violation';
       /** Indexes into the operations, in the order of the longest linearization found. */
@@ -38,14 +33,15 @@ interface EntryList {
   readonly match: Int32Array;
 }
 
-export function searchLinearization<S>(operations: readonly Operation[], model: Model<S>, deadline: Deadline): SearchOutcome<S> {
+export function searchLinearization<S>(operations: readonly Operation[], model: Model<S>, budget: StepBudget): SearchOutcome<S> {
   const list = buildEntryList(operations);
   const { head, next, isCall, match } = list;
   const { denseId, completedCount } = denseIds(operations);
   const twins = new TwinClasses(operations);
+  const overwrites = Uint8Array.from(operations, (operation) => (model.overwrites?.(operation.op) === true ? 1 : 0));
   const completed = new LinearizedSet(completedCount);
   const indeterminate = new IndeterminateSet(operations.length - completedCount);
-  const cache = new SearchCache();
+  const cache = new SearchCache(budget);
   const stack: Frame<S>[] = [];
   const best = new LongestTracker<S>();
   let state = model.init();
@@ -55,12 +51,10 @@ export function searchLinearization<S>(operations: readonly Operation[], model: 
   // indeterminate ones, so the first visit to a state uses as few of them as it can and
   // the dominance check in the cache prunes the later visits.
   let pass: 'completed' | 'indeterminate' = 'completed';
-  let steps = 0;
   // Reaching the end means only calls of indeterminate operations remain: they may
   // never have taken effect, so the history is linearizable.
   while (entry !== NONE) {
-    steps++;
-    if (steps % DEADLINE_CHECK_STEPS === 0 && deadline.now() > deadline.atMs) return { kind: 'timeout' };
+    if (++budget.used > budget.limit) return { kind: 'exhausted' };
     if (isCall[entry] === 0) {
       if (pass === 'completed') {
         pass = 'indeterminate';
@@ -92,6 +86,14 @@ export function searchLinearization<S>(operations: readonly Operation[], model: 
     }
     const id = list.operation[entry]!;
     if (isIndeterminate && !twins.isNext(id)) {
+      entry = next[entry]!;
+      continue;
+    }
+    // An indeterminate operation overwritten before anything saw its effect was useless:
+    // the same order without it reaches the same state with fewer of them, and the
+    // parent node tries that order. Without this, k indeterminate writes in a row
+    // multiply the search by 2^k.
+    if (overwrites[id] === 1 && stack.length > 0 && match[stack[stack.length - 1]!.call] === NONE) {
       entry = next[entry]!;
       continue;
     }

@@ -15,6 +15,7 @@ export type ViolationKind =
   | 'machine state'
   | 'spurious election'
   | 'linearizability'
+  | 'linearizability undecided'
   | 'liveness'
   | 'core assertion';
 
@@ -28,7 +29,8 @@ export class Invariants {
   readonly #leaders = new Map<number, string>();
   // (index/term) -> payload and previous term: identical everywhere by induction = log matching.
   readonly #entries = new Map<string, { payload: string; prevTerm: number | undefined }>();
-  readonly #committed = new Map<number, number>();
+  // index -> the entry's term, and the earliest term any member saw it committed in.
+  readonly #committed = new Map<number, { term: number; inTerm: number }>();
   readonly #applied = new Map<number, string>();
   readonly #states = new Map<number, { hash: string; member: string }>();
   readonly #acked: { index: number; term: number }[] = [];
@@ -47,16 +49,18 @@ export class Invariants {
     const other = this.#leaders.get(term);
     if (other !== undefined && other !== member) return this.fail('election safety', `${other} and ${member} are both leaders of term ${term}`);
     this.#leaders.set(term, member);
+    // Raft 5.4: what was committed in an earlier term. A leader of an older term can
+    // still appear late (a paused candidate wakes up to its votes); it lacks newer ones.
     const floor = log.snapshot()?.index ?? 0;
-    for (const [index, committedTerm] of this.#committed) {
-      if (index <= floor) continue;
+    for (const [index, committed] of this.#committed) {
+      if (index <= floor || committed.inTerm >= term) continue;
       const has = log.termAt(index);
-      if (has !== committedTerm) {
-        return this.fail('leader completeness', `${member}, leader of term ${term}, has term ${has} at ${index}, committed in term ${committedTerm}`);
+      if (has !== committed.term) {
+        return this.fail('leader completeness', `${member}, leader of term ${term}, has term ${has} at ${index}, committed in term ${committed.inTerm} with term ${committed.term}`);
       }
     }
     for (const ack of this.#acked) {
-      if (ack.index <= floor) continue;
+      if (ack.index <= floor || (this.#committed.get(ack.index)?.inTerm ?? ack.term) >= term) continue;
       if (log.termAt(ack.index) !== ack.term) {
         return this.fail('acknowledged write lost', `${member}, leader of term ${term}, lacks acknowledged write ${ack.index}/${ack.term}`);
       }
@@ -80,14 +84,15 @@ export class Invariants {
     }
   }
 
-  onCommit(member: string, from: number, to: number, before: number, log: LogReader): void {
+  onCommit(member: string, from: number, to: number, before: number, log: LogReader, inTerm: number): void {
     if (to < before) return this.fail('commit index monotonic', `${member} commit index fell from ${before} to ${to}`);
     for (let index = from; index <= to; index += 1) {
       const term = log.termAt(index);
       if (term === undefined) continue;
       const known = this.#committed.get(index);
-      if (known === undefined) this.#committed.set(index, term);
-      else if (known !== term) return this.fail('state machine safety', `${member} committed term ${term} at ${index}, another member term ${known}`);
+      if (known === undefined) this.#committed.set(index, { term, inTerm });
+      else if (known.term !== term) return this.fail('state machine safety', `${member} committed term ${term} at ${index}, another member term ${known.term}`);
+      else if (inTerm < known.inTerm) known.inTerm = inTerm;
     }
   }
 

@@ -1,4 +1,4 @@
-// pnpm sim [--seeds N] [--steps M] [--seed S] [--json] [--trace EVENTS] [--mutation NAME] [--strict-elections]
+// pnpm sim [--seeds N] [--first-seed F] [--steps M] [--seed S] [--json] [--trace EVENTS] [--mutation NAME] [--strict-elections]
 // Deterministic: the same arguments print the same stdout, byte for byte (wallMs aside).
 
 import { parseArgs } from 'node:util';
@@ -14,6 +14,7 @@ const { values } = parseArgs({
     seeds: { type: 'string', default: '100' },
     steps: { type: 'string', default: String(STEPS_DEFAULT) },
     seed: { type: 'string' },
+    'first-seed': { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
     mutation: { type: 'string' },
     trace: { type: 'string', default: '40' },
@@ -23,13 +24,13 @@ const { values } = parseArgs({
 
 const steps = Number(values.steps);
 const single = values.seed !== undefined;
-const firstSeed = single ? Number(values.seed) : 1;
+const firstSeed = single ? Number(values.seed) : Number(values['first-seed']);
 const seeds = single ? 1 : Number(values.seeds);
 const traceEvents = Number(values.trace);
 const mutation = values.mutation as Mutation | undefined;
 const strictElections = values['strict-elections'];
 if (!Number.isInteger(traceEvents) || traceEvents < 0 || !Number.isInteger(steps) || steps <= 0 || !Number.isInteger(firstSeed) || !Number.isInteger(seeds) || seeds <= 0) {
-  process.stderr.write('usage: pnpm sim [--seeds N] [--steps M] [--seed S] [--json] [--trace EVENTS] [--mutation NAME] [--strict-elections]\n');
+  process.stderr.write('usage: pnpm sim [--seeds N] [--first-seed F] [--steps M] [--seed S] [--json] [--trace EVENTS] [--mutation NAME] [--strict-elections]\n');
   process.exit(2);
 }
 
@@ -52,7 +53,7 @@ const summary = runBatch({
 const wallMs = Math.round(performance.now() - started);
 
 if (values.json) {
-  const which = single ? `--seed ${firstSeed}` : `--seeds ${seeds}`;
+  const which = single ? `--seed ${firstSeed}` : `--seeds ${seeds}${firstSeed === 1 ? '' : ` --first-seed ${firstSeed}`}`;
   const command = `pnpm sim ${which} --steps ${steps}${mutation === undefined ? '' : ` --mutation ${mutation}`}${strictElections ? ' --strict-elections' : ''} --json`;
   const out = {
     command,

@@ -1,10 +1,10 @@
 // The simulator's log for one member: what its process sees, over a SimDisk that holds
-// what is synced. Entries are written in FIFO batches that complete later; a crash keeps
-// only synced entries (an unsynced overwrite is undone), the persisted term/vote and
-// the snapshot. Implements the core's LogReader.
+// what is synced. Entries and term/vote records are written in FIFO order and complete
+// later; a crash keeps only what is synced (an unsynced overwrite is undone, an unsynced
+// vote is lost). A snapshot install flushes the disk. Implements the core's LogReader.
 
 import { assert, type IndexTerm, type LogEntry, type LogReader, type PersistedState, type SnapshotMeta } from '@rafter/raft';
-import { SimDisk } from './disk.js';
+import { SimDisk, type DiskWrite } from './disk.js';
 
 export class SimLog implements LogReader {
   #entries: LogEntry[] = [];
@@ -13,9 +13,13 @@ export class SimLog implements LogReader {
   /** Synced and equal to what the process sees, up to here. */
   #written = 0;
   readonly #disk = new SimDisk();
-  persisted: PersistedState = { term: 0, votedFor: undefined };
   /** The applied index the member last reported; kept across crashes like Ra's meta store. */
   lastApplied = 0;
+
+  /** The term and vote a restart finds. */
+  get persisted(): PersistedState {
+    return this.#disk.persisted();
+  }
 
   first(): number {
     return (this.#snapshot?.index ?? 0) + 1;
@@ -52,7 +56,7 @@ export class SimLog implements LogReader {
     return this.#snapshotState;
   }
 
-  /** Appends in memory and queues a write; returns false if nothing was appended. */
+  /** Appends in memory and queues a write. */
   append(entries: readonly LogEntry[]): void {
     const first = entries[0];
     assert(first !== undefined, 'empty append');
@@ -60,7 +64,12 @@ export class SimLog implements LogReader {
     assert(first.index >= this.first(), `append at ${first.index} below first ${this.first()}`);
     if (first.index <= this.last().index) this.truncateFrom(first.index);
     for (const entry of entries) this.#entries.push(entry);
-    this.#disk.write(entries);
+    this.#disk.write({ kind: 'entries', entries });
+  }
+
+  /** Queues a term/vote record; `sync` ones are reported once durable. */
+  persist(state: PersistedState, sync: boolean): void {
+    this.#disk.write({ kind: 'meta', state, sync });
   }
 
   /** The process drops the suffix at once; the disk keeps it until the overwrite is synced. */
@@ -70,10 +79,10 @@ export class SimLog implements LogReader {
   }
 
   /** The oldest pending write reached the disk. */
-  completeWrite(): IndexTerm {
-    this.#disk.complete();
+  completeWrite(): { write: DiskWrite; written: IndexTerm } {
+    const write = this.#disk.complete();
     this.advanceWritten();
-    return this.lastWritten();
+    return { write, written: this.lastWritten() };
   }
 
   /** Written grows over synced entries that are the very ones the process holds. */
@@ -91,25 +100,25 @@ export class SimLog implements LogReader {
     return this.#disk.hasPending();
   }
 
-  /** Snapshots are written and synced at once in the simulator. */
+  /**
+   * The member's own snapshot is written (its write started earlier, see sim.ts): the
+   * log up to it goes. One that a snapshot from the leader overtook changes nothing.
+   */
   takeSnapshot(meta: SnapshotMeta, state: unknown): void {
+    this.#disk.saveSnapshot(meta, state);
+    if (meta.index <= (this.#snapshot?.index ?? 0)) return;
     assert(meta.index <= this.#written, `snapshot at ${meta.index} past written ${this.#written}`);
     assert(this.termAt(meta.index) === meta.term, `snapshot term ${meta.term} differs from the log at ${meta.index}`);
     this.#entries = this.#entries.slice(meta.index - this.first() + 1);
-    this.#disk.compactTo(meta.index);
     this.#snapshot = meta;
     this.#snapshotState = state;
   }
 
   /** Raft 7: keep the suffix only if the log agrees with the snapshot's last entry. */
   installSnapshot(meta: SnapshotMeta, state: unknown): void {
-    if (this.termAt(meta.index) === meta.term && meta.index <= this.last().index) {
-      this.#entries = this.#entries.slice(meta.index - this.first() + 1);
-      this.#disk.compactTo(meta.index);
-    } else {
-      this.#entries = [];
-      this.#disk.reset(meta.index);
-    }
+    const keepSuffix = this.termAt(meta.index) === meta.term && meta.index <= this.last().index;
+    this.#entries = keepSuffix ? this.#entries.slice(meta.index - this.first() + 1) : [];
+    this.#disk.install(meta, state, keepSuffix);
     this.#written = Math.max(this.#written, meta.index);
     this.#snapshot = meta;
     this.#snapshotState = state;
@@ -122,12 +131,17 @@ export class SimLog implements LogReader {
    */
   crash(): number {
     const seen = this.#entries;
-    const offset = this.first();
-    this.#entries = this.#disk.crash();
+    const seenFirst = this.first();
+    const durable = this.#disk.crash();
+    this.#snapshot = durable.snapshot?.meta;
+    this.#snapshotState = durable.snapshot?.state;
+    this.#entries = durable.entries;
     this.#written = this.last().index;
     let undone = 0;
-    for (let i = 0; i < this.#entries.length && i < seen.length; i += 1) if (this.#entries[i] !== seen[i]) undone += 1;
-    assert(offset === this.first(), 'a crash keeps the snapshot');
+    for (const entry of this.#entries) {
+      const had = seen[entry.index - seenFirst];
+      if (had !== undefined && had !== entry) undone += 1;
+    }
     return undone;
   }
 }

@@ -9,11 +9,23 @@ export interface SimOptions {
   readonly mutation?: Mutation;
   /** Events kept for the trace printed on a violation. */
   readonly traceEvents?: number;
+  /** Test-only: the shell stores an applied index past its written one (unsafe, see sim.ts). */
+  readonly storeAppliedPastWritten?: boolean;
   /** A spurious election is a violation, not only counted. */
   readonly strictElections?: boolean;
 }
 
 export const TICK_MS = 500;
+/** A write to a member's disk (log batch, term/vote, snapshot install) takes this long. */
+export const DISK_WRITE_MS_MIN = 1;
+export const DISK_WRITE_MS_MAX = 8;
+/** A slow disk writes this many times slower. */
+export const SLOW_DISK_FACTOR = 20;
+/** A member's own snapshot takes this long to write, apart from its log. */
+export const SNAPSHOT_WRITE_MS_MIN = 2;
+export const SNAPSHOT_WRITE_MS_MAX = 60;
+/** Storage declines this share of snapshots (its policy); the core must carry on. */
+export const SNAPSHOT_DECLINE_CHANCE = 0.05;
 export const FD_POLL_MS = 100;
 /** aten-like: node-maybe-down once a node is unheard of this long. */
 export const FD_SUSPECT_MS = 1_000;

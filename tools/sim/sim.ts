@@ -1,7 +1,7 @@
 // One deterministic simulated run: Raft cores on a simulated network, disk and clock,
 // with faults, clients and invariant checks, all derived from one seed (the VOPR idea).
 
-import { AssertionError, RaftCore, assertNever, sameServer, type Effect, type Event, type Member, type RaftMessage, type ServerId, type SnapshotMeta } from '@rafter/raft';
+import { AssertionError, RaftCore, assertNever, sameServer, type Effect, type Event, type Member, type RaftMessage, type ServerId } from '@rafter/raft';
 import { checkLinearizable, registerModel } from '../check/index.js';
 import { SimClients } from './clients.js';
 import { FaultInjector } from './faults.js';
@@ -12,6 +12,7 @@ import { Prng } from './prng.js';
 import { EventQueue } from './queue.js';
 import { describeEvent, describeMessage } from './trace.js';
 import { ElectionWatch } from './elections.js';
+import { SnapshotWriter } from './snapshots.js';
 import { describeProfile, drawProfile, type SwarmProfile } from './swarm.js';
 import { SimNetwork, memberOf, newMember, type SimEvent, type SimHost, type SimMember } from './world.js';
 
@@ -43,6 +44,7 @@ export class Simulation implements SimHost {
   readonly profile: SwarmProfile;
   readonly #injector: FaultInjector;
   readonly #elections: ElectionWatch;
+  readonly #snapshots = new SnapshotWriter(this);
   readonly #clients = new SimClients(this);
   #now = 0;
   #steps = 0;
@@ -137,9 +139,14 @@ export class Simulation implements SimHost {
   }
 
   private checkHistory(): 'ok' | 'violation' | 'unknown' {
-    const result = checkLinearizable(this.#clients.history, registerModel, { timeoutMs: 20_000 });
+    // The default budget counts search steps, not time: a seed's verdict never depends on the machine's load.
+    const result = checkLinearizable(this.#clients.history, registerModel);
     if (result.ok === true) return 'ok';
-    if (result.ok === 'unknown') return 'unknown';
+    if (result.ok === 'unknown') {
+      // Fails like a violation: an undecided history is an unchecked one.
+      this.invariants.fail('linearizability undecided', `the checker's budget of ${result.steps} search steps ran out on key ${result.key ?? '-'}; make the checker decide such histories`);
+      return 'unknown';
+    }
     this.invariants.fail('linearizability', result.explanation);
     return 'violation';
   }
@@ -228,36 +235,21 @@ export class Simulation implements SimHost {
   private execute(member: SimMember, step: () => Effect[]): void {
     const core = member.core;
     if (core === undefined) return;
-    let synced: { term: number; votedFor: ServerId | undefined } | undefined;
-    let snapshotted: SnapshotMeta | undefined;
     try {
       const effects = step();
       // The simulated log asserts the core keeps its side of the LogReader contract.
-      for (const effect of effects) {
-        this.perform(member, core, effect);
-        if (effect.kind === 'persist' && effect.sync) synced = { term: effect.term, votedFor: effect.votedFor };
-        if (effect.kind === 'snapshot') snapshotted = effect.meta;
-      }
-      // Stored lazily, like Ra's meta store: a restart re-applies up to it.
-      member.log.lastApplied = core.storableApplied();
+      for (const effect of effects) this.perform(member, core, effect);
+      // Stored lazily, like Ra's meta store: a restart re-applies up to it. A follower
+      // applies committed entries it has not written yet; stored past its written index,
+      // a crash that undoes an overwrite would have it re-apply the old entries there.
+      const written = member.log.lastWritten().index;
+      member.log.lastApplied = this.options.storeAppliedPastWritten === true ? core.lastApplied : Math.min(core.lastApplied, written);
     } catch (error) {
       if (!(error instanceof AssertionError)) throw error;
       this.invariants.fail('core assertion', `${member.key}: ${error.message}`);
       return;
     }
     if (member.core !== core) return;
-    if (synced !== undefined) {
-      // The simulated disk syncs at once: the vote is durable right after its effect.
-      const vote = synced;
-      this.execute(member, () => core.step({ type: 'persisted', term: vote.term, votedFor: vote.votedFor }));
-      if (member.core !== core) return;
-    }
-    if (snapshotted !== undefined) {
-      // The simulated disk writes snapshots at once.
-      const meta = snapshotted;
-      this.execute(member, () => core.step({ type: 'snapshot_written', meta, outcome: 'written' }));
-      if (member.core !== core) return;
-    }
     const installed = member.installed;
     if (installed !== undefined) {
       member.installed = undefined;
@@ -267,7 +259,7 @@ export class Simulation implements SimHost {
     }
     const before = member.commitSeen;
     if (core.commitIndex !== before) {
-      this.invariants.onCommit(member.key, before + 1, core.commitIndex, before, member.log);
+      this.invariants.onCommit(member.key, before + 1, core.commitIndex, before, member.log, core.currentTerm);
       member.commitSeen = core.commitIndex;
     }
     if (core.lastApplied !== member.appliedSeen) {
@@ -292,7 +284,8 @@ export class Simulation implements SimHost {
   private perform(member: SimMember, core: RaftCore, effect: Effect): void {
     switch (effect.kind) {
       case 'persist':
-        member.log.persisted = { term: effect.term, votedFor: effect.votedFor };
+        member.log.persist({ term: effect.term, votedFor: effect.votedFor }, effect.sync);
+        this.scheduleDiskWrite(member);
         return;
       case 'send':
         return this.send(member.id, effect.to, effect.msg);
@@ -314,9 +307,7 @@ export class Simulation implements SimHost {
         this.invariants.fail('core assertion', `${member.key}: invalid ${effect.type} from ${effect.from.name}: ${effect.reason}`);
         return;
       case 'snapshot':
-        member.log.takeSnapshot(effect.meta, effect.machineState);
-        this.count('snapshotTaken');
-        return;
+        return this.#snapshots.start(member, effect.meta, effect.machineState);
       case 'sendSnapshotChunk':
         return this.sendSnapshotChunk(member, effect.to, effect.term, effect.meta, effect.chunkIndex);
       case 'writeSnapshotChunk':
@@ -355,11 +346,17 @@ export class Simulation implements SimHost {
     const overwrites = entries[0]!.index <= member.log.last().index;
     member.log.append(entries);
     this.invariants.onAppend(member.key, entries, member.log);
-    const slow = this.#now < member.diskSlowUntilMs ? 20 : 1;
-    const doneAt = Math.max(this.#now + this.net.intBetween(1, 8) * slow, member.diskFreeAtMs);
+    const doneAt = this.scheduleDiskWrite(member);
+    if (overwrites && this.#phase === 'faults') this.#injector.onOverwrite(member, doneAt - this.#now);
+  }
+
+  /** One more write in the member's FIFO disk queue; returns when it will be synced. */
+  private scheduleDiskWrite(member: SimMember): number {
+    const slow = this.#now < member.diskSlowUntilMs ? o.SLOW_DISK_FACTOR : 1;
+    const doneAt = Math.max(this.#now + this.net.intBetween(o.DISK_WRITE_MS_MIN, o.DISK_WRITE_MS_MAX) * slow, member.diskFreeAtMs);
     member.diskFreeAtMs = doneAt;
     this.#queue.push(doneAt, { type: 'disk', to: member.key, inc: member.inc });
-    if (overwrites && this.#phase === 'faults') this.#injector.onOverwrite(member, doneAt - this.#now);
+    return doneAt;
   }
 
   private sendSnapshotChunk(member: SimMember, to: ServerId, term: number, meta: import('@rafter/raft').SnapshotMeta, chunkIndex: number): void {
@@ -429,9 +426,11 @@ export class Simulation implements SimHost {
       case 'disk': {
         const member = this.#members.get(event.to);
         if (member?.core === undefined || member.inc !== event.inc || !member.log.hasPendingWrites()) return;
-        const written = member.log.completeWrite();
+        const { write, written } = member.log.completeWrite();
         const core = member.core;
-        return this.execute(member, () => core.step({ type: 'written', index: written.index, term: written.term }));
+        if (write.kind === 'entries') return this.execute(member, () => core.step({ type: 'written', index: written.index, term: written.term }));
+        if (write.kind === 'meta' && write.sync) return this.execute(member, () => core.step({ type: 'persisted', term: write.state.term, votedFor: write.state.votedFor }));
+        return;
       }
       case 'tick':
         for (const member of this.alive()) {
@@ -471,6 +470,8 @@ export class Simulation implements SimHost {
         return this.#clients.onTimeout(event.client, event.opId);
       case 'nemesis':
         return event.step();
+      case 'snapshotWritten':
+        return this.#snapshots.finish(event);
       default:
         return assertNever(event, 'unknown sim event');
     }
@@ -536,6 +537,13 @@ export class Simulation implements SimHost {
 
   toCore(member: SimMember, event: Event): void {
     this.schedule(this.net.intBetween(1, 3), { type: 'core', to: member.key, inc: member.inc, event });
+  }
+
+  stepNow(member: SimMember, event: Event): void {
+    const core = member.core;
+    if (core === undefined) return;
+    this.note(`${member.key} <- ${describeEvent(event)}`);
+    this.execute(member, () => core.step(event));
   }
 
   private healAll(): void {

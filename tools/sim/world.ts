@@ -23,6 +23,8 @@ export type SimEvent =
   | { type: 'client'; client: number }
   | { type: 'clientReply'; client: number; opId: number; reply: Reply }
   | { type: 'clientTimeout'; client: number; opId: number }
+  /** A member's own snapshot is durable (or storage declined it). */
+  | { type: 'snapshotWritten'; to: string; inc: number; meta: SnapshotMeta; state: unknown; outcome: 'written' | 'declined' }
   /** A step of a scripted fault pattern (see cut-off.ts). */
   | { type: 'nemesis'; step: () => void };
 
@@ -87,6 +89,7 @@ export function memberOf(event: SimEvent): string | undefined {
     case 'core':
     case 'timer':
     case 'disk':
+    case 'snapshotWritten':
       return event.to;
     default:
       return undefined;
@@ -140,6 +143,8 @@ export interface SimHost {
   alive(): SimMember[];
   leader(): SimMember | undefined;
   toCore(member: SimMember, event: Event): void;
+  /** Steps a member's core now and performs its effects. */
+  stepNow(member: SimMember, event: Event): void;
   startMember(member: SimMember, initialMembers: readonly Member[]): void;
   crash(member: SimMember, why: 'crash' | 'removed'): void;
 }
