@@ -4,7 +4,8 @@
 
 import { assert } from './assert.js';
 import { agreedIndex, findMember, isVoter, sameServer, serverKey, voters } from './cluster.js';
-import type { RaftCore } from './core.js';
+import { applyCommitted } from './apply.js';
+import type { RaftMember } from './member.js';
 import {
   APPEND_BATCH_ENTRIES_MAX,
   CLUSTER_MEMBERS_MAX,
@@ -19,7 +20,7 @@ import { resendSnapshotChunk, startSnapshot } from './snapshot.js';
 import type { Peer } from './state.js';
 import type { AppendEntriesReply, HeartbeatReply, ReplyTo } from './types.js';
 
-export function becomeLeader(core: RaftCore): void {
+export function becomeLeader(core: RaftMember): void {
   core.disarmElection();
   core.setRole('leader', core.id);
   core.leading = { peers: new Map(), pending: new Map(), lowQueue: [], queries: [], querySeq: 0, noopIndex: 0 };
@@ -29,7 +30,7 @@ export function becomeLeader(core: RaftCore): void {
 }
 
 /** Optimistic start (Raft's nextIndex init): the first reply tells where the follower is. */
-function newPeer(core: RaftCore, id: ServerId, nextIndex: number): Peer {
+function newPeer(core: RaftMember, id: ServerId, nextIndex: number): Peer {
   const last = core.log.last().index;
   return {
     id,
@@ -50,7 +51,7 @@ function newPeer(core: RaftCore, id: ServerId, nextIndex: number): Peer {
  * Keeps one peer per member of the latest configuration, other than ourselves. A member
  * added by a cluster entry starts at that entry, so it gets it in the first message.
  */
-function syncPeers(core: RaftCore, nextIndex: number): void {
+function syncPeers(core: RaftMember, nextIndex: number): void {
   const members = core.cluster.current().members;
   for (const member of members) {
     const key = serverKey(member.id);
@@ -61,7 +62,7 @@ function syncPeers(core: RaftCore, nextIndex: number): void {
   }
 }
 
-function appendEntry(core: RaftCore, payload: EntryPayload): number {
+function appendEntry(core: RaftMember, payload: EntryPayload): number {
   const index = core.log.last().index + 1;
   core.append([{ index, term: core.currentTerm, payload }]);
   if (payload.type === 'cluster') {
@@ -71,7 +72,7 @@ function appendEntry(core: RaftCore, payload: EntryPayload): number {
   return index;
 }
 
-export function proposeCommand(core: RaftCore, command: unknown, priority: 'normal' | 'low', from: ReplyTo): void {
+export function proposeCommand(core: RaftMember, command: unknown, priority: 'normal' | 'low', from: ReplyTo): void {
   if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
   if (priority === 'low') {
     if (core.lead.lowQueue.length >= LOW_PRIORITY_QUEUE_MAX) return core.replyError(from, 'RAFTER_OVERLOADED');
@@ -84,7 +85,7 @@ export function proposeCommand(core: RaftCore, command: unknown, priority: 'norm
   trackPending(core, index, from);
 }
 
-function trackPending(core: RaftCore, index: number, from: ReplyTo): void {
+function trackPending(core: RaftMember, index: number, from: ReplyTo): void {
   if (!core.rules.replyWhenApplied) {
     core.reply(from, { type: 'ok', index, term: core.currentTerm, reply: undefined, leader: core.id });
     return;
@@ -93,7 +94,7 @@ function trackPending(core: RaftCore, index: number, from: ReplyTo): void {
 }
 
 /** Low-priority commands go in bounded batches, only in steps without normal ones. */
-export function flushLowPriority(core: RaftCore): void {
+export function flushLowPriority(core: RaftMember): void {
   if (core.normalAppended || core.lead.lowQueue.length === 0) return;
   const batch = core.lead.lowQueue.splice(0, LOW_PRIORITY_BATCH_MAX);
   for (const low of batch) {
@@ -102,12 +103,12 @@ export function flushLowPriority(core: RaftCore): void {
   }
 }
 
-export function replicateAll(core: RaftCore): void {
+export function replicateAll(core: RaftMember): void {
   for (const peer of core.lead.peers.values()) replicate(core, peer);
 }
 
 /** Sends what the follower lacks, pipelined up to the in-flight cap, in capped batches. */
-function replicate(core: RaftCore, peer: Peer): void {
+function replicate(core: RaftMember, peer: Peer): void {
   if (peer.snapshot !== undefined) return;
   const last = core.log.last().index;
   let sent = false;
@@ -136,7 +137,7 @@ function replicate(core: RaftCore, peer: Peer): void {
 }
 
 /** An empty AppendEntries anchored at matchIndex, which the follower is known to hold. */
-function sendCommit(core: RaftCore, peer: Peer): void {
+function sendCommit(core: RaftMember, peer: Peer): void {
   const prevTerm = core.log.termAt(peer.matchIndex);
   if (prevTerm === undefined) return; // below our snapshot: the follower will get the snapshot
   core.send(peer.id, {
@@ -151,7 +152,7 @@ function sendCommit(core: RaftCore, peer: Peer): void {
   peer.commitIndexSent = core.commitIndex;
 }
 
-export function onAppendEntriesReply(core: RaftCore, from: ServerId, msg: AppendEntriesReply): void {
+export function onAppendEntriesReply(core: RaftMember, from: ServerId, msg: AppendEntriesReply): void {
   const peer = core.lead.peers.get(serverKey(from));
   if (peer === undefined || peer.snapshot !== undefined) return;
   if (msg.success && msg.lastIndex > core.log.last().index) return core.invalid(from, msg, `${from.name} acked ${msg.lastIndex} past our last ${core.log.last().index}`);
@@ -166,7 +167,7 @@ export function onAppendEntriesReply(core: RaftCore, from: ServerId, msg: Append
   advanceCommit(core);
 }
 
-function rewind(core: RaftCore, peer: Peer, msg: AppendEntriesReply): void {
+function rewind(core: RaftMember, peer: Peer, msg: AppendEntriesReply): void {
   const matches = msg.lastIndex <= core.log.last().index && core.log.termAt(msg.lastIndex) === msg.lastTerm;
   // Written on the follower and equal to ours at lastIndex, hence equal up to it (log matching).
   if (matches) peer.matchIndex = Math.max(peer.matchIndex, msg.lastIndex);
@@ -178,12 +179,12 @@ function rewind(core: RaftCore, peer: Peer, msg: AppendEntriesReply): void {
   peer.probeIndex = target - 1;
 }
 
-export function onLeaderWritten(core: RaftCore): void {
+export function onLeaderWritten(core: RaftMember): void {
   advanceCommit(core);
 }
 
 /** Commit = the highest index a quorum of voters has written, if from our term (5.4.2). */
-function advanceCommit(core: RaftCore): void {
+function advanceCommit(core: RaftMember): void {
   const members = voters(core.cluster.current().members);
   const own = core.rules.leaderOwnIndex(core.log.lastWritten().index, core.log.last().index);
   const indexes = members.map((member) => (sameServer(member.id, core.id) ? own : (core.lead.peers.get(serverKey(member.id))?.matchIndex ?? 0)));
@@ -191,13 +192,13 @@ function advanceCommit(core: RaftCore): void {
   if (agreed <= core.commitIndex) return;
   if (core.log.termAt(agreed) !== core.currentTerm) return;
   core.commitIndex = agreed;
-  core.applyCommitted();
+  applyCommitted(core);
   processQueries(core);
   stepDownIfRemoved(core);
 }
 
 /** Thesis 4.2.2: a leader removed from the cluster steps down once the change commits. */
-function stepDownIfRemoved(core: RaftCore): void {
+function stepDownIfRemoved(core: RaftMember): void {
   const config = core.cluster.current();
   if (config.index > core.commitIndex || core.role !== 'leader' || core.isMember()) return;
   const successor = mostCaughtUpVoter(core);
@@ -207,7 +208,7 @@ function stepDownIfRemoved(core: RaftCore): void {
   core.emit({ kind: 'removed' });
 }
 
-function mostCaughtUpVoter(core: RaftCore): Peer | undefined {
+function mostCaughtUpVoter(core: RaftMember): Peer | undefined {
   let best: Peer | undefined;
   for (const peer of core.lead.peers.values()) {
     if (!isVoter(core.cluster.current().members, peer.id)) continue;
@@ -217,7 +218,7 @@ function mostCaughtUpVoter(core: RaftCore): Peer | undefined {
 }
 
 /** Ra's tick: recover from lost messages by resending to followers that made no progress. */
-export function onLeaderTick(core: RaftCore): void {
+export function onLeaderTick(core: RaftMember): void {
   const last = core.log.last().index;
   for (const peer of core.lead.peers.values()) {
     if (peer.snapshot !== undefined) {
@@ -239,7 +240,7 @@ export function onLeaderTick(core: RaftCore): void {
  * A member asked for a pre-vote (it lost us): resend what it misses, and tell every
  * other member we lead, which also cancels elections they may have armed.
  */
-export function reassertLeadership(core: RaftCore, requester: ServerId): void {
+export function reassertLeadership(core: RaftMember, requester: ServerId): void {
   for (const peer of core.lead.peers.values()) {
     if (peer.snapshot !== undefined) continue;
     if (sameServer(peer.id, requester)) {
@@ -251,7 +252,7 @@ export function reassertLeadership(core: RaftCore, requester: ServerId): void {
   }
 }
 
-export function onNodeUpAsLeader(core: RaftCore, node: string): void {
+export function onNodeUpAsLeader(core: RaftMember, node: string): void {
   for (const peer of core.lead.peers.values()) {
     if (peer.id.node !== node || peer.snapshot !== undefined) continue;
     peer.nextIndex = peer.matchIndex + 1;
@@ -260,7 +261,7 @@ export function onNodeUpAsLeader(core: RaftCore, node: string): void {
   }
 }
 
-export function onHeartbeatReply(core: RaftCore, from: ServerId, msg: HeartbeatReply): void {
+export function onHeartbeatReply(core: RaftMember, from: ServerId, msg: HeartbeatReply): void {
   const peer = core.lead.peers.get(serverKey(from));
   if (peer === undefined) return;
   peer.querySeq = Math.max(peer.querySeq, msg.querySeq);
@@ -270,12 +271,12 @@ export function onHeartbeatReply(core: RaftCore, from: ServerId, msg: HeartbeatR
 // --- membership ---------------------------------------------------------------------
 
 /** One change at a time, and only after our noop committed (the single-server change fix). */
-function clusterChangePermitted(core: RaftCore): boolean {
+function clusterChangePermitted(core: RaftMember): boolean {
   const noopCommitted = core.commitIndex >= core.lead.noopIndex || !core.rules.clusterChangeAfterNoop;
   return noopCommitted && (core.cluster.current().index <= core.commitIndex || !core.rules.clusterChangeOneAtATime);
 }
 
-export function addMember(core: RaftCore, member: Member, from: ReplyTo): void {
+export function addMember(core: RaftMember, member: Member, from: ReplyTo): void {
   if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
   const members = core.cluster.current().members;
   if (findMember(members, member.id) !== undefined) return core.replyError(from, 'RAFTER_ALREADY_MEMBER');
@@ -286,7 +287,7 @@ export function addMember(core: RaftCore, member: Member, from: ReplyTo): void {
   core.lead.pending.set(index, from);
 }
 
-export function removeMember(core: RaftCore, id: ServerId, from: ReplyTo): void {
+export function removeMember(core: RaftMember, id: ServerId, from: ReplyTo): void {
   if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
   const members = core.cluster.current().members;
   if (findMember(members, id) === undefined) return core.replyError(from, 'RAFTER_UNKNOWN_MEMBER');
@@ -299,7 +300,7 @@ export function removeMember(core: RaftCore, id: ServerId, from: ReplyTo): void 
 }
 
 /** A promotable member that caught up becomes a voter (Ra's promotable membership). */
-function maybePromote(core: RaftCore, peer: Peer): void {
+function maybePromote(core: RaftMember, peer: Peer): void {
   const members = core.cluster.current().members;
   const member = findMember(members, peer.id);
   if (member?.membership !== 'promotable' || peer.matchIndex < peer.promoteAt) return;
@@ -310,7 +311,7 @@ function maybePromote(core: RaftCore, peer: Peer): void {
 
 // --- leadership transfer ------------------------------------------------------------
 
-export function transferLeadership(core: RaftCore, to: ServerId, from: ReplyTo): void {
+export function transferLeadership(core: RaftMember, to: ServerId, from: ReplyTo): void {
   if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
   const last = core.log.last();
   if (sameServer(to, core.id)) return core.reply(from, { type: 'ok', index: last.index, term: core.currentTerm, reply: 'already_leader', leader: core.id });

@@ -3,11 +3,11 @@
 // with a quorum round of heartbeats, wait until applied that far, then answer. No log write.
 
 import { quorumSize, sameServer, serverKey, voters } from './cluster.js';
-import type { RaftCore } from './core.js';
+import type { RaftMember } from './member.js';
 import { PENDING_QUERIES_MAX } from './limits.js';
 import type { QueryFn, ReplyTo } from './types.js';
 
-export function onQuery(core: RaftCore, kind: 'local' | 'leader' | 'consistent', fn: QueryFn, from: ReplyTo): void {
+export function onQuery(core: RaftMember, kind: 'local' | 'leader' | 'consistent', fn: QueryFn, from: ReplyTo): void {
   if (kind === 'local') return answer(core, fn, from);
   if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
   if (kind === 'leader' || !core.rules.readIndexRound) return answer(core, fn, from);
@@ -21,7 +21,7 @@ export function onQuery(core: RaftCore, kind: 'local' | 'leader' | 'consistent',
 }
 
 /** A query that throws changed nothing: its caller gets the error and the server carries on. */
-function answer(core: RaftCore, fn: QueryFn, from: ReplyTo): void {
+function answer(core: RaftMember, fn: QueryFn, from: ReplyTo): void {
   const leader = core.role === 'leader' ? core.id : core.leaderId;
   let result: unknown;
   try {
@@ -32,7 +32,7 @@ function answer(core: RaftCore, fn: QueryFn, from: ReplyTo): void {
   core.reply(from, { type: 'query', result, index: core.lastApplied, leader });
 }
 
-function sendHeartbeats(core: RaftCore, querySeq: number): void {
+function sendHeartbeats(core: RaftMember, querySeq: number): void {
   for (const member of voters(core.cluster.current().members)) {
     if (sameServer(member.id, core.id)) continue;
     core.send(member.id, { type: 'heartbeat', term: core.currentTerm, leaderId: core.id, querySeq });
@@ -40,12 +40,12 @@ function sendHeartbeats(core: RaftCore, querySeq: number): void {
 }
 
 /** On tick: heartbeats may have been lost. */
-export function resendHeartbeats(core: RaftCore): void {
+export function resendHeartbeats(core: RaftMember): void {
   if (core.lead.queries.length > 0) sendHeartbeats(core, core.lead.querySeq);
 }
 
 /** Answers, in order, every query whose round has a quorum and whose index is applied. */
-export function processQueries(core: RaftCore): void {
+export function processQueries(core: RaftMember): void {
   if (core.role !== 'leader') return;
   const members = voters(core.cluster.current().members);
   const needed = quorumSize(members.length);
@@ -57,9 +57,4 @@ export function processQueries(core: RaftCore): void {
     answered += 1;
   }
   if (answered > 0) core.lead.queries = core.lead.queries.slice(answered);
-}
-
-export function failQueries(core: RaftCore): void {
-  for (const query of core.lead.queries) core.replyError(query.from, 'RAFTER_NOT_LEADER');
-  core.lead.queries = [];
 }
