@@ -7,7 +7,7 @@ import { runBatch } from '../tools/sim/report.js';
 
 const STEPS = 4_000;
 
-const cases: { mutation: Mutation; caughtBy: string; seedsMax: number; steps?: number }[] = [
+const cases: { mutation: Mutation; caughtBy: string; seedsMax: number; steps?: number; strictElections?: boolean }[] = [
   { mutation: 'commit_without_quorum', caughtBy: 'leader completeness', seedsMax: 200 },
   { mutation: 'vote_twice', caughtBy: 'election safety', seedsMax: 300 },
   { mutation: 'skip_prev_check', caughtBy: 'log matching', seedsMax: 300 },
@@ -22,12 +22,19 @@ const cases: { mutation: Mutation; caughtBy: string; seedsMax: number; steps?: n
   // A follower keeps what it validated when the same leader id wins a later term; the
   // simulator's cut-off-across-two-elections fault sets this up.
   { mutation: 'keep_validated_across_terms', caughtBy: 'state machine safety', seedsMax: 300, steps: 6_000 },
+  // Pre-votes granted while a leader is live: a restarted member deposes an idle leader.
+  { mutation: 'grant_pre_vote_with_live_leader', caughtBy: 'spurious election', seedsMax: 50, strictElections: true },
+  // The leader counts entries it has not written yet towards a quorum.
+  { mutation: 'count_last_index', caughtBy: 'leader completeness', seedsMax: 300, steps: 10_000 },
+  // A follower acknowledging entries it has not written: lost when it crashes inside its
+  // write window (slow disks and power loss make that window wide enough).
+  { mutation: 'ack_unwritten', caughtBy: 'leader completeness', seedsMax: 400, steps: 10_000 },
   // Failed elections never retried: the cluster can end up with no leader for good.
   { mutation: 'no_election_retry', caughtBy: 'liveness', seedsMax: 400, steps: 10_000 },
 ];
 
 describe('mutations are caught', () => {
-  for (const { mutation, caughtBy, seedsMax, steps = STEPS } of cases) {
+  for (const { mutation, caughtBy, seedsMax, steps = STEPS, strictElections = false } of cases) {
     it(`${mutation} -> ${caughtBy}`, () => {
       let caught = false;
       runBatch({
@@ -35,6 +42,7 @@ describe('mutations are caught', () => {
         seeds: seedsMax,
         steps,
         mutation,
+        strictElections,
         stopWhen: (result) => {
           const v = result.violation;
           if (v === undefined) return false;

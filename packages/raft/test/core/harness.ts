@@ -219,7 +219,7 @@ export class Cluster {
       machine: counter(),
       random: minRandom,
       initialMembers: members,
-      persisted: { term: old.currentTerm, votedFor: old.votedFor, lastApplied: old.lastApplied },
+      persisted: { term: old.currentTerm, votedFor: old.votedFor, lastApplied: old.storableApplied() },
       ...(log.snap === undefined ? {} : { machineState: log.snapState }),
       ...config,
     });

@@ -220,7 +220,7 @@ describe('machine versioning', () => {
     c.add('n3', voters('n1', 'n2', 'n3'), { machine: counter(1) });
     c.elect('n1');
     c.stabilize();
-    expect(c.core('n1').peers.get('n3@n3')?.matchIndex).toBe(c.log('n1').last().index);
+    expect(c.core('n1').leading?.peers.get('n3@n3')?.matchIndex).toBe(c.log('n1').last().index);
     expect(c.step('n1', { type: 'transfer_leadership', to: id('n3'), from: 't' })).toEqual(['reply "t" RAFTER_MACHINE_VERSION_TOO_OLD leader=n1']);
     expect(c.step('n1', { type: 'transfer_leadership', to: id('n2'), from: 'u' })[0]).toBe('-> n2 timeout_now t1');
   });

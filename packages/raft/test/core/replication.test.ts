@@ -118,7 +118,7 @@ describe('follower', () => {
     c.elect('n1');
     const out = c.step('n1', { type: 'message', from: id('n2'), msg: { type: 'append_entries_reply', term: 1, success: true, nextIndex: 100, lastIndex: 99, lastTerm: 1, machineVersion: 1 } });
     expect(out).toEqual(['invalid append_entries_reply from n2: n1@n1 term 1: n2 acked 99 past our last 1']);
-    expect(c.core('n1').peers.get('n2@n2')?.matchIndex).toBe(1);
+    expect(c.core('n1').leading?.peers.get('n2@n2')?.matchIndex).toBe(1);
   });
 
   it('redirects commands to the leader', () => {
@@ -203,7 +203,7 @@ describe('leader', () => {
     c.elect('n1');
     c.stabilize();
     c.step('n1', { type: 'command', command: 1, priority: 'normal', from: 'appended' });
-    c.core('n1').lowQueue.push({ command: 1, from: 'queued' });
+    c.core('n1').lead.lowQueue.push({ command: 1, from: 'queued' });
     const out = c.step('n1', { type: 'message', from: id('n2'), msg: { type: 'request_vote', term: 5, candidateId: id('n2'), lastIndex: 9, lastTerm: 4 } });
     expect(out).toContain('reply "appended" RAFTER_LEADERSHIP_LOST leader=n1');
     expect(out).toContain('reply "queued" RAFTER_NOT_LEADER leader=n1');
@@ -272,12 +272,12 @@ describe('leader', () => {
     // Alone in its step, a low-priority command is flushed at the end of it.
     expect(low).toContain('append [2/1]');
     c.stabilize();
-    for (let i = 0; i < 100; i += 1) c.core('n1').lowQueue.push({ command: 1, from: `l${i}` });
+    for (let i = 0; i < 100; i += 1) c.core('n1').lead.lowQueue.push({ command: 1, from: `l${i}` });
     const normal = c.step('n1', { type: 'command', command: 1, priority: 'normal', from: 'n' });
     expect(normal).toContain('append [3/1]');
-    expect(c.core('n1').lowQueue).toHaveLength(100);
+    expect(c.core('n1').lead.lowQueue).toHaveLength(100);
     const flush = c.step('n1', { type: 'tick' });
     expect(flush.filter((line) => line.startsWith('append'))[0]?.split(' ').length).toBe(65); // 'append' + 64 entries
-    expect(c.core('n1').lowQueue).toHaveLength(36);
+    expect(c.core('n1').lead.lowQueue).toHaveLength(36);
   });
 });

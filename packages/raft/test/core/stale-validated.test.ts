@@ -59,7 +59,7 @@ function staleCluster(kind: MembershipKind): Cluster {
 function checkAgreement(c: Cluster): void {
   const leaderLog = c.log('n1');
   const followerLog = c.log('n3');
-  const peer = c.core('n1').peers.get('n3@n3');
+  const peer = c.core('n1').leading?.peers.get('n3@n3');
   if (peer !== undefined && peer.matchIndex > 0) {
     expect(followerLog.termAt(peer.matchIndex), `n1 believes n3 matches up to ${peer.matchIndex}`).toBe(leaderLog.termAt(peer.matchIndex));
   }

@@ -3,20 +3,20 @@
 // member handles release cursors, which become snapshots (snapshot.ts).
 
 import { assert, assertNever } from './assert.js';
-import type { RaftCore } from './core.js';
+import type { RaftMember } from './member.js';
 import type { LogEntry } from './log.js';
 import type { ApplyResult, MachineEffect } from './types.js';
 import { MachineFailedError } from '../../errors.js';
 
 /** Applies at most the step's budget (APPLY_BATCH_ENTRIES_MAX); more owes a `continue`. */
-export function applyCommitted(core: RaftCore): void {
+export function applyCommitted(core: RaftMember): void {
   const to = Math.min(core.commitIndex, core.log.last().index);
   if (core.lastApplied < to && !core.upgradeRequired) {
     const batchTo = Math.min(to, core.lastApplied + core.applyBudget);
     core.applyOwed = batchTo < to;
     const from = core.lastApplied + 1;
     const entries = core.log.entries(from, batchTo);
-    if (entries.length !== batchTo - core.lastApplied) assert(false, `${core.key} term ${core.currentTerm}: log misses entries ${from}..${batchTo}`);
+    if (entries.length !== batchTo - core.lastApplied) assert(false, () => `${core.key} term ${core.currentTerm}: log misses entries ${from}..${batchTo}`);
     core.applyBudget -= entries.length;
     for (const entry of entries) {
       if (!applyEntry(core, entry)) break;
@@ -27,8 +27,8 @@ export function applyCommitted(core: RaftCore): void {
 }
 
 /** Returns false when applying must stop (a machine version this code cannot run). */
-function applyEntry(core: RaftCore, entry: LogEntry): boolean {
-  assert(entry.index === core.lastApplied + 1, `${core.key}: applying ${entry.index} after ${core.lastApplied}`);
+function applyEntry(core: RaftMember, entry: LogEntry): boolean {
+  assert(entry.index === core.lastApplied + 1, () => `${core.key}: applying ${entry.index} after ${core.lastApplied}`);
   const payload = entry.payload;
   switch (payload.type) {
     case 'command': {
@@ -66,17 +66,17 @@ function applyEntry(core: RaftCore, entry: LogEntry): boolean {
   }
 }
 
-function replyApplied(core: RaftCore, index: number, term: number, reply: unknown): void {
+function replyApplied(core: RaftMember, index: number, term: number, reply: unknown): void {
   if (core.role !== 'leader') return;
-  const from = core.pending.get(index);
+  const from = core.lead.pending.get(index);
   if (from === undefined) return;
-  core.pending.delete(index);
+  core.lead.pending.delete(index);
   core.reply(from, { type: 'ok', index, term, reply, leader: core.id });
 }
 
-function onMachineEffect(core: RaftCore, effect: MachineEffect): void {
+function onMachineEffect(core: RaftMember, effect: MachineEffect): void {
   if (effect.type === 'release_cursor') {
-    assert(effect.index <= core.lastApplied, `${core.key}: release cursor ${effect.index} past applied ${core.lastApplied}`);
+    assert(effect.index <= core.lastApplied, () => `${core.key}: release cursor ${effect.index} past applied ${core.lastApplied}`);
     // The configuration is taken now: the history is compacted to the applied index.
     const members = core.cluster.at(effect.index).members;
     core.pendingReleaseCursor = { index: effect.index, state: effect.state, machineVersion: core.machineVersion, members };

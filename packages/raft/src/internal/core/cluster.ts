@@ -24,7 +24,7 @@ export class ClusterHistory {
   #configs: ClusterConfig[];
 
   constructor(initial: ClusterConfig) {
-    assert(initial.members.length <= CLUSTER_MEMBERS_MAX, `cluster of ${initial.members.length} members`);
+    assert(initial.members.length <= CLUSTER_MEMBERS_MAX, () => `cluster of ${initial.members.length} members`);
     this.#configs = [initial];
   }
 
@@ -38,13 +38,13 @@ export class ClusterHistory {
   at(index: number): ClusterConfig {
     let found = this.#configs[0];
     for (const config of this.#configs) if (config.index <= index) found = config;
-    assert(found !== undefined, `no cluster config at ${index}`);
+    assert(found !== undefined, () => `no cluster config at ${index}`);
     return found;
   }
 
   push(config: ClusterConfig): void {
-    assert(config.index > this.current().index, `cluster config at ${config.index} not after ${this.current().index}`);
-    assert(config.members.length <= CLUSTER_MEMBERS_MAX, `cluster of ${config.members.length} members`);
+    assert(config.index > this.current().index, () => `cluster config at ${config.index} not after ${this.current().index}`);
+    assert(config.members.length <= CLUSTER_MEMBERS_MAX, () => `cluster of ${config.members.length} members`);
     // A leader appends a change only once its latest one committed, so every config but
     // the latest in a log is committed and never truncated; the oldest only serves at()
     // for a release cursor far behind (at() then answers with the oldest kept, as Ra
@@ -91,6 +91,6 @@ export function agreedIndex(indexes: readonly number[]): number {
   if (indexes.length === 0) return 0;
   const sorted = [...indexes].sort((a, b) => b - a);
   const agreed = sorted[quorumSize(indexes.length) - 1];
-  assert(agreed !== undefined, `no quorum index among ${indexes.length} voters`);
+  assert(agreed !== undefined, () => `no quorum index among ${indexes.length} voters`);
   return agreed;
 }

@@ -1,11 +1,12 @@
 // One Raft member as a deterministic object: step(event) returns effects as data.
 // Like etcd's raft struct and Ra's ra_server, it performs no I/O; the shell does.
-// Role handlers live in election.ts, follower.ts, leader.ts, snapshot.ts, query.ts.
+// This file is the dispatcher: events in, role handlers (election.ts, follower.ts,
+// leader.ts, snapshot.ts, query.ts) over the shared member state (member.ts).
 
 import { applyCommitted } from './apply.js';
-import { CorruptStateError, WriteFailedError } from '../../errors.js';
+import { WriteFailedError } from '../../errors.js';
 import { assert, assertNever } from './assert.js';
-import { ClusterHistory, findMember, isVoter, sameServer, serverKey } from './cluster.js';
+import { sameServer } from './cluster.js';
 import { onVotePersisted, onElectionTimeout, onPreVote, onPreVoteReply, onRequestVote, onRequestVoteReply, startElection, startPreVote } from './election.js';
 import { onAppendEntries, onFollowerWritten, onHeartbeat } from './follower.js';
 import {
@@ -21,154 +22,24 @@ import {
   transferLeadership,
   flushLowPriority,
 } from './leader.js';
-import * as limits from './limits.js';
-import type { LogReader, Member, ServerId, SnapshotMeta } from './log.js';
-import { LogView } from './log-view.js';
+import type { ServerId } from './log.js';
+import { RaftMember } from './member.js';
 import { checkMessage } from './check-message.js';
-import { onQuery, failQueries, processQueries } from './query.js';
+import { onQuery, processQueries } from './query.js';
 import { onInstallSnapshot, onInstallSnapshotReply, onSnapshotInstalled, onSnapshotWritten, trySnapshot } from './snapshot.js';
-import type { ElectionReason, LowCommand, Mutation, PendingQuery, Peer, ReceivingSnapshot } from './state.js';
-import type {
-  CoreMachine,
-  CoreTimeouts,
-  Effect,
-  Event,
-  MachineEffect,
-  PersistedState,
-  RaftMessage,
-  Random,
-  Reply,
-  ReplyErrorCode,
-  ReplyTo,
-  Role,
-  TimerName,
-} from './types.js';
+import { APPLY_BATCH_ENTRIES_MAX } from './limits.js';
+import type { Effect, Event, RaftMessage } from './types.js';
 
-export interface CoreConfig {
-  readonly id: ServerId;
-  readonly log: LogReader;
-  readonly machine: CoreMachine;
-  readonly random: Random;
-  readonly persisted?: PersistedState;
-  /** Members of a new cluster; ignored once the log or a snapshot holds a configuration. */
-  readonly initialMembers?: readonly Member[];
-  /** Machine state decoded from the snapshot the log reports, if any. */
-  readonly machineState?: unknown;
-  readonly timeouts?: Partial<CoreTimeouts>;
-  readonly preVote?: boolean;
-  /** Test-only: a deliberate bug for the simulator's mutation tests. */
-  readonly mutation?: Mutation;
-}
+export { DEFAULT_TIMEOUTS, type CoreConfig } from './member.js';
 
-export const DEFAULT_TIMEOUTS: CoreTimeouts = {
-  leaderDownDelayMsMin: limits.LEADER_DOWN_DELAY_MS_MIN,
-  leaderDownDelayMsMax: limits.LEADER_DOWN_DELAY_MS_MAX,
-  maybeDownDelayMsMin: limits.MAYBE_DOWN_DELAY_MS_MIN,
-  maybeDownDelayMsMax: limits.MAYBE_DOWN_DELAY_MS_MAX,
-  electionTimeoutMsMin: limits.ELECTION_TIMEOUT_MS_MIN,
-  electionTimeoutMsMax: limits.ELECTION_TIMEOUT_MS_MAX,
-  transferTimeoutMs: limits.TRANSFER_TIMEOUT_MS,
-};
-
-export class RaftCore {
-  readonly id: ServerId;
-  readonly key: string;
-  readonly log: LogView;
-  readonly machine: CoreMachine;
-  readonly random: Random;
-  readonly timeouts: CoreTimeouts;
-  readonly preVote: boolean;
-  readonly mutation: Mutation | undefined;
-
-  role: Role = 'recover';
-  /** Why the core stopped, when a machine or the log failed. */
-  failure: Error | undefined = undefined;
-  currentTerm: number;
-  votedFor: ServerId | undefined;
-  leaderId: ServerId | undefined = undefined;
-  commitIndex: number;
-  lastApplied: number;
-  machineState: unknown;
-  /** Effective machine version: the one in the last applied noop. */
-  machineVersion: number;
-  /** A noop asked for a machine version this code cannot run: applying stops. */
-  upgradeRequired = false;
-  readonly cluster: ClusterHistory;
-
-  // Follower: highest index known to match the current leader's log.
-  validatedIndex = 0;
-  replyOwed = false;
-  receiving: ReceivingSnapshot | undefined = undefined;
-
-  // Pre-vote and candidate.
-  readonly votes = new Set<string>();
-  preVoteToken = 0;
-  electionReason: ElectionReason | undefined = undefined;
-
-  // Leader.
-  readonly peers = new Map<string, Peer>();
-  readonly pending = new Map<number, ReplyTo>();
-  lowQueue: LowCommand[] = [];
-  queries: PendingQuery[] = [];
-  querySeq = 0;
-  noopIndex = 0;
-  normalAppended = false;
-
-  /** Entries this step may still apply; past it the rest wait for a `continue` event. */
-  applyBudget = 0;
-  applyOwed = false;
-
-  /** A `snapshot` effect not yet answered by `snapshot_written`. */
-  snapshotInFlight: SnapshotMeta | undefined = undefined;
-  /** Release cursors storage declined (policy), for the shell's metrics. */
-  snapshotsDeclined = 0;
-
-  pendingReleaseCursor: { index: number; state: unknown; machineVersion: number; members: readonly Member[] } | undefined = undefined;
-
-  #out: Effect[] = [];
-  #voteInFlight: { term: number; votedFor: ServerId } | undefined = undefined;
-  #held: { to: ServerId; msg: RaftMessage }[] = [];
-  readonly #timerGenerations: Record<TimerName, number> = { election: 0, condition: 0 };
-  #appendSlot = -1;
-  /** Shell-bound machine effects gathered during a step (leader only). */
-  machineEffects: MachineEffect[] = [];
-
-  constructor(config: CoreConfig) {
-    this.id = config.id;
-    this.key = serverKey(config.id);
-    this.log = new LogView(config.log);
-    this.machine = config.machine;
-    this.random = config.random;
-    this.timeouts = { ...DEFAULT_TIMEOUTS, ...config.timeouts };
-    this.preVote = config.preVote ?? true;
-    this.mutation = config.mutation;
-    this.currentTerm = config.persisted?.term ?? 0;
-    this.votedFor = config.persisted?.votedFor;
-    const lastTerm = config.log.last().term;
-    // A term is persisted before any entry of it is appended, so the log cannot be ahead.
-    if (lastTerm > this.currentTerm) throw new CorruptStateError(config.id, `its persisted term ${this.currentTerm} is below its log's last term ${lastTerm}`);
-    const snapshot = config.log.snapshot();
-    assert(snapshot === undefined || config.machineState !== undefined, `${this.key}: snapshot at ${snapshot?.index} without machine state`);
-    this.commitIndex = snapshot?.index ?? 0;
-    this.lastApplied = this.commitIndex;
-    // Applied means committed, and committed entries are never overwritten: what the log
-    // still holds up to the stored applied index is committed (re-applied in start()).
-    this.commitIndex = Math.max(this.commitIndex, Math.min(config.persisted?.lastApplied ?? 0, config.log.last().index));
-    this.machineState = snapshot === undefined ? config.machine.init() : config.machineState;
-    this.machineVersion = snapshot?.machineVersion ?? 0;
-    this.upgradeRequired = this.machineVersion > config.machine.version;
-    const base = snapshot === undefined ? { index: 0, members: config.initialMembers ?? [] } : { index: snapshot.index, members: snapshot.members };
-    this.cluster = new ClusterHistory(base);
-    this.rebuildClusterAfter(base.index);
-  }
-
+export class RaftCore extends RaftMember {
   /** Leaves recovery: the shell calls it once, before the first event. */
   start(): Effect[] {
-    assert(this.role === 'recover', `${this.key}: start in ${this.role}`);
+    assert(this.role === 'recover', () => `${this.key}: start in ${this.role}`);
     // Re-applies up to the recovered commit index while in `recover`: a member that is
     // not leading passes on no machine effects and sends no replies (as Ra recovers).
     return this.run(() => {
-      this.applyCommitted();
+      applyCommitted(this);
       this.becomeFollower(this.currentTerm, undefined);
     });
   }
@@ -176,62 +47,33 @@ export class RaftCore {
   step(event: Event): Effect[] {
     if (this.failure !== undefined) throw this.failure;
     if (this.role === 'stopped') return [];
-    assert(this.role !== 'recover', `${this.key}: event ${event.type} before start`);
+    assert(this.role !== 'recover', () => `${this.key}: event ${event.type} before start`);
     // The log already holds the snapshot: nothing may come between install and its notice.
-    assert(this.receiving?.installing !== true || event.type === 'snapshot_installed', `${this.key} term ${this.currentTerm}: ${event.type} while installing snapshot ${this.receiving?.meta.index}`);
+    assert(this.receiving?.installing !== true || event.type === 'snapshot_installed', () => `${this.key} term ${this.currentTerm}: ${event.type} while installing snapshot ${this.receiving?.meta.index}`);
     return this.run(() => this.dispatch(event));
   }
 
-  // --- plumbing -------------------------------------------------------------------
-
   private run(body: () => void): Effect[] {
-    this.#out = [];
-    this.#appendSlot = -1;
+    this.out = [];
+    this.appendSlot = -1;
     this.normalAppended = false;
-    this.applyBudget = limits.APPLY_BATCH_ENTRIES_MAX;
+    this.applyBudget = APPLY_BATCH_ENTRIES_MAX;
     this.applyOwed = false;
     const commitBefore = this.commitIndex;
     body();
-    assert(this.commitIndex >= commitBefore, `${this.key} term ${this.currentTerm}: commit index fell from ${commitBefore} to ${this.commitIndex}`);
+    assert(this.commitIndex >= commitBefore, () => `${this.key} term ${this.currentTerm}: commit index fell from ${commitBefore} to ${this.commitIndex}`);
     if (this.role === 'leader') flushLowPriority(this);
     if (this.role === 'leader') replicateAll(this);
     trySnapshot(this);
     this.flushMachineEffects();
     if (this.applyOwed) this.emit({ kind: 'continue' });
     const pending = this.log.takePending();
-    assert((pending.length > 0) === (this.#appendSlot >= 0), `${this.key}: append slot ${this.#appendSlot} for ${pending.length} entries`);
-    if (pending.length > 0) this.#out[this.#appendSlot] = { kind: 'append', entries: pending };
-    const out = this.#out;
-    this.#out = [];
+    assert((pending.length > 0) === (this.appendSlot >= 0), () => `${this.key}: append slot ${this.appendSlot} for ${pending.length} entries`);
+    if (pending.length > 0) this.out[this.appendSlot] = { kind: 'append', entries: pending };
+    const out = this.out;
+    this.out = [];
     this.checkInvariants();
     return out;
-  }
-
-  emit(effect: Effect): void {
-    this.#out.push(effect);
-  }
-
-  send(to: ServerId, msg: RaftMessage): void {
-    this.#out.push({ kind: 'send', to, msg });
-  }
-
-  reply(to: ReplyTo, reply: Reply): void {
-    this.#out.push({ kind: 'reply', to, reply });
-  }
-
-  replyError(to: ReplyTo, code: ReplyErrorCode): void {
-    const leader = this.role === 'leader' ? this.id : this.role === 'await_condition' ? undefined : this.leaderId;
-    this.reply(to, { type: 'error', code, leader });
-  }
-
-  /** Appends through the in-step view; the append effect keeps its place among the effects. */
-  append(entries: Parameters<LogView['append']>[0]): void {
-    if (entries.length === 0) return;
-    if (this.#appendSlot < 0) {
-      this.#appendSlot = this.#out.length;
-      this.#out.push({ kind: 'cancelTimer', timer: 'condition' }); // placeholder, replaced in run()
-    }
-    this.log.append(entries);
   }
 
   private flushMachineEffects(): void {
@@ -241,12 +83,10 @@ export class RaftCore {
   }
 
   private checkInvariants(): void {
-    assert(this.commitIndex >= this.lastApplied, `${this.key} term ${this.currentTerm}: applied ${this.lastApplied} past commit ${this.commitIndex}`);
-    assert(this.lastApplied >= this.log.snapshotIndex() || this.receiving !== undefined, `${this.key} term ${this.currentTerm}: applied ${this.lastApplied} below snapshot ${this.log.snapshotIndex()}`);
-    assert(this.role !== 'leader' || sameServer(this.leaderId, this.id), `${this.key} term ${this.currentTerm}: leader without itself as leader`);
+    assert(this.commitIndex >= this.lastApplied, () => `${this.key} term ${this.currentTerm}: applied ${this.lastApplied} past commit ${this.commitIndex}`);
+    assert(this.lastApplied >= this.log.snapshotIndex() || this.receiving !== undefined, () => `${this.key} term ${this.currentTerm}: applied ${this.lastApplied} below snapshot ${this.log.snapshotIndex()}`);
+    assert(this.role !== 'leader' || sameServer(this.leaderId, this.id), () => `${this.key} term ${this.currentTerm}: leader without itself as leader`);
   }
-
-  // --- dispatch -------------------------------------------------------------------
 
   private dispatch(event: Event): void {
     switch (event.type) {
@@ -266,7 +106,7 @@ export class RaftCore {
         return onSnapshotWritten(this, event.meta, event.outcome);
       case 'timeout':
         // A timer cancelled or replaced after it fired: its event is stale.
-        if (event.generation !== this.#timerGenerations[event.timer]) return;
+        if (event.generation !== this.timerGenerations[event.timer]) return;
         return this.onTimeout(event.timer);
       case 'continue':
         return this.onContinue();
@@ -337,7 +177,7 @@ export class RaftCore {
   }
 
   private onContinue(): void {
-    this.applyCommitted();
+    applyCommitted(this);
     if (this.role === 'leader') processQueries(this);
   }
 
@@ -374,152 +214,12 @@ export class RaftCore {
     if (this.electionReason === 'maybe_down' && this.leaderId?.node === node) this.disarmElection();
   }
 
-  // --- roles ----------------------------------------------------------------------
-
-  isVoter(): boolean {
-    return isVoter(this.cluster.current().members, this.id);
-  }
-
-  isMember(): boolean {
-    return findMember(this.cluster.current().members, this.id) !== undefined;
-  }
-
-  setTerm(term: number, votedFor: ServerId | undefined): void {
-    assert(term >= this.currentTerm, `${this.key}: term ${term} below current ${this.currentTerm}`);
-    // A new term may have a new log under the same leader id (it lost a term and won
-    // again): only committed entries are known to be in it.
-    if (term > this.currentTerm && this.mutation !== 'keep_validated_across_terms') this.forgetValidated();
-    if (term > this.currentTerm) this.#held = [];
-    this.currentTerm = term;
-    this.votedFor = votedFor;
-    // Only a vote is synced (as Ra): what depends on it waits for `persisted`.
-    const sync = votedFor !== undefined;
-    this.#voteInFlight = sync ? { term, votedFor } : undefined;
-    this.emit({ kind: 'persist', term, votedFor, sync });
-  }
-
-  /** True while our latest vote is not yet reported durable. */
-  voteInFlight(): boolean {
-    return this.#voteInFlight !== undefined;
-  }
-
-  /** Sends once our vote is durable: a vote reply or a vote request depends on it. */
-  sendAfterVote(to: ServerId, msg: RaftMessage): void {
-    if (this.#voteInFlight === undefined) this.send(to, msg);
-    else this.#held.push({ to, msg });
-  }
-
   private onPersisted(term: number, votedFor: ServerId | undefined): void {
-    const vote = this.#voteInFlight;
+    const vote = this.pendingVote;
     if (vote === undefined || vote.term !== term || !sameServer(vote.votedFor, votedFor)) return;
-    this.#voteInFlight = undefined;
-    for (const held of this.#held) this.send(held.to, held.msg);
-    this.#held = [];
+    this.pendingVote = undefined;
+    for (const held of this.heldUntilVote) this.send(held.to, held.msg);
+    this.heldUntilVote = [];
     onVotePersisted(this);
-  }
-
-  setRole(role: Role, leader: ServerId | undefined): void {
-    const sameLeader = leader === undefined ? this.leaderId === undefined : sameServer(leader, this.leaderId);
-    if (role === this.role && sameLeader) return;
-    this.role = role;
-    this.leaderId = leader;
-    this.emit({ kind: 'roleChanged', role, term: this.currentTerm, leader });
-  }
-
-  /** Steps down (or stays) as a follower; `reason` picks the election delay when leaderless. */
-  becomeFollower(term: number, leader: ServerId | undefined, reason: ElectionReason = 'no_leader'): void {
-    if (term > this.currentTerm) this.setTerm(term, undefined);
-    const leaderChanged = !sameServer(leader, this.leaderId);
-    if (this.role === 'leader' || this.role === 'await_condition') this.stepDownFromLeader();
-    if (leaderChanged || this.role !== 'follower') this.forgetValidated();
-    this.receiving = undefined;
-    this.setRole('follower', leader);
-    if (leader !== undefined) {
-      if (this.electionReason !== undefined) this.disarmElection();
-    } else if (this.electionReason === undefined || reason === 'leader_down') {
-      this.armElection(reason);
-    }
-  }
-
-  /** Only committed entries are known to be in a new leader's (or a new term's) log. */
-  private forgetValidated(): void {
-    this.validatedIndex = Math.min(this.validatedIndex, this.commitIndex);
-    this.replyOwed = false;
-  }
-
-  private stepDownFromLeader(): void {
-    for (const [, from] of this.pending) this.replyError(from, 'RAFTER_LEADERSHIP_LOST');
-    this.pending.clear();
-    for (const low of this.lowQueue) this.replyError(low.from, 'RAFTER_NOT_LEADER');
-    this.lowQueue = [];
-    failQueries(this);
-    this.peers.clear();
-    this.cancelTimer('condition');
-  }
-
-  armElection(reason: ElectionReason): void {
-    if (!this.isVoter()) return;
-    const t = this.timeouts;
-    const [min, max] =
-      reason === 'leader_down'
-        ? [t.leaderDownDelayMsMin, t.leaderDownDelayMsMax]
-        : reason === 'maybe_down'
-          ? [t.maybeDownDelayMsMin, t.maybeDownDelayMsMax]
-          : [t.electionTimeoutMsMin, t.electionTimeoutMsMax];
-    this.electionReason = reason;
-    this.setTimer('election', this.random.intBetween(min, max));
-  }
-
-  disarmElection(): void {
-    this.electionReason = undefined;
-    this.cancelTimer('election');
-  }
-
-  setTimer(timer: TimerName, afterMs: number): void {
-    const generation = (this.#timerGenerations[timer] += 1);
-    this.emit({ kind: 'setTimer', timer, afterMs, generation });
-  }
-
-  cancelTimer(timer: TimerName): void {
-    this.#timerGenerations[timer] += 1;
-    this.emit({ kind: 'cancelTimer', timer });
-  }
-
-  /** The generation a timeout of `timer` must carry to count (that of the last setTimer). */
-  timerGeneration(timer: TimerName): number {
-    return this.#timerGenerations[timer];
-  }
-
-  /**
-   * Stops for good with `error`, thrown out of the current step: what the step did so far
-   * is lost with its effects, and the state stays as it was before the failing part.
-   */
-  stopWith(error: Error): never {
-    this.role = 'stopped';
-    this.failure = error;
-    throw error;
-  }
-
-  /** Drops a message that breaks the protocol; the shell logs it. Peers are not trusted with asserts. */
-  invalid(from: ServerId, msg: RaftMessage, reason: string): void {
-    this.emit({ kind: 'invalidMessage', from, type: msg.type, reason: `${this.key} term ${this.currentTerm}: ${reason}` });
-  }
-
-  // --- applying (apply.ts) ------------------------------------------------------
-
-  /** Applies committed entries present in the log, in bounded batches. */
-  applyCommitted(): void {
-    applyCommitted(this);
-  }
-
-  /** Re-reads cluster entries above `index` (at start, or after a snapshot kept a suffix). */
-  rebuildClusterAfter(index: number): void {
-    const last = this.log.last().index;
-    for (let from = index + 1; from <= last; from += limits.APPLY_BATCH_ENTRIES_MAX) {
-      const to = Math.min(last, from + limits.APPLY_BATCH_ENTRIES_MAX - 1);
-      for (const entry of this.log.entries(from, to)) {
-        if (entry.payload.type === 'cluster') this.cluster.push({ index: entry.index, members: entry.payload.members });
-      }
-    }
   }
 }

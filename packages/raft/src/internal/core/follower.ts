@@ -3,12 +3,13 @@
 // leader (lastIndex/lastTerm) and its next index, so the leader rewinds in one round trip.
 
 import { sameServer } from './cluster.js';
-import type { RaftCore } from './core.js';
+import { applyCommitted } from './apply.js';
+import type { RaftMember } from './member.js';
 import { CONFLICT_SCAN_ENTRIES_MAX } from './limits.js';
 import type { LogEntry, ServerId } from './log.js';
 import type { AppendEntries, Heartbeat } from './types.js';
 
-export function onAppendEntries(core: RaftCore, from: ServerId, msg: AppendEntries): void {
+export function onAppendEntries(core: RaftMember, from: ServerId, msg: AppendEntries): void {
   if (msg.term < core.currentTerm) {
     // A stale leader: our term in the reply makes it step down.
     return replyFailure(core, from, core.log.last().index);
@@ -23,7 +24,7 @@ export function onAppendEntries(core: RaftCore, from: ServerId, msg: AppendEntri
   acceptEntries(core, from, msg);
 }
 
-function acceptEntries(core: RaftCore, from: ServerId, msg: AppendEntries): void {
+function acceptEntries(core: RaftMember, from: ServerId, msg: AppendEntries): void {
   let prevIndex = msg.prevIndex;
   let prevTerm = msg.prevTerm;
   let entries = msg.entries;
@@ -35,17 +36,15 @@ function acceptEntries(core: RaftCore, from: ServerId, msg: AppendEntries): void
     prevTerm = core.log.termAt(snapshotIndex) ?? 0;
   }
   const ourPrevTerm = core.log.termAt(prevIndex);
-  if (ourPrevTerm === undefined || (ourPrevTerm !== prevTerm && core.mutation !== 'skip_prev_check')) {
+  if (ourPrevTerm === undefined || !core.rules.prevMatches(ourPrevTerm, prevTerm)) {
     return replyFailure(core, from, prevIndex);
   }
   if (!appendNew(core, entries)) return core.invalid(from, msg, `entries conflict at or below our commit index ${core.commitIndex}`);
   const msgLast = prevIndex + entries.length;
   core.validatedIndex = Math.max(core.validatedIndex, msgLast);
-  const matched = core.mutation === 'commit_unvalidated' ? core.log.last().index : core.validatedIndex;
-  const commit = Math.min(msg.commitIndex, matched);
-  if (core.mutation === 'commit_index_regress') core.commitIndex = commit;
-  else if (commit > core.commitIndex) core.commitIndex = commit;
-  core.applyCommitted();
+  const matched = core.rules.followerCommitCap(core.validatedIndex, core.log.last().index);
+  core.commitIndex = core.rules.nextCommitIndex(core.commitIndex, Math.min(msg.commitIndex, matched));
+  applyCommitted(core);
   if (core.log.hasPending() || core.log.lastWritten().index < core.validatedIndex) core.replyOwed = true;
   // Reply now unless this step appended: the reply then waits for the written notice.
   if (!core.log.hasPending()) replySuccess(core, from);
@@ -55,7 +54,7 @@ function acceptEntries(core: RaftCore, from: ServerId, msg: AppendEntries): void
  * Skips entries we hold already; overwrites from the first conflict. Returns false, having
  * changed nothing, if that conflict is a committed entry (no correct leader sends one).
  */
-function appendNew(core: RaftCore, entries: readonly LogEntry[]): boolean {
+function appendNew(core: RaftMember, entries: readonly LogEntry[]): boolean {
   let start = 0;
   while (start < entries.length) {
     const entry = entries[start]!;
@@ -78,15 +77,15 @@ function appendNew(core: RaftCore, entries: readonly LogEntry[]): boolean {
   return true;
 }
 
-export function onFollowerWritten(core: RaftCore): void {
-  core.applyCommitted();
+export function onFollowerWritten(core: RaftMember): void {
+  applyCommitted(core);
   if (!core.replyOwed || core.leaderId === undefined || core.role !== 'follower') return;
   replySuccess(core, core.leaderId);
 }
 
-function replySuccess(core: RaftCore, to: ServerId): void {
+function replySuccess(core: RaftMember, to: ServerId): void {
   const written = core.log.lastWritten().index;
-  const lastIndex = Math.min(written, core.validatedIndex);
+  const lastIndex = core.rules.followerAck(written, core.validatedIndex);
   if (lastIndex >= core.validatedIndex) core.replyOwed = false;
   core.send(to, {
     type: 'append_entries_reply',
@@ -103,7 +102,7 @@ function replySuccess(core: RaftCore, to: ServerId): void {
  * The leader's previous entry is missing or differs. Point it at the last written entry
  * before the conflicting term (etcd's hint), so it finds the match in one or few rounds.
  */
-function replyFailure(core: RaftCore, to: ServerId, prevIndex: number): void {
+function replyFailure(core: RaftMember, to: ServerId, prevIndex: number): void {
   const last = core.log.last().index;
   let hint = Math.min(prevIndex, last);
   const conflictTerm = core.log.termAt(hint);
@@ -124,7 +123,7 @@ function replyFailure(core: RaftCore, to: ServerId, prevIndex: number): void {
 }
 
 /** A read-index round: answering proves the sender was leader when we saw it. */
-export function onHeartbeat(core: RaftCore, from: ServerId, msg: Heartbeat): void {
+export function onHeartbeat(core: RaftMember, from: ServerId, msg: Heartbeat): void {
   if (msg.term === core.currentTerm && core.role !== 'leader' && core.role !== 'await_condition' && core.role !== 'receive_snapshot') {
     core.becomeFollower(msg.term, msg.leaderId);
   }

@@ -4,7 +4,7 @@ export { RaftCore, DEFAULT_TIMEOUTS, type CoreConfig } from './core.js';
 export { AssertionError, assert, assertNever } from './assert.js';
 export { serverKey, sameServer, quorumSize, agreedIndex } from './cluster.js';
 export { LogView } from './log-view.js';
-export type { Mutation } from './state.js';
+export type { Mutation } from './rules.js';
 export type * from './log.js';
 export type * from './types.js';
 export * as coreLimits from './limits.js';

@@ -4,7 +4,8 @@
 
 import { assert } from './assert.js';
 import { agreedIndex, findMember, isVoter, sameServer, serverKey, voters } from './cluster.js';
-import type { RaftCore } from './core.js';
+import { applyCommitted } from './apply.js';
+import type { RaftMember } from './member.js';
 import {
   APPEND_BATCH_ENTRIES_MAX,
   CLUSTER_MEMBERS_MAX,
@@ -19,17 +20,17 @@ import { resendSnapshotChunk, startSnapshot } from './snapshot.js';
 import type { Peer } from './state.js';
 import type { AppendEntriesReply, HeartbeatReply, ReplyTo } from './types.js';
 
-export function becomeLeader(core: RaftCore): void {
+export function becomeLeader(core: RaftMember): void {
   core.disarmElection();
   core.setRole('leader', core.id);
-  core.peers.clear();
+  core.leading = { peers: new Map(), pending: new Map(), lowQueue: [], queries: [], querySeq: 0, noopIndex: 0 };
   syncPeers(core, core.log.last().index + 1);
   // Ra's noop: commits every earlier entry (5.4.2) and carries the machine version.
-  core.noopIndex = appendEntry(core, { type: 'noop', machineVersion: core.machine.version });
+  core.lead.noopIndex = appendEntry(core, { type: 'noop', machineVersion: core.machine.version });
 }
 
 /** Optimistic start (Raft's nextIndex init): the first reply tells where the follower is. */
-function newPeer(core: RaftCore, id: ServerId, nextIndex: number): Peer {
+function newPeer(core: RaftMember, id: ServerId, nextIndex: number): Peer {
   const last = core.log.last().index;
   return {
     id,
@@ -50,18 +51,18 @@ function newPeer(core: RaftCore, id: ServerId, nextIndex: number): Peer {
  * Keeps one peer per member of the latest configuration, other than ourselves. A member
  * added by a cluster entry starts at that entry, so it gets it in the first message.
  */
-function syncPeers(core: RaftCore, nextIndex: number): void {
+function syncPeers(core: RaftMember, nextIndex: number): void {
   const members = core.cluster.current().members;
   for (const member of members) {
     const key = serverKey(member.id);
-    if (key !== core.key && !core.peers.has(key)) core.peers.set(key, newPeer(core, member.id, nextIndex));
+    if (key !== core.key && !core.lead.peers.has(key)) core.lead.peers.set(key, newPeer(core, member.id, nextIndex));
   }
-  for (const [key, peer] of core.peers) {
-    if (findMember(members, peer.id) === undefined) core.peers.delete(key);
+  for (const [key, peer] of core.lead.peers) {
+    if (findMember(members, peer.id) === undefined) core.lead.peers.delete(key);
   }
 }
 
-function appendEntry(core: RaftCore, payload: EntryPayload): number {
+function appendEntry(core: RaftMember, payload: EntryPayload): number {
   const index = core.log.last().index + 1;
   core.append([{ index, term: core.currentTerm, payload }]);
   if (payload.type === 'cluster') {
@@ -71,43 +72,43 @@ function appendEntry(core: RaftCore, payload: EntryPayload): number {
   return index;
 }
 
-export function proposeCommand(core: RaftCore, command: unknown, priority: 'normal' | 'low', from: ReplyTo): void {
+export function proposeCommand(core: RaftMember, command: unknown, priority: 'normal' | 'low', from: ReplyTo): void {
   if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
   if (priority === 'low') {
-    if (core.lowQueue.length >= LOW_PRIORITY_QUEUE_MAX) return core.replyError(from, 'RAFTER_OVERLOADED');
-    core.lowQueue.push({ command, from });
+    if (core.lead.lowQueue.length >= LOW_PRIORITY_QUEUE_MAX) return core.replyError(from, 'RAFTER_OVERLOADED');
+    core.lead.lowQueue.push({ command, from });
     return;
   }
-  if (core.pending.size >= PENDING_COMMANDS_MAX) return core.replyError(from, 'RAFTER_OVERLOADED');
+  if (core.lead.pending.size >= PENDING_COMMANDS_MAX) return core.replyError(from, 'RAFTER_OVERLOADED');
   const index = appendEntry(core, { type: 'command', command });
   core.normalAppended = true;
   trackPending(core, index, from);
 }
 
-function trackPending(core: RaftCore, index: number, from: ReplyTo): void {
-  if (core.mutation === 'reply_before_commit') {
+function trackPending(core: RaftMember, index: number, from: ReplyTo): void {
+  if (!core.rules.replyWhenApplied) {
     core.reply(from, { type: 'ok', index, term: core.currentTerm, reply: undefined, leader: core.id });
     return;
   }
-  core.pending.set(index, from);
+  core.lead.pending.set(index, from);
 }
 
 /** Low-priority commands go in bounded batches, only in steps without normal ones. */
-export function flushLowPriority(core: RaftCore): void {
-  if (core.normalAppended || core.lowQueue.length === 0) return;
-  const batch = core.lowQueue.splice(0, LOW_PRIORITY_BATCH_MAX);
+export function flushLowPriority(core: RaftMember): void {
+  if (core.normalAppended || core.lead.lowQueue.length === 0) return;
+  const batch = core.lead.lowQueue.splice(0, LOW_PRIORITY_BATCH_MAX);
   for (const low of batch) {
     const index = appendEntry(core, { type: 'command', command: low.command, priority: 'low' });
     trackPending(core, index, low.from);
   }
 }
 
-export function replicateAll(core: RaftCore): void {
-  for (const peer of core.peers.values()) replicate(core, peer);
+export function replicateAll(core: RaftMember): void {
+  for (const peer of core.lead.peers.values()) replicate(core, peer);
 }
 
 /** Sends what the follower lacks, pipelined up to the in-flight cap, in capped batches. */
-function replicate(core: RaftCore, peer: Peer): void {
+function replicate(core: RaftMember, peer: Peer): void {
   if (peer.snapshot !== undefined) return;
   const last = core.log.last().index;
   let sent = false;
@@ -118,7 +119,7 @@ function replicate(core: RaftCore, peer: Peer): void {
     const from = peer.nextIndex;
     const to = Math.min(last, from + APPEND_BATCH_ENTRIES_MAX - 1, Math.max(peer.matchIndex, peer.probeIndex) + INFLIGHT_ENTRIES_MAX);
     const prevTerm = core.log.termAt(from - 1);
-    assert(prevTerm !== undefined, `${core.key} term ${core.currentTerm}: no term at ${from - 1} for ${peer.id.name}`);
+    assert(prevTerm !== undefined, () => `${core.key} term ${core.currentTerm}: no term at ${from - 1} for ${peer.id.name}`);
     core.send(peer.id, {
       type: 'append_entries',
       term: core.currentTerm,
@@ -136,7 +137,7 @@ function replicate(core: RaftCore, peer: Peer): void {
 }
 
 /** An empty AppendEntries anchored at matchIndex, which the follower is known to hold. */
-function sendCommit(core: RaftCore, peer: Peer): void {
+function sendCommit(core: RaftMember, peer: Peer): void {
   const prevTerm = core.log.termAt(peer.matchIndex);
   if (prevTerm === undefined) return; // below our snapshot: the follower will get the snapshot
   core.send(peer.id, {
@@ -151,8 +152,8 @@ function sendCommit(core: RaftCore, peer: Peer): void {
   peer.commitIndexSent = core.commitIndex;
 }
 
-export function onAppendEntriesReply(core: RaftCore, from: ServerId, msg: AppendEntriesReply): void {
-  const peer = core.peers.get(serverKey(from));
+export function onAppendEntriesReply(core: RaftMember, from: ServerId, msg: AppendEntriesReply): void {
+  const peer = core.lead.peers.get(serverKey(from));
   if (peer === undefined || peer.snapshot !== undefined) return;
   if (msg.success && msg.lastIndex > core.log.last().index) return core.invalid(from, msg, `${from.name} acked ${msg.lastIndex} past our last ${core.log.last().index}`);
   peer.machineVersion = msg.machineVersion;
@@ -166,7 +167,7 @@ export function onAppendEntriesReply(core: RaftCore, from: ServerId, msg: Append
   advanceCommit(core);
 }
 
-function rewind(core: RaftCore, peer: Peer, msg: AppendEntriesReply): void {
+function rewind(core: RaftMember, peer: Peer, msg: AppendEntriesReply): void {
   const matches = msg.lastIndex <= core.log.last().index && core.log.termAt(msg.lastIndex) === msg.lastTerm;
   // Written on the follower and equal to ours at lastIndex, hence equal up to it (log matching).
   if (matches) peer.matchIndex = Math.max(peer.matchIndex, msg.lastIndex);
@@ -178,27 +179,26 @@ function rewind(core: RaftCore, peer: Peer, msg: AppendEntriesReply): void {
   peer.probeIndex = target - 1;
 }
 
-export function onLeaderWritten(core: RaftCore): void {
+export function onLeaderWritten(core: RaftMember): void {
   advanceCommit(core);
 }
 
 /** Commit = the highest index a quorum of voters has written, if from our term (5.4.2). */
-function advanceCommit(core: RaftCore): void {
+function advanceCommit(core: RaftMember): void {
   const members = voters(core.cluster.current().members);
-  const written = core.log.lastWritten().index;
-  const indexes = members.map((member) => (sameServer(member.id, core.id) ? written : (core.peers.get(serverKey(member.id))?.matchIndex ?? 0)));
-  let agreed = agreedIndex(indexes);
-  if (core.mutation === 'commit_without_quorum') agreed = written;
+  const own = core.rules.leaderOwnIndex(core.log.lastWritten().index, core.log.last().index);
+  const indexes = members.map((member) => (sameServer(member.id, core.id) ? own : (core.lead.peers.get(serverKey(member.id))?.matchIndex ?? 0)));
+  const agreed = core.rules.quorumCommit(agreedIndex(indexes), own);
   if (agreed <= core.commitIndex) return;
   if (core.log.termAt(agreed) !== core.currentTerm) return;
   core.commitIndex = agreed;
-  core.applyCommitted();
+  applyCommitted(core);
   processQueries(core);
   stepDownIfRemoved(core);
 }
 
 /** Thesis 4.2.2: a leader removed from the cluster steps down once the change commits. */
-function stepDownIfRemoved(core: RaftCore): void {
+function stepDownIfRemoved(core: RaftMember): void {
   const config = core.cluster.current();
   if (config.index > core.commitIndex || core.role !== 'leader' || core.isMember()) return;
   const successor = mostCaughtUpVoter(core);
@@ -208,9 +208,9 @@ function stepDownIfRemoved(core: RaftCore): void {
   core.emit({ kind: 'removed' });
 }
 
-function mostCaughtUpVoter(core: RaftCore): Peer | undefined {
+function mostCaughtUpVoter(core: RaftMember): Peer | undefined {
   let best: Peer | undefined;
-  for (const peer of core.peers.values()) {
+  for (const peer of core.lead.peers.values()) {
     if (!isVoter(core.cluster.current().members, peer.id)) continue;
     if (best === undefined || peer.matchIndex > best.matchIndex) best = peer;
   }
@@ -218,9 +218,9 @@ function mostCaughtUpVoter(core: RaftCore): Peer | undefined {
 }
 
 /** Ra's tick: recover from lost messages by resending to followers that made no progress. */
-export function onLeaderTick(core: RaftCore): void {
+export function onLeaderTick(core: RaftMember): void {
   const last = core.log.last().index;
-  for (const peer of core.peers.values()) {
+  for (const peer of core.lead.peers.values()) {
     if (peer.snapshot !== undefined) {
       resendSnapshotChunk(core, peer);
     } else if (peer.matchIndex < last && peer.matchIndex === peer.matchIndexAtTick) {
@@ -240,8 +240,8 @@ export function onLeaderTick(core: RaftCore): void {
  * A member asked for a pre-vote (it lost us): resend what it misses, and tell every
  * other member we lead, which also cancels elections they may have armed.
  */
-export function reassertLeadership(core: RaftCore, requester: ServerId): void {
-  for (const peer of core.peers.values()) {
+export function reassertLeadership(core: RaftMember, requester: ServerId): void {
+  for (const peer of core.lead.peers.values()) {
     if (peer.snapshot !== undefined) continue;
     if (sameServer(peer.id, requester)) {
       peer.nextIndex = peer.matchIndex + 1;
@@ -252,8 +252,8 @@ export function reassertLeadership(core: RaftCore, requester: ServerId): void {
   }
 }
 
-export function onNodeUpAsLeader(core: RaftCore, node: string): void {
-  for (const peer of core.peers.values()) {
+export function onNodeUpAsLeader(core: RaftMember, node: string): void {
+  for (const peer of core.lead.peers.values()) {
     if (peer.id.node !== node || peer.snapshot !== undefined) continue;
     peer.nextIndex = peer.matchIndex + 1;
     peer.probeIndex = peer.matchIndex;
@@ -261,8 +261,8 @@ export function onNodeUpAsLeader(core: RaftCore, node: string): void {
   }
 }
 
-export function onHeartbeatReply(core: RaftCore, from: ServerId, msg: HeartbeatReply): void {
-  const peer = core.peers.get(serverKey(from));
+export function onHeartbeatReply(core: RaftMember, from: ServerId, msg: HeartbeatReply): void {
+  const peer = core.lead.peers.get(serverKey(from));
   if (peer === undefined) return;
   peer.querySeq = Math.max(peer.querySeq, msg.querySeq);
   processQueries(core);
@@ -271,11 +271,12 @@ export function onHeartbeatReply(core: RaftCore, from: ServerId, msg: HeartbeatR
 // --- membership ---------------------------------------------------------------------
 
 /** One change at a time, and only after our noop committed (the single-server change fix). */
-function clusterChangePermitted(core: RaftCore): boolean {
-  return core.commitIndex >= core.noopIndex && core.cluster.current().index <= core.commitIndex;
+function clusterChangePermitted(core: RaftMember): boolean {
+  const noopCommitted = core.commitIndex >= core.lead.noopIndex || !core.rules.clusterChangeAfterNoop;
+  return noopCommitted && (core.cluster.current().index <= core.commitIndex || !core.rules.clusterChangeOneAtATime);
 }
 
-export function addMember(core: RaftCore, member: Member, from: ReplyTo): void {
+export function addMember(core: RaftMember, member: Member, from: ReplyTo): void {
   if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
   const members = core.cluster.current().members;
   if (findMember(members, member.id) !== undefined) return core.replyError(from, 'RAFTER_ALREADY_MEMBER');
@@ -283,10 +284,10 @@ export function addMember(core: RaftCore, member: Member, from: ReplyTo): void {
     return core.replyError(from, 'RAFTER_CLUSTER_CHANGE_NOT_PERMITTED');
   }
   const index = appendEntry(core, { type: 'cluster', members: [...members, member] });
-  core.pending.set(index, from);
+  core.lead.pending.set(index, from);
 }
 
-export function removeMember(core: RaftCore, id: ServerId, from: ReplyTo): void {
+export function removeMember(core: RaftMember, id: ServerId, from: ReplyTo): void {
   if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
   const members = core.cluster.current().members;
   if (findMember(members, id) === undefined) return core.replyError(from, 'RAFTER_UNKNOWN_MEMBER');
@@ -295,11 +296,11 @@ export function removeMember(core: RaftCore, id: ServerId, from: ReplyTo): void 
     return core.replyError(from, 'RAFTER_CLUSTER_CHANGE_NOT_PERMITTED');
   }
   const index = appendEntry(core, { type: 'cluster', members: rest });
-  core.pending.set(index, from);
+  core.lead.pending.set(index, from);
 }
 
 /** A promotable member that caught up becomes a voter (Ra's promotable membership). */
-function maybePromote(core: RaftCore, peer: Peer): void {
+function maybePromote(core: RaftMember, peer: Peer): void {
   const members = core.cluster.current().members;
   const member = findMember(members, peer.id);
   if (member?.membership !== 'promotable' || peer.matchIndex < peer.promoteAt) return;
@@ -310,20 +311,20 @@ function maybePromote(core: RaftCore, peer: Peer): void {
 
 // --- leadership transfer ------------------------------------------------------------
 
-export function transferLeadership(core: RaftCore, to: ServerId, from: ReplyTo): void {
+export function transferLeadership(core: RaftMember, to: ServerId, from: ReplyTo): void {
   if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
   const last = core.log.last();
   if (sameServer(to, core.id)) return core.reply(from, { type: 'ok', index: last.index, term: core.currentTerm, reply: 'already_leader', leader: core.id });
   if (!isVoter(core.cluster.current().members, to)) return core.replyError(from, 'RAFTER_UNKNOWN_MEMBER');
-  const peer = core.peers.get(serverKey(to));
+  const peer = core.lead.peers.get(serverKey(to));
   if (peer === undefined || peer.matchIndex < last.index) return core.replyError(from, 'RAFTER_NOT_CAUGHT_UP');
   // The target's noop must not ask for an older version than ours will have set.
   if (peer.machineVersion < Math.max(core.machineVersion, core.machine.version)) return core.replyError(from, 'RAFTER_MACHINE_VERSION_TOO_OLD');
   // Stop taking commands and wait (await_condition) for the target's higher term.
   core.send(to, { type: 'timeout_now', term: core.currentTerm, leaderId: core.id });
   core.reply(from, { type: 'ok', index: last.index, term: core.currentTerm, reply: 'transfer_started', leader: core.id });
-  for (const [, pendingFrom] of core.pending) core.replyError(pendingFrom, 'RAFTER_LEADERSHIP_LOST');
-  core.pending.clear();
+  for (const [, pendingFrom] of core.lead.pending) core.replyError(pendingFrom, 'RAFTER_LEADERSHIP_LOST');
+  core.lead.pending.clear();
   core.setRole('await_condition', undefined);
   core.setTimer('condition', core.timeouts.transferTimeoutMs);
 }

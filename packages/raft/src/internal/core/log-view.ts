@@ -26,8 +26,8 @@ export class LogView {
   append(entries: readonly LogEntry[]): void {
     const first = entries[0];
     if (first === undefined) return;
-    assert(first.index <= this.last().index + 1, `append at ${first.index} leaves a gap after ${this.last().index}`);
-    assert(first.index > this.snapshotIndex(), `append at ${first.index} is at or below the snapshot`);
+    assert(first.index <= this.last().index + 1, () => `append at ${first.index} leaves a gap after ${this.last().index}`);
+    assert(first.index > this.snapshotIndex(), () => `append at ${first.index} is at or below the snapshot`);
     const pendingFirst = this.#pending[0];
     if (pendingFirst !== undefined && first.index < pendingFirst.index) {
       // Overwriting below this step's own appends: keep only what precedes the new start.
@@ -36,7 +36,7 @@ export class LogView {
       this.#pending.length = first.index - pendingFirst.index;
     }
     for (const entry of entries) this.#pending.push(entry);
-    assert(this.#pending.length <= STEP_APPEND_ENTRIES_MAX, `step appended ${this.#pending.length} entries`);
+    assert(this.#pending.length <= STEP_APPEND_ENTRIES_MAX, () => `step appended ${this.#pending.length} entries`);
   }
 
   first(): number {
@@ -52,8 +52,11 @@ export class LogView {
   }
 
   last(): IndexTerm {
-    const tail = this.#pending[this.#pending.length - 1];
-    return tail === undefined ? this.reader.last() : { index: tail.index, term: tail.term };
+    // Reading index -1 of an empty array leaves V8's fast path: check the length first.
+    const count = this.#pending.length;
+    if (count === 0) return this.reader.last();
+    const tail = this.#pending[count - 1]!;
+    return { index: tail.index, term: tail.term };
   }
 
   lastWritten(): IndexTerm {

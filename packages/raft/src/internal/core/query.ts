@@ -3,25 +3,25 @@
 // with a quorum round of heartbeats, wait until applied that far, then answer. No log write.
 
 import { quorumSize, sameServer, serverKey, voters } from './cluster.js';
-import type { RaftCore } from './core.js';
+import type { RaftMember } from './member.js';
 import { PENDING_QUERIES_MAX } from './limits.js';
 import type { QueryFn, ReplyTo } from './types.js';
 
-export function onQuery(core: RaftCore, kind: 'local' | 'leader' | 'consistent', fn: QueryFn, from: ReplyTo): void {
+export function onQuery(core: RaftMember, kind: 'local' | 'leader' | 'consistent', fn: QueryFn, from: ReplyTo): void {
   if (kind === 'local') return answer(core, fn, from);
   if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
-  if (kind === 'leader' || core.mutation === 'stale_read') return answer(core, fn, from);
-  if (core.queries.length >= PENDING_QUERIES_MAX) return core.replyError(from, 'RAFTER_OVERLOADED');
+  if (kind === 'leader' || !core.rules.readIndexRound) return answer(core, fn, from);
+  if (core.lead.queries.length >= PENDING_QUERIES_MAX) return core.replyError(from, 'RAFTER_OVERLOADED');
   // Until our noop commits, the commit index may lag entries earlier leaders committed.
-  const readIndex = Math.max(core.commitIndex, core.noopIndex);
-  core.querySeq += 1;
-  core.queries.push({ readIndex, seq: core.querySeq, fn, from });
-  sendHeartbeats(core, core.querySeq);
+  const readIndex = Math.max(core.commitIndex, core.lead.noopIndex);
+  core.lead.querySeq += 1;
+  core.lead.queries.push({ readIndex, seq: core.lead.querySeq, fn, from });
+  sendHeartbeats(core, core.lead.querySeq);
   processQueries(core);
 }
 
 /** A query that throws changed nothing: its caller gets the error and the server carries on. */
-function answer(core: RaftCore, fn: QueryFn, from: ReplyTo): void {
+function answer(core: RaftMember, fn: QueryFn, from: ReplyTo): void {
   const leader = core.role === 'leader' ? core.id : core.leaderId;
   let result: unknown;
   try {
@@ -32,7 +32,7 @@ function answer(core: RaftCore, fn: QueryFn, from: ReplyTo): void {
   core.reply(from, { type: 'query', result, index: core.lastApplied, leader });
 }
 
-function sendHeartbeats(core: RaftCore, querySeq: number): void {
+function sendHeartbeats(core: RaftMember, querySeq: number): void {
   for (const member of voters(core.cluster.current().members)) {
     if (sameServer(member.id, core.id)) continue;
     core.send(member.id, { type: 'heartbeat', term: core.currentTerm, leaderId: core.id, querySeq });
@@ -40,26 +40,21 @@ function sendHeartbeats(core: RaftCore, querySeq: number): void {
 }
 
 /** On tick: heartbeats may have been lost. */
-export function resendHeartbeats(core: RaftCore): void {
-  if (core.queries.length > 0) sendHeartbeats(core, core.querySeq);
+export function resendHeartbeats(core: RaftMember): void {
+  if (core.lead.queries.length > 0) sendHeartbeats(core, core.lead.querySeq);
 }
 
 /** Answers, in order, every query whose round has a quorum and whose index is applied. */
-export function processQueries(core: RaftCore): void {
+export function processQueries(core: RaftMember): void {
   if (core.role !== 'leader') return;
   const members = voters(core.cluster.current().members);
   const needed = quorumSize(members.length);
   let answered = 0;
-  for (const query of core.queries) {
-    const acks = members.filter((m) => sameServer(m.id, core.id) || (core.peers.get(serverKey(m.id))?.querySeq ?? 0) >= query.seq).length;
+  for (const query of core.lead.queries) {
+    const acks = members.filter((m) => sameServer(m.id, core.id) || (core.lead.peers.get(serverKey(m.id))?.querySeq ?? 0) >= query.seq).length;
     if (acks < needed || core.lastApplied < query.readIndex) break;
     answer(core, query.fn, query.from);
     answered += 1;
   }
-  if (answered > 0) core.queries = core.queries.slice(answered);
-}
-
-export function failQueries(core: RaftCore): void {
-  for (const query of core.queries) core.replyError(query.from, 'RAFTER_NOT_LEADER');
-  core.queries = [];
+  if (answered > 0) core.lead.queries = core.lead.queries.slice(answered);
 }

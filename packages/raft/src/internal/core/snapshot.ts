@@ -4,7 +4,7 @@
 
 import { assert } from './assert.js';
 import { sameServer, serverKey } from './cluster.js';
-import type { RaftCore } from './core.js';
+import type { RaftMember } from './member.js';
 import type { ServerId, SnapshotMeta } from './log.js';
 import type { Peer } from './state.js';
 import type { InstallSnapshot, InstallSnapshotReply } from './types.js';
@@ -14,7 +14,7 @@ function sameMeta(a: SnapshotMeta, b: SnapshotMeta): boolean {
 }
 
 /** Snapshot at the release cursor once it is written locally; the shell truncates the log. */
-export function trySnapshot(core: RaftCore): void {
+export function trySnapshot(core: RaftMember): void {
   const cursor = core.pendingReleaseCursor;
   if (cursor === undefined || core.snapshotInFlight !== undefined) return;
   if (cursor.index <= core.log.snapshotIndex()) {
@@ -25,7 +25,7 @@ export function trySnapshot(core: RaftCore): void {
   // when this very step overwrote written entries.
   if (cursor.index > core.log.lastWritten().index) return;
   const term = core.log.termAt(cursor.index);
-  assert(term !== undefined, `${core.key} term ${core.currentTerm}: no term at release cursor ${cursor.index}`);
+  assert(term !== undefined, () => `${core.key} term ${core.currentTerm}: no term at release cursor ${cursor.index}`);
   const meta: SnapshotMeta = {
     index: cursor.index,
     term,
@@ -38,30 +38,30 @@ export function trySnapshot(core: RaftCore): void {
 }
 
 /** Storage wrote (or declined) our snapshot: a later release cursor may now be taken. */
-export function onSnapshotWritten(core: RaftCore, meta: SnapshotMeta, outcome: 'written' | 'declined'): void {
+export function onSnapshotWritten(core: RaftMember, meta: SnapshotMeta, outcome: 'written' | 'declined'): void {
   const inFlight = core.snapshotInFlight;
   if (inFlight === undefined || !sameMeta(inFlight, meta)) return;
   core.snapshotInFlight = undefined;
   if (outcome === 'declined') core.snapshotsDeclined += 1;
 }
 
-export function startSnapshot(core: RaftCore, peer: Peer): void {
+export function startSnapshot(core: RaftMember, peer: Peer): void {
   const meta = core.log.snapshot();
-  assert(meta !== undefined, `${core.key} term ${core.currentTerm}: ${peer.id.name} needs ${peer.nextIndex} below a missing snapshot`);
+  assert(meta !== undefined, () => `${core.key} term ${core.currentTerm}: ${peer.id.name} needs ${peer.nextIndex} below a missing snapshot`);
   peer.snapshot = { meta, chunkIndex: 0 };
   core.emit({ kind: 'sendSnapshotChunk', to: peer.id, term: core.currentTerm, meta, chunkIndex: 0 });
 }
 
-export function resendSnapshotChunk(core: RaftCore, peer: Peer): void {
+export function resendSnapshotChunk(core: RaftMember, peer: Peer): void {
   const transfer = peer.snapshot;
-  assert(transfer !== undefined, `${core.key}: no snapshot transfer to ${peer.id.name}`);
+  assert(transfer !== undefined, () => `${core.key}: no snapshot transfer to ${peer.id.name}`);
   const current = core.log.snapshot();
   if (current !== undefined && !sameMeta(current, transfer.meta)) return startSnapshot(core, peer);
   core.emit({ kind: 'sendSnapshotChunk', to: peer.id, term: core.currentTerm, meta: transfer.meta, chunkIndex: transfer.chunkIndex });
 }
 
-export function onInstallSnapshotReply(core: RaftCore, from: ServerId, msg: InstallSnapshotReply): void {
-  const peer = core.peers.get(serverKey(from));
+export function onInstallSnapshotReply(core: RaftMember, from: ServerId, msg: InstallSnapshotReply): void {
+  const peer = core.lead.peers.get(serverKey(from));
   if (peer === undefined || peer.snapshot === undefined) return;
   if (msg.done) {
     peer.snapshot = undefined;
@@ -77,7 +77,7 @@ export function onInstallSnapshotReply(core: RaftCore, from: ServerId, msg: Inst
   resendSnapshotChunk(core, peer);
 }
 
-export function onInstallSnapshot(core: RaftCore, from: ServerId, msg: InstallSnapshot): void {
+export function onInstallSnapshot(core: RaftMember, from: ServerId, msg: InstallSnapshot): void {
   const reply = (chunkIndex: number, done: boolean, lastIndex: number): void =>
     core.send(from, { type: 'install_snapshot_reply', term: core.currentTerm, chunkIndex, done, lastIndex, lastTerm: core.log.termAt(lastIndex) ?? 0 });
   if (msg.term < core.currentTerm) return reply(-1, false, 0);
@@ -105,11 +105,11 @@ export function onInstallSnapshot(core: RaftCore, from: ServerId, msg: InstallSn
 }
 
 /** The shell installed the snapshot: adopt its state, then tell the leader. */
-export function onSnapshotInstalled(core: RaftCore, meta: SnapshotMeta, machineState: unknown): void {
+export function onSnapshotInstalled(core: RaftMember, meta: SnapshotMeta, machineState: unknown): void {
   const receiving = core.receiving;
-  assert(receiving !== undefined && receiving.installing, `${core.key} term ${core.currentTerm}: snapshot ${meta.index} installed unasked`);
-  assert(sameMeta(receiving.meta, meta), `${core.key} term ${core.currentTerm}: installed ${meta.index} but asked for ${receiving.meta.index}`);
-  assert(meta.index > core.commitIndex, `${core.key} term ${core.currentTerm}: snapshot ${meta.index} at or below commit ${core.commitIndex}`);
+  assert(receiving !== undefined && receiving.installing, () => `${core.key} term ${core.currentTerm}: snapshot ${meta.index} installed unasked`);
+  assert(sameMeta(receiving.meta, meta), () => `${core.key} term ${core.currentTerm}: installed ${meta.index} but asked for ${receiving.meta.index}`);
+  assert(meta.index > core.commitIndex, () => `${core.key} term ${core.currentTerm}: snapshot ${meta.index} at or below commit ${core.commitIndex}`);
   core.machineState = machineState;
   core.machineVersion = meta.machineVersion;
   core.upgradeRequired = meta.machineVersion > core.machine.version;

@@ -1,4 +1,4 @@
-// Per-follower replication state kept by a leader, and the test-only mutations.
+// Per-follower replication state kept by a leader, and other role state.
 
 import type { ServerId, SnapshotMeta } from './log.js';
 import type { QueryFn, ReplyTo } from './types.js';
@@ -25,6 +25,22 @@ export interface Peer {
   snapshot: { meta: SnapshotMeta; chunkIndex: number } | undefined;
 }
 
+/** What only a leader holds; the core keeps it in `leading` while it leads. */
+export interface Leading {
+  /** Replication state per other member of the latest configuration. */
+  readonly peers: Map<string, Peer>;
+  /** Callers of appended commands and membership changes, by log index, until applied. */
+  readonly pending: Map<number, ReplyTo>;
+  /** Low-priority commands not appended yet. */
+  lowQueue: LowCommand[];
+  /** Consistent queries waiting for their read-index round. */
+  queries: PendingQuery[];
+  /** The latest read-index round. */
+  querySeq: number;
+  /** Index of this term's noop: membership changes and read indexes wait for it. */
+  noopIndex: number;
+}
+
 export interface PendingQuery {
   readonly readIndex: number;
   readonly seq: number;
@@ -44,20 +60,3 @@ export interface ReceivingSnapshot {
 }
 
 export type ElectionReason = 'no_leader' | 'leader_down' | 'maybe_down' | 'retry';
-
-/**
- * Deliberate bugs, for the simulator's mutation tests only: each must be caught by one
- * of its invariants. Production code never sets one.
- */
-export type Mutation =
-  | 'commit_without_quorum'
-  | 'vote_twice'
-  | 'skip_prev_check'
-  | 'ignore_log_up_to_date'
-  | 'commit_index_regress'
-  | 'reply_before_commit'
-  | 'stale_read'
-  | 'commit_unvalidated'
-  | 'no_election_retry'
-  | 'keep_validated_across_terms'
-  | 'grant_pre_vote_with_live_leader';

@@ -267,8 +267,9 @@ export interface PersistedState {
   readonly term: number;
   readonly votedFor: ServerId | undefined;
   /**
-   * The applied index last stored (lazily; Ra keeps it in its meta store). At start the
-   * member re-applies its log up to it without waiting for a leader.
+   * The applied index last stored (lazily; Ra keeps it in its meta store), as given by
+   * RaftCore.storableApplied(). At start the member re-applies its log up to it without
+   * waiting for a leader.
    */
   readonly lastApplied?: number;
 }
