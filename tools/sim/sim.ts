@@ -242,8 +242,7 @@ export class Simulation implements SimHost {
       // Stored lazily, like Ra's meta store: a restart re-applies up to it. A follower
       // applies committed entries it has not written yet; stored past its written index,
       // a crash that undoes an overwrite would have it re-apply the old entries there.
-      const written = member.log.lastWritten().index;
-      member.log.lastApplied = this.options.storeAppliedPastWritten === true ? core.lastApplied : Math.min(core.lastApplied, written);
+      member.log.lastApplied = this.options.storeAppliedPastWritten === true ? core.lastApplied : core.storableApplied();
     } catch (error) {
       if (!(error instanceof AssertionError)) throw error;
       this.invariants.fail('core assertion', `${member.key}: ${error.message}`);
