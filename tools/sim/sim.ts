@@ -239,8 +239,9 @@ export class Simulation implements SimHost {
       const effects = step();
       // The simulated log asserts the core keeps its side of the LogReader contract.
       for (const effect of effects) this.perform(member, core, effect);
-      // Stored lazily, like Ra's meta store: a restart re-applies up to it. Stored past
-      // the written index, a crash that undoes an overwrite would re-apply old entries.
+      // Stored lazily, like Ra's meta store: a restart re-applies up to it. A follower
+      // applies committed entries it has not written yet; stored past its written index,
+      // a crash that undoes an overwrite would have it re-apply the old entries there.
       member.log.lastApplied = this.options.storeAppliedPastWritten === true ? core.lastApplied : core.storableApplied();
     } catch (error) {
       if (!(error instanceof AssertionError)) throw error;
@@ -327,9 +328,11 @@ export class Simulation implements SimHost {
         this.note(`${member.key} -> ${effect.role} term ${effect.term}${effect.leader ? ` leader ${effect.leader.name}` : ''}`);
         if (effect.role === 'leader') this.invariants.onLeader(member.key, effect.term, core.log);
         if (effect.role === 'candidate') this.#elections.onCandidate(member);
-        // Monitoring a leader on a disconnected node yields DOWN at once (Erlang semantics).
+        // Monitoring a leader on a disconnected node yields DOWN at once (Erlang semantics),
+        // unless the link is back: the monitor then reconnects.
         if (effect.leader !== undefined && effect.role !== 'leader' && member.disconnected.has(effect.leader.name)) {
-          this.schedule(1, { type: 'core', to: member.key, inc: member.inc, event: { type: 'leader_down', id: effect.leader } });
+          if (this.linkUp(member.key, effect.leader.name)) member.disconnected.delete(effect.leader.name);
+          else this.schedule(1, { type: 'core', to: member.key, inc: member.inc, event: { type: 'leader_down', id: effect.leader } });
         }
         return;
       case 'removed':
@@ -368,6 +371,11 @@ export class Simulation implements SimHost {
   }
 
   // --- network --------------------------------------------------------------------
+
+  /** Both directions work and the other member runs: a connection would come up. */
+  private linkUp(a: string, b: string): boolean {
+    return this.member(b).core !== undefined && !this.linkBlocked(a, b) && !this.linkBlocked(b, a);
+  }
 
   private linkBlocked(from: string, to: string): boolean {
     return this.network.linkBlocked(from, to);
