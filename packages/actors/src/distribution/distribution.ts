@@ -63,7 +63,8 @@ interface PeerState {
 
 export class NodeDistribution implements Distribution {
   private readonly peers = new Map<string, PeerState>();
-  private readonly nodeMonitors = new Map<string, Map<string, Pid>>();
+  /** Watchers of each node; `toldDown` until the next nodeup, so a node that stays unreachable is reported once, not at every dial. */
+  private readonly nodeMonitors = new Map<string, Map<string, { pid: Pid; toldDown: boolean }>>();
   private host: DistributionHost | undefined;
   private readonly settings: ConnectionSettings;
   /** Inbound connections whose peer has not proved the cookie yet (capped). */
@@ -154,7 +155,7 @@ export class NodeDistribution implements Distribution {
   monitorNode(pid: Pid, node: string): void {
     let watchers = this.nodeMonitors.get(node);
     if (watchers === undefined) this.nodeMonitors.set(node, (watchers = new Map()));
-    watchers.set(pidKey(pid), pid);
+    watchers.set(pidKey(pid), { pid, toldDown: false });
     if (this.peers.get(node)?.conn?.isUp === true) return;
     void this.connect(node);
   }
@@ -246,7 +247,10 @@ export class NodeDistribution implements Distribution {
       const waiting = peer.waiting;
       peer.waiting = [];
       for (const signal of waiting) conn.send(signal);
-      for (const pid of this.nodeMonitors.get(node)?.values() ?? []) this.host!.routeLocal({ k: 'msg', to: pid, msg: { type: 'nodeup', node } });
+      for (const watcher of this.nodeMonitors.get(node)?.values() ?? []) {
+        watcher.toldDown = false;
+        this.host!.routeLocal({ k: 'msg', to: watcher.pid, msg: { type: 'nodeup', node } });
+      }
       this.settle(node, true);
     },
     signals: (conn, signals) => {
@@ -331,7 +335,11 @@ export class NodeDistribution implements Distribution {
     peer.monitorsOut.clear();
     peer.monitorsIn.clear();
     peer.links.clear();
-    for (const pid of this.nodeMonitors.get(node)?.values() ?? []) this.host!.routeLocal({ k: 'msg', to: pid, msg: { type: 'nodedown', node, reason } });
+    for (const watcher of this.nodeMonitors.get(node)?.values() ?? []) {
+      if (watcher.toldDown) continue;
+      watcher.toldDown = true;
+      this.host!.routeLocal({ k: 'msg', to: watcher.pid, msg: { type: 'nodedown', node, reason } });
+    }
     this.settle(node, false);
   }
 

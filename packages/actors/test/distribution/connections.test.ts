@@ -2,6 +2,7 @@
 // peer that dials again over a stale connection), bounded memory for a peer that does
 // not read, and heartbeats ahead of queued data.
 
+import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Connection } from '../../src/distribution/internal/connection.js';
 import type { NodeDistribution } from '../../src/distribution/distribution.js';
@@ -142,6 +143,41 @@ describe('flow control', () => {
     expect(await a.call(echo, 'back')).toMatchObject({ echoed: 'back' });
   });
 });
+
+describe('node monitors', () => {
+  it('a node that stays unreachable is reported down once, not at every dial, and again after it was up', async () => {
+    const a = await cluster.node('a', { failureDetector: false });
+    const port = await freePort();
+    const ghost = `ghost@127.0.0.1:${port}`;
+    const box = inbox(a);
+    a.spawn(async (ctx: ActorContext) => {
+      ctx.monitorNode(ghost);
+      for (;;) ctx.send(box.pid, await ctx.receive());
+    });
+    expect(await box.next()).toMatchObject({ type: 'nodedown', node: ghost });
+    expect(await a.connect(ghost)).toBe(false);
+    expect(await a.connect(ghost)).toBe(false);
+    a.send(box.pid, 'probe');
+    expect(await box.next()).toBe('probe');
+    // Once it is up and goes down again, the watcher hears of both.
+    const peer = await cluster.child('ghost', { port });
+    expect(await a.connect(peer.name)).toBe(true);
+    expect(await box.next()).toEqual({ type: 'nodeup', node: ghost });
+    peer.child.kill('SIGKILL');
+    expect(await box.next()).toMatchObject({ type: 'nodedown', node: ghost });
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 async function whereisEcho(node: Node, peer: string): Promise<Pid> {
   const box = inbox(node);
