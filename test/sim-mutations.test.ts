@@ -8,7 +8,7 @@ import { runBatch } from '../tools/sim/report.js';
 const STEPS = 4_000;
 
 const cases: { mutation: Mutation; caughtBy: string; seedsMax: number; steps?: number; strictElections?: boolean; firstSeed?: number }[] = [
-  { mutation: 'commit_without_quorum', caughtBy: 'leader completeness', seedsMax: 200 },
+  { mutation: 'commit_without_quorum', caughtBy: 'commit not durable', seedsMax: 200 },
   { mutation: 'vote_twice', caughtBy: 'election safety', seedsMax: 300 },
   { mutation: 'skip_prev_check', caughtBy: 'log matching', seedsMax: 300 },
   { mutation: 'ignore_log_up_to_date', caughtBy: 'leader completeness', seedsMax: 200 },
@@ -24,12 +24,12 @@ const cases: { mutation: Mutation; caughtBy: string; seedsMax: number; steps?: n
   { mutation: 'keep_validated_across_terms', caughtBy: 'state machine safety', seedsMax: 300, steps: 6_000 },
   // Pre-votes granted while a leader is live: a restarted member deposes an idle leader.
   { mutation: 'grant_pre_vote_with_live_leader', caughtBy: 'spurious election', seedsMax: 50, strictElections: true },
-  // The leader counts entries it has not written yet towards a quorum.
-  { mutation: 'count_last_index', caughtBy: 'leader completeness', seedsMax: 400, steps: 10_000 },
-  // A follower acknowledging entries it has not written: lost when it crashes inside its
-  // write window. Rare (seeds 989 and 1647 of the first 2,000), so the run starts at the
-  // first seed that catches it, as a regression seed.
-  { mutation: 'ack_unwritten', caughtBy: 'leader completeness', seedsMax: 20, steps: 10_000, firstSeed: 989 },
+  // The leader counts entries it has not written yet towards a quorum: committed while
+  // only a minority has them on synced storage.
+  { mutation: 'count_last_index', caughtBy: 'commit not durable', seedsMax: 20, steps: 10_000 },
+  // A follower acknowledging entries it has not written: the leader commits what only a
+  // minority holds on synced storage.
+  { mutation: 'ack_unwritten', caughtBy: 'commit not durable', seedsMax: 20, steps: 10_000 },
   // Failed elections never retried: the cluster can end up with no leader for good.
   { mutation: 'no_election_retry', caughtBy: 'liveness', seedsMax: 400, steps: 10_000 },
 ];

@@ -37,6 +37,11 @@ export class SimDisk {
     return index > this.#base ? this.#entries[index - this.#base - 1] : undefined;
   }
 
+  /** The entry index/term is on the synced disk, or under its synced snapshot. */
+  holds(index: number, term: number): boolean {
+    return index <= this.#base || this.at(index)?.term === term;
+  }
+
   persisted(): PersistedState {
     return this.#persisted;
   }

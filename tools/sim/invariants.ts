@@ -9,6 +9,7 @@ export type ViolationKind =
   | 'election safety'
   | 'log matching'
   | 'leader completeness'
+  | 'commit not durable'
   | 'state machine safety'
   | 'commit index monotonic'
   | 'acknowledged write lost'

@@ -78,6 +78,11 @@ export class SimLog implements LogReader {
     this.#written = Math.min(this.#written, index - 1);
   }
 
+  /** The entry index/term survives a crash now (synced, or under the synced snapshot). */
+  holdsDurably(index: number, term: number): boolean {
+    return this.#disk.holds(index, term);
+  }
+
   /** The oldest pending write reached the disk. */
   completeWrite(): { write: DiskWrite; written: IndexTerm } {
     const write = this.#disk.complete();

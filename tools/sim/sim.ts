@@ -259,11 +259,29 @@ export class Simulation implements SimHost {
     const before = member.commitSeen;
     if (core.commitIndex !== before) {
       this.invariants.onCommit(member.key, before + 1, core.commitIndex, before, member.log, core.currentTerm);
+      if (core.role === 'leader' && core.commitIndex > before) this.checkCommitDurable(member, core);
       member.commitSeen = core.commitIndex;
     }
     if (core.lastApplied !== member.appliedSeen) {
       member.appliedSeen = core.lastApplied;
       this.invariants.onMachineState(member.key, core.lastApplied, core.machineState);
+    }
+  }
+
+  /**
+   * Raft's commit rule read at the disks: an entry a leader has just committed is on the
+   * synced storage of a majority of its configuration's voters, so no crash, not even a
+   * power loss of the whole cluster, can take it back.
+   */
+  private checkCommitDurable(leader: SimMember, core: RaftCore): void {
+    const index = core.commitIndex;
+    const term = leader.log.termAt(index);
+    if (term === undefined) return;
+    const voters = core.cluster.current().members.filter((m) => m.membership === 'voter');
+    const holding = voters.filter((v) => this.#members.get(v.id.name)?.log.holdsDurably(index, term) === true);
+    if (holding.length * 2 <= voters.length) {
+      const names = holding.map((v) => v.id.name).join(', ') || 'none';
+      this.invariants.fail('commit not durable', `${leader.key} committed ${index}/${term} while only ${holding.length} of ${voters.length} voters had it synced (${names})`);
     }
   }
 
