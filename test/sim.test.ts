@@ -108,7 +108,7 @@ describe('simulator', () => {
     // The faults the issue asks for are all exercised.
     const kinds = ['crash', 'restart', 'powerLoss', 'pause', 'partition', 'oneWayPartition', 'drop', 'duplicate', 'reorder', 'slowDisk'];
     kinds.push('addMember', 'removeMember', 'transferLeadership', 'snapshotInstall', 'cutOffAcrossElections', 'cutOffReelected');
-    kinds.push('crashMidOverwrite', 'overwriteUndone', 'idleRestart', 'snapshotDeclined');
+    kinds.push('crashMidWrite', 'crashMidOverwrite', 'overwriteUndone', 'idleRestart', 'snapshotDeclined');
     for (const kind of kinds) expect(summary.faults[kind] ?? 0, kind).toBeGreaterThan(0);
     // Swarm testing: seeds with every fault, with a random subset, and with one kind only.
     for (const mode of ['all', 'swarm', 'single']) expect(summary.swarmModes[mode] ?? 0, mode).toBeGreaterThan(SEEDS / 10);
