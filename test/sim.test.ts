@@ -85,8 +85,8 @@ describe('stored applied index', () => {
   // synced; a power loss undid the overwrite. Re-applying up to an applied index stored
   // past the written one would apply the old entry: the shell must not store it so.
   it('is kept at or below the written index, else a restart re-applies overwritten entries', () => {
-    expect(runSeed({ seed: 195, steps: STEPS }).violation).toBeUndefined();
-    const unsafe = runSeed({ seed: 195, steps: STEPS, storeAppliedPastWritten: true });
+    expect(runSeed({ seed: 22, steps: STEPS }).violation).toBeUndefined();
+    const unsafe = runSeed({ seed: 22, steps: STEPS, storeAppliedPastWritten: true });
     expect(unsafe.violation?.kind).toBe('machine state');
   });
 });
@@ -108,7 +108,7 @@ describe('simulator', () => {
     // The faults the issue asks for are all exercised.
     const kinds = ['crash', 'restart', 'powerLoss', 'pause', 'partition', 'oneWayPartition', 'drop', 'duplicate', 'reorder', 'slowDisk'];
     kinds.push('addMember', 'removeMember', 'transferLeadership', 'snapshotInstall', 'cutOffAcrossElections', 'cutOffReelected');
-    kinds.push('crashMidOverwrite', 'overwriteUndone', 'idleRestart', 'snapshotDeclined');
+    kinds.push('crashMidWrite', 'crashMidOverwrite', 'overwriteUndone', 'idleRestart', 'snapshotDeclined');
     for (const kind of kinds) expect(summary.faults[kind] ?? 0, kind).toBeGreaterThan(0);
     // Swarm testing: seeds with every fault, with a random subset, and with one kind only.
     for (const mode of ['all', 'swarm', 'single']) expect(summary.swarmModes[mode] ?? 0, mode).toBeGreaterThan(SEEDS / 10);

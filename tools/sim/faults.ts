@@ -9,6 +9,8 @@ import type { SimHost, SimMember } from './world.js';
 
 const POWER_RESTORE_MS_MAX = 3_000;
 const CRASH_MID_OVERWRITE_CHANCE = 0.4;
+/** Any append: a crash inside the write window loses what the member may have acknowledged. */
+const CRASH_MID_WRITE_CHANCE = 0.005;
 const POWER_LOSS_GAP_MS_MIN = 5_000;
 
 export class FaultInjector {
@@ -53,16 +55,18 @@ export class FaultInjector {
   }
 
   /**
-   * A member overwrote part of its log and the overwrite is not synced yet: sometimes
-   * crash it now, so the overwritten suffix comes back on restart.
+   * A member appended and the write is not synced yet: sometimes crash it now. After an
+   * overwrite the overwritten suffix comes back on restart; after any append, what it
+   * acknowledged or counted too early is gone.
    */
-  onOverwrite(member: SimMember, syncedInMs: number): void {
-    if (!this.profile.weights.some(([kind]) => kind === 'crash') || !this.host.rng.chance(CRASH_MID_OVERWRITE_CHANCE)) return;
+  onAppend(member: SimMember, syncedInMs: number, overwrites: boolean): void {
+    const chance = overwrites ? CRASH_MID_OVERWRITE_CHANCE : CRASH_MID_WRITE_CHANCE;
+    if (!this.profile.weights.some(([kind]) => kind === 'crash') || !this.host.rng.chance(chance)) return;
     if (!this.mayCrashOne()) return;
     const inc = member.inc;
     const step = (): void => {
       if (member.inc !== inc || member.core === undefined || !this.mayCrashOne()) return;
-      this.host.count('crashMidOverwrite');
+      this.host.count(overwrites ? 'crashMidOverwrite' : 'crashMidWrite');
       this.host.crash(member, 'crash');
       this.host.schedule(this.host.rng.intBetween(200, 4000), { type: 'restart', to: member.key });
     };

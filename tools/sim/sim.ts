@@ -366,7 +366,7 @@ export class Simulation implements SimHost {
     member.log.append(entries);
     this.invariants.onAppend(member.key, entries, member.log);
     const doneAt = this.scheduleDiskWrite(member);
-    if (overwrites && this.#phase === 'faults') this.#injector.onOverwrite(member, doneAt - this.#now);
+    if (this.#phase === 'faults') this.#injector.onAppend(member, doneAt - this.#now, overwrites);
   }
 
   /** One more write in the member's FIFO disk queue; returns when it will be synced. */
