@@ -1,7 +1,8 @@
 // `pnpm fuzz [--cases N] [--seed S]`: long runs of the distribution fuzzer (the same
 // cases as packages/actors/test/distribution/fuzz.test.ts) against a node in a child
 // process. Prints progress and a summary; exits 1 with the seed and the case on failure.
-// FUZZ_LOG=1 shows the node's log (why it closed each connection).
+// FUZZ_LOG=1 shows the node's log (why it closed each connection); FUZZ_WHERE=post,dial
+// (a comma-separated subset of pre, after-hello, post, dial, dial-ready) narrows the cases.
 
 import { runFuzz } from '../../packages/actors/test/distribution/fuzz/harness.js';
 
