@@ -4,7 +4,9 @@
 // length headers alone, and structured-clone references.
 
 import fc from 'fast-check';
+import { Packr } from 'msgpackr';
 import { ANSWER, CHALLENGE, HEARTBEAT, HELLO, PROTOCOL_VERSION, READY, REFUSED, RESET, SIGNALS, TICK } from '../../../src/distribution/internal/codec.js';
+import { FRAGMENT } from '../../../src/distribution/internal/fragments.js';
 
 /** The fuzzer's node name on its authenticated connections. */
 export const FUZZER = 'fuzzer@127.0.0.1:1';
@@ -79,6 +81,16 @@ export function caseArbitrary(targetName: string): fc.Arbitrary<Case> {
     { weight: 1, arbitrary: fc.tuple(anything, anything, anything).map((f) => [...f]) },
     { weight: 1, arbitrary: anything },
   );
+  // A fragment carries raw bytes or a whole signals frame body (one fragment that is both first and last).
+  const plainPackr = new Packr({ useRecords: false, moreTypes: true });
+  const packedOrEmpty = (value: unknown): Uint8Array => {
+    try {
+      return plainPackr.pack(value);
+    } catch {
+      return new Uint8Array(0);
+    }
+  };
+  const fragmentBytes = fc.oneof(fc.uint8Array({ maxLength: 64 }), withArity(SIGNALS, [field(fc.array(signal, { maxLength: 3 }))]).map(packedOrEmpty));
   const fieldsByKind = new Map<number, fc.Arbitrary<unknown>[]>([
     [HELLO, [field(fc.constant(PROTOCOL_VERSION)), field(fc.constant(FUZZER)), field(fc.constant(targetName)), field(hex(16)), field(fc.constant(FUZZER_CREATION))]],
     [CHALLENGE, [field(fc.constantFrom(DIALLED, targetName)), field(hex(16)), field(hex(32)), field(fc.constant(FUZZER_CREATION))]],
@@ -89,6 +101,7 @@ export function caseArbitrary(targetName: string): fc.Arbitrary<Case> {
     [TICK, []],
     [HEARTBEAT, [field(fc.constant(0))]],
     [RESET, []],
+    [FRAGMENT, [field(fc.integer({ min: 0, max: 5 })), field(fc.integer({ min: 0, max: 3 })), field(fragmentBytes)]],
   ]);
   const frame: fc.Arbitrary<unknown[]> = fc.oneof(
     { weight: 12, arbitrary: withArity(SIGNALS, fieldsByKind.get(SIGNALS)!) },
