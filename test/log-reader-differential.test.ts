@@ -6,22 +6,7 @@ import type { LogEntry, LogReader, SnapshotMeta } from '../packages/raft/src/int
 import { seeded } from '../packages/raft/test/log/helpers.js';
 import type { LogUnderTest } from '../packages/raft/test/log/log-reader-suite.js';
 import { openServerLogUnderTest } from '../packages/raft/test/log/server-log-under-test.js';
-import { SimLog } from '../tools/sim/mem-log.js';
-
-function openSimLog(): LogUnderTest {
-  const log = new SimLog();
-  return {
-    reader: log,
-    append: (entries) => log.append(entries),
-    async writeAll() {
-      while (log.hasPendingWrites()) log.completeWrite();
-    },
-    snapshot: async (meta, state) => log.takeSnapshot(meta, state),
-    install: async (meta, state) => log.installSnapshot(meta, state),
-    settle: async () => undefined,
-    close: async () => undefined,
-  };
-}
+import { openSimLog } from './sim-log-under-test.js';
 
 type Op =
   | { kind: 'append'; back: number; count: number; termUp: number }
