@@ -85,8 +85,8 @@ describe('stored applied index', () => {
   // synced; a power loss undid the overwrite. Re-applying up to an applied index stored
   // past the written one would apply the old entry: the shell must not store it so.
   it('is kept at or below the written index, else a restart re-applies overwritten entries', () => {
-    expect(runSeed({ seed: 22, steps: STEPS }).violation).toBeUndefined();
-    const unsafe = runSeed({ seed: 22, steps: STEPS, storeAppliedPastWritten: true });
+    expect(runSeed({ seed: 23, steps: STEPS }).violation).toBeUndefined();
+    const unsafe = runSeed({ seed: 23, steps: STEPS, storeAppliedPastWritten: true });
     expect(unsafe.violation?.kind).toBe('machine state');
   });
 });

@@ -4,6 +4,7 @@
 // swarm profile.
 
 import { CutOffAcrossElections } from './cut-off.js';
+import type { Prng } from './prng.js';
 import type { FaultKind, SwarmProfile } from './swarm.js';
 import type { SimHost, SimMember } from './world.js';
 
@@ -12,17 +13,21 @@ const CRASH_MID_OVERWRITE_CHANCE = 0.4;
 /** Any append: a crash inside the write window loses what the member may have acknowledged. */
 const CRASH_MID_WRITE_CHANCE = 0.005;
 const POWER_LOSS_GAP_MS_MIN = 5_000;
+const EAGER_MEMBERSHIP_CHANCE = 0.2;
 
 export class FaultInjector {
   readonly #cutOff: CutOffAcrossElections;
   readonly #actions: Record<FaultKind, () => void>;
   #powerBackAtMs = -Infinity;
+  readonly #eagerRng: Prng;
 
   constructor(
     private readonly host: SimHost,
     readonly profile: SwarmProfile,
+    eagerRng: Prng,
   ) {
     this.#cutOff = new CutOffAcrossElections(host);
+    this.#eagerRng = eagerRng;
     this.#actions = {
       crash: () => this.faultCrash(),
       powerLoss: () => this.faultPowerLoss(),
@@ -71,6 +76,16 @@ export class FaultInjector {
       this.host.schedule(this.host.rng.intBetween(200, 4000), { type: 'restart', to: member.key });
     };
     this.host.schedule(this.host.rng.intBetween(0, Math.max(0, syncedInMs - 1)), { type: 'nemesis', step });
+  }
+
+  /**
+   * A new leader is asked, sometimes, for a membership change at once, before its noop can
+   * have committed: the rule that it must wait for one is then under test. Drawn from a
+   * stream of its own, so the other faults of a seed stay as they were.
+   */
+  onNewLeader(): void {
+    if (!this.profile.weights.some(([kind]) => kind === 'membership') || !this.#eagerRng.chance(EAGER_MEMBERSHIP_CHANCE)) return;
+    this.host.schedule(0, { type: 'nemesis', step: () => this.faultMembership() });
   }
 
   /** Crashes keep a majority of the started members up, so the cluster can go on. */

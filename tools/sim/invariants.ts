@@ -10,6 +10,7 @@ export type ViolationKind =
   | 'log matching'
   | 'leader completeness'
   | 'commit not durable'
+  | 'membership change'
   | 'state machine safety'
   | 'commit index monotonic'
   | 'acknowledged write lost'

@@ -1,7 +1,7 @@
 // One deterministic simulated run: Raft cores on a simulated network, disk and clock,
 // with faults, clients and invariant checks, all derived from one seed (the VOPR idea).
 
-import { AssertionError, RaftCore, assertNever, sameServer, type Effect, type Event, type Member, type RaftMessage, type ServerId } from '@rafter/raft';
+import { AssertionError, RaftCore, assertNever, sameServer, type Effect, type Event, type LogEntry, type Member, type RaftMessage, type ServerId } from '@rafter/raft';
 import { checkLinearizable, registerModel } from '../check/index.js';
 import { SimClients } from './clients.js';
 import { FaultInjector } from './faults.js';
@@ -58,7 +58,7 @@ export class Simulation implements SimHost {
     this.net = root.fork();
     this.profile = drawProfile(root.fork());
     this.network.setRates(this.profile.network);
-    this.#injector = new FaultInjector(this, this.profile);
+    this.#injector = new FaultInjector(this, this.profile, root.fork());
     this.#elections = new ElectionWatch(this, options.strictElections === true);
     const total = this.rng.intBetween(o.MEMBERS_MIN, o.MEMBERS_MAX);
     const initial = Math.max(o.MEMBERS_MIN, total - this.rng.intBetween(0, 2));
@@ -285,6 +285,24 @@ export class Simulation implements SimHost {
     }
   }
 
+  /**
+   * Raft's single-server membership rule read at the leader's log: a leader appends a
+   * configuration only once an entry of its own term is committed (its noop), and only
+   * while no other configuration above the commit index is pending.
+   */
+  private checkClusterChanges(leader: SimMember, core: RaftCore, entries: readonly LogEntry[]): void {
+    const commitIndex = core.commitIndex;
+    let pending = leader.log.entries(commitIndex + 1, Math.min(leader.log.last().index, (entries[0]?.index ?? 1) - 1)).some((e) => e.payload.type === 'cluster');
+    for (const entry of entries) {
+      if (entry.payload.type !== 'cluster' || entry.term !== core.currentTerm) continue;
+      if (leader.log.termAt(commitIndex) !== core.currentTerm) {
+        return this.invariants.fail('membership change', `${leader.key} appended a configuration at ${entry.index} in term ${core.currentTerm} before committing an entry of its term (commit index ${commitIndex})`);
+      }
+      if (pending) return this.invariants.fail('membership change', `${leader.key} appended a configuration at ${entry.index} while another above commit index ${commitIndex} is pending`);
+      pending = true;
+    }
+  }
+
   /** A paused member handles nothing: what arrives for it waits until the pause ends. */
   private deferWhilePaused(event: SimEvent): boolean {
     const key = memberOf(event);
@@ -307,6 +325,7 @@ export class Simulation implements SimHost {
       case 'send':
         return this.send(member.id, effect.to, effect.msg);
       case 'append':
+        if (core.role === 'leader') this.checkClusterChanges(member, core, effect.entries);
         return this.appendToDisk(member, effect.entries);
       case 'reply':
         return this.#clients.replyTo(effect.to as { client: number; opId: number }, effect.reply);
@@ -344,7 +363,10 @@ export class Simulation implements SimHost {
       case 'roleChanged':
         member.leader = effect.leader;
         this.note(`${member.key} -> ${effect.role} term ${effect.term}${effect.leader ? ` leader ${effect.leader.name}` : ''}`);
-        if (effect.role === 'leader') this.invariants.onLeader(member.key, effect.term, core.log);
+        if (effect.role === 'leader') {
+          this.invariants.onLeader(member.key, effect.term, core.log);
+          if (this.#phase === 'faults') this.#injector.onNewLeader();
+        }
         if (effect.role === 'candidate') this.#elections.onCandidate(member);
         // Monitoring a leader on a disconnected node yields DOWN at once (Erlang semantics),
         // unless the link is back: the monitor then reconnects.
