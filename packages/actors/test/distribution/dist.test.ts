@@ -5,11 +5,9 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../src/distribution/internal/codec.js';
-import { RefusalLog } from '../../src/distribution/internal/refusal-log.js';
-import { Connection } from '../../src/distribution/internal/connection.js';
-import { parseNodeName, silentLogger, type ActorContext, type From, type Pid } from '../../src/index.js';
+import { type ActorContext, type From, type Pid } from '../../src/index.js';
 import { inbox } from '../helpers.js';
-import { closeReasons, peers } from './peers.js';
+import { closeReasons, handDriven, peers } from './peers.js';
 
 const cluster = peers();
 afterEach(() => cluster.cleanup());
@@ -179,25 +177,9 @@ describe('bad input', () => {
   it('closes a connection that sends a valid frame of an unknown kind after the handshake', async () => {
     const a = await distributedNode('a');
     const b = await distributedNode('b');
-    const address = parseNodeName(a.name)!;
-    const closed = new Promise<string>((resolve) => {
-      const socket = connect({ host: address.host, port: address.port });
-      const conn = new Connection(
-        socket,
-        true,
-        a.name,
-        { myName: 'intruder@127.0.0.1:9', myCreation: 1, cookie: 'secret', maxFrameBytes: 1024, maxQueuedBytes: 1024, netTickMs: 5_000, handshakeTimeoutMs: 5_000, logger: silentLogger, refusals: new RefusalLog(silentLogger) },
-        {
-          decideInbound: () => "accept" as const,
-          up: () => socket.write(encodeFrame([99, 'what is this'])),
-          signals: () => undefined,
-          heartbeat: () => undefined,
-          closed: (_conn, reason) => resolve(reason),
-        },
-      );
-      socket.once('connect', () => conn.hello());
-    });
-    expect(await closed).toBe('connection closed by peer');
+    const intruder = await handDriven(a, 'intruder@127.0.0.1:9');
+    intruder.socket.write(encodeFrame([99, 'what is this']));
+    expect(await intruder.closed).toBe('connection closed by peer');
     expect(closeReasons(a)).toContain('unknown frame kind 99');
     const server = a.spawn(echo, undefined);
     expect(await b.call(server, 'still serving')).toMatchObject({ echoed: 'still serving' });

@@ -3,7 +3,7 @@
 // small messages and heartbeats overtake without breaking the order per destination,
 // and a peer that sends a fragment sequence no sender makes loses its connection.
 
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/distribution/internal/connection.js';
@@ -11,10 +11,10 @@ import { FRAME_HEADER_BYTES, FrameCodec } from '../../src/distribution/internal/
 import { RefusalLog } from '../../src/distribution/internal/refusal-log.js';
 import { encodeFragment, FRAGMENT, FRAGMENT_FIRST, FRAGMENT_LAST, FragmentAssembler, FragmentError } from '../../src/distribution/internal/fragments.js';
 import { FRAGMENTED_MESSAGES_MAX } from '../../src/distribution/limits.js';
-import { parseNodeName, type NodeDistribution } from '../../src/distribution/distribution.js';
+import type { NodeDistribution } from '../../src/distribution/distribution.js';
 import { silentLogger } from '../../src/index.js';
 import { inbox } from '../helpers.js';
-import { closeReasons, peers } from './peers.js';
+import { closeReasons, handDriven, peers } from './peers.js';
 
 const cluster = peers();
 afterEach(() => cluster.cleanup());
@@ -220,25 +220,9 @@ describe('fragment reassembly', () => {
 
   it('an authenticated peer that sends a fragment of a frame never started loses its connection, with a logged reason', async () => {
     const a = await cluster.node('a', { failureDetector: false });
-    const address = parseNodeName(a.name)!;
-    const closed = new Promise<string>((resolve) => {
-      const socket = connect({ host: address.host, port: address.port });
-      const conn = new Connection(
-        socket,
-        true,
-        a.name,
-        { myName: 'intruder@127.0.0.1:9', myCreation: 1, cookie: 'secret', maxFrameBytes: 1 << 20, maxQueuedBytes: 1 << 20, netTickMs: 5_000, handshakeTimeoutMs: 5_000, logger: silentLogger, refusals: new RefusalLog(silentLogger) },
-        {
-          decideInbound: () => 'accept' as const,
-          up: () => socket.write(encodeFragment(5, 0, Buffer.from('orphan'), 0, 6)),
-          signals: () => undefined,
-          heartbeat: () => undefined,
-          closed: (_conn, reason) => resolve(reason),
-        },
-      );
-      socket.once('connect', () => conn.hello());
-    });
-    expect(await closed).toBe('connection closed by peer');
+    const intruder = await handDriven(a, 'intruder@127.0.0.1:9');
+    intruder.socket.write(encodeFragment(5, 0, Buffer.from('orphan'), 0, 6));
+    expect(await intruder.closed).toBe('connection closed by peer');
     expect(closeReasons(a)).toContain('bad fragment: fragment of frame 5, which has not started');
   });
 
