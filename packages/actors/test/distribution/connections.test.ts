@@ -2,13 +2,12 @@
 // peer that dials again over a stale connection), bounded memory for a peer that does
 // not read, and heartbeats ahead of queued data.
 
-import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Connection } from '../../src/distribution/internal/connection.js';
 import type { NodeDistribution } from '../../src/distribution/distribution.js';
 import type { ActorContext, Node, Pid } from '../../src/index.js';
 import { inbox } from '../helpers.js';
-import { closeReasons, peers } from './peers.js';
+import { closeReasons, freePort, peers } from './peers.js';
 
 const cluster = peers();
 afterEach(() => cluster.cleanup());
@@ -167,17 +166,6 @@ describe('node monitors', () => {
     expect(await box.next()).toMatchObject({ type: 'nodedown', node: ghost });
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function whereisEcho(node: Node, peer: string): Promise<Pid> {
   const box = inbox(node);

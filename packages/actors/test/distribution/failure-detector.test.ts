@@ -4,13 +4,12 @@
 // suspect a live peer, and it survives a crash and forged timer messages.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FAILURE_DETECTOR_NAME, ManualClock, PhiAccrual, phiOf, subscribeFailureDetector, type Node, type NodeOptions } from '../../src/index.js';
 import { inbox, startNode } from '../helpers.js';
-import { peers } from './peers.js';
+import { freePort, peers } from './peers.js';
 
 const nodes: Node[] = [];
 const children: ChildProcess[] = [];
@@ -209,14 +208,3 @@ describe('failure detector resilience', () => {
     expect(await box.next()).toEqual({ type: 'node-up', node: first.name });
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
