@@ -2,7 +2,7 @@
 // appends, overwrites, writes, snapshots, installs and flushes to segments, answer
 // every LogReader question alike: the core is simulated on what it ships on.
 import { describe, expect, it } from 'vitest';
-import type { LogEntry, LogReader, SnapshotMeta } from '../packages/raft/src/internal/core/log.js';
+import type { LogEntry, LogReader, SnapshotMeta } from '@rafter/raft/core';
 import { seeded } from '../packages/raft/test/log/helpers.js';
 import type { LogUnderTest } from '../packages/raft/test/log/log-reader-suite.js';
 import { openServerLogUnderTest } from '../packages/raft/test/log/server-log-under-test.js';

@@ -2,7 +2,7 @@
 // guards against its bug, within a bounded number of seeds.
 
 import { describe, expect, it } from 'vitest';
-import type { Mutation } from '../packages/raft/src/index.js';
+import type { Mutation } from '@rafter/raft/core';
 import { runBatch } from '../tools/sim/report.js';
 
 const STEPS = 4_000;

@@ -3,7 +3,7 @@
 // power loss loses. Deliberately broken cores are in sim-mutations.test.ts.
 
 import { describe, expect, it } from 'vitest';
-import type { LogEntry } from '../packages/raft/src/index.js';
+import type { LogEntry } from '@rafter/raft/core';
 import { hashState } from '../tools/sim/invariants.js';
 import { SimLog } from '../tools/sim/mem-log.js';
 import { runBatch } from '../tools/sim/report.js';

@@ -3,7 +3,7 @@
 // once, commands proposed in batches; reports committed (applied on the leader) commands
 // per second. No I/O: this is the ceiling the core sets on a server.
 
-import { RaftCore, type CoreMachine, type Effect, type Event, type IndexTerm, type LogEntry, type LogReader, type Member, type RaftMessage, type ServerId, type SnapshotMeta } from '../../packages/raft/src/index.js';
+import { RaftCore, type CoreMachine, type Effect, type Event, type IndexTerm, type LogEntry, type LogReader, type Member, type RaftMessage, type ServerId, type SnapshotMeta } from '@rafter/raft/core';
 import { formatRate, machine, median, printTable, progress } from './lib/report.js';
 
 const COMMANDS_DEFAULT = 300_000;

@@ -8,10 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ActorContext, type Behaviour, Node, type Pid, silentLogger } from '../../packages/actors/src/index.js';
-import type { LogEntry } from '../../packages/raft/src/internal/core/log.js';
-import { encodeValue } from '../../packages/raft/src/internal/log/codec.js';
-import { type LogSystemHandle, type WalNotice, applyWalNotice, isWalNotice, openServerLog, startLogSystem } from '../../packages/raft/src/internal/log/log-actors.js';
-import type { ServerLog } from '../../packages/raft/src/internal/log/server-log.js';
+import type { LogEntry } from '@rafter/raft/core';
+import { type LogSystemHandle, type ServerLog, type WalNotice, applyWalNotice, encodeValue, isWalNotice, openServerLog, startLogSystem } from '@rafter/raft/storage';
 import { machine, median, percentilesUs, printTable, progress } from './lib/report.js';
 import { main as walMain } from './wal.js';
 

@@ -7,10 +7,7 @@ import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs
 import * as fsp from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type LogFileHandle, NodeFs, type OpenMode } from '../../packages/raft/src/internal/log/fs.js';
-import { LogSystem } from '../../packages/raft/src/internal/log/system.js';
-import { WAL_SPARE_FILES_MAX } from '../../packages/raft/src/internal/log/limits.js';
-import { WalWriter, spareFileName } from '../../packages/raft/src/internal/log/wal.js';
+import { LogSystem, type LogFileHandle, NodeFs, type OpenMode, WalWriter, spareFileName, storageLimits } from '@rafter/raft/storage';
 
 const PAYLOAD_BYTES = 64;
 /**
@@ -250,7 +247,7 @@ function keepAsSpares(dir: string): void {
     .filter((n) => n.endsWith('.wal'))
     .sort();
   for (const [i, name] of wals.entries()) {
-    if (i < WAL_SPARE_FILES_MAX) renameSync(join(dir, name), join(dir, spareFileName(i + 1)));
+    if (i < storageLimits.WAL_SPARE_FILES_MAX) renameSync(join(dir, name), join(dir, spareFileName(i + 1)));
     else rmSync(join(dir, name));
   }
 }

@@ -2,7 +2,7 @@
 // register machine and records a Jepsen-style history for the linearizability check.
 // The liveness probe is a client that retries one put until it succeeds.
 
-import type { Event, Reply } from '@rafter/raft';
+import type { Event, Reply } from '@rafter/raft/core';
 import type { HistoryEvent } from '../check/index.js';
 import { readKey } from './machine.js';
 import * as o from './options.js';

@@ -6,7 +6,7 @@
 // that term. The member's own snapshots are written apart (see sim.ts) and saved here
 // once done.
 
-import { assert, type LogEntry, type PersistedState, type SnapshotMeta } from '@rafter/raft';
+import { assert, type LogEntry, type PersistedState, type SnapshotMeta } from '@rafter/raft/core';
 
 export type DiskWrite =
   | { readonly kind: 'entries'; readonly entries: readonly LogEntry[] }

@@ -3,7 +3,7 @@
 // monotonic per member, no acknowledged write lost, equal machine state at equal applied
 // index.
 
-import type { LogEntry, LogReader } from '@rafter/raft';
+import type { LogEntry, LogReader } from '@rafter/raft/core';
 
 export type ViolationKind =
   | 'election safety'

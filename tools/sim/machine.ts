@@ -1,6 +1,6 @@
 // The key/register machine the simulated clients drive: plain data, apply(meta, cmd, state).
 
-import type { ApplyResult, CoreMachine, MachineMeta } from '../../packages/raft/src/index.js';
+import type { ApplyResult, CoreMachine, MachineMeta } from '@rafter/raft/core';
 
 export type KvCommand = { readonly type: 'put'; readonly key: string; readonly value: number };
 export type KvState = { readonly values: Readonly<Record<string, number>>; readonly applied: number };

@@ -2,7 +2,7 @@
 // Deterministic: the same arguments print the same stdout, byte for byte (wallMs aside).
 
 import { parseArgs } from 'node:util';
-import type { Mutation } from '@rafter/raft';
+import type { Mutation } from '@rafter/raft/core';
 import { formatFailure, replayCommand, runBatch, worstSpuriousSeeds } from './report.js';
 
 const STEPS_DEFAULT = 10_000;

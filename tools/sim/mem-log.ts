@@ -3,7 +3,7 @@
 // later; a crash keeps only what is synced (an unsynced overwrite is undone, an unsynced
 // vote is lost). A snapshot install flushes the disk. Implements the core's LogReader.
 
-import { assert, type IndexTerm, type LogEntry, type LogReader, type PersistedState, type SnapshotMeta } from '@rafter/raft';
+import { assert, type IndexTerm, type LogEntry, type LogReader, type PersistedState, type SnapshotMeta } from '@rafter/raft/core';
 import { SimDisk, type DiskWrite } from './disk.js';
 
 export class SimLog implements LogReader {

@@ -1,6 +1,6 @@
 // Knobs of one simulated run. Times are simulated milliseconds.
 
-import type { Mutation } from '@rafter/raft';
+import type { Mutation } from '@rafter/raft/core';
 
 export interface SimOptions {
   readonly seed: number;

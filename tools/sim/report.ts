@@ -1,6 +1,6 @@
 // Runs many seeds and sums them up; shared by the CLI and the tests.
 
-import type { Mutation } from '@rafter/raft';
+import type { Mutation } from '@rafter/raft/core';
 import { runSeed, type RunResult } from './sim.js';
 
 export interface BatchOptions {

@@ -1,7 +1,7 @@
 // One deterministic simulated run: Raft cores on a simulated network, disk and clock,
 // with faults, clients and invariant checks, all derived from one seed (the VOPR idea).
 
-import { AssertionError, RaftCore, assertNever, sameServer, type Effect, type Event, type LogEntry, type Member, type RaftMessage, type ServerId } from '@rafter/raft';
+import { AssertionError, RaftCore, assertNever, sameServer, type Effect, type Event, type LogEntry, type Member, type RaftMessage, type ServerId } from '@rafter/raft/core';
 import { checkLinearizable, registerModel } from '../check/index.js';
 import { SimClients } from './clients.js';
 import { FaultInjector } from './faults.js';
@@ -383,7 +383,7 @@ export class Simulation implements SimHost {
     }
   }
 
-  private appendToDisk(member: SimMember, entries: readonly import('@rafter/raft').LogEntry[]): void {
+  private appendToDisk(member: SimMember, entries: readonly import('@rafter/raft/core').LogEntry[]): void {
     const overwrites = entries[0]!.index <= member.log.last().index;
     member.log.append(entries);
     this.invariants.onAppend(member.key, entries, member.log);
@@ -400,7 +400,7 @@ export class Simulation implements SimHost {
     return doneAt;
   }
 
-  private sendSnapshotChunk(member: SimMember, to: ServerId, term: number, meta: import('@rafter/raft').SnapshotMeta, chunkIndex: number): void {
+  private sendSnapshotChunk(member: SimMember, to: ServerId, term: number, meta: import('@rafter/raft/core').SnapshotMeta, chunkIndex: number): void {
     const current = member.log.snapshot();
     if (current === undefined || current.index !== meta.index) return; // replaced; the leader restarts on tick
     const data = JSON.stringify(member.log.snapshotState());

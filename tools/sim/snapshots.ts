@@ -3,7 +3,7 @@
 // sometimes declines one by policy. The log is truncated only once the snapshot is
 // durable, and the core hears of it through `snapshot_written`.
 
-import type { SnapshotMeta } from '@rafter/raft';
+import type { SnapshotMeta } from '@rafter/raft/core';
 import * as o from './options.js';
 import type { SimEvent, SimHost, SimMember } from './world.js';
 

@@ -1,6 +1,6 @@
 // One-line, readable forms of messages and events for the violation trace.
 
-import type { Event, RaftMessage } from '@rafter/raft';
+import type { Event, RaftMessage } from '@rafter/raft/core';
 
 export function describeMessage(msg: RaftMessage): string {
   switch (msg.type) {

@@ -1,7 +1,7 @@
 // What the simulator's parts share: its events, its members, and the host interface
 // that faults and clients use to act on the simulated world.
 
-import type { Event, Member, RaftCore, RaftMessage, Reply, ServerId, SnapshotMeta, TimerName } from '@rafter/raft';
+import type { Event, Member, RaftCore, RaftMessage, Reply, ServerId, SnapshotMeta, TimerName } from '@rafter/raft/core';
 import type { Invariants } from './invariants.js';
 import { SimLog } from './mem-log.js';
 import type { Prng } from './prng.js';

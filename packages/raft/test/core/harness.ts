@@ -16,7 +16,7 @@ import {
   type ServerId,
   type SnapshotMeta,
   type TimerName,
-} from '../../src/index.js';
+} from '../../src/core.js';
 
 export class MemLog implements LogReader {
   entries_: LogEntry[] = [];

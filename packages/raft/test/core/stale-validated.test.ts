@@ -6,7 +6,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { Cluster, id } from './harness.js';
-import type { Member, MembershipKind } from '../../src/index.js';
+import type { Member, MembershipKind } from '../../src/core.js';
 
 const PREFIX = 150; // committed in term 1: longer than one AppendEntries batch
 const STALE = 150; // n1 + n3 only, term 1, later overwritten by n2
