@@ -4,7 +4,24 @@ import type { ServerId } from './internal/core/log.js';
 import type { ReplyErrorCode } from './internal/core/types.js';
 import type { LogErrorCode } from './internal/log/errors.js';
 
-export type RafterErrorCode = ReplyErrorCode | LogErrorCode | 'RAFTER_TIMEOUT' | 'RAFTER_ASSERTION' | 'RAFTER_MACHINE_FAILED' | 'RAFTER_CORRUPT_STATE' | 'RAFTER_WRITE_FAILED';
+export type RafterErrorCode =
+  | ReplyErrorCode
+  | LogErrorCode
+  | 'RAFTER_TIMEOUT'
+  | 'RAFTER_ASSERTION'
+  | 'RAFTER_MACHINE_FAILED'
+  | 'RAFTER_CORRUPT_STATE'
+  | 'RAFTER_WRITE_FAILED'
+  | 'RAFTER_INVALID_ARGUMENT'
+  | 'RAFTER_MACHINE_NOT_FOUND'
+  | 'RAFTER_NOPROC'
+  | 'RAFTER_NODEDOWN'
+  | 'RAFTER_ALREADY_STARTED'
+  | 'RAFTER_UNKNOWN_SERVER'
+  | 'RAFTER_UNKNOWN_CLUSTER'
+  | 'RAFTER_NO_SYSTEM'
+  | 'RAFTER_CLUSTER_NOT_FORMED'
+  | 'RAFTER_SERVER_STOPPED';
 
 export class RafterError extends Error {
   constructor(
@@ -120,6 +137,127 @@ export class QueryFailedError extends RafterError {
   constructor(readonly server: ServerId) {
     super('RAFTER_QUERY_FAILED', `the query function threw on server ${server.name}; the server carries on, fix the query`);
     this.name = 'QueryFailedError';
+  }
+}
+
+function show(value: unknown): string {
+  try {
+    const text = typeof value === 'string' ? JSON.stringify(value) : typeof value === 'function' ? 'a function' : JSON.stringify(value);
+    return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  } catch {
+    return String(value);
+  }
+}
+
+/** An API call was given an argument of the wrong shape or range; nothing was done. */
+export class InvalidArgumentError extends RafterError {
+  constructor(
+    readonly argument: string,
+    readonly expected: string,
+    readonly got: unknown,
+  ) {
+    super('RAFTER_INVALID_ARGUMENT', `invalid ${argument}: expected ${expected}, got ${show(got)}`);
+    this.name = 'InvalidArgumentError';
+  }
+}
+
+export class MachineNotFoundError extends RafterError {
+  constructor(
+    readonly machine: string,
+    detail: string,
+  ) {
+    super('RAFTER_MACHINE_NOT_FOUND', `machine ${machine} not found: ${detail}`);
+    this.name = 'MachineNotFoundError';
+  }
+}
+
+/** No answer in time. `leader` is the leader last heard of, if any: the command may still apply. */
+export class TimeoutError extends RafterError {
+  constructor(
+    readonly server: ServerId,
+    readonly timeoutMs: number,
+    readonly leader: ServerId | undefined,
+  ) {
+    super('RAFTER_TIMEOUT', `no answer from server ${server.name}@${server.node} within ${timeoutMs} ms; the request may still take effect${leader ? `; the leader was ${leader.name}@${leader.node}` : ''}`);
+    this.name = 'TimeoutError';
+  }
+}
+
+/** No server of that name runs on its node (stopped, deleted, or never started). */
+export class NoProcError extends RafterError {
+  constructor(readonly server: ServerId) {
+    super('RAFTER_NOPROC', `no server ${server.name} runs on node ${server.node}; start or restart it, or use another member`);
+    this.name = 'NoProcError';
+  }
+}
+
+/** The server's node could not be reached. */
+export class NodeDownError extends RafterError {
+  constructor(readonly server: ServerId) {
+    super('RAFTER_NODEDOWN', `node ${server.node} of server ${server.name} is not reachable; use another member or retry when it is back`);
+    this.name = 'NodeDownError';
+  }
+}
+
+export class AlreadyStartedError extends RafterError {
+  constructor(readonly server: ServerId) {
+    super('RAFTER_ALREADY_STARTED', `server ${server.name} is already running on node ${server.node}`);
+    this.name = 'AlreadyStartedError';
+  }
+}
+
+/** The system knows no server of that name (never started there, or deleted). */
+export class UnknownServerError extends RafterError {
+  constructor(
+    readonly server: ServerId,
+    readonly system: string,
+  ) {
+    super('RAFTER_UNKNOWN_SERVER', `system ${system} on node ${server.node} has no server ${server.name}; start it with startServer`);
+    this.name = 'UnknownServerError';
+  }
+}
+
+/** The server belongs to another cluster than the call named. */
+export class UnknownClusterError extends RafterError {
+  constructor(
+    readonly server: ServerId,
+    readonly clusterName: string,
+    readonly actual: string,
+  ) {
+    super('RAFTER_UNKNOWN_CLUSTER', `server ${server.name} is a member of cluster ${actual}, not ${clusterName}`);
+    this.name = 'UnknownClusterError';
+  }
+}
+
+export class NoSystemError extends RafterError {
+  constructor(
+    readonly system: string,
+    readonly node: string,
+  ) {
+    super('RAFTER_NO_SYSTEM', `no Raft system ${system} runs on node ${node}; call startSystem there first`);
+    this.name = 'NoSystemError';
+  }
+}
+
+/** startCluster could not start enough members for a quorum, or no leader was elected in time; what it started was stopped and deleted. */
+export class ClusterNotFormedError extends RafterError {
+  constructor(
+    readonly clusterName: string,
+    detail: string,
+  ) {
+    super('RAFTER_CLUSTER_NOT_FORMED', `cluster ${clusterName} could not form: ${detail}`);
+    this.name = 'ClusterNotFormedError';
+  }
+}
+
+/** The server stopped (a failed write, a failed machine) while the request was in flight. */
+export class ServerStoppedError extends RafterError {
+  constructor(
+    readonly server: ServerId,
+    readonly reason: string,
+  ) {
+    super('RAFTER_SERVER_STOPPED', `server ${server.name}@${server.node} stopped: ${reason}`);
+    this.name = 'ServerStoppedError';
   }
 }
 

@@ -3,4 +3,41 @@
 
 export * from './errors.js';
 export type { ServerId, Member, MembershipKind, SnapshotMeta } from './internal/core/log.js';
-export type { Role, MachineMeta, ApplyResult, MachineEffect } from './internal/core/types.js';
+export type { Role, MachineMeta, ApplyResult, MachineEffect, CoreTimeouts } from './internal/core/types.js';
+export { registerMachine, unregisterMachine, type Machine, type MachineConfig, type MachineModule, type MachineRef, type SimpleMachine } from './server/machine.js';
+export { isPipelineEvent, type PipelineEvent } from './server/protocol.js';
+export type { ServerConfig } from './system/runtime.js';
+export { useCaller, type Caller } from './system/caller.js';
+export { startSystem, serverChildSpec, systemActorName, type RaftSystem, type SystemConfig, type Starter } from './system/system.js';
+export {
+  API_TIMEOUT_MS_DEFAULT,
+  addMember,
+  consistentQuery,
+  forceDeleteServer,
+  isServerId,
+  leaderQuery,
+  leaveAndTerminate,
+  localQuery,
+  members,
+  pipelineCommand,
+  processCommand,
+  removeMember,
+  restartServer,
+  serverStatus,
+  startCluster,
+  startServer,
+  stopServer,
+  transferLeadership,
+  triggerElection,
+  type CallerOption,
+  type CommandOptions,
+  type CommandResult,
+  type MembersResult,
+  type QueryOptions,
+  type QueryResult,
+  type ServerStatus,
+  type StartClusterOptions,
+  type StartClusterResult,
+  type StartServerOptions,
+  type TimeoutOption,
+} from './api.js';

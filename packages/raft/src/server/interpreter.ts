@@ -1,0 +1,310 @@
+// The server's effect interpreter: it steps a RaftCore and carries out its effects through
+// narrow interfaces (storage, transport, timers, host). It is a plain object, so the
+// server actor is a thin wrapper over it and a simulator can drive the same code.
+//
+// Ordering rules from the core (docs/internals/protocol.md): effects run in order; a
+// `persist` is durable before the next effect runs (so a vote is never answered before
+// it is stored, and no entry of a term reaches the WAL before the term); an `append` is
+// visible through the log before the next event; after `installSnapshot` nothing but
+// `snapshot_installed` reaches the core.
+
+import { assertNever } from '../internal/core/assert.js';
+import type { RaftCore } from '../internal/core/core.js';
+import type { LogEntry, LogReader, ServerId, SnapshotMeta } from '../internal/core/log.js';
+import type { Effect, Event, MachineEffect, RaftMessage, Reply, ReplyTo, Role, TimerName } from '../internal/core/types.js';
+import { serverKey } from '../internal/core/cluster.js';
+
+/** A chunk of a snapshot file, as the log storage reads and accepts them. */
+export interface SnapshotChunkData {
+  readonly seq: number;
+  readonly last: boolean;
+  readonly data: Uint8Array;
+}
+
+/** What the interpreter needs of a server's log storage (ServerLog and the meta store). */
+export interface ServerStorage {
+  readonly log: LogReader & {
+    append(entries: readonly LogEntry[]): void;
+    releaseCursor(meta: SnapshotMeta, state: unknown): Promise<boolean>;
+    readSnapshot(): Promise<{ meta: SnapshotMeta; state: unknown }>;
+    readSnapshotChunks(chunkBytes?: number): AsyncGenerator<SnapshotChunkData>;
+    acceptSnapshot(): { accept(chunk: { seq: number; last: boolean; data: Buffer }): Promise<SnapshotMeta | undefined>; abort(): Promise<void> };
+  };
+  /** Durable when the promise resolves. */
+  storeTermAndVote(term: number, votedFor: ServerId | undefined): Promise<void>;
+  /** Lazily stored; bounds what a restart re-applies without a leader. */
+  storeLastApplied(index: number): void;
+}
+
+export interface ServerTransport {
+  send(to: ServerId, msg: RaftMessage): void;
+  reply(to: ReplyTo, reply: Reply): void;
+  /** A machine's `send` effect (leader only). */
+  machineSend(to: unknown, msg: unknown): void;
+}
+
+export interface ServerTimers {
+  set(timer: TimerName, afterMs: number, generation: number): void;
+  cancel(timer: TimerName): void;
+  /** A machine's named timer: `{ timeout: name }` is proposed as a command when it fires. */
+  machineTimer(name: string, afterMs: number): void;
+}
+
+/** The interpreter's way back to its owner: events that must go through the mailbox, role changes, logging. */
+export interface ServerHost {
+  /** Feed `event` later, after what is already queued (for completions of async work and `continue`). */
+  post(event: Event): void;
+  roleChanged(role: Role, term: number, leader: ServerId | undefined): void;
+  /** The member was removed from its cluster. */
+  removed(): void;
+  warn(message: string): void;
+}
+
+export interface InterpreterDeps {
+  readonly core: RaftCore;
+  readonly storage: ServerStorage;
+  readonly transport: ServerTransport;
+  readonly timers: ServerTimers;
+  readonly host: ServerHost;
+  /** Bytes per install_snapshot chunk; well under the distribution's frame limit. */
+  readonly snapshotChunkBytes: number;
+}
+
+interface OutgoingSnapshot {
+  readonly index: number;
+  readonly chunks: AsyncGenerator<SnapshotChunkData>;
+  next: number;
+}
+
+export class ServerInterpreter {
+  readonly core: RaftCore;
+  private readonly storage: ServerStorage;
+  private readonly transport: ServerTransport;
+  private readonly timers: ServerTimers;
+  private readonly host: ServerHost;
+  private readonly snapshotChunkBytes: number;
+  /** Events produced while carrying out effects (persisted), fed before the next outside event. */
+  private readonly followUps: Event[] = [];
+  /** While a received snapshot is being installed, events wait here. */
+  private deferred: Event[] | undefined;
+  private incoming: { accept: ReturnType<ServerStorage['log']['acceptSnapshot']>; index: number; held: { seq: number; data: Buffer } | undefined; chain: Promise<void> } | undefined;
+  private readonly outgoing = new Map<string, OutgoingSnapshot>();
+  private storedApplied = 0;
+
+  constructor(deps: InterpreterDeps) {
+    this.core = deps.core;
+    this.storage = deps.storage;
+    this.transport = deps.transport;
+    this.timers = deps.timers;
+    this.host = deps.host;
+    this.snapshotChunkBytes = deps.snapshotChunkBytes;
+  }
+
+  /** Leaves recovery. Resolves once the effects of the first step are carried out. */
+  start(): void | Promise<void> {
+    return this.run(this.core.start(), 0);
+  }
+
+  /**
+   * Steps the core with `event` and carries out the effects. Returns a promise only when
+   * an effect must be awaited (a persist); the caller takes no other event until then.
+   */
+  handle(event: Event): void | Promise<void> {
+    if (this.deferred !== undefined) {
+      if (event.type !== 'snapshot_installed' && event.type !== 'write_failed') {
+        this.deferred.push(event);
+        return;
+      }
+      const waiting = this.deferred;
+      this.deferred = undefined;
+      return this.feed([event, ...waiting], 0);
+    }
+    return this.run(this.core.step(event), 0);
+  }
+
+  /** Feeds events in order, each after the previous one's effects are carried out. */
+  private feed(events: readonly Event[], from: number): void | Promise<void> {
+    for (let i = from; i < events.length; i++) {
+      const pending = this.handle(events[i] as Event);
+      if (pending !== undefined) return pending.then(() => this.feed(events, i + 1));
+    }
+  }
+
+  /** Stores the applied index now and then (Ra keeps it in its meta store lazily). */
+  storeApplied(): void {
+    const applied = this.core.storableApplied();
+    if (applied > this.storedApplied) {
+      this.storedApplied = applied;
+      this.storage.storeLastApplied(applied);
+    }
+  }
+
+  private run(effects: readonly Effect[], from: number): void | Promise<void> {
+    for (let i = from; i < effects.length; i++) {
+      const effect = effects[i] as Effect;
+      if (effect.kind === 'persist') {
+        const durable = this.storage.storeTermAndVote(effect.term, effect.votedFor);
+        if (effect.sync) this.followUps.push({ type: 'persisted', term: effect.term, votedFor: effect.votedFor });
+        return durable.then(() => this.run(effects, i + 1));
+      }
+      this.perform(effect);
+    }
+    return this.drainFollowUps();
+  }
+
+  private drainFollowUps(): void | Promise<void> {
+    const next = this.followUps.shift();
+    if (next === undefined) return;
+    return this.handle(next);
+  }
+
+  private perform(effect: Effect): void {
+    switch (effect.kind) {
+      case 'persist':
+        throw new Error('persist is carried out by run()');
+      case 'send':
+        return this.transport.send(effect.to, effect.msg);
+      case 'append':
+        return this.storage.log.append(effect.entries);
+      case 'reply':
+        return this.transport.reply(effect.to, effect.reply);
+      case 'setTimer':
+        return this.timers.set(effect.timer, effect.afterMs, effect.generation);
+      case 'cancelTimer':
+        return this.timers.cancel(effect.timer);
+      case 'continue':
+        return this.host.post({ type: 'continue' });
+      case 'invalidMessage':
+        return this.host.warn(`dropped an invalid ${effect.type} from ${serverKey(effect.from)}: ${effect.reason}`);
+      case 'snapshot':
+        return this.writeSnapshot(effect.meta, effect.machineState);
+      case 'sendSnapshotChunk':
+        return this.sendSnapshotChunk(effect.to, effect.term, effect.meta, effect.chunkIndex);
+      case 'writeSnapshotChunk':
+        return this.writeSnapshotChunk(effect.meta, effect.chunkIndex, effect.data);
+      case 'installSnapshot':
+        return this.installSnapshot(effect.meta);
+      case 'machineEffects':
+        return this.machineEffects(effect.effects);
+      case 'roleChanged':
+        if (effect.role !== 'leader') this.closeOutgoing();
+        return this.host.roleChanged(effect.role, effect.term, effect.leader);
+      case 'removed':
+        return this.host.removed();
+      default:
+        return assertNever(effect, 'unknown effect');
+    }
+  }
+
+  private machineEffects(effects: readonly MachineEffect[]): void {
+    for (const effect of effects) {
+      switch (effect.type) {
+        case 'send':
+          this.transport.machineSend(effect.to, effect.msg);
+          break;
+        case 'timer':
+          this.timers.machineTimer(effect.name, effect.afterMs);
+          break;
+        case 'release_cursor':
+          // The core turns release cursors into `snapshot` effects itself.
+          break;
+        default:
+          assertNever(effect, 'unknown machine effect');
+      }
+    }
+  }
+
+  private writeSnapshot(meta: SnapshotMeta, state: unknown): void {
+    this.storage.log.releaseCursor(meta, state).then(
+      (written) => this.host.post({ type: 'snapshot_written', meta, outcome: written ? 'written' : 'declined' }),
+      (err: unknown) => {
+        this.host.warn(`snapshot at ${meta.index} failed: ${String(err)}`);
+        this.host.post({ type: 'snapshot_written', meta, outcome: 'declined' });
+      },
+    );
+  }
+
+  // ---- snapshots to followers: one reader per follower, chunk by chunk ----
+
+  private sendSnapshotChunk(to: ServerId, term: number, meta: SnapshotMeta, chunkIndex: number): void {
+    const key = serverKey(to);
+    let transfer = this.outgoing.get(key);
+    if (transfer === undefined || transfer.index !== meta.index || chunkIndex < transfer.next) {
+      void transfer?.chunks.return(undefined);
+      transfer = { index: meta.index, chunks: this.storage.log.readSnapshotChunks(this.snapshotChunkBytes), next: 0 };
+      this.outgoing.set(key, transfer);
+    }
+    const current = transfer;
+    void this.readChunk(current, chunkIndex).then(
+      (chunk) => {
+        if (chunk === undefined) return;
+        const id = this.core.id;
+        this.transport.send(to, { type: 'install_snapshot', term, leaderId: id, meta, chunkIndex, last: chunk.last, data: chunk.data });
+        if (chunk.last) {
+          void current.chunks.return(undefined);
+          if (this.outgoing.get(key) === current) this.outgoing.delete(key);
+        }
+      },
+      (err: unknown) => {
+        // The snapshot was replaced meanwhile, or reading failed: the leader retries on tick.
+        this.host.warn(`reading snapshot ${meta.index} for ${key} failed: ${String(err)}`);
+        if (this.outgoing.get(key) === current) this.outgoing.delete(key);
+      },
+    );
+  }
+
+  private async readChunk(transfer: OutgoingSnapshot, chunkIndex: number): Promise<SnapshotChunkData | undefined> {
+    while (transfer.next <= chunkIndex) {
+      const { value, done } = await transfer.chunks.next();
+      if (done === true) return undefined;
+      transfer.next++;
+      if (transfer.next - 1 === chunkIndex) return value;
+    }
+    return undefined;
+  }
+
+  private closeOutgoing(): void {
+    for (const transfer of this.outgoing.values()) void transfer.chunks.return(undefined);
+    this.outgoing.clear();
+  }
+
+  // ---- snapshots from the leader ----
+
+  private writeSnapshotChunk(meta: SnapshotMeta, chunkIndex: number, data: unknown): void {
+    const bytes = toBuffer(data);
+    if (chunkIndex === 0 || this.incoming === undefined || this.incoming.index !== meta.index) {
+      void this.incoming?.accept.abort().catch(() => undefined);
+      this.incoming = { accept: this.storage.log.acceptSnapshot(), index: meta.index, held: undefined, chain: Promise.resolve() };
+    }
+    const incoming = this.incoming;
+    // The storage needs to know which chunk is the last; the core says so only with
+    // `installSnapshot`, so each chunk is handed over when the next one arrives.
+    const previous = incoming.held;
+    incoming.held = { seq: chunkIndex + 1, data: bytes };
+    if (previous !== undefined) incoming.chain = incoming.chain.then(() => incoming.accept.accept({ seq: previous.seq, last: false, data: previous.data }).then(() => undefined));
+  }
+
+  private installSnapshot(meta: SnapshotMeta): void {
+    const incoming = this.incoming;
+    this.deferred = [];
+    this.incoming = undefined;
+    const held = incoming?.held;
+    const done = (async () => {
+      if (incoming === undefined || held === undefined) throw new Error(`no chunks received for snapshot ${meta.index}`);
+      await incoming.chain;
+      const installed = await incoming.accept.accept({ seq: held.seq, last: true, data: held.data });
+      if (installed === undefined) throw new Error(`snapshot ${meta.index} was incomplete`);
+      return this.storage.log.readSnapshot();
+    })();
+    done.then(
+      ({ meta: stored, state }) => this.host.post({ type: 'snapshot_installed', meta: stored, machineState: state }),
+      (err: unknown) => this.host.post({ type: 'write_failed', index: meta.index, reason: `installing snapshot ${meta.index} failed: ${String(err)}` }),
+    );
+  }
+}
+
+function toBuffer(data: unknown): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (data instanceof Uint8Array) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  throw new TypeError(`snapshot chunk data is ${typeof data}, not bytes`);
+}

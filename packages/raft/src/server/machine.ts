@@ -1,0 +1,126 @@
+// Machines as users write them, and how a server finds one: by a registered name, by a
+// module specifier (so any node and thread can load it), or as a local simple function.
+
+import type { ServerId } from '../internal/core/log.js';
+import type { ApplyResult, CoreMachine, MachineEffect, MachineMeta, Role } from '../internal/core/types.js';
+import { InvalidArgumentError, MachineNotFoundError } from '../errors.js';
+
+/** What `init` gets: the cluster, the member, and the config given at start. */
+export interface MachineConfig {
+  readonly clusterName: string;
+  readonly serverId: ServerId;
+  readonly config: unknown;
+}
+
+/**
+ * A replicated state machine. `apply` must be deterministic: every member applies the
+ * same commands in the same order and must reach the same state. State is plain data.
+ */
+export interface Machine<S = any, C = any> {
+  init(config: MachineConfig): S;
+  apply(meta: MachineMeta, command: C, state: S): ApplyResult;
+  /** Effects on a role change (a leader re-issues its monitors here, as in Ra). */
+  stateEnter?(role: Role, state: S): readonly MachineEffect[] | undefined;
+  /** Called on the leader at the server's tick. */
+  tick?(timeMs: number, state: S): readonly MachineEffect[] | undefined;
+  /** A summary for `overview`. */
+  overview?(state: S): unknown;
+  /** Named queries as data, so they cross threads and nodes: `query(q, state)`. */
+  query?(query: any, state: S): unknown;
+  /** The highest version this code runs (default 0). */
+  readonly version?: number;
+}
+
+/** A machine for local, single-node use: `apply` is `simple(command, state)`, and the reply is the new state. */
+export interface SimpleMachine<S = any, C = any> {
+  readonly simple: (command: C, state: S) => S;
+  readonly initial: S;
+}
+
+/** A module exporting a Machine, loadable from any thread: an absolute path or file URL and an export name. */
+export interface MachineModule {
+  readonly module: string;
+  readonly export: string;
+}
+
+/** How a server names its machine: a registered name, a module, or a simple machine (not persisted across node restarts). */
+export type MachineRef = string | MachineModule | SimpleMachine;
+
+/** Per thread: a worker scheduler registers its machines itself (or names them by module). */
+const registry = new Map<string, Machine>();
+
+/** Registers a machine under a name that servers on this thread can be started with. */
+export function registerMachine(name: string, machine: Machine): void {
+  if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('machine name', 'a non-empty string', name);
+  checkMachine(machine, name);
+  registry.set(name, machine);
+}
+
+export function unregisterMachine(name: string): boolean {
+  return registry.delete(name);
+}
+
+function checkMachine(machine: unknown, what: string): asserts machine is Machine {
+  const m = machine as Partial<Machine> | undefined;
+  if (m === null || typeof m !== 'object' || typeof m.init !== 'function' || typeof m.apply !== 'function') {
+    throw new InvalidArgumentError(`machine ${what}`, 'an object with init and apply functions', machine);
+  }
+}
+
+export function isSimpleMachine(ref: unknown): ref is SimpleMachine {
+  return typeof ref === 'object' && ref !== null && typeof (ref as SimpleMachine).simple === 'function';
+}
+
+function simpleMachine(ref: SimpleMachine): Machine {
+  return {
+    init: () => ref.initial,
+    apply: (_meta, command, state) => {
+      const next = ref.simple(command, state);
+      return { state: next, reply: next };
+    },
+  };
+}
+
+/** Checks a reference's shape (not that it resolves); throws InvalidArgumentError. */
+export function checkMachineRef(ref: unknown): asserts ref is MachineRef {
+  if (typeof ref === 'string' && ref.length > 0) return;
+  if (isSimpleMachine(ref)) return;
+  const m = ref as Partial<MachineModule> | undefined;
+  if (typeof m === 'object' && m !== null && typeof m.module === 'string' && typeof m.export === 'string') return;
+  throw new InvalidArgumentError('machine', 'a registered name, { module, export } or { simple, initial }', ref);
+}
+
+/** Finds the machine a reference names, loading its module if need be. */
+export async function resolveMachine(ref: MachineRef): Promise<Machine> {
+  if (typeof ref === 'string') {
+    const found = registry.get(ref);
+    if (found === undefined) throw new MachineNotFoundError(ref, 'no machine is registered under that name on this node and thread; call registerMachine first');
+    return found;
+  }
+  if (isSimpleMachine(ref)) return simpleMachine(ref);
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(ref.module)) as Record<string, unknown>;
+  } catch (err) {
+    throw new MachineNotFoundError(`${ref.module}#${ref.export}`, `the module could not be loaded (${String(err)})`);
+  }
+  const machine = mod[ref.export];
+  if (machine === undefined) throw new MachineNotFoundError(`${ref.module}#${ref.export}`, 'the module has no such export');
+  checkMachine(machine, `${ref.module}#${ref.export}`);
+  return machine;
+}
+
+/** The machine as the core runs it: `init` bound to this member's config. */
+export function coreMachine(machine: Machine, config: MachineConfig): CoreMachine {
+  return {
+    version: machine.version ?? 0,
+    init: () => machine.init(config),
+    apply: (meta, command, state) => machine.apply(meta, command, state),
+  };
+}
+
+/** A persisted form of a reference: simple machines are kept only in memory. */
+export function storableMachineRef(ref: MachineRef): string | MachineModule | { readonly simple: true } {
+  if (isSimpleMachine(ref)) return { simple: true };
+  return typeof ref === 'string' ? ref : { module: ref.module, export: ref.export };
+}

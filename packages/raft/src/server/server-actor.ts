@@ -1,0 +1,341 @@
+// The server actor: a thin wrapper that feeds its mailbox to a ServerInterpreter. It
+// batches commands (every command waiting in the mailbox is one step, as Ra's leader
+// drains its mailbox), monitors the leader, and batches pipeline replies per caller.
+
+import type { ActorContext, Behaviour, DownMessage, From, Pid, Ref } from '@rafter/actors';
+import { RaftCore } from '../internal/core/core.js';
+import { sameServer } from '../internal/core/cluster.js';
+import type { ServerId } from '../internal/core/log.js';
+import type { Event, RaftMessage, Reply, ReplyTo, Role, TimerName } from '../internal/core/types.js';
+import { applyWalNotice, isWalNotice, openServerLog } from '../internal/log/log-actors.js';
+import type { ServerLog } from '../internal/log/server-log.js';
+import { MachineNotFoundError } from '../errors.js';
+import type { ServerConfig, SystemRuntime } from '../system/runtime.js';
+import { ServerInterpreter } from './interpreter.js';
+import { coreMachine, resolveMachine, type Machine } from './machine.js';
+import type { PipelineEvent, ServerCall, ServerCast } from './protocol.js';
+
+export interface ServerArgs {
+  readonly system: SystemRuntime;
+  readonly config: ServerConfig;
+}
+
+/** Who gets a reply: a caller waiting in `call`, or a pipelining actor with its correlation. */
+type Caller = { readonly call: From } | { readonly pipe: Pid; readonly correlation: unknown };
+
+interface PendingCommand {
+  readonly command: unknown;
+  readonly priority: 'normal' | 'low';
+  readonly from: ReplyTo;
+}
+
+export interface ServerState {
+  readonly id: ServerId;
+  readonly config: ServerConfig;
+  readonly system: SystemRuntime;
+  readonly machine: Machine;
+  readonly log: ServerLog;
+  readonly shell: ServerInterpreter;
+  readonly timers: Map<TimerName, Ref>;
+  pending: PendingCommand[];
+  flushQueued: boolean;
+  leaderMonitor: { readonly ref: Ref; readonly leader: ServerId } | undefined;
+  /** Pipeline replies of the current turn, per caller, sent at its end. */
+  readonly applied: Map<Pid, { leader: ServerId; replies: Array<[unknown, unknown]> }>;
+  lastWritten: number;
+  stopReason: unknown;
+}
+
+const random = { intBetween: (min: number, max: number) => min + Math.floor(Math.random() * (max - min + 1)) };
+
+export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
+  async init(ctx, { system, config }) {
+    // A stop from the supervisor runs terminate, which stores the applied index.
+    ctx.trapExit(true);
+    const id: ServerId = { name: config.name, node: ctx.self.node };
+    const log = await openServerLog(ctx, system.handle, config.uid);
+    const stored = system.handle.system.meta.get(config.uid);
+    const machine = await resolveMachine(config.machine).catch((err: unknown) => {
+      throw err instanceof MachineNotFoundError ? err : new MachineNotFoundError(String(config.machine), String(err));
+    });
+    const snapshot = log.snapshot() === undefined ? undefined : await log.readSnapshot();
+    const core = new RaftCore({
+      id,
+      log,
+      machine: coreMachine(machine, { clusterName: config.clusterName, serverId: id, config: config.machineConfig }),
+      random,
+      persisted: { term: stored.currentTerm, votedFor: stored.votedFor ?? undefined, lastApplied: stored.lastApplied },
+      initialMembers: config.initialMembers,
+      ...(snapshot !== undefined ? { machineState: snapshot.state } : {}),
+      timeouts: system.tuning.timeouts,
+    });
+    const state: ServerState = {
+      id,
+      config,
+      system,
+      machine,
+      log,
+      shell: undefined as unknown as ServerInterpreter,
+      timers: new Map(),
+      pending: [],
+      flushQueued: false,
+      leaderMonitor: undefined,
+      applied: new Map(),
+      lastWritten: log.lastWritten().index,
+      stopReason: undefined,
+    };
+    (state as { shell: ServerInterpreter }).shell = new ServerInterpreter({
+      core,
+      storage: {
+        log,
+        storeTermAndVote: (term, votedFor) => system.handle.system.meta.storeTermAndVote(config.uid, term, votedFor ?? null),
+        storeLastApplied: (index) => system.handle.system.meta.storeLastApplied(config.uid, index),
+      },
+      transport: {
+        send: (to, msg) => sendToPeer(ctx, id, to, msg),
+        reply: (to, reply) => deliver(ctx, state, to as Caller | undefined, reply),
+        machineSend: (to, msg) => ctx.send(to as Pid, msg),
+      },
+      timers: {
+        set: (timer, afterMs, generation) => {
+          const old = state.timers.get(timer);
+          if (old !== undefined) ctx.cancelTimer(old);
+          state.timers.set(timer, ctx.sendAfter(afterMs, { type: '$timer', timer, generation } satisfies ServerCast));
+        },
+        cancel: (timer) => {
+          const old = state.timers.get(timer);
+          if (old !== undefined) ctx.cancelTimer(old);
+          state.timers.delete(timer);
+        },
+        machineTimer: (name, afterMs) => void ctx.sendAfter(afterMs, { type: '$machineTimer', name } satisfies ServerCast),
+      },
+      host: {
+        post: (event) => ctx.send(ctx.self, { type: '$event', event } satisfies ServerCast),
+        roleChanged: (role, term, leader) => onRoleChanged(ctx, state, role, term, leader),
+        removed: () => ctx.stop('normal'),
+        warn: (message) => ctx.log.warn({ server: config.name, cluster: config.clusterName }, message),
+      },
+      snapshotChunkBytes: system.tuning.snapshotChunkBytes,
+    });
+    system.directory.set(config.name, { uid: config.uid, clusterName: config.clusterName, pid: ctx.self, role: 'follower', term: core.currentTerm, leader: undefined });
+    await state.shell.start();
+    ctx.sendAfter(system.tuning.tickMs, { type: '$tick' } satisfies ServerCast);
+    return state;
+  },
+
+  handle(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; reason: unknown }, state, ctx) {
+    const turn = onMessage(msg, state, ctx);
+    if (turn === undefined) {
+      sendApplied(ctx, state);
+      return state;
+    }
+    return turn.then(() => {
+      sendApplied(ctx, state);
+      return state;
+    });
+  },
+
+  handleCall(request: ServerCall, from, state, ctx) {
+    const caller: Caller = { call: from };
+    let turn: void | Promise<void>;
+    switch (request.op) {
+      case 'command':
+        enqueue(ctx, state, { command: request.command, priority: request.priority, from: caller });
+        return { noreply: true, state };
+      case 'query':
+        turn = flushThen(ctx, state, { type: 'query', kind: request.kind, fn: queryFn(state.machine, request.query), from: caller });
+        break;
+      case 'members': {
+        const core = state.shell.core;
+        return { reply: { members: core.cluster.current().members, leader: core.leaderId }, state };
+      }
+      case 'status': {
+        const core = state.shell.core;
+        return { reply: { role: core.role, term: core.currentTerm, leader: core.leaderId, commitIndex: core.commitIndex, lastApplied: core.lastApplied, clusterName: state.config.clusterName }, state };
+      }
+      case 'addMember':
+        turn = flushThen(ctx, state, { type: 'add_member', member: request.member, from: caller });
+        break;
+      case 'removeMember':
+        turn = flushThen(ctx, state, { type: 'remove_member', id: request.id, from: caller });
+        break;
+      case 'transferLeadership':
+        turn = flushThen(ctx, state, { type: 'transfer_leadership', to: request.to, from: caller });
+        break;
+      case 'triggerElection':
+        turn = flushThen(ctx, state, { type: 'trigger_election' });
+        if (turn === undefined) return { reply: 'ok', state };
+        return turn.then(() => ({ reply: 'ok', state }));
+      default:
+        return { reply: { error: 'RAFTER_INVALID_ARGUMENT', message: `unknown server request ${JSON.stringify((request as { op?: unknown }).op)}` }, state };
+    }
+    if (turn === undefined) {
+      sendApplied(ctx, state);
+      return { noreply: true, state };
+    }
+    return turn.then(() => {
+      sendApplied(ctx, state);
+      return { noreply: true as const, state };
+    });
+  },
+
+  terminate(reason, state) {
+    state.shell.storeApplied();
+    const entry = state.system.directory.get(state.config.name);
+    if (entry !== undefined && entry.pid !== undefined && entry.uid === state.config.uid) {
+      entry.pid = undefined;
+      entry.role = 'stopped';
+    }
+    state.stopReason = reason;
+  },
+};
+
+function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; reason: unknown }, state: ServerState, ctx: ActorContext): void | Promise<void> {
+  if (isWalNotice(msg)) return onWalNotice(msg, state, ctx);
+  switch (msg.type) {
+    case '$raft':
+      return flushThen(ctx, state, { type: 'message', from: msg.from, msg: msg.msg as RaftMessage });
+    case '$pipeline':
+      enqueue(ctx, state, { command: msg.command, priority: msg.priority, from: { pipe: msg.replyTo, correlation: msg.correlation } satisfies Caller });
+      return;
+    case '$flush':
+      state.flushQueued = false;
+      return flush(state);
+    case '$timer':
+      return flushThen(ctx, state, { type: 'timeout', timer: msg.timer, generation: msg.generation });
+    case '$machineTimer':
+      return flushThen(ctx, state, { type: 'command', command: { timeout: msg.name }, priority: 'normal', from: undefined });
+    case '$event':
+      return flushThen(ctx, state, msg.event);
+    case '$node':
+      return flushThen(ctx, state, msg.up ? { type: 'node_up', node: msg.node } : { type: 'node_maybe_down', node: msg.node });
+    case '$tick':
+      ctx.sendAfter(state.system.tuning.tickMs, { type: '$tick' } satisfies ServerCast);
+      state.shell.storeApplied();
+      return flushThen(ctx, state, { type: 'tick' });
+    case 'DOWN':
+      if (state.leaderMonitor?.ref !== msg.ref) return;
+      {
+        const leader = state.leaderMonitor.leader;
+        state.leaderMonitor = undefined;
+        return flushThen(ctx, state, { type: 'leader_down', id: leader });
+      }
+    case 'EXIT':
+      // A linked actor or the supervisor: exit as OTP workers do on a parent's shutdown.
+      if (msg.reason !== 'normal') ctx.stop(msg.reason);
+      return;
+    default:
+      ctx.log.warn({ server: state.config.name, type: String((msg as { type?: unknown }).type) }, 'raft server: unexpected message dropped');
+      return;
+  }
+}
+
+function onWalNotice(msg: Parameters<typeof applyWalNotice>[1], state: ServerState, ctx: ActorContext): void | Promise<void> {
+  const failed = applyWalNotice(state.log, msg);
+  if (failed !== undefined) return state.shell.handle({ type: 'write_failed', index: failed.fromIndex, reason: failed.message });
+  const written = state.log.lastWritten();
+  let turn: void | Promise<void> = undefined;
+  if (written.index !== state.lastWritten) {
+    state.lastWritten = written.index;
+    turn = state.shell.handle({ type: 'written', index: written.index, term: written.term });
+  }
+  // A hold on the WAL ended: the commands that waited go now.
+  if (state.pending.length > 0 && !state.log.walHeld()) return then(turn, () => flush(state));
+  void ctx;
+  return turn;
+}
+
+/** A peer that is not running loses the message, as on a network: Raft resends. */
+function sendToPeer(ctx: ActorContext, self: ServerId, to: ServerId, msg: RaftMessage): void {
+  try {
+    ctx.send({ name: to.name, node: to.node }, { type: '$raft', from: self, msg } satisfies ServerCast);
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'ACTORS_UNKNOWN_NAME') throw err;
+  }
+}
+
+function enqueue(ctx: ActorContext, state: ServerState, command: PendingCommand): void {
+  state.pending.push(command);
+  if (state.flushQueued) return;
+  state.flushQueued = true;
+  // Behind every message already queued: the commands among them join this batch.
+  ctx.send(ctx.self, { type: '$flush' } satisfies ServerCast);
+}
+
+/** Steps the core with the waiting commands, unless the WAL asked us to hold. */
+function flush(state: ServerState): void | Promise<void> {
+  if (state.pending.length === 0 || state.log.walHeld()) return;
+  const batch = state.pending;
+  state.pending = [];
+  return feed(state, batch, 0);
+}
+
+function feed(state: ServerState, batch: readonly PendingCommand[], from: number): void | Promise<void> {
+  for (let i = from; i < batch.length; i++) {
+    const c = batch[i] as PendingCommand;
+    const turn = state.shell.handle({ type: 'command', command: c.command, priority: c.priority, from: c.from });
+    if (turn !== undefined) return turn.then(() => feed(state, batch, i + 1));
+  }
+}
+
+/** Commands taken before another event keep their order relative to it. */
+function flushThen(ctx: ActorContext, state: ServerState, event: Event): void | Promise<void> {
+  void ctx;
+  return then(flush(state), () => state.shell.handle(event));
+}
+
+function then(turn: void | Promise<void>, next: () => void | Promise<void>): void | Promise<void> {
+  if (turn === undefined) return next();
+  return turn.then(next);
+}
+
+function queryFn(machine: Machine, query: unknown): (state: unknown) => unknown {
+  if (typeof query === 'function') return query as (state: unknown) => unknown;
+  return (state) => {
+    if (machine.query === undefined) throw new Error('the machine has no query function');
+    return machine.query(query, state);
+  };
+}
+
+function deliver(ctx: ActorContext, state: ServerState, to: Caller | undefined, reply: Reply): void {
+  if (to === undefined) return;
+  if ('call' in to) return ctx.reply(to.call, reply);
+  if (reply.type === 'ok') {
+    let batch = state.applied.get(to.pipe);
+    if (batch === undefined) {
+      batch = { leader: reply.leader, replies: [] };
+      state.applied.set(to.pipe, batch);
+    }
+    batch.replies.push([to.correlation, reply.reply]);
+    return;
+  }
+  if (reply.type === 'error') {
+    ctx.send(to.pipe, { type: 'raft_event', from: state.id, event: { type: 'rejected', reason: reply.code, leader: reply.leader, correlation: to.correlation } } satisfies PipelineEvent);
+  }
+}
+
+function sendApplied(ctx: ActorContext, state: ServerState): void {
+  if (state.applied.size === 0) return;
+  for (const [pid, batch] of state.applied) {
+    ctx.send(pid, { type: 'raft_event', from: batch.leader, event: { type: 'applied', replies: batch.replies } } satisfies PipelineEvent);
+  }
+  state.applied.clear();
+}
+
+function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: number, leader: ServerId | undefined): void {
+  const entry = state.system.directory.get(state.config.name);
+  if (entry !== undefined) {
+    entry.role = role;
+    entry.term = term;
+    entry.leader = leader;
+  }
+  const watch = role !== 'leader' && leader !== undefined && !sameServer(leader, state.id) ? leader : undefined;
+  const current = state.leaderMonitor;
+  if (current !== undefined && (watch === undefined || !sameServer(current.leader, watch))) {
+    ctx.demonitor(current.ref);
+    state.leaderMonitor = undefined;
+  }
+  if (watch !== undefined && state.leaderMonitor === undefined) {
+    state.leaderMonitor = { ref: ctx.monitor({ name: watch.name, node: watch.node }), leader: watch };
+  }
+}

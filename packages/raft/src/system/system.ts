@@ -1,0 +1,280 @@
+// A RaSystem: the log storage of startLogSystem, a supervisor of servers, and a system
+// actor under a well-known name that starts, restarts, stops and deletes servers on
+// request from any node (nothing is spawned over the wire: the request is data).
+
+import {
+  type ActorContext,
+  type ActorSpec,
+  type Behaviour,
+  type CallOptions,
+  type ChildSpec,
+  type RestartPolicy,
+  type Dest,
+  type Pid,
+  type SpawnOptions,
+  deleteChild,
+  startChild,
+  startSupervisor,
+  subscribeFailureDetector,
+  terminateChild,
+} from '@rafter/actors';
+import type { ServerId } from '../internal/core/log.js';
+import { DEFAULT_TIMEOUTS } from '../internal/core/core.js';
+import type { CoreTimeouts } from '../internal/core/types.js';
+import { joinPath, NodeFs } from '../internal/log/fs.js';
+import { deleteServerLog, startLogSystem, type StartLogSystemOptions } from '../internal/log/log-actors.js';
+import { AlreadyStartedError, InvalidArgumentError, MachineNotFoundError, RafterError, type RafterErrorCode, UnknownServerError } from '../errors.js';
+import { serverBehaviour, type ServerArgs } from '../server/server-actor.js';
+import { checkMachineRef } from '../server/machine.js';
+import type { ServerCast } from '../server/protocol.js';
+import { defaultCallerOf, useCaller } from './caller.js';
+import { ConfigStore, type ServerConfig, SystemRuntime } from './runtime.js';
+
+/** What starts actors: a node (scheduler 0) or an actor's context (its scheduler). */
+export interface Starter {
+  start<A>(spec: ActorSpec, args?: A, options?: SpawnOptions): Promise<Pid>;
+  call<R = unknown>(dest: Dest, request: unknown, options?: CallOptions): Promise<R>;
+  send(dest: Dest, msg: unknown): void;
+  exit(pid: Pid, reason: unknown): void;
+}
+
+export interface SystemConfig {
+  /** Unique per node; the same name on every node of a cluster. Default 'default'. */
+  readonly name?: string;
+  /** The system's own data directory (log storage and server configurations). */
+  readonly dataDir: string;
+  /** The servers' slow tick. Default 1,000 ms. */
+  readonly tickMs?: number;
+  readonly timeouts?: Partial<CoreTimeouts>;
+  readonly snapshotChunkBytes?: number;
+  readonly wal?: StartLogSystemOptions['wal'];
+  readonly snapshotPolicy?: StartLogSystemOptions['snapshotPolicy'];
+}
+
+export interface RaftSystem {
+  readonly name: string;
+  readonly node: string;
+  readonly dataDir: string;
+  /** The system actor (registered as systemActorName(name)). */
+  readonly pid: Pid;
+  /** Servers that failed to restart when the system started, with why. */
+  readonly restartFailures: ReadonlyMap<string, Error>;
+  /** Stops every server, then the storage. */
+  stop(): Promise<void>;
+}
+
+export const SYSTEM_TICK_MS_DEFAULT = 1_000;
+export const SNAPSHOT_CHUNK_BYTES_DEFAULT = 1 << 20;
+
+export function systemActorName(system: string): string {
+  return `rafter_system_${system}`;
+}
+
+/** Systems running on this thread, by name. */
+const systems = new Map<string, SystemRuntime>();
+
+/** Requests the system actor answers; every answer is `{ ok: true, ... }` or an error as data. */
+export type SystemRequest =
+  | { readonly op: 'startServer'; readonly config: ServerConfig }
+  | { readonly op: 'restartServer'; readonly name: string }
+  | { readonly op: 'stopServer'; readonly name: string }
+  | { readonly op: 'deleteServer'; readonly name: string }
+  | { readonly op: 'serverConfig'; readonly name: string };
+
+export type SystemReply = { readonly ok: true; readonly pid?: Pid; readonly config?: ServerConfig } | { readonly ok: false; readonly code: RafterErrorCode; readonly message: string };
+
+function failure(err: unknown): SystemReply {
+  if (err instanceof RafterError) return { ok: false, code: err.code, message: err.message };
+  return { ok: false, code: 'RAFTER_INVALID_ARGUMENT', message: String(err instanceof Error ? err.message : err) };
+}
+
+/** Starts a system's storage, its server supervisor and its system actor, then restarts the servers it had. */
+export async function startSystem(starter: Starter, config: SystemConfig): Promise<RaftSystem> {
+  const name = config.name ?? 'default';
+  if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('system name', 'a non-empty string', name);
+  if (typeof config.dataDir !== 'string' || config.dataDir.length === 0) throw new InvalidArgumentError('dataDir', 'a directory path', config.dataDir);
+  if (systems.has(name)) throw new InvalidArgumentError('system name', 'a name not already started on this thread', name);
+  const tickMs = config.tickMs ?? SYSTEM_TICK_MS_DEFAULT;
+  if (!Number.isFinite(tickMs) || tickMs < 10) throw new InvalidArgumentError('tickMs', 'a number of milliseconds ≥ 10', tickMs);
+  if (defaultCallerOf() === undefined) useCaller(starter);
+  const fs = new NodeFs();
+  const storage = await startLogSystem(starter, {
+    dir: joinPath(config.dataDir, 'log'),
+    fs,
+    ...(config.wal !== undefined ? { wal: config.wal } : {}),
+    ...(config.snapshotPolicy !== undefined ? { snapshotPolicy: config.snapshotPolicy } : {}),
+  });
+  const home = storage.handle.home;
+  if (home === undefined) throw new Error('log system has no home scheduler');
+  const runtime = new SystemRuntime(name, home.node, storage.handle, new ConfigStore(fs, joinPath(config.dataDir, 'configs')), {
+    tickMs,
+    timeouts: { ...DEFAULT_TIMEOUTS, ...config.timeouts },
+    snapshotChunkBytes: config.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES_DEFAULT,
+  });
+  await runtime.loadConfigs();
+  systems.set(name, runtime);
+  try {
+    runtime.serverSup = await startSupervisor(starter, { strategy: 'one_for_one', intensity: 10, periodMs: 10_000, children: [] });
+    const pid = await starter.start(systemBehaviour, runtime, { name: systemActorName(name) });
+    const restartFailures = new Map<string, Error>();
+    for (const server of [...runtime.configs.values()]) {
+      try {
+        await startServerChild(starter, runtime, server);
+      } catch (err) {
+        restartFailures.set(server.name, err as Error);
+      }
+    }
+    return {
+      name,
+      node: home.node,
+      dataDir: config.dataDir,
+      pid,
+      restartFailures,
+      stop: async () => {
+        systems.delete(name);
+        starter.exit(pid, 'shutdown');
+        if (runtime.serverSup !== undefined) await stopAndWait(starter, runtime.serverSup);
+        await stopAndWait(starter, storage.supervisor);
+        await storage.system.close();
+      },
+    };
+  } catch (err) {
+    systems.delete(name);
+    throw err;
+  }
+}
+
+async function stopAndWait(starter: Starter, pid: Pid): Promise<void> {
+  const monitorable = starter as Partial<{ monitor(dest: Dest): Promise<unknown> }>;
+  const down = typeof monitorable.monitor === 'function' ? monitorable.monitor(pid) : undefined;
+  starter.exit(pid, 'shutdown');
+  await down;
+}
+
+/** The system of that name on this thread (undefined if none). */
+export function localSystem(name: string): SystemRuntime | undefined {
+  return systems.get(name);
+}
+
+function childSpecOf(runtime: SystemRuntime, config: ServerConfig, restart: RestartPolicy = 'transient'): ChildSpec {
+  return {
+    id: config.name,
+    start: { spec: serverBehaviour, args: { system: runtime, config } satisfies ServerArgs, name: config.name },
+    restart,
+    shutdown: 5_000,
+  };
+}
+
+async function startServerChild(caller: Starter | ActorContext, runtime: SystemRuntime, config: ServerConfig): Promise<Pid> {
+  if (SystemRuntime.missingSimple(config)) {
+    throw new MachineNotFoundError(`simple machine of server ${config.name}`, 'simple machines are not persisted; start the server again with its machine');
+  }
+  const sup = runtime.serverSup;
+  if (sup === undefined) throw new Error('the server supervisor is not running');
+  // A child that exited for good leaves its spec behind.
+  await deleteChild(caller, sup, config.name).catch(() => undefined);
+  return startChild(caller, sup, childSpecOf(runtime, config));
+}
+
+function checkServerConfig(config: ServerConfig): void {
+  if (typeof config !== 'object' || config === null) throw new InvalidArgumentError('server config', 'an object', config);
+  if (typeof config.name !== 'string' || config.name.length === 0 || config.name.startsWith('rafter_')) {
+    throw new InvalidArgumentError('server name', "a non-empty string not starting with 'rafter_'", config.name);
+  }
+  if (typeof config.uid !== 'string' || config.uid.length === 0) throw new InvalidArgumentError('server uid', 'a non-empty string', config.uid);
+  if (typeof config.clusterName !== 'string' || config.clusterName.length === 0) throw new InvalidArgumentError('cluster name', 'a non-empty string', config.clusterName);
+  checkMachineRef(config.machine);
+  if (!Array.isArray(config.initialMembers)) throw new InvalidArgumentError('initial members', 'an array of members', config.initialMembers);
+}
+
+const systemBehaviour: Behaviour<SystemRuntime, SystemRuntime> = {
+  async init(ctx, runtime) {
+    // Node events for the servers: one subscription per system rather than per server.
+    await subscribeFailureDetector(ctx, ctx.self).catch(() => undefined);
+    return runtime;
+  },
+
+  handle(msg: { type?: string; node?: string }, runtime, ctx) {
+    if ((msg.type === 'node-maybe-down' || msg.type === 'node-up') && typeof msg.node === 'string') {
+      const event = { type: '$node', node: msg.node, up: msg.type === 'node-up' } satisfies ServerCast;
+      for (const entry of runtime.directory.values()) if (entry.pid !== undefined) ctx.send(entry.pid, event);
+    }
+    return runtime;
+  },
+
+  async handleCall(request: SystemRequest, _from, runtime, ctx) {
+    try {
+      return { reply: await systemCall(ctx, runtime, request), state: runtime };
+    } catch (err) {
+      return { reply: failure(err), state: runtime };
+    }
+  },
+};
+
+async function systemCall(ctx: ActorContext, runtime: SystemRuntime, request: SystemRequest): Promise<SystemReply> {
+  switch (request.op) {
+    case 'startServer': {
+      const config = request.config;
+      checkServerConfig(config);
+      const id: ServerId = { name: config.name, node: runtime.nodeName };
+      const running = runtime.directory.get(config.name);
+      if (running?.pid !== undefined || ctx.whereis(config.name) !== undefined) throw new AlreadyStartedError(id);
+      const known = runtime.configs.get(config.name);
+      if (known !== undefined && known.uid !== config.uid) throw new AlreadyStartedError(id);
+      await runtime.configStore.save(config);
+      runtime.configs.set(config.name, config);
+      return { ok: true, pid: await startServerChild(ctx, runtime, config) };
+    }
+    case 'restartServer': {
+      const config = knownConfig(runtime, request.name);
+      if (runtime.directory.get(config.name)?.pid !== undefined) throw new AlreadyStartedError({ name: config.name, node: runtime.nodeName });
+      return { ok: true, pid: await startServerChild(ctx, runtime, config) };
+    }
+    case 'stopServer': {
+      knownConfig(runtime, request.name);
+      await stopServerChild(ctx, runtime, request.name);
+      return { ok: true };
+    }
+    case 'deleteServer': {
+      const config = knownConfig(runtime, request.name);
+      await stopServerChild(ctx, runtime, request.name);
+      await deleteServerLog(ctx, runtime.handle, config.uid);
+      await runtime.configStore.remove(config.name);
+      runtime.configs.delete(config.name);
+      runtime.directory.delete(config.name);
+      return { ok: true };
+    }
+    case 'serverConfig':
+      return { ok: true, config: knownConfig(runtime, request.name) };
+    default:
+      throw new InvalidArgumentError('system request', 'a known op', (request as { op?: unknown }).op);
+  }
+}
+
+function knownConfig(runtime: SystemRuntime, name: unknown): ServerConfig {
+  if (typeof name !== 'string') throw new InvalidArgumentError('server name', 'a string', name);
+  const config = runtime.configs.get(name);
+  if (config === undefined) throw new UnknownServerError({ name, node: runtime.nodeName }, runtime.name);
+  return config;
+}
+
+async function stopServerChild(ctx: ActorContext, runtime: SystemRuntime, name: string): Promise<void> {
+  const sup = runtime.serverSup;
+  if (sup === undefined) return;
+  await terminateChild(ctx, sup, name).catch(() => undefined);
+  await deleteChild(ctx, sup, name).catch(() => undefined);
+  const entry = runtime.directory.get(name);
+  if (entry !== undefined) {
+    entry.pid = undefined;
+    entry.role = 'stopped';
+  }
+}
+
+/** A child spec for an application's own supervisor: the member restarts and recovers from its log. */
+export function serverChildSpec(system: RaftSystem | string, config: ServerConfig): ChildSpec {
+  const runtime = systems.get(typeof system === 'string' ? system : system.name);
+  if (runtime === undefined) throw new InvalidArgumentError('system', 'a system started on this thread', typeof system === 'string' ? system : system.name);
+  checkServerConfig(config);
+  runtime.configs.set(config.name, config);
+  return childSpecOf(runtime, config, 'permanent');
+}

@@ -1,0 +1,87 @@
+// Three members of a cluster on one node: the server actor, the system actor and the API
+// over the real log storage.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Node, silentLogger } from '@rafter/actors';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  InvalidArgumentError,
+  type Machine,
+  type RaftSystem,
+  type ServerId,
+  consistentQuery,
+  localQuery,
+  members,
+  processCommand,
+  registerMachine,
+  restartServer,
+  startCluster,
+  startSystem,
+  stopServer,
+} from '../../src/index.js';
+
+const counter: Machine<number, { add: number }> = {
+  init: () => 0,
+  apply: (_meta, command, state) => ({ state: state + command.add, reply: state + command.add }),
+  query: (q: 'value', state) => (q === 'value' ? state : undefined),
+};
+registerMachine('counter', counter);
+
+let cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const f of cleanup.reverse()) await f();
+  cleanup = [];
+});
+
+async function start(): Promise<{ node: Node; system: RaftSystem; ids: ServerId[]; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'rafter-server-'));
+  const node = await Node.start({ name: 'one', dirtyThreads: 1, logger: silentLogger });
+  const system = await startSystem(node, { name: 'test', dataDir: dir });
+  cleanup.push(async () => {
+    await system.stop();
+    await node.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const ids = ['a', 'b', 'c'].map((name) => ({ name, node: node.name }));
+  return { node, system, ids, dir };
+}
+
+describe('a cluster of three members on one node', () => {
+  it('elects a leader, applies commands in order and answers queries', async () => {
+    const { node, system, ids } = await start();
+    const started = await startCluster(system, 'counter1', 'counter', ids, { via: node });
+    expect(started.started).toHaveLength(3);
+    expect(started.leader).toBeDefined();
+    for (let i = 1; i <= 20; i++) {
+      const { reply } = await processCommand<number>(ids, { add: 1 }, { via: node });
+      expect(reply).toBe(i);
+    }
+    const read = await consistentQuery<number>(ids[0] as ServerId, 'value', { via: node });
+    expect(read.result).toBe(20);
+    const m = await members(ids[1] as ServerId, { via: node });
+    expect(m.members.map((s) => s.name).sort()).toEqual(['a', 'b', 'c']);
+    const local = await localQuery<number>(ids[2] as ServerId, 'value', { via: node });
+    expect(local.result).toBeLessThanOrEqual(20);
+  });
+
+  it('a stopped member restarts from its log and catches up', async () => {
+    const { node, system, ids } = await start();
+    await startCluster(system, 'counter2', 'counter', ids, { via: node });
+    await processCommand(ids, { add: 5 }, { via: node });
+    const { leader } = await members(ids, { via: node });
+    const follower = ids.find((s) => s.name !== leader?.name) as ServerId;
+    await stopServer(system, follower, { via: node });
+    await processCommand(ids, { add: 5 }, { via: node });
+    await restartServer(system, follower, { via: node });
+    const after = await processCommand<number>(ids, { add: 1 }, { via: node });
+    expect(after.reply).toBe(11);
+  });
+
+  it('refuses invalid arguments with typed errors', async () => {
+    const { node, system, ids } = await start();
+    await expect(processCommand({ name: '', node: node.name }, 1, { via: node })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(startCluster(system, '', 'counter', ids, { via: node })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(processCommand(ids, 1, { via: node, timeoutMs: -1 })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+});
