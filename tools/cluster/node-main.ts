@@ -1,0 +1,46 @@
+// One Raft node process for tests, benchmarks, the demo and chaos runs: a distributed
+// node with one system. Arguments: a JSON object (see NodeProcessArgs). It prints one
+// line `{"ready":true,"node":...}` once its system has started, and stops cleanly on
+// SIGTERM or when its stdin closes (so a dying parent leaves no orphans).
+
+import { Node, stderrLogger, silentLogger } from '@rafter/actors';
+import { startSystem, useCaller } from '@rafter/raft';
+
+export interface NodeProcessArgs {
+  readonly name: string;
+  readonly port: number;
+  readonly cookie: string;
+  readonly dataDir: string;
+  readonly system: string;
+  /** Modules to import first: they register machines. */
+  readonly machineModules: readonly string[];
+  readonly tickMs?: number;
+  readonly netTickMs?: number;
+  readonly verbose?: boolean;
+}
+
+const args = JSON.parse(process.argv[2] ?? '{}') as NodeProcessArgs;
+for (const mod of args.machineModules) await import(mod);
+const node = await Node.start({
+  name: args.name,
+  port: args.port,
+  cookie: args.cookie,
+  dirtyThreads: 1,
+  ...(args.netTickMs !== undefined ? { netTickMs: args.netTickMs } : {}),
+  logger: args.verbose === true ? stderrLogger('warn', { node: args.name }) : silentLogger,
+});
+useCaller(node);
+const system = await startSystem(node, { name: args.system, dataDir: args.dataDir, ...(args.tickMs !== undefined ? { tickMs: args.tickMs } : {}) });
+process.stdout.write(`${JSON.stringify({ ready: true, node: node.name, restarted: system.restartFailures.size })}\n`);
+
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await system.stop().catch(() => undefined);
+  await node.stop({ timeoutMs: 2_000 }).catch(() => undefined);
+  process.exit(0);
+}
+process.on('SIGTERM', () => void stop());
+process.stdin.on('end', () => void stop());
+process.stdin.resume();
