@@ -194,18 +194,33 @@ async function query<T>(kind: QueryKind, server: ServerId | readonly ServerId[],
   const caller = callerOf(options);
   const request: ServerCall = { op: 'query', kind, query: q };
   if (kind === 'local') {
+    const minIndex = checkMinIndex(options?.minIndex);
     return firstAnswering(servers, timeoutMs, async (s, left) => {
-      const reply = await caller.call<Reply>({ name: s.name, node: s.node }, request, { timeoutMs: left });
-      const err = replyError(reply, s);
-      if (err !== undefined) throw err;
-      if (reply.type !== 'query') throw new InvalidArgumentError('reply', 'a query reply', reply);
-      return { result: reply.result as T, index: reply.index, leader: reply.leader };
+      const until = Date.now() + left;
+      let pauseMs = 1;
+      for (;;) {
+        const reply = await caller.call<Reply>({ name: s.name, node: s.node }, request, { timeoutMs: Math.max(1, until - Date.now()) });
+        const err = replyError(reply, s);
+        if (err !== undefined) throw err;
+        if (reply.type !== 'query') throw new InvalidArgumentError('reply', 'a query reply', reply);
+        if (reply.index >= minIndex) return { result: reply.result as T, index: reply.index, leader: reply.leader };
+        // Behind: the server applies what it learns is committed with the leader's next message.
+        if (Date.now() + pauseMs >= until) throw new TimeoutError(s, timeoutMs, reply.leader);
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
+        pauseMs = Math.min(pauseMs * 2, 50);
+      }
     });
   }
   return callLeader(caller, servers, request, timeoutMs, (reply) => {
     if (reply.type !== 'query') throw new InvalidArgumentError('reply', 'a query reply', reply);
     return { result: reply.result as T, index: reply.index, leader: reply.leader };
   });
+}
+
+function checkMinIndex(minIndex: unknown): number {
+  if (minIndex === undefined) return 0;
+  if (typeof minIndex !== 'number' || !Number.isSafeInteger(minIndex) || minIndex < 0) throw new InvalidArgumentError('minIndex', 'a log index (an integer ≥ 0)', minIndex);
+  return minIndex;
 }
 
 /** Tries each server in turn on timeout, noproc or nodedown. */
