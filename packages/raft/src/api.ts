@@ -5,7 +5,7 @@
 
 import type { Dest, Pid } from '@rafter/actors';
 import { type Caller, defaultCallerOf } from './system/caller.js';
-import { errorFromReply, InvalidArgumentError, NodeDownError, NoProcError, NoSystemError, RafterError, TimeoutError, ClusterNotFormedError } from './errors.js';
+import { errorFromReply, InvalidArgumentError, MessageTooLargeError, NodeDownError, NoProcError, NoSystemError, RafterError, TimeoutError, ClusterNotFormedError } from './errors.js';
 import { quorumSize, sameServer } from './internal/core/cluster.js';
 import type { Member, MembershipKind, ServerId } from './internal/core/log.js';
 import type { Reply, Role } from './internal/core/types.js';
@@ -65,6 +65,8 @@ function callError(err: unknown, server: ServerId, timeoutMs: number, leader: Se
   if (code === 'ACTORS_NOPROC' || code === 'ACTORS_CALL_EXIT' || code === 'ACTORS_UNKNOWN_NAME') return new NoProcError(server);
   if (code === 'ACTORS_NODEDOWN' || code === 'ACTORS_NOCONNECTION' || code === 'ACTORS_CONNECT_FAILED') return new NodeDownError(server);
   if (code === 'ACTORS_TIMEOUT' || code === 'ACTORS_CALL_TIMEOUT') return new TimeoutError(server, timeoutMs, leader);
+  // Refused at the sender: no other server would take it either.
+  if (code === 'ACTORS_MESSAGE_TOO_LARGE') return new MessageTooLargeError(server, (err as Error).message);
   const wrapped = new RafterError('RAFTER_NOPROC', `call to ${server.name}@${server.node} failed: ${String(err)}`, { cause: err });
   return wrapped;
 }
