@@ -330,9 +330,11 @@ export interface ServerStatus {
   readonly commitIndex: number;
   readonly lastApplied: number;
   readonly clusterName: string;
+  /** The server's actor, to link to or send exit signals to (a restarted server has a new one). */
+  readonly pid: Pid;
 }
 
-/** The server's role, term, leader and indexes, from the server itself. */
+/** The server's role, term, leader and indexes, and its pid, from the server itself. */
 export async function serverStatus(server: ServerId, options?: TimeoutOption): Promise<ServerStatus> {
   const id = checkServerId(server);
   const timeoutMs = timeoutOf(options);
