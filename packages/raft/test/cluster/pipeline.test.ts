@@ -10,7 +10,8 @@ import { RECORDER_MODULE, leaderOf, sameId, waitFor } from './helpers.js';
 
 const COMMANDS_TOTAL = 3_000;
 const INFLIGHT_MAX = 1_000;
-const COMMAND_TIMEOUT_MS = 2_000;
+const COMMAND_TIMEOUT_MS = 10_000;
+const RESENDS_MAX = 200;
 
 type Outcome = 'applied' | `rejected:${string}` | 'timeout';
 
@@ -40,32 +41,43 @@ function key(id: ServerId): string {
   return `${id.name}@${id.node}`;
 }
 
-/** Sends commands to the server it believes leads, follows rejections' leader hints, and moves on when its target goes down. */
+/**
+ * Sends commands to the server it believes leads and follows leader hints. A command
+ * refused as "not the leader" never reached a log, so it is sent again (a few times);
+ * one in flight to a server that went down, or unanswered for too long, may or may not
+ * apply: it is reported timed out.
+ */
 function client(ids: readonly ServerId[], log: ClientLog) {
   return async (ctx: ActorContext): Promise<void> => {
-    const sentAt = new Map<number, number>();
+    const inflight = new Map<number, { at: number; to: string; attempts: number }>();
+    const resend: number[] = [];
+    let resendAfter = 0;
     let target = ids[0] as ServerId;
     let watch: { ref: Ref; id: ServerId } | undefined;
     let next = 0;
+    const down = new Set<string>();
     const retarget = (to: ServerId | undefined): void => {
-      target = to ?? (ids[(ids.findIndex((s) => sameId(s, target)) + 1) % ids.length] as ServerId);
+      const from = ids.findIndex((s) => sameId(s, target));
+      const alive = [1, 2, 3].map((i) => ids[(from + i) % ids.length] as ServerId).find((s) => !down.has(key(s)));
+      target = to ?? alive ?? target;
       if (watch !== undefined && sameId(watch.id, target)) return;
       if (watch !== undefined) ctx.demonitor(watch.ref);
       watch = { ref: ctx.monitor({ name: target.name, node: target.node }), id: target };
     };
     retarget(target);
+    const send = (corr: number, attempts: number): void => {
+      pipelineCommand(ctx, target, { id: `p${corr}` }, corr);
+      inflight.set(corr, { at: Date.now(), to: key(target), attempts });
+    };
     const settle = (corr: number, outcome: Outcome): void => {
-      if (!sentAt.delete(corr)) return;
+      if (!inflight.delete(corr)) return;
       log.outcomes.set(corr, outcome);
     };
-    while (next < COMMANDS_TOTAL || sentAt.size > 0) {
-      while (sentAt.size < INFLIGHT_MAX && next < COMMANDS_TOTAL) {
-        pipelineCommand(ctx, target, { id: `p${next}` }, next);
-        sentAt.set(next, Date.now());
-        next++;
-      }
-      log.inflight = sentAt.size;
-      const msg = await ctx.receive<PipelineEvent | DownMessage>(undefined, 50);
+    while (next < COMMANDS_TOTAL || inflight.size > 0 || resend.length > 0) {
+      if (Date.now() >= resendAfter) for (const corr of resend.splice(0)) send(corr, (inflight.get(corr)?.attempts ?? 0) + 1);
+      while (inflight.size + resend.length < INFLIGHT_MAX && next < COMMANDS_TOTAL) send(next++, 1);
+      log.inflight = inflight.size + resend.length;
+      const msg = await ctx.receive<PipelineEvent | DownMessage>(undefined, 20);
       if (msg !== undefined && isPipelineEvent(msg)) {
         const event = msg.event;
         if (event.type === 'applied') {
@@ -81,15 +93,25 @@ function client(ids: readonly ServerId[], log: ClientLog) {
           }
           if (!sameId(msg.from, target)) retarget(msg.from);
         } else {
-          settle(event.correlation as number, `rejected:${event.reason}`);
-          if (!sameId(event.leader, target)) retarget(event.leader);
+          const corr = event.correlation as number;
+          const sent = inflight.get(corr);
+          if (event.reason === 'RAFTER_NOT_LEADER' && sent !== undefined && sent.attempts < RESENDS_MAX) {
+            resend.push(corr);
+            // No leader known: an election is under way, give it a moment.
+            if (event.leader === undefined) resendAfter = Date.now() + 20;
+          } else settle(corr, `rejected:${event.reason}`);
+          // Without a hint the member learns the new leader soon: stay with it.
+          if (event.leader !== undefined && !down.has(key(event.leader)) && !sameId(event.leader, target)) retarget(event.leader);
         }
       } else if (msg !== undefined && (msg as DownMessage).type === 'DOWN' && watch !== undefined && (msg as DownMessage).ref === watch.ref) {
+        const gone = key(watch.id);
+        down.add(gone);
         watch = undefined;
+        for (const [corr, sent] of inflight) if (sent.to === gone && !resend.includes(corr)) settle(corr, 'timeout');
         retarget(undefined);
       }
       const now = Date.now();
-      for (const [corr, at] of sentAt) if (now - at > COMMAND_TIMEOUT_MS) settle(corr, 'timeout');
+      for (const [corr, sent] of inflight) if (now - sent.at > COMMAND_TIMEOUT_MS && !resend.includes(corr)) settle(corr, 'timeout');
     }
     log.inflight = 0;
     log.done = true;
@@ -107,7 +129,9 @@ describe('a pipelined client across a leader crash', () => {
     await waitFor('300 commands applied', async () => [...log.outcomes.values()].filter((o) => o === 'applied').length, (n) => n >= 300);
     log.inflightAtKill = log.inflight;
     await cluster.kill(cluster.indexOf(leader.node));
+    const killedAt = Date.now();
     await waitFor('the client to settle every command', async () => log.done, (done) => done, 30_000);
+    const settledMs = Date.now() - killedAt;
 
     const survivors = ids.filter((s) => !sameId(s, leader));
     const newLeader = await leaderOf(survivors, cluster.control);
@@ -128,6 +152,7 @@ describe('a pipelined client across a leader crash', () => {
       timedOutYetApplied: outcomes.filter(([c, o]) => o === 'timeout' && counts[`p${c}`] === 1).length,
       lateApplied: log.lateApplied,
       inflightAtKill: log.inflightAtKill,
+      settledMsAfterKill: settledMs,
       appliedByLeader: Object.fromEntries(log.appliedByLeader),
     };
     console.info('pipeline across a leader kill:', JSON.stringify(summary));
