@@ -81,13 +81,30 @@ function retryable(err: RafterError): boolean {
   return err.code === 'RAFTER_NOPROC' || err.code === 'RAFTER_NODEDOWN' || err.code === 'RAFTER_TIMEOUT';
 }
 
+/** The least time one server of a list is given before the next is tried. */
+export const CALL_ATTEMPT_MS_MIN = 100;
+
+function serverKeyOf(server: ServerId): string {
+  return `${server.name}@${server.node}`;
+}
+
+/**
+ * The time one attempt may take: shared with the listed servers still worth trying, so
+ * that one hung server (a stopped process answers nothing) cannot take all of it.
+ */
+function attemptMsOf(leftMs: number, others: number): number {
+  if (others <= 0) return leftMs;
+  return Math.max(Math.floor(leftMs / (others + 1)), Math.min(leftMs, CALL_ATTEMPT_MS_MIN));
+}
+
 /**
  * Calls `request` on the servers in turn, following redirects to the leader, until one
  * answers with something other than "not the leader" or the time is up.
  */
 async function callLeader<T>(caller: Caller, servers: readonly ServerId[], request: ServerCall, timeoutMs: number, accept: (reply: Reply, server: ServerId) => T): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  const tried = new Set<string>();
+  /** Servers that did not answer (timeout, noproc, nodedown): not asked again by this call. */
+  const failed = new Set<string>();
   let queue = [...servers];
   let leader: ServerId | undefined;
   let last: RafterError | undefined;
@@ -96,23 +113,26 @@ async function callLeader<T>(caller: Caller, servers: readonly ServerId[], reque
     const server = queue.shift() as ServerId;
     const left = deadline - Date.now();
     if (left <= 0) break;
+    const others = servers.filter((s) => !sameServer(s, server) && !failed.has(serverKeyOf(s))).length;
     let reply: Reply;
     try {
-      reply = await caller.call<Reply>({ name: server.name, node: server.node }, request, { timeoutMs: left });
+      reply = await caller.call<Reply>({ name: server.name, node: server.node }, request, { timeoutMs: attemptMsOf(left, others) });
     } catch (err) {
       last = callError(err, server, timeoutMs, leader);
       if (!retryable(last)) throw last;
-      tried.add(`${server.name}@${server.node}`);
+      failed.add(serverKeyOf(server));
+      // A redirect led here: the members that sent it may know a newer leader by now.
+      if (queue.length === 0) queue = servers.filter((s) => !failed.has(serverKeyOf(s)));
       continue;
     }
     if (reply.type === 'error' && reply.code === 'RAFTER_NOT_LEADER') {
       leader = reply.leader;
       last = replyError(reply, server);
       redirects++;
-      if (leader !== undefined && !sameServer(leader, server)) {
+      if (leader !== undefined && !sameServer(leader, server) && !failed.has(serverKeyOf(leader))) {
         queue.unshift(leader);
       } else {
-        // No leader known yet (an election is under way): ask again shortly.
+        // No leader known yet (an election is under way), or only one that did not answer: ask again shortly.
         await new Promise((resolve) => setTimeout(resolve, Math.min(10 * redirects, 100)));
         queue.push(server);
       }
@@ -229,11 +249,11 @@ function checkMinIndex(minIndex: unknown): number {
 async function firstAnswering<T>(servers: readonly ServerId[], timeoutMs: number, attempt: (server: ServerId, leftMs: number) => Promise<T>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: RafterError | undefined;
-  for (const s of servers) {
+  for (const [i, s] of servers.entries()) {
     const left = deadline - Date.now();
     if (left <= 0) break;
     try {
-      return await attempt(s, left);
+      return await attempt(s, attemptMsOf(left, servers.length - i - 1));
     } catch (err) {
       last = callError(err, s, timeoutMs, undefined);
       if (!retryable(last)) throw last;
