@@ -92,6 +92,33 @@ describe('kill -9 of node processes', () => {
     await cluster.restart(cluster.nodes.findIndex((n) => n.child === undefined));
   });
 
+  it('a hung leader (SIGSTOP): a command given every member commits through the new leader within its timeout', async () => {
+    const ids = await form('fo_pause');
+    await commands(ids, 'a', 0, 5);
+    const leader = await leaderOf(ids, cluster.control);
+    const paused = cluster.indexOf(leader.node);
+    cluster.pause(paused);
+    try {
+      // The hung leader first in the list: it must not take the whole timeout.
+      const order = [leader, ...ids.filter((s) => !sameId(s, leader))];
+      const result = await processCommand<number>(order, { id: 'b0' }, { via: cluster.control, timeoutMs: 8_000 });
+      expect(result.reply).toBe(1);
+      expect(sameId(result.leader, leader)).toBe(false);
+    } finally {
+      cluster.resume(paused);
+    }
+    // Back, the old leader learns of the new term and applies what it missed. The command
+    // it found in its mailbox was tried again elsewhere: it must not apply twice.
+    const read = await consistentQuery<Record<string, number>>(ids, 'counts', { via: cluster.control });
+    expect(read.result['b0']).toBe(1);
+    expect(Object.keys(read.result)).toHaveLength(6);
+    await waitFor('the resumed member to catch up', () => localApplied(leader), (n) => n === 6);
+    const next = await processCommand<number>(ids, { id: 'b1' }, { via: cluster.control, timeoutMs: 8_000 });
+    const counts = (await localQuery<Record<string, number>>(leader, 'counts', { via: cluster.control, minIndex: next.index })).result;
+    expect(Object.values(counts).every((n) => n === 1)).toBe(true);
+    expect(Object.keys(counts)).toHaveLength(7);
+  });
+
   it('a full-cluster kill -9 and restart keeps every acknowledged command', async () => {
     const ids = await form('fo_all');
     const acked = await commands(ids, 'a', 0, 40);
