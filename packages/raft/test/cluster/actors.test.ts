@@ -78,6 +78,35 @@ describe('a server watched from another node', () => {
   });
 });
 
+describe('machine effects', () => {
+  it("a machine's send effect reaches an actor on another node, once, from the leader", async () => {
+    const via = cluster.control;
+    const ids = cluster.serverIds('effects_');
+    await startCluster(cluster.system, 'effects', 'kv', ids, { via });
+    const got: unknown[] = [];
+    const listener = cluster.control.spawn(async (ctx: ActorContext) => {
+      for (;;) {
+        const msg = await ctx.receive<{ type?: string }>((m: { type?: string }) => m.type === 'kv_put' || m.type === 'stop');
+        if (msg?.type === 'stop') return;
+        got.push(msg);
+      }
+    });
+    const first = await processCommand(ids, { put: 'e1', value: 1, notify: listener }, { via });
+    const second = await processCommand(ids, { put: 'e2', value: 2, notify: { name: 'no_such_actor', node: cluster.control.name } }, { via });
+    const third = await processCommand(ids, { put: 'e3', value: 3, notify: listener }, { via });
+    await waitFor('two notices', async () => got.length, (n) => n >= 2);
+    // Followers apply the same commands; only the leader sends. A member's send on applying
+    // would reach the listener before that member's answer to a later query (one connection, in order).
+    for (const id of ids) await localQuery(id, 'size', { via, minIndex: third.index });
+    expect(got).toEqual([
+      { type: 'kv_put', key: 'e1', value: 1, index: first.index },
+      { type: 'kv_put', key: 'e3', value: 3, index: third.index },
+    ]);
+    expect(second.index).toBeGreaterThan(first.index);
+    cluster.control.send(listener, { type: 'stop' });
+  });
+});
+
 /** An app actor that answers `ping` with its pid, so a test can tell it was not restarted. */
 const appWorker = {
   init: () => ({}),

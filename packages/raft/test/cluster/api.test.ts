@@ -20,6 +20,7 @@ import {
   startCluster,
   startServer,
   stopServer,
+  transferLeadership,
 } from '../../src/index.js';
 import { KV_MODULE, codeOf, leaderOf, sameId, waitFor } from './helpers.js';
 
@@ -159,6 +160,20 @@ describe('timeouts', () => {
     }
     const after = await waitFor('a command after the resume', () => processCommand(kvIds, { put: 'after', value: 1 }, { via, timeoutMs: 2_000 }), () => true);
     expect(after.index).toBeGreaterThan(0);
+  });
+});
+
+describe('transferLeadership', () => {
+  it('moves the lead to a caught-up member; a server outside the cluster is refused with RAFTER_UNKNOWN_MEMBER', async () => {
+    const via = cluster.control;
+    await processCommand(kvIds, { put: 'transfer', value: 0 }, { via });
+    const leader = await leaderOf(kvIds, via);
+    const target = kvIds.find((s) => !sameId(s, leader)) as ServerId;
+    await waitFor('the target to be caught up', () => transferLeadership(kvIds, target, { via }).then(() => true), (ok) => ok);
+    await waitFor('the target to lead', () => leaderOf(kvIds, via, 1_000), (l) => sameId(l, target));
+    const { leader: committedBy } = await processCommand(kvIds, { put: 'transfer', value: 1 }, { via });
+    expect(sameId(committedBy, target)).toBe(true);
+    await failsWith('RAFTER_UNKNOWN_MEMBER', () => transferLeadership(kvIds, cluster.serverId('api_other', 0), { via }));
   });
 });
 
