@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessCluster } from '../../../../tools/cluster/process-cluster.js';
-import { type ServerId, consistentQuery, leaderQuery, localQuery, processCommand, startCluster } from '../../src/index.js';
+import { type ServerId, consistentQuery, leaderQuery, localQuery, processCommand, restartServer, startCluster, stopServer } from '../../src/index.js';
 import { RECORDER_MODULE, leaderOf, sameId, waitFor } from './helpers.js';
 
 let cluster: ProcessCluster;
@@ -86,10 +86,11 @@ describe('kill -9 of node processes', () => {
     expect(Object.keys(counts)).toHaveLength(100);
     expect(Object.values(counts).every((n) => n === 1)).toBe(true);
     // It takes part again: a command commits with it as one of a quorum of two.
-    await cluster.kill(cluster.indexOf((survivors.find((s) => !sameId(s, leader)) as ServerId).node));
+    const other = survivors.find((s) => !sameId(s, leader)) as ServerId;
+    await stopServer(cluster.system, other, { via: cluster.control });
     const next = await processCommand<number>(ids, { id: 'c0' }, { via: cluster.control, timeoutMs: 10_000 });
     expect(next.reply).toBe(1);
-    await cluster.restart(cluster.nodes.findIndex((n) => n.child === undefined));
+    await restartServer(cluster.system, other, { via: cluster.control });
   });
 
   it('a hung leader (SIGSTOP): a command given every member commits through the new leader within its timeout', async () => {
