@@ -5,7 +5,7 @@
 
 import type { Dest, Pid } from '@rafter/actors';
 import { type Caller, defaultCallerOf } from './system/caller.js';
-import { errorFromReply, InvalidArgumentError, MessageTooLargeError, NodeDownError, NoProcError, NoSystemError, RafterError, TimeoutError, ClusterNotFormedError } from './errors.js';
+import { errorFromReply, InvalidArgumentError, MessageTooLargeError, NodeDownError, NoProcError, NoSystemError, RafterError, ServerStoppedError, TimeoutError, ClusterNotFormedError } from './errors.js';
 import { quorumSize, sameServer } from './internal/core/cluster.js';
 import type { Member, MembershipKind, ServerId } from './internal/core/log.js';
 import type { Reply, Role } from './internal/core/types.js';
@@ -62,7 +62,13 @@ function checkServerIds(value: unknown, argument = 'server ids'): ServerId[] {
 function callError(err: unknown, server: ServerId, timeoutMs: number, leader: ServerId | undefined): RafterError {
   if (err instanceof RafterError) return err;
   const code = (err as { code?: unknown } | undefined)?.code;
-  if (code === 'ACTORS_NOPROC' || code === 'ACTORS_CALL_EXIT' || code === 'ACTORS_UNKNOWN_NAME') return new NoProcError(server);
+  if (code === 'ACTORS_CALL_EXIT') {
+    // A server that stopped for good (its machine threw, its log failed) says why in its exit reason.
+    const stopped = (err as { reason?: { shutdown?: { code?: unknown; message?: unknown } } }).reason?.shutdown;
+    if (typeof stopped?.code === 'string' && stopped.code.startsWith('RAFTER_')) return new ServerStoppedError(server, String(stopped.message));
+    return new NoProcError(server);
+  }
+  if (code === 'ACTORS_NOPROC' || code === 'ACTORS_UNKNOWN_NAME') return new NoProcError(server);
   if (code === 'ACTORS_NODEDOWN' || code === 'ACTORS_NOCONNECTION' || code === 'ACTORS_CONNECT_FAILED') return new NodeDownError(server);
   if (code === 'ACTORS_TIMEOUT' || code === 'ACTORS_CALL_TIMEOUT') return new TimeoutError(server, timeoutMs, leader);
   // Refused at the sender: no other server would take it either.
