@@ -163,6 +163,25 @@ describe('timeouts', () => {
   });
 });
 
+describe('a machine that throws', () => {
+  it('stops the servers that apply the command (RAFTER_SERVER_STOPPED to the caller), not restarted, and the other clusters of the nodes keep committing', async () => {
+    const via = cluster.control;
+    const ids = cluster.serverIds('crash_');
+    await startCluster(cluster.system, 'crash', 'kv', ids, { via });
+    const leader = await leaderOf(ids, via);
+    const down = cluster.control.monitor({ name: leader.name, node: leader.node });
+    const before = await Promise.all(kvIds.map((s) => serverStatus(s, { via }).then((st) => st.pid)));
+    await failsWith('RAFTER_SERVER_STOPPED', () => processCommand(ids, { fail: 'a bug in the machine' }, { via, timeoutMs: 5_000 }));
+    // A shutdown, which no supervisor restarts: a crash would be restarted into the same failure.
+    expect((await down).reason).toEqual({ shutdown: { code: 'RAFTER_MACHINE_FAILED', message: expect.stringMatching(/a bug in the machine/) } });
+    await failsWith('RAFTER_NOPROC', () => serverStatus(leader, { via }));
+    const { reply } = await processCommand(kvIds, { put: 'after-crash', value: 1 }, { via });
+    expect(reply).toBeUndefined();
+    const after = await Promise.all(kvIds.map((s) => serverStatus(s, { via }).then((st) => st.pid)));
+    expect(after).toEqual(before);
+  });
+});
+
 describe('transferLeadership', () => {
   it('moves the lead to a caught-up member; a server outside the cluster is refused with RAFTER_UNKNOWN_MEMBER', async () => {
     const via = cluster.control;
