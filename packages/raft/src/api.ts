@@ -36,6 +36,13 @@ function callerOf(options: CallerOption | undefined): Caller {
   return caller;
 }
 
+/** The node a call is made from: a Node's name, or the node of an actor context. */
+function callerNodeOf(caller: Caller): string | undefined {
+  const c = caller as { name?: unknown; self?: { node?: unknown } };
+  if (typeof c.self?.node === 'string') return c.self.node;
+  return typeof c.name === 'string' ? c.name : undefined;
+}
+
 function timeoutOf(options: TimeoutOption | undefined): number {
   const ms = options?.timeoutMs ?? API_TIMEOUT_MS_DEFAULT;
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) throw new InvalidArgumentError('timeoutMs', 'a positive number of milliseconds', ms);
@@ -73,6 +80,7 @@ function callError(err: unknown, server: ServerId, timeoutMs: number, leader: Se
   if (code === 'ACTORS_TIMEOUT' || code === 'ACTORS_CALL_TIMEOUT') return new TimeoutError(server, timeoutMs, leader);
   // Refused at the sender: no other server would take it either.
   if (code === 'ACTORS_MESSAGE_TOO_LARGE') return new MessageTooLargeError(server, (err as Error).message);
+  if (code === 'ACTORS_INVALID_ARGUMENT') return new InvalidArgumentError('request', `plain data that can be sent to node ${server.node}`, (err as Error).message);
   const wrapped = new RafterError('RAFTER_NOPROC', `call to ${server.name}@${server.node} failed: ${String(err)}`, { cause: err });
   return wrapped;
 }
@@ -164,7 +172,13 @@ export interface CommandResult<R = unknown> {
 
 /** A command for a server on this node must fit the log's entry limit; remote ones are checked by the distribution layer. */
 function checkCommandSize(command: unknown): void {
-  const bytes = encodeValue({ type: 'command', command }).length;
+  let bytes: number;
+  try {
+    bytes = encodeValue({ type: 'command', command }).length;
+  } catch (err) {
+    // A symbol, a circular object...: nothing a log can hold.
+    throw new InvalidArgumentError('command', `plain data that can be encoded (${String((err as Error).message ?? err)})`, command);
+  }
   if (bytes > ENTRY_PAYLOAD_BYTES_MAX) throw new LogLimitError('the encoded command (bytes)', bytes, ENTRY_PAYLOAD_BYTES_MAX);
 }
 
@@ -220,6 +234,10 @@ async function query<T>(kind: QueryKind, server: ServerId | readonly ServerId[],
   const servers = checkServerIds(server);
   const timeoutMs = timeoutOf(options);
   const caller = callerOf(options);
+  // A closure does not survive the wire (the distribution would send something else).
+  if (typeof q === 'function' && servers.some((s) => s.node !== callerNodeOf(caller))) {
+    throw new InvalidArgumentError('query', 'data for the machine\'s query (a function only for a server on the caller\'s node)', q);
+  }
   const request: ServerCall = { op: 'query', kind, query: q };
   if (kind === 'local') {
     const minIndex = checkMinIndex(options?.minIndex);
