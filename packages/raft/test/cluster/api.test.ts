@@ -76,6 +76,14 @@ describe('invalid arguments', () => {
       () => startCluster(cluster.system, 'nomachine', 42 as unknown as string, kvIds, { via }),
       () => startCluster('', 'nosystem', 'kv', kvIds, { via }),
     ];
+    const circular: { put: string; value?: unknown } = { put: 'c' };
+    circular.value = circular;
+    bad.push(
+      () => processCommand(id, { put: 'k', value: Symbol('not data') }, { via }),
+      () => processCommand(id, circular, { via }),
+      // A function is a query only on the server's own thread.
+      () => localQuery(id, (state: unknown) => state, { via }),
+    );
     for (const call of bad) await failsWith('RAFTER_INVALID_ARGUMENT', call, 100);
     expect(() => pipelineCommand({ self: cluster.control.whereis('none') as never, send: () => undefined }, { name: '', node: 'n' }, 1)).toThrow(RafterError);
     // Server names the system keeps for itself.
