@@ -22,7 +22,7 @@ import {
   stopServer,
   transferLeadership,
 } from '../../src/index.js';
-import { KV_MODULE, codeOf, leaderOf, sameId, waitFor } from './helpers.js';
+import { CLUSTER_HOOK_TIMEOUT_MS, KV_MODULE, codeOf, leaderOf, sameId, waitFor } from './helpers.js';
 
 let cluster: ProcessCluster;
 let kvIds: ServerId[];
@@ -34,12 +34,12 @@ beforeAll(async () => {
   cluster = await ProcessCluster.start({ machineModules: [KV_MODULE], tickMs: 100 });
   kvIds = cluster.serverIds('api_');
   await startCluster(cluster.system, 'api', 'kv', kvIds, { via: cluster.control });
-});
+}, CLUSTER_HOOK_TIMEOUT_MS);
 afterAll(async () => {
   await cluster?.stop();
   process.off('unhandledRejection', onUnhandled);
   expect(unhandled).toEqual([]);
-});
+}, CLUSTER_HOOK_TIMEOUT_MS);
 
 /** Runs `call`, expects it to fail with `code`, within `withinMs`. */
 async function failsWith(code: string, call: () => Promise<unknown>, withinMs = 2_000): Promise<RafterError> {

@@ -6,16 +6,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessCluster } from '../../../../tools/cluster/process-cluster.js';
 import { type ServerId, consistentQuery, leaderQuery, localQuery, processCommand, restartServer, startCluster, stopServer } from '../../src/index.js';
-import { RECORDER_MODULE, leaderOf, sameId, waitFor } from './helpers.js';
+import { CLUSTER_HOOK_TIMEOUT_MS, CLUSTER_TEST_TIMEOUT_MS, RECORDER_MODULE, leaderOf, sameId, waitFor } from './helpers.js';
 
 let cluster: ProcessCluster;
 
 beforeAll(async () => {
   cluster = await ProcessCluster.start({ machineModules: [RECORDER_MODULE], tickMs: 100, snapshotPolicy: { minIntervalMs: 0, minEntries: 20 } });
-});
+}, CLUSTER_HOOK_TIMEOUT_MS);
 afterAll(async () => {
   await cluster?.stop();
-});
+}, CLUSTER_HOOK_TIMEOUT_MS);
 
 async function form(name: string, machineConfig?: unknown): Promise<ServerId[]> {
   const ids = cluster.serverIds(`${name}_`);
@@ -40,7 +40,7 @@ function localApplied(server: ServerId): Promise<number> {
 }
 
 describe('kill -9 of node processes', () => {
-  it('a new leader takes over when the leader is killed, and the killed member catches up by log after its restart', async () => {
+  it('a new leader takes over when the leader is killed, and the killed member catches up by log after its restart', { timeout: CLUSTER_TEST_TIMEOUT_MS }, async () => {
     const ids = await form('fo_log');
     await commands(ids, 'a', 0, 20);
     const oldLeader = await leaderOf(ids, cluster.control);
@@ -67,7 +67,7 @@ describe('kill -9 of node processes', () => {
     console.info(`failover: first command through a survivor after kill -9 of the leader's node took ${failoverMs} ms`);
   });
 
-  it('a member far behind catches up by snapshot once the leader has compacted past it', async () => {
+  it('a member far behind catches up by snapshot once the leader has compacted past it', { timeout: CLUSTER_TEST_TIMEOUT_MS }, async () => {
     const ids = await form('fo_snap', { releaseEvery: 20 });
     await commands(ids, 'a', 0, 5);
     const leader = await leaderOf(ids, cluster.control);
@@ -93,7 +93,7 @@ describe('kill -9 of node processes', () => {
     await restartServer(cluster.system, other, { via: cluster.control });
   });
 
-  it('a hung leader (SIGSTOP): a command given every member commits through the new leader within its timeout', async () => {
+  it('a hung leader (SIGSTOP): a command given every member commits through the new leader within its timeout', { timeout: CLUSTER_TEST_TIMEOUT_MS }, async () => {
     const ids = await form('fo_pause');
     await commands(ids, 'a', 0, 5);
     const leader = await leaderOf(ids, cluster.control);
@@ -120,7 +120,7 @@ describe('kill -9 of node processes', () => {
     expect(Object.keys(counts)).toHaveLength(7);
   });
 
-  it('a full-cluster kill -9 and restart keeps every acknowledged command', async () => {
+  it('a full-cluster kill -9 and restart keeps every acknowledged command', { timeout: CLUSTER_TEST_TIMEOUT_MS }, async () => {
     const ids = await form('fo_all');
     const acked = await commands(ids, 'a', 0, 40);
     await Promise.all(cluster.nodes.map((n) => cluster.kill(n.index)));

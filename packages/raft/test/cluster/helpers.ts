@@ -10,6 +10,11 @@ export const KV_MODULE = new URL('kv.ts', machinesDir).href;
 export const COUNTER_MODULE = new URL('counter.ts', machinesDir).href;
 export { pathToFileURL };
 
+/** Starting or stopping node processes on a loaded 2-core machine can take well over vitest's default. */
+export const CLUSTER_HOOK_TIMEOUT_MS = 90_000;
+/** For tests that restart node processes or run thousands of commands. */
+export const CLUSTER_TEST_TIMEOUT_MS = 90_000;
+
 /**
  * Polls `probe` until `done` holds for its value, at most `timeoutMs`; a probe that
  * throws counts as not yet. Fails with the last value or error seen, never hangs.

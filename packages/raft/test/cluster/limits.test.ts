@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTRY_PAYLOAD_BYTES_MAX } from '../../src/internal/log/limits.js';
 import { type RaftSystem, type ServerId, RafterError, consistentQuery, localQuery, pipelineCommand, processCommand, startCluster, startSystem } from '../../src/index.js';
 import '../../../../tools/cluster/machines/kv.js';
-import { codeOf } from './helpers.js';
+import { CLUSTER_HOOK_TIMEOUT_MS, codeOf } from './helpers.js';
 
 let node: Node;
 let system: RaftSystem;
@@ -25,12 +25,12 @@ beforeAll(async () => {
     clusters[name] = ['a', 'b', 'c'].map((m) => ({ name: `${name}_${m}`, node: node.name }));
     await startCluster(system, name, 'kv', clusters[name], { via: node });
   }
-});
+}, CLUSTER_HOOK_TIMEOUT_MS);
 afterAll(async () => {
   await system?.stop();
   await node?.stop();
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-});
+}, CLUSTER_HOOK_TIMEOUT_MS);
 
 describe('a command above the log entry limit', () => {
   it('is refused by processCommand with RAFTER_LOG_LIMIT, and every cluster keeps committing', async () => {

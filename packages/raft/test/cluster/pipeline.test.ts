@@ -6,7 +6,7 @@ import type { ActorContext, DownMessage, Ref } from '@rafter/actors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessCluster } from '../../../../tools/cluster/process-cluster.js';
 import { type PipelineEvent, type ServerId, isPipelineEvent, localQuery, pipelineCommand, serverStatus, startCluster } from '../../src/index.js';
-import { RECORDER_MODULE, leaderOf, sameId, waitFor } from './helpers.js';
+import { CLUSTER_HOOK_TIMEOUT_MS, CLUSTER_TEST_TIMEOUT_MS, RECORDER_MODULE, leaderOf, sameId, waitFor } from './helpers.js';
 
 /** A bound only: the test stops the client once the new leader has applied some. */
 const COMMANDS_MAX = 6_000;
@@ -36,10 +36,10 @@ interface ClientLog {
 let cluster: ProcessCluster;
 beforeAll(async () => {
   cluster = await ProcessCluster.start({ machineModules: [RECORDER_MODULE] });
-});
+}, CLUSTER_HOOK_TIMEOUT_MS);
 afterAll(async () => {
   await cluster?.stop();
-});
+}, CLUSTER_HOOK_TIMEOUT_MS);
 
 function key(id: ServerId): string {
   return `${id.name}@${id.node}`;
@@ -125,7 +125,7 @@ function client(ids: readonly ServerId[], log: ClientLog) {
 }
 
 describe('a pipelined client across a leader crash', () => {
-  it('applies every command at most once, and every acknowledged one exactly once', async () => {
+  it('applies every command at most once, and every acknowledged one exactly once', { timeout: CLUSTER_TEST_TIMEOUT_MS }, async () => {
     const ids = cluster.serverIds('pipe_');
     await startCluster(cluster.system, 'pipe', 'recorder', ids, { via: cluster.control });
     const leader = await leaderOf(ids, cluster.control);
