@@ -125,6 +125,11 @@ async function callLeader<T>(caller: Caller, servers: readonly ServerId[], reque
   let redirects = 0;
   while (queue.length > 0) {
     const server = queue.shift() as ServerId;
+    // A redirect may have queued a server twice; one that did not answer is not asked again.
+    if (failed.has(serverKeyOf(server))) {
+      if (queue.length === 0) queue = servers.filter((s) => !failed.has(serverKeyOf(s)));
+      continue;
+    }
     const left = deadline - Date.now();
     if (left <= 0) break;
     const others = servers.filter((s) => !sameServer(s, server) && !failed.has(serverKeyOf(s))).length;
