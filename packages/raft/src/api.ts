@@ -85,11 +85,9 @@ function retryable(err: RafterError): boolean {
  */
 async function callLeader<T>(caller: Caller, servers: readonly ServerId[], request: ServerCall, timeoutMs: number, accept: (reply: Reply, server: ServerId) => T): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  const tried = new Set<string>();
   let queue = [...servers];
   let leader: ServerId | undefined;
   let last: RafterError | undefined;
-  let redirects = 0;
   while (queue.length > 0) {
     const server = queue.shift() as ServerId;
     const left = deadline - Date.now();
@@ -100,19 +98,18 @@ async function callLeader<T>(caller: Caller, servers: readonly ServerId[], reque
     } catch (err) {
       last = callError(err, server, timeoutMs, leader);
       if (!retryable(last)) throw last;
-      tried.add(`${server.name}@${server.node}`);
       continue;
     }
     if (reply.type === 'error' && reply.code === 'RAFTER_NOT_LEADER') {
       leader = reply.leader;
       last = replyError(reply, server);
-      redirects++;
       if (leader !== undefined && !sameServer(leader, server)) {
         queue.unshift(leader);
       } else {
-        // No leader known yet (an election is under way): ask again shortly.
-        await new Promise((resolve) => setTimeout(resolve, Math.min(10 * redirects, 100)));
-        queue.push(server);
+        // No leader known yet (an election is under way): the server answers once it knows one.
+        const known = await caller.call<ServerId>({ name: server.name, node: server.node }, { op: 'awaitLeader' } satisfies ServerCall, { timeoutMs: Math.max(1, deadline - Date.now()) }).catch(() => undefined);
+        queue.unshift(known ?? server);
+        if (known === undefined) queue.push(...servers.filter((s) => !sameServer(s, server)));
       }
       continue;
     }
@@ -456,19 +453,14 @@ export async function startCluster(system: SystemRef, clusterName: string, machi
   }
 }
 
-/** Resolves with the leader once one is known to a quorum-independent read of any member. */
+/** Resolves with the first leader any of the members reports (each answers once it knows one). */
 async function awaitLeader(servers: readonly ServerId[], timeoutMs: number, options: CallerOption): Promise<ServerId> {
-  const deadline = Date.now() + timeoutMs;
   const caller = callerOf(options);
-  let pause = 5;
-  while (Date.now() < deadline) {
-    for (const s of servers) {
-      const status = await caller.call<ServerStatus>({ name: s.name, node: s.node }, { op: 'status' } satisfies ServerCall, { timeoutMs: Math.max(1, deadline - Date.now()) }).catch(() => undefined);
-      if (status?.leader !== undefined && (status.role === 'leader' || status.role === 'follower')) return status.leader;
-    }
-    await new Promise((resolve) => setTimeout(resolve, pause));
-    pause = Math.min(pause * 2, 100);
+  const asks = servers.map((s) => caller.call<ServerId>({ name: s.name, node: s.node }, { op: 'awaitLeader' } satisfies ServerCall, { timeoutMs }));
+  try {
+    return await Promise.any(asks);
+  } catch {
+    throw new TimeoutError(servers[0] as ServerId, timeoutMs, undefined);
   }
-  throw new TimeoutError(servers[0] as ServerId, timeoutMs, undefined);
 }
 

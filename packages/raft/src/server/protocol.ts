@@ -26,7 +26,9 @@ export type ServerCall =
   | { readonly op: 'addMember'; readonly member: Member }
   | { readonly op: 'removeMember'; readonly id: ServerId }
   | { readonly op: 'transferLeadership'; readonly to: ServerId }
-  | { readonly op: 'triggerElection' };
+  | { readonly op: 'triggerElection' }
+  /** Answers with the leader once one is known (at once if it is). */
+  | { readonly op: 'awaitLeader' };
 
 /**
  * What a pipelining caller receives: `applied` carries `[correlation, reply]` pairs in

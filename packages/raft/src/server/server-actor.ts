@@ -44,6 +44,8 @@ export interface ServerState {
   readonly applied: Map<Pid, { leader: ServerId; replies: Array<[unknown, unknown]> }>;
   lastWritten: number;
   stopReason: unknown;
+  /** Callers of `awaitLeader` waiting for a leader to be known. */
+  leaderWaiters: From[];
 }
 
 const random = { intBetween: (min: number, max: number) => min + Math.floor(Math.random() * (max - min + 1)) };
@@ -83,6 +85,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       applied: new Map(),
       lastWritten: log.lastWritten().index,
       stopReason: undefined,
+      leaderWaiters: [],
     };
     (state as { shell: ServerInterpreter }).shell = new ServerInterpreter({
       core,
@@ -162,6 +165,12 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       case 'transferLeadership':
         turn = flushThen(ctx, state, { type: 'transfer_leadership', to: request.to, from: caller });
         break;
+      case 'awaitLeader': {
+        const leader = knownLeader(state);
+        if (leader !== undefined) return { reply: leader, state };
+        state.leaderWaiters.push(from);
+        return { noreply: true, state };
+      }
       case 'triggerElection':
         turn = flushThen(ctx, state, { type: 'trigger_election' });
         if (turn === undefined) return { reply: 'ok', state };
@@ -322,7 +331,17 @@ function sendApplied(ctx: ActorContext, state: ServerState): void {
   state.applied.clear();
 }
 
+/** The leader, once this member follows one or leads. */
+function knownLeader(state: ServerState): ServerId | undefined {
+  const core = state.shell.core;
+  return core.role === 'leader' || core.role === 'follower' ? core.leaderId : undefined;
+}
+
 function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: number, leader: ServerId | undefined): void {
+  if (leader !== undefined && (role === 'leader' || role === 'follower') && state.leaderWaiters.length > 0) {
+    for (const waiter of state.leaderWaiters) ctx.reply(waiter, leader);
+    state.leaderWaiters = [];
+  }
   const entry = state.system.directory.get(state.config.name);
   if (entry !== undefined) {
     entry.role = role;
