@@ -78,6 +78,58 @@ describe('a cluster of three members on one node', () => {
     expect(after.reply).toBe(11);
   });
 
+  it('elects a new leader soon after the leader actor is killed', async () => {
+    const { node, system, ids } = await start();
+    await startCluster(system, 'counter3', 'counter', ids, { via: node });
+    await processCommand(ids, { add: 1 }, { via: node });
+    const { leader } = await members(ids, { via: node });
+    const pid = node.whereis((leader as ServerId).name);
+    expect(pid).toBeDefined();
+    const down = node.monitor(pid!);
+    const t0 = Date.now();
+    node.exit(pid!, 'kill');
+    await down;
+    const { reply, leader: next } = await processCommand<number>(ids, { add: 1 }, { via: node });
+    expect(reply).toBe(2);
+    // A follower's DOWN for the leader starts an election after a short delay, not an election timeout.
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(next).toBeDefined();
+  });
+
+  it('runs several systems on one node, each with its own storage', async () => {
+    const { node, system, ids } = await start();
+    const dir2 = mkdtempSync(join(tmpdir(), 'rafter-server-'));
+    const other = await startSystem(node, { name: 'other', dataDir: dir2 });
+    cleanup.push(async () => {
+      await other.stop();
+      rmSync(dir2, { recursive: true, force: true });
+    });
+    const otherIds = ['x', 'y', 'z'].map((name) => ({ name, node: node.name }));
+    await startCluster(system, 'first', 'counter', ids, { via: node });
+    await startCluster(other, 'second', 'counter', otherIds, { via: node });
+    await processCommand(ids, { add: 2 }, { via: node });
+    const second = await processCommand<number>(otherIds, { add: 3 }, { via: node });
+    expect(second.reply).toBe(3);
+    await expect(startSystem(node, { name: 'other', dataDir: dir2 })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('brings every server back when the node restarts', async () => {
+    const { node, system, ids, dir } = await start();
+    await startCluster(system, 'counter4', 'counter', ids, { via: node });
+    for (let i = 0; i < 10; i++) await processCommand(ids, { add: 1 }, { via: node });
+    await system.stop();
+    cleanup = cleanup.filter(() => false);
+    const again = await startSystem(node, { name: 'test', dataDir: dir });
+    cleanup.push(async () => {
+      await again.stop();
+      await node.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    expect(again.restartFailures.size).toBe(0);
+    const { reply } = await processCommand<number>(ids, { add: 1 }, { via: node, timeoutMs: 10_000 });
+    expect(reply).toBe(11);
+  });
+
   it('refuses invalid arguments with typed errors', async () => {
     const { node, system, ids } = await start();
     await expect(processCommand({ name: '', node: node.name }, 1, { via: node })).rejects.toBeInstanceOf(InvalidArgumentError);
