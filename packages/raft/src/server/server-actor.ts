@@ -46,7 +46,12 @@ export interface ServerState {
   stopReason: unknown;
   /** Callers of `awaitLeader` waiting for a leader to be known. */
   leaderWaiters: From[];
+  /** AppendEntries not sent because the connection had too much queued. */
+  heldSends: number;
 }
+
+/** Above this many bytes queued for a node, entries for it wait for the leader's next tick. */
+export const SEND_QUEUED_BYTES_MAX = 8 << 20;
 
 const random = { intBetween: (min: number, max: number) => min + Math.floor(Math.random() * (max - min + 1)) };
 
@@ -86,6 +91,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       lastWritten: log.lastWritten().index,
       stopReason: undefined,
       leaderWaiters: [],
+      heldSends: 0,
     };
     (state as { shell: ServerInterpreter }).shell = new ServerInterpreter({
       core,
@@ -95,7 +101,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
         storeLastApplied: (index) => system.handle.system.meta.storeLastApplied(config.uid, index),
       },
       transport: {
-        send: (to, msg) => sendToPeer(ctx, id, to, msg),
+        send: (to, msg) => sendToPeer(ctx, state, to, msg),
         reply: (to, reply) => deliver(ctx, state, to as Caller | undefined, reply),
         machineSend: (to, msg) => ctx.send(to as Pid, msg),
       },
@@ -254,10 +260,22 @@ function onWalNotice(msg: Parameters<typeof applyWalNotice>[1], state: ServerSta
   return turn;
 }
 
-/** A peer that is not running loses the message, as on a network: Raft resends. */
-function sendToPeer(ctx: ActorContext, self: ServerId, to: ServerId, msg: RaftMessage): void {
+/**
+ * A peer that is not running loses the message, as on a network: Raft resends. So do
+ * entries for a node whose connection has too much queued (it reads slower than we
+ * write): the leader resends on its tick, rather than the connection closing as
+ * overloaded under every cluster that shares it.
+ */
+function sendToPeer(ctx: ActorContext, state: ServerState, to: ServerId, msg: RaftMessage): void {
+  if (msg.type === 'append_entries' && msg.entries.length > 0 && to.node !== state.id.node) {
+    const queued = state.system.queuedBytes(to.node);
+    if (queued !== undefined && queued > SEND_QUEUED_BYTES_MAX) {
+      state.heldSends++;
+      return;
+    }
+  }
   try {
-    ctx.send({ name: to.name, node: to.node }, { type: '$raft', from: self, msg } satisfies ServerCast);
+    ctx.send({ name: to.name, node: to.node }, { type: '$raft', from: state.id, msg } satisfies ServerCast);
   } catch (err) {
     if ((err as { code?: unknown }).code !== 'ACTORS_UNKNOWN_NAME') throw err;
   }

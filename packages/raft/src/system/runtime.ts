@@ -82,6 +82,11 @@ export class SystemRuntime {
   readonly configs = new Map<string, ServerConfig>();
   /** The server supervisor, once started. */
   serverSup: Pid | undefined;
+  /**
+   * Bytes queued on the connection to a node and not yet read by it, when the system was
+   * started from a node (an actor context cannot see its node's connections).
+   */
+  queuedBytes: (node: string) => number | undefined = () => undefined;
 
   constructor(
     readonly name: string,

@@ -112,6 +112,8 @@ export async function startSystem(starter: Starter, config: SystemConfig): Promi
     snapshotChunkBytes: config.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES_DEFAULT,
   });
   await runtime.loadConfigs();
+  const node = starter as Partial<{ connectionInfo(node: string): { queuedBytes: number } | undefined }>;
+  if (typeof node.connectionInfo === 'function') runtime.queuedBytes = (to) => node.connectionInfo?.(to)?.queuedBytes;
   systems.set(name, runtime);
   try {
     runtime.serverSup = await startSupervisor(starter, { strategy: 'one_for_one', intensity: 10, periodMs: 10_000, children: [] });
