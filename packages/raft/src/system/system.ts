@@ -15,6 +15,7 @@ import {
   deleteChild,
   startChild,
   startSupervisor,
+  supervisorChild,
   subscribeFailureDetector,
   terminateChild,
 } from '@rafter/actors';
@@ -65,6 +66,9 @@ export interface RaftSystem {
 
 export const SYSTEM_TICK_MS_DEFAULT = 1_000;
 export const SNAPSHOT_CHUNK_BYTES_DEFAULT = 1 << 20;
+/** Restarts of one server within the period before it is left stopped. */
+export const SERVER_RESTARTS_MAX = 3;
+export const SERVER_RESTARTS_PERIOD_MS = 10_000;
 
 export function systemActorName(system: string): string {
   return `rafter_system_${system}`;
@@ -175,7 +179,12 @@ async function startServerChild(caller: Starter | ActorContext, runtime: SystemR
   if (sup === undefined) throw new Error('the server supervisor is not running');
   // A child that exited for good leaves its spec behind.
   await deleteChild(caller, sup, config.name).catch(() => undefined);
-  return startChild(caller, sup, childSpecOf(runtime, config));
+  // Each server under its own supervisor, as in Ra: a member that keeps crashing (a
+  // failing machine, a broken disk) exhausts its own restart intensity, not that of
+  // every server of the system.
+  const own = supervisorChild(config.name, { strategy: 'one_for_one', intensity: SERVER_RESTARTS_MAX, periodMs: SERVER_RESTARTS_PERIOD_MS, children: [childSpecOf(runtime, config)] }, 'temporary');
+  const supPid = await startChild(caller, sup, own);
+  return runtime.directory.get(config.name)?.pid ?? supPid;
 }
 
 function checkServerConfig(config: ServerConfig): void {

@@ -27,6 +27,13 @@ const counter: Machine<number, { add: number }> = {
   query: (q: 'value', state) => (q === 'value' ? state : undefined),
 };
 registerMachine('counter', counter);
+registerMachine('fragile', {
+  init: () => 0,
+  apply: (_meta: unknown, command: string, state: number) => {
+    if (command === 'boom') throw new Error('boom');
+    return { state: state + 1, reply: state + 1 };
+  },
+});
 
 let cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -128,6 +135,23 @@ describe('a cluster of three members on one node', () => {
     expect(again.restartFailures.size).toBe(0);
     const { reply } = await processCommand<number>(ids, { add: 1 }, { via: node, timeoutMs: 10_000 });
     expect(reply).toBe(11);
+  });
+
+  it('a machine that keeps failing stops its own cluster, not the system', async () => {
+    const { node, system, ids } = await start();
+    const fragile = ['f1', 'f2', 'f3'].map((name) => ({ name, node: node.name }));
+    await startCluster(system, 'healthy', 'counter', ids, { via: node });
+    await startCluster(system, 'fragile', 'fragile', fragile, { via: node });
+    await processCommand(fragile, 'ok', { via: node });
+    // Every member applies the failing entry and crashes; each restarts, re-applies it and
+    // crashes again until its own supervisor gives up.
+    await expect(processCommand(fragile, 'boom', { via: node, timeoutMs: 1_000 })).rejects.toMatchObject({ code: expect.stringMatching(/RAFTER_(TIMEOUT|NOPROC|SERVER_STOPPED)/) });
+    for (const id of fragile) {
+      const pid = node.whereis(id.name);
+      if (pid !== undefined) await node.monitor(pid);
+    }
+    const { reply } = await processCommand<number>(ids, { add: 7 }, { via: node });
+    expect(reply).toBe(7);
   });
 
   it('refuses invalid arguments with typed errors', async () => {
