@@ -10,7 +10,7 @@ import type { Event, RaftMessage, Reply, ReplyTo, Role, TimerName } from '../int
 import { applyWalNotice, isWalNotice, openServerLog } from '../internal/log/log-actors.js';
 import type { ServerLog } from '../internal/log/server-log.js';
 import { MachineNotFoundError } from '../errors.js';
-import type { ServerConfig, SystemRuntime } from '../system/runtime.js';
+import type { DirectoryEntry, ServerConfig, SystemRuntime } from '../system/runtime.js';
 import { ServerInterpreter } from './interpreter.js';
 import { coreMachine, resolveMachine, type Machine } from './machine.js';
 import type { PipelineEvent, ServerCall, ServerCast } from './protocol.js';
@@ -31,6 +31,8 @@ interface PendingCommand {
 
 export interface ServerState {
   readonly id: ServerId;
+  /** This server's line in the system's directory (role, leader, counters). */
+  readonly entry: DirectoryEntry;
   readonly config: ServerConfig;
   readonly system: SystemRuntime;
   readonly machine: Machine;
@@ -78,6 +80,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     });
     const state: ServerState = {
       id,
+      entry: { uid: config.uid, clusterName: config.clusterName, pid: ctx.self, role: 'follower', term: core.currentTerm, leader: undefined, messagesSent: 0, messagesReceived: 0 },
       config,
       system,
       machine,
@@ -126,7 +129,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       },
       snapshotChunkBytes: system.tuning.snapshotChunkBytes,
     });
-    system.directory.set(config.name, { uid: config.uid, clusterName: config.clusterName, pid: ctx.self, role: 'follower', term: core.currentTerm, leader: undefined });
+    system.directory.set(config.name, state.entry);
     await state.shell.start();
     ctx.sendAfter(system.tuning.tickMs, { type: '$tick' } satisfies ServerCast);
     return state;
@@ -209,6 +212,7 @@ function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; re
   if (isWalNotice(msg)) return onWalNotice(msg, state, ctx);
   switch (msg.type) {
     case '$raft':
+      state.entry.messagesReceived++;
       return flushThen(ctx, state, { type: 'message', from: msg.from, msg: msg.msg as RaftMessage });
     case '$pipeline':
       enqueue(ctx, state, { command: msg.command, priority: msg.priority, from: { pipe: msg.replyTo, correlation: msg.correlation } satisfies Caller });
@@ -276,6 +280,7 @@ function sendToPeer(ctx: ActorContext, state: ServerState, to: ServerId, msg: Ra
   }
   try {
     ctx.send({ name: to.name, node: to.node }, { type: '$raft', from: state.id, msg } satisfies ServerCast);
+    state.entry.messagesSent++;
   } catch (err) {
     if ((err as { code?: unknown }).code !== 'ACTORS_UNKNOWN_NAME') throw err;
   }
@@ -360,12 +365,9 @@ function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: 
     for (const waiter of state.leaderWaiters) ctx.reply(waiter, leader);
     state.leaderWaiters = [];
   }
-  const entry = state.system.directory.get(state.config.name);
-  if (entry !== undefined) {
-    entry.role = role;
-    entry.term = term;
-    entry.leader = leader;
-  }
+  state.entry.role = role;
+  state.entry.term = term;
+  state.entry.leader = leader;
   const watch = role !== 'leader' && leader !== undefined && !sameServer(leader, state.id) ? leader : undefined;
   const current = state.leaderMonitor;
   if (current !== undefined && (watch === undefined || !sameServer(current.leader, watch))) {

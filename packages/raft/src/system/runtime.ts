@@ -38,6 +38,9 @@ export interface DirectoryEntry {
   role: Role | 'stopped';
   term: number;
   leader: ServerId | undefined;
+  /** Raft messages this server sent to and received from its peers. */
+  messagesSent: number;
+  messagesReceived: number;
 }
 
 type StoredConfig = Omit<ServerConfig, 'machine'> & { readonly machine: string | MachineModule | { readonly simple: true } };

@@ -20,6 +20,7 @@ import {
   startSystem,
   stopServer,
 } from '../../src/index.js';
+import { localSystem } from '../../src/system/system.js';
 
 const counter: Machine<number, { add: number }> = {
   init: () => 0,
@@ -35,16 +36,22 @@ registerMachine('fragile', {
   },
 });
 
+function serverEntry(system: RaftSystem, name: string): { messagesSent: number } {
+  const entry = localSystem(system.name)?.directory.get(name);
+  if (entry === undefined) throw new Error(`no server ${name}`);
+  return entry;
+}
+
 let cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const f of cleanup.reverse()) await f();
   cleanup = [];
 });
 
-async function start(): Promise<{ node: Node; system: RaftSystem; ids: ServerId[]; dir: string }> {
+async function start(tickMs?: number): Promise<{ node: Node; system: RaftSystem; ids: ServerId[]; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'rafter-server-'));
   const node = await Node.start({ name: 'one', dirtyThreads: 1, logger: silentLogger });
-  const system = await startSystem(node, { name: 'test', dataDir: dir });
+  const system = await startSystem(node, { name: 'test', dataDir: dir, ...(tickMs !== undefined ? { tickMs } : {}) });
   cleanup.push(async () => {
     await system.stop();
     await node.stop();
@@ -152,6 +159,21 @@ describe('a cluster of three members on one node', () => {
     }
     const { reply } = await processCommand<number>(ids, { add: 7 }, { via: node });
     expect(reply).toBe(7);
+  });
+
+  it('an idle cluster sends nothing between its members', async () => {
+    const tickMs = 20;
+    const { node, system, ids } = await start(tickMs);
+    await startCluster(system, 'quiet', 'counter', ids, { via: node });
+    for (let i = 0; i < 5; i++) await processCommand(ids, { add: 1 }, { via: node });
+    // Followers learn the last commit index on the leader's next tick; then all is quiet.
+    for (const id of ids) {
+      while ((await localQuery<number>(id, 'value', { via: node })).result !== 5) await new Promise((r) => setTimeout(r, tickMs));
+    }
+    const sent = () => ids.map((id) => serverEntry(system, id.name).messagesSent).reduce((a, b) => a + b, 0);
+    const before = sent();
+    await new Promise((r) => setTimeout(r, 20 * tickMs));
+    expect(sent()).toBe(before);
   });
 
   it('refuses invalid arguments with typed errors', async () => {
