@@ -189,7 +189,11 @@ async function query<T>(kind: QueryKind, server: ServerId | readonly ServerId[],
   const servers = checkServerIds(server);
   const timeoutMs = timeoutOf(options);
   const caller = callerOf(options);
-  const request: ServerCall = { op: 'query', kind, query: q };
+  const minIndex = options?.minIndex;
+  if (minIndex !== undefined && (kind !== 'local' || !Number.isSafeInteger(minIndex) || minIndex < 0)) {
+    throw new InvalidArgumentError('minIndex', 'a non-negative integer, for localQuery only', minIndex);
+  }
+  const request: ServerCall = { op: 'query', kind, query: q, ...(minIndex !== undefined ? { minIndex } : {}) };
   if (kind === 'local') {
     return firstAnswering(servers, timeoutMs, async (s, left) => {
       const reply = await caller.call<Reply>({ name: s.name, node: s.node }, request, { timeoutMs: left });

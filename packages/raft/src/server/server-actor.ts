@@ -50,6 +50,8 @@ export interface ServerState {
   leaderWaiters: From[];
   /** AppendEntries not sent because the connection had too much queued. */
   heldSends: number;
+  /** Local queries waiting for this member to apply up to an index. */
+  waitingQueries: Array<{ readonly minIndex: number; readonly event: Event }>;
 }
 
 /** Above this many bytes queued for a node, entries for it wait for the leader's next tick. */
@@ -95,6 +97,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       stopReason: undefined,
       leaderWaiters: [],
       heldSends: 0,
+      waitingQueries: [],
     };
     (state as { shell: ServerInterpreter }).shell = new ServerInterpreter({
       core,
@@ -136,7 +139,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
   },
 
   handle(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; reason: unknown }, state, ctx) {
-    const turn = onMessage(msg, state, ctx);
+    const turn = then(onMessage(msg, state, ctx), () => answerWaitingQueries(state));
     if (turn === undefined) {
       sendApplied(ctx, state);
       return state;
@@ -154,9 +157,17 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       case 'command':
         enqueue(ctx, state, { command: request.command, priority: request.priority, from: caller });
         return { noreply: true, state };
-      case 'query':
-        turn = flushThen(ctx, state, { type: 'query', kind: request.kind, fn: queryFn(state.machine, request.query), from: caller });
+      case 'query': {
+        const event: Event = { type: 'query', kind: request.kind, fn: queryFn(state.machine, request.query), from: caller };
+        const minIndex = request.minIndex ?? 0;
+        if (request.kind === 'local' && minIndex > state.shell.core.lastApplied) {
+          // Answered once this member has applied that far (or never: the caller times out).
+          state.waitingQueries.push({ minIndex, event });
+          return { noreply: true, state };
+        }
+        turn = flushThen(ctx, state, event);
         break;
+      }
       case 'members': {
         const core = state.shell.core;
         return { reply: { members: core.cluster.current().members, leader: core.leaderId }, state };
@@ -352,6 +363,22 @@ function sendApplied(ctx: ActorContext, state: ServerState): void {
     ctx.send(pid, { type: 'raft_event', from: batch.leader, event: { type: 'applied', replies: batch.replies } } satisfies PipelineEvent);
   }
   state.applied.clear();
+}
+
+function answerWaitingQueries(state: ServerState): void | Promise<void> {
+  if (state.waitingQueries.length === 0) return;
+  const applied = state.shell.core.lastApplied;
+  const ready = state.waitingQueries.filter((q) => q.minIndex <= applied);
+  if (ready.length === 0) return;
+  state.waitingQueries = state.waitingQueries.filter((q) => q.minIndex > applied);
+  return feedEvents(state, ready.map((q) => q.event), 0);
+}
+
+function feedEvents(state: ServerState, events: readonly Event[], from: number): void | Promise<void> {
+  for (let i = from; i < events.length; i++) {
+    const turn = state.shell.handle(events[i] as Event);
+    if (turn !== undefined) return turn.then(() => feedEvents(state, events, i + 1));
+  }
 }
 
 /** The leader, once this member follows one or leads. */

@@ -165,11 +165,10 @@ describe('a cluster of three members on one node', () => {
     const tickMs = 20;
     const { node, system, ids } = await start(tickMs);
     await startCluster(system, 'quiet', 'counter', ids, { via: node });
-    for (let i = 0; i < 5; i++) await processCommand(ids, { add: 1 }, { via: node });
+    let index = 0;
+    for (let i = 0; i < 5; i++) index = (await processCommand(ids, { add: 1 }, { via: node })).index;
     // Followers learn the last commit index on the leader's next tick; then all is quiet.
-    for (const id of ids) {
-      while ((await localQuery<number>(id, 'value', { via: node })).result !== 5) await new Promise((r) => setTimeout(r, tickMs));
-    }
+    for (const id of ids) expect((await localQuery<number>(id, 'value', { via: node, minIndex: index })).result).toBe(5);
     const sent = () => ids.map((id) => serverEntry(system, id.name).messagesSent).reduce((a, b) => a + b, 0);
     const before = sent();
     await new Promise((r) => setTimeout(r, 20 * tickMs));
