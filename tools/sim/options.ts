@@ -13,6 +13,11 @@ export interface SimOptions {
   readonly storeAppliedPastWritten?: boolean;
   /** A spurious election is a violation, not only counted. */
   readonly strictElections?: boolean;
+  /**
+   * Client groups that send `commands` batches (default BATCH_GROUPS). 0 replays seeds
+   * recorded before batching existed: no batch group draws from the seed's randomness.
+   */
+  readonly batchGroups?: number;
 }
 
 export const TICK_MS = 500;
