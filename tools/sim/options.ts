@@ -13,6 +13,11 @@ export interface SimOptions {
   readonly storeAppliedPastWritten?: boolean;
   /** A spurious election is a violation, not only counted. */
   readonly strictElections?: boolean;
+  /**
+   * Client groups that send `commands` batches (default BATCH_GROUPS). 0 replays seeds
+   * recorded before batching existed: no batch group draws from the seed's randomness.
+   */
+  readonly batchGroups?: number;
 }
 
 export const TICK_MS = 500;
@@ -33,6 +38,9 @@ export const FD_SUSPECT_MS = 1_000;
 export const CONNECTION_DROP_MS = 400;
 export const CLIENT_TIMEOUT_MS = 2_000;
 export const CLIENTS = 3;
+/** Groups of clients whose puts reach a member as one `commands` batch, of 1 to BATCH_CLIENTS_MAX puts. */
+export const BATCH_GROUPS = 1;
+export const BATCH_CLIENTS_MAX = 6;
 export const KEYS = ['a', 'b', 'c'] as const;
 /** After faults stop, a leader must commit a new command within this. */
 export const LIVENESS_BOUND_MS = 20_000;

@@ -68,6 +68,7 @@ export class Simulation implements SimHost {
     for (const id of ids) this.#members.set(id.name, newMember(id));
     for (const voter of voters) this.startMember(this.member(voter.id.name), voters);
     this.#clients.start(o.CLIENTS);
+    this.#clients.startBatchGroups(options.batchGroups ?? o.BATCH_GROUPS, o.BATCH_CLIENTS_MAX);
     this.schedule(o.TICK_MS, { type: 'tick' });
     this.schedule(o.FD_POLL_MS, { type: 'fd' });
     this.schedule(this.rng.intBetween(500, 1500), { type: 'fault' });

@@ -17,6 +17,7 @@ import {
   onLeaderWritten,
   onNodeUpAsLeader,
   proposeCommand,
+  proposeCommands,
   removeMember,
   replicateAll,
   transferLeadership,
@@ -92,6 +93,8 @@ export class RaftCore extends RaftMember {
     switch (event.type) {
       case 'command':
         return proposeCommand(this, event.command, event.priority, event.from);
+      case 'commands':
+        return proposeCommands(this, event.commands);
       case 'query':
         return onQuery(this, event.kind, event.fn, event.from);
       case 'message':
