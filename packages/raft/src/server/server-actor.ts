@@ -4,9 +4,10 @@
 
 import type { ActorContext, Behaviour, DownMessage, From, Pid, Ref } from '@rafter/actors';
 import { RaftCore } from '../internal/core/core.js';
+import { COMMANDS_BATCH_MAX } from '../internal/core/limits.js';
 import { sameServer } from '../internal/core/cluster.js';
 import type { ServerId } from '../internal/core/log.js';
-import type { Event, RaftMessage, Reply, ReplyTo, Role, TimerName } from '../internal/core/types.js';
+import type { CommandRequest, Event, RaftMessage, Reply, Role, TimerName } from '../internal/core/types.js';
 import { applyWalNotice, isWalNotice, openServerLog } from '../internal/log/log-actors.js';
 import type { ServerLog } from '../internal/log/server-log.js';
 import { MachineNotFoundError } from '../errors.js';
@@ -23,11 +24,7 @@ export interface ServerArgs {
 /** Who gets a reply: a caller waiting in `call`, or a pipelining actor with its correlation. */
 type Caller = { readonly call: From } | { readonly pipe: Pid; readonly correlation: unknown };
 
-interface PendingCommand {
-  readonly command: unknown;
-  readonly priority: 'normal' | 'low';
-  readonly from: ReplyTo;
-}
+type PendingCommand = CommandRequest;
 
 export interface ServerState {
   readonly id: ServerId;
@@ -314,10 +311,11 @@ function flush(state: ServerState): void | Promise<void> {
 }
 
 function feed(state: ServerState, batch: readonly PendingCommand[], from: number): void | Promise<void> {
-  for (let i = from; i < batch.length; i++) {
-    const c = batch[i] as PendingCommand;
-    const turn = state.shell.handle({ type: 'command', command: c.command, priority: c.priority, from: c.from });
-    if (turn !== undefined) return turn.then(() => feed(state, batch, i + 1));
+  // One step per batch: one append, one AppendEntries per follower (cut at the core's bound).
+  for (let i = from; i < batch.length; i += COMMANDS_BATCH_MAX) {
+    const commands = i === 0 && batch.length <= COMMANDS_BATCH_MAX ? batch : batch.slice(i, i + COMMANDS_BATCH_MAX);
+    const turn = state.shell.handle({ type: 'commands', commands });
+    if (turn !== undefined) return turn.then(() => feed(state, batch, i + COMMANDS_BATCH_MAX));
   }
 }
 
