@@ -16,6 +16,8 @@ export interface NodeProcessArgs {
   readonly machineModules: readonly string[];
   readonly tickMs?: number;
   readonly netTickMs?: number;
+  /** The system's snapshot policy (tests set a small one so release cursors become snapshots soon). */
+  readonly snapshotPolicy?: { readonly minIntervalMs: number; readonly minEntries: number };
   readonly verbose?: boolean;
 }
 
@@ -30,7 +32,12 @@ const node = await Node.start({
   logger: args.verbose === true ? stderrLogger('warn', { node: args.name }) : silentLogger,
 });
 useCaller(node);
-const system = await startSystem(node, { name: args.system, dataDir: args.dataDir, ...(args.tickMs !== undefined ? { tickMs: args.tickMs } : {}) });
+const system = await startSystem(node, {
+  name: args.system,
+  dataDir: args.dataDir,
+  ...(args.tickMs !== undefined ? { tickMs: args.tickMs } : {}),
+  ...(args.snapshotPolicy !== undefined ? { snapshotPolicy: args.snapshotPolicy } : {}),
+});
 process.stdout.write(`${JSON.stringify({ ready: true, node: node.name, restarted: system.restartFailures.size })}\n`);
 
 let stopping = false;

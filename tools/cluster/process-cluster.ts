@@ -21,6 +21,8 @@ export interface ProcessClusterOptions {
   readonly cookie?: string;
   readonly tickMs?: number;
   readonly netTickMs?: number;
+  /** The systems' snapshot policy (default the log storage's). */
+  readonly snapshotPolicy?: NodeProcessArgs['snapshotPolicy'];
   /** Log warnings of the node processes to stderr. */
   readonly verbose?: boolean;
   /** Where data directories go; default a new temporary directory, removed by stop(). */
@@ -111,6 +113,7 @@ export class ProcessCluster {
       machineModules: this.options.machineModules,
       ...(this.options.tickMs !== undefined ? { tickMs: this.options.tickMs } : {}),
       ...(this.options.netTickMs !== undefined ? { netTickMs: this.options.netTickMs } : {}),
+      ...(this.options.snapshotPolicy !== undefined ? { snapshotPolicy: this.options.snapshotPolicy } : {}),
       ...(this.options.verbose === true ? { verbose: true } : {}),
     };
     const loader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;

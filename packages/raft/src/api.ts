@@ -5,7 +5,7 @@
 
 import type { Dest, Pid } from '@rafter/actors';
 import { type Caller, defaultCallerOf } from './system/caller.js';
-import { errorFromReply, InvalidArgumentError, NodeDownError, NoProcError, NoSystemError, RafterError, TimeoutError, ClusterNotFormedError } from './errors.js';
+import { errorFromReply, InvalidArgumentError, MessageTooLargeError, NodeDownError, NoProcError, NoSystemError, RafterError, TimeoutError, ClusterNotFormedError } from './errors.js';
 import { quorumSize, sameServer } from './internal/core/cluster.js';
 import type { Member, MembershipKind, ServerId } from './internal/core/log.js';
 import type { Reply, Role } from './internal/core/types.js';
@@ -65,6 +65,8 @@ function callError(err: unknown, server: ServerId, timeoutMs: number, leader: Se
   if (code === 'ACTORS_NOPROC' || code === 'ACTORS_CALL_EXIT' || code === 'ACTORS_UNKNOWN_NAME') return new NoProcError(server);
   if (code === 'ACTORS_NODEDOWN' || code === 'ACTORS_NOCONNECTION' || code === 'ACTORS_CONNECT_FAILED') return new NodeDownError(server);
   if (code === 'ACTORS_TIMEOUT' || code === 'ACTORS_CALL_TIMEOUT') return new TimeoutError(server, timeoutMs, leader);
+  // Refused at the sender: no other server would take it either.
+  if (code === 'ACTORS_MESSAGE_TOO_LARGE') return new MessageTooLargeError(server, (err as Error).message);
   const wrapped = new RafterError('RAFTER_NOPROC', `call to ${server.name}@${server.node} failed: ${String(err)}`, { cause: err });
   return wrapped;
 }
@@ -195,18 +197,33 @@ async function query<T>(kind: QueryKind, server: ServerId | readonly ServerId[],
   }
   const request: ServerCall = { op: 'query', kind, query: q, ...(minIndex !== undefined ? { minIndex } : {}) };
   if (kind === 'local') {
+    const minIndex = checkMinIndex(options?.minIndex);
     return firstAnswering(servers, timeoutMs, async (s, left) => {
-      const reply = await caller.call<Reply>({ name: s.name, node: s.node }, request, { timeoutMs: left });
-      const err = replyError(reply, s);
-      if (err !== undefined) throw err;
-      if (reply.type !== 'query') throw new InvalidArgumentError('reply', 'a query reply', reply);
-      return { result: reply.result as T, index: reply.index, leader: reply.leader };
+      const until = Date.now() + left;
+      let pauseMs = 1;
+      for (;;) {
+        const reply = await caller.call<Reply>({ name: s.name, node: s.node }, request, { timeoutMs: Math.max(1, until - Date.now()) });
+        const err = replyError(reply, s);
+        if (err !== undefined) throw err;
+        if (reply.type !== 'query') throw new InvalidArgumentError('reply', 'a query reply', reply);
+        if (reply.index >= minIndex) return { result: reply.result as T, index: reply.index, leader: reply.leader };
+        // Behind: the server applies what it learns is committed with the leader's next message.
+        if (Date.now() + pauseMs >= until) throw new TimeoutError(s, timeoutMs, reply.leader);
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
+        pauseMs = Math.min(pauseMs * 2, 50);
+      }
     });
   }
   return callLeader(caller, servers, request, timeoutMs, (reply) => {
     if (reply.type !== 'query') throw new InvalidArgumentError('reply', 'a query reply', reply);
     return { result: reply.result as T, index: reply.index, leader: reply.leader };
   });
+}
+
+function checkMinIndex(minIndex: unknown): number {
+  if (minIndex === undefined) return 0;
+  if (typeof minIndex !== 'number' || !Number.isSafeInteger(minIndex) || minIndex < 0) throw new InvalidArgumentError('minIndex', 'a log index (an integer ≥ 0)', minIndex);
+  return minIndex;
 }
 
 /** Tries each server in turn on timeout, noproc or nodedown. */
@@ -314,9 +331,11 @@ export interface ServerStatus {
   readonly commitIndex: number;
   readonly lastApplied: number;
   readonly clusterName: string;
+  /** The server's actor, to link to or send exit signals to (a restarted server has a new one). */
+  readonly pid: Pid;
 }
 
-/** The server's role, term, leader and indexes, from the server itself. */
+/** The server's role, term, leader and indexes, and its pid, from the server itself. */
 export async function serverStatus(server: ServerId, options?: TimeoutOption): Promise<ServerStatus> {
   const id = checkServerId(server);
   const timeoutMs = timeoutOf(options);

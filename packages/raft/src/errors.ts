@@ -16,6 +16,7 @@ export type RafterErrorCode =
   | 'RAFTER_MACHINE_NOT_FOUND'
   | 'RAFTER_NOPROC'
   | 'RAFTER_NODEDOWN'
+  | 'RAFTER_MESSAGE_TOO_LARGE'
   | 'RAFTER_ALREADY_STARTED'
   | 'RAFTER_UNKNOWN_SERVER'
   | 'RAFTER_UNKNOWN_CLUSTER'
@@ -196,6 +197,17 @@ export class NodeDownError extends RafterError {
   constructor(readonly server: ServerId) {
     super('RAFTER_NODEDOWN', `node ${server.node} of server ${server.name} is not reachable; use another member or retry when it is back`);
     this.name = 'NodeDownError';
+  }
+}
+
+/** The request was too large for the distribution's frame limit (maxFrameBytes) and was not sent. */
+export class MessageTooLargeError extends RafterError {
+  constructor(
+    readonly server: ServerId,
+    detail: string,
+  ) {
+    super('RAFTER_MESSAGE_TOO_LARGE', `a request for ${server.name}@${server.node} was not sent: ${detail}`);
+    this.name = 'MessageTooLargeError';
   }
 }
 

@@ -171,7 +171,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       }
       case 'status': {
         const core = state.shell.core;
-        return { reply: { role: core.role, term: core.currentTerm, leader: core.leaderId, commitIndex: core.commitIndex, lastApplied: core.lastApplied, clusterName: state.config.clusterName }, state };
+        return { reply: { role: core.role, term: core.currentTerm, leader: core.leaderId, commitIndex: core.commitIndex, lastApplied: core.lastApplied, clusterName: state.config.clusterName, pid: ctx.self }, state };
       }
       case 'addMember':
         turn = flushThen(ctx, state, { type: 'add_member', member: request.member, from: caller });

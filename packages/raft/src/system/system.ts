@@ -26,7 +26,7 @@ import { joinPath, NodeFs } from '../internal/log/fs.js';
 import { deleteServerLog, startLogSystem, type StartLogSystemOptions } from '../internal/log/log-actors.js';
 import { AlreadyStartedError, InvalidArgumentError, MachineNotFoundError, RafterError, type RafterErrorCode, UnknownServerError } from '../errors.js';
 import { serverBehaviour, type ServerArgs } from '../server/server-actor.js';
-import { checkMachineRef } from '../server/machine.js';
+import { checkMachineRef, resolveMachine } from '../server/machine.js';
 import type { ServerCast } from '../server/protocol.js';
 import { defaultCallerOf, useCaller } from './caller.js';
 import { ConfigStore, type ServerConfig, SystemRuntime } from './runtime.js';
@@ -232,9 +232,20 @@ async function systemCall(ctx: ActorContext, runtime: SystemRuntime, request: Sy
       if (running?.pid !== undefined || ctx.whereis(config.name) !== undefined) throw new AlreadyStartedError(id);
       const known = runtime.configs.get(config.name);
       if (known !== undefined && known.uid !== config.uid) throw new AlreadyStartedError(id);
+      // Found now, the machine fails with its own error rather than as a child that would not start.
+      await resolveMachine(config.machine);
       await runtime.configStore.save(config);
       runtime.configs.set(config.name, config);
-      return { ok: true, pid: await startServerChild(ctx, runtime, config) };
+      try {
+        return { ok: true, pid: await startServerChild(ctx, runtime, config) };
+      } catch (err) {
+        // A server that never ran leaves no configuration for restartServer or the next node start.
+        if (known === undefined) {
+          await runtime.configStore.remove(config.name);
+          runtime.configs.delete(config.name);
+        }
+        throw err;
+      }
     }
     case 'restartServer': {
       const config = knownConfig(runtime, request.name);
