@@ -191,27 +191,17 @@ async function query<T>(kind: QueryKind, server: ServerId | readonly ServerId[],
   const servers = checkServerIds(server);
   const timeoutMs = timeoutOf(options);
   const caller = callerOf(options);
-  const minIndex = options?.minIndex;
-  if (minIndex !== undefined && (kind !== 'local' || !Number.isSafeInteger(minIndex) || minIndex < 0)) {
-    throw new InvalidArgumentError('minIndex', 'a non-negative integer, for localQuery only', minIndex);
-  }
-  const request: ServerCall = { op: 'query', kind, query: q, ...(minIndex !== undefined ? { minIndex } : {}) };
+  const minIndex = checkMinIndex(options?.minIndex);
+  if (minIndex > 0 && kind !== 'local') throw new InvalidArgumentError('minIndex', 'no minIndex: it is for localQuery only', minIndex);
+  // The server answers a local query with a minIndex once it has applied that far.
+  const request: ServerCall = { op: 'query', kind, query: q, ...(minIndex > 0 ? { minIndex } : {}) };
   if (kind === 'local') {
-    const minIndex = checkMinIndex(options?.minIndex);
     return firstAnswering(servers, timeoutMs, async (s, left) => {
-      const until = Date.now() + left;
-      let pauseMs = 1;
-      for (;;) {
-        const reply = await caller.call<Reply>({ name: s.name, node: s.node }, request, { timeoutMs: Math.max(1, until - Date.now()) });
-        const err = replyError(reply, s);
-        if (err !== undefined) throw err;
-        if (reply.type !== 'query') throw new InvalidArgumentError('reply', 'a query reply', reply);
-        if (reply.index >= minIndex) return { result: reply.result as T, index: reply.index, leader: reply.leader };
-        // Behind: the server applies what it learns is committed with the leader's next message.
-        if (Date.now() + pauseMs >= until) throw new TimeoutError(s, timeoutMs, reply.leader);
-        await new Promise((resolve) => setTimeout(resolve, pauseMs));
-        pauseMs = Math.min(pauseMs * 2, 50);
-      }
+      const reply = await caller.call<Reply>({ name: s.name, node: s.node }, request, { timeoutMs: left });
+      const err = replyError(reply, s);
+      if (err !== undefined) throw err;
+      if (reply.type !== 'query') throw new InvalidArgumentError('reply', 'a query reply', reply);
+      return { result: reply.result as T, index: reply.index, leader: reply.leader };
     });
   }
   return callLeader(caller, servers, request, timeoutMs, (reply) => {
