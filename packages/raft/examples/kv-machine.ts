@@ -2,7 +2,7 @@
 // `pnpm demo`. Importing this module registers it as 'kv' on the importing thread.
 
 import type { Pid } from '@rafter/actors';
-import { type Machine, type MachineEffect, registerMachine } from '@rafter/raft';
+import { type Machine, type MachineEffect, type MachineMeta, registerMachine } from '@rafter/raft';
 
 export type KvCommand =
   | { readonly type: 'put'; readonly key: string; readonly value: unknown; readonly ttlMs?: number }
@@ -38,32 +38,13 @@ export const kv: Machine<KvState, KvCommand> = {
   init: ({ config }) => ({ entries: {}, watchers: {}, sinceSnapshot: 0, snapshotEvery: (config as KvConfig | undefined)?.snapshotEvery ?? 1_000 }),
 
   apply(meta, command, state) {
-    let next: KvState;
-    let reply: unknown = 'ok';
     const effects: MachineEffect[] = [];
-    if ('timeout' in command) {
-      // `expire:<index>:<key>`: only the write that set the timer is removed.
-      const { index, key } = parseExpiry(command.timeout);
-      next = state.entries[key]?.index === index ? without(state, key) : state;
-    } else if (command.type === 'put') {
-      reply = state.entries[command.key]?.value ?? null;
-      next = { ...state, entries: { ...state.entries, [command.key]: { value: command.value, index: meta.index } } };
-      if (command.ttlMs !== undefined) effects.push({ type: 'timer', name: `expire:${meta.index}:${command.key}`, afterMs: command.ttlMs });
-      notify(state, command.key, command.value, effects);
-    } else if (command.type === 'delete') {
-      reply = state.entries[command.key]?.value ?? null;
-      next = without(state, command.key);
-      notify(state, command.key, null, effects);
-    } else {
-      next = { ...state, watchers: { ...state.watchers, [command.key]: [...(state.watchers[command.key] ?? []), command.pid] } };
-    }
-    // The state is a new object at every change, so the one handed over here is
-    // exactly the state at meta.index, however late the snapshot is written.
-    next = { ...next, sinceSnapshot: next.sinceSnapshot + 1 };
-    if (next.sinceSnapshot >= next.snapshotEvery) {
-      next = { ...next, sinceSnapshot: 0 };
-      effects.push({ type: 'release_cursor', index: meta.index, state: next });
-    }
+    const { state: changed, reply } = change(meta, command, state, effects);
+    const count = changed.sinceSnapshot + 1;
+    if (count < changed.snapshotEvery) return { state: { ...changed, sinceSnapshot: count }, reply, effects };
+    // A snapshot point: the log up to meta.index may be replaced by this state.
+    const next = { ...changed, sinceSnapshot: 0 };
+    effects.push({ type: 'release_cursor', index: meta.index, state: next });
     return { state: next, reply, effects };
   },
 
@@ -72,6 +53,32 @@ export const kv: Machine<KvState, KvCommand> = {
     return state.entries[q.get]?.value ?? null;
   },
 };
+
+/** A new state object for every change, never an edit of `state`: see the guide on snapshots. */
+function change(meta: MachineMeta, command: KvCommand, state: KvState, effects: MachineEffect[]): { state: KvState; reply: unknown } {
+  if ('timeout' in command) {
+    // `expire:<index>:<key>`: only the write that set the timer is removed.
+    const { index, key } = parseExpiry(command.timeout);
+    if (state.entries[key]?.index !== index) return { state, reply: 'ok' };
+    notify(state, key, null, effects);
+    return { state: without(state, key), reply: 'ok' };
+  }
+  switch (command.type) {
+    case 'put': {
+      if (command.ttlMs !== undefined) effects.push({ type: 'timer', name: `expire:${meta.index}:${command.key}`, afterMs: command.ttlMs });
+      notify(state, command.key, command.value, effects);
+      const entries = { ...state.entries, [command.key]: { value: command.value, index: meta.index } };
+      return { state: { ...state, entries }, reply: state.entries[command.key]?.value ?? null };
+    }
+    case 'delete':
+      notify(state, command.key, null, effects);
+      return { state: without(state, command.key), reply: state.entries[command.key]?.value ?? null };
+    case 'watch': {
+      const watchers = { ...state.watchers, [command.key]: [...(state.watchers[command.key] ?? []), command.pid] };
+      return { state: { ...state, watchers }, reply: 'ok' };
+    }
+  }
+}
 
 function parseExpiry(name: string): { index: number; key: string } {
   const rest = name.slice('expire:'.length);
