@@ -76,6 +76,7 @@ export async function main(argv: string[]): Promise<void> {
       const one = await oneProcess(options);
       add('commandsPerSec1Process', one.perSec);
       add('messagesPerCommand1Process', one.messagesPerCommand);
+      add('cpuUsPerCommand1Process', one.cpuUsPerCommand);
     }
     if (has('3p') || has('latency')) {
       const cluster = await ProcessCluster.start({ machineModules: MACHINE_MODULES });
@@ -89,6 +90,7 @@ export async function main(argv: string[]): Promise<void> {
             add(`messagesPerCommand3Processes_${where}`, three.messagesPerCommand);
             add(`leaderCpuPercent_${where}`, three.leaderCpuPercent);
             add(`followerCpuPercent_${where}`, three.followerCpuPercent);
+            add(`cpuUsPerCommand3Processes_${where}`, three.cpuUsPerCommand);
           }
         }
         if (has('latency')) {
@@ -119,6 +121,7 @@ export async function main(argv: string[]): Promise<void> {
     result.commandsPerSec3Processes = Math.max(control, leader);
     result.clients3Processes = best === 'leader' ? "actors in the leader's node process" : 'actors on the control node (bench process), over TCP';
     result.messagesPerCommand = result[`messagesPerCommand3Processes_${best}`];
+    result.cpuUsPerCommand3Processes = result[`cpuUsPerCommand3Processes_${best}`];
   } else if (has('1p')) {
     result.messagesPerCommand = result.messagesPerCommand1Process;
   }
@@ -138,6 +141,7 @@ export async function main(argv: string[]): Promise<void> {
       ["pipelined, 3 processes, clients in leader's node", rate('commandsPerSec3Processes_leader'), '', ''],
       ['pipelined, 3 processes (best)', rate('commandsPerSec3Processes'), '≥ 100 k/s, 2 × Ra', 'Ra 3 nodes: 40–60 k/s'],
       ['Raft messages per command, 3 processes', String(f('messagesPerCommand') ?? '-'), '', `1 process: ${f('messagesPerCommand1Process') ?? '-'}`],
+      ['CPU per command, 3 processes (all of them)', `${f('cpuUsPerCommand3Processes') ?? '-'} µs`, '', `1 process: ${f('cpuUsPerCommand1Process') ?? '-'} µs`],
       ['processCommand p50, 3 processes', ms('processCommandP50Ms'), '< 0.5 ms', 'Ra 0.52–1.03 ms'],
       ['processCommand p99, 3 processes', ms('processCommandP99Ms'), '', 'Ra ~1.0 ms (quiet)'],
       ['failover, leader process killed (p50)', ms('failoverNodeP50Ms'), '< 500 ms', 'etcd ~1.2 s'],
@@ -153,7 +157,7 @@ function round(value: number): number {
 
 // ---- one process ----
 
-async function oneProcess(options: Options): Promise<{ perSec: number; messagesPerCommand: number }> {
+async function oneProcess(options: Options): Promise<Throughput> {
   const dir = mkdtempSync(join(tmpdir(), 'rafter-bench-raft-'));
   const node = await Node.start({ name: 'bench1', dirtyThreads: 1, logger: silentLogger });
   const system = await startSystem(node, { name: 'bench1', dataDir: dir });
@@ -163,7 +167,7 @@ async function oneProcess(options: Options): Promise<{ perSec: number; messagesP
     const { leader } = await startCluster(system, 'bench1', 'counter', ids, { via: node });
     const servers = leaderFirst(ids, leader);
     for (let i = 0; i < options.clients; i++) clients.push(node.spawn(loadClient, { servers, window: options.window }));
-    const read = async () => ({ applied: loadCounters.applied, raftSent: serverCounters.raftSent });
+    const read = async () => ({ applied: loadCounters.applied, raftSent: serverCounters.raftSent, cpuUs: ownCpuUs() });
     return await measure(read, options);
   } finally {
     for (const pid of clients) node.exit(pid, 'kill');
@@ -181,9 +185,22 @@ function leaderFirst(ids: readonly ServerId[], leader: ServerId | undefined): Se
 interface Counts {
   readonly applied: number;
   readonly raftSent: number;
+  /** CPU time of every process taking part, microseconds. */
+  readonly cpuUs: number;
 }
 
-async function measure(read: () => Promise<Counts>, options: Options): Promise<{ perSec: number; messagesPerCommand: number }> {
+function ownCpuUs(): number {
+  const cpu = process.cpuUsage();
+  return cpu.user + cpu.system;
+}
+
+interface Throughput {
+  readonly perSec: number;
+  readonly messagesPerCommand: number;
+  readonly cpuUsPerCommand: number;
+}
+
+async function measure(read: () => Promise<Counts>, options: Options): Promise<Throughput> {
   await sleep(options.warmup * 1000);
   const before = await read();
   const t0 = performance.now();
@@ -191,7 +208,7 @@ async function measure(read: () => Promise<Counts>, options: Options): Promise<{
   const after = await read();
   const seconds = (performance.now() - t0) / 1000;
   const applied = after.applied - before.applied;
-  return { perSec: applied / seconds, messagesPerCommand: applied === 0 ? NaN : (after.raftSent - before.raftSent) / applied };
+  return { perSec: applied / seconds, messagesPerCommand: (after.raftSent - before.raftSent) / applied, cpuUsPerCommand: (after.cpuUs - before.cpuUs) / applied };
 }
 
 // ---- three node processes ----
@@ -212,7 +229,7 @@ async function threeProcesses(
   ids: readonly ServerId[],
   where: 'control' | 'leader',
   options: Options,
-): Promise<{ perSec: number; messagesPerCommand: number; leaderCpuPercent: number; followerCpuPercent: number }> {
+): Promise<Throughput & { leaderCpuPercent: number; followerCpuPercent: number }> {
   const leader = (await members(ids, { via: cluster.control })).leader ?? ids[0]!;
   const servers = leaderFirst(ids, leader);
   const leaderIndex = cluster.indexOf(leader.node);
@@ -226,8 +243,10 @@ async function threeProcesses(
   const read = async (): Promise<Counts> => {
     const stats = await Promise.all(cluster.nodes.map((_, i) => agentCall<AgentStats>(cluster, i, { op: 'stats' })));
     cpu.push(stats.map((s) => s.cpuUs));
-    const remoteApplied = stats.reduce((sum, s) => sum + s.applied, 0);
-    return { applied: loadCounters.applied + remoteApplied, raftSent: stats.reduce((sum, s) => sum + s.raftSent, 0) };
+    const sum = (f: (s: AgentStats) => number) => stats.reduce((total, s) => total + f(s), 0);
+    // The bench process counts only when the clients run in it.
+    const control = where === 'control' ? ownCpuUs() : 0;
+    return { applied: loadCounters.applied + sum((s) => s.applied), raftSent: sum((s) => s.raftSent), cpuUs: control + sum((s) => s.cpuUs) };
   };
   try {
     const t0 = performance.now();
