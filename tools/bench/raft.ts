@@ -5,7 +5,8 @@
 // processCommand latency, and the time to the next successful command after the leader's
 // process is killed or paused, or only its server actor is killed.
 
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Node, type Pid, silentLogger } from '@rafter/actors';
@@ -71,6 +72,10 @@ export async function main(argv: string[]): Promise<void> {
   const has = (phase: Phase) => options.only.has(phase);
   for (let run = 1; run <= options.runs; run++) {
     const tag = `run ${run}/${options.runs}`;
+    // The disk is shared: how fast it syncs now says how far the figures are from a quiet machine's.
+    const sync = fsyncProbe();
+    add('fsyncPerSec', sync.perSec);
+    add('fsyncP50Us', sync.p50Us);
     if (has('1p')) {
       progress(`${tag}: 3 members in one process, ${options.clients} clients × ${options.window} in flight`);
       const one = await oneProcess(options);
@@ -132,7 +137,8 @@ export async function main(argv: string[]): Promise<void> {
   const f = (key: string): number | undefined => result[key] as number | undefined;
   const rate = (key: string) => (f(key) === undefined ? '-' : formatRate(f(key)!));
   const ms = (key: string) => (f(key) === undefined ? '-' : `${f(key)} ms`);
-  console.log(`raft benchmark: 3 members, fsync on, counter commands; ${machine().cpu}, ${machine().cores} cores, Node ${process.version}; medians of ${options.runs} run(s)\n`);
+  console.log(`raft benchmark: 3 members, fsync on, counter commands; ${machine().cpu}, ${machine().cores} cores, Node ${process.version}; medians of ${options.runs} run(s)`);
+  console.log(`the disk now: ${f('fsyncPerSec')} fsyncs/s, p50 ${f('fsyncP50Us')} µs (quiet: ~6,500/s, p50 131 µs); pipelined clients: ${options.clients} × ${options.window} in flight\n`);
   printTable(
     ['figure', 'median', 'goal', 'anchor'],
     [
@@ -149,6 +155,27 @@ export async function main(argv: string[]): Promise<void> {
       ['failover, leader server actor killed (p50)', ms('failoverActorP50Ms'), '< 60 ms', 'Ra ~30–70 ms'],
     ],
   );
+}
+
+/** 4 KiB write + fdatasync in a loop for a second, in the directory the data goes to. */
+function fsyncProbe(): { perSec: number; p50Us: number } {
+  const dir = mkdtempSync(join(tmpdir(), 'rafter-bench-fsync-'));
+  const fd = openSync(join(dir, 'probe'), 'w');
+  const block = Buffer.alloc(4096, 1);
+  const samplesUs: number[] = [];
+  const start = performance.now();
+  try {
+    while (performance.now() - start < 1_000) {
+      const t0 = performance.now();
+      writeSync(fd, block);
+      fdatasyncSync(fd);
+      samplesUs.push((performance.now() - t0) * 1000);
+    }
+  } finally {
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { perSec: samplesUs.length / ((performance.now() - start) / 1000), p50Us: percentilesUs(samplesUs, 50)[0]! };
 }
 
 function round(value: number): number {
@@ -378,9 +405,10 @@ async function profile(options: Options, dir: string): Promise<void> {
     else await agentCall(cluster, leaderIndex, { op: 'load', servers: ids, clients: options.clients, window: options.window });
     await sleep(options.warmup * 1000);
     const ms = options.seconds * 1000;
-    const files = await Promise.all(
-      cluster.nodes.map((n, i) => agentCall<string>(cluster, i, { op: 'profile', ms, file: join(dir, `${i === leaderIndex ? 'leader' : `follower-${n.shortName}`}.cpuprofile`) }, ms + 30_000)),
-    );
+    const files = await Promise.all([
+      ...cluster.nodes.map((n, i) => agentCall<string>(cluster, i, { op: 'profile', ms, file: join(dir, `${i === leaderIndex ? 'leader' : `follower-${n.shortName}`}.cpuprofile`) }, ms + 30_000)),
+      ...(where === 'control' ? [profileHere(ms, join(dir, 'control.cpuprofile'))] : []),
+    ]);
     for (const pid of clients) cluster.control.exit(pid, 'kill');
     for (const file of files) {
       console.log(`\n${file}`);
@@ -389,6 +417,18 @@ async function profile(options: Options, dir: string): Promise<void> {
   } finally {
     await cluster.stop();
   }
+}
+
+async function profileHere(ms: number, file: string): Promise<string> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  await sleep(ms);
+  const { profile } = await session.post('Profiler.stop');
+  session.disconnect();
+  writeFileSync(file, JSON.stringify(profile));
+  return file;
 }
 
 interface ProfileNode {
