@@ -4,7 +4,7 @@
 // SIGTERM or when its stdin closes (so a dying parent leaves no orphans).
 
 import { Node, stderrLogger, silentLogger } from '@rafter/actors';
-import { startSystem, useCaller } from '@rafter/raft';
+import { type RaftSystem, startSystem, useCaller } from '@rafter/raft';
 
 export interface NodeProcessArgs {
   readonly name: string;
@@ -12,7 +12,7 @@ export interface NodeProcessArgs {
   readonly cookie: string;
   readonly dataDir: string;
   readonly system: string;
-  /** Modules to import first: they register machines. */
+  /** Modules to import first: they register machines; an exported `nodeStarted({ node, system })` runs once the system is up. */
   readonly machineModules: readonly string[];
   readonly tickMs?: number;
   readonly netTickMs?: number;
@@ -22,7 +22,9 @@ export interface NodeProcessArgs {
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as NodeProcessArgs;
-for (const mod of args.machineModules) await import(mod);
+type NodeStartedHook = (started: { node: Node; system: RaftSystem }) => void | Promise<void>;
+const modules: Array<{ nodeStarted?: NodeStartedHook }> = [];
+for (const mod of args.machineModules) modules.push((await import(mod)) as { nodeStarted?: NodeStartedHook });
 const node = await Node.start({
   name: args.name,
   port: args.port,
@@ -38,6 +40,7 @@ const system = await startSystem(node, {
   ...(args.tickMs !== undefined ? { tickMs: args.tickMs } : {}),
   ...(args.snapshotPolicy !== undefined ? { snapshotPolicy: args.snapshotPolicy } : {}),
 });
+for (const mod of modules) await mod.nodeStarted?.({ node, system });
 process.stdout.write(`${JSON.stringify({ ready: true, node: node.name, restarted: system.restartFailures.size })}\n`);
 
 let stopping = false;

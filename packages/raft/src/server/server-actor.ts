@@ -54,6 +54,9 @@ export interface ServerState {
 /** Above this many bytes queued for a node, entries for it wait for the leader's next tick. */
 export const SEND_QUEUED_BYTES_MAX = 8 << 20;
 
+/** Counters of this thread's servers, for benchmarks: Raft messages sent to peers. */
+export const serverCounters = { raftSent: 0 };
+
 const random = { intBetween: (min: number, max: number) => min + Math.floor(Math.random() * (max - min + 1)) };
 
 export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
@@ -286,6 +289,7 @@ function sendToPeer(ctx: ActorContext, state: ServerState, to: ServerId, msg: Ra
       return;
     }
   }
+  serverCounters.raftSent++;
   try {
     ctx.send({ name: to.name, node: to.node }, { type: '$raft', from: state.id, msg } satisfies ServerCast);
     state.entry.messagesSent++;
