@@ -5,6 +5,9 @@
 
 import { Node, stderrLogger, silentLogger } from '@rafter/actors';
 import { type RaftSystem, startSystem, useCaller } from '@rafter/raft';
+import { NodeFs } from '@rafter/raft/storage';
+import { startControlActor } from './control-actor.js';
+import { FaultyFs, type StorageMutation } from './faulty-fs.js';
 
 export interface NodeProcessArgs {
   readonly name: string;
@@ -19,6 +22,8 @@ export interface NodeProcessArgs {
   /** The system's snapshot policy (tests set a small one so release cursors become snapshots soon). */
   readonly snapshotPolicy?: { readonly minIntervalMs: number; readonly minEntries: number };
   readonly verbose?: boolean;
+  /** Chaos runs: the storage under a FaultyFs, and a control actor (see control-actor.ts) to drive faults. */
+  readonly chaos?: { readonly mutation?: StorageMutation };
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as NodeProcessArgs;
@@ -34,11 +39,14 @@ const node = await Node.start({
   logger: args.verbose === true ? stderrLogger('warn', { node: args.name }) : silentLogger,
 });
 useCaller(node);
+const fs = args.chaos !== undefined ? new FaultyFs(new NodeFs(), args.chaos.mutation) : undefined;
+if (fs !== undefined) await startControlActor(node, fs);
 const system = await startSystem(node, {
   name: args.system,
   dataDir: args.dataDir,
   ...(args.tickMs !== undefined ? { tickMs: args.tickMs } : {}),
   ...(args.snapshotPolicy !== undefined ? { snapshotPolicy: args.snapshotPolicy } : {}),
+  ...(fs !== undefined ? { fs } : {}),
 });
 for (const mod of modules) await mod.nodeStarted?.({ node, system });
 process.stdout.write(`${JSON.stringify({ ready: true, node: node.name, restarted: system.restartFailures.size })}\n`);

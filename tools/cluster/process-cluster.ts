@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Node, silentLogger } from '@rafter/actors';
 import type { ServerId } from '@rafter/raft';
+import { CONTROL_ACTOR_NAME, type ControlReply, type ControlRequest } from './control-actor.js';
 import type { NodeProcessArgs } from './node-main.js';
 
 export interface ProcessClusterOptions {
@@ -27,6 +28,8 @@ export interface ProcessClusterOptions {
   readonly verbose?: boolean;
   /** Where data directories go; default a new temporary directory, removed by stop(). */
   readonly dataRoot?: string;
+  /** Chaos runs: fault controls in every process (see `control`), and any storage mutation. */
+  readonly chaos?: NodeProcessArgs['chaos'];
 }
 
 export interface NodeProcess {
@@ -115,6 +118,7 @@ export class ProcessCluster {
       ...(this.options.netTickMs !== undefined ? { netTickMs: this.options.netTickMs } : {}),
       ...(this.options.snapshotPolicy !== undefined ? { snapshotPolicy: this.options.snapshotPolicy } : {}),
       ...(this.options.verbose === true ? { verbose: true } : {}),
+      ...(this.options.chaos !== undefined ? { chaos: this.options.chaos } : {}),
     };
     const loader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
     const child = spawn(process.execPath, ['--import', loader, NODE_MAIN, JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -152,6 +156,12 @@ export class ProcessCluster {
     n.child.kill('SIGKILL');
     await n.exited;
     n.child = undefined;
+  }
+
+  /** Asks node `index`'s control actor (started with the `chaos` option) to block nodes, heal or slow its disk. */
+  async controlNode(index: number, request: ControlRequest, timeoutMs = 2_000): Promise<ControlReply> {
+    const n = this.nodes[index] as NodeProcess;
+    return this.control.call<ControlReply>({ name: CONTROL_ACTOR_NAME, node: n.fullName }, request, { timeoutMs });
   }
 
   pause(index: number): void {

@@ -22,7 +22,7 @@ import {
 import type { ServerId } from '../internal/core/log.js';
 import { DEFAULT_TIMEOUTS } from '../internal/core/core.js';
 import type { CoreTimeouts } from '../internal/core/types.js';
-import { joinPath, NodeFs } from '../internal/log/fs.js';
+import { joinPath, type LogFs, NodeFs } from '../internal/log/fs.js';
 import { deleteServerLog, startLogSystem, type StartLogSystemOptions } from '../internal/log/log-actors.js';
 import { AlreadyStartedError, InvalidArgumentError, MachineNotFoundError, RafterError, type RafterErrorCode, UnknownServerError } from '../errors.js';
 import { serverBehaviour, type ServerArgs } from '../server/server-actor.js';
@@ -50,6 +50,8 @@ export interface SystemConfig {
   readonly snapshotChunkBytes?: number;
   readonly wal?: StartLogSystemOptions['wal'];
   readonly snapshotPolicy?: StartLogSystemOptions['snapshotPolicy'];
+  /** The file system of the storage and configurations; default NodeFs (tests wrap it to inject faults). */
+  readonly fs?: LogFs;
 }
 
 export interface RaftSystem {
@@ -101,7 +103,7 @@ export async function startSystem(starter: Starter, config: SystemConfig): Promi
   const tickMs = config.tickMs ?? SYSTEM_TICK_MS_DEFAULT;
   if (!Number.isFinite(tickMs) || tickMs < 10) throw new InvalidArgumentError('tickMs', 'a number of milliseconds ≥ 10', tickMs);
   if (defaultCallerOf() === undefined) useCaller(starter);
-  const fs = new NodeFs();
+  const fs = config.fs ?? new NodeFs();
   const storage = await startLogSystem(starter, {
     dir: joinPath(config.dataDir, 'log'),
     fs,
