@@ -49,6 +49,8 @@ const system = await startSystem(node, {
   ...(fs !== undefined ? { fs } : {}),
 });
 for (const mod of modules) await mod.nodeStarted?.({ node, system });
+// A parent that is gone closed our stdout: stop rather than crash on EPIPE.
+process.stdout.on('error', () => void stop());
 process.stdout.write(`${JSON.stringify({ ready: true, node: node.name, restarted: system.restartFailures.size })}\n`);
 
 let stopping = false;

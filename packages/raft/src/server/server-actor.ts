@@ -47,6 +47,8 @@ export interface ServerState {
   leaderWaiters: From[];
   /** AppendEntries not sent because the connection had too much queued. */
   heldSends: number;
+  /** A machine's named timers that have not fired. */
+  readonly machineTimers: Map<string, Ref>;
   /** Local queries waiting for this member to apply up to an index. */
   waitingQueries: Array<{ readonly minIndex: number; readonly event: Event }>;
 }
@@ -98,6 +100,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       leaderWaiters: [],
       heldSends: 0,
       waitingQueries: [],
+      machineTimers: new Map(),
     };
     (state as { shell: ServerInterpreter }).shell = new ServerInterpreter({
       core,
@@ -109,7 +112,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       transport: {
         send: (to, msg) => sendToPeer(ctx, state, to, msg),
         reply: (to, reply) => deliver(ctx, state, to as Caller | undefined, reply),
-        machineSend: (to, msg) => ctx.send(to as Pid, msg),
+        machineSend: (to, msg) => machineSend(ctx, state, to, msg),
       },
       timers: {
         set: (timer, afterMs, generation) => {
@@ -122,7 +125,12 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
           if (old !== undefined) ctx.cancelTimer(old);
           state.timers.delete(timer);
         },
-        machineTimer: (name, afterMs) => void ctx.sendAfter(afterMs, { type: '$machineTimer', name } satisfies ServerCast),
+        machineTimer: (name, afterMs) => {
+          // A timer of the same name replaces the earlier one, as in Ra.
+          const old = state.machineTimers.get(name);
+          if (old !== undefined) ctx.cancelTimer(old);
+          state.machineTimers.set(name, ctx.sendAfter(afterMs, { type: '$machineTimer', name } satisfies ServerCast));
+        },
       },
       host: {
         post: (event) => ctx.send(ctx.self, { type: '$event', event } satisfies ServerCast),
@@ -234,6 +242,7 @@ function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; re
     case '$timer':
       return flushThen(ctx, state, { type: 'timeout', timer: msg.timer, generation: msg.generation });
     case '$machineTimer':
+      state.machineTimers.delete(msg.name);
       return flushThen(ctx, state, { type: 'command', command: { timeout: msg.name }, priority: 'normal', from: undefined });
     case '$event':
       return flushThen(ctx, state, msg.event);
@@ -295,6 +304,15 @@ function sendToPeer(ctx: ActorContext, state: ServerState, to: ServerId, msg: Ra
     state.entry.messagesSent++;
   } catch (err) {
     if ((err as { code?: unknown }).code !== 'ACTORS_UNKNOWN_NAME') throw err;
+  }
+}
+
+/** A machine's `send`: to a name not registered here, or a bad destination, it is dropped and logged (Erlang's send to a dead pid is silent too). */
+function machineSend(ctx: ActorContext, state: ServerState, to: unknown, msg: unknown): void {
+  try {
+    ctx.send(to as Pid, msg);
+  } catch (err) {
+    ctx.log.warn({ server: state.config.name, cluster: state.config.clusterName, reason: String(err) }, 'raft server: a machine send effect was dropped');
   }
 }
 

@@ -68,6 +68,19 @@ export interface RaftSystem {
 
 export const SYSTEM_TICK_MS_DEFAULT = 1_000;
 export const SNAPSHOT_CHUNK_BYTES_DEFAULT = 1 << 20;
+/**
+ * The servers' election delays. The core's defaults (Ra's 100-600 ms after a leader's
+ * DOWN) suit a simulated network; a DOWN from the runtime is certain (the actor exited or
+ * its connection closed), so servers elect within tens of milliseconds, spread enough
+ * for one pre-vote to win. A suspicion from the failure detector waits longer.
+ */
+export const SERVER_TIMEOUTS_DEFAULT: Partial<CoreTimeouts> = {
+  leaderDownDelayMsMin: 10,
+  leaderDownDelayMsMax: 60,
+  maybeDownDelayMsMin: 200,
+  maybeDownDelayMsMax: 800,
+};
+
 /** Restarts of one server within the period before it is left stopped. */
 export const SERVER_RESTARTS_MAX = 3;
 export const SERVER_RESTARTS_PERIOD_MS = 10_000;
@@ -114,7 +127,7 @@ export async function startSystem(starter: Starter, config: SystemConfig): Promi
   if (home === undefined) throw new Error('log system has no home scheduler');
   const runtime = new SystemRuntime(name, home.node, storage.handle, new ConfigStore(fs, joinPath(config.dataDir, 'configs')), {
     tickMs,
-    timeouts: { ...DEFAULT_TIMEOUTS, ...config.timeouts },
+    timeouts: { ...DEFAULT_TIMEOUTS, ...SERVER_TIMEOUTS_DEFAULT, ...config.timeouts },
     snapshotChunkBytes: config.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES_DEFAULT,
   });
   await runtime.loadConfigs();
