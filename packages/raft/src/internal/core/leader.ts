@@ -138,8 +138,8 @@ function replicate(core: RaftMember, peer: Peer): void {
     if (peer.nextIndex <= core.log.snapshotIndex()) return startSnapshot(core, peer);
     const from = peer.nextIndex;
     const to = Math.min(last, from + APPEND_BATCH_ENTRIES_MAX - 1, base + INFLIGHT_ENTRIES_MAX);
-    const batch = takeWithinBytes(core, peer, core.log.entries(from, to));
-    if (batch === undefined) break;
+    const entries = admitWithinBytes(core, peer, core.log.entries(from, to));
+    if (entries === undefined) break;
     const prevTerm = core.log.termAt(from - 1);
     assert(prevTerm !== undefined, () => `${core.key} term ${core.currentTerm}: no term at ${from - 1} for ${peer.id.name}`);
     core.send(peer.id, {
@@ -148,11 +148,10 @@ function replicate(core: RaftMember, peer: Peer): void {
       leaderId: core.id,
       prevIndex: from - 1,
       prevTerm,
-      entries: batch.entries,
+      entries,
       commitIndex: core.commitIndex,
     });
-    peer.nextIndex = from + batch.entries.length;
-    recordSent(peer, peer.nextIndex - 1, batch.bytes);
+    peer.nextIndex = from + entries.length;
     peer.commitIndexSent = core.commitIndex;
     sent = true;
   }
@@ -160,11 +159,11 @@ function replicate(core: RaftMember, peer: Peer): void {
 }
 
 /**
- * The leading entries that fit the message's byte cap and the follower's in-flight room.
- * An entry over the message cap goes alone; one over the room goes alone once nothing
- * else is in flight. Undefined: wait for acknowledgements.
+ * Counts in flight, and returns, the leading entries that fit the message's byte cap and
+ * the follower's in-flight room. An entry over the message cap goes alone; one over the
+ * room goes alone once nothing else is in flight. Undefined: wait for acknowledgements.
  */
-function takeWithinBytes(core: RaftMember, peer: Peer, entries: readonly LogEntry[]): { entries: readonly LogEntry[]; bytes: number } | undefined {
+function admitWithinBytes(core: RaftMember, peer: Peer, entries: readonly LogEntry[]): readonly LogEntry[] | undefined {
   const room = core.inflightBytesMax - inflightBytes(peer);
   const first = entryBytes(core, entries[0]!);
   if (first > room && peer.inflightBytes > 0) return undefined;
@@ -177,7 +176,8 @@ function takeWithinBytes(core: RaftMember, peer: Peer, entries: readonly LogEntr
     bytes += next;
     count += 1;
   }
-  return { entries: count === entries.length ? entries : entries.slice(0, count), bytes };
+  recordSent(peer, entries[count - 1]!.index, bytes);
+  return count === entries.length ? entries : entries.slice(0, count);
 }
 
 function entryBytes(core: RaftMember, entry: LogEntry): number {
