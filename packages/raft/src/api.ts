@@ -5,7 +5,7 @@
 
 import type { Dest, Pid } from '@rafter/actors';
 import { type Caller, defaultCallerOf } from './system/caller.js';
-import { errorFromReply, InvalidArgumentError, MessageTooLargeError, NodeDownError, NoProcError, NoSystemError, RafterError, TimeoutError, ClusterNotFormedError } from './errors.js';
+import { errorFromReply, InvalidArgumentError, MessageTooLargeError, NodeDownError, NoProcError, NoSystemError, RafterError, TimeoutError, ClusterNotFormedError, type RafterErrorCode } from './errors.js';
 import { quorumSize, sameServer } from './internal/core/cluster.js';
 import type { Member, MembershipKind, ServerId } from './internal/core/log.js';
 import type { Reply, Role } from './internal/core/types.js';
@@ -62,7 +62,15 @@ function checkServerIds(value: unknown, argument = 'server ids'): ServerId[] {
 function callError(err: unknown, server: ServerId, timeoutMs: number, leader: ServerId | undefined): RafterError {
   if (err instanceof RafterError) return err;
   const code = (err as { code?: unknown } | undefined)?.code;
-  if (code === 'ACTORS_NOPROC' || code === 'ACTORS_CALL_EXIT' || code === 'ACTORS_UNKNOWN_NAME') return new NoProcError(server);
+  if (code === 'ACTORS_CALL_EXIT') {
+    // The server stopped with one of our errors (a failed machine, a failed write): say so.
+    const reason = (err as { reason?: { code?: unknown; message?: unknown } }).reason;
+    if (typeof reason?.code === 'string' && reason.code.startsWith('RAFTER_')) {
+      return new RafterError(reason.code as RafterErrorCode, `server ${server.name}@${server.node} stopped: ${String(reason.message)}`);
+    }
+    return new NoProcError(server);
+  }
+  if (code === 'ACTORS_NOPROC' || code === 'ACTORS_UNKNOWN_NAME') return new NoProcError(server);
   if (code === 'ACTORS_NODEDOWN' || code === 'ACTORS_NOCONNECTION' || code === 'ACTORS_CONNECT_FAILED') return new NodeDownError(server);
   if (code === 'ACTORS_TIMEOUT' || code === 'ACTORS_CALL_TIMEOUT') return new TimeoutError(server, timeoutMs, leader);
   // Refused at the sender: no other server would take it either.
