@@ -5,7 +5,7 @@
 
 import type { Dest, Pid } from '@rafter/actors';
 import { type Caller, defaultCallerOf } from './system/caller.js';
-import { errorFromReply, InvalidArgumentError, MessageTooLargeError, NodeDownError, NoProcError, NoSystemError, RafterError, TimeoutError, ClusterNotFormedError, type RafterErrorCode } from './errors.js';
+import { errorFromReply, InvalidArgumentError, MessageTooLargeError, NodeDownError, NoProcError, NoSystemError, RafterError, ServerStoppedError, TimeoutError, ClusterNotFormedError } from './errors.js';
 import { quorumSize, sameServer } from './internal/core/cluster.js';
 import type { Member, MembershipKind, ServerId } from './internal/core/log.js';
 import type { Reply, Role } from './internal/core/types.js';
@@ -36,6 +36,13 @@ function callerOf(options: CallerOption | undefined): Caller {
   return caller;
 }
 
+/** The node a call is made from: a Node's name, or the node of an actor context. */
+function callerNodeOf(caller: Caller): string | undefined {
+  const c = caller as { name?: unknown; self?: { node?: unknown } };
+  if (typeof c.self?.node === 'string') return c.self.node;
+  return typeof c.name === 'string' ? c.name : undefined;
+}
+
 function timeoutOf(options: TimeoutOption | undefined): number {
   const ms = options?.timeoutMs ?? API_TIMEOUT_MS_DEFAULT;
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) throw new InvalidArgumentError('timeoutMs', 'a positive number of milliseconds', ms);
@@ -63,11 +70,10 @@ function callError(err: unknown, server: ServerId, timeoutMs: number, leader: Se
   if (err instanceof RafterError) return err;
   const code = (err as { code?: unknown } | undefined)?.code;
   if (code === 'ACTORS_CALL_EXIT') {
-    // The server stopped with one of our errors (a failed machine, a failed write): say so.
-    const reason = (err as { reason?: { code?: unknown; message?: unknown } }).reason;
-    if (typeof reason?.code === 'string' && reason.code.startsWith('RAFTER_')) {
-      return new RafterError(reason.code as RafterErrorCode, `server ${server.name}@${server.node} stopped: ${String(reason.message)}`);
-    }
+    // A server that stopped for good (its machine threw, its log failed) says why in its exit reason.
+    const reason = (err as { reason?: { code?: unknown; message?: unknown; shutdown?: { code?: unknown; message?: unknown } } }).reason;
+    const stopped = reason?.shutdown ?? reason;
+    if (typeof stopped?.code === 'string' && stopped.code.startsWith('RAFTER_')) return new ServerStoppedError(server, `${stopped.code}: ${String(stopped.message)}`);
     return new NoProcError(server);
   }
   if (code === 'ACTORS_NOPROC' || code === 'ACTORS_UNKNOWN_NAME') return new NoProcError(server);
@@ -75,6 +81,7 @@ function callError(err: unknown, server: ServerId, timeoutMs: number, leader: Se
   if (code === 'ACTORS_TIMEOUT' || code === 'ACTORS_CALL_TIMEOUT') return new TimeoutError(server, timeoutMs, leader);
   // Refused at the sender: no other server would take it either.
   if (code === 'ACTORS_MESSAGE_TOO_LARGE') return new MessageTooLargeError(server, (err as Error).message);
+  if (code === 'ACTORS_INVALID_ARGUMENT') return new InvalidArgumentError('request', `plain data that can be sent to node ${server.node}`, (err as Error).message);
   const wrapped = new RafterError('RAFTER_NOPROC', `call to ${server.name}@${server.node} failed: ${String(err)}`, { cause: err });
   return wrapped;
 }
@@ -89,12 +96,30 @@ function retryable(err: RafterError): boolean {
   return err.code === 'RAFTER_NOPROC' || err.code === 'RAFTER_NODEDOWN' || err.code === 'RAFTER_TIMEOUT';
 }
 
+/** The least time one server of a list is given before the next is tried. */
+export const CALL_ATTEMPT_MS_MIN = 100;
+
+function serverKeyOf(server: ServerId): string {
+  return `${server.name}@${server.node}`;
+}
+
+/**
+ * The time one attempt may take: shared with the listed servers still worth trying, so
+ * that one hung server (a stopped process answers nothing) cannot take all of it.
+ */
+function attemptMsOf(leftMs: number, others: number): number {
+  if (others <= 0) return leftMs;
+  return Math.max(Math.floor(leftMs / (others + 1)), Math.min(leftMs, CALL_ATTEMPT_MS_MIN));
+}
+
 /**
  * Calls `request` on the servers in turn, following redirects to the leader, until one
  * answers with something other than "not the leader" or the time is up.
  */
 async function callLeader<T>(caller: Caller, servers: readonly ServerId[], request: ServerCall, timeoutMs: number, accept: (reply: Reply, server: ServerId) => T): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  /** Servers that did not answer (timeout, noproc, nodedown): not asked again by this call. */
+  const failed = new Set<string>();
   let queue = [...servers];
   let leader: ServerId | undefined;
   let last: RafterError | undefined;
@@ -102,24 +127,28 @@ async function callLeader<T>(caller: Caller, servers: readonly ServerId[], reque
     const server = queue.shift() as ServerId;
     const left = deadline - Date.now();
     if (left <= 0) break;
+    const others = servers.filter((s) => !sameServer(s, server) && !failed.has(serverKeyOf(s))).length;
     let reply: Reply;
     try {
-      reply = await caller.call<Reply>({ name: server.name, node: server.node }, request, { timeoutMs: left });
+      reply = await caller.call<Reply>({ name: server.name, node: server.node }, request, { timeoutMs: attemptMsOf(left, others) });
     } catch (err) {
       last = callError(err, server, timeoutMs, leader);
       if (!retryable(last)) throw last;
+      failed.add(serverKeyOf(server));
+      // A redirect led here: the members that sent it may know a newer leader by now.
+      if (queue.length === 0) queue = servers.filter((s) => !failed.has(serverKeyOf(s)));
       continue;
     }
     if (reply.type === 'error' && reply.code === 'RAFTER_NOT_LEADER') {
       leader = reply.leader;
       last = replyError(reply, server);
-      if (leader !== undefined && !sameServer(leader, server)) {
+      if (leader !== undefined && !sameServer(leader, server) && !failed.has(serverKeyOf(leader))) {
         queue.unshift(leader);
       } else {
         // No leader known yet (an election is under way): the server answers once it knows one.
         const known = await caller.call<ServerId>({ name: server.name, node: server.node }, { op: 'awaitLeader' } satisfies ServerCall, { timeoutMs: Math.max(1, deadline - Date.now()) }).catch(() => undefined);
-        queue.unshift(known ?? server);
-        if (known === undefined) queue.push(...servers.filter((s) => !sameServer(s, server)));
+        if (known !== undefined && !failed.has(serverKeyOf(known))) queue.unshift(known);
+        else queue.push(...servers.filter((s) => !failed.has(serverKeyOf(s)) && !queue.some((q) => sameServer(q, s))));
       }
       continue;
     }
@@ -143,7 +172,13 @@ export interface CommandResult<R = unknown> {
 
 /** A command for a server on this node must fit the log's entry limit; remote ones are checked by the distribution layer. */
 function checkCommandSize(command: unknown): void {
-  const bytes = encodeValue({ type: 'command', command }).length;
+  let bytes: number;
+  try {
+    bytes = encodeValue({ type: 'command', command }).length;
+  } catch (err) {
+    // A symbol, a circular object...: nothing a log can hold.
+    throw new InvalidArgumentError('command', `plain data that can be encoded (${String((err as Error).message ?? err)})`, command);
+  }
   if (bytes > ENTRY_PAYLOAD_BYTES_MAX) throw new LogLimitError('the encoded command (bytes)', bytes, ENTRY_PAYLOAD_BYTES_MAX);
 }
 
@@ -201,6 +236,10 @@ async function query<T>(kind: QueryKind, server: ServerId | readonly ServerId[],
   const caller = callerOf(options);
   const minIndex = checkMinIndex(options?.minIndex);
   if (minIndex > 0 && kind !== 'local') throw new InvalidArgumentError('minIndex', 'no minIndex: it is for localQuery only', minIndex);
+  // A closure does not survive the wire (the distribution would send something else).
+  if (typeof q === 'function' && servers.some((s) => s.node !== callerNodeOf(caller))) {
+    throw new InvalidArgumentError('query', 'data for the machine\'s query (a function only for a server on the caller\'s node)', q);
+  }
   // The server answers a local query with a minIndex once it has applied that far.
   const request: ServerCall = { op: 'query', kind, query: q, ...(minIndex > 0 ? { minIndex } : {}) };
   if (kind === 'local') {
@@ -228,11 +267,11 @@ function checkMinIndex(minIndex: unknown): number {
 async function firstAnswering<T>(servers: readonly ServerId[], timeoutMs: number, attempt: (server: ServerId, leftMs: number) => Promise<T>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: RafterError | undefined;
-  for (const s of servers) {
+  for (const [i, s] of servers.entries()) {
     const left = deadline - Date.now();
     if (left <= 0) break;
     try {
-      return await attempt(s, left);
+      return await attempt(s, attemptMsOf(left, servers.length - i - 1));
     } catch (err) {
       last = callError(err, s, timeoutMs, undefined);
       if (!retryable(last)) throw last;

@@ -2,7 +2,7 @@
 // batches commands (every command waiting in the mailbox is one step, as Ra's leader
 // drains its mailbox), monitors the leader, and batches pipeline replies per caller.
 
-import type { ActorContext, Behaviour, DownMessage, From, Pid, Ref } from '@rafter/actors';
+import type { ActorContext, Behaviour, CallResult, DownMessage, From, Pid, Ref } from '@rafter/actors';
 import { RaftCore } from '../internal/core/core.js';
 import { COMMANDS_BATCH_MAX } from '../internal/core/limits.js';
 import { sameServer } from '../internal/core/cluster.js';
@@ -10,7 +10,7 @@ import type { ServerId } from '../internal/core/log.js';
 import type { CommandRequest, Event, RaftMessage, Reply, Role, TimerName } from '../internal/core/types.js';
 import { applyWalNotice, isWalNotice, openServerLog } from '../internal/log/log-actors.js';
 import type { ServerLog } from '../internal/log/server-log.js';
-import { MachineNotFoundError } from '../errors.js';
+import { MachineNotFoundError, RafterError } from '../errors.js';
 import type { DirectoryEntry, ServerConfig, SystemRuntime } from '../system/runtime.js';
 import { ServerInterpreter } from './interpreter.js';
 import { coreMachine, resolveMachine, type Machine } from './machine.js';
@@ -147,73 +147,21 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
   },
 
   handle(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; reason: unknown }, state, ctx) {
-    const turn = then(onMessage(msg, state, ctx), () => answerWaitingQueries(state));
-    if (turn === undefined) {
-      sendApplied(ctx, state);
-      return state;
-    }
-    return turn.then(() => {
-      sendApplied(ctx, state);
-      return state;
+    return stopOnFailure(ctx, state, state, () => {
+      const turn = then(onMessage(msg, state, ctx), () => answerWaitingQueries(state));
+      if (turn === undefined) {
+        sendApplied(ctx, state);
+        return state;
+      }
+      return turn.then(() => {
+        sendApplied(ctx, state);
+        return state;
+      });
     });
   },
 
   handleCall(request: ServerCall, from, state, ctx) {
-    const caller: Caller = { call: from };
-    let turn: void | Promise<void>;
-    switch (request.op) {
-      case 'command':
-        enqueue(ctx, state, { command: request.command, priority: request.priority, from: caller });
-        return { noreply: true, state };
-      case 'query': {
-        const event: Event = { type: 'query', kind: request.kind, fn: queryFn(state.machine, request.query), from: caller };
-        const minIndex = request.minIndex ?? 0;
-        if (request.kind === 'local' && minIndex > state.shell.core.lastApplied) {
-          // Answered once this member has applied that far (or never: the caller times out).
-          state.waitingQueries.push({ minIndex, event });
-          return { noreply: true, state };
-        }
-        turn = flushThen(ctx, state, event);
-        break;
-      }
-      case 'members': {
-        const core = state.shell.core;
-        return { reply: { members: core.cluster.current().members, leader: core.leaderId }, state };
-      }
-      case 'status': {
-        const core = state.shell.core;
-        return { reply: { role: core.role, term: core.currentTerm, leader: core.leaderId, commitIndex: core.commitIndex, lastApplied: core.lastApplied, clusterName: state.config.clusterName, pid: ctx.self }, state };
-      }
-      case 'addMember':
-        turn = flushThen(ctx, state, { type: 'add_member', member: request.member, from: caller });
-        break;
-      case 'removeMember':
-        turn = flushThen(ctx, state, { type: 'remove_member', id: request.id, from: caller });
-        break;
-      case 'transferLeadership':
-        turn = flushThen(ctx, state, { type: 'transfer_leadership', to: request.to, from: caller });
-        break;
-      case 'awaitLeader': {
-        const leader = knownLeader(state);
-        if (leader !== undefined) return { reply: leader, state };
-        state.leaderWaiters.push(from);
-        return { noreply: true, state };
-      }
-      case 'triggerElection':
-        turn = flushThen(ctx, state, { type: 'trigger_election' });
-        if (turn === undefined) return { reply: 'ok', state };
-        return turn.then(() => ({ reply: 'ok', state }));
-      default:
-        return { reply: { error: 'RAFTER_INVALID_ARGUMENT', message: `unknown server request ${JSON.stringify((request as { op?: unknown }).op)}` }, state };
-    }
-    if (turn === undefined) {
-      sendApplied(ctx, state);
-      return { noreply: true, state };
-    }
-    return turn.then(() => {
-      sendApplied(ctx, state);
-      return { noreply: true as const, state };
-    });
+    return stopOnFailure(ctx, state, { noreply: true as const, state }, () => onCall(request, from, state, ctx));
   },
 
   terminate(reason, state) {
@@ -226,6 +174,89 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     state.stopReason = reason;
   },
 };
+
+/** Failures that recur on every restart: the same entry is applied or written again. */
+const STOPPING_CODES: ReadonlySet<string> = new Set(['RAFTER_MACHINE_FAILED', 'RAFTER_WRITE_FAILED']);
+
+/**
+ * A machine that throws, or a log that cannot be written, stops the server for good
+ * (errors.ts: fix it, then restartServer). A crash instead would be restarted into the
+ * same failure until the system's server supervisor gave up, taking every server of
+ * the system down with it. The exit reason is a shutdown, which no supervisor restarts.
+ */
+function stopOnFailure<R>(ctx: ActorContext, state: ServerState, stopped: R, body: () => R | Promise<R>): R | Promise<R> {
+  const stop = (err: unknown): R => {
+    const code = (err as { code?: unknown } | undefined)?.code;
+    if (!(err instanceof RafterError) || typeof code !== 'string' || !STOPPING_CODES.has(code)) throw err;
+    ctx.log.error({ server: state.config.name, cluster: state.config.clusterName, code }, err.message);
+    ctx.stop({ shutdown: { code, message: err.message } });
+    return stopped;
+  };
+  try {
+    const out = body();
+    return out instanceof Promise ? out.catch(stop) : out;
+  } catch (err) {
+    return stop(err);
+  }
+}
+
+function onCall(request: ServerCall, from: From, state: ServerState, ctx: ActorContext): CallResult<ServerState> | Promise<CallResult<ServerState>> {
+  const caller: Caller = { call: from };
+  let turn: void | Promise<void>;
+  switch (request.op) {
+    case 'command':
+      enqueue(ctx, state, { command: request.command, priority: request.priority, from: caller });
+      return { noreply: true, state };
+    case 'query': {
+      const event: Event = { type: 'query', kind: request.kind, fn: queryFn(state.machine, request.query), from: caller };
+      const minIndex = request.minIndex ?? 0;
+      if (request.kind === 'local' && minIndex > state.shell.core.lastApplied) {
+        // Answered once this member has applied that far (or never: the caller times out).
+        state.waitingQueries.push({ minIndex, event });
+        return { noreply: true, state };
+      }
+      turn = flushThen(ctx, state, event);
+      break;
+    }
+    case 'members': {
+      const core = state.shell.core;
+      return { reply: { members: core.cluster.current().members, leader: core.leaderId }, state };
+    }
+    case 'status': {
+      const core = state.shell.core;
+      return { reply: { role: core.role, term: core.currentTerm, leader: core.leaderId, commitIndex: core.commitIndex, lastApplied: core.lastApplied, clusterName: state.config.clusterName, pid: ctx.self }, state };
+    }
+    case 'addMember':
+      turn = flushThen(ctx, state, { type: 'add_member', member: request.member, from: caller });
+      break;
+    case 'removeMember':
+      turn = flushThen(ctx, state, { type: 'remove_member', id: request.id, from: caller });
+      break;
+    case 'transferLeadership':
+      turn = flushThen(ctx, state, { type: 'transfer_leadership', to: request.to, from: caller });
+      break;
+    case 'awaitLeader': {
+      const leader = knownLeader(state);
+      if (leader !== undefined) return { reply: leader, state };
+      state.leaderWaiters.push(from);
+      return { noreply: true, state };
+    }
+    case 'triggerElection':
+      turn = flushThen(ctx, state, { type: 'trigger_election' });
+      if (turn === undefined) return { reply: 'ok', state };
+      return turn.then(() => ({ reply: 'ok', state }));
+    default:
+      return { reply: { error: 'RAFTER_INVALID_ARGUMENT', message: `unknown server request ${JSON.stringify((request as { op?: unknown }).op)}` }, state };
+  }
+  if (turn === undefined) {
+    sendApplied(ctx, state);
+    return { noreply: true, state };
+  }
+  return turn.then(() => {
+    sendApplied(ctx, state);
+    return { noreply: true as const, state };
+  });
+}
 
 function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; reason: unknown }, state: ServerState, ctx: ActorContext): void | Promise<void> {
   if (isWalNotice(msg)) return onWalNotice(msg, state, ctx);

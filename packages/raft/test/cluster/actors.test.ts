@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessCluster } from '../../../../tools/cluster/process-cluster.js';
 import '../../../../tools/cluster/machines/kv.js';
 import { type RaftSystem, type ServerConfig, type ServerId, localQuery, processCommand, serverChildSpec, serverStatus, startCluster, startServer, startSystem, triggerElection } from '../../src/index.js';
-import { KV_MODULE, leaderOf, waitFor } from './helpers.js';
+import { CLUSTER_HOOK_TIMEOUT_MS, CLUSTER_TEST_TIMEOUT_MS, KV_MODULE, leaderOf, waitFor } from './helpers.js';
 
 let cluster: ProcessCluster;
 let system: RaftSystem;
@@ -22,19 +22,19 @@ beforeAll(async () => {
   // The control node hosts a system too, for a member under an app supervisor here.
   dataDir = mkdtempSync(join(tmpdir(), 'rafter-app-'));
   system = await startSystem(cluster.control, { name: cluster.system, dataDir, tickMs: 100 });
-});
+}, CLUSTER_HOOK_TIMEOUT_MS);
 afterAll(async () => {
   await system?.stop();
   await cluster?.stop();
   if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
-});
+}, CLUSTER_HOOK_TIMEOUT_MS);
 
 function pidOf(server: ServerId): Promise<Pid> {
   return serverStatus(server, { via: cluster.control, timeoutMs: 1_000 }).then((s) => s.pid);
 }
 
 describe('a server watched from another node', () => {
-  it('is monitored by name and linked by pid; killed, it sends DOWN and EXIT, and restarts from its log', async () => {
+  it('is monitored by name and linked by pid; killed, it sends DOWN and EXIT, and restarts from its log', { timeout: CLUSTER_TEST_TIMEOUT_MS }, async () => {
     const via = cluster.control;
     const ids = cluster.serverIds('watched_');
     await startCluster(cluster.system, 'watched', 'kv', ids, { via });
@@ -78,6 +78,35 @@ describe('a server watched from another node', () => {
   });
 });
 
+describe('machine effects', () => {
+  it("a machine's send effect reaches an actor on another node, once, from the leader", { timeout: CLUSTER_TEST_TIMEOUT_MS }, async () => {
+    const via = cluster.control;
+    const ids = cluster.serverIds('effects_');
+    await startCluster(cluster.system, 'effects', 'kv', ids, { via });
+    const got: unknown[] = [];
+    const listener = cluster.control.spawn(async (ctx: ActorContext) => {
+      for (;;) {
+        const msg = await ctx.receive<{ type?: string }>((m: { type?: string }) => m.type === 'kv_put' || m.type === 'stop');
+        if (msg?.type === 'stop') return;
+        got.push(msg);
+      }
+    });
+    const first = await processCommand(ids, { put: 'e1', value: 1, notify: listener }, { via });
+    const second = await processCommand(ids, { put: 'e2', value: 2, notify: { name: 'no_such_actor', node: cluster.control.name } }, { via });
+    const third = await processCommand(ids, { put: 'e3', value: 3, notify: listener }, { via });
+    await waitFor('two notices', async () => got.length, (n) => n >= 2);
+    // Followers apply the same commands; only the leader sends. A member's send on applying
+    // would reach the listener before that member's answer to a later query (one connection, in order).
+    for (const id of ids) await localQuery(id, 'size', { via, minIndex: third.index });
+    expect(got).toEqual([
+      { type: 'kv_put', key: 'e1', value: 1, index: first.index },
+      { type: 'kv_put', key: 'e3', value: 3, index: third.index },
+    ]);
+    expect(second.index).toBeGreaterThan(first.index);
+    cluster.control.send(listener, { type: 'stop' });
+  });
+});
+
 /** An app actor that answers `ping` with its pid, so a test can tell it was not restarted. */
 const appWorker = {
   init: () => ({}),
@@ -85,7 +114,7 @@ const appWorker = {
 };
 
 describe('a member under an application supervisor', () => {
-  it('is restarted alone after a kill, recovers from its log, and the cluster keeps committing', async () => {
+  it('is restarted alone after a kill, recovers from its log, and the cluster keeps committing', { timeout: CLUSTER_TEST_TIMEOUT_MS }, async () => {
     const via = cluster.control;
     const a = cluster.serverId('sup_a', 0);
     const b = cluster.serverId('sup_b', 1);

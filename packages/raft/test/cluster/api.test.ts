@@ -20,8 +20,9 @@ import {
   startCluster,
   startServer,
   stopServer,
+  transferLeadership,
 } from '../../src/index.js';
-import { KV_MODULE, codeOf, leaderOf, sameId, waitFor } from './helpers.js';
+import { CLUSTER_HOOK_TIMEOUT_MS, KV_MODULE, codeOf, leaderOf, sameId, waitFor } from './helpers.js';
 
 let cluster: ProcessCluster;
 let kvIds: ServerId[];
@@ -33,12 +34,12 @@ beforeAll(async () => {
   cluster = await ProcessCluster.start({ machineModules: [KV_MODULE], tickMs: 100 });
   kvIds = cluster.serverIds('api_');
   await startCluster(cluster.system, 'api', 'kv', kvIds, { via: cluster.control });
-});
+}, CLUSTER_HOOK_TIMEOUT_MS);
 afterAll(async () => {
   await cluster?.stop();
   process.off('unhandledRejection', onUnhandled);
   expect(unhandled).toEqual([]);
-});
+}, CLUSTER_HOOK_TIMEOUT_MS);
 
 /** Runs `call`, expects it to fail with `code`, within `withinMs`. */
 async function failsWith(code: string, call: () => Promise<unknown>, withinMs = 2_000): Promise<RafterError> {
@@ -75,6 +76,14 @@ describe('invalid arguments', () => {
       () => startCluster(cluster.system, 'nomachine', 42 as unknown as string, kvIds, { via }),
       () => startCluster('', 'nosystem', 'kv', kvIds, { via }),
     ];
+    const circular: { put: string; value?: unknown } = { put: 'c' };
+    circular.value = circular;
+    bad.push(
+      () => processCommand(id, { put: 'k', value: Symbol('not data') }, { via }),
+      () => processCommand(id, circular, { via }),
+      // A function is a query only on the server's own thread.
+      () => localQuery(id, (state: unknown) => state, { via }),
+    );
     for (const call of bad) await failsWith('RAFTER_INVALID_ARGUMENT', call, 100);
     expect(() => pipelineCommand({ self: cluster.control.whereis('none') as never, send: () => undefined }, { name: '', node: 'n' }, 1)).toThrow(RafterError);
     // Server names the system keeps for itself.
@@ -159,6 +168,39 @@ describe('timeouts', () => {
     }
     const after = await waitFor('a command after the resume', () => processCommand(kvIds, { put: 'after', value: 1 }, { via, timeoutMs: 2_000 }), () => true);
     expect(after.index).toBeGreaterThan(0);
+  });
+});
+
+describe('a machine that throws', () => {
+  it('stops the servers that apply the command (RAFTER_SERVER_STOPPED to the caller), not restarted, and the other clusters of the nodes keep committing', async () => {
+    const via = cluster.control;
+    const ids = cluster.serverIds('crash_');
+    await startCluster(cluster.system, 'crash', 'kv', ids, { via });
+    const leader = await leaderOf(ids, via);
+    const down = cluster.control.monitor({ name: leader.name, node: leader.node });
+    const before = await Promise.all(kvIds.map((s) => serverStatus(s, { via }).then((st) => st.pid)));
+    await failsWith('RAFTER_SERVER_STOPPED', () => processCommand(ids, { fail: 'a bug in the machine' }, { via, timeoutMs: 5_000 }));
+    // A shutdown, which no supervisor restarts: a crash would be restarted into the same failure.
+    expect((await down).reason).toEqual({ shutdown: { code: 'RAFTER_MACHINE_FAILED', message: expect.stringMatching(/a bug in the machine/) } });
+    await failsWith('RAFTER_NOPROC', () => serverStatus(leader, { via }));
+    const { reply } = await processCommand(kvIds, { put: 'after-crash', value: 1 }, { via });
+    expect(reply).toBeUndefined();
+    const after = await Promise.all(kvIds.map((s) => serverStatus(s, { via }).then((st) => st.pid)));
+    expect(after).toEqual(before);
+  });
+});
+
+describe('transferLeadership', () => {
+  it('moves the lead to a caught-up member; a server outside the cluster is refused with RAFTER_UNKNOWN_MEMBER', async () => {
+    const via = cluster.control;
+    await processCommand(kvIds, { put: 'transfer', value: 0 }, { via });
+    const leader = await leaderOf(kvIds, via);
+    const target = kvIds.find((s) => !sameId(s, leader)) as ServerId;
+    await waitFor('the target to be caught up', () => transferLeadership(kvIds, target, { via }).then(() => true), (ok) => ok);
+    await waitFor('the target to lead', () => leaderOf(kvIds, via, 1_000), (l) => sameId(l, target));
+    const { leader: committedBy } = await processCommand(kvIds, { put: 'transfer', value: 1 }, { via });
+    expect(sameId(committedBy, target)).toBe(true);
+    await failsWith('RAFTER_UNKNOWN_MEMBER', () => transferLeadership(kvIds, cluster.serverId('api_other', 0), { via }));
   });
 });
 

@@ -1,14 +1,15 @@
-// Shared pieces of the process-cluster tests: machine modules, bounded polling of an
-// observable, and finding a cluster's leader.
+// Shared pieces of the process-cluster tests: machine modules, hook and test timeouts,
+// bounded polling of an observable, and finding a cluster's leader.
 
-import { pathToFileURL } from 'node:url';
 import { type Caller, type ServerId, RafterError, members, serverStatus } from '../../src/index.js';
 
 const machinesDir = new URL('../../../../tools/cluster/machines/', import.meta.url);
 export const RECORDER_MODULE = new URL('recorder.ts', machinesDir).href;
 export const KV_MODULE = new URL('kv.ts', machinesDir).href;
-export const COUNTER_MODULE = new URL('counter.ts', machinesDir).href;
-export { pathToFileURL };
+/** Starting or stopping node processes on a loaded 2-core machine can take well over vitest's default. */
+export const CLUSTER_HOOK_TIMEOUT_MS = 90_000;
+/** For tests that restart node processes or run thousands of commands. */
+export const CLUSTER_TEST_TIMEOUT_MS = 90_000;
 
 /**
  * Polls `probe` until `done` holds for its value, at most `timeoutMs`; a probe that
