@@ -14,7 +14,7 @@ import { members, processCommand, type ServerId, serverStatus, startCluster, sta
 import { serverCounters } from '../../packages/raft/src/server/server-actor.js';
 import { ProcessCluster } from '../cluster/process-cluster.js';
 import '../cluster/machines/counter.js';
-import { AGENT_NAME, type AgentRequest, type AgentStats } from './lib/raft-agent.js';
+import { AGENT_NAME, type AgentRequest, type AgentStats, walCounters } from './lib/raft-agent.js';
 import { loadClient, loadCounters } from './lib/raft-load.js';
 import { formatRate, machine, median, percentilesUs, printTable, progress } from './lib/report.js';
 
@@ -82,6 +82,8 @@ export async function main(argv: string[]): Promise<void> {
       add('commandsPerSec1Process', one.perSec);
       add('messagesPerCommand1Process', one.messagesPerCommand);
       add('cpuUsPerCommand1Process', one.cpuUsPerCommand);
+      add('walSyncsPerSec1Process', one.leaderSyncsPerSec);
+      add('walEntriesPerSync1Process', one.leaderEntriesPerSync);
     }
     if (has('3p') || has('latency')) {
       const cluster = await ProcessCluster.start({ machineModules: MACHINE_MODULES });
@@ -96,6 +98,8 @@ export async function main(argv: string[]): Promise<void> {
             add(`leaderCpuPercent_${where}`, three.leaderCpuPercent);
             add(`followerCpuPercent_${where}`, three.followerCpuPercent);
             add(`cpuUsPerCommand3Processes_${where}`, three.cpuUsPerCommand);
+            add(`leaderWalSyncsPerSec_${where}`, three.leaderSyncsPerSec);
+            add(`leaderWalEntriesPerSync_${where}`, three.leaderEntriesPerSync);
           }
         }
         if (has('latency')) {
@@ -194,7 +198,11 @@ async function oneProcess(options: Options): Promise<Throughput> {
     const { leader } = await startCluster(system, 'bench1', 'counter', ids, { via: node });
     const servers = leaderFirst(ids, leader);
     for (let i = 0; i < options.clients; i++) clients.push(node.spawn(loadClient, { servers, window: options.window }));
-    const read = async () => ({ applied: loadCounters.applied, raftSent: serverCounters.raftSent, cpuUs: ownCpuUs() });
+    // One system holds the three members: its WAL is the leader's (and the followers').
+    const read = async () => {
+      const wal = await walCounters(node, 'bench1');
+      return { applied: loadCounters.applied, raftSent: serverCounters.raftSent, cpuUs: ownCpuUs(), walSyncs: wal.syncs, walEntries: wal.entries };
+    };
     return await measure(read, options);
   } finally {
     for (const pid of clients) node.exit(pid, 'kill');
@@ -214,6 +222,9 @@ interface Counts {
   readonly raftSent: number;
   /** CPU time of every process taking part, microseconds. */
   readonly cpuUs: number;
+  /** The leader's WAL: syncs and entries written so far. */
+  readonly walSyncs: number;
+  readonly walEntries: number;
 }
 
 function ownCpuUs(): number {
@@ -225,6 +236,8 @@ interface Throughput {
   readonly perSec: number;
   readonly messagesPerCommand: number;
   readonly cpuUsPerCommand: number;
+  readonly leaderSyncsPerSec: number;
+  readonly leaderEntriesPerSync: number;
 }
 
 async function measure(read: () => Promise<Counts>, options: Options): Promise<Throughput> {
@@ -235,7 +248,14 @@ async function measure(read: () => Promise<Counts>, options: Options): Promise<T
   const after = await read();
   const seconds = (performance.now() - t0) / 1000;
   const applied = after.applied - before.applied;
-  return { perSec: applied / seconds, messagesPerCommand: (after.raftSent - before.raftSent) / applied, cpuUsPerCommand: (after.cpuUs - before.cpuUs) / applied };
+  const syncs = after.walSyncs - before.walSyncs;
+  return {
+    perSec: applied / seconds,
+    messagesPerCommand: (after.raftSent - before.raftSent) / applied,
+    cpuUsPerCommand: (after.cpuUs - before.cpuUs) / applied,
+    leaderSyncsPerSec: syncs / seconds,
+    leaderEntriesPerSync: (after.walEntries - before.walEntries) / syncs,
+  };
 }
 
 // ---- three node processes ----
@@ -273,7 +293,14 @@ async function threeProcesses(
     const sum = (f: (s: AgentStats) => number) => stats.reduce((total, s) => total + f(s), 0);
     // The bench process counts only when the clients run in it.
     const control = where === 'control' ? ownCpuUs() : 0;
-    return { applied: loadCounters.applied + sum((s) => s.applied), raftSent: sum((s) => s.raftSent), cpuUs: control + sum((s) => s.cpuUs) };
+    const leaderStats = stats[leaderIndex]!;
+    return {
+      applied: loadCounters.applied + sum((s) => s.applied),
+      raftSent: sum((s) => s.raftSent),
+      cpuUs: control + sum((s) => s.cpuUs),
+      walSyncs: leaderStats.walSyncs,
+      walEntries: leaderStats.walEntries,
+    };
   };
   try {
     const t0 = performance.now();
