@@ -1,5 +1,6 @@
 // `pnpm bench raft [--json] [--runs N] [--seconds S] [--warmup S] [--trials N] [--clients N]
-// [--window N] [--only 1p,3p,latency,node,pause,actor] [--profile DIR]`: one Raft cluster of 3
+// [--window N] [--only 1p,3p,latency,node,pause,actor] [--leader-down-ms MIN-MAX]
+// [--maybe-down-ms MIN-MAX] [--profile DIR]`: one Raft cluster of 3
 // members with fsync on and small commands (a counter), in one process and in three node
 // processes on loopback: pipelined throughput, Raft messages per command, synchronous
 // processCommand latency, and the time to the next successful command after the leader's
@@ -10,7 +11,7 @@ import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Node, type Pid, silentLogger } from '@rafter/actors';
-import { members, processCommand, type ServerId, serverStatus, startCluster, startSystem } from '@rafter/raft';
+import { type CoreTimeouts, members, processCommand, type ServerId, serverStatus, startCluster, startSystem } from '@rafter/raft';
 import { serverCounters } from '../../packages/raft/src/server/server-actor.js';
 import { ProcessCluster } from '../cluster/process-cluster.js';
 import '../cluster/machines/counter.js';
@@ -33,6 +34,8 @@ interface Options {
   readonly window: number;
   readonly only: ReadonlySet<Phase>;
   readonly profile: string | undefined;
+  /** Election delays for the failover phases (default: the core's). */
+  readonly timeouts: Partial<CoreTimeouts> | undefined;
 }
 
 function parse(argv: string[]): Options {
@@ -47,6 +50,19 @@ function parse(argv: string[]): Options {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} takes a positive number, not ${v}`);
     return n;
   };
+  const range = (flag: string): [number, number] | undefined => {
+    const v = value(flag);
+    if (v === undefined) return undefined;
+    const [min, max] = v.split('-').map(Number);
+    if (!Number.isFinite(min) || !Number.isFinite(max) || min! < 0 || max! < min!) throw new Error(`${flag} takes MIN-MAX milliseconds, not ${v}`);
+    return [min!, max!];
+  };
+  const leaderDown = range('--leader-down-ms');
+  const maybeDown = range('--maybe-down-ms');
+  const timeouts: Partial<CoreTimeouts> = {
+    ...(leaderDown !== undefined ? { leaderDownDelayMsMin: leaderDown[0], leaderDownDelayMsMax: leaderDown[1] } : {}),
+    ...(maybeDown !== undefined ? { maybeDownDelayMsMin: maybeDown[0], maybeDownDelayMsMax: maybeDown[1] } : {}),
+  };
   const only = value('--only')?.split(',') ?? [...PHASES];
   for (const phase of only) if (!(PHASES as readonly string[]).includes(phase)) throw new Error(`--only takes ${PHASES.join(',')}, not ${phase}`);
   return {
@@ -59,6 +75,7 @@ function parse(argv: string[]): Options {
     window: num('--window', 500),
     only: new Set(only as Phase[]),
     profile: value('--profile'),
+    timeouts: Object.keys(timeouts).length > 0 ? timeouts : undefined,
   };
 }
 
@@ -116,12 +133,20 @@ export async function main(argv: string[]): Promise<void> {
     for (const kind of ['node', 'pause', 'actor'] as const) {
       if (!has(kind)) continue;
       progress(`${tag}: failover (${kind}), ${options.trials} trials`);
-      const times = await failover(kind, options.trials);
+      const times = await failover(kind, options.trials, options.timeouts);
       add(`failover${kind[0]!.toUpperCase()}${kind.slice(1)}P50Ms`, median(times));
       add(`failover${kind[0]!.toUpperCase()}${kind.slice(1)}MaxMs`, Math.max(...times));
     }
   }
-  const result: Record<string, unknown> = { runs: options.runs, seconds: options.seconds, clients: options.clients, window: options.window, trials: options.trials, machine: machine() };
+  const result: Record<string, unknown> = {
+    runs: options.runs,
+    seconds: options.seconds,
+    clients: options.clients,
+    window: options.window,
+    trials: options.trials,
+    ...(options.timeouts !== undefined ? { failoverTimeouts: options.timeouts } : {}),
+    machine: machine(),
+  };
   for (const [key, values] of Object.entries(samples)) result[key] = round(median(values));
   if (has('3p')) {
     const control = result.commandsPerSec3Processes_control as number;
@@ -343,8 +368,8 @@ async function syncLatency(cluster: ProcessCluster, ids: readonly ServerId[], op
  * first command applied through a member that says it leads: members that may answer
  * are polled for their status every few milliseconds, as a client retrying would.
  */
-async function failover(kind: 'node' | 'pause' | 'actor', trials: number): Promise<number[]> {
-  const cluster = await ProcessCluster.start({ machineModules: MACHINE_MODULES });
+async function failover(kind: 'node' | 'pause' | 'actor', trials: number, timeouts: Partial<CoreTimeouts> | undefined): Promise<number[]> {
+  const cluster = await ProcessCluster.start({ machineModules: MACHINE_MODULES, ...(timeouts !== undefined ? { timeouts } : {}) });
   const via = cluster.control;
   const times: number[] = [];
   try {

@@ -4,7 +4,7 @@
 // SIGTERM or when its stdin closes (so a dying parent leaves no orphans).
 
 import { Node, stderrLogger, silentLogger } from '@rafter/actors';
-import { type RaftSystem, startSystem, useCaller } from '@rafter/raft';
+import { type CoreTimeouts, type RaftSystem, startSystem, useCaller } from '@rafter/raft';
 
 export interface NodeProcessArgs {
   readonly name: string;
@@ -15,6 +15,8 @@ export interface NodeProcessArgs {
   /** Modules to import first: they register machines; an exported `nodeStarted({ node, system })` runs once the system is up. */
   readonly machineModules: readonly string[];
   readonly tickMs?: number;
+  /** Election delays and timeouts of the system's servers (default: the core's). */
+  readonly timeouts?: Partial<CoreTimeouts>;
   readonly netTickMs?: number;
   readonly verbose?: boolean;
 }
@@ -32,7 +34,12 @@ const node = await Node.start({
   logger: args.verbose === true ? stderrLogger('warn', { node: args.name }) : silentLogger,
 });
 useCaller(node);
-const system = await startSystem(node, { name: args.system, dataDir: args.dataDir, ...(args.tickMs !== undefined ? { tickMs: args.tickMs } : {}) });
+const system = await startSystem(node, {
+  name: args.system,
+  dataDir: args.dataDir,
+  ...(args.tickMs !== undefined ? { tickMs: args.tickMs } : {}),
+  ...(args.timeouts !== undefined ? { timeouts: args.timeouts } : {}),
+});
 for (const mod of modules) await mod.nodeStarted?.({ node, system });
 process.stdout.write(`${JSON.stringify({ ready: true, node: node.name, restarted: system.restartFailures.size })}\n`);
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Node, silentLogger } from '@rafter/actors';
-import type { ServerId } from '@rafter/raft';
+import type { CoreTimeouts, ServerId } from '@rafter/raft';
 import type { NodeProcessArgs } from './node-main.js';
 
 export interface ProcessClusterOptions {
@@ -20,6 +20,8 @@ export interface ProcessClusterOptions {
   readonly system?: string;
   readonly cookie?: string;
   readonly tickMs?: number;
+  /** Election delays and timeouts of every node's servers (default: the core's). */
+  readonly timeouts?: Partial<CoreTimeouts>;
   readonly netTickMs?: number;
   /** Log warnings of the node processes to stderr. */
   readonly verbose?: boolean;
@@ -110,6 +112,7 @@ export class ProcessCluster {
       system: this.system,
       machineModules: this.options.machineModules,
       ...(this.options.tickMs !== undefined ? { tickMs: this.options.tickMs } : {}),
+      ...(this.options.timeouts !== undefined ? { timeouts: this.options.timeouts } : {}),
       ...(this.options.netTickMs !== undefined ? { netTickMs: this.options.netTickMs } : {}),
       ...(this.options.verbose === true ? { verbose: true } : {}),
     };
