@@ -1,6 +1,6 @@
 // `pnpm bench raft [--json] [--runs N] [--seconds S] [--warmup S] [--trials N] [--clients N]
 // [--window N] [--only 1p,3p,latency,node,pause,actor] [--leader-down-ms MIN-MAX]
-// [--maybe-down-ms MIN-MAX] [--profile DIR]`: one Raft cluster of 3
+// [--maybe-down-ms MIN-MAX] [--profile DIR (with --only 1p: the one-process case)]`: one Raft cluster of 3
 // members with fsync on and small commands (a counter), in one process and in three node
 // processes on loopback: pipelined throughput, Raft messages per command, synchronous
 // processCommand latency, and the time to the next successful command after the leader's
@@ -83,6 +83,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function main(argv: string[]): Promise<void> {
   const options = parse(argv);
+  if (options.profile !== undefined && options.only.size === 1 && options.only.has('1p')) return profileOneProcess(options, options.profile);
   if (options.profile !== undefined) return profile(options, options.profile);
   const samples: Record<string, number[]> = {};
   const add = (key: string, value: number) => (samples[key] ??= []).push(value);
@@ -212,6 +213,15 @@ function round(value: number): number {
 }
 
 // ---- one process ----
+
+/** A CPU profile of the one-process case under pipelined load, with its top costs. */
+async function profileOneProcess(options: Options, dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'one-process.cpuprofile');
+  const [one] = await Promise.all([oneProcess(options), sleep(options.warmup * 1000).then(() => profileHere(options.seconds * 1000, file))]);
+  console.log(`one process: ${formatRate(one.perSec)} while profiled\n${file}`);
+  printTable(['self %', 'total %', 'function', 'where'], topCosts(file, 30));
+}
 
 async function oneProcess(options: Options): Promise<Throughput> {
   const dir = mkdtempSync(join(tmpdir(), 'rafter-bench-raft-'));
