@@ -404,10 +404,12 @@ async function failover(kind: 'node' | 'pause' | 'actor', trials: number, timeou
         t0 = performance.now();
         killed = cluster.kill(index);
       }
-      const committed = await nextCommand(cluster, candidates, leader, kind === 'actor');
+      const next = await nextCommand(cluster, candidates, leader, kind === 'actor');
+      const committed = next.index;
       times.push(performance.now() - t0);
       await killed;
-      progress(`  ${kind} trial ${trial + 1}: ${Math.round(times.at(-1)!)} ms`);
+      const seen = Math.round(next.leaderSeenAt - t0);
+      progress(`  ${kind} trial ${trial + 1} (leader on ${cluster.nodes[index]!.shortName}): ${Math.round(times.at(-1)!)} ms (a new leader seen at ${seen} ms)`);
       if (kind === 'node') await cluster.restart(index);
       if (kind === 'pause') cluster.resume(index);
       await rejoined(cluster, leader, committed);
@@ -419,8 +421,9 @@ async function failover(kind: 'node' | 'pause' | 'actor', trials: number, timeou
 }
 
 /** The index of the first command applied through a candidate that says it leads (not the old leader, unless it may lead again). */
-async function nextCommand(cluster: ProcessCluster, candidates: readonly ServerId[], old: ServerId, oldMayLead: boolean): Promise<number> {
+async function nextCommand(cluster: ProcessCluster, candidates: readonly ServerId[], old: ServerId, oldMayLead: boolean): Promise<{ index: number; leaderSeenAt: number }> {
   const via = cluster.control;
+  let leaderSeenAt: number | undefined;
   const deadline = performance.now() + 30_000;
   while (performance.now() < deadline) {
     const statuses = await Promise.all(candidates.map((s) => serverStatus(s, { via, timeoutMs: 200 }).catch(() => undefined)));
@@ -430,8 +433,9 @@ async function nextCommand(cluster: ProcessCluster, candidates: readonly ServerI
       if (status?.role !== 'leader') continue;
       // The killed actor's restarted server could only lead after a new election.
       if (!oldMayLead && s.name === old.name && s.node === old.node) continue;
+      leaderSeenAt ??= performance.now();
       try {
-        return (await processCommand(s, COMMAND, { via, timeoutMs: 1_000 })).index;
+        return { index: (await processCommand(s, COMMAND, { via, timeoutMs: 1_000 })).index, leaderSeenAt };
       } catch {
         // Deposed meanwhile: poll again.
       }
