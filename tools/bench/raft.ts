@@ -1,5 +1,6 @@
 // `pnpm bench raft [--json] [--runs N] [--seconds S] [--warmup S] [--trials N] [--clients N]
-// [--window N] [--only 1p,3p,latency,node,pause,actor] [--profile DIR]`: one Raft cluster of 3
+// [--window N] [--only 1p,3p,latency,node,pause,actor] [--leader-down-ms MIN-MAX]
+// [--maybe-down-ms MIN-MAX] [--profile DIR (with --only 1p: the one-process case)]`: one Raft cluster of 3
 // members with fsync on and small commands (a counter), in one process and in three node
 // processes on loopback: pipelined throughput, Raft messages per command, synchronous
 // processCommand latency, and the time to the next successful command after the leader's
@@ -10,11 +11,11 @@ import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Node, type Pid, silentLogger } from '@rafter/actors';
-import { members, processCommand, type ServerId, serverStatus, startCluster, startSystem } from '@rafter/raft';
+import { type CoreTimeouts, members, processCommand, type ServerId, serverStatus, startCluster, startSystem } from '@rafter/raft';
 import { serverCounters } from '../../packages/raft/src/server/server-actor.js';
 import { ProcessCluster } from '../cluster/process-cluster.js';
 import '../cluster/machines/counter.js';
-import { AGENT_NAME, type AgentRequest, type AgentStats } from './lib/raft-agent.js';
+import { AGENT_NAME, type AgentRequest, type AgentStats, walCounters } from './lib/raft-agent.js';
 import { loadClient, loadCounters } from './lib/raft-load.js';
 import { formatRate, machine, median, percentilesUs, printTable, progress } from './lib/report.js';
 
@@ -33,6 +34,8 @@ interface Options {
   readonly window: number;
   readonly only: ReadonlySet<Phase>;
   readonly profile: string | undefined;
+  /** Election delays for the failover phases (default: the core's). */
+  readonly timeouts: Partial<CoreTimeouts> | undefined;
 }
 
 function parse(argv: string[]): Options {
@@ -47,6 +50,19 @@ function parse(argv: string[]): Options {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} takes a positive number, not ${v}`);
     return n;
   };
+  const range = (flag: string): [number, number] | undefined => {
+    const v = value(flag);
+    if (v === undefined) return undefined;
+    const [min, max] = v.split('-').map(Number);
+    if (!Number.isFinite(min) || !Number.isFinite(max) || min! < 0 || max! < min!) throw new Error(`${flag} takes MIN-MAX milliseconds, not ${v}`);
+    return [min!, max!];
+  };
+  const leaderDown = range('--leader-down-ms');
+  const maybeDown = range('--maybe-down-ms');
+  const timeouts: Partial<CoreTimeouts> = {
+    ...(leaderDown !== undefined ? { leaderDownDelayMsMin: leaderDown[0], leaderDownDelayMsMax: leaderDown[1] } : {}),
+    ...(maybeDown !== undefined ? { maybeDownDelayMsMin: maybeDown[0], maybeDownDelayMsMax: maybeDown[1] } : {}),
+  };
   const only = value('--only')?.split(',') ?? [...PHASES];
   for (const phase of only) if (!(PHASES as readonly string[]).includes(phase)) throw new Error(`--only takes ${PHASES.join(',')}, not ${phase}`);
   return {
@@ -59,6 +75,7 @@ function parse(argv: string[]): Options {
     window: num('--window', 500),
     only: new Set(only as Phase[]),
     profile: value('--profile'),
+    timeouts: Object.keys(timeouts).length > 0 ? timeouts : undefined,
   };
 }
 
@@ -66,6 +83,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function main(argv: string[]): Promise<void> {
   const options = parse(argv);
+  if (options.profile !== undefined && options.only.size === 1 && options.only.has('1p')) return profileOneProcess(options, options.profile);
   if (options.profile !== undefined) return profile(options, options.profile);
   const samples: Record<string, number[]> = {};
   const add = (key: string, value: number) => (samples[key] ??= []).push(value);
@@ -82,6 +100,8 @@ export async function main(argv: string[]): Promise<void> {
       add('commandsPerSec1Process', one.perSec);
       add('messagesPerCommand1Process', one.messagesPerCommand);
       add('cpuUsPerCommand1Process', one.cpuUsPerCommand);
+      add('walSyncsPerSec1Process', one.leaderSyncsPerSec);
+      add('walEntriesPerSync1Process', one.leaderEntriesPerSync);
     }
     if (has('3p') || has('latency')) {
       const cluster = await ProcessCluster.start({ machineModules: MACHINE_MODULES });
@@ -96,6 +116,8 @@ export async function main(argv: string[]): Promise<void> {
             add(`leaderCpuPercent_${where}`, three.leaderCpuPercent);
             add(`followerCpuPercent_${where}`, three.followerCpuPercent);
             add(`cpuUsPerCommand3Processes_${where}`, three.cpuUsPerCommand);
+            add(`leaderWalSyncsPerSec_${where}`, three.leaderSyncsPerSec);
+            add(`leaderWalEntriesPerSync_${where}`, three.leaderEntriesPerSync);
           }
         }
         if (has('latency')) {
@@ -112,12 +134,20 @@ export async function main(argv: string[]): Promise<void> {
     for (const kind of ['node', 'pause', 'actor'] as const) {
       if (!has(kind)) continue;
       progress(`${tag}: failover (${kind}), ${options.trials} trials`);
-      const times = await failover(kind, options.trials);
+      const times = await failover(kind, options.trials, options.timeouts);
       add(`failover${kind[0]!.toUpperCase()}${kind.slice(1)}P50Ms`, median(times));
       add(`failover${kind[0]!.toUpperCase()}${kind.slice(1)}MaxMs`, Math.max(...times));
     }
   }
-  const result: Record<string, unknown> = { runs: options.runs, seconds: options.seconds, clients: options.clients, window: options.window, trials: options.trials, machine: machine() };
+  const result: Record<string, unknown> = {
+    runs: options.runs,
+    seconds: options.seconds,
+    clients: options.clients,
+    window: options.window,
+    trials: options.trials,
+    ...(options.timeouts !== undefined ? { failoverTimeouts: options.timeouts } : {}),
+    machine: machine(),
+  };
   for (const [key, values] of Object.entries(samples)) result[key] = round(median(values));
   if (has('3p')) {
     const control = result.commandsPerSec3Processes_control as number;
@@ -184,6 +214,15 @@ function round(value: number): number {
 
 // ---- one process ----
 
+/** A CPU profile of the one-process case under pipelined load, with its top costs. */
+async function profileOneProcess(options: Options, dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'one-process.cpuprofile');
+  const [one] = await Promise.all([oneProcess(options), sleep(options.warmup * 1000).then(() => profileHere(options.seconds * 1000, file))]);
+  console.log(`one process: ${formatRate(one.perSec)} while profiled\n${file}`);
+  printTable(['self %', 'total %', 'function', 'where'], topCosts(file, 30));
+}
+
 async function oneProcess(options: Options): Promise<Throughput> {
   const dir = mkdtempSync(join(tmpdir(), 'rafter-bench-raft-'));
   const node = await Node.start({ name: 'bench1', dirtyThreads: 1, logger: silentLogger });
@@ -194,7 +233,11 @@ async function oneProcess(options: Options): Promise<Throughput> {
     const { leader } = await startCluster(system, 'bench1', 'counter', ids, { via: node });
     const servers = leaderFirst(ids, leader);
     for (let i = 0; i < options.clients; i++) clients.push(node.spawn(loadClient, { servers, window: options.window }));
-    const read = async () => ({ applied: loadCounters.applied, raftSent: serverCounters.raftSent, cpuUs: ownCpuUs() });
+    // One system holds the three members: its WAL is the leader's (and the followers').
+    const read = async () => {
+      const wal = await walCounters(node, 'bench1');
+      return { applied: loadCounters.applied, raftSent: serverCounters.raftSent, cpuUs: ownCpuUs(), walSyncs: wal.syncs, walEntries: wal.entries };
+    };
     return await measure(read, options);
   } finally {
     for (const pid of clients) node.exit(pid, 'kill');
@@ -214,6 +257,9 @@ interface Counts {
   readonly raftSent: number;
   /** CPU time of every process taking part, microseconds. */
   readonly cpuUs: number;
+  /** The leader's WAL: syncs and entries written so far. */
+  readonly walSyncs: number;
+  readonly walEntries: number;
 }
 
 function ownCpuUs(): number {
@@ -225,6 +271,8 @@ interface Throughput {
   readonly perSec: number;
   readonly messagesPerCommand: number;
   readonly cpuUsPerCommand: number;
+  readonly leaderSyncsPerSec: number;
+  readonly leaderEntriesPerSync: number;
 }
 
 async function measure(read: () => Promise<Counts>, options: Options): Promise<Throughput> {
@@ -235,7 +283,14 @@ async function measure(read: () => Promise<Counts>, options: Options): Promise<T
   const after = await read();
   const seconds = (performance.now() - t0) / 1000;
   const applied = after.applied - before.applied;
-  return { perSec: applied / seconds, messagesPerCommand: (after.raftSent - before.raftSent) / applied, cpuUsPerCommand: (after.cpuUs - before.cpuUs) / applied };
+  const syncs = after.walSyncs - before.walSyncs;
+  return {
+    perSec: applied / seconds,
+    messagesPerCommand: (after.raftSent - before.raftSent) / applied,
+    cpuUsPerCommand: (after.cpuUs - before.cpuUs) / applied,
+    leaderSyncsPerSec: syncs / seconds,
+    leaderEntriesPerSync: (after.walEntries - before.walEntries) / syncs,
+  };
 }
 
 // ---- three node processes ----
@@ -273,7 +328,14 @@ async function threeProcesses(
     const sum = (f: (s: AgentStats) => number) => stats.reduce((total, s) => total + f(s), 0);
     // The bench process counts only when the clients run in it.
     const control = where === 'control' ? ownCpuUs() : 0;
-    return { applied: loadCounters.applied + sum((s) => s.applied), raftSent: sum((s) => s.raftSent), cpuUs: control + sum((s) => s.cpuUs) };
+    const leaderStats = stats[leaderIndex]!;
+    return {
+      applied: loadCounters.applied + sum((s) => s.applied),
+      raftSent: sum((s) => s.raftSent),
+      cpuUs: control + sum((s) => s.cpuUs),
+      walSyncs: leaderStats.walSyncs,
+      walEntries: leaderStats.walEntries,
+    };
   };
   try {
     const t0 = performance.now();
@@ -316,8 +378,8 @@ async function syncLatency(cluster: ProcessCluster, ids: readonly ServerId[], op
  * first command applied through a member that says it leads: members that may answer
  * are polled for their status every few milliseconds, as a client retrying would.
  */
-async function failover(kind: 'node' | 'pause' | 'actor', trials: number): Promise<number[]> {
-  const cluster = await ProcessCluster.start({ machineModules: MACHINE_MODULES });
+async function failover(kind: 'node' | 'pause' | 'actor', trials: number, timeouts: Partial<CoreTimeouts> | undefined): Promise<number[]> {
+  const cluster = await ProcessCluster.start({ machineModules: MACHINE_MODULES, ...(timeouts !== undefined ? { timeouts } : {}) });
   const via = cluster.control;
   const times: number[] = [];
   try {
@@ -342,10 +404,12 @@ async function failover(kind: 'node' | 'pause' | 'actor', trials: number): Promi
         t0 = performance.now();
         killed = cluster.kill(index);
       }
-      const committed = await nextCommand(cluster, candidates, leader, kind === 'actor');
+      const next = await nextCommand(cluster, candidates, leader, kind === 'actor');
+      const committed = next.index;
       times.push(performance.now() - t0);
       await killed;
-      progress(`  ${kind} trial ${trial + 1}: ${Math.round(times.at(-1)!)} ms`);
+      const seen = Math.round(next.leaderSeenAt - t0);
+      progress(`  ${kind} trial ${trial + 1} (leader on ${cluster.nodes[index]!.shortName}): ${Math.round(times.at(-1)!)} ms (a new leader seen at ${seen} ms)`);
       if (kind === 'node') await cluster.restart(index);
       if (kind === 'pause') cluster.resume(index);
       await rejoined(cluster, leader, committed);
@@ -357,8 +421,9 @@ async function failover(kind: 'node' | 'pause' | 'actor', trials: number): Promi
 }
 
 /** The index of the first command applied through a candidate that says it leads (not the old leader, unless it may lead again). */
-async function nextCommand(cluster: ProcessCluster, candidates: readonly ServerId[], old: ServerId, oldMayLead: boolean): Promise<number> {
+async function nextCommand(cluster: ProcessCluster, candidates: readonly ServerId[], old: ServerId, oldMayLead: boolean): Promise<{ index: number; leaderSeenAt: number }> {
   const via = cluster.control;
+  let leaderSeenAt: number | undefined;
   const deadline = performance.now() + 30_000;
   while (performance.now() < deadline) {
     const statuses = await Promise.all(candidates.map((s) => serverStatus(s, { via, timeoutMs: 200 }).catch(() => undefined)));
@@ -368,8 +433,9 @@ async function nextCommand(cluster: ProcessCluster, candidates: readonly ServerI
       if (status?.role !== 'leader') continue;
       // The killed actor's restarted server could only lead after a new election.
       if (!oldMayLead && s.name === old.name && s.node === old.node) continue;
+      leaderSeenAt ??= performance.now();
       try {
-        return (await processCommand(s, COMMAND, { via, timeoutMs: 1_000 })).index;
+        return { index: (await processCommand(s, COMMAND, { via, timeoutMs: 1_000 })).index, leaderSeenAt };
       } catch {
         // Deposed meanwhile: poll again.
       }

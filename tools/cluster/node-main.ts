@@ -4,10 +4,10 @@
 // SIGTERM or when its stdin closes (so a dying parent leaves no orphans).
 
 import { Node, stderrLogger, silentLogger } from '@rafter/actors';
-import { type RaftSystem, startSystem, useCaller } from '@rafter/raft';
 import { NodeFs } from '@rafter/raft/storage';
 import { startControlActor } from './control-actor.js';
 import { FaultyFs, type StorageMutation } from './faulty-fs.js';
+import { type CoreTimeouts, type RaftSystem, startSystem, useCaller } from '@rafter/raft';
 
 export interface NodeProcessArgs {
   readonly name: string;
@@ -18,6 +18,8 @@ export interface NodeProcessArgs {
   /** Modules to import first: they register machines; an exported `nodeStarted({ node, system })` runs once the system is up. */
   readonly machineModules: readonly string[];
   readonly tickMs?: number;
+  /** Election delays and timeouts of the system's servers (default: the system's, SERVER_TIMEOUTS_DEFAULT). */
+  readonly timeouts?: Partial<CoreTimeouts>;
   readonly netTickMs?: number;
   /** The system's snapshot policy (tests set a small one so release cursors become snapshots soon). */
   readonly snapshotPolicy?: { readonly minIntervalMs: number; readonly minEntries: number };
@@ -47,6 +49,7 @@ const system = await startSystem(node, {
   ...(args.tickMs !== undefined ? { tickMs: args.tickMs } : {}),
   ...(args.snapshotPolicy !== undefined ? { snapshotPolicy: args.snapshotPolicy } : {}),
   ...(fs !== undefined ? { fs } : {}),
+  ...(args.timeouts !== undefined ? { timeouts: args.timeouts } : {}),
 });
 for (const mod of modules) await mod.nodeStarted?.({ node, system });
 // A parent that is gone closed our stdout: stop rather than crash on EPIPE.

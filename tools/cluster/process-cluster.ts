@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Node, silentLogger } from '@rafter/actors';
-import type { ServerId } from '@rafter/raft';
 import { CONTROL_ACTOR_NAME, type ControlReply, type ControlRequest } from './control-actor.js';
+import type { CoreTimeouts, ServerId } from '@rafter/raft';
 import type { NodeProcessArgs } from './node-main.js';
 
 export interface ProcessClusterOptions {
@@ -21,6 +21,8 @@ export interface ProcessClusterOptions {
   readonly system?: string;
   readonly cookie?: string;
   readonly tickMs?: number;
+  /** Election delays and timeouts of every node's servers (default: the system's, SERVER_TIMEOUTS_DEFAULT). */
+  readonly timeouts?: Partial<CoreTimeouts>;
   readonly netTickMs?: number;
   /** The systems' snapshot policy (default the log storage's). */
   readonly snapshotPolicy?: NodeProcessArgs['snapshotPolicy'];
@@ -115,6 +117,7 @@ export class ProcessCluster {
       system: this.system,
       machineModules: this.options.machineModules,
       ...(this.options.tickMs !== undefined ? { tickMs: this.options.tickMs } : {}),
+      ...(this.options.timeouts !== undefined ? { timeouts: this.options.timeouts } : {}),
       ...(this.options.netTickMs !== undefined ? { netTickMs: this.options.netTickMs } : {}),
       ...(this.options.snapshotPolicy !== undefined ? { snapshotPolicy: this.options.snapshotPolicy } : {}),
       ...(this.options.verbose === true ? { verbose: true } : {}),

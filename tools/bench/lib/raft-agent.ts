@@ -5,8 +5,9 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import type { Behaviour, Node, Pid } from '@rafter/actors';
-import type { ServerId } from '@rafter/raft';
+import type { RaftSystem, ServerId } from '@rafter/raft';
 import { serverCounters } from '../../../packages/raft/src/server/server-actor.js';
+import { localSystem } from '../../../packages/raft/src/system/system.js';
 import { loadClient, loadCounters } from './raft-load.js';
 
 export const AGENT_NAME = 'rafter_bench';
@@ -14,6 +15,8 @@ export const AGENT_NAME = 'rafter_bench';
 export type AgentRequest =
   | { readonly op: 'stats' }
   | { readonly op: 'whereis'; readonly name: string }
+  /** Every counter of the system's WAL. */
+  | { readonly op: 'wal' }
   | { readonly op: 'load'; readonly servers: readonly ServerId[]; readonly clients: number; readonly window: number }
   | { readonly op: 'stopLoad' }
   | { readonly op: 'profile'; readonly ms: number; readonly file: string };
@@ -24,20 +27,43 @@ export interface AgentStats {
   readonly rejected: number;
   /** CPU time of the whole process, microseconds. */
   readonly cpuUs: number;
+  /** The system's WAL: syncs and entries written so far. */
+  readonly walSyncs: number;
+  readonly walEntries: number;
+}
+
+/** The WAL counters of the system `name` on this thread. */
+export async function walCounters(ctx: { call<R>(dest: Pid, request: unknown): Promise<R> }, name: string): Promise<{ syncs: number; entries: number }> {
+  const wal = localSystem(name)?.handle.wal;
+  if (wal === undefined) return { syncs: 0, entries: 0 };
+  return ctx.call<{ syncs: number; entries: number }>(wal, { op: 'counters' });
 }
 
 interface AgentState {
+  readonly system: string;
   clients: Pid[];
 }
 
-const agent: Behaviour<AgentState, undefined> = {
-  init: () => ({ clients: [] }),
+const agent: Behaviour<AgentState, string> = {
+  init: (_ctx, system) => ({ system, clients: [] }),
   async handleCall(request: AgentRequest, _from, state, ctx) {
     switch (request.op) {
       case 'stats': {
         const cpu = process.cpuUsage();
-        const stats: AgentStats = { raftSent: serverCounters.raftSent, applied: loadCounters.applied, rejected: loadCounters.rejected, cpuUs: cpu.user + cpu.system };
+        const wal = await walCounters(ctx, state.system);
+        const stats: AgentStats = {
+          raftSent: serverCounters.raftSent,
+          applied: loadCounters.applied,
+          rejected: loadCounters.rejected,
+          cpuUs: cpu.user + cpu.system,
+          walSyncs: wal.syncs,
+          walEntries: wal.entries,
+        };
         return { reply: stats, state };
+      }
+      case 'wal': {
+        const wal = localSystem(state.system)?.handle.wal;
+        return { reply: wal === undefined ? null : await ctx.call(wal, { op: 'counters' }), state };
       }
       case 'whereis':
         return { reply: ctx.whereis(request.name) ?? null, state };
@@ -66,6 +92,6 @@ const agent: Behaviour<AgentState, undefined> = {
 };
 
 /** Called by node-main once the node and its system are up. */
-export function nodeStarted({ node }: { node: Node }): void {
-  node.spawn(agent, undefined, { name: AGENT_NAME });
+export function nodeStarted({ node, system }: { node: Node; system: RaftSystem }): void {
+  node.spawn(agent, system.name, { name: AGENT_NAME });
 }
