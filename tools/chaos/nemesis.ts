@@ -63,7 +63,7 @@ export class Nemesis {
         for (const i of targets) this.cluster.resume(i);
         return;
       case 'partition':
-        await this.partition(targets);
+        await this.partition(targets, step.oneLink === true);
         this.faults.partition++;
         await sleep(step.holdMs);
         await this.heal();
@@ -81,10 +81,12 @@ export class Nemesis {
     }
   }
 
-  /** Cuts the isolated nodes off from the rest, on both sides; the control node keeps its connections. */
-  private async partition(isolated: readonly number[]): Promise<void> {
+  /** Cuts the isolated nodes off from the rest (or from one other node), on both sides; the control node keeps its connections. */
+  private async partition(isolated: readonly number[], oneLink: boolean): Promise<void> {
     const all = this.cluster.nodes.map((n) => n.index);
-    const rest = all.filter((i) => !isolated.includes(i));
+    const others = all.filter((i) => !isolated.includes(i));
+    const next = others.find((i) => i > (isolated[0] ?? 0)) ?? others[0];
+    const rest = oneLink && next !== undefined ? [next] : others;
     const nameOf = (i: number) => (this.cluster.nodes[i] as { fullName: string }).fullName;
     await Promise.all([
       ...isolated.map((i) => this.control(i, { op: 'block', nodes: rest.map(nameOf) })),
