@@ -70,7 +70,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const servers = cluster.serverIds('reg');
     await startCluster(cluster.system, CLUSTER_NAME, 'register', servers, { timeoutMs: 10_000 });
     const elections = new ElectionWatch(servers);
-    const workload = new Workload(servers, { ...WORKLOAD_DEFAULTS, seed: options.seed });
+    const workload = new Workload(servers, { ...WORKLOAD_DEFAULTS, seed: options.seed }, (node) => cluster.control.nodes().includes(node));
     const startMs = performance.now();
     const nemesis = new Nemesis(cluster, servers, log, startMs);
     workload.start();
