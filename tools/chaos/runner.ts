@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { processCommand, serverStatus, startCluster, useCaller, type ServerId } from '@rafter/raft';
 import { ProcessCluster } from '../cluster/process-cluster.js';
 import type { StorageMutation } from '../cluster/faulty-fs.js';
-import { faultSchedule, SCHEDULE_DEFAULTS, type FaultKind } from './schedule.js';
+import { faultSchedule, SCHEDULE_DEFAULTS, type FaultKind, type FaultStep } from './schedule.js';
 import { Nemesis } from './nemesis.js';
 import { checkHistory, countOperations, countStaleLocalReads } from './verdict.js';
 import { Workload, WORKLOAD_DEFAULTS } from './workload.js';
@@ -21,6 +21,8 @@ export interface ChaosOptions {
   readonly log?: (line: string) => void;
   /** Where to write the history when it is not linearizable; default a new temporary directory. */
   readonly historyDir?: string;
+  /** Replaces the seeded fault schedule (tests that need one fault in particular). */
+  readonly schedule?: Iterator<FaultStep>;
 }
 
 export interface ChaosReport {
@@ -75,7 +77,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const nemesis = new Nemesis(cluster, servers, log, startMs);
     workload.start();
     elections.start();
-    await nemesis.run(faultSchedule(options.seed), startMs + options.seconds * 1000);
+    await nemesis.run(options.schedule ?? faultSchedule(options.seed), startMs + options.seconds * 1000);
     await workload.stop();
     await nemesis.healAll();
     const healedMs = performance.now();
