@@ -6,6 +6,8 @@ import { members, type ServerId } from '@rafter/raft';
 import type { ProcessCluster } from '../cluster/process-cluster.js';
 import { describeStep, type FaultKind, type FaultStep } from './schedule.js';
 
+const RESTART_ATTEMPTS = 3;
+
 export interface NemesisLog {
   (line: string): void;
 }
@@ -40,8 +42,20 @@ export class Nemesis {
   /** Undoes anything left: resumes, restarts and heals every node. */
   async healAll(): Promise<void> {
     for (const n of this.cluster.nodes) this.cluster.resume(n.index);
-    await Promise.all(this.cluster.nodes.map((n) => (n.child === undefined ? this.cluster.restart(n.index) : undefined)));
+    await Promise.all(this.cluster.nodes.map((n) => (n.child === undefined ? this.restart(n.index) : undefined)));
     await Promise.all(this.cluster.nodes.map((n) => this.cluster.controlNode(n.index, { op: 'heal' }).catch(() => undefined)));
+  }
+
+  /** A restart that times out on a loaded machine is tried again; one that keeps failing ends the run. */
+  private async restart(index: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.cluster.restart(index);
+      } catch (err) {
+        if (attempt >= RESTART_ATTEMPTS) throw new Error(`n${index + 1} did not restart after ${attempt} attempts: ${(err as Error).message}`, { cause: err });
+        this.log(`restart of n${index + 1} failed (${(err as Error).message}); trying again`);
+      }
+    }
   }
 
   private async inject(step: FaultStep): Promise<void> {
@@ -54,7 +68,7 @@ export class Nemesis {
         this.faults.kill += targets.length;
         if (targets.length === this.cluster.nodes.length) this.killAll++;
         await sleep(step.holdMs);
-        await Promise.all(targets.map((i) => this.cluster.restart(i)));
+        await Promise.all(targets.map((i) => this.restart(i)));
         return;
       case 'pause':
         for (const i of targets) this.cluster.pause(i);
