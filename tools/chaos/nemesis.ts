@@ -7,6 +7,8 @@ import type { ProcessCluster } from '../cluster/process-cluster.js';
 import { describeStep, type FaultKind, type FaultStep } from './schedule.js';
 
 const RESTART_ATTEMPTS = 3;
+const CONTROL_ATTEMPTS = 3;
+const CONTROL_RETRY_MS = 100;
 
 export interface NemesisLog {
   (line: string): void;
@@ -112,12 +114,17 @@ export class Nemesis {
     await Promise.all(this.cluster.nodes.map((n) => this.control(n.index, { op: 'heal' })));
   }
 
+  /** Control requests are idempotent, so one whose connection dropped is sent again. */
   private async control(index: number, request: Parameters<ProcessCluster['controlNode']>[1]): Promise<void> {
-    try {
-      const reply = await this.cluster.controlNode(index, request);
-      if (!reply.ok) this.log(`control of n${index + 1} refused ${request.op}: ${reply.message}`);
-    } catch (err) {
-      this.log(`control of n${index + 1} failed (${request.op}): ${(err as Error).message}`);
+    for (let attempt = 1; attempt <= CONTROL_ATTEMPTS; attempt++) {
+      try {
+        const reply = await this.cluster.controlNode(index, request);
+        if (!reply.ok) this.log(`control of n${index + 1} refused ${request.op}: ${reply.message}`);
+        return;
+      } catch (err) {
+        this.log(`control of n${index + 1} failed (${request.op}, attempt ${attempt}): ${(err as Error).message}`);
+        if (attempt < CONTROL_ATTEMPTS) await sleep(CONTROL_RETRY_MS);
+      }
     }
   }
 
