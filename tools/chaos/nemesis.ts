@@ -45,7 +45,7 @@ export class Nemesis {
   async healAll(): Promise<void> {
     for (const n of this.cluster.nodes) this.cluster.resume(n.index);
     await Promise.all(this.cluster.nodes.map((n) => (n.child === undefined ? this.restart(n.index) : undefined)));
-    await Promise.all(this.cluster.nodes.map((n) => this.cluster.controlNode(n.index, { op: 'heal' }).catch(() => undefined)));
+    await this.heal();
   }
 
   /** A restart that times out on a loaded machine is tried again; one that keeps failing ends the run. */
