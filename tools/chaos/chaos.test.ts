@@ -1,9 +1,12 @@
 // Goal: a short chaos run against real node processes injects every fault kind and the
 // recorded history of puts, compare-and-swaps and consistent reads is linearizable.
 
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runChaos } from './runner.js';
-import { faultSchedule, FAULT_KINDS } from './schedule.js';
+import { faultSchedule, FAULT_KINDS, type FaultStep } from './schedule.js';
 
 describe('chaos', () => {
   it('the schedule is fixed by the seed and holds every kind in each block of four', () => {
@@ -25,5 +28,18 @@ describe('chaos', () => {
     expect(report.operationsOk).toBeGreaterThan(100);
     expect(report.elections).toBeGreaterThan(1);
     expect(report.recoveryMs).not.toBeNull();
+  });
+
+  it('catches a WAL that acknowledges writes before they reach the disk', { timeout: 180_000 }, async () => {
+    const killAll: FaultStep = { kind: 'kill', target: { all: true }, gapMs: 1_500, holdMs: 300 };
+    const historyDir = mkdtempSync(join(tmpdir(), 'rafter-chaos-test-'));
+    try {
+      const report = await runChaos({ seconds: 15, seed: 1, mutation: 'ack-before-sync', historyDir, schedule: (function* () { for (;;) yield killAll; })() });
+      expect(report.killAll).toBeGreaterThan(0);
+      expect(report.check).toBe('violation');
+      expect(report.linearizable).toBe(false);
+    } finally {
+      rmSync(historyDir, { recursive: true, force: true });
+    }
   });
 });

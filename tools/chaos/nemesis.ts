@@ -6,6 +6,10 @@ import { members, type ServerId } from '@rafter/raft';
 import type { ProcessCluster } from '../cluster/process-cluster.js';
 import { describeStep, type FaultKind, type FaultStep } from './schedule.js';
 
+const RESTART_ATTEMPTS = 3;
+const CONTROL_ATTEMPTS = 3;
+const CONTROL_RETRY_MS = 100;
+
 export interface NemesisLog {
   (line: string): void;
 }
@@ -40,8 +44,20 @@ export class Nemesis {
   /** Undoes anything left: resumes, restarts and heals every node. */
   async healAll(): Promise<void> {
     for (const n of this.cluster.nodes) this.cluster.resume(n.index);
-    await Promise.all(this.cluster.nodes.map((n) => (n.child === undefined ? this.cluster.restart(n.index) : undefined)));
-    await Promise.all(this.cluster.nodes.map((n) => this.cluster.controlNode(n.index, { op: 'heal' }).catch(() => undefined)));
+    await Promise.all(this.cluster.nodes.map((n) => (n.child === undefined ? this.restart(n.index) : undefined)));
+    await this.heal();
+  }
+
+  /** A restart that times out on a loaded machine is tried again; one that keeps failing ends the run. */
+  private async restart(index: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.cluster.restart(index);
+      } catch (err) {
+        if (attempt >= RESTART_ATTEMPTS) throw new Error(`n${index + 1} did not restart after ${attempt} attempts: ${(err as Error).message}`, { cause: err });
+        this.log(`restart of n${index + 1} failed (${(err as Error).message}); trying again`);
+      }
+    }
   }
 
   private async inject(step: FaultStep): Promise<void> {
@@ -54,7 +70,7 @@ export class Nemesis {
         this.faults.kill += targets.length;
         if (targets.length === this.cluster.nodes.length) this.killAll++;
         await sleep(step.holdMs);
-        await Promise.all(targets.map((i) => this.cluster.restart(i)));
+        await Promise.all(targets.map((i) => this.restart(i)));
         return;
       case 'pause':
         for (const i of targets) this.cluster.pause(i);
@@ -63,7 +79,7 @@ export class Nemesis {
         for (const i of targets) this.cluster.resume(i);
         return;
       case 'partition':
-        await this.partition(targets);
+        await this.partition(targets, step.oneLink === true);
         this.faults.partition++;
         await sleep(step.holdMs);
         await this.heal();
@@ -81,10 +97,12 @@ export class Nemesis {
     }
   }
 
-  /** Cuts the isolated nodes off from the rest, on both sides; the control node keeps its connections. */
-  private async partition(isolated: readonly number[]): Promise<void> {
+  /** Cuts the isolated nodes off from the rest (or from one other node), on both sides; the control node keeps its connections. */
+  private async partition(isolated: readonly number[], oneLink: boolean): Promise<void> {
     const all = this.cluster.nodes.map((n) => n.index);
-    const rest = all.filter((i) => !isolated.includes(i));
+    const others = all.filter((i) => !isolated.includes(i));
+    const next = others.find((i) => i > (isolated[0] ?? 0)) ?? others[0];
+    const rest = oneLink && next !== undefined ? [next] : others;
     const nameOf = (i: number) => (this.cluster.nodes[i] as { fullName: string }).fullName;
     await Promise.all([
       ...isolated.map((i) => this.control(i, { op: 'block', nodes: rest.map(nameOf) })),
@@ -96,12 +114,17 @@ export class Nemesis {
     await Promise.all(this.cluster.nodes.map((n) => this.control(n.index, { op: 'heal' })));
   }
 
+  /** Control requests are idempotent, so one whose connection dropped is sent again. */
   private async control(index: number, request: Parameters<ProcessCluster['controlNode']>[1]): Promise<void> {
-    try {
-      const reply = await this.cluster.controlNode(index, request);
-      if (!reply.ok) this.log(`control of n${index + 1} refused ${request.op}: ${reply.message}`);
-    } catch (err) {
-      this.log(`control of n${index + 1} failed (${request.op}): ${(err as Error).message}`);
+    for (let attempt = 1; attempt <= CONTROL_ATTEMPTS; attempt++) {
+      try {
+        const reply = await this.cluster.controlNode(index, request);
+        if (!reply.ok) this.log(`control of n${index + 1} refused ${request.op}: ${reply.message}`);
+        return;
+      } catch (err) {
+        this.log(`control of n${index + 1} failed (${request.op}, attempt ${attempt}): ${(err as Error).message}`);
+        if (attempt < CONTROL_ATTEMPTS) await sleep(CONTROL_RETRY_MS);
+      }
     }
   }
 

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { processCommand, serverStatus, startCluster, useCaller, type ServerId } from '@rafter/raft';
 import { ProcessCluster } from '../cluster/process-cluster.js';
 import type { StorageMutation } from '../cluster/faulty-fs.js';
-import { faultSchedule, SCHEDULE_DEFAULTS, type FaultKind } from './schedule.js';
+import { faultSchedule, SCHEDULE_DEFAULTS, type FaultKind, type FaultStep } from './schedule.js';
 import { Nemesis } from './nemesis.js';
 import { checkHistory, countOperations, countStaleLocalReads } from './verdict.js';
 import { Workload, WORKLOAD_DEFAULTS } from './workload.js';
@@ -21,6 +21,8 @@ export interface ChaosOptions {
   readonly log?: (line: string) => void;
   /** Where to write the history when it is not linearizable; default a new temporary directory. */
   readonly historyDir?: string;
+  /** Replaces the seeded fault schedule (tests that need one fault in particular). */
+  readonly schedule?: Iterator<FaultStep>;
 }
 
 export interface ChaosReport {
@@ -70,12 +72,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const servers = cluster.serverIds('reg');
     await startCluster(cluster.system, CLUSTER_NAME, 'register', servers, { timeoutMs: 10_000 });
     const elections = new ElectionWatch(servers);
-    const workload = new Workload(servers, { ...WORKLOAD_DEFAULTS, seed: options.seed });
+    const workload = new Workload(servers, { ...WORKLOAD_DEFAULTS, seed: options.seed }, (node) => cluster.control.nodes().includes(node));
     const startMs = performance.now();
     const nemesis = new Nemesis(cluster, servers, log, startMs);
     workload.start();
     elections.start();
-    await nemesis.run(faultSchedule(options.seed), startMs + options.seconds * 1000);
+    await nemesis.run(options.schedule ?? faultSchedule(options.seed), startMs + options.seconds * 1000);
     await workload.stop();
     await nemesis.healAll();
     const healedMs = performance.now();

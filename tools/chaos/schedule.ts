@@ -20,6 +20,8 @@ export interface FaultStep {
   readonly holdMs: number;
   /** slowDisk: the delay added to each write and sync. */
   readonly delayMs?: number;
+  /** partition: cut only the link to the next node by index, so the other two still see each other and the target (a partition that is not transitive). */
+  readonly oneLink?: boolean;
 }
 
 export interface ScheduleOptions {
@@ -36,6 +38,8 @@ const LEADER_TARGET_CHANCE = 0.6;
 const KILL_ALL_CHANCE = 0.15;
 const SLOW_DISK_MS_MIN = 5;
 const SLOW_DISK_MS_MAX = 200;
+/** Of partitions, the share that cut a single link rather than isolate the node. */
+const ONE_LINK_CHANCE = 0.3;
 
 /**
  * An endless schedule: each block of four steps holds every fault kind once, in a seeded
@@ -64,12 +68,13 @@ function step(random: Prng, kind: FaultKind, options: ScheduleOptions): FaultSte
         : random.chance(LEADER_TARGET_CHANCE)
           ? { leader: true }
           : { node: random.intBetween(0, options.nodes - 1) };
+  if (kind === 'partition' && random.chance(ONE_LINK_CHANCE)) return { kind, target, gapMs, holdMs, oneLink: true };
   if (kind !== 'slowDisk') return { kind, target, gapMs, holdMs };
   return { kind, target, gapMs, holdMs, delayMs: random.intBetween(SLOW_DISK_MS_MIN, SLOW_DISK_MS_MAX) };
 }
 
 export function describeStep(step: FaultStep): string {
   const target = 'all' in step.target ? 'every node' : 'leader' in step.target ? 'the leader' : `n${step.target.node + 1}`;
-  const extra = step.delayMs !== undefined ? ` +${step.delayMs}ms per write` : '';
+  const extra = step.delayMs !== undefined ? ` +${step.delayMs}ms per write` : step.oneLink === true ? ' from the next node only' : '';
   return `${step.kind} ${target}${extra} for ${step.holdMs}ms`;
 }

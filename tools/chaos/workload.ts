@@ -37,6 +37,10 @@ const PUT_UNTIL = 0.35;
 const CAS_UNTIL = 0.55;
 const GET_UNTIL = 0.9;
 const FINAL_READ_ATTEMPTS = 5;
+/** After a failure a client waits before its next operation, so an outage yields a few indeterminate writes, not hundreds. */
+const BACKOFF_MS_MIN = 50;
+const BACKOFF_MS_MAX = 250;
+const UNREACHABLE_WAIT_MS = 100;
 
 export class Workload {
   readonly history: HistoryEvent[] = [];
@@ -46,9 +50,16 @@ export class Workload {
   /** Unique per written value, so the checker can tell who wrote what. */
   private nextValue = 1;
 
+  /**
+   * `connected(node)`: whether the client's node holds a live connection to `node`. A
+   * client sends nothing to a node it is not connected to: such a call fails at once
+   * without reaching the node, yet it would count as indeterminate, and every one of
+   * those is a write the checker has to place somewhere.
+   */
   constructor(
     private readonly servers: readonly ServerId[],
     private readonly options: WorkloadOptions,
+    private readonly connected: (node: string) => boolean,
   ) {}
 
   keyName(i: number): string {
@@ -90,6 +101,14 @@ export class Workload {
     let server = random.pick(this.servers);
     const seen = new Map<string, unknown>();
     for (let opId = 0; !this.stopping; opId++) {
+      if (!this.connected(server.node)) {
+        const reachable = this.servers.filter((s) => this.connected(s.node));
+        if (reachable.length === 0) {
+          await sleep(UNREACHABLE_WAIT_MS);
+          continue;
+        }
+        server = random.pick(reachable);
+      }
       const key = this.keyName(random.intBetween(0, this.options.keys - 1));
       const roll = random.float();
       let result: Answer | undefined;
@@ -113,7 +132,7 @@ export class Workload {
       }
       if (result?.leader !== undefined) server = result.leader;
       else if (result === undefined) server = random.pick(this.servers);
-      const thinkMs = random.intBetween(0, this.options.thinkMsMax);
+      const thinkMs = result === undefined ? random.intBetween(BACKOFF_MS_MIN, BACKOFF_MS_MAX) : random.intBetween(0, this.options.thinkMsMax);
       if (thinkMs > 0) await sleep(thinkMs);
     }
   }
@@ -147,8 +166,10 @@ export class Workload {
       this.history.push({ clientId, opId, kind: 'ok', op, result: answer.value, atMs: performance.now() });
       return answer;
     } catch (err) {
-      const surelyNot = op.type === 'get' || (err instanceof RafterError && err.code === 'RAFTER_NOT_LEADER');
-      this.history.push({ clientId, opId, kind: surelyNot ? 'fail' : 'info', op, atMs: performance.now() });
+      const code = err instanceof RafterError ? err.code : String((err as { code?: unknown } | undefined)?.code ?? err);
+      const surelyNot = op.type === 'get' || code === 'RAFTER_NOT_LEADER';
+      // The checker reads the result of 'ok' events only: the code is for whoever reads the history.
+      this.history.push({ clientId, opId, kind: surelyNot ? 'fail' : 'info', op, result: { error: code }, atMs: performance.now() });
       return undefined;
     }
   }
