@@ -61,18 +61,21 @@ export function checkFrameBody(body: Uint8Array, rules: FrameRules): string | un
   const end = body.length;
   const shapes = rules.shapes ?? NO_RECORDS;
   const depthMax = Math.min(rules.depthMax, closeAts.length - 1);
+  if (end === 0) return 'the frame ends inside a value';
   let pos = 0;
+  // Every value owed takes at least one byte, and each step below keeps owed <= end - pos:
+  // while a value is owed there is a byte to read, with no bound check per token.
   let owed = 1;
   let depth = 0;
   /** `owed` once the innermost open level is read; the levels around it are in closeAts. */
   let closeAt = 0;
   do {
-    if (pos >= end) return 'the frame ends inside a value';
     const token = body[pos++]!;
     owed--;
     /** Values the token opens (an array, map or record's elements, an extension's value). */
     let opens: number;
-    if (token < 0x40 || token >= 0xe0) continue;
+    // Positive and negative fixints (0x00-0x3f here, 0xe0-0xff) map to 0x00-0x5f.
+    if (((token + 0x20) & 0xff) < 0x60) continue;
     if (token < 0x80) {
       // A record instance once that id was defined on the connection, else a small integer.
       opens = shapes[token & 0x3f]!;
@@ -82,22 +85,25 @@ export function checkFrameBody(body: Uint8Array, rules: FrameRules): string | un
       if (opens === 0) continue;
     } else if (token < 0xc0) {
       const length = token - 0xa0;
-      if (length > end - pos) return overrun(length);
+      if (length > end - pos - owed) return overrun(length, owed);
       pos += length;
       continue;
     } else {
       const fixed = FIXED_BYTES[token - 0xc0]!;
       if (fixed >= 0) {
-        if (fixed > end - pos) return overrun(fixed);
+        if (fixed > end - pos - owed) return overrun(fixed, owed);
         pos += fixed;
         continue;
       }
       opens = readOther(body, pos, token, rules);
       if (opens < 0) return refusal;
       pos = otherEnd;
-      if (opens === 0) continue;
+      if (opens === 0) {
+        if (owed > end - pos) return 'the frame ends inside a value';
+        continue;
+      }
     }
-    // Every value takes at least one byte: a count beyond the bytes left is a lie.
+    // A count beyond the bytes left (after the values still owed) is a lie.
     if (opens > end - pos - owed) return tooMany(token, opens, end - pos, owed);
     // A level is read once `owed` falls below its closeAt (the token just read lies outside it).
     while (depth > 0 && closeAt > owed) closeAt = closeAts[--depth]!;
@@ -109,8 +115,8 @@ export function checkFrameBody(body: Uint8Array, rules: FrameRules): string | un
   return pos === end ? undefined : `${end - pos} bytes after the value`;
 }
 
-function overrun(length: number): string {
-  return `a length of ${length} bytes runs past the end of the frame`;
+function overrun(length: number, owedAfter = 0): string {
+  return `a length of ${length} bytes runs past the end of the frame${owedAfter > 0 ? ` (with ${owedAfter} values after it)` : ''}`;
 }
 
 function tooMany(token: number, opens: number, bytesLeft: number, owedAfter: number): string {
