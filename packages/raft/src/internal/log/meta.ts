@@ -106,12 +106,14 @@ export class MetaStore {
     private readonly fs: LogFs,
     servers: Map<string, ServerMeta>,
     position: number,
+    private readonly defer: (fn: () => void) => void,
   ) {
     this.servers = servers;
     this.position = position;
   }
 
-  static async open(dir: string, fs: LogFs): Promise<MetaStore> {
+  /** `defer` runs a function in a later turn (default setImmediate); a simulator passes its own. */
+  static async open(dir: string, fs: LogFs, defer: (fn: () => void) => void = setImmediate): Promise<MetaStore> {
     await fs.mkdirp(dir);
     const path = joinPath(dir, 'meta.dat');
     let servers = new Map<string, ServerMeta>();
@@ -120,7 +122,7 @@ export class MetaStore {
       servers = scanMeta(buf, path).servers;
     }
     // Start from a compact copy: drops any torn tail and keeps the file small.
-    const store = new MetaStore(path, fs, servers, 0);
+    const store = new MetaStore(path, fs, servers, 0, defer);
     await store.rewrite();
     return store;
   }
@@ -176,7 +178,7 @@ export class MetaStore {
     if (!this.scheduled && !this.writing) {
       this.scheduled = true;
       // Every vote cast in this turn shares one write and one sync.
-      setImmediate(() => {
+      this.defer(() => {
         this.scheduled = false;
         void this.writeLoop();
       });

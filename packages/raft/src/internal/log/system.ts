@@ -45,6 +45,8 @@ export interface LogSystemOptions {
   readonly externalWal?: boolean;
   /** Told when the WAL or the segment writer fails; affected servers must stop. */
   readonly onFailure?: (what: 'wal' | 'segments', err: unknown) => void;
+  /** Runs a function in a later turn (default setImmediate), for the WAL and meta store; a simulator passes its own. */
+  readonly defer?: (fn: () => void) => void;
 }
 
 export interface RecoveryReport {
@@ -105,7 +107,7 @@ export class LogSystem {
    */
   static async open(options: LogSystemOptions): Promise<LogSystem> {
     const fs = options.fs ?? new NodeFs();
-    const meta = await MetaStore.open(options.dir, fs);
+    const meta = await MetaStore.open(options.dir, fs, options.defer);
     const sys = new LogSystem(options, meta);
     await sys.recover();
     return sys;
@@ -210,6 +212,7 @@ export class LogSystem {
       dir: this.walDir,
       fs: this.fs,
       ...(this.options.random ? { random: this.options.random } : {}),
+      ...(this.options.defer ? { defer: this.options.defer } : {}),
       ...walOpts,
       firstSeq: lastSeq + 1,
       lastIndexes,
