@@ -148,6 +148,8 @@ export class LogSystem {
   private async recover(): Promise<void> {
     await this.fs.mkdirp(this.serversDir);
     await this.fs.mkdirp(this.walDir);
+    // New directories are durable only once their parent is synced.
+    await this.fs.syncDir(this.options.dir);
     const uids = (await this.fs.readdir(this.serversDir)).filter((n) => !n.endsWith('.tmp')).map(unsafeFileName);
     // Servers are independent: recover several at once.
     let next = 0;
@@ -271,6 +273,7 @@ export class LogSystem {
     assert(uid.length > 0, 'server uid must not be empty');
     const dir = joinPath(this.serversDir, safeFileName(uid));
     await this.fs.mkdirp(joinPath(dir, 'segments'));
+    await this.fs.syncDir(dir);
     await this.fs.syncDir(this.serversDir);
     const log = this.newServerLog(uid, await SegmentStore.recover(joinPath(dir, 'segments'), this.fs), await SnapshotStore.recover(dir, this.fs));
     this.servers.set(uid, log);
