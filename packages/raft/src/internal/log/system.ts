@@ -194,7 +194,7 @@ export class LogSystem {
         this.report = { servers: 0, walFiles: walNames.length, walEntries, tornWalBytes, warnings };
         throw err;
       }
-      const cut = await cutTail(this.fs, path, buf.length, result);
+      const cut = await cutTail(this.fs, path, buf, result);
       if (cut !== undefined) {
         tornWalBytes += buf.length - result.validBytes;
         warnings.push(cut.warning);
