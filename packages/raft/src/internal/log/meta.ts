@@ -119,7 +119,18 @@ export class MetaStore {
     let servers = new Map<string, ServerMeta>();
     if (await fs.exists(path)) {
       const buf = await fs.readFile(path);
-      servers = scanMeta(buf, path).servers;
+      const scanned = scanMeta(buf, path);
+      if (scanned.validBytes < buf.length) {
+        // A bad read looks like a torn tail, and the rewrite below would drop synced
+        // records for good: drop only what a second read shows the same.
+        const again = await fs.readFile(path);
+        if (!again.equals(buf)) {
+          let at = 0;
+          while (at < buf.length && buf[at] === again[at]) at++;
+          throw new LogCorruptionError(path, at, 'two reads of the file returned different bytes, so its tail is not dropped as torn; check the disk');
+        }
+      }
+      servers = scanned.servers;
     }
     // Start from a compact copy: drops any torn tail and keeps the file small.
     const store = new MetaStore(path, fs, servers, 0, defer);
