@@ -34,9 +34,9 @@ const cases: { mutation: Mutation; caughtBy: string; seedsMax: number; steps?: n
   // the simulator sometimes asks a new leader for a change at once.
   { mutation: 'skip_noop_before_cluster_change', caughtBy: 'membership change', seedsMax: 50, steps: 10_000 },
   { mutation: 'concurrent_cluster_changes', caughtBy: 'membership change', seedsMax: 100, steps: 10_000 },
-  // Failed elections never retried: the cluster can end up with no leader for good. Rare
-  // (seeds 436, 546, 903 of the first 1,000), so the run starts at the first that catches it.
-  { mutation: 'no_election_retry', caughtBy: 'liveness', seedsMax: 20, steps: 10_000, firstSeed: 436 },
+  // Failed elections never retried: the cluster can end up with no leader for good. Few
+  // seeds show it (16, 34 and 51 are the first), so the run starts at the first of them.
+  { mutation: 'no_election_retry', caughtBy: 'liveness', seedsMax: 20, steps: 10_000, firstSeed: 16 },
 ];
 
 describe('mutations are caught', () => {

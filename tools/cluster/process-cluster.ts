@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Node, silentLogger } from '@rafter/actors';
-import type { ServerId } from '@rafter/raft';
+import { CONTROL_ACTOR_NAME, type ControlReply, type ControlRequest } from './control-actor.js';
+import type { CoreTimeouts, ServerId } from '@rafter/raft';
 import type { NodeProcessArgs } from './node-main.js';
 
 export interface ProcessClusterOptions {
@@ -20,6 +21,8 @@ export interface ProcessClusterOptions {
   readonly system?: string;
   readonly cookie?: string;
   readonly tickMs?: number;
+  /** Election delays and timeouts of every node's servers (default: the system's, SERVER_TIMEOUTS_DEFAULT). */
+  readonly timeouts?: Partial<CoreTimeouts>;
   readonly netTickMs?: number;
   /** The systems' snapshot policy (default the log storage's). */
   readonly snapshotPolicy?: NodeProcessArgs['snapshotPolicy'];
@@ -27,6 +30,8 @@ export interface ProcessClusterOptions {
   readonly verbose?: boolean;
   /** Where data directories go; default a new temporary directory, removed by stop(). */
   readonly dataRoot?: string;
+  /** Chaos runs: fault controls in every process (see `control`), and any storage mutation. */
+  readonly chaos?: NodeProcessArgs['chaos'];
 }
 
 export interface NodeProcess {
@@ -112,9 +117,11 @@ export class ProcessCluster {
       system: this.system,
       machineModules: this.options.machineModules,
       ...(this.options.tickMs !== undefined ? { tickMs: this.options.tickMs } : {}),
+      ...(this.options.timeouts !== undefined ? { timeouts: this.options.timeouts } : {}),
       ...(this.options.netTickMs !== undefined ? { netTickMs: this.options.netTickMs } : {}),
       ...(this.options.snapshotPolicy !== undefined ? { snapshotPolicy: this.options.snapshotPolicy } : {}),
       ...(this.options.verbose === true ? { verbose: true } : {}),
+      ...(this.options.chaos !== undefined ? { chaos: this.options.chaos } : {}),
     };
     const loader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
     const child = spawn(process.execPath, ['--import', loader, NODE_MAIN, JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -152,6 +159,12 @@ export class ProcessCluster {
     n.child.kill('SIGKILL');
     await n.exited;
     n.child = undefined;
+  }
+
+  /** Asks node `index`'s control actor (started with the `chaos` option) to block nodes, heal or slow its disk. */
+  async controlNode(index: number, request: ControlRequest, timeoutMs = 2_000): Promise<ControlReply> {
+    const n = this.nodes[index] as NodeProcess;
+    return this.control.call<ControlReply>({ name: CONTROL_ACTOR_NAME, node: n.fullName }, request, { timeoutMs });
   }
 
   pause(index: number): void {

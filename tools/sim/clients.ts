@@ -1,8 +1,11 @@
 // Simulated clients: each issues one put or consistent get at a time against the key/
 // register machine and records a Jepsen-style history for the linearizability check.
-// The liveness probe is a client that retries one put until it succeeds.
+// A batch group is several clients whose puts go to a member as one `commands` event,
+// as a shell hands its core every command waiting in its mailbox; each put stays its
+// own operation in the history. The liveness probe is a client that retries one put
+// until it succeeds.
 
-import type { Event, Reply } from '@rafter/raft/core';
+import type { CommandRequest, Event, Reply } from '@rafter/raft/core';
 import type { HistoryEvent } from '../check/index.js';
 import { readKey } from './machine.js';
 import * as o from './options.js';
@@ -22,11 +25,20 @@ interface Client {
   guess: string | undefined;
   /** The liveness probe: it keeps retrying the same put until it succeeds. */
   readonly probe: boolean;
+  /** The batch group it belongs to, if any. */
+  readonly group: number | undefined;
+}
+
+/** Clients (`slots`) that start their puts together, once all are idle. */
+interface BatchGroup {
+  readonly slots: readonly number[];
+  guess: string | undefined;
 }
 
 export class SimClients {
   readonly history: HistoryEvent[] = [];
   readonly clients: Client[] = [];
+  readonly groups: BatchGroup[] = [];
   readonly ops = { ok: 0, fail: 0, info: 0 };
   nextClientId = 0;
   nextOpId = 0;
@@ -38,13 +50,26 @@ export class SimClients {
   /** Regular clients, each starting after a short random delay. */
   start(count: number): void {
     for (let c = 0; c < count; c += 1) {
-      this.clients.push({ id: this.nextClientId++, op: undefined, guess: undefined, probe: false });
+      this.clients.push({ id: this.nextClientId++, op: undefined, guess: undefined, probe: false, group: undefined });
       this.host.schedule(this.host.rng.intBetween(0, 50), { type: 'client', client: c });
     }
   }
 
+  /** Batch groups of `size` clients each; every batch takes a random number of them. */
+  startBatchGroups(count: number, size: number): void {
+    for (let g = 0; g < count; g += 1) {
+      const slots: number[] = [];
+      for (let s = 0; s < size; s += 1) {
+        slots.push(this.clients.length);
+        this.clients.push({ id: this.nextClientId++, op: undefined, guess: undefined, probe: false, group: this.groups.length });
+      }
+      this.groups.push({ slots, guess: undefined });
+      this.host.schedule(this.host.rng.intBetween(0, 50), { type: 'client', client: slots[0]! });
+    }
+  }
+
   startProbe(): void {
-    this.clients.push({ id: this.nextClientId++, op: undefined, guess: undefined, probe: true });
+    this.clients.push({ id: this.nextClientId++, op: undefined, guess: undefined, probe: true, group: undefined });
     this.host.schedule(1, { type: 'client', client: this.clients.length - 1 });
   }
 
@@ -64,6 +89,7 @@ export class SimClients {
 
   next(index: number): void {
     const client = this.clients[index]!;
+    if (client.group !== undefined) return this.nextBatch(this.groups[client.group]!);
     if (client.op !== undefined) return;
     if (!client.probe && this.host.phase() !== 'faults') return;
     if (client.probe && this.probeDone) return;
@@ -75,6 +101,32 @@ export class SimClients {
     this.record(client, 'invoke', op);
     this.sendRequest(index, op);
     this.host.schedule(o.CLIENT_TIMEOUT_MS, { type: 'clientTimeout', client: index, opId: op.opId });
+  }
+
+  /** Starts the group's next batch once every put of the last one has an outcome. */
+  private nextBatch(group: BatchGroup): void {
+    if (this.host.phase() !== 'faults') return;
+    if (group.slots.some((slot) => this.clients[slot]!.op !== undefined)) return;
+    const count = this.host.rng.intBetween(1, group.slots.length);
+    const target = group.guess ?? this.host.rng.pick([...this.host.members()].filter((m) => m.started && !m.removed)).key;
+    const commands: CommandRequest[] = [];
+    for (const index of group.slots.slice(0, count)) {
+      const client = this.clients[index]!;
+      const op: ClientOp = { opId: this.nextOpId++, kind: 'put', key: this.host.rng.pick(o.KEYS), value: this.nextValue++, target };
+      client.op = op;
+      this.record(client, 'invoke', op);
+      const priority = this.host.rng.chance(0.2) ? 'low' : 'normal';
+      commands.push({ command: { type: 'put', key: op.key, value: op.value }, priority, from: { client: index, opId: op.opId } });
+      this.host.schedule(o.CLIENT_TIMEOUT_MS, { type: 'clientTimeout', client: index, opId: op.opId });
+    }
+    const member = this.host.members().find((m) => m.key === target);
+    if (member?.core === undefined) return; // no replies: the puts time out
+    this.host.toCore(member, { type: 'commands', commands });
+  }
+
+  private setGuess(client: Client, guess: string | undefined): void {
+    client.guess = guess;
+    if (client.group !== undefined) this.groups[client.group]!.guess = guess;
   }
 
   sendRequest(index: number, op: ClientOp): void {
@@ -103,7 +155,7 @@ export class SimClients {
     const op = client.op;
     if (op === undefined || op.opId !== opId) return;
     if (reply.type === 'error') {
-      client.guess = reply.leader?.name;
+      this.setGuess(client, reply.leader?.name);
       if (reply.code === 'RAFTER_LEADERSHIP_LOST') return this.indeterminate(index, client, op);
       // Definitely not applied: the probe retries the same put, others move on.
       if (client.probe) {
@@ -116,7 +168,7 @@ export class SimClients {
       client.op = undefined;
       return this.host.schedule(this.host.rng.intBetween(20, 100), { type: 'client', client: index });
     }
-    client.guess = op.target;
+    this.setGuess(client, op.target);
     if (op.kind === 'put' && reply.type === 'ok') this.host.invariants.onAcked(reply.index, reply.term);
     this.record(client, 'ok', op, op.kind === 'get' && reply.type === 'query' ? (reply.result ?? null) : 'ok');
     this.ops.ok += 1;
@@ -138,7 +190,7 @@ export class SimClients {
     this.ops.info += 1;
     client.op = undefined;
     client.id = this.nextClientId++;
-    client.guess = undefined;
+    this.setGuess(client, undefined);
     if (client.probe) return this.next(index);
     this.host.schedule(this.host.rng.intBetween(20, 100), { type: 'client', client: index });
   }

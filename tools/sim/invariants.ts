@@ -113,6 +113,11 @@ export class Invariants {
     else if (known.hash !== hash) this.fail('machine state', `${member} state at applied ${index} is ${hash}, ${known.member} had ${known.hash}`);
   }
 
+  /** Every write a client saw acknowledged, in order. */
+  ackedWrites(): readonly { readonly index: number; readonly term: number }[] {
+    return this.#acked;
+  }
+
   onAcked(index: number, term: number): void {
     this.#acked.push({ index, term });
   }

@@ -13,6 +13,11 @@ export interface SimOptions {
   readonly storeAppliedPastWritten?: boolean;
   /** A spurious election is a violation, not only counted. */
   readonly strictElections?: boolean;
+  /**
+   * Batch clients and per-seed byte caps (default true). False replays seeds recorded
+   * before batching existed: neither draws from the seed's randomness then.
+   */
+  readonly batching?: boolean;
 }
 
 export const TICK_MS = 500;
@@ -33,6 +38,19 @@ export const FD_SUSPECT_MS = 1_000;
 export const CONNECTION_DROP_MS = 400;
 export const CLIENT_TIMEOUT_MS = 2_000;
 export const CLIENTS = 3;
+/** Groups of clients whose puts reach a member as one `commands` batch, of 1 to BATCH_CLIENTS_MAX puts. */
+export const BATCH_GROUPS = 1;
+export const BATCH_CLIENTS_MAX = 6;
+/**
+ * Byte caps a seed runs with (one per seed, for every member): the defaults, small ones
+ * (a few entries per message and in flight), and 1 byte (every entry alone, one in flight).
+ * The simulator's entries weigh about 30-90 estimated bytes.
+ */
+export const BYTE_CAPS: readonly { readonly appendEntriesBytesMax?: number; readonly inflightBytesMax?: number }[] = [
+  {},
+  { appendEntriesBytesMax: 256, inflightBytesMax: 1_024 },
+  { appendEntriesBytesMax: 1, inflightBytesMax: 1 },
+];
 export const KEYS = ['a', 'b', 'c'] as const;
 /** After faults stop, a leader must commit a new command within this. */
 export const LIVENESS_BOUND_MS = 20_000;

@@ -51,6 +51,7 @@ export class Simulation implements SimHost {
   #phase: 'faults' | 'liveness' | 'done' = 'faults';
   #healAtMs = 0;
   #quietUntilMs: number | undefined;
+  readonly #byteCaps: (typeof o.BYTE_CAPS)[number];
 
   constructor(readonly options: o.SimOptions) {
     const root = new Prng(options.seed);
@@ -60,6 +61,9 @@ export class Simulation implements SimHost {
     this.network.setRates(this.profile.network);
     this.#injector = new FaultInjector(this, this.profile, root.fork());
     this.#elections = new ElectionWatch(this, options.strictElections === true);
+    const batching = options.batching ?? true;
+    // Forked after the others, and only with batching: recorded seeds keep their course.
+    this.#byteCaps = batching ? root.fork().pick(o.BYTE_CAPS) : {};
     const total = this.rng.intBetween(o.MEMBERS_MIN, o.MEMBERS_MAX);
     const initial = Math.max(o.MEMBERS_MIN, total - this.rng.intBetween(0, 2));
     const ids: ServerId[] = [];
@@ -68,6 +72,8 @@ export class Simulation implements SimHost {
     for (const id of ids) this.#members.set(id.name, newMember(id));
     for (const voter of voters) this.startMember(this.member(voter.id.name), voters);
     this.#clients.start(o.CLIENTS);
+    if (batching) this.#clients.startBatchGroups(o.BATCH_GROUPS, o.BATCH_CLIENTS_MAX);
+    if (this.#byteCaps.appendEntriesBytesMax !== undefined) this.note(`byte caps: ${this.#byteCaps.appendEntriesBytesMax} per AppendEntries, ${this.#byteCaps.inflightBytesMax} in flight`);
     this.schedule(o.TICK_MS, { type: 'tick' });
     this.schedule(o.FD_POLL_MS, { type: 'fd' });
     this.schedule(this.rng.intBetween(500, 1500), { type: 'fault' });
@@ -207,6 +213,7 @@ export class Simulation implements SimHost {
       initialMembers: member.initialMembers,
       machineState: member.log.snapshotState(),
       ...(this.options.mutation === undefined ? {} : { mutation: this.options.mutation }),
+      ...this.#byteCaps,
     });
     member.core = core;
     member.commitSeen = core.commitIndex;

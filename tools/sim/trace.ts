@@ -37,6 +37,8 @@ export function describeEvent(event: Event): string {
   switch (event.type) {
     case 'command':
       return `command ${JSON.stringify(event.command)}${event.priority === 'low' ? ' (low)' : ''}`;
+    case 'commands':
+      return `commands ${event.commands.map((c) => `${JSON.stringify(c.command)}${c.priority === 'low' ? ' (low)' : ''}`).join(' ')}`;
     case 'query':
       return `${event.kind} query`;
     case 'message':

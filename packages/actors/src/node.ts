@@ -382,6 +382,28 @@ export class Node {
     return this.dist?.connectionInfo(node);
   }
 
+  /**
+   * A fault hook for test harnesses: cuts this node off from `node` as a network
+   * partition would (the connection closes, DOWN/EXIT 'noconnection' and nodedown fire,
+   * and `node` is neither dialled nor accepted) until `unblockNode(node)`. One-sided:
+   * block on both nodes for a clean partition.
+   */
+  blockNode(node: string): void {
+    this.checkRunning();
+    if (this.dist === undefined) throw new InvalidArgumentError('this node is not distributed: start it with a port');
+    this.dist.block(node);
+  }
+
+  /** Lifts `blockNode(node)`. */
+  unblockNode(node: string): void {
+    this.dist?.unblock(node);
+  }
+
+  /** The nodes cut off by `blockNode`. */
+  blockedNodes(): string[] {
+    return this.dist?.blockedNodes() ?? [];
+  }
+
   /** Plugs in the connections to other nodes (done by the distribution layer). */
   attachDistribution(distribution: Distribution): void {
     this.distribution = distribution;

@@ -71,8 +71,9 @@ function callError(err: unknown, server: ServerId, timeoutMs: number, leader: Se
   const code = (err as { code?: unknown } | undefined)?.code;
   if (code === 'ACTORS_CALL_EXIT') {
     // A server that stopped for good (its machine threw, its log failed) says why in its exit reason.
-    const stopped = (err as { reason?: { shutdown?: { code?: unknown; message?: unknown } } }).reason?.shutdown;
-    if (typeof stopped?.code === 'string' && stopped.code.startsWith('RAFTER_')) return new ServerStoppedError(server, String(stopped.message));
+    const reason = (err as { reason?: { code?: unknown; message?: unknown; shutdown?: { code?: unknown; message?: unknown } } }).reason;
+    const stopped = reason?.shutdown ?? reason;
+    if (typeof stopped?.code === 'string' && stopped.code.startsWith('RAFTER_')) return new ServerStoppedError(server, `${stopped.code}: ${String(stopped.message)}`);
     return new NoProcError(server);
   }
   if (code === 'ACTORS_NOPROC' || code === 'ACTORS_UNKNOWN_NAME') return new NoProcError(server);
@@ -122,7 +123,6 @@ async function callLeader<T>(caller: Caller, servers: readonly ServerId[], reque
   let queue = [...servers];
   let leader: ServerId | undefined;
   let last: RafterError | undefined;
-  let redirects = 0;
   while (queue.length > 0) {
     const server = queue.shift() as ServerId;
     // A redirect may have queued a server twice; one that did not answer is not asked again.
@@ -147,13 +147,13 @@ async function callLeader<T>(caller: Caller, servers: readonly ServerId[], reque
     if (reply.type === 'error' && reply.code === 'RAFTER_NOT_LEADER') {
       leader = reply.leader;
       last = replyError(reply, server);
-      redirects++;
       if (leader !== undefined && !sameServer(leader, server) && !failed.has(serverKeyOf(leader))) {
         queue.unshift(leader);
       } else {
-        // No leader known yet (an election is under way), or only one that did not answer: ask again shortly.
-        await new Promise((resolve) => setTimeout(resolve, Math.min(10 * redirects, 100)));
-        queue.push(server);
+        // No leader known yet (an election is under way): the server answers once it knows one.
+        const known = await caller.call<ServerId>({ name: server.name, node: server.node }, { op: 'awaitLeader' } satisfies ServerCall, { timeoutMs: Math.max(1, deadline - Date.now()) }).catch(() => undefined);
+        if (known !== undefined && !failed.has(serverKeyOf(known))) queue.unshift(known);
+        else queue.push(...servers.filter((s) => !failed.has(serverKeyOf(s)) && !queue.some((q) => sameServer(q, s))));
       }
       continue;
     }
@@ -239,27 +239,21 @@ async function query<T>(kind: QueryKind, server: ServerId | readonly ServerId[],
   const servers = checkServerIds(server);
   const timeoutMs = timeoutOf(options);
   const caller = callerOf(options);
+  const minIndex = checkMinIndex(options?.minIndex);
+  if (minIndex > 0 && kind !== 'local') throw new InvalidArgumentError('minIndex', 'no minIndex: it is for localQuery only', minIndex);
   // A closure does not survive the wire (the distribution would send something else).
   if (typeof q === 'function' && servers.some((s) => s.node !== callerNodeOf(caller))) {
     throw new InvalidArgumentError('query', 'data for the machine\'s query (a function only for a server on the caller\'s node)', q);
   }
-  const request: ServerCall = { op: 'query', kind, query: q };
+  // The server answers a local query with a minIndex once it has applied that far.
+  const request: ServerCall = { op: 'query', kind, query: q, ...(minIndex > 0 ? { minIndex } : {}) };
   if (kind === 'local') {
-    const minIndex = checkMinIndex(options?.minIndex);
     return firstAnswering(servers, timeoutMs, async (s, left) => {
-      const until = Date.now() + left;
-      let pauseMs = 1;
-      for (;;) {
-        const reply = await caller.call<Reply>({ name: s.name, node: s.node }, request, { timeoutMs: Math.max(1, until - Date.now()) });
-        const err = replyError(reply, s);
-        if (err !== undefined) throw err;
-        if (reply.type !== 'query') throw new InvalidArgumentError('reply', 'a query reply', reply);
-        if (reply.index >= minIndex) return { result: reply.result as T, index: reply.index, leader: reply.leader };
-        // Behind: the server applies what it learns is committed with the leader's next message.
-        if (Date.now() + pauseMs >= until) throw new TimeoutError(s, timeoutMs, reply.leader);
-        await new Promise((resolve) => setTimeout(resolve, pauseMs));
-        pauseMs = Math.min(pauseMs * 2, 50);
-      }
+      const reply = await caller.call<Reply>({ name: s.name, node: s.node }, request, { timeoutMs: left });
+      const err = replyError(reply, s);
+      if (err !== undefined) throw err;
+      if (reply.type !== 'query') throw new InvalidArgumentError('reply', 'a query reply', reply);
+      return { result: reply.result as T, index: reply.index, leader: reply.leader };
     });
   }
   return callLeader(caller, servers, request, timeoutMs, (reply) => {
@@ -524,19 +518,14 @@ export async function startCluster(system: SystemRef, clusterName: string, machi
   }
 }
 
-/** Resolves with the leader once one is known to a quorum-independent read of any member. */
+/** Resolves with the first leader any of the members reports (each answers once it knows one). */
 async function awaitLeader(servers: readonly ServerId[], timeoutMs: number, options: CallerOption): Promise<ServerId> {
-  const deadline = Date.now() + timeoutMs;
   const caller = callerOf(options);
-  let pause = 5;
-  while (Date.now() < deadline) {
-    for (const s of servers) {
-      const status = await caller.call<ServerStatus>({ name: s.name, node: s.node }, { op: 'status' } satisfies ServerCall, { timeoutMs: Math.max(1, deadline - Date.now()) }).catch(() => undefined);
-      if (status?.leader !== undefined && (status.role === 'leader' || status.role === 'follower')) return status.leader;
-    }
-    await new Promise((resolve) => setTimeout(resolve, pause));
-    pause = Math.min(pause * 2, 100);
+  const asks = servers.map((s) => caller.call<ServerId>({ name: s.name, node: s.node }, { op: 'awaitLeader' } satisfies ServerCall, { timeoutMs }));
+  try {
+    return await Promise.any(asks);
+  } catch {
+    throw new TimeoutError(servers[0] as ServerId, timeoutMs, undefined);
   }
-  throw new TimeoutError(servers[0] as ServerId, timeoutMs, undefined);
 }
 

@@ -71,6 +71,8 @@ export class NodeDistribution implements Distribution {
   private readonly unauthenticated = new Set<Connection>();
   private stopped = false;
   private readonly tls: TlsAcceptor | undefined;
+  /** Nodes cut off by a fault hook (`block`): never dialled, accepted or kept connected. */
+  private readonly blocked = new Set<string>();
 
   private constructor(
     readonly name: string,
@@ -142,9 +144,30 @@ export class NodeDistribution implements Distribution {
 
   private connectWaiters: { node: string; up: () => void; down: () => void }[] = [];
 
+  /**
+   * A fault hook for test harnesses: cuts `node` off as a network partition would. The
+   * connection closes (DOWN and EXIT 'noconnection', nodedown), signals for it fail as
+   * 'noconnection', and it is neither dialled nor accepted until `unblock(node)`.
+   */
+  block(node: string): void {
+    if (node === this.name) throw new InvalidArgumentError('a node cannot block itself');
+    this.blocked.add(node);
+    this.peers.get(node)?.conn?.close('blocked by a fault hook (simulated partition)', 'info');
+  }
+
+  /** Lifts `block(node)`: the next signal for it dials again. */
+  unblock(node: string): void {
+    this.blocked.delete(node);
+  }
+
+  /** The nodes cut off by `block`. */
+  blockedNodes(): string[] {
+    return [...this.blocked];
+  }
+
   forward(signal: Signal): void {
     const node = isByName(signal) ? signal.node : signal.to.node;
-    if (this.stopped) return this.bounceLocal(signal);
+    if (this.stopped || this.blocked.has(node)) return this.bounceLocal(signal);
     const peer = this.peer(node);
     this.trackOutgoing(peer, signal);
     if (peer.conn?.isUp === true) return peer.conn.send(signal);
@@ -195,6 +218,7 @@ export class NodeDistribution implements Distribution {
 
   private ensureConnection(node: string, peer: PeerState): void {
     if (peer.conn !== undefined) return;
+    if (this.blocked.has(node)) return this.lost(node, peer, 'blocked by a fault hook (simulated partition)');
     const address = parseNodeName(node);
     if (address === undefined) {
       this.options.logger.warn({ node }, 'cannot connect: a node name must be name@host:port');
@@ -242,6 +266,8 @@ export class NodeDistribution implements Distribution {
     up: (conn) => {
       this.unauthenticated.delete(conn);
       const node = conn.peer!;
+      // Refused only once authenticated: a hello proves nothing, so it must not decide this.
+      if (this.blocked.has(node)) return conn.close('blocked by a fault hook (simulated partition)', 'debug');
       const peer = this.peer(node);
       if (peer.conn !== conn) this.replace(node, peer, conn);
       const waiting = peer.waiting;

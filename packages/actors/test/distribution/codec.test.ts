@@ -50,6 +50,33 @@ describe('frames from a peer', () => {
     expect(refusal(() => new FrameCodec().decode(body))).toContain(`nested deeper than ${FRAME_DEPTH_MAX}`);
   });
 
+  it('counts a container as one level deeper than the one holding it, wherever it sits there', () => {
+    // msgpackr recurses once per level, so the last element of an array is as deep as its first.
+    const nested = (levels: number, last: boolean): unknown => {
+      let value: unknown = 1;
+      for (let i = 0; i < levels; i++) value = last ? [0, 0, value] : [value, 0, 0];
+      return value;
+    };
+    const packr = new Packr({ sequential: true, moreTypes: true });
+    for (const last of [false, true]) {
+      // [SIGNALS, [signal]] and the signal are three levels; the value adds the rest.
+      const deepest = packr.pack([SIGNALS, [[0, 1, nested(FRAME_DEPTH_MAX - 3, last)]]]);
+      expect(new FrameCodec().decode(deepest)).toBeDefined();
+      const tooDeep = packr.pack([SIGNALS, [[0, 1, nested(FRAME_DEPTH_MAX - 2, last)]]]);
+      expect(refusal(() => new FrameCodec().decode(tooDeep))).toContain(`nested deeper than ${FRAME_DEPTH_MAX}`);
+    }
+    // A level whose last value was a scalar is closed before the next container opens.
+    const wide = packr.pack([SIGNALS, Array.from({ length: FRAME_DEPTH_MAX }, () => [0, 1, [[1], 2]])]);
+    expect(new FrameCodec().decode(wide)).toBeDefined();
+  });
+
+  it('refuses counts that the bytes left cannot hold together with the values still owed', () => {
+    // An outer array of two, whose first element claims all the bytes that are left.
+    const body = Buffer.from([0x92, 0x94, 0x01, 0x02, 0x03, 0x04]);
+    expect(refusal(() => new FrameCodec().decode(body))).toContain('4 elements declared with 4 bytes left and 1 values after them');
+    expect(new FrameCodec().decode(Buffer.from([0x92, 0x93, 0x01, 0x02, 0x03, 0x04]))).toEqual([[1, 2, 3], 4]);
+  });
+
   it('bounds BigInts', () => {
     const huge = 2n ** BigInt(8 * (BIGINT_BYTES_MAX + 8));
     const body = new Packr({ sequential: true, moreTypes: true, useBigIntExtension: true }).pack([SIGNALS, [[0, 1, huge]]]);

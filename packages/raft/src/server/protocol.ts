@@ -20,13 +20,15 @@ export type QueryKind = 'local' | 'leader' | 'consistent';
 /** Calls a server answers. A query is data for the machine's `query`, or a function on the server's own thread. */
 export type ServerCall =
   | { readonly op: 'command'; readonly command: unknown; readonly priority: 'normal' | 'low' }
-  | { readonly op: 'query'; readonly kind: QueryKind; readonly query: unknown }
+  | { readonly op: 'query'; readonly kind: QueryKind; readonly query: unknown; readonly minIndex?: number }
   | { readonly op: 'members' }
   | { readonly op: 'status' }
   | { readonly op: 'addMember'; readonly member: Member }
   | { readonly op: 'removeMember'; readonly id: ServerId }
   | { readonly op: 'transferLeadership'; readonly to: ServerId }
-  | { readonly op: 'triggerElection' };
+  | { readonly op: 'triggerElection' }
+  /** Answers with the leader once one is known (at once if it is). */
+  | { readonly op: 'awaitLeader' };
 
 /**
  * What a pipelining caller receives: `applied` carries `[correlation, reply]` pairs in

@@ -4,13 +4,14 @@
 
 import type { ActorContext, Behaviour, CallResult, DownMessage, From, Pid, Ref } from '@rafter/actors';
 import { RaftCore } from '../internal/core/core.js';
+import { COMMANDS_BATCH_MAX } from '../internal/core/limits.js';
 import { sameServer } from '../internal/core/cluster.js';
 import type { ServerId } from '../internal/core/log.js';
-import type { Event, RaftMessage, Reply, ReplyTo, Role, TimerName } from '../internal/core/types.js';
+import type { CommandRequest, Event, RaftMessage, Reply, Role, TimerName } from '../internal/core/types.js';
 import { applyWalNotice, isWalNotice, openServerLog } from '../internal/log/log-actors.js';
 import type { ServerLog } from '../internal/log/server-log.js';
 import { MachineNotFoundError, RafterError } from '../errors.js';
-import type { ServerConfig, SystemRuntime } from '../system/runtime.js';
+import type { DirectoryEntry, ServerConfig, SystemRuntime } from '../system/runtime.js';
 import { ServerInterpreter } from './interpreter.js';
 import { coreMachine, resolveMachine, type Machine } from './machine.js';
 import type { PipelineEvent, ServerCall, ServerCast } from './protocol.js';
@@ -23,14 +24,12 @@ export interface ServerArgs {
 /** Who gets a reply: a caller waiting in `call`, or a pipelining actor with its correlation. */
 type Caller = { readonly call: From } | { readonly pipe: Pid; readonly correlation: unknown };
 
-interface PendingCommand {
-  readonly command: unknown;
-  readonly priority: 'normal' | 'low';
-  readonly from: ReplyTo;
-}
+type PendingCommand = CommandRequest;
 
 export interface ServerState {
   readonly id: ServerId;
+  /** This server's line in the system's directory (role, leader, counters). */
+  readonly entry: DirectoryEntry;
   readonly config: ServerConfig;
   readonly system: SystemRuntime;
   readonly machine: Machine;
@@ -44,7 +43,21 @@ export interface ServerState {
   readonly applied: Map<Pid, { leader: ServerId; replies: Array<[unknown, unknown]> }>;
   lastWritten: number;
   stopReason: unknown;
+  /** Callers of `awaitLeader` waiting for a leader to be known. */
+  leaderWaiters: From[];
+  /** AppendEntries not sent because the connection had too much queued. */
+  heldSends: number;
+  /** A machine's named timers that have not fired. */
+  readonly machineTimers: Map<string, Ref>;
+  /** Local queries waiting for this member to apply up to an index. */
+  waitingQueries: Array<{ readonly minIndex: number; readonly event: Event }>;
 }
+
+/** Above this many bytes queued for a node, entries for it wait for the leader's next tick. */
+export const SEND_QUEUED_BYTES_MAX = 8 << 20;
+
+/** Counters of this thread's servers, for benchmarks: Raft messages sent to peers. */
+export const serverCounters = { raftSent: 0 };
 
 const random = { intBetween: (min: number, max: number) => min + Math.floor(Math.random() * (max - min + 1)) };
 
@@ -71,6 +84,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     });
     const state: ServerState = {
       id,
+      entry: { uid: config.uid, clusterName: config.clusterName, pid: ctx.self, role: 'follower', term: core.currentTerm, leader: undefined, messagesSent: 0, messagesReceived: 0 },
       config,
       system,
       machine,
@@ -83,6 +97,10 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       applied: new Map(),
       lastWritten: log.lastWritten().index,
       stopReason: undefined,
+      leaderWaiters: [],
+      heldSends: 0,
+      waitingQueries: [],
+      machineTimers: new Map(),
     };
     (state as { shell: ServerInterpreter }).shell = new ServerInterpreter({
       core,
@@ -92,9 +110,9 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
         storeLastApplied: (index) => system.handle.system.meta.storeLastApplied(config.uid, index),
       },
       transport: {
-        send: (to, msg) => sendToPeer(ctx, id, to, msg),
+        send: (to, msg) => sendToPeer(ctx, state, to, msg),
         reply: (to, reply) => deliver(ctx, state, to as Caller | undefined, reply),
-        machineSend: (to, msg) => ctx.send(to as Pid, msg),
+        machineSend: (to, msg) => machineSend(ctx, state, to, msg),
       },
       timers: {
         set: (timer, afterMs, generation) => {
@@ -107,7 +125,12 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
           if (old !== undefined) ctx.cancelTimer(old);
           state.timers.delete(timer);
         },
-        machineTimer: (name, afterMs) => void ctx.sendAfter(afterMs, { type: '$machineTimer', name } satisfies ServerCast),
+        machineTimer: (name, afterMs) => {
+          // A timer of the same name replaces the earlier one, as in Ra.
+          const old = state.machineTimers.get(name);
+          if (old !== undefined) ctx.cancelTimer(old);
+          state.machineTimers.set(name, ctx.sendAfter(afterMs, { type: '$machineTimer', name } satisfies ServerCast));
+        },
       },
       host: {
         post: (event) => ctx.send(ctx.self, { type: '$event', event } satisfies ServerCast),
@@ -117,7 +140,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       },
       snapshotChunkBytes: system.tuning.snapshotChunkBytes,
     });
-    system.directory.set(config.name, { uid: config.uid, clusterName: config.clusterName, pid: ctx.self, role: 'follower', term: core.currentTerm, leader: undefined });
+    system.directory.set(config.name, state.entry);
     await state.shell.start();
     ctx.sendAfter(system.tuning.tickMs, { type: '$tick' } satisfies ServerCast);
     return state;
@@ -125,7 +148,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
 
   handle(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; reason: unknown }, state, ctx) {
     return stopOnFailure(ctx, state, state, () => {
-      const turn = onMessage(msg, state, ctx);
+      const turn = then(onMessage(msg, state, ctx), () => answerWaitingQueries(state));
       if (turn === undefined) {
         sendApplied(ctx, state);
         return state;
@@ -184,9 +207,17 @@ function onCall(request: ServerCall, from: From, state: ServerState, ctx: ActorC
     case 'command':
       enqueue(ctx, state, { command: request.command, priority: request.priority, from: caller });
       return { noreply: true, state };
-    case 'query':
-      turn = flushThen(ctx, state, { type: 'query', kind: request.kind, fn: queryFn(state.machine, request.query), from: caller });
+    case 'query': {
+      const event: Event = { type: 'query', kind: request.kind, fn: queryFn(state.machine, request.query), from: caller };
+      const minIndex = request.minIndex ?? 0;
+      if (request.kind === 'local' && minIndex > state.shell.core.lastApplied) {
+        // Answered once this member has applied that far (or never: the caller times out).
+        state.waitingQueries.push({ minIndex, event });
+        return { noreply: true, state };
+      }
+      turn = flushThen(ctx, state, event);
       break;
+    }
     case 'members': {
       const core = state.shell.core;
       return { reply: { members: core.cluster.current().members, leader: core.leaderId }, state };
@@ -204,6 +235,12 @@ function onCall(request: ServerCall, from: From, state: ServerState, ctx: ActorC
     case 'transferLeadership':
       turn = flushThen(ctx, state, { type: 'transfer_leadership', to: request.to, from: caller });
       break;
+    case 'awaitLeader': {
+      const leader = knownLeader(state);
+      if (leader !== undefined) return { reply: leader, state };
+      state.leaderWaiters.push(from);
+      return { noreply: true, state };
+    }
     case 'triggerElection':
       turn = flushThen(ctx, state, { type: 'trigger_election' });
       if (turn === undefined) return { reply: 'ok', state };
@@ -225,6 +262,7 @@ function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; re
   if (isWalNotice(msg)) return onWalNotice(msg, state, ctx);
   switch (msg.type) {
     case '$raft':
+      state.entry.messagesReceived++;
       return flushThen(ctx, state, { type: 'message', from: msg.from, msg: msg.msg as RaftMessage });
     case '$pipeline':
       enqueue(ctx, state, { command: msg.command, priority: msg.priority, from: { pipe: msg.replyTo, correlation: msg.correlation } satisfies Caller });
@@ -235,6 +273,7 @@ function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; re
     case '$timer':
       return flushThen(ctx, state, { type: 'timeout', timer: msg.timer, generation: msg.generation });
     case '$machineTimer':
+      state.machineTimers.delete(msg.name);
       return flushThen(ctx, state, { type: 'command', command: { timeout: msg.name }, priority: 'normal', from: undefined });
     case '$event':
       return flushThen(ctx, state, msg.event);
@@ -276,12 +315,35 @@ function onWalNotice(msg: Parameters<typeof applyWalNotice>[1], state: ServerSta
   return turn;
 }
 
-/** A peer that is not running loses the message, as on a network: Raft resends. */
-function sendToPeer(ctx: ActorContext, self: ServerId, to: ServerId, msg: RaftMessage): void {
+/**
+ * A peer that is not running loses the message, as on a network: Raft resends. So do
+ * entries for a node whose connection has too much queued (it reads slower than we
+ * write): the leader resends on its tick, rather than the connection closing as
+ * overloaded under every cluster that shares it.
+ */
+function sendToPeer(ctx: ActorContext, state: ServerState, to: ServerId, msg: RaftMessage): void {
+  if (msg.type === 'append_entries' && msg.entries.length > 0 && to.node !== state.id.node) {
+    const queued = state.system.queuedBytes(to.node);
+    if (queued !== undefined && queued > SEND_QUEUED_BYTES_MAX) {
+      state.heldSends++;
+      return;
+    }
+  }
+  serverCounters.raftSent++;
   try {
-    ctx.send({ name: to.name, node: to.node }, { type: '$raft', from: self, msg } satisfies ServerCast);
+    ctx.send({ name: to.name, node: to.node }, { type: '$raft', from: state.id, msg } satisfies ServerCast);
+    state.entry.messagesSent++;
   } catch (err) {
     if ((err as { code?: unknown }).code !== 'ACTORS_UNKNOWN_NAME') throw err;
+  }
+}
+
+/** A machine's `send`: to a name not registered here, or a bad destination, it is dropped and logged (Erlang's send to a dead pid is silent too). */
+function machineSend(ctx: ActorContext, state: ServerState, to: unknown, msg: unknown): void {
+  try {
+    ctx.send(to as Pid, msg);
+  } catch (err) {
+    ctx.log.warn({ server: state.config.name, cluster: state.config.clusterName, reason: String(err) }, 'raft server: a machine send effect was dropped');
   }
 }
 
@@ -302,10 +364,11 @@ function flush(state: ServerState): void | Promise<void> {
 }
 
 function feed(state: ServerState, batch: readonly PendingCommand[], from: number): void | Promise<void> {
-  for (let i = from; i < batch.length; i++) {
-    const c = batch[i] as PendingCommand;
-    const turn = state.shell.handle({ type: 'command', command: c.command, priority: c.priority, from: c.from });
-    if (turn !== undefined) return turn.then(() => feed(state, batch, i + 1));
+  // One step per batch: one append, one AppendEntries per follower (cut at the core's bound).
+  for (let i = from; i < batch.length; i += COMMANDS_BATCH_MAX) {
+    const commands = i === 0 && batch.length <= COMMANDS_BATCH_MAX ? batch : batch.slice(i, i + COMMANDS_BATCH_MAX);
+    const turn = state.shell.handle({ type: 'commands', commands });
+    if (turn !== undefined) return turn.then(() => feed(state, batch, i + COMMANDS_BATCH_MAX));
   }
 }
 
@@ -353,13 +416,36 @@ function sendApplied(ctx: ActorContext, state: ServerState): void {
   state.applied.clear();
 }
 
-function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: number, leader: ServerId | undefined): void {
-  const entry = state.system.directory.get(state.config.name);
-  if (entry !== undefined) {
-    entry.role = role;
-    entry.term = term;
-    entry.leader = leader;
+function answerWaitingQueries(state: ServerState): void | Promise<void> {
+  if (state.waitingQueries.length === 0) return;
+  const applied = state.shell.core.lastApplied;
+  const ready = state.waitingQueries.filter((q) => q.minIndex <= applied);
+  if (ready.length === 0) return;
+  state.waitingQueries = state.waitingQueries.filter((q) => q.minIndex > applied);
+  return feedEvents(state, ready.map((q) => q.event), 0);
+}
+
+function feedEvents(state: ServerState, events: readonly Event[], from: number): void | Promise<void> {
+  for (let i = from; i < events.length; i++) {
+    const turn = state.shell.handle(events[i] as Event);
+    if (turn !== undefined) return turn.then(() => feedEvents(state, events, i + 1));
   }
+}
+
+/** The leader, once this member follows one or leads. */
+function knownLeader(state: ServerState): ServerId | undefined {
+  const core = state.shell.core;
+  return core.role === 'leader' || core.role === 'follower' ? core.leaderId : undefined;
+}
+
+function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: number, leader: ServerId | undefined): void {
+  if (leader !== undefined && (role === 'leader' || role === 'follower') && state.leaderWaiters.length > 0) {
+    for (const waiter of state.leaderWaiters) ctx.reply(waiter, leader);
+    state.leaderWaiters = [];
+  }
+  state.entry.role = role;
+  state.entry.term = term;
+  state.entry.leader = leader;
   const watch = role !== 'leader' && leader !== undefined && !sameServer(leader, state.id) ? leader : undefined;
   const current = state.leaderMonitor;
   if (current !== undefined && (watch === undefined || !sameServer(current.leader, watch))) {

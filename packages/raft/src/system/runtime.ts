@@ -38,6 +38,9 @@ export interface DirectoryEntry {
   role: Role | 'stopped';
   term: number;
   leader: ServerId | undefined;
+  /** Raft messages this server sent to and received from its peers. */
+  messagesSent: number;
+  messagesReceived: number;
 }
 
 type StoredConfig = Omit<ServerConfig, 'machine'> & { readonly machine: string | MachineModule | { readonly simple: true } };
@@ -82,6 +85,11 @@ export class SystemRuntime {
   readonly configs = new Map<string, ServerConfig>();
   /** The server supervisor, once started. */
   serverSup: Pid | undefined;
+  /**
+   * Bytes queued on the connection to a node and not yet read by it, when the system was
+   * started from a node (an actor context cannot see its node's connections).
+   */
+  queuedBytes: (node: string) => number | undefined = () => undefined;
 
   constructor(
     readonly name: string,

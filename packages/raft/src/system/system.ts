@@ -15,13 +15,14 @@ import {
   deleteChild,
   startChild,
   startSupervisor,
+  supervisorChild,
   subscribeFailureDetector,
   terminateChild,
 } from '@rafter/actors';
 import type { ServerId } from '../internal/core/log.js';
 import { DEFAULT_TIMEOUTS } from '../internal/core/core.js';
 import type { CoreTimeouts } from '../internal/core/types.js';
-import { joinPath, NodeFs } from '../internal/log/fs.js';
+import { joinPath, type LogFs, NodeFs } from '../internal/log/fs.js';
 import { deleteServerLog, startLogSystem, type StartLogSystemOptions } from '../internal/log/log-actors.js';
 import { AlreadyStartedError, InvalidArgumentError, MachineNotFoundError, RafterError, type RafterErrorCode, UnknownServerError } from '../errors.js';
 import { serverBehaviour, type ServerArgs } from '../server/server-actor.js';
@@ -49,6 +50,8 @@ export interface SystemConfig {
   readonly snapshotChunkBytes?: number;
   readonly wal?: StartLogSystemOptions['wal'];
   readonly snapshotPolicy?: StartLogSystemOptions['snapshotPolicy'];
+  /** The file system of the storage and configurations; default NodeFs (tests wrap it to inject faults). */
+  readonly fs?: LogFs;
 }
 
 export interface RaftSystem {
@@ -65,6 +68,22 @@ export interface RaftSystem {
 
 export const SYSTEM_TICK_MS_DEFAULT = 1_000;
 export const SNAPSHOT_CHUNK_BYTES_DEFAULT = 1 << 20;
+/**
+ * The servers' election delays. The core's defaults (Ra's 100-600 ms after a leader's
+ * DOWN) suit a simulated network; a DOWN from the runtime is certain (the actor exited or
+ * its connection closed), so servers elect within tens of milliseconds, spread enough
+ * for one pre-vote to win. A suspicion from the failure detector waits longer.
+ */
+export const SERVER_TIMEOUTS_DEFAULT: Partial<CoreTimeouts> = {
+  leaderDownDelayMsMin: 10,
+  leaderDownDelayMsMax: 60,
+  maybeDownDelayMsMin: 200,
+  maybeDownDelayMsMax: 800,
+};
+
+/** Restarts of one server within the period before it is left stopped. */
+export const SERVER_RESTARTS_MAX = 3;
+export const SERVER_RESTARTS_PERIOD_MS = 10_000;
 
 export function systemActorName(system: string): string {
   return `rafter_system_${system}`;
@@ -97,7 +116,7 @@ export async function startSystem(starter: Starter, config: SystemConfig): Promi
   const tickMs = config.tickMs ?? SYSTEM_TICK_MS_DEFAULT;
   if (!Number.isFinite(tickMs) || tickMs < 10) throw new InvalidArgumentError('tickMs', 'a number of milliseconds ≥ 10', tickMs);
   if (defaultCallerOf() === undefined) useCaller(starter);
-  const fs = new NodeFs();
+  const fs = config.fs ?? new NodeFs();
   const storage = await startLogSystem(starter, {
     dir: joinPath(config.dataDir, 'log'),
     fs,
@@ -108,10 +127,12 @@ export async function startSystem(starter: Starter, config: SystemConfig): Promi
   if (home === undefined) throw new Error('log system has no home scheduler');
   const runtime = new SystemRuntime(name, home.node, storage.handle, new ConfigStore(fs, joinPath(config.dataDir, 'configs')), {
     tickMs,
-    timeouts: { ...DEFAULT_TIMEOUTS, ...config.timeouts },
+    timeouts: { ...DEFAULT_TIMEOUTS, ...SERVER_TIMEOUTS_DEFAULT, ...config.timeouts },
     snapshotChunkBytes: config.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES_DEFAULT,
   });
   await runtime.loadConfigs();
+  const node = starter as Partial<{ connectionInfo(node: string): { queuedBytes: number } | undefined }>;
+  if (typeof node.connectionInfo === 'function') runtime.queuedBytes = (to) => node.connectionInfo?.(to)?.queuedBytes;
   systems.set(name, runtime);
   try {
     runtime.serverSup = await startSupervisor(starter, { strategy: 'one_for_one', intensity: 10, periodMs: 10_000, children: [] });
@@ -173,7 +194,12 @@ async function startServerChild(caller: Starter | ActorContext, runtime: SystemR
   if (sup === undefined) throw new Error('the server supervisor is not running');
   // A child that exited for good leaves its spec behind.
   await deleteChild(caller, sup, config.name).catch(() => undefined);
-  return startChild(caller, sup, childSpecOf(runtime, config));
+  // Each server under its own supervisor, as in Ra: a member that keeps crashing (a
+  // failing machine, a broken disk) exhausts its own restart intensity, not that of
+  // every server of the system.
+  const own = supervisorChild(config.name, { strategy: 'one_for_one', intensity: SERVER_RESTARTS_MAX, periodMs: SERVER_RESTARTS_PERIOD_MS, children: [childSpecOf(runtime, config)] }, 'temporary');
+  const supPid = await startChild(caller, sup, own);
+  return runtime.directory.get(config.name)?.pid ?? supPid;
 }
 
 function checkServerConfig(config: ServerConfig): void {

@@ -41,6 +41,13 @@ describe('core imports', () => {
     expect(findCycle(graph())).toBeUndefined();
   });
 
+  it('errors.ts, which the core imports (AssertionError is a RafterError), takes only types from the core', () => {
+    const source = readFileSync(new URL('../../errors.ts', dir), 'utf8');
+    const fromCore = [...source.matchAll(/^import\s([^;]*?)from\s+'\.\/internal\/core\/[\w-]+\.js';/gms)].map((m) => m[1]!);
+    expect(fromCore.length).toBeGreaterThan(0);
+    for (const clause of fromCore) expect(clause.startsWith('type ')).toBe(true);
+  });
+
   it('role files build on member.ts, never on the dispatcher', () => {
     const edges = graph();
     for (const role of ['election.ts', 'follower.ts', 'leader.ts', 'snapshot.ts', 'query.ts', 'apply.ts']) {

@@ -120,6 +120,9 @@ export function signalToWire(s: Signal, sender: string, receiver: string, sender
   }
 }
 
+/** The ends of the signal being decoded, one object for every signal received (decode only reads it, and returns before the next). */
+const receiving: { -readonly [K in keyof Ends]: Ends[K] } = { sender: '', receiver: '', senderCreation: 0, receiverCreation: 0 };
+
 /**
  * Decodes a signal that node `sender` sent to node `receiver`: the signal, or why it is
  * not a well-formed one (every field of the envelope has its type checked here).
@@ -128,7 +131,12 @@ export function signalFromWire(raw: unknown, sender: string, receiver: string, s
   if (!Array.isArray(raw) || raw.length < 2 || typeof raw[0] !== 'number') return 'not a [code, ...] array';
   const a = raw as unknown[];
   const code = a[0] as number;
-  const signal = decode(a, code, { sender, receiver, senderCreation, receiverCreation });
+  const e = receiving;
+  e.sender = sender;
+  e.receiver = receiver;
+  e.senderCreation = senderCreation;
+  e.receiverCreation = receiverCreation;
+  const signal = decode(a, code, e);
   return signal ?? `malformed signal of code ${code} (${a.length} fields)`;
 }
 

@@ -1,9 +1,11 @@
 // Assertions catch our own bugs; bad input from peers or users is an error, not an assert.
 
-export class AssertionError extends Error {
-  readonly code = 'RAFTER_ASSERTION';
+import { RafterError } from '../../errors.js';
+
+/** A broken invariant of our own code (RAFTER_ASSERTION): a bug to report, not a condition to handle. */
+export class AssertionError extends RafterError {
   constructor(message: string) {
-    super(message);
+    super('RAFTER_ASSERTION', message);
     this.name = 'AssertionError';
   }
 }

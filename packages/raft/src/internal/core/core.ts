@@ -17,6 +17,7 @@ import {
   onLeaderWritten,
   onNodeUpAsLeader,
   proposeCommand,
+  proposeCommands,
   removeMember,
   replicateAll,
   transferLeadership,
@@ -48,8 +49,9 @@ export class RaftCore extends RaftMember {
     if (this.failure !== undefined) throw this.failure;
     if (this.role === 'stopped') return [];
     assert(this.role !== 'recover', () => `${this.key}: event ${event.type} before start`);
-    // The log already holds the snapshot: nothing may come between install and its notice.
-    assert(this.receiving?.installing !== true || event.type === 'snapshot_installed', () => `${this.key} term ${this.currentTerm}: ${event.type} while installing snapshot ${this.receiving?.meta.index}`);
+    // The log already holds the snapshot: nothing may come between install and its notice,
+    // but the notice that installing it failed (the server then stops).
+    assert(this.receiving?.installing !== true || event.type === 'snapshot_installed' || event.type === 'write_failed', () => `${this.key} term ${this.currentTerm}: ${event.type} while installing snapshot ${this.receiving?.meta.index}`);
     return this.run(() => this.dispatch(event));
   }
 
@@ -92,6 +94,8 @@ export class RaftCore extends RaftMember {
     switch (event.type) {
       case 'command':
         return proposeCommand(this, event.command, event.priority, event.from);
+      case 'commands':
+        return proposeCommands(this, event.commands);
       case 'query':
         return onQuery(this, event.kind, event.fn, event.from);
       case 'message':

@@ -6,19 +6,21 @@ import { assert } from './assert.js';
 import { agreedIndex, findMember, isVoter, sameServer, serverKey, voters } from './cluster.js';
 import { applyCommitted } from './apply.js';
 import type { RaftMember } from './member.js';
+import { inflightBytes, recordSent, resendFrom } from './inflight.js';
 import {
   APPEND_BATCH_ENTRIES_MAX,
   CLUSTER_MEMBERS_MAX,
+  COMMANDS_BATCH_MAX,
   INFLIGHT_ENTRIES_MAX,
   LOW_PRIORITY_BATCH_MAX,
   LOW_PRIORITY_QUEUE_MAX,
   PENDING_COMMANDS_MAX,
 } from './limits.js';
-import type { EntryPayload, Member, ServerId } from './log.js';
+import type { EntryPayload, LogEntry, Member, ServerId } from './log.js';
 import { processQueries, resendHeartbeats } from './query.js';
 import { resendSnapshotChunk, startSnapshot } from './snapshot.js';
 import type { Peer } from './state.js';
-import type { AppendEntriesReply, HeartbeatReply, ReplyTo } from './types.js';
+import type { AppendEntriesReply, CommandRequest, HeartbeatReply, ReplyTo } from './types.js';
 
 export function becomeLeader(core: RaftMember): void {
   core.disarmElection();
@@ -44,6 +46,8 @@ function newPeer(core: RaftMember, id: ServerId, nextIndex: number): Peer {
     promoteAt: last,
     machineVersion: 0,
     snapshot: undefined,
+    inflight: [],
+    inflightBytes: 0,
   };
 }
 
@@ -70,6 +74,18 @@ function appendEntry(core: RaftMember, payload: EntryPayload): number {
     syncPeers(core, index);
   }
   return index;
+}
+
+/**
+ * A batch is one step: its entries go out in one append effect and, when the step ends,
+ * in one AppendEntries per follower (within the caps). Each command keeps its own reply.
+ */
+export function proposeCommands(core: RaftMember, commands: readonly CommandRequest[]): void {
+  for (let at = 0; at < commands.length; at += 1) {
+    const request = commands[at]!;
+    if (at >= COMMANDS_BATCH_MAX) core.replyError(request.from, 'RAFTER_OVERLOADED');
+    else proposeCommand(core, request.command, request.priority, request.from);
+  }
 }
 
 export function proposeCommand(core: RaftMember, command: unknown, priority: 'normal' | 'low', from: ReplyTo): void {
@@ -107,17 +123,23 @@ export function replicateAll(core: RaftMember): void {
   for (const peer of core.lead.peers.values()) replicate(core, peer);
 }
 
-/** Sends what the follower lacks, pipelined up to the in-flight cap, in capped batches. */
+/**
+ * Sends what the follower lacks, pipelined up to the in-flight caps (entries and bytes),
+ * in messages capped by entries and bytes. Every message carries at least one entry and
+ * in-flight entries are capped, which bounds the loop.
+ */
 function replicate(core: RaftMember, peer: Peer): void {
   if (peer.snapshot !== undefined) return;
   const last = core.log.last().index;
   let sent = false;
-  for (let batch = 0; batch < INFLIGHT_ENTRIES_MAX / APPEND_BATCH_ENTRIES_MAX; batch += 1) {
-    const inflight = peer.nextIndex - 1 - Math.max(peer.matchIndex, peer.probeIndex);
-    if (peer.nextIndex > last || inflight >= INFLIGHT_ENTRIES_MAX) break;
+  for (let message = 0; message < INFLIGHT_ENTRIES_MAX; message += 1) {
+    const base = Math.max(peer.matchIndex, peer.probeIndex);
+    if (peer.nextIndex > last || peer.nextIndex - 1 - base >= INFLIGHT_ENTRIES_MAX) break;
     if (peer.nextIndex <= core.log.snapshotIndex()) return startSnapshot(core, peer);
     const from = peer.nextIndex;
-    const to = Math.min(last, from + APPEND_BATCH_ENTRIES_MAX - 1, Math.max(peer.matchIndex, peer.probeIndex) + INFLIGHT_ENTRIES_MAX);
+    const to = Math.min(last, from + APPEND_BATCH_ENTRIES_MAX - 1, base + INFLIGHT_ENTRIES_MAX);
+    const entries = admitWithinBytes(core, peer, core.log.entries(from, to));
+    if (entries === undefined) break;
     const prevTerm = core.log.termAt(from - 1);
     assert(prevTerm !== undefined, () => `${core.key} term ${core.currentTerm}: no term at ${from - 1} for ${peer.id.name}`);
     core.send(peer.id, {
@@ -126,14 +148,43 @@ function replicate(core: RaftMember, peer: Peer): void {
       leaderId: core.id,
       prevIndex: from - 1,
       prevTerm,
-      entries: core.log.entries(from, to),
+      entries,
       commitIndex: core.commitIndex,
     });
-    peer.nextIndex = to + 1;
+    peer.nextIndex = from + entries.length;
     peer.commitIndexSent = core.commitIndex;
     sent = true;
   }
   if (!sent && peer.commitIndexSent < core.commitIndex) sendCommit(core, peer);
+}
+
+/**
+ * Counts in flight, and returns, the leading entries that fit the message's byte cap and
+ * the follower's in-flight room. An entry over the message cap goes alone; one over the
+ * room goes alone once nothing else is in flight. Undefined: wait for acknowledgements.
+ */
+function admitWithinBytes(core: RaftMember, peer: Peer, entries: readonly LogEntry[]): readonly LogEntry[] | undefined {
+  const room = core.inflightBytesMax - inflightBytes(peer);
+  const first = entryBytes(core, entries[0]!);
+  if (first > room && peer.inflightBytes > 0) return undefined;
+  const budget = Math.min(core.appendEntriesBytesMax, room);
+  let bytes = first;
+  let count = 1;
+  while (count < entries.length) {
+    const next = entryBytes(core, entries[count]!);
+    if (bytes + next > budget) break;
+    bytes += next;
+    count += 1;
+  }
+  recordSent(peer, entries[count - 1]!.index, bytes);
+  return count === entries.length ? entries : entries.slice(0, count);
+}
+
+function entryBytes(core: RaftMember, entry: LogEntry): number {
+  const bytes = core.entryBytes(entry);
+  // Checked before asserting: no message closure per entry on the hot path.
+  if (!(bytes >= 0 && bytes < Number.POSITIVE_INFINITY)) assert(false, () => `${core.key}: entry ${entry.index} estimated at ${bytes} bytes`);
+  return bytes;
 }
 
 /** An empty AppendEntries anchored at matchIndex, which the follower is known to hold. */
@@ -175,8 +226,7 @@ function rewind(core: RaftMember, peer: Peer, msg: AppendEntriesReply): void {
   // Pipelined messages fail in a row after one gap: rewind and resend once per target.
   if (target === peer.rewoundTo) return;
   peer.rewoundTo = target;
-  peer.nextIndex = target;
-  peer.probeIndex = target - 1;
+  resendFrom(peer, target);
 }
 
 export function onLeaderWritten(core: RaftMember): void {
@@ -224,8 +274,7 @@ export function onLeaderTick(core: RaftMember): void {
     if (peer.snapshot !== undefined) {
       resendSnapshotChunk(core, peer);
     } else if (peer.matchIndex < last && peer.matchIndex === peer.matchIndexAtTick) {
-      peer.nextIndex = peer.matchIndex + 1;
-      peer.probeIndex = peer.matchIndex;
+      resendFrom(peer, peer.matchIndex + 1);
       peer.rewoundTo = -1;
     } else if (peer.matchIndex === last && peer.commitIndexSent < core.commitIndex) {
       sendCommit(core, peer);
@@ -244,8 +293,7 @@ export function reassertLeadership(core: RaftMember, requester: ServerId): void 
   for (const peer of core.lead.peers.values()) {
     if (peer.snapshot !== undefined) continue;
     if (sameServer(peer.id, requester)) {
-      peer.nextIndex = peer.matchIndex + 1;
-      peer.probeIndex = peer.matchIndex;
+      resendFrom(peer, peer.matchIndex + 1);
       peer.rewoundTo = -1;
     }
     if (peer.nextIndex > core.log.last().index) sendCommit(core, peer);
@@ -255,8 +303,7 @@ export function reassertLeadership(core: RaftMember, requester: ServerId): void 
 export function onNodeUpAsLeader(core: RaftMember, node: string): void {
   for (const peer of core.lead.peers.values()) {
     if (peer.id.node !== node || peer.snapshot !== undefined) continue;
-    peer.nextIndex = peer.matchIndex + 1;
-    peer.probeIndex = peer.matchIndex;
+    resendFrom(peer, peer.matchIndex + 1);
     peer.rewoundTo = -1;
   }
 }

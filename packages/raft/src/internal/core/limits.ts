@@ -5,6 +5,17 @@
 export const INFLIGHT_ENTRIES_MAX = 4_096;
 /** Entries in one AppendEntries message (Ra's default). */
 export const APPEND_BATCH_ENTRIES_MAX = 128;
+/**
+ * Estimated entry bytes in one AppendEntries (CoreConfig.appendEntriesBytesMax), well
+ * under the distribution's default frame (64 MiB); a larger entry goes alone.
+ */
+export const APPEND_ENTRIES_BYTES_MAX = 1 << 20;
+/** Estimated entry bytes sent to one follower and not yet acknowledged (CoreConfig.inflightBytesMax). */
+export const INFLIGHT_BYTES_MAX = 16 << 20;
+/** Commands in one `commands` event; the rest are answered RAFTER_OVERLOADED. */
+export const COMMANDS_BATCH_MAX = 8_192;
+/** Depth to which the default entry size estimate walks a command; deeper parts count as one value. */
+export const ENTRY_ESTIMATE_DEPTH_MAX = 8;
 /** Entries applied to the machine in one pass; the rest wait for the next event. */
 export const APPLY_BATCH_ENTRIES_MAX = 4_096;
 /** Low-priority commands appended in one flush, behind normal ones. */

@@ -8,6 +8,7 @@ import { ClusterHistory, findMember, isVoter, sameServer, serverKey } from './cl
 import * as limits from './limits.js';
 import type { LogReader, Member, ServerId, SnapshotMeta } from './log.js';
 import { LogView } from './log-view.js';
+import { estimateEntryBytes, type EntryBytes } from './entry-size.js';
 import type { ElectionReason, Leading, ReceivingSnapshot } from './state.js';
 import { rulesWith, type Mutation, type Rules } from './rules.js';
 import type {
@@ -37,6 +38,12 @@ export interface CoreConfig {
   readonly machineState?: unknown;
   readonly timeouts?: Partial<CoreTimeouts>;
   readonly preVote?: boolean;
+  /** Estimated entry bytes per AppendEntries (default APPEND_ENTRIES_BYTES_MAX); a larger entry goes alone. */
+  readonly appendEntriesBytesMax?: number;
+  /** Estimated entry bytes unacknowledged per follower (default INFLIGHT_BYTES_MAX). */
+  readonly inflightBytesMax?: number;
+  /** The shell's estimate of an entry's encoded size (default: estimateEntryBytes over plain data). */
+  readonly entryBytes?: EntryBytes;
   /** Test-only: a deliberate bug for the simulator's mutation tests. */
   readonly mutation?: Mutation;
 }
@@ -59,6 +66,9 @@ export class RaftMember {
   readonly random: Random;
   readonly timeouts: CoreTimeouts;
   readonly preVote: boolean;
+  readonly appendEntriesBytesMax: number;
+  readonly inflightBytesMax: number;
+  readonly entryBytes: EntryBytes;
   /** The protocol's rules; a mutation test swaps one of them. */
   readonly rules: Rules;
 
@@ -123,6 +133,10 @@ export class RaftMember {
     this.random = config.random;
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...config.timeouts };
     this.preVote = config.preVote ?? true;
+    this.appendEntriesBytesMax = config.appendEntriesBytesMax ?? limits.APPEND_ENTRIES_BYTES_MAX;
+    this.inflightBytesMax = config.inflightBytesMax ?? limits.INFLIGHT_BYTES_MAX;
+    assert(this.appendEntriesBytesMax > 0 && this.inflightBytesMax > 0, () => `${this.key}: byte caps ${this.appendEntriesBytesMax}/${this.inflightBytesMax} must be positive`);
+    this.entryBytes = config.entryBytes ?? estimateEntryBytes;
     this.rules = rulesWith(config.mutation);
     this.currentTerm = config.persisted?.term ?? 0;
     this.votedFor = config.persisted?.votedFor;

@@ -4,6 +4,7 @@
 
 import { assert } from './assert.js';
 import { sameServer, serverKey } from './cluster.js';
+import { resendFrom } from './inflight.js';
 import type { RaftMember } from './member.js';
 import type { ServerId, SnapshotMeta } from './log.js';
 import type { Peer } from './state.js';
@@ -66,8 +67,7 @@ export function onInstallSnapshotReply(core: RaftMember, from: ServerId, msg: In
   if (msg.done) {
     peer.snapshot = undefined;
     peer.matchIndex = Math.max(peer.matchIndex, msg.lastIndex);
-    peer.nextIndex = peer.matchIndex + 1;
-    peer.probeIndex = peer.matchIndex;
+    resendFrom(peer, peer.matchIndex + 1);
     peer.rewoundTo = -1;
     return;
   }

@@ -23,6 +23,15 @@ export interface Peer {
   /** The highest machine version the follower's code runs; 0 until it replied. */
   machineVersion: number;
   snapshot: { meta: SnapshotMeta; chunkIndex: number } | undefined;
+  /** AppendEntries sent above probeIndex and not yet acknowledged, oldest first (see inflight.ts). */
+  readonly inflight: InflightMessage[];
+  /** Estimated entry bytes of `inflight`. */
+  inflightBytes: number;
+}
+
+export interface InflightMessage {
+  readonly lastIndex: number;
+  readonly bytes: number;
 }
 
 /** What only a leader holds; the core keeps it in `leading` while it leads. */

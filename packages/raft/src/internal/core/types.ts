@@ -140,8 +140,21 @@ export type QueryFn = (machineState: unknown) => unknown;
 
 export type TimerName = 'election' | 'condition';
 
+/** One caller's command; a `commands` event carries many, each answered on its own. */
+export interface CommandRequest {
+  readonly command: unknown;
+  readonly priority: 'normal' | 'low';
+  readonly from: ReplyTo;
+}
+
 export type Event =
   | { readonly type: 'command'; readonly command: unknown; readonly priority: 'normal' | 'low'; readonly from: ReplyTo }
+  /**
+   * The commands a shell took from its mailbox at once (Ra's leader drains its mailbox):
+   * one step, so one append effect and one AppendEntries per follower for all of them.
+   * Past COMMANDS_BATCH_MAX the rest are answered RAFTER_OVERLOADED.
+   */
+  | { readonly type: 'commands'; readonly commands: readonly CommandRequest[] }
   | { readonly type: 'query'; readonly kind: 'local' | 'leader' | 'consistent'; readonly fn: QueryFn; readonly from: ReplyTo }
   | { readonly type: 'message'; readonly from: ServerId; readonly msg: RaftMessage }
   /**

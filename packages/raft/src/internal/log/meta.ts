@@ -106,21 +106,34 @@ export class MetaStore {
     private readonly fs: LogFs,
     servers: Map<string, ServerMeta>,
     position: number,
+    private readonly defer: (fn: () => void) => void,
   ) {
     this.servers = servers;
     this.position = position;
   }
 
-  static async open(dir: string, fs: LogFs): Promise<MetaStore> {
+  /** `defer` runs a function in a later turn (default setImmediate); a simulator passes its own. */
+  static async open(dir: string, fs: LogFs, defer: (fn: () => void) => void = setImmediate): Promise<MetaStore> {
     await fs.mkdirp(dir);
     const path = joinPath(dir, 'meta.dat');
     let servers = new Map<string, ServerMeta>();
     if (await fs.exists(path)) {
       const buf = await fs.readFile(path);
-      servers = scanMeta(buf, path).servers;
+      const scanned = scanMeta(buf, path);
+      if (scanned.validBytes < buf.length) {
+        // A bad read looks like a torn tail, and the rewrite below would drop synced
+        // records for good: drop only what a second read shows the same.
+        const again = await fs.readFile(path);
+        if (!again.equals(buf)) {
+          let at = 0;
+          while (at < buf.length && buf[at] === again[at]) at++;
+          throw new LogCorruptionError(path, at, 'two reads of the file returned different bytes, so its tail is not dropped as torn; check the disk');
+        }
+      }
+      servers = scanned.servers;
     }
     // Start from a compact copy: drops any torn tail and keeps the file small.
-    const store = new MetaStore(path, fs, servers, 0);
+    const store = new MetaStore(path, fs, servers, 0, defer);
     await store.rewrite();
     return store;
   }
@@ -176,7 +189,7 @@ export class MetaStore {
     if (!this.scheduled && !this.writing) {
       this.scheduled = true;
       // Every vote cast in this turn shares one write and one sync.
-      setImmediate(() => {
+      this.defer(() => {
         this.scheduled = false;
         void this.writeLoop();
       });

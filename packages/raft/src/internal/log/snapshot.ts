@@ -59,8 +59,16 @@ export class SnapshotStore {
   /** Finds the latest snapshot (which must be intact) and the intact checkpoints. */
   static async recover(dir: string, fs: LogFs): Promise<SnapshotStore> {
     const store = new SnapshotStore(dir, fs);
+    let created = false;
     for (const kind of ['snapshot', 'checkpoint'] as const) {
+      if (await fs.exists(store.kindDir(kind))) continue;
       await fs.mkdirp(store.kindDir(kind));
+      created = true;
+    }
+    // A new directory is durable only once its parent is synced: a snapshot written into
+    // it could otherwise vanish in a crash after the log below it was dropped.
+    if (created) await fs.syncDir(dir);
+    for (const kind of ['snapshot', 'checkpoint'] as const) {
       const names = await fs.readdir(store.kindDir(kind));
       for (const n of names.filter((x) => x.endsWith('.tmp'))) await fs.rmrf(joinPath(store.kindDir(kind), n));
       const files = names.filter((x) => x.endsWith('.snap')).sort().reverse();

@@ -45,6 +45,8 @@ export interface LogSystemOptions {
   readonly externalWal?: boolean;
   /** Told when the WAL or the segment writer fails; affected servers must stop. */
   readonly onFailure?: (what: 'wal' | 'segments', err: unknown) => void;
+  /** Runs a function in a later turn (default setImmediate), for the WAL and meta store; a simulator passes its own. */
+  readonly defer?: (fn: () => void) => void;
 }
 
 export interface RecoveryReport {
@@ -105,7 +107,7 @@ export class LogSystem {
    */
   static async open(options: LogSystemOptions): Promise<LogSystem> {
     const fs = options.fs ?? new NodeFs();
-    const meta = await MetaStore.open(options.dir, fs);
+    const meta = await MetaStore.open(options.dir, fs, options.defer);
     const sys = new LogSystem(options, meta);
     await sys.recover();
     return sys;
@@ -146,6 +148,8 @@ export class LogSystem {
   private async recover(): Promise<void> {
     await this.fs.mkdirp(this.serversDir);
     await this.fs.mkdirp(this.walDir);
+    // New directories are durable only once their parent is synced.
+    await this.fs.syncDir(this.options.dir);
     const uids = (await this.fs.readdir(this.serversDir)).filter((n) => !n.endsWith('.tmp')).map(unsafeFileName);
     // Servers are independent: recover several at once.
     let next = 0;
@@ -190,7 +194,7 @@ export class LogSystem {
         this.report = { servers: 0, walFiles: walNames.length, walEntries, tornWalBytes, warnings };
         throw err;
       }
-      const cut = await cutTail(this.fs, path, buf.length, result);
+      const cut = await cutTail(this.fs, path, buf, result);
       if (cut !== undefined) {
         tornWalBytes += buf.length - result.validBytes;
         warnings.push(cut.warning);
@@ -210,6 +214,7 @@ export class LogSystem {
       dir: this.walDir,
       fs: this.fs,
       ...(this.options.random ? { random: this.options.random } : {}),
+      ...(this.options.defer ? { defer: this.options.defer } : {}),
       ...walOpts,
       firstSeq: lastSeq + 1,
       lastIndexes,
@@ -268,6 +273,7 @@ export class LogSystem {
     assert(uid.length > 0, 'server uid must not be empty');
     const dir = joinPath(this.serversDir, safeFileName(uid));
     await this.fs.mkdirp(joinPath(dir, 'segments'));
+    await this.fs.syncDir(dir);
     await this.fs.syncDir(this.serversDir);
     const log = this.newServerLog(uid, await SegmentStore.recover(joinPath(dir, 'segments'), this.fs), await SnapshotStore.recover(dir, this.fs));
     this.servers.set(uid, log);

@@ -1,6 +1,7 @@
 // What a (re)starting WAL needs from the files already on disk: the sequence to go on
 // from, each writer's last index (for gap detection) and the files to hand to the
 // segment writer. The torn tail of the last file is truncated here as in recovery.
+import { LogCorruptionError } from './errors.js';
 import { joinPath, type LogFs } from './fs.js';
 import { type WalScanResult, scanWal } from './wal-format.js';
 import type { ClosedWalFile, IndexRange } from './wal.js';
@@ -50,7 +51,7 @@ export async function scanWalDir(fs: LogFs, dir: string): Promise<WalDirState> {
       },
       seq,
     );
-    const cut = await cutTail(fs, path, buf.length, result);
+    const cut = await cutTail(fs, path, buf, result);
     if (cut !== undefined) warnings.push(cut.warning);
     if (cut?.removed) continue;
     closed.push({ seq, path, ranges });
@@ -73,8 +74,15 @@ export function addToRange(ranges: Map<string, IndexRange>, uid: string, index: 
  * file without even a header), durably. Undefined when there was nothing to cut;
  * otherwise the warning for the log and whether the file is gone.
  */
-export async function cutTail(fs: LogFs, path: string, fileBytes: number, result: WalScanResult): Promise<{ warning: string; removed: boolean } | undefined> {
+export async function cutTail(fs: LogFs, path: string, scanned: Buffer, result: WalScanResult): Promise<{ warning: string; removed: boolean } | undefined> {
   if (!result.torn && result.header !== undefined) return undefined;
+  // A bad read looks like a torn tail, and cutting there would lose synced frames for
+  // good: cut only what a second read shows the same.
+  const again = await fs.readFile(path);
+  if (!again.equals(scanned)) {
+    throw new LogCorruptionError(path, firstDifference(scanned, again), 'two reads of the file returned different bytes, so its tail is not cut as torn; check the disk');
+  }
+  const fileBytes = scanned.length;
   const cut = `${fileBytes - result.validBytes} bytes at offset ${result.validBytes}`;
   const warning = result.stale ? `${path}: the old contents of a reused file (${cut}) truncated` : `${path}: torn tail of ${cut} truncated`;
   if (result.header === undefined) {
@@ -86,4 +94,11 @@ export async function cutTail(fs: LogFs, path: string, fileBytes: number, result
   await h.datasync();
   await h.close();
   return { warning, removed: false };
+}
+
+/** The first offset at which two reads of a file differ (or the shorter length). */
+function firstDifference(a: Buffer, b: Buffer): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return n;
 }

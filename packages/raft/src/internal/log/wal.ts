@@ -82,6 +82,8 @@ export interface WalOptions {
   readonly firstSeq?: number;
   /** Per-writer last index recovered from disk, for gap detection across restarts. */
   readonly lastIndexes?: ReadonlyMap<string, number>;
+  /** Runs `fn` in a later turn (default setImmediate); a simulator passes its own to fix the order. */
+  readonly defer?: (fn: () => void) => void;
 }
 
 export interface WalCounters {
@@ -182,6 +184,7 @@ export class WalWriter {
   private readonly oSync: boolean;
   private readonly checksums: boolean;
   private readonly reuseFiles: boolean;
+  private readonly defer: (fn: () => void) => void;
   private readonly writers = new Map<string, WriterState>();
   private batches: Batch[] = [];
   /** The batch appends go to (the last of `batches`), until the flush loop takes it. */
@@ -218,6 +221,7 @@ export class WalWriter {
     this.checksums = options.checksums ?? true;
     this.reuseFiles = this.checksums && (options.reuseFiles ?? true);
     this.nextSeq = options.firstSeq ?? 1;
+    this.defer = options.defer ?? setImmediate;
     this.nextFileMaxBytes = firstFileMaxBytes(this.maxSizeBytes, options.random ?? Math.random);
     for (const [id, last] of options.lastIndexes ?? []) this.newWriter(id).lastIndex = last;
   }
@@ -511,7 +515,7 @@ export class WalWriter {
     if (this.scheduled || this.flushing) return;
     this.scheduled = true;
     // One turn: let every server queued on this tick add its entries first.
-    setImmediate(() => {
+    this.defer(() => {
       this.scheduled = false;
       void this.flushLoop();
     });
@@ -633,7 +637,7 @@ export class WalWriter {
       sinceYield += to - from + 1;
       if (sinceYield >= WAL_NOTIFY_SLICE_ENTRIES_MAX && this.ioInFlight) {
         sinceYield = 0;
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await new Promise<void>((resolve) => this.defer(resolve));
       }
     }
   }
