@@ -123,6 +123,7 @@ async function callLeader<T>(caller: Caller, servers: readonly ServerId[], reque
   let queue = [...servers];
   let leader: ServerId | undefined;
   let last: RafterError | undefined;
+  let stalePauses = 0;
   while (queue.length > 0) {
     const server = queue.shift() as ServerId;
     // A redirect may have queued a server twice; one that did not answer is not asked again.
@@ -153,7 +154,13 @@ async function callLeader<T>(caller: Caller, servers: readonly ServerId[], reque
         // No leader known yet (an election is under way): the server answers once it knows one.
         const known = await caller.call<ServerId>({ name: server.name, node: server.node }, { op: 'awaitLeader' } satisfies ServerCall, { timeoutMs: Math.max(1, deadline - Date.now()) }).catch(() => undefined);
         if (known !== undefined && !failed.has(serverKeyOf(known))) queue.unshift(known);
-        else queue.push(...servers.filter((s) => !failed.has(serverKeyOf(s)) && !queue.some((q) => sameServer(q, s))));
+        else {
+          // It still knows only a leader that did not answer this call (the members have not
+          // yet timed it out): pause, or this would ask again and again until the deadline.
+          stalePauses++;
+          await new Promise((resolve) => setTimeout(resolve, Math.min(10 * stalePauses, 100)));
+          queue.push(...servers.filter((s) => !failed.has(serverKeyOf(s)) && !queue.some((q) => sameServer(q, s))));
+        }
       }
       continue;
     }
