@@ -76,7 +76,7 @@ describe('fragments', () => {
     const small = b.spawn(recorder('small'), undefined);
     await a.call(big, 'connect');
     const done = inbox(b);
-    a.send(big, 'L'.repeat(32 * 2 ** 20));
+    a.send(big, 'L'.repeat(4 * 2 ** 20));
     a.send(big, 'after');
     a.send(small, 'overtakes');
     a.send(done.pid, 'end');
