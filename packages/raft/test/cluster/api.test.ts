@@ -41,7 +41,7 @@ afterAll(async () => {
   expect(unhandled).toEqual([]);
 }, CLUSTER_HOOK_TIMEOUT_MS);
 
-/** Runs `call`, expects it to fail with `code`, within `withinMs`. */
+/** Runs `call`, expects it to fail with `code`, within `withinMs` (a call's timeout plus slack for a loaded machine). */
 async function failsWith(code: string, call: () => Promise<unknown>, withinMs = 2_000): Promise<RafterError> {
   const started = Date.now();
   const err = await call().then(
@@ -108,8 +108,8 @@ describe('unknown servers, nodes and systems', () => {
 
   it('a node that is not there answers RAFTER_NODEDOWN within the timeout', async () => {
     const nowhere: ServerId = { name: 'api_1', node: 'nobody@127.0.0.1:1' };
-    await failsWith('RAFTER_NODEDOWN', () => processCommand(nowhere, { put: 'k', value: 1 }, { via: cluster.control, timeoutMs: 1_000 }), 1_500);
-    await failsWith('RAFTER_NODEDOWN', () => members(nowhere, { via: cluster.control, timeoutMs: 1_000 }), 1_500);
+    await failsWith('RAFTER_NODEDOWN', () => processCommand(nowhere, { put: 'k', value: 1 }, { via: cluster.control, timeoutMs: 1_000 }), 2_500);
+    await failsWith('RAFTER_NODEDOWN', () => members(nowhere, { via: cluster.control, timeoutMs: 1_000 }), 2_500);
   });
 
   it('a node without the system answers RAFTER_NO_SYSTEM', async () => {
@@ -124,7 +124,7 @@ describe('startCluster', () => {
   it('with too few members able to start: RAFTER_CLUSTER_NOT_FORMED, and the one that started is deleted', async () => {
     const via = cluster.control;
     const ids = [cluster.serverId('few_1', 0), { name: 'few_2', node: cluster.control.name }, { name: 'few_3', node: 'nobody@127.0.0.1:1' }];
-    const err = await failsWith('RAFTER_CLUSTER_NOT_FORMED', () => startCluster(cluster.system, 'few', 'kv', ids, { via, timeoutMs: 2_000 }), 3_000);
+    const err = await failsWith('RAFTER_CLUSTER_NOT_FORMED', () => startCluster(cluster.system, 'few', 'kv', ids, { via, timeoutMs: 2_000 }), 4_000);
     expect(err.message).toMatch(/only 1 of 3/);
     await failsWith('RAFTER_NOPROC', () => serverStatus(ids[0] as ServerId, { via }));
     await failsWith('RAFTER_UNKNOWN_SERVER', () => restartServer(cluster.system, ids[0] as ServerId, { via }));
@@ -133,7 +133,7 @@ describe('startCluster', () => {
   it('with a machine no node has: RAFTER_CLUSTER_NOT_FORMED, nothing left behind', async () => {
     const via = cluster.control;
     const ids = cluster.serverIds('nomachine_');
-    const err = await failsWith('RAFTER_CLUSTER_NOT_FORMED', () => startCluster(cluster.system, 'nomachine', 'no-such-machine', ids, { via, timeoutMs: 2_000 }), 3_000);
+    const err = await failsWith('RAFTER_CLUSTER_NOT_FORMED', () => startCluster(cluster.system, 'nomachine', 'no-such-machine', ids, { via, timeoutMs: 2_000 }), 4_000);
     expect(err.message).toMatch(/only 0 of 3/);
     expect(err.message).toMatch(/machine no-such-machine not found/);
     for (const id of ids) await failsWith('RAFTER_UNKNOWN_SERVER', () => restartServer(cluster.system, id, { via }));
@@ -158,10 +158,10 @@ describe('timeouts', () => {
     const paused = others.map((s) => cluster.indexOf(s.node));
     for (const i of paused) cluster.pause(i);
     try {
-      await failsWith('RAFTER_TIMEOUT', () => serverStatus(others[0] as ServerId, { via, timeoutMs: 300 }), 1_000);
-      const err = await failsWith('RAFTER_TIMEOUT', () => processCommand(leader, { put: 'lost?', value: 1 }, { via, timeoutMs: 500 }), 1_500);
+      await failsWith('RAFTER_TIMEOUT', () => serverStatus(others[0] as ServerId, { via, timeoutMs: 300 }), 2_000);
+      const err = await failsWith('RAFTER_TIMEOUT', () => processCommand(leader, { put: 'lost?', value: 1 }, { via, timeoutMs: 500 }), 2_500);
       expect(sameId((err as RafterError & { leader?: ServerId }).leader, leader) || (err as { leader?: unknown }).leader === undefined).toBe(true);
-      await failsWith('RAFTER_TIMEOUT', () => consistentQuery(leader, 'size', { via, timeoutMs: 500 }), 1_500);
+      await failsWith('RAFTER_TIMEOUT', () => consistentQuery(leader, 'size', { via, timeoutMs: 500 }), 2_500);
       // A local read needs no quorum.
       expect((await localQuery<number>(leader, 'size', { via, timeoutMs: 500 })).result).toBeGreaterThan(0);
     } finally {
