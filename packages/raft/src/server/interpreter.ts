@@ -196,6 +196,17 @@ export class ServerInterpreter {
     }
   }
 
+  /**
+   * Effects a machine returned outside `apply` (from `stateEnter` or `tick`): sends and
+   * timers run here; a release cursor needs an applied index and is ignored.
+   */
+  machineEffectsOutsideApply(effects: readonly MachineEffect[] | undefined): void {
+    if (effects === undefined || effects.length === 0) return;
+    const runnable = effects.filter((e) => e.type !== 'release_cursor');
+    if (runnable.length < effects.length) this.host.warn('a release_cursor effect from stateEnter or tick was ignored: return it from apply');
+    this.machineEffects(runnable);
+  }
+
   private machineEffects(effects: readonly MachineEffect[]): void {
     for (const effect of effects) {
       switch (effect.type) {

@@ -84,7 +84,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     });
     const state: ServerState = {
       id,
-      entry: { uid: config.uid, clusterName: config.clusterName, pid: ctx.self, role: 'follower', term: core.currentTerm, leader: undefined, messagesSent: 0, messagesReceived: 0 },
+      entry: { uid: config.uid, clusterName: config.clusterName, pid: ctx.self, role: 'recover', term: core.currentTerm, leader: undefined, messagesSent: 0, messagesReceived: 0 },
       config,
       system,
       machine,
@@ -282,7 +282,7 @@ function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; re
     case '$tick':
       ctx.sendAfter(state.system.tuning.tickMs, { type: '$tick' } satisfies ServerCast);
       state.shell.storeApplied();
-      return flushThen(ctx, state, { type: 'tick' });
+      return then(flushThen(ctx, state, { type: 'tick' }), () => machineTick(ctx, state));
     case 'DOWN':
       if (state.leaderMonitor?.ref !== msg.ref) return;
       {
@@ -438,7 +438,18 @@ function knownLeader(state: ServerState): ServerId | undefined {
   return core.role === 'leader' || core.role === 'follower' ? core.leaderId : undefined;
 }
 
+/** The machine's `tick`, on the leader at the server's tick (as Ra's). */
+function machineTick(ctx: ActorContext, state: ServerState): void {
+  const core = state.shell.core;
+  if (core.role !== 'leader' || state.machine.tick === undefined) return;
+  state.shell.machineEffectsOutsideApply(state.machine.tick(ctx.now(), core.machineState));
+}
+
 function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: number, leader: ServerId | undefined): void {
+  // The machine's `stateEnter`, on every member, for a change of role (as Ra's).
+  if (role !== state.entry.role && state.machine.stateEnter !== undefined && state.shell !== undefined) {
+    state.shell.machineEffectsOutsideApply(state.machine.stateEnter(role, state.shell.core.machineState));
+  }
   if (leader !== undefined && (role === 'leader' || role === 'follower') && state.leaderWaiters.length > 0) {
     for (const waiter of state.leaderWaiters) ctx.reply(waiter, leader);
     state.leaderWaiters = [];

@@ -172,6 +172,22 @@ describe('a cluster of three members on one node', () => {
     expect(sent()).toBe(before);
   });
 
+  it('calls stateEnter of the machine on role changes and its tick on the leader', async () => {
+    const { node, system, ids } = await start(20);
+    const seen: string[] = [];
+    node.spawn({ init: () => undefined, handle: (msg: string) => void seen.push(msg) }, undefined, { name: 'watcher' });
+    registerMachine('watched', {
+      init: () => 0,
+      apply: (_meta: unknown, _c: unknown, state: number) => ({ state: state + 1 }),
+      stateEnter: (role: string) => [{ type: 'send', to: 'watcher', msg: `enter:${role}` }],
+      tick: () => [{ type: 'send', to: 'watcher', msg: 'tick' }],
+    });
+    await startCluster(system, 'watched', 'watched', ids, { via: node });
+    await expect.poll(() => seen.includes('tick')).toBe(true);
+    expect(seen.filter((m) => m === 'enter:leader').length).toBeGreaterThanOrEqual(1);
+    expect(seen.filter((m) => m === 'enter:follower').length).toBeGreaterThanOrEqual(2);
+  });
+
   it('refuses invalid arguments with typed errors', async () => {
     const { node, system, ids } = await start();
     await expect(processCommand({ name: '', node: node.name }, 1, { via: node })).rejects.toBeInstanceOf(InvalidArgumentError);
