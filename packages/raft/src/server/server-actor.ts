@@ -185,19 +185,21 @@ const STOPPING_CODES: ReadonlySet<string> = new Set(['RAFTER_MACHINE_FAILED', 'R
  * the system down with it. The exit reason is a shutdown, which no supervisor restarts.
  */
 function stopOnFailure<R>(ctx: ActorContext, state: ServerState, stopped: R, body: () => R | Promise<R>): R | Promise<R> {
-  const stop = (err: unknown): R => {
-    const code = (err as { code?: unknown } | undefined)?.code;
-    if (!(err instanceof RafterError) || typeof code !== 'string' || !STOPPING_CODES.has(code)) throw err;
-    ctx.log.error({ server: state.config.name, cluster: state.config.clusterName, code }, err.message);
-    ctx.stop({ shutdown: { code, message: err.message } });
-    return stopped;
-  };
+  // No closure for the failure unless the turn is async: this runs for every message.
   try {
     const out = body();
-    return out instanceof Promise ? out.catch(stop) : out;
+    return out instanceof Promise ? out.catch((err: unknown) => stopWith(ctx, state, stopped, err)) : out;
   } catch (err) {
-    return stop(err);
+    return stopWith(ctx, state, stopped, err);
   }
+}
+
+function stopWith<R>(ctx: ActorContext, state: ServerState, stopped: R, err: unknown): R {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (!(err instanceof RafterError) || typeof code !== 'string' || !STOPPING_CODES.has(code)) throw err;
+  ctx.log.error({ server: state.config.name, cluster: state.config.clusterName, code }, err.message);
+  ctx.stop({ shutdown: { code, message: err.message } });
+  return stopped;
 }
 
 function onCall(request: ServerCall, from: From, state: ServerState, ctx: ActorContext): CallResult<ServerState> | Promise<CallResult<ServerState>> {
