@@ -76,9 +76,12 @@ export const SNAPSHOT_CHUNK_BYTES_DEFAULT = 1 << 20;
  */
 export const SERVER_TIMEOUTS_DEFAULT: Partial<CoreTimeouts> = {
   leaderDownDelayMsMin: 10,
-  leaderDownDelayMsMax: 60,
+  leaderDownDelayMsMax: 100,
   maybeDownDelayMsMin: 200,
   maybeDownDelayMsMax: 800,
+  // Both followers see a DOWN at once and may split the vote; the retry comes soon.
+  electionTimeoutMsMin: 150,
+  electionTimeoutMsMax: 450,
 };
 
 /** Restarts of one server within the period before it is left stopped. */
