@@ -104,7 +104,7 @@ describe('simulated disk', () => {
     expect(String(await h.writeAt(bytes(1, 1), 0).catch((e: unknown) => e))).toContain('ENOSPC');
     d.fullUntilMs = -1;
     d.corruptReads = 1;
-    let read = Buffer.alloc(0);
+    let read: Buffer = Buffer.alloc(0);
     for (let i = 0; i < 50 && d.corruptReads > 0; i++) read = await fs.readFile('/data/f');
     expect(d.corrupted).toHaveLength(1);
     expect(read[d.corrupted[0]!.offset]).not.toBe(0);

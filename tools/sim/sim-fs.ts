@@ -98,7 +98,7 @@ export class SimDiskFs {
 
   /** Some of the unsynced writes reached the platter in order; the last one may be torn. */
   private writeBack(inode: Inode, tear: boolean): Buffer {
-    let data = Buffer.from(inode.durable);
+    let data: Buffer = Buffer.from(inode.durable);
     const upTo = this.rng.intBetween(0, inode.pending.length - 1);
     for (let i = 0; i <= upTo; i++) {
       const op = inode.pending[i] as PendingOp;
