@@ -132,6 +132,8 @@ export class WholeServerSimulation implements SimHost {
       },
       count: (kind) => this.count(kind),
       note: (line) => this.note(`${key} ${line}`),
+      // Cut in the next turn of the simulator, before the write's sync can complete.
+      cutPower: () => this.#queue.push(this.#now, { type: 'nemesis', step: () => this.cutPower(this.member(key)) }),
     };
   }
 
@@ -681,12 +683,9 @@ export class WholeServerSimulation implements SimHost {
     const crashable = this.mayCrashOne();
     switch (kind) {
       case 'tornWrite':
-        // The machine loses power with writes in flight: some reach the disk, the last torn.
+        // The machine loses power during its next write: some of it reaches the disk, torn at a sector.
         if (!crashable) return;
-        this.note(`${member.key} power cut with writes in flight`);
-        member.disk.tearOnCrash = true;
-        this.crash(member, 'crash');
-        this.schedule(this.rng.intBetween(200, 2000), { type: 'restart', to: member.key });
+        member.disk.crashAtNextWrite = true;
         return;
       case 'corruptRead':
         // A read (at recovery or of a segment) returns a flipped bit: crash and restart it so recovery reads.
@@ -708,6 +707,13 @@ export class WholeServerSimulation implements SimHost {
       default:
         return assertNever(kind, 'unknown storage fault');
     }
+  }
+
+  private cutPower(member: WsMember): void {
+    if (member.core === undefined && !member.busy) return;
+    this.note(`${member.key} power cut with a write in flight`);
+    this.crash(member, 'crash');
+    this.schedule(this.rng.intBetween(200, 2000), { type: 'restart', to: member.key });
   }
 
   private mayCrashOne(): boolean {
@@ -776,6 +782,7 @@ export class WholeServerSimulation implements SimHost {
       member.disk.failSyncs = 0;
       member.disk.corruptReads = 0;
       member.disk.fullUntilMs = -1;
+      member.disk.crashAtNextWrite = false;
       if (upgrading && member.machineVersion === 1) {
         if (member.core !== undefined) this.crash(member, 'crash');
         member.machineVersion = 2;
