@@ -626,10 +626,10 @@ export class WholeServerSimulation implements SimHost {
       case 'tick':
         for (const member of this.#members.values()) {
           if (member.core === undefined || this.paused(member)) continue;
+          // As the server actor's tick: the applied index is stored lazily, and reaches the
+          // disk with the next term or vote the meta store syncs.
           member.shell?.storeApplied();
           if (member.core.role === 'leader') this.deliver(member, { type: 'tick' });
-          const inc = member.inc;
-          member.sys?.meta.flush().catch((err: unknown) => this.storageStopped(member, inc, 'meta flush', err));
         }
         return this.schedule(o.TICK_MS, { type: 'tick' });
       case 'fd':
