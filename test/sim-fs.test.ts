@@ -14,6 +14,7 @@ function disk(seed = 1): { disk: SimDiskFs; counts: Record<string, number> } {
     syncMs: () => 1,
     count: (kind) => void (counts[kind] = (counts[kind] ?? 0) + 1),
     note: () => undefined,
+    cutPower: () => undefined,
   };
   return { disk: new SimDiskFs('/data', host, new Prng(seed), () => 0), counts };
 }

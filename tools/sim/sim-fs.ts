@@ -28,6 +28,8 @@ export interface SimFsHost {
   syncMs(): number;
   count(kind: 'tornWrite' | 'corruptRead' | 'syncError' | 'diskFull'): void;
   note(line: string): void;
+  /** A write landed while `crashAtNextWrite` was armed: cut the power before it is synced. */
+  cutPower(): void;
 }
 
 /** A fault that is seen: the corrupt read's file and offset, for the stop-with-a-clear-error check. */
@@ -46,6 +48,8 @@ export class SimDiskFs {
   failSyncs = 0;
   fullUntilMs = -1;
   tearOnCrash = false;
+  /** The next write of a file crashes the machine before it is synced, tearing it. */
+  crashAtNextWrite = false;
   /**
    * Mutation, for tests: a file sync returns at once and the data becomes durable only
    * later, so the WAL acknowledges `written` before its fsync is done.
@@ -155,6 +159,11 @@ export class SimDiskFs {
     const copy = Buffer.from(bytes);
     inode.data = writeInto(inode.data, pos, copy);
     inode.pending.push({ kind: 'write', pos, bytes: copy });
+    if (this.crashAtNextWrite && copy.length > SECTOR_BYTES) {
+      this.crashAtNextWrite = false;
+      this.tearOnCrash = true;
+      this.host.cutPower();
+    }
   }
 
   truncate(inode: Inode, len: number): void {

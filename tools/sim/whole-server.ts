@@ -50,12 +50,15 @@ export interface WholeServerOptions extends o.SimOptions {
 
 type WsEvent = SimEvent | { type: 'io'; to: string; inc: number; resolve: () => void } | { type: 'storageStop'; to: string; inc: number; why: string; error: unknown };
 
+/** What a member's mailbox holds: core events, and WAL notices read from the log when their turn comes. */
+type MailItem = Event | { readonly type: 'walNotice' };
+
 interface WsMember extends SimMember {
   disk: SimDiskFs;
   sys: LogSystem | undefined;
   slog: ServerLog | undefined;
   shell: ServerInterpreter | undefined;
-  mailbox: Event[];
+  mailbox: MailItem[];
   busy: boolean;
   lastWrittenFed: number;
   /** What this incarnation was told is durable: entries (by the WAL) and term/vote (by the meta store). */
@@ -132,6 +135,8 @@ export class WholeServerSimulation implements SimHost {
       },
       count: (kind) => this.count(kind),
       note: (line) => this.note(`${key} ${line}`),
+      // Cut in the next turn of the simulator, before the write's sync can complete.
+      cutPower: () => this.#queue.push(this.#now, { type: 'nemesis', step: () => this.cutPower(this.member(key)) }),
     };
   }
 
@@ -307,7 +312,7 @@ export class WholeServerSimulation implements SimHost {
       wal: { maxSizeBytes: storageLimits.WAL_FILE_BYTES_MIN, ...(this.options.storageMutation === 'walNoSync' ? { syncMethod: 'none' as const } : {}) },
       segmentMaxEntries: SEGMENT_ENTRIES,
       snapshotPolicy: { minIntervalMs: 0, minEntries: 1 },
-      onWritten: () => this.deliverLocal(member, inc, { type: 'written', index: -1, term: -1 }),
+      onWritten: () => this.deliverLocal(member, inc, { type: 'walNotice' }),
       onFailure: (what, err) => this.#queue.push(this.#now, { type: 'storageStop', to: key, inc, why: what, error: err }),
     });
     if (member.inc !== inc) return;
@@ -414,7 +419,7 @@ export class WholeServerSimulation implements SimHost {
   }
 
   /** An event from the member itself (a post, a WAL notice): behind what is queued. */
-  private deliverLocal(member: WsMember, inc: number, event: Event): void {
+  private deliverLocal(member: WsMember, inc: number, event: MailItem): void {
     if (member.inc !== inc) return;
     member.mailbox.push(event);
     this.pump(member);
@@ -429,24 +434,24 @@ export class WholeServerSimulation implements SimHost {
   /** Feeds the mailbox in order; a turn that returns a promise holds the next event until it settles. */
   private pump(member: WsMember): void {
     while (!member.busy && member.shell !== undefined) {
-      let event = member.mailbox.shift();
-      if (event === undefined) return;
-      if (event.type === 'written' && event.index === -1) {
-        // A WAL notice: what moved is read from the log, as the server actor does.
-        const log = member.slog!;
-        const failure = log.failure();
-        if (failure !== undefined) event = { type: 'write_failed', index: log.lastWritten().index + 1, reason: failure.message };
-        else {
-          const written = log.lastWritten();
-          if (written.index === member.lastWrittenFed) continue;
-          member.lastWrittenFed = written.index;
-          event = { type: 'written', index: written.index, term: written.term };
-        }
-      }
+      const item = member.mailbox.shift();
+      if (item === undefined) return;
+      const event = item.type === 'walNotice' ? this.walNoticeEvent(member) : item;
+      if (event === undefined) continue;
       const shell = member.shell;
-      const ev = event;
-      this.step(member, () => shell.handle(ev));
+      this.step(member, () => shell.handle(event));
     }
+  }
+
+  /** A WAL notice: what moved is read from the log, as the server actor does. */
+  private walNoticeEvent(member: WsMember): Event | undefined {
+    const log = member.slog!;
+    const failure = log.failure();
+    if (failure !== undefined) return { type: 'write_failed', index: log.lastWritten().index + 1, reason: failure.message };
+    const written = log.lastWritten();
+    if (written.index === member.lastWrittenFed) return undefined;
+    member.lastWrittenFed = written.index;
+    return { type: 'written', index: written.index, term: written.term };
   }
 
   private step(member: WsMember, turn: () => void | Promise<void>): void {
@@ -624,10 +629,10 @@ export class WholeServerSimulation implements SimHost {
       case 'tick':
         for (const member of this.#members.values()) {
           if (member.core === undefined || this.paused(member)) continue;
+          // As the server actor's tick: the applied index is stored lazily, and reaches the
+          // disk with the next term or vote the meta store syncs.
           member.shell?.storeApplied();
           if (member.core.role === 'leader') this.deliver(member, { type: 'tick' });
-          const inc = member.inc;
-          member.sys?.meta.flush().catch((err: unknown) => this.storageStopped(member, inc, 'meta flush', err));
         }
         return this.schedule(o.TICK_MS, { type: 'tick' });
       case 'fd':
@@ -681,12 +686,9 @@ export class WholeServerSimulation implements SimHost {
     const crashable = this.mayCrashOne();
     switch (kind) {
       case 'tornWrite':
-        // The machine loses power with writes in flight: some reach the disk, the last torn.
+        // The machine loses power during its next write: some of it reaches the disk, torn at a sector.
         if (!crashable) return;
-        this.note(`${member.key} power cut with writes in flight`);
-        member.disk.tearOnCrash = true;
-        this.crash(member, 'crash');
-        this.schedule(this.rng.intBetween(200, 2000), { type: 'restart', to: member.key });
+        member.disk.crashAtNextWrite = true;
         return;
       case 'corruptRead':
         // A read (at recovery or of a segment) returns a flipped bit: crash and restart it so recovery reads.
@@ -708,6 +710,13 @@ export class WholeServerSimulation implements SimHost {
       default:
         return assertNever(kind, 'unknown storage fault');
     }
+  }
+
+  private cutPower(member: WsMember): void {
+    if (member.core === undefined && !member.busy) return;
+    this.note(`${member.key} power cut with a write in flight`);
+    this.crash(member, 'crash');
+    this.schedule(this.rng.intBetween(200, 2000), { type: 'restart', to: member.key });
   }
 
   private mayCrashOne(): boolean {
@@ -776,6 +785,7 @@ export class WholeServerSimulation implements SimHost {
       member.disk.failSyncs = 0;
       member.disk.corruptReads = 0;
       member.disk.fullUntilMs = -1;
+      member.disk.crashAtNextWrite = false;
       if (upgrading && member.machineVersion === 1) {
         if (member.core !== undefined) this.crash(member, 'crash');
         member.machineVersion = 2;
