@@ -84,6 +84,9 @@ export const SERVER_TIMEOUTS_DEFAULT: Partial<CoreTimeouts> = {
   electionTimeoutMsMax: 450,
 };
 
+/** Server ticks between two flushes of the applied indexes to the meta store. */
+export const META_FLUSH_TICKS = 5;
+
 /** Restarts of one server within the period before it is left stopped. */
 export const SERVER_RESTARTS_MAX = 3;
 export const SERVER_RESTARTS_PERIOD_MS = 10_000;
@@ -220,10 +223,18 @@ const systemBehaviour: Behaviour<SystemRuntime, SystemRuntime> = {
   async init(ctx, runtime) {
     // Node events for the servers: one subscription per system rather than per server.
     await subscribeFailureDetector(ctx, ctx.self).catch(() => undefined);
+    ctx.sendAfter(runtime.tuning.tickMs * META_FLUSH_TICKS, { type: '$flushMeta' });
     return runtime;
   },
 
-  handle(msg: { type?: string; node?: string }, runtime, ctx) {
+  async handle(msg: { type?: string; node?: string }, runtime, ctx) {
+    if (msg.type === '$flushMeta') {
+      // The servers' applied indexes reach the disk now and then, not only with a vote,
+      // so a restart re-applies its log up to a recent point without waiting for a leader.
+      ctx.sendAfter(runtime.tuning.tickMs * META_FLUSH_TICKS, { type: '$flushMeta' });
+      await runtime.handle.system.meta.flush().catch((err: unknown) => ctx.log.warn({ system: runtime.name, reason: String(err) }, 'storing applied indexes failed'));
+      return runtime;
+    }
     if ((msg.type === 'node-maybe-down' || msg.type === 'node-up') && typeof msg.node === 'string') {
       const event = { type: '$node', node: msg.node, up: msg.type === 'node-up' } satisfies ServerCast;
       for (const entry of runtime.directory.values()) if (entry.pid !== undefined) ctx.send(entry.pid, event);
