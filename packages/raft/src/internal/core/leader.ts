@@ -331,9 +331,7 @@ export function addMember(core: RaftMember, member: Member, from: ReplyTo): void
     return core.replyError(from, 'RAFTER_CLUSTER_CHANGE_NOT_PERMITTED');
   }
   const index = appendEntry(core, { type: 'cluster', members: [...members, member] });
-  // Answered once appended, as Ra's add_member: the new member's server may start only
-  // after this call, and a configuration that needs it for a quorum commits only then.
-  core.reply(from, { type: 'ok', index, term: core.currentTerm, reply: 'appended', leader: core.id });
+  core.lead.pending.set(index, from);
 }
 
 export function removeMember(core: RaftMember, id: ServerId, from: ReplyTo): void {
