@@ -24,9 +24,9 @@ try {
   say(`started ${clusterName} on ${ra2.node}`);
 
   // Add ra1: start its server, given the existing members, then tell the cluster about
-  // it. Ra's README does these the other way round; both work, as addMember answers once
-  // the change is in the leader's log. In this order the next change can follow at once:
-  // the new member already runs, so its configuration commits without waiting for it.
+  // it. Ra's README does these the other way round, as ra:add_member answers once the
+  // change is in the leader's log; addMember answers once it is committed, which a
+  // change from one member to two cannot be before the new member runs.
   await startServer('default', clusterName, ra1, machine, [ra2]);
   await addMember(ra2, ra1);
   // Add ra3 the same way.
