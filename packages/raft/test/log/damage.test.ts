@@ -151,7 +151,8 @@ describe('damaged files', () => {
       fc.asyncProperty(fc.nat(), fc.boolean(), fc.nat(), fc.integer({ min: 0, max: 7 }), async (pick, truncate, at, bit) => {
         await check(files[pick % files.length] as string, { truncate, at, bit });
       }),
-      { numRuns: 60 },
+      // A fixed seed: which outcomes 60 random damages reach must not vary from run to run.
+      { numRuns: 60, seed: 20261205 },
     );
     // Each outcome must have been reached, or the property proves little.
     expect(stats.refused).toBeGreaterThan(0);
