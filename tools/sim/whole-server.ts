@@ -579,22 +579,11 @@ export class WholeServerSimulation implements SimHost {
   private send(from: ServerId, to: ServerId, msg: RaftMessage): void {
     const target = this.#members.get(to.name);
     if (target === undefined || target.core === undefined) return;
-    if (this.network.linkBlocked(from.name, to.name)) return;
-    if (this.net.chance(this.network.lossRate(from.name, to.name))) {
-      this.count('drop');
-      return;
-    }
-    const copies = this.net.chance(this.network.rates.duplicate) ? 2 : 1;
-    if (copies === 2) this.count('duplicate');
-    for (let i = 0; i < copies; i += 1) {
-      let delay = this.net.intBetween(1, 5);
-      if (this.net.chance(this.network.rates.reorder)) {
-        delay += this.net.intBetween(10, 200);
-        this.count('reorder');
-      }
+    for (const delay of this.network.deliveryDelays(this.net, from.name, to.name, (kind) => this.count(kind))) {
       this.schedule(delay, { type: 'deliver', from, fromInc: this.member(from.name).inc, to: to.name, inc: target.inc, msg });
     }
   }
+
 
   // --- events ---------------------------------------------------------------------
 

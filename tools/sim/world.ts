@@ -118,6 +118,31 @@ export class SimNetwork {
     return Math.max(this.loss, this.lossyLinks.get(`${from}>${to}`) ?? 0);
   }
 
+  /**
+   * When the copies of one message from `from` to `to` arrive, in ms from now: none if
+   * the link is cut or the message is lost, two if it is duplicated, a long delay if
+   * reordered. `count` is told of each loss, duplicate and reorder.
+   */
+  deliveryDelays(net: Prng, from: string, to: string, count: (kind: string) => void): number[] {
+    if (this.linkBlocked(from, to)) return [];
+    if (net.chance(this.lossRate(from, to))) {
+      count('drop');
+      return [];
+    }
+    const copies = net.chance(this.rates.duplicate) ? 2 : 1;
+    if (copies === 2) count('duplicate');
+    const delays: number[] = [];
+    for (let i = 0; i < copies; i += 1) {
+      let delay = net.intBetween(1, 5);
+      if (net.chance(this.rates.reorder)) {
+        delay += net.intBetween(10, 200);
+        count('reorder');
+      }
+      delays.push(delay);
+    }
+    return delays;
+  }
+
   /** Every link works and nothing is lost. */
   healAll(): void {
     this.blocked.clear();
