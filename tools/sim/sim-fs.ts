@@ -7,7 +7,7 @@
 // that returns a flipped byte, a sync that fails with EIO (its unsynced data is dropped,
 // as Linux does), a full disk (ENOSPC). Syncs take simulated time.
 
-import { LogIoError, type LogFileHandle, type LogFs, type OpenMode } from '@rafter/raft/storage';
+import { LogIoError, type LogFileHandle, type LogFs, type OpenMode, writeFileAtomicOn } from '@rafter/raft/storage';
 import type { Prng } from './prng.js';
 
 export const SECTOR_BYTES = 512;
@@ -291,18 +291,8 @@ class SimFsView implements LogFs {
     });
   }
 
-  async writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-    const tmp = `${path}.tmp`;
-    await this.rmrf(tmp);
-    const fh = await this.open(tmp, 'create');
-    try {
-      await fh.writeAt(bytes, 0);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await this.rename(tmp, path);
-    await this.syncDir(dirname(path));
+  writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+    return writeFileAtomicOn(this, path, bytes);
   }
 
   readdir(path: string): Promise<string[]> {

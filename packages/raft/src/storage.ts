@@ -15,7 +15,7 @@ export {
   type WalNotice,
   type WalRequest,
 } from './internal/log/log-actors.js';
-export { NodeFs, type LogFs, type LogFileHandle, type OpenMode } from './internal/log/fs.js';
+export { NodeFs, writeFileAtomicOn, type LogFs, type LogFileHandle, type OpenMode } from './internal/log/fs.js';
 export { WalWriter, spareFileName } from './internal/log/wal.js';
 export { encodeValue, decodeValue } from './internal/log/codec.js';
 export * as storageLimits from './internal/log/limits.js';

@@ -98,18 +98,8 @@ export class NodeFs implements LogFs {
   readFile(path: string): Promise<Buffer> {
     return wrap(path, fsp.readFile(path));
   }
-  async writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-    const tmp = `${path}.tmp`;
-    await this.rmrf(tmp);
-    const fh = await this.open(tmp, 'create');
-    try {
-      await fh.writeAt(bytes, 0);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await this.rename(tmp, path);
-    await this.syncDir(dirname(path));
+  writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+    return writeFileAtomicOn(this, path, bytes);
   }
   readdir(path: string): Promise<string[]> {
     return wrap(path, fsp.readdir(path));
@@ -162,6 +152,24 @@ export class NodeFs implements LogFs {
       throw new LogIoError(path, err);
     }
   }
+}
+
+/**
+ * Replaces `path` with `bytes` so that a crash leaves the old file or the new one: a
+ * synced temporary file renamed over it, then the directory synced. For any LogFs.
+ */
+export async function writeFileAtomicOn(fs: Pick<LogFs, 'rmrf' | 'open' | 'rename' | 'syncDir'>, path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp`;
+  await fs.rmrf(tmp);
+  const fh = await fs.open(tmp, 'create');
+  try {
+    await fh.writeAt(bytes, 0);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fs.rename(tmp, path);
+  await fs.syncDir(dirname(path));
 }
 
 export function dirname(path: string): string {
