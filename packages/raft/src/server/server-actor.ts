@@ -42,11 +42,8 @@ export interface ServerState {
   /** Pipeline replies of the current turn, per caller, sent at its end. */
   readonly applied: Map<Pid, { leader: ServerId; replies: Array<[unknown, unknown]> }>;
   lastWritten: number;
-  stopReason: unknown;
   /** Callers of `awaitLeader` waiting for a leader to be known. */
   leaderWaiters: From[];
-  /** AppendEntries not sent because the connection had too much queued. */
-  heldSends: number;
   /** A machine's named timers that have not fired. */
   readonly machineTimers: Map<string, Ref>;
   /** Local queries waiting for this member to apply up to an index. */
@@ -84,7 +81,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     });
     const state: ServerState = {
       id,
-      entry: { uid: config.uid, clusterName: config.clusterName, pid: ctx.self, role: 'recover', term: core.currentTerm, leader: undefined, messagesSent: 0, messagesReceived: 0 },
+      entry: { uid: config.uid, clusterName: config.clusterName, pid: ctx.self, role: 'recover', term: core.currentTerm, leader: undefined, messagesSent: 0, messagesReceived: 0, appendsHeld: 0 },
       config,
       system,
       machine,
@@ -96,9 +93,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       leaderMonitor: undefined,
       applied: new Map(),
       lastWritten: log.lastWritten().index,
-      stopReason: undefined,
       leaderWaiters: [],
-      heldSends: 0,
       waitingQueries: [],
       machineTimers: new Map(),
     };
@@ -164,14 +159,13 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     return stopOnFailure(ctx, state, { noreply: true as const, state }, () => onCall(request, from, state, ctx));
   },
 
-  terminate(reason, state) {
+  terminate(_reason, state) {
     state.shell.storeApplied();
     const entry = state.system.directory.get(state.config.name);
     if (entry !== undefined && entry.pid !== undefined && entry.uid === state.config.uid) {
       entry.pid = undefined;
       entry.role = 'stopped';
     }
-    state.stopReason = reason;
   },
 };
 
@@ -327,7 +321,7 @@ function sendToPeer(ctx: ActorContext, state: ServerState, to: ServerId, msg: Ra
   if (msg.type === 'append_entries' && msg.entries.length > 0 && to.node !== state.id.node) {
     const queued = state.system.queuedBytes(to.node);
     if (queued !== undefined && queued > SEND_QUEUED_BYTES_MAX) {
-      state.heldSends++;
+      state.entry.appendsHeld++;
       return;
     }
   }

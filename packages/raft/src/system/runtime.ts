@@ -41,6 +41,8 @@ export interface DirectoryEntry {
   /** Raft messages this server sent to and received from its peers. */
   messagesSent: number;
   messagesReceived: number;
+  /** AppendEntries not sent because the connection to the peer's node had too much queued. */
+  appendsHeld: number;
 }
 
 type StoredConfig = Omit<ServerConfig, 'machine'> & { readonly machine: string | MachineModule | { readonly simple: true } };
