@@ -385,6 +385,10 @@ export class Simulation implements SimHost {
       case 'removed':
         this.schedule(0, { type: 'stop', to: member.key });
         return;
+      case 'endOfLife':
+      case 'deleted':
+        // The simulated clients never delete their cluster.
+        return;
       default:
         return assertNever(effect, 'unknown effect');
     }

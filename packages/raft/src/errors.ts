@@ -273,6 +273,22 @@ export class ServerStoppedError extends RafterError {
   }
 }
 
+/** A membership change given `expectedMembers` found other members (zraft_lib's peersChanged). */
+export class PeersChangedError extends RafterError {
+  constructor(readonly server: ServerId) {
+    super('RAFTER_PEERS_CHANGED', `the members of ${server.name}'s cluster are not the expected ones; read them again (members) and decide anew`);
+    this.name = 'PeersChangedError';
+  }
+}
+
+/** The cluster is being deleted (deleteCluster): it takes no more commands or changes. */
+export class ClusterDeletedError extends RafterError {
+  constructor(readonly server: ServerId) {
+    super('RAFTER_CLUSTER_DELETED', `the cluster of ${server.name} is being deleted; it takes no more commands`);
+    this.name = 'ClusterDeletedError';
+  }
+}
+
 /** Maps an error reply of the core to its error class. */
 export function errorFromReply(code: ReplyErrorCode, server: ServerId, leader: ServerId | undefined): RafterError {
   switch (code) {
@@ -294,5 +310,9 @@ export function errorFromReply(code: ReplyErrorCode, server: ServerId, leader: S
       return new MachineVersionTooOldError(server);
     case 'RAFTER_QUERY_FAILED':
       return new QueryFailedError(server);
+    case 'RAFTER_PEERS_CHANGED':
+      return new PeersChangedError(server);
+    case 'RAFTER_CLUSTER_DELETED':
+      return new ClusterDeletedError(server);
   }
 }
