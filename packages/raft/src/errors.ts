@@ -22,7 +22,8 @@ export type RafterErrorCode =
   | 'RAFTER_UNKNOWN_CLUSTER'
   | 'RAFTER_NO_SYSTEM'
   | 'RAFTER_CLUSTER_NOT_FORMED'
-  | 'RAFTER_SERVER_STOPPED';
+  | 'RAFTER_SERVER_STOPPED'
+  | 'RAFTER_AUX_FAILED';
 
 export class RafterError extends Error {
   constructor(
@@ -286,6 +287,17 @@ export class ClusterDeletedError extends RafterError {
   constructor(readonly server: ServerId) {
     super('RAFTER_CLUSTER_DELETED', `the cluster of ${server.name} is being deleted; it takes no more commands`);
     this.name = 'ClusterDeletedError';
+  }
+}
+
+/** The machine has no handleAux, or it threw (the server keeps running, its aux state unchanged). */
+export class AuxFailedError extends RafterError {
+  constructor(
+    readonly server: ServerId,
+    detail: string,
+  ) {
+    super('RAFTER_AUX_FAILED', `aux command on ${server.name}@${server.node} failed: ${detail}`);
+    this.name = 'AuxFailedError';
   }
 }
 
