@@ -117,6 +117,8 @@ export class RaftMember {
   deleteEntryIndex: number | undefined = undefined;
   /** Set once the delete_cluster entry is applied: the member ends (ops.ts). */
   endOfLifeIndex: number | undefined = undefined;
+  /** Leader: peers sent a commit covering the deletion once they held it (ops.ts). */
+  readonly toldEndOfLife = new Set<string>();
 
   /** Effects of the current step; the dispatcher hands them to the shell. */
   protected out: Effect[] = [];

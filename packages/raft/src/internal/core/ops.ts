@@ -3,9 +3,11 @@
 // force_shrink_members_to_current_member), and a release cursor asked for from outside
 // `apply` (the aux handler's compaction).
 
+import { serverKey } from './cluster.js';
 import { startElection } from './election.js';
 import type { Member } from './log.js';
 import type { RaftMember } from './member.js';
+import type { Peer } from './state.js';
 import type { ReplyTo } from './types.js';
 
 /**
@@ -25,18 +27,26 @@ export function deleteCluster(core: RaftMember, from: ReplyTo): void {
 /**
  * Ends a member that applied the deletion, as Ra's terminating_follower and
  * terminating_leader do: a follower once the entry is written here and acknowledged to
- * the leader; a leader once every member holds the entry and was sent a commit index
- * covering it (until then it stays, resending on its ticks, and takes no commands: a
- * member down at deletion time gets the entry when it comes back).
+ * the leader; a leader once every member holds the entry and was sent, after it said so,
+ * a commit index covering it (a commit index that reached it before the entry did not
+ * let it apply). Until then the leader stays, resending on its ticks, and takes no
+ * commands: a member down at deletion time gets the entry when it comes back.
  */
 export function endOfLife(core: RaftMember): void {
   const index = core.endOfLifeIndex;
   if (index === undefined || core.role === 'stopped') return;
   if (core.log.lastWritten().index < index) return;
   if (core.role === 'leader') {
+    let everyPeer = true;
     for (const peer of core.lead.peers.values()) {
-      if (peer.matchIndex < index || peer.commitIndexSent < index) return;
+      if (peer.matchIndex < index) {
+        everyPeer = false;
+      } else if (!core.toldEndOfLife.has(serverKey(peer.id))) {
+        core.toldEndOfLife.add(serverKey(peer.id));
+        sendCommitTo(core, peer);
+      }
     }
+    if (!everyPeer) return;
   } else if (core.replyOwed && core.leaderId !== undefined) {
     return;
   }
@@ -44,6 +54,14 @@ export function endOfLife(core: RaftMember): void {
   core.disarmElection();
   core.setRole('stopped', undefined);
   core.emit({ kind: 'deleted' });
+}
+
+/** An empty AppendEntries at the peer's match index: it holds the entry, so it can apply up to our commit. */
+function sendCommitTo(core: RaftMember, peer: Peer): void {
+  const prevTerm = core.log.termAt(peer.matchIndex);
+  if (prevTerm === undefined) return;
+  core.send(peer.id, { type: 'append_entries', term: core.currentTerm, leaderId: core.id, prevIndex: peer.matchIndex, prevTerm, entries: [], commitIndex: core.commitIndex });
+  peer.commitIndexSent = core.commitIndex;
 }
 
 /**
