@@ -57,6 +57,10 @@ export interface ServerHost {
   roleChanged(role: Role, term: number, leader: ServerId | undefined): void;
   /** The member was removed from its cluster. */
   removed(): void;
+  /** The member applied its cluster's deletion (the machine's stateEnter('eol')). */
+  endOfLife?(machineState: unknown): void;
+  /** The deletion is done here: delete the member's data and stop it for good. */
+  deleted?(): void;
   warn(message: string): void;
 }
 
@@ -205,6 +209,10 @@ export class ServerInterpreter {
         return this.host.roleChanged(effect.role, effect.term, effect.leader);
       case 'removed':
         return this.host.removed();
+      case 'endOfLife':
+        return this.host.endOfLife?.(effect.machineState);
+      case 'deleted':
+        return this.host.deleted?.();
       default:
         return assertNever(effect, 'unknown effect');
     }
