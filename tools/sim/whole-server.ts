@@ -358,8 +358,9 @@ export class WholeServerSimulation implements SimHost {
           inv.onAppend(key, entries, log);
         },
         releaseCursor: (meta: Parameters<ServerLog['releaseCursor']>[0], state: unknown) => log.releaseCursor(meta, state),
+        checkpoint: (meta: Parameters<ServerLog['checkpoint']>[0], state: unknown) => log.checkpoint(meta, state),
         readSnapshot: () => log.readSnapshot(),
-        readSnapshotChunks: (bytes?: number) => log.readSnapshotChunks(bytes),
+        openSnapshotReader: (bytes?: number) => log.openSnapshotReader(bytes),
         acceptSnapshot: () => log.acceptSnapshot(),
       },
       storeTermAndVote: async (term: number, votedFor: ServerId | undefined) => {

@@ -197,7 +197,12 @@ export type Reply =
 export type MachineEffect =
   | { readonly type: 'release_cursor'; readonly index: number; readonly state: unknown }
   | { readonly type: 'send'; readonly to: unknown; readonly msg: unknown }
-  | { readonly type: 'timer'; readonly name: string; readonly afterMs: number };
+  | { readonly type: 'timer'; readonly name: string; readonly afterMs: number }
+  /**
+   * Every member: store `state` (the state at applied `index`) as a recovery checkpoint.
+   * Unlike a release cursor it truncates nothing; a restart replays only the entries after it.
+   */
+  | { readonly type: 'checkpoint'; readonly index: number; readonly state: unknown };
 
 /**
  * The shell performs effects in order, each before the next: `persist` must be durable
