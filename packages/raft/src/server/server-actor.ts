@@ -75,6 +75,10 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       throw err instanceof MachineNotFoundError ? err : new MachineNotFoundError(String(config.machine), String(err));
     });
     const snapshot = log.snapshot() === undefined ? undefined : await log.readSnapshot();
+    // The newest intact checkpoint past the snapshot: only the entries after it are replayed.
+    const checkpoint = await log.recoveryCheckpoint();
+    for (const warning of log.snapshots.takeWarnings()) ctx.log.warn({ server: config.name, cluster: config.clusterName }, warning);
+    log.setSnapshotBackup(config.snapshotBackup === true);
     const core = new RaftCore({
       id,
       log,
@@ -83,6 +87,8 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       persisted: { term: stored.currentTerm, votedFor: stored.votedFor ?? undefined, lastApplied: stored.lastApplied },
       initialMembers: config.initialMembers,
       ...(snapshot !== undefined ? { machineState: snapshot.state } : {}),
+      ...(checkpoint !== undefined ? { checkpoint } : {}),
+      ...(config.snapshotEvery !== undefined ? { snapshotEvery: config.snapshotEvery } : {}),
       timeouts: system.tuning.timeouts,
       // Ra 3's default: a new machine version takes effect once every member runs it.
       machineUpgradeStrategy: 'all',
@@ -167,13 +173,14 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     return stopOnFailure(ctx, state, { noreply: true as const, state }, () => onCall(request, from, state, ctx));
   },
 
-  terminate(_reason, state) {
+  async terminate(_reason, state) {
     state.shell.storeApplied();
     const entry = state.system.directory.get(state.config.name);
     if (entry !== undefined && entry.pid !== undefined && entry.uid === state.config.uid) {
       entry.pid = undefined;
       entry.role = 'stopped';
     }
+    await checkpointAtStop(state);
   },
 };
 
@@ -493,4 +500,16 @@ function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: 
   if (watch !== undefined && state.leaderMonitor === undefined) {
     state.leaderMonitor = { ref: ctx.monitor({ name: watch.name, node: watch.node }), leader: watch };
   }
+}
+
+/**
+ * A clean stop leaves a checkpoint at the applied index, so the restart replays nothing
+ * (Ra writes one at shutdown too). Only a state whose entries are all written here, and
+ * not after a failure: a failed machine or log stops without one.
+ */
+async function checkpointAtStop(state: ServerState): Promise<void> {
+  const core = state.shell.core;
+  if (core.failure !== undefined || state.log.failure() !== undefined || core.role === 'recover') return;
+  if (core.lastApplied > state.log.lastWritten().index) return;
+  await state.shell.checkpoint(core.lastApplied, core.machineState);
 }
