@@ -12,6 +12,7 @@ import { applyWalNotice, isWalNotice, openServerLog } from '../internal/log/log-
 import type { ServerLog } from '../internal/log/server-log.js';
 import { MachineNotFoundError, RafterError } from '../errors.js';
 import type { DirectoryEntry, ServerConfig, SystemRuntime } from '../system/runtime.js';
+import type { ServerMetrics } from '../metrics/server-metrics.js';
 import { ServerInterpreter } from './interpreter.js';
 import { coreMachine, resolveMachine, type Machine } from './machine.js';
 import type { PipelineEvent, ServerCall, ServerCast } from './protocol.js';
@@ -30,6 +31,8 @@ export interface ServerState {
   readonly id: ServerId;
   /** This server's line in the system's directory (role, leader, counters). */
   readonly entry: DirectoryEntry;
+  /** This server's counters in the system's shared memory, and its leaderboard line. */
+  readonly metrics: ServerMetrics;
   readonly config: ServerConfig;
   readonly system: SystemRuntime;
   readonly machine: Machine;
@@ -52,9 +55,6 @@ export interface ServerState {
 
 /** Above this many bytes queued for a node, entries for it wait for the leader's next tick. */
 export const SEND_QUEUED_BYTES_MAX = 8 << 20;
-
-/** Counters of this thread's servers, for benchmarks: Raft messages sent to peers. */
-export const serverCounters = { raftSent: 0 };
 
 const random = { intBetween: (min: number, max: number) => min + Math.floor(Math.random() * (max - min + 1)) };
 
@@ -81,7 +81,8 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     });
     const state: ServerState = {
       id,
-      entry: { uid: config.uid, clusterName: config.clusterName, pid: ctx.self, role: 'recover', term: core.currentTerm, leader: undefined, messagesSent: 0, messagesReceived: 0, appendsHeld: 0 },
+      entry: { uid: config.uid, clusterName: config.clusterName, pid: ctx.self, role: 'recover', term: core.currentTerm, leader: undefined },
+      metrics: system.metrics.server(config.name, config.clusterName, config.uid),
       config,
       system,
       machine,
@@ -128,7 +129,10 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
         },
       },
       host: {
-        post: (event) => ctx.send(ctx.self, { type: '$event', event } satisfies ServerCast),
+        post: (event) => {
+          countPosted(state, event);
+          ctx.send(ctx.self, { type: '$event', event } satisfies ServerCast);
+        },
         roleChanged: (role, term, leader) => onRoleChanged(ctx, state, role, term, leader),
         removed: () => ctx.stop('normal'),
         warn: (message) => ctx.log.warn({ server: config.name, cluster: config.clusterName }, message),
@@ -136,7 +140,9 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       snapshotChunkBytes: system.tuning.snapshotChunkBytes,
     });
     system.directory.set(config.name, state.entry);
+    state.metrics.setMachineOverview(machine.overview === undefined ? undefined : () => machine.overview?.(core.machineState));
     await state.shell.start();
+    endTurn(ctx, state);
     ctx.sendAfter(system.tuning.tickMs, { type: '$tick' } satisfies ServerCast);
     return state;
   },
@@ -145,11 +151,11 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     return stopOnFailure(ctx, state, state, () => {
       const turn = then(onMessage(msg, state, ctx), () => answerWaitingQueries(state));
       if (turn === undefined) {
-        sendApplied(ctx, state);
+        endTurn(ctx, state);
         return state;
       }
       return turn.then(() => {
-        sendApplied(ctx, state);
+        endTurn(ctx, state);
         return state;
       });
     });
@@ -161,6 +167,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
 
   terminate(_reason, state) {
     state.shell.storeApplied();
+    state.metrics.stopped();
     const entry = state.system.directory.get(state.config.name);
     if (entry !== undefined && entry.pid !== undefined && entry.uid === state.config.uid) {
       entry.pid = undefined;
@@ -245,11 +252,11 @@ function onCall(request: ServerCall, from: From, state: ServerState, ctx: ActorC
       return { reply: { error: 'RAFTER_INVALID_ARGUMENT', message: `unknown server request ${JSON.stringify((request as { op?: unknown }).op)}` }, state };
   }
   if (turn === undefined) {
-    sendApplied(ctx, state);
+    endTurn(ctx, state);
     return { noreply: true, state };
   }
   return turn.then(() => {
-    sendApplied(ctx, state);
+    endTurn(ctx, state);
     return { noreply: true as const, state };
   });
 }
@@ -258,7 +265,7 @@ function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; re
   if (isWalNotice(msg)) return onWalNotice(msg, state, ctx);
   switch (msg.type) {
     case '$raft':
-      state.entry.messagesReceived++;
+      state.metrics.messageReceived();
       return flushThen(ctx, state, { type: 'message', from: msg.from, msg: msg.msg as RaftMessage });
     case '$pipeline':
       enqueue(ctx, state, { command: msg.command, priority: msg.priority, from: { pipe: msg.replyTo, correlation: msg.correlation } satisfies Caller });
@@ -302,6 +309,7 @@ function onWalNotice(msg: Parameters<typeof applyWalNotice>[1], state: ServerSta
   const written = state.log.lastWritten();
   let turn: void | Promise<void> = undefined;
   if (written.index !== state.lastWritten) {
+    state.metrics.entriesWritten(written.index - state.lastWritten, written.index);
     state.lastWritten = written.index;
     turn = state.shell.handle({ type: 'written', index: written.index, term: written.term });
   }
@@ -321,14 +329,13 @@ function sendToPeer(ctx: ActorContext, state: ServerState, to: ServerId, msg: Ra
   if (msg.type === 'append_entries' && msg.entries.length > 0 && to.node !== state.id.node) {
     const queued = state.system.queuedBytes(to.node);
     if (queued !== undefined && queued > SEND_QUEUED_BYTES_MAX) {
-      state.entry.appendsHeld++;
+      state.metrics.appendHeld();
       return;
     }
   }
-  serverCounters.raftSent++;
   try {
     ctx.send({ name: to.name, node: to.node }, { type: '$raft', from: state.id, msg } satisfies ServerCast);
-    state.entry.messagesSent++;
+    state.metrics.messageSent();
   } catch (err) {
     if ((err as { code?: unknown }).code !== 'ACTORS_UNKNOWN_NAME') throw err;
   }
@@ -364,6 +371,7 @@ function feed(state: ServerState, batch: readonly PendingCommand[], from: number
   for (let i = from; i < batch.length; i += COMMANDS_BATCH_MAX) {
     const commands = i === 0 && batch.length <= COMMANDS_BATCH_MAX ? batch : batch.slice(i, i + COMMANDS_BATCH_MAX);
     const turn = state.shell.handle({ type: 'commands', commands });
+    state.metrics.commands(commands.length, state.shell.core.log.last().index, performance.now());
     if (turn !== undefined) return turn.then(() => feed(state, batch, i + COMMANDS_BATCH_MAX));
   }
 }
@@ -402,6 +410,19 @@ function deliver(ctx: ActorContext, state: ServerState, to: Caller | undefined, 
   if (reply.type === 'error') {
     ctx.send(to.pipe, { type: 'raft_event', from: state.id, event: { type: 'rejected', reason: reply.code, leader: reply.leader, correlation: to.correlation } } satisfies PipelineEvent);
   }
+}
+
+/** The end of a turn that stepped the core: pipeline replies go out, the counters' gauges catch up. */
+function endTurn(ctx: ActorContext, state: ServerState): void {
+  sendApplied(ctx, state);
+  const core = state.shell.core;
+  state.metrics.endTurn(core, core.log.last().index, performance.now());
+}
+
+/** Events the interpreter posts to this actor that say a snapshot was written or installed. */
+function countPosted(state: ServerState, event: Event): void {
+  if (event.type === 'snapshot_written' && event.outcome === 'written') state.metrics.snapshotWritten(event.meta.index);
+  else if (event.type === 'snapshot_installed') state.metrics.snapshotInstalled(event.meta.index);
 }
 
 function sendApplied(ctx: ActorContext, state: ServerState): void {
@@ -453,6 +474,7 @@ function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: 
   state.entry.role = role;
   state.entry.term = term;
   state.entry.leader = leader;
+  state.metrics.roleChanged(role, term, leader, state.shell?.core.cluster.current());
   const watch = role !== 'leader' && leader !== undefined && !sameServer(leader, state.id) ? leader : undefined;
   const current = state.leaderMonitor;
   if (current !== undefined && (watch === undefined || !sameServer(current.leader, watch))) {

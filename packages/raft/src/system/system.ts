@@ -30,6 +30,7 @@ import { checkMachineRef, resolveMachine } from '../server/machine.js';
 import type { ServerCast } from '../server/protocol.js';
 import { defaultCallerOf, useCaller } from './caller.js';
 import { ConfigStore, type ServerConfig, SystemRuntime } from './runtime.js';
+import { SystemMetrics } from '../metrics/system-metrics.js';
 
 /** What starts actors: a node (scheduler 0) or an actor's context (its scheduler). */
 export interface Starter {
@@ -123,9 +124,11 @@ export async function startSystem(starter: Starter, config: SystemConfig): Promi
   if (!Number.isFinite(tickMs) || tickMs < 10) throw new InvalidArgumentError('tickMs', 'a number of milliseconds ≥ 10', tickMs);
   if (defaultCallerOf() === undefined) useCaller(starter);
   const fs = config.fs ?? new NodeFs();
+  const metrics = new SystemMetrics(name);
   const storage = await startLogSystem(starter, {
     dir: joinPath(config.dataDir, 'log'),
     fs,
+    counters: { wal: metrics.wal, segmentWriter: metrics.segmentWriter },
     ...(config.wal !== undefined ? { wal: config.wal } : {}),
     ...(config.snapshotPolicy !== undefined ? { snapshotPolicy: config.snapshotPolicy } : {}),
   });
@@ -135,7 +138,8 @@ export async function startSystem(starter: Starter, config: SystemConfig): Promi
     tickMs,
     timeouts: { ...DEFAULT_TIMEOUTS, ...SERVER_TIMEOUTS_DEFAULT, ...config.timeouts },
     snapshotChunkBytes: config.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES_DEFAULT,
-  });
+  }, metrics);
+  metrics.publish(home.node);
   await runtime.loadConfigs();
   const node = starter as Partial<{ connectionInfo(node: string): { queuedBytes: number } | undefined }>;
   if (typeof node.connectionInfo === 'function') runtime.queuedBytes = (to) => node.connectionInfo?.(to)?.queuedBytes;
@@ -163,10 +167,12 @@ export async function startSystem(starter: Starter, config: SystemConfig): Promi
         if (runtime.serverSup !== undefined) await stopAndWait(starter, runtime.serverSup);
         await stopAndWait(starter, storage.supervisor);
         await storage.system.close();
+        metrics.close();
       },
     };
   } catch (err) {
     systems.delete(name);
+    metrics.close();
     throw err;
   }
 }
@@ -293,6 +299,7 @@ async function systemCall(ctx: ActorContext, runtime: SystemRuntime, request: Sy
       await runtime.configStore.remove(config.name);
       runtime.configs.delete(config.name);
       runtime.directory.delete(config.name);
+      runtime.metrics.deleteServer(config.name);
       return { ok: true };
     }
     case 'serverConfig':
