@@ -4,7 +4,7 @@
 // system (summed over its servers), so their number does not grow with the clusters;
 // per-cluster series are opt-in.
 
-import { Counter, Gauge, Registry } from 'prom-client';
+import { type Metric, Registry } from 'prom-client';
 import { SEGMENT_WRITER_BASE, slotBase, WAL_BASE } from './counter-buffer.js';
 import { G, ROLE_CODES, S, SERVER_COUNTER_FIELDS, SERVER_FIELDS, type ServerField, W, WAL_COUNTER_FIELDS, WAL_FIELDS, type WalField, SEGMENT_WRITER_FIELDS } from './layout.js';
 import { liveSlot, metricsRegistryOf, type SystemView } from './registry.js';
@@ -21,9 +21,6 @@ export interface MetricsRegistryOptions {
   /** Add the metrics to this registry rather than a new one. */
   readonly registry?: Registry;
 }
-
-type SystemLabels = 'system' | 'node';
-type ClusterLabels = SystemLabels | 'cluster';
 
 /** Prometheus names of the server counters (Ra's counter names, in Prometheus style). */
 const SERVER_COUNTER_NAMES: Readonly<Partial<Record<ServerField, readonly [string, string]>>> = {
@@ -57,6 +54,33 @@ const SEGMENT_WRITER_NAMES: Readonly<Record<(typeof SEGMENT_WRITER_FIELDS)[numbe
   failures: ['segment_writer_failures_total', 'WAL files whose flush failed'],
 };
 
+/** One sample of a series, as prom-client's registry formats it. */
+interface Sample {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+/**
+ * A metric whose samples are read at scrape time. prom-client's Counter and Gauge keep
+ * their own copy of every labelled value (hashed per label set), which costs seconds
+ * for per-cluster series at 10,000 clusters; the registry needs only `get()`.
+ */
+class ReadMetric {
+  readonly aggregator = 'sum';
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'counter' | 'gauge',
+    private readonly read: () => Sample[],
+  ) {}
+
+  get(): { name: string; help: string; type: string; aggregator: string; values: Sample[] } {
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.read() };
+  }
+
+  reset(): void {}
+}
+
 /**
  * A prom-client registry exposing the counters of `systems` (default: every system of
  * this process, as this thread sees them at each scrape).
@@ -66,107 +90,66 @@ export function metricsRegistry(systems?: SystemRef | readonly SystemRef[], opti
   const prefix = options.prefix ?? 'rafter_';
   const wanted = systems === undefined ? undefined : Array.isArray(systems) ? (systems as readonly SystemRef[]) : [systems as SystemRef];
   const views = (): SystemView[] => [...metricsRegistryOf().systems.values()].filter((v) => wanted === undefined || wanted.some((s) => matches(s, v)));
-  const registers = [registry];
+  const add = (name: string, help: string, type: 'counter' | 'gauge', read: () => Sample[]): void => {
+    registry.registerMetric(new ReadMetric(prefix + name, help, type, read) as unknown as Metric);
+  };
+  const perSystem = (value: (view: SystemView) => number) => (): Sample[] => views().map((view) => ({ labels: labelsOf(view), value: value(view) }));
 
   for (const [field, [name, help]] of Object.entries(SERVER_COUNTER_NAMES) as Array<[ServerField, readonly [string, string]]>) {
     const offset = S[field];
-    new Counter<SystemLabels>({
-      name: prefix + name,
-      help,
-      labelNames: ['system', 'node'],
-      registers,
-      collect() {
-        this.reset();
-        for (const view of views()) this.inc(labelsOf(view), sumServers(view, offset));
-      },
-    });
+    add(name, `${help}, summed over the system's servers`, 'counter', perSystem((view) => sumServers(view, offset)));
   }
-  new Gauge<SystemLabels | 'role'>({
-    name: `${prefix}servers`,
-    help: 'Servers of the system by role',
-    labelNames: ['system', 'node', 'role'],
-    registers,
-    collect() {
-      this.reset();
-      for (const view of views()) {
-        const counts = new Array<number>(ROLE_CODES.length).fill(0);
-        forLiveServers(view, (base) => {
-          const code = view.values[base + S.role] ?? 0;
-          counts[code] = (counts[code] ?? 0) + 1;
-        });
-        ROLE_CODES.forEach((role, code) => this.set({ ...labelsOf(view), role }, counts[code] ?? 0));
-      }
-    },
-  });
-  new Gauge<SystemLabels>({
-    name: `${prefix}commit_latency_max_seconds`,
-    help: 'Largest last commit latency among the leaders of the system',
-    labelNames: ['system', 'node'],
-    registers,
-    collect() {
-      this.reset();
-      for (const view of views()) {
-        let max = 0;
-        forLiveServers(view, (base) => {
-          max = Math.max(max, view.values[base + S.commitLatencyMs] ?? 0);
-        });
-        this.set(labelsOf(view), max / 1000);
-      }
-    },
-  });
-  for (const field of WAL_FIELDS) addFixed(WAL_NAMES[field], WAL_BASE + W[field], WAL_COUNTER_FIELDS.has(field), field.includes('LatencyMs'));
-  for (const field of SEGMENT_WRITER_FIELDS) addFixed(SEGMENT_WRITER_NAMES[field], SEGMENT_WRITER_BASE + G[field], true, false);
-  new Gauge({
-    name: `${prefix}leaderboard_clusters`,
-    help: 'Clusters with a member in this process, and how many of them know a leader',
-    labelNames: ['leader'],
-    registers,
-    collect() {
-      this.reset();
-      let known = 0;
-      let unknown = 0;
-      for (const entry of leaderboard()) {
-        if (entry.leader === undefined) unknown++;
-        else known++;
-      }
-      this.set({ leader: 'known' }, known);
-      this.set({ leader: 'unknown' }, unknown);
-    },
-  });
-  if (options.perCluster === true) addPerCluster(registry, prefix, views);
-  return registry;
-
-  function addFixed([name, help]: readonly [string, string], index: number, counter: boolean, millis: boolean): void {
-    const scale = millis ? 1 / 1000 : 1;
-    if (counter) {
-      new Counter<SystemLabels>({
-        name: prefix + name,
-        help,
-        labelNames: ['system', 'node'],
-        registers,
-        collect() {
-          this.reset();
-          for (const view of views()) this.inc(labelsOf(view), (view.values[index] ?? 0) * scale);
-        },
+  add('servers', 'Servers of the system by role', 'gauge', () =>
+    views().flatMap((view) => {
+      const counts = new Array<number>(ROLE_CODES.length).fill(0);
+      forLiveServers(view, (base) => {
+        const code = view.values[base + S.role] ?? 0;
+        counts[code] = (counts[code] ?? 0) + 1;
       });
-      return;
-    }
-    new Gauge<SystemLabels>({
-      name: prefix + name,
-      help,
-      labelNames: ['system', 'node'],
-      registers,
-      collect() {
-        this.reset();
-        for (const view of views()) this.set(labelsOf(view), (view.values[index] ?? 0) * scale);
-      },
-    });
+      return ROLE_CODES.map((role, code) => ({ labels: { ...labelsOf(view), role }, value: counts[code] ?? 0 }));
+    }),
+  );
+  add(
+    'commit_latency_max_seconds',
+    'Largest last commit latency among the servers of the system',
+    'gauge',
+    perSystem((view) => {
+      let max = 0;
+      forLiveServers(view, (base) => {
+        max = Math.max(max, view.values[base + S.commitLatencyMs] ?? 0);
+      });
+      return max / 1000;
+    }),
+  );
+  for (const field of WAL_FIELDS) {
+    const index = WAL_BASE + W[field];
+    const scale = field.includes('LatencyMs') ? 1 / 1000 : 1;
+    add(WAL_NAMES[field][0], WAL_NAMES[field][1], WAL_COUNTER_FIELDS.has(field) ? 'counter' : 'gauge', perSystem((view) => (view.values[index] ?? 0) * scale));
   }
+  for (const field of SEGMENT_WRITER_FIELDS) {
+    const index = SEGMENT_WRITER_BASE + G[field];
+    add(SEGMENT_WRITER_NAMES[field][0], SEGMENT_WRITER_NAMES[field][1], 'counter', perSystem((view) => view.values[index] ?? 0));
+  }
+  add('leaderboard_clusters', 'Clusters with a member in this process, by whether a leader is known', 'gauge', () => {
+    let known = 0;
+    let unknown = 0;
+    for (const entry of leaderboard()) {
+      if (entry.leader === undefined) unknown++;
+      else known++;
+    }
+    return [
+      { labels: { leader: 'known' }, value: known },
+      { labels: { leader: 'unknown' }, value: unknown },
+    ];
+  });
+  if (options.perCluster === true) addPerCluster(add, views);
+  return registry;
 }
 
-/** Per cluster: the server counters summed over the system's members of it, and their state. */
-function addPerCluster(registry: Registry, prefix: string, views: () => SystemView[]): void {
-  const registers = [registry];
+type AddMetric = (name: string, help: string, type: 'counter' | 'gauge', read: () => Sample[]) => void;
+
+/** Per cluster: the server counters summed over the system's members of it; gauges take the most advanced member. */
+function addPerCluster(add: AddMetric, views: () => SystemView[]): void {
   for (const field of SERVER_FIELDS) {
     if (field === 'generation' || field === 'role') continue;
     const counter = SERVER_COUNTER_FIELDS.has(field);
@@ -174,42 +157,22 @@ function addPerCluster(registry: Registry, prefix: string, views: () => SystemVi
     if (name === undefined) continue;
     const offset = S[field];
     const scale = field === 'commitLatencyMs' ? 1 / 1000 : 1;
-    const collect = (record: (labels: Record<ClusterLabels, string>, value: number) => void): void => {
+    const help = `${counter ? SERVER_COUNTER_NAMES[field]?.[1] : gaugeHelp(field)}, per cluster`;
+    add(`cluster_${name}`, help, counter ? 'counter' : 'gauge', () => {
+      const out: Sample[] = [];
       for (const view of views()) {
-        const sums = new Map<string, number>();
+        const byCluster = new Map<string, number>();
         for (const server of view.servers.values()) {
           if (!liveSlot(view, server)) continue;
           const value = view.values[slotBase(server.slot) + offset] ?? 0;
-          // A gauge per cluster takes the largest of its members here (the most advanced).
-          sums.set(server.cluster, counter ? (sums.get(server.cluster) ?? 0) + value : Math.max(sums.get(server.cluster) ?? 0, value));
+          const seen = byCluster.get(server.cluster);
+          byCluster.set(server.cluster, seen === undefined ? value : counter ? seen + value : Math.max(seen, value));
         }
-        for (const [cluster, value] of sums) record({ ...labelsOf(view), cluster }, value * scale);
+        const labels = labelsOf(view);
+        for (const [cluster, value] of byCluster) out.push({ labels: { ...labels, cluster }, value: value * scale });
       }
-    };
-    const help = `${counter ? SERVER_COUNTER_NAMES[field]?.[1] : gaugeHelp(field)}, per cluster`;
-    if (counter) {
-      new Counter<ClusterLabels>({
-        name: `${prefix}cluster_${name}`,
-        help,
-        labelNames: ['system', 'node', 'cluster'],
-        registers,
-        collect() {
-          this.reset();
-          collect((labels, value) => this.inc(labels, value));
-        },
-      });
-    } else {
-      new Gauge<ClusterLabels>({
-        name: `${prefix}cluster_${name}`,
-        help,
-        labelNames: ['system', 'node', 'cluster'],
-        registers,
-        collect() {
-          this.reset();
-          collect((labels, value) => this.set(labels, value));
-        },
-      });
-    }
+      return out;
+    });
   }
 }
 
@@ -242,7 +205,7 @@ function matches(ref: SystemRef, view: SystemView): boolean {
   return typeof ref === 'string' ? view.system === ref : view.system === ref.name && view.node === ref.node;
 }
 
-function labelsOf(view: SystemView): Record<SystemLabels, string> {
+function labelsOf(view: SystemView): Record<'system' | 'node', string> {
   return { system: view.system, node: view.node };
 }
 
