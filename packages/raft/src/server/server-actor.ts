@@ -2,7 +2,7 @@
 // batches commands (every command waiting in the mailbox is one step, as Ra's leader
 // drains its mailbox), monitors the leader, and batches pipeline replies per caller.
 
-import type { ActorContext, Behaviour, CallResult, DownMessage, From, Pid, Ref } from '@rafter/actors';
+import type { ActorContext, Behaviour, CallResult, DownMessage, From, Logger, Pid, Ref } from '@rafter/actors';
 import { RaftCore } from '../internal/core/core.js';
 import { COMMANDS_BATCH_MAX } from '../internal/core/limits.js';
 import { sameServer } from '../internal/core/cluster.js';
@@ -13,6 +13,7 @@ import type { ServerLog } from '../internal/log/server-log.js';
 import { MachineNotFoundError, RafterError } from '../errors.js';
 import type { DirectoryEntry, ServerConfig, SystemRuntime } from '../system/runtime.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
+import { withBindings } from '../logging.js';
 import { ServerInterpreter } from './interpreter.js';
 import { coreMachine, resolveMachine, type Machine } from './machine.js';
 import type { PipelineEvent, ServerCall, ServerCast } from './protocol.js';
@@ -51,6 +52,8 @@ export interface ServerState {
   readonly machineTimers: Map<string, Ref>;
   /** Local queries waiting for this member to apply up to an index. */
   waitingQueries: Array<{ readonly minIndex: number; readonly event: Event }>;
+  /** The node's logger with this server's system, cluster and server; made on first use. */
+  logger: Logger | undefined;
 }
 
 /** Above this many bytes queued for a node, entries for it wait for the leader's next tick. */
@@ -97,6 +100,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       leaderWaiters: [],
       waitingQueries: [],
       machineTimers: new Map(),
+      logger: undefined,
     };
     (state as { shell: ServerInterpreter }).shell = new ServerInterpreter({
       core,
@@ -135,7 +139,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
         },
         roleChanged: (role, term, leader) => onRoleChanged(ctx, state, role, term, leader),
         removed: () => ctx.stop('normal'),
-        warn: (message) => ctx.log.warn({ server: config.name, cluster: config.clusterName }, message),
+        warn: (message) => logOf(ctx, state).warn({}, message),
       },
       snapshotChunkBytes: system.tuning.snapshotChunkBytes,
     });
@@ -143,6 +147,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     state.metrics.setMachineOverview(machine.overview === undefined ? undefined : () => machine.overview?.(core.machineState));
     await state.shell.start();
     endTurn(ctx, state);
+    logOf(ctx, state).debug({ term: core.currentTerm, lastApplied: core.lastApplied }, 'raft server started');
     ctx.sendAfter(system.tuning.tickMs, { type: '$tick' } satisfies ServerCast);
     return state;
   },
@@ -165,7 +170,8 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     return stopOnFailure(ctx, state, { noreply: true as const, state }, () => onCall(request, from, state, ctx));
   },
 
-  terminate(_reason, state) {
+  terminate(reason, state, ctx) {
+    logOf(ctx, state).debug({ reason }, 'raft server stopped');
     state.shell.storeApplied();
     state.metrics.stopped();
     const entry = state.system.directory.get(state.config.name);
@@ -198,7 +204,7 @@ function stopOnFailure<R>(ctx: ActorContext, state: ServerState, stopped: R, bod
 function stopWith<R>(ctx: ActorContext, state: ServerState, stopped: R, err: unknown): R {
   const code = (err as { code?: unknown } | undefined)?.code;
   if (!(err instanceof RafterError) || typeof code !== 'string' || !STOPPING_CODES.has(code)) throw err;
-  ctx.log.error({ server: state.config.name, cluster: state.config.clusterName, code }, err.message);
+  logOf(ctx, state).error({ code }, err.message);
   ctx.stop({ shutdown: { code, message: err.message } });
   return stopped;
 }
@@ -298,7 +304,7 @@ function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; re
       if (msg.reason !== 'normal') ctx.stop(msg.reason);
       return;
     default:
-      ctx.log.warn({ server: state.config.name, type: String((msg as { type?: unknown }).type) }, 'raft server: unexpected message dropped');
+      logOf(ctx, state).warn({ type: String((msg as { type?: unknown }).type) }, 'raft server: unexpected message dropped');
       return;
   }
 }
@@ -346,7 +352,7 @@ function machineSend(ctx: ActorContext, state: ServerState, to: unknown, msg: un
   try {
     ctx.send(to as Pid, msg);
   } catch (err) {
-    ctx.log.warn({ server: state.config.name, cluster: state.config.clusterName, reason: String(err) }, 'raft server: a machine send effect was dropped');
+    logOf(ctx, state).warn({ reason: String(err) }, 'raft server: a machine send effect was dropped');
   }
 }
 
@@ -462,7 +468,14 @@ function machineTick(ctx: ActorContext, state: ServerState): void {
   state.shell.machineEffectsOutsideApply(state.machine.tick(ctx.now(), core.machineState));
 }
 
+/** Every line a server writes says which system, cluster and server. */
+function logOf(ctx: ActorContext, state: ServerState): Logger {
+  state.logger ??= withBindings(ctx.log, { system: state.system.name, cluster: state.config.clusterName, server: state.config.name });
+  return state.logger;
+}
+
 function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: number, leader: ServerId | undefined): void {
+  if (role === 'leader' && state.entry.role !== 'leader') logOf(ctx, state).info({ term }, 'raft server: elected leader');
   // The machine's `stateEnter`, on every member, for a change of role (as Ra's).
   if (role !== state.entry.role && state.machine.stateEnter !== undefined && state.shell !== undefined) {
     state.shell.machineEffectsOutsideApply(state.machine.stateEnter(role, state.shell.core.machineState));

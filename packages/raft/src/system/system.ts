@@ -238,7 +238,7 @@ const systemBehaviour: Behaviour<SystemRuntime, SystemRuntime> = {
       // The servers' applied indexes reach the disk now and then, not only with a vote,
       // so a restart re-applies its log up to a recent point without waiting for a leader.
       ctx.sendAfter(runtime.tuning.tickMs * META_FLUSH_TICKS, { type: '$flushMeta' });
-      await runtime.handle.system.meta.flush().catch((err: unknown) => ctx.log.warn({ system: runtime.name, reason: String(err) }, 'storing applied indexes failed'));
+      await runtime.handle.system.meta.flush().catch((err: unknown) => ctx.log.warn({ system: runtime.name, reason: String(err) }, 'raft system: storing applied indexes failed'));
       return runtime;
     }
     if ((msg.type === 'node-maybe-down' || msg.type === 'node-up') && typeof msg.node === 'string') {
