@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   type RaftSystem,
   type ServerId,
+  deleteCluster,
   forceDeleteServer,
   keyMetrics,
   leaderboard,
@@ -22,6 +23,7 @@ import {
   overview,
   processCommand,
   registerMachine,
+  restartServer,
   serveMetrics,
   startCluster,
   startSystem,
@@ -150,6 +152,20 @@ describe('server counters', () => {
     expect(() => keyMetrics(id)).toThrow(expect.objectContaining({ code: 'RAFTER_UNKNOWN_SERVER' }));
     expect(overview(system).servers[id.name]).toBeUndefined();
     expect(leaderboard().some((e) => e.cluster === 'c3')).toBe(false);
+  });
+
+  it('deleteCluster frees the slots of its members and its leaderboard line', async () => {
+    const { node, system, ids } = await start();
+    await startCluster(system, 'c6', 'metrics-counter', ids, { via: node });
+    await processCommand(ids, { add: 1 }, { via: node });
+    const downs = ids.map((id) => node.monitor({ name: id.name, node: id.node }));
+    await deleteCluster(ids, { via: node });
+    await Promise.all(downs);
+    // The members told the system actor before they stopped: once it answers this, it has deleted them.
+    await expect(restartServer(system, ids[0] as ServerId, { via: node })).rejects.toMatchObject({ code: 'RAFTER_UNKNOWN_SERVER' });
+    for (const id of ids) expect(() => keyMetrics(id)).toThrow(expect.objectContaining({ code: 'RAFTER_UNKNOWN_SERVER' }));
+    expect(lookupLeader('c6')).toBeUndefined();
+    expect(Object.keys(overview(system).servers)).toEqual([]);
   });
 
   it('fail with typed errors for unknown servers and systems', async () => {
