@@ -97,7 +97,7 @@ export function leaderboard(): LeaderboardEntry[] {
 /** The report of the member that knows most: the latest term, and a leader over none. */
 function bestReport(cluster: string): LeaderReport | undefined {
   let best: LeaderReport | undefined;
-  for (const report of metricsRegistryOf().board.get(cluster)?.values() ?? []) {
+  for (const report of metricsRegistryOf().board.get(cluster) ?? []) {
     if (best === undefined || report.term > best.term || (report.term === best.term && best.leader === undefined && report.leader !== undefined)) best = report;
   }
   return best;

@@ -49,7 +49,7 @@ type Delta =
   | { readonly k: 'server'; readonly key: string; readonly record: ServerRecord }
   | { readonly k: 'serverGone'; readonly key: string; readonly name: string }
   | { readonly k: 'report'; readonly report: LeaderReport }
-  | { readonly k: 'reportGone'; readonly cluster: string; readonly reporter: string }
+  | { readonly k: 'reportGone'; readonly cluster: string; readonly reporter: ServerId }
   | { readonly k: 'hello' };
 
 /** Owner-side extras that cannot cross threads: the machine overview of a running server. */
@@ -59,19 +59,20 @@ export function systemKey(node: string, system: string): string {
   return `${system}\u0000${node}`;
 }
 
-function reporterKey(id: ServerId): string {
-  return `${id.name}\u0000${id.node}`;
+function sameReporter(a: ServerId, b: ServerId): boolean {
+  return a.name === b.name && a.node === b.node;
 }
 
 class MetricsRegistry {
   readonly systems = new Map<string, SystemView>();
-  readonly board = new Map<string, Map<string, LeaderReport>>();
+  /** Per cluster, one report per local member (usually one: an array is lighter than a map). */
+  readonly board = new Map<string, LeaderReport[]>();
   private readonly owned = new Map<string, SharedArrayBuffer>();
   private readonly probes = new Map<string, LocalProbe>();
   private channel: BroadcastChannel | undefined;
   private pending: Delta[] = [];
   /** Reports waiting in `pending`, by reporter: a burst of leader changes sends the last one only. */
-  private pendingReports = new Map<string, number>();
+  private pendingReports = new Map<ServerId, number>();
   private flushScheduled = false;
 
   constructor() {
@@ -123,18 +124,20 @@ class MetricsRegistry {
   report(report: LeaderReport): void {
     const delta: Delta = { k: 'report', report };
     this.applyLocal(delta);
-    const rk = `${report.cluster}\u0000${reporterKey(report.reporter)}`;
-    const at = this.pendingReports.get(rk);
+    // Keyed by the reporter's id object, which a server keeps for its life.
+    const at = this.pendingReports.get(report.reporter);
     if (at !== undefined) {
       this.pending[at] = delta;
       return;
     }
-    this.pendingReports.set(rk, this.pending.length);
+    this.pendingReports.set(report.reporter, this.pending.length);
     this.publish(delta);
   }
 
   removeReport(cluster: string, reporter: ServerId): void {
-    this.apply({ k: 'reportGone', cluster, reporter: reporterKey(reporter) });
+    // A later report must follow this removal, not take an earlier report's place before it.
+    for (const pending of this.pendingReports.keys()) if (sameReporter(pending, reporter)) this.pendingReports.delete(pending);
+    this.apply({ k: 'reportGone', cluster, reporter });
   }
 
   private apply(delta: Delta): void {
@@ -174,7 +177,7 @@ class MetricsRegistry {
       this.publish({ k: 'system', key, system: view.system, node: view.node, buffer });
       for (const record of view.servers.values()) this.publish({ k: 'server', key, record });
       for (const reports of this.board.values()) {
-        for (const report of reports.values()) if (report.systemKey === key) this.publish({ k: 'report', report });
+        for (const report of reports) if (report.systemKey === key) this.publish({ k: 'report', report });
       }
     }
   }
@@ -187,8 +190,9 @@ class MetricsRegistry {
       case 'systemGone':
         this.systems.delete(delta.key);
         for (const [cluster, reports] of this.board) {
-          for (const [rk, report] of reports) if (report.systemKey === delta.key) reports.delete(rk);
-          if (reports.size === 0) this.board.delete(cluster);
+          const kept = reports.filter((r) => r.systemKey !== delta.key);
+          if (kept.length === 0) this.board.delete(cluster);
+          else if (kept.length < reports.length) this.board.set(cluster, kept);
         }
         return;
       case 'server':
@@ -198,18 +202,22 @@ class MetricsRegistry {
         this.systems.get(delta.key)?.servers.delete(delta.name);
         return;
       case 'report': {
-        let reports = this.board.get(delta.report.cluster);
+        const reports = this.board.get(delta.report.cluster);
         if (reports === undefined) {
-          reports = new Map();
-          this.board.set(delta.report.cluster, reports);
+          this.board.set(delta.report.cluster, [delta.report]);
+          return;
         }
-        reports.set(reporterKey(delta.report.reporter), delta.report);
+        const at = reports.findIndex((r) => sameReporter(r.reporter, delta.report.reporter));
+        if (at >= 0) reports[at] = delta.report;
+        else reports.push(delta.report);
         return;
       }
       case 'reportGone': {
         const reports = this.board.get(delta.cluster);
-        reports?.delete(delta.reporter);
-        if (reports?.size === 0) this.board.delete(delta.cluster);
+        if (reports === undefined) return;
+        const kept = reports.filter((r) => !sameReporter(r.reporter, delta.reporter));
+        if (kept.length === 0) this.board.delete(delta.cluster);
+        else this.board.set(delta.cluster, kept);
         return;
       }
       case 'hello':
