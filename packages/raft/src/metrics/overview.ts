@@ -2,7 +2,7 @@
 // and this thread's copy of the index: no call to any server or system actor.
 
 import type { ServerId } from '../internal/core/log.js';
-import { InvalidArgumentError, NoSystemError, UnknownServerError } from '../errors.js';
+import { InvalidArgumentError, NoServerMetricsError, NoSystemError } from '../errors.js';
 import { SEGMENT_WRITER_BASE, slotBase, WAL_BASE } from './counter-buffer.js';
 import { type RoleName, roleName, S, SEGMENT_WRITER_FIELDS, type SegmentWriterField, SERVER_FIELDS, type ServerField, WAL_FIELDS, type WalField } from './layout.js';
 import { type LeaderReport, liveSlot, metricsRegistryOf, type ServerRecord, type SystemView } from './registry.js';
@@ -71,7 +71,7 @@ export function keyMetrics(serverId: ServerId): KeyMetrics {
     const record = view.servers.get(serverId.name);
     if (record !== undefined && liveSlot(view, record)) return readServer(view.values, record);
   }
-  throw new UnknownServerError(serverId, 'any system of this process');
+  throw new NoServerMetricsError(serverId);
 }
 
 /** Ra's `ra_leaderboard:lookup_leader`: the leader a local member of `cluster` knows of. */

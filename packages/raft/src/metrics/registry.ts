@@ -184,9 +184,12 @@ class MetricsRegistry {
 
   private applyLocal(delta: Delta): void {
     switch (delta.k) {
-      case 'system':
-        if (!this.systems.has(delta.key)) this.systems.set(delta.key, { key: delta.key, system: delta.system, node: delta.node, values: new Float64Array(delta.buffer), servers: new Map() });
+      case 'system': {
+        // The same system again (a thread's answer to a hello) keeps its index; a new one with the same name replaces it.
+        if (this.systems.get(delta.key)?.values.buffer === delta.buffer) return;
+        this.systems.set(delta.key, { key: delta.key, system: delta.system, node: delta.node, values: new Float64Array(delta.buffer), servers: new Map() });
         return;
+      }
       case 'systemGone':
         this.systems.delete(delta.key);
         for (const [cluster, reports] of this.board) {
