@@ -8,7 +8,7 @@ export { registerMachine, unregisterMachine, type Machine, type MachineConfig, t
 export { isPipelineEvent, type PipelineEvent } from './server/protocol.js';
 export type { ServerConfig } from './system/runtime.js';
 export { useCaller, type Caller } from './system/caller.js';
-export { startSystem, serverChildSpec, systemActorName, type RaftSystem, type SystemConfig, type Starter } from './system/system.js';
+export { startSystem, serverChildSpec, systemActorName, type RaftSystem, type RecoveryProgress, type SystemConfig, type Starter } from './system/system.js';
 export {
   API_TIMEOUT_MS_DEFAULT,
   addMember,
@@ -41,3 +41,4 @@ export {
   type StartServerOptions,
   type TimeoutOption,
 } from './api.js';
+export { startClusters, type ClusterSpec, type StartClustersOptions, type StartedCluster } from './start-clusters.js';

@@ -2,7 +2,7 @@
 // batches commands (every command waiting in the mailbox is one step, as Ra's leader
 // drains its mailbox), monitors the leader, and batches pipeline replies per caller.
 
-import type { ActorContext, Behaviour, CallResult, DownMessage, From, Pid, Ref } from '@rafter/actors';
+import { type ActorContext, type Behaviour, type CallResult, type DownMessage, type From, type Pid, type Ref, pidEquals } from '@rafter/actors';
 import { RaftCore } from '../internal/core/core.js';
 import { COMMANDS_BATCH_MAX } from '../internal/core/limits.js';
 import { sameServer } from '../internal/core/cluster.js';
@@ -13,6 +13,7 @@ import type { ServerLog } from '../internal/log/server-log.js';
 import { MachineNotFoundError, RafterError } from '../errors.js';
 import type { DirectoryEntry, ServerConfig, SystemRuntime } from '../system/runtime.js';
 import { ServerInterpreter } from './interpreter.js';
+import { wantsTick } from './tick.js';
 import { coreMachine, resolveMachine, type Machine } from './machine.js';
 import type { PipelineEvent, ServerCall, ServerCast } from './protocol.js';
 
@@ -137,7 +138,8 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     });
     system.directory.set(config.name, state.entry);
     await state.shell.start();
-    ctx.sendAfter(system.tuning.tickMs, { type: '$tick' } satisfies ServerCast);
+    // No timer of its own: the system ticks the servers that need it (tick.ts).
+    system.tickers.set(config.name, { pid: ctx.self, wantsTick: () => wantsTick(state.shell, machine) });
     return state;
   },
 
@@ -159,8 +161,10 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     return stopOnFailure(ctx, state, { noreply: true as const, state }, () => onCall(request, from, state, ctx));
   },
 
-  terminate(_reason, state) {
+  terminate(_reason, state, ctx) {
     state.shell.storeApplied();
+    const ticker = state.system.tickers.get(state.config.name);
+    if (ticker !== undefined && pidEquals(ticker.pid, ctx.self)) state.system.tickers.delete(state.config.name);
     const entry = state.system.directory.get(state.config.name);
     if (entry !== undefined && entry.pid !== undefined && entry.uid === state.config.uid) {
       entry.pid = undefined;
@@ -276,7 +280,6 @@ function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; re
     case '$node':
       return flushThen(ctx, state, msg.up ? { type: 'node_up', node: msg.node } : { type: 'node_maybe_down', node: msg.node });
     case '$tick':
-      ctx.sendAfter(state.system.tuning.tickMs, { type: '$tick' } satisfies ServerCast);
       state.shell.storeApplied();
       return then(flushThen(ctx, state, { type: 'tick' }), () => machineTick(ctx, state));
     case 'DOWN':
@@ -453,6 +456,7 @@ function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: 
   state.entry.role = role;
   state.entry.term = term;
   state.entry.leader = leader;
+  if (leader !== undefined) state.system.leaderKnown(state.config.name);
   const watch = role !== 'leader' && leader !== undefined && !sameServer(leader, state.id) ? leader : undefined;
   const current = state.leaderMonitor;
   if (current !== undefined && (watch === undefined || !sameServer(current.leader, watch))) {
