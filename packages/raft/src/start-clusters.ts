@@ -59,26 +59,52 @@ export async function startClusters(system: RaftSystem | string, specs: readonly
   if (!(timeoutMs > 0)) throw new InvalidArgumentError('timeoutMs', 'a positive number of milliseconds', timeoutMs);
   const call = (node: string, request: SystemRequest) => systemCall(caller, systemName, node, request, timeoutMs);
 
-  const byNode = new Map<string, Member[]>();
   const clusters = specs.map((spec, cluster) => {
     const ids = checkSpec(spec);
     const initialMembers = ids.map((id) => ({ id, membership: 'voter' as const }));
     const members = ids.map((id): Member => {
       const config: ServerConfig = { name: id.name, uid: newUid(id.name), clusterName: spec.clusterName, machine: spec.machine, ...(spec.machineConfig !== undefined ? { machineConfig: spec.machineConfig } : {}), initialMembers };
-      const member = { cluster, id, config };
-      let list = byNode.get(id.node);
-      if (list === undefined) byNode.set(id.node, (list = []));
-      list.push(member);
-      return member;
+      return { cluster, id, config };
     });
     return { spec, members, notStarted: new Map<string, string>(), leader: undefined as ServerId | undefined, error: undefined as RafterError | undefined };
   });
 
-  // Start: batches per node in turn, the nodes in parallel.
-  await Promise.all(
-    [...byNode].map(async ([node, members]) => {
-      for (let i = 0; i < members.length; i += START_SERVERS_BATCH_MAX) {
-        const batch = members.slice(i, i + START_SERVERS_BATCH_MAX);
+  // Rounds of clusters, each at most one batch per node: the round's batches start in
+  // parallel on their nodes, then the round's elections are triggered while the next
+  // round starts. Electing as they start keeps a leaderless member from timing out into
+  // an election of its own while thousands of others start.
+  const rounds: number[][] = [];
+  let round: number[] = [];
+  let perNode = new Map<string, number>();
+  clusters.forEach((c, cluster) => {
+    const mine = new Map<string, number>();
+    for (const m of c.members) mine.set(m.id.node, (mine.get(m.id.node) ?? 0) + 1);
+    const fits = [...mine].every(([node, n]) => (perNode.get(node) ?? 0) + n <= START_SERVERS_BATCH_MAX);
+    if (!fits && round.length > 0) {
+      rounds.push(round);
+      round = [];
+      perNode = new Map();
+    }
+    round.push(cluster);
+    for (const m of c.members) perNode.set(m.id.node, (perNode.get(m.id.node) ?? 0) + 1);
+  });
+  if (round.length > 0) rounds.push(round);
+
+  const startedOf = (c: (typeof clusters)[number]) => c.members.filter((m) => !c.notStarted.has(m.id.name)).map((m) => m.id);
+  /** The member each formed cluster elects first, by node. */
+  const electing = new Map<string, Array<{ cluster: number; name: string }>>();
+  let triggers: Promise<unknown> = Promise.resolve();
+  for (const members of rounds) {
+    const byNode = new Map<string, Member[]>();
+    for (const cluster of members) {
+      for (const m of clusters[cluster]?.members ?? []) {
+        let list = byNode.get(m.id.node);
+        if (list === undefined) byNode.set(m.id.node, (list = []));
+        list.push(m);
+      }
+    }
+    await Promise.all(
+      [...byNode].map(async ([node, batch]) => {
         const byName = new Map(batch.map((m) => [m.id.name, m]));
         try {
           const reply = await call(node, { op: 'startServers', configs: batch.map((m) => m.config) });
@@ -89,34 +115,38 @@ export async function startClusters(system: RaftSystem | string, specs: readonly
         } catch (err) {
           for (const m of batch) clusters[m.cluster]?.notStarted.set(m.id.name, String((err as Error).message ?? err));
         }
+      }),
+    );
+    const toTrigger = new Map<string, string[]>();
+    for (const cluster of members) {
+      const c = clusters[cluster];
+      if (c === undefined) continue;
+      const started = startedOf(c);
+      if (started.length < quorumSize(c.members.length)) {
+        const why = [...c.notStarted].map(([name, message]) => `${name}: ${message}`).join('; ');
+        c.error = new ClusterNotFormedError(c.spec.clusterName, `only ${started.length} of ${c.members.length} members started (${why})`);
+        continue;
       }
-    }),
-  );
-  const startedOf = (c: (typeof clusters)[number]) => c.members.filter((m) => !c.notStarted.has(m.id.name)).map((m) => m.id);
-  for (const c of clusters) {
-    if (startedOf(c).length >= quorumSize(c.members.length)) continue;
-    const why = [...c.notStarted].map(([name, message]) => `${name}: ${message}`).join('; ');
-    c.error = new ClusterNotFormedError(c.spec.clusterName, `only ${startedOf(c).length} of ${c.members.length} members started (${why})`);
+      const wanted = c.spec.electFirst;
+      const first = wanted !== undefined && started.some((id) => sameServer(id, wanted)) ? wanted : (started[0] as ServerId);
+      let list = electing.get(first.node);
+      if (list === undefined) electing.set(first.node, (list = []));
+      list.push({ cluster, name: first.name });
+      let names = toTrigger.get(first.node);
+      if (names === undefined) toTrigger.set(first.node, (names = []));
+      names.push(first.name);
+    }
+    // Not awaited before the next round starts; a lost trigger only delays that election.
+    const sent = [...toTrigger].map(([node, names]) => call(node, { op: 'triggerElections', names }).catch(() => undefined));
+    triggers = Promise.all([triggers, ...sent]);
   }
+  await triggers;
 
-  // Elect: one member per cluster, in batches per node; then wait for those members to know a leader.
-  const electing = new Map<string, Array<{ cluster: number; name: string }>>();
-  clusters.forEach((c, cluster) => {
-    if (c.error !== undefined) return;
-    const started = startedOf(c);
-    const wanted = c.spec.electFirst;
-    const first = wanted !== undefined && started.some((id) => sameServer(id, wanted)) ? wanted : (started[0] as ServerId);
-    let list = electing.get(first.node);
-    if (list === undefined) electing.set(first.node, (list = []));
-    list.push({ cluster, name: first.name });
-  });
+  // Then wait for the first members to know a leader, in batches per node.
   const electionTimeoutMs = options?.electionTimeoutMs ?? timeoutMs;
+  const deadline = Date.now() + electionTimeoutMs;
   await Promise.all(
     [...electing].map(async ([node, list]) => {
-      for (let i = 0; i < list.length; i += START_SERVERS_BATCH_MAX) {
-        await call(node, { op: 'triggerElections', names: list.slice(i, i + START_SERVERS_BATCH_MAX).map((e) => e.name) }).catch(() => undefined);
-      }
-      const deadline = Date.now() + electionTimeoutMs;
       for (let i = 0; i < list.length; i += START_SERVERS_BATCH_MAX) {
         const batch = list.slice(i, i + START_SERVERS_BATCH_MAX);
         const waitMs = Math.max(1, deadline - Date.now());

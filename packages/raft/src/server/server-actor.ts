@@ -456,7 +456,7 @@ function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: 
   state.entry.role = role;
   state.entry.term = term;
   state.entry.leader = leader;
-  if (leader !== undefined) state.system.leaderKnown(state.config.name);
+  if (leader !== undefined && (role === 'leader' || role === 'follower')) state.system.leaderKnown(state.config.name);
   const watch = role !== 'leader' && leader !== undefined && !sameServer(leader, state.id) ? leader : undefined;
   const current = state.leaderMonitor;
   if (current !== undefined && (watch === undefined || !sameServer(current.leader, watch))) {

@@ -148,7 +148,8 @@ export interface Ticker {
 /** A caller of awaitLeaders: the servers of the request that know no leader yet. */
 export interface LeaderWait {
   readonly missing: Set<string>;
-  done(): void;
+  /** All of `missing` learned a leader (or the wait timed out): answer, or wait again for those that lost it since. */
+  done(timedOut?: boolean): void;
 }
 
 export class SystemRuntime {

@@ -17,6 +17,8 @@ import {
   deleteChild,
   startChild,
   startSupervisor,
+  supervisor,
+  type SupervisorSpec,
   supervisorChild,
   subscribeFailureDetector,
   terminateChild,
@@ -171,7 +173,7 @@ export async function startSystem(starter: Starter, config: SystemConfig): Promi
   if (typeof node.connectionInfo === 'function') runtime.queuedBytes = (to) => node.connectionInfo?.(to)?.queuedBytes;
   systems.set(name, runtime);
   try {
-    runtime.serverSup = await startSupervisor(starter, { strategy: 'one_for_one', intensity: 10, periodMs: 10_000, children: [] });
+    runtime.serverSup = await startSupervisor(starter, { strategy: 'one_for_one', intensity: 10, periodMs: 10_000, children: serverShardSpecs(name) });
     const pid = await starter.start(systemBehaviour, runtime, { name: systemActorName(name) });
     const restartFailures = await restartAll(starter, runtime, config.onRecoveryProgress);
     return {
@@ -254,12 +256,38 @@ function childSpecOf(runtime: SystemRuntime, config: ServerConfig, restart: Rest
   };
 }
 
+/**
+ * The servers' supervisors: a system's servers are spread by name over this many, so
+ * that none holds thousands of children (a supervisor finds a child by a scan).
+ */
+export const SERVER_SUPERVISOR_SHARDS = 32;
+
+function serverShardSpecs(system: string): ChildSpec[] {
+  return Array.from({ length: SERVER_SUPERVISOR_SHARDS }, (_, i) => ({
+    id: `servers_${i}`,
+    start: { spec: supervisor, args: { strategy: 'one_for_one', intensity: 10, periodMs: 10_000, children: [] } satisfies SupervisorSpec, name: serverShardName(system, i) },
+    type: 'supervisor',
+    shutdown: 'infinity',
+  }));
+}
+
+function serverShardName(system: string, shard: number): string {
+  return `rafter_servers_${system}_${shard}`;
+}
+
+/** The supervisor of a server's shard, by its registered name (it survives a restart of the shard). */
+function serverShardOf(system: string, server: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < server.length; i++) hash = Math.imul(hash ^ server.charCodeAt(i), 0x01000193);
+  return serverShardName(system, (hash >>> 0) % SERVER_SUPERVISOR_SHARDS);
+}
+
 async function startServerChild(caller: Starter | ActorContext, runtime: SystemRuntime, config: ServerConfig, fresh = false): Promise<Pid> {
   if (SystemRuntime.missingSimple(config)) {
     throw new MachineNotFoundError(`simple machine of server ${config.name}`, 'simple machines are not persisted; start the server again with its machine');
   }
-  const sup = runtime.serverSup;
-  if (sup === undefined) throw new Error('the server supervisor is not running');
+  if (runtime.serverSup === undefined) throw new Error('the server supervisor is not running');
+  const sup = serverShardOf(runtime.name, config.name);
   // A child that exited for good leaves its spec behind (none can when the supervisor is new, or the server never ran).
   if (!fresh) await deleteChild(caller, sup, config.name).catch(() => undefined);
   // Each server under its own supervisor, as in Ra: a member that keeps crashing (a
@@ -301,7 +329,7 @@ const systemBehaviour: Behaviour<SystemRuntime, SystemRuntime> = {
       return runtime;
     }
     if (msg.type === '$leadersTimeout' && msg.wait !== undefined) {
-      msg.wait.done();
+      msg.wait.done(true);
       return runtime;
     }
     if ((msg.type === 'node-maybe-down' || msg.type === 'node-up') && typeof msg.node === 'string') {
@@ -450,22 +478,28 @@ function leaderOf(runtime: SystemRuntime, name: string): ServerId | undefined {
   return entry.leader;
 }
 
-/** Replies once every named server knows a leader (its directory entry says so), or at the timeout, with the leader each knows. */
+/**
+ * Replies once every named server knows a leader (its directory entry says so) at the
+ * same moment, or at the timeout, with the leader each knows then. A server that learned
+ * a leader and lost it again (another election) is waited for again.
+ */
 function awaitLeaders(ctx: ActorContext, runtime: SystemRuntime, request: Extract<SystemRequest, { op: 'awaitLeaders' }>, from: From): { noreply: true; state: SystemRuntime } | { reply: SystemReply; state: SystemRuntime } {
   if (!Array.isArray(request.names) || !(request.timeoutMs > 0)) return { reply: failure(new InvalidArgumentError('awaitLeaders', 'names and a timeout', request)), state: runtime };
   const answer = (): SystemReply => ({ ok: true, leaders: request.names.map((name) => leaderOf(runtime, name) ?? null) });
-  const missing = new Set<string>();
-  for (const name of request.names) if (leaderOf(runtime, name) === undefined) missing.add(name);
-  if (missing.size === 0) return { reply: answer(), state: runtime };
+  const leaderless = (): string[] => request.names.filter((name) => leaderOf(runtime, name) === undefined);
+  const first = leaderless();
+  if (first.length === 0) return { reply: answer(), state: runtime };
   let answered = false;
   let timer: Ref | undefined;
   const wait: LeaderWait = {
-    missing,
-    done: () => {
+    missing: new Set(),
+    done: (timedOut = false) => {
       if (answered) return;
+      const again = timedOut ? [] : leaderless();
+      if (again.length > 0) return watch(again);
       answered = true;
       if (timer !== undefined) ctx.cancelTimer(timer);
-      for (const name of missing) {
+      for (const name of wait.missing) {
         const waits = runtime.leaderWaits.get(name);
         waits?.delete(wait);
         if (waits?.size === 0) runtime.leaderWaits.delete(name);
@@ -473,11 +507,15 @@ function awaitLeaders(ctx: ActorContext, runtime: SystemRuntime, request: Extrac
       ctx.reply(from, answer());
     },
   };
-  for (const name of missing) {
-    let waits = runtime.leaderWaits.get(name);
-    if (waits === undefined) runtime.leaderWaits.set(name, (waits = new Set()));
-    waits.add(wait);
-  }
+  const watch = (names: readonly string[]): void => {
+    for (const name of names) {
+      wait.missing.add(name);
+      let waits = runtime.leaderWaits.get(name);
+      if (waits === undefined) runtime.leaderWaits.set(name, (waits = new Set()));
+      waits.add(wait);
+    }
+  };
+  watch(first);
   timer = ctx.sendAfter(request.timeoutMs, { type: '$leadersTimeout', wait });
   return { noreply: true, state: runtime };
 }
@@ -490,8 +528,8 @@ function knownConfig(runtime: SystemRuntime, name: unknown): ServerConfig {
 }
 
 async function stopServerChild(ctx: ActorContext, runtime: SystemRuntime, name: string): Promise<void> {
-  const sup = runtime.serverSup;
-  if (sup === undefined) return;
+  if (runtime.serverSup === undefined) return;
+  const sup = serverShardOf(runtime.name, name);
   await terminateChild(ctx, sup, name).catch(() => undefined);
   await deleteChild(ctx, sup, name).catch(() => undefined);
   const entry = runtime.directory.get(name);
