@@ -1,9 +1,10 @@
 // What a registry install gets: every published package built and packed with `pnpm
-// pack`, the tarballs installed with npm into an empty project, an application compiled against the installed declarations, and run with plain node (no
-// TypeScript loader): Ra's quick start across three node processes, and the code the
-// runtime loads by module URL (worker schedulers, dirty pool, machines, segment flush).
-// npm fetches the third-party dependencies from the registry or, with
-// npm_config_offline=true, from its cache (see README, "Installing from the registry").
+// pack`, the tarballs installed with npm into an empty project, and an application
+// compiled against the installed declarations and run with plain node (no TypeScript
+// loader): Ra's quick start across three node processes, and the code the runtime loads
+// by module URL (worker schedulers, dirty pool, machines, segment flush).
+// npm takes the third-party dependencies from its cache when it has them, else from the
+// registry (see README, "Installing the packages in an application").
 
 import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
