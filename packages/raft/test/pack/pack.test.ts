@@ -129,6 +129,10 @@ describe('installing the packed packages with npm and running them on plain node
       const files = readdirSync(installed, { recursive: true, encoding: 'utf8' });
       expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
       expect(files).toContain('package.json');
+      // A module loaded by URL at run time must be named so that the built file is found
+      // (the worker entries, .mjs, keep a .ts fallback for the workspace).
+      const tsUrls = files.filter((f) => f.endsWith('.js')).filter((f) => /new URL\(\s*['"`][^'"`]*\.ts['"`]/.test(readFileSync(join(installed, f), 'utf8')));
+      expect(tsUrls, `${name}: files that load a .ts module by URL`).toEqual([]);
     }
   });
 
