@@ -1,7 +1,7 @@
 // Machines as users write them, and how a server finds one: by a registered name, by a
 // module specifier (so any node and thread can load it), or as a local simple function.
 
-import type { ServerId } from '../internal/core/log.js';
+import type { LogEntry, Member, ServerId } from '../internal/core/log.js';
 import type { ApplyResult, CoreMachine, MachineEffect, MachineMeta, Role } from '../internal/core/types.js';
 import { InvalidArgumentError, MachineNotFoundError } from '../errors.js';
 
@@ -16,11 +16,45 @@ export interface MachineConfig {
  * A replicated state machine. `apply` must be deterministic: every member applies the
  * same commands in the same order and must reach the same state. State is plain data.
  */
-export interface Machine<S = any, C = any> {
+/**
+ * What handleAux may read and do (Ra's ra_aux): the member's machine state and indexes,
+ * its log, and compaction. Reading the log is asynchronous (segments are on disk).
+ */
+export interface AuxContext<S = any> {
+  readonly serverId: ServerId;
+  readonly clusterName: string;
+  readonly term: number;
+  readonly leader: ServerId | undefined;
+  readonly commitIndex: number;
+  readonly lastApplied: number;
+  /** The first index still in the log (entries before it are in the snapshot). */
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  machineState(): S;
+  members(): readonly Member[];
+  /** Entries from..to (inclusive, at most AUX_READ_ENTRIES_MAX), clipped to what the log holds. */
+  readLog(from: number, to: number): Promise<readonly LogEntry[]>;
+  /** A release cursor at the applied index with the current machine state: a snapshot, if storage takes it, and a truncated log. */
+  compact(): void;
+}
+
+export interface AuxResult<A = any> {
+  readonly auxState: A;
+  /** The answer to auxCommand (ignored for castAux). */
+  readonly reply?: unknown;
+  /** Sends and timers, on any member (a release_cursor here is ignored: use ctx.compact()). */
+  readonly effects?: readonly MachineEffect[];
+}
+
+export interface Machine<S = any, C = any, A = any> {
   init(config: MachineConfig): S;
   apply(meta: MachineMeta, command: C, state: S): ApplyResult;
   /** Effects on a role change (a leader re-issues its monitors here, as in Ra). */
-  stateEnter?(role: Role, state: S): readonly MachineEffect[] | undefined;
+  stateEnter?(role: Role | 'eol', state: S): readonly MachineEffect[] | undefined;
+  /** The aux state of a new server (Ra's init_aux): work outside the log, per member. */
+  initAux?(serverName: string): A;
+  /** Ra's handle_aux: answers auxCommand ('call') and castAux ('cast') on this member. */
+  handleAux?(role: Role, kind: 'call' | 'cast', command: unknown, auxState: A, ctx: AuxContext<S>): AuxResult<A> | Promise<AuxResult<A>>;
   /** Called on the leader at the server's tick. */
   tick?(timeMs: number, state: S): readonly MachineEffect[] | undefined;
   /** A summary for `overview`. */

@@ -20,7 +20,9 @@ export interface Member {
 export type EntryPayload =
   | { readonly type: 'command'; readonly command: unknown; readonly priority?: 'normal' | 'low' }
   | { readonly type: 'noop'; readonly machineVersion: number }
-  | { readonly type: 'cluster'; readonly members: readonly Member[] };
+  | { readonly type: 'cluster'; readonly members: readonly Member[] }
+  /** Ra's '$ra_cluster' delete: every member that applies it deletes itself. */
+  | { readonly type: 'delete_cluster' };
 
 export interface LogEntry {
   readonly index: number;
