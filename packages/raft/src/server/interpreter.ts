@@ -56,6 +56,10 @@ export interface ServerHost {
   roleChanged(role: Role, term: number, leader: ServerId | undefined): void;
   /** The member was removed from its cluster. */
   removed(): void;
+  /** The member applied its cluster's deletion (the machine's stateEnter('eol')). */
+  endOfLife?(machineState: unknown): void;
+  /** The deletion is done here: delete the member's data and stop it for good. */
+  deleted?(): void;
   warn(message: string): void;
 }
 
@@ -69,7 +73,15 @@ export interface InterpreterDeps {
   readonly machine: MachinePort;
   /** Bytes per install_snapshot chunk; well under the distribution's frame limit. */
   readonly snapshotChunkBytes: number;
+  /** Breaks one of the interpreter's rules, for the simulator to prove that it catches the break. */
+  readonly mutation?: InterpreterMutation;
 }
+
+/**
+ * `persistedBeforeDurable`: the core hears `persisted` (and so lets a vote out) as soon
+ * as the term and vote are handed to storage, not once they are durable.
+ */
+export type InterpreterMutation = 'persistedBeforeDurable';
 
 interface OutgoingSnapshot {
   readonly index: number;
@@ -85,6 +97,7 @@ export class ServerInterpreter {
   private readonly host: ServerHost;
   private readonly snapshotChunkBytes: number;
   private readonly machineDeps: MachineEffectDeps;
+  private readonly mutation: InterpreterMutation | undefined;
   /** Events produced while carrying out effects (persisted), fed before the next outside event. */
   private readonly followUps: Event[] = [];
   /** While a received snapshot is being installed, events wait here. */
@@ -107,6 +120,7 @@ export class ServerInterpreter {
       checkpoint: storage.checkpoint === undefined ? undefined : (index, state) => storage.checkpoint?.(index, state),
       warn: (message) => deps.host.warn(message),
     };
+    this.mutation = deps.mutation;
   }
 
   /** Leaves recovery. Resolves once the effects of the first step are carried out. */
@@ -154,6 +168,10 @@ export class ServerInterpreter {
       if (effect.kind === 'persist') {
         const durable = this.storage.storeTermAndVote(effect.term, effect.votedFor);
         if (effect.sync) this.followUps.push({ type: 'persisted', term: effect.term, votedFor: effect.votedFor });
+        if (this.mutation === 'persistedBeforeDurable') {
+          durable.catch(() => undefined);
+          continue;
+        }
         return durable.then(() => this.run(effects, i + 1));
       }
       this.perform(effect);
@@ -200,6 +218,10 @@ export class ServerInterpreter {
         return this.host.roleChanged(effect.role, effect.term, effect.leader);
       case 'removed':
         return this.host.removed();
+      case 'endOfLife':
+        return this.host.endOfLife?.(effect.machineState);
+      case 'deleted':
+        return this.host.deleted?.();
       default:
         return assertNever(effect, 'unknown effect');
     }

@@ -1,7 +1,7 @@
 // Machines as users write them, and how a server finds one: by a registered name, by a
 // module specifier (so any node and thread can load it), or as a local simple function.
 
-import type { ServerId } from '../internal/core/log.js';
+import type { LogEntry, Member, ServerId } from '../internal/core/log.js';
 import type { ApplyResult, CoreMachine, MachineEffect, MachineMeta, MachineVersionChange, Role } from '../internal/core/types.js';
 import { InvalidArgumentError, MachineNotFoundError } from '../errors.js';
 
@@ -16,10 +16,40 @@ export interface MachineConfig {
 export type MachineRole = Role | 'eol';
 
 /**
+ * What handleAux may read and do (Ra's ra_aux): the member's machine state and indexes,
+ * its log, and compaction. Reading the log is asynchronous (segments are on disk).
+ */
+export interface AuxContext<S = any> {
+  readonly serverId: ServerId;
+  readonly clusterName: string;
+  readonly term: number;
+  readonly leader: ServerId | undefined;
+  readonly commitIndex: number;
+  readonly lastApplied: number;
+  /** The first index still in the log (entries before it are in the snapshot). */
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  machineState(): S;
+  members(): readonly Member[];
+  /** Entries from..to (inclusive, at most AUX_READ_ENTRIES_MAX), clipped to what the log holds. */
+  readLog(from: number, to: number): Promise<readonly LogEntry[]>;
+  /** A release cursor at the applied index with the current machine state: a snapshot, if storage takes it, and a truncated log. */
+  compact(): void;
+}
+
+export interface AuxResult<A = any> {
+  readonly auxState: A;
+  /** The answer to auxCommand (ignored for castAux). */
+  readonly reply?: unknown;
+  /** Carried out as stateEnter's: on the leader all kinds but release_cursor and checkpoint (use ctx.compact()), elsewhere sends. */
+  readonly effects?: readonly MachineEffect[];
+}
+
+/**
  * A replicated state machine. `apply` must be deterministic: every member applies the
  * same commands in the same order and must reach the same state. State is plain data.
  */
-export interface Machine<S = any, C = any> {
+export interface Machine<S = any, C = any, A = any> {
   init(config: MachineConfig): S;
   /**
    * Also receives the commands the server proposes for the machine (MachineNotice:
@@ -29,6 +59,10 @@ export interface Machine<S = any, C = any> {
   apply(meta: MachineMeta, command: C, state: S): ApplyResult;
   /** Effects on a role change (a leader re-issues its monitors and timers here, as in Ra). */
   stateEnter?(role: MachineRole, state: S): readonly MachineEffect[] | undefined;
+  /** The aux state of a new server (Ra's init_aux): work outside the log, per member. */
+  initAux?(serverName: string): A;
+  /** Ra's handle_aux: answers auxCommand ('call') and castAux ('cast') on this member. */
+  handleAux?(role: Role, kind: 'call' | 'cast', command: unknown, auxState: A, ctx: AuxContext<S>): AuxResult<A> | Promise<AuxResult<A>>;
   /** Called on the leader at the server's tick, with the leader's wall clock. */
   tick?(timeMs: number, state: S): readonly MachineEffect[] | undefined;
   /** A summary of the state, for `serverStatus` (`machineOverview`). */

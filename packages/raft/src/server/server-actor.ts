@@ -16,6 +16,7 @@ import { ServerInterpreter } from './interpreter.js';
 import { coreMachine, machineForVersion, resolveMachine, type Machine } from './machine.js';
 import { ActorMachinePort } from './machine-port.js';
 import type { PipelineEvent, ServerCall, ServerCast } from './protocol.js';
+import { type AuxSlot, deleted, endOfLife, initAux, membersInfoReply, runAux } from './server-ops.js';
 
 export interface ServerArgs {
   readonly system: SystemRuntime;
@@ -51,6 +52,8 @@ export interface ServerState {
   readonly now: () => number;
   /** Local queries waiting for this member to apply up to an index. */
   waitingQueries: Array<{ readonly minIndex: number; readonly event: Event }>;
+  /** The machine's aux state (handleAux), and whether the member has reached `eol`. */
+  readonly aux: AuxSlot;
 }
 
 /** Above this many bytes queued for a node, entries for it wait for the leader's next tick. */
@@ -102,6 +105,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       waitingQueries: [],
       machinePort: undefined as unknown as ActorMachinePort,
       now: () => ctx.now(),
+      aux: initAux(machine, config.name),
     };
     const warn = (message: string): void => ctx.log.warn({ server: config.name, cluster: config.clusterName }, message);
     (state as { machinePort: ActorMachinePort }).machinePort = new ActorMachinePort(ctx, (command, priority) => enqueue(ctx, state, { command, priority, from: undefined }), warn);
@@ -133,6 +137,8 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
         post: (event) => ctx.send(ctx.self, { type: '$event', event } satisfies ServerCast),
         roleChanged: (role, term, leader) => onRoleChanged(ctx, state, role, term, leader),
         removed: () => ctx.stop('normal'),
+        endOfLife: (machineState) => endOfLife(state, machineState),
+        deleted: () => deleted(ctx, state),
         warn,
       },
       snapshotChunkBytes: system.tuning.snapshotChunkBytes,
@@ -226,11 +232,22 @@ function onCall(request: ServerCall, from: From, state: ServerState, ctx: ActorC
       return { reply: { role: core.role, term: core.currentTerm, leader: core.leaderId, commitIndex: core.commitIndex, lastApplied: core.lastApplied, clusterName: state.config.clusterName, pid: ctx.self, machineVersion: core.machineVersion, machineOverview }, state };
     }
     case 'addMember':
-      turn = flushThen(ctx, state, { type: 'add_member', member: request.member, from: caller });
+      turn = flushThen(ctx, state, { type: 'add_member', member: request.member, from: caller, ...(request.expected !== undefined ? { expected: request.expected } : {}) });
       break;
     case 'removeMember':
-      turn = flushThen(ctx, state, { type: 'remove_member', id: request.id, from: caller });
+      turn = flushThen(ctx, state, { type: 'remove_member', id: request.id, from: caller, ...(request.expected !== undefined ? { expected: request.expected } : {}) });
       break;
+    case 'deleteCluster':
+      turn = flushThen(ctx, state, { type: 'delete_cluster', from: caller });
+      break;
+    case 'forceShrink':
+      ctx.log.warn({ server: state.config.name, cluster: state.config.clusterName }, 'raft server: forced shrink to this member alone (disaster recovery)');
+      turn = flushThen(ctx, state, { type: 'force_shrink', from: caller });
+      break;
+    case 'membersInfo':
+      return { reply: membersInfoReply(state.shell.core), state };
+    case 'aux':
+      return runAux(ctx, state, 'call', request.command).then((reply) => ({ reply, state }));
     case 'transferLeadership':
       turn = flushThen(ctx, state, { type: 'transfer_leadership', to: request.to, from: caller });
       break;
@@ -276,6 +293,8 @@ function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; re
       return flushThen(ctx, state, msg.event);
     case '$node':
       return flushThen(ctx, state, msg.up ? { type: 'node_up', node: msg.node } : { type: 'node_maybe_down', node: msg.node });
+    case '$aux':
+      return runAux(ctx, state, 'cast', msg.command).then(() => undefined);
     case '$tick':
       ctx.sendAfter(state.system.tuning.tickMs, { type: '$tick' } satisfies ServerCast);
       state.shell.storeApplied();
@@ -453,9 +472,9 @@ function machineTick(ctx: ActorContext, state: ServerState): void {
 function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: number, leader: ServerId | undefined): void {
   // A leader's monitors and timers end with its leadership; the next leader re-issues them.
   if (state.entry.role === 'leader' && role !== 'leader') state.machinePort.clear();
-  // The machine's `stateEnter`, on every member, for a change of role (as Ra's).
+  // The machine's `stateEnter`, on every member, for a change of role (as Ra's); none after `eol`.
   const machine = state.shell === undefined ? undefined : effectiveMachine(state);
-  if (role !== state.entry.role && machine?.stateEnter !== undefined) {
+  if (role !== state.entry.role && machine?.stateEnter !== undefined && state.aux.ended !== true) {
     state.shell.machineEffectsOutsideApply(machine.stateEnter(role, state.shell.core.machineState));
   }
   if (leader !== undefined && (role === 'leader' || role === 'follower') && state.leaderWaiters.length > 0) {

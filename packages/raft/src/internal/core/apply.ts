@@ -12,7 +12,7 @@ import { MachineFailedError } from '../../errors.js';
 /** Applies at most the step's budget (APPLY_BATCH_ENTRIES_MAX); more owes a `continue`. */
 export function applyCommitted(core: RaftMember): void {
   const to = Math.min(core.commitIndex, core.log.last().index);
-  if (core.lastApplied < to && !core.upgradeRequired) {
+  if (core.lastApplied < to && !core.upgradeRequired && core.endOfLifeIndex === undefined) {
     const batchTo = Math.min(to, core.lastApplied + core.applyBudget);
     core.applyOwed = batchTo < to;
     const from = core.lastApplied + 1;
@@ -62,6 +62,13 @@ function applyEntry(core: RaftMember, entry: LogEntry): boolean {
       core.lastApplied = entry.index;
       replyApplied(core, entry.index, entry.term, 'ok');
       return true;
+    case 'delete_cluster':
+      // Ra's virtual `eol` state: nothing after this entry is applied (ops.ts ends the member).
+      core.lastApplied = entry.index;
+      replyApplied(core, entry.index, entry.term, 'ok');
+      core.endOfLifeIndex = entry.index;
+      core.emit({ kind: 'endOfLife', machineState: core.machineState });
+      return false;
     default:
       return assertNever(payload, `${core.key}: unknown entry`);
   }

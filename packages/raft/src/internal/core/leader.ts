@@ -3,7 +3,7 @@
 // to pass on, or a follower is behind; it sends nothing while idle.
 
 import { assert } from './assert.js';
-import { agreedIndex, findMember, isVoter, sameServer, serverKey, voters } from './cluster.js';
+import { agreedIndex, findMember, isVoter, membersAre, sameServer, serverKey, voters } from './cluster.js';
 import { applyCommitted } from './apply.js';
 import type { RaftMember } from './member.js';
 import { inflightBytes, recordSent, resendFrom } from './inflight.js';
@@ -110,6 +110,7 @@ export function proposeCommands(core: RaftMember, commands: readonly CommandRequ
 /** `systemTime` (the shell's clock, when it gave one) goes into the entry for MachineMeta. */
 export function proposeCommand(core: RaftMember, command: unknown, priority: 'normal' | 'low', from: ReplyTo, systemTime: number | undefined): void {
   if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
+  if (core.deleteEntryIndex !== undefined) return core.replyError(from, 'RAFTER_CLUSTER_DELETED');
   if (priority === 'low') {
     if (core.lead.lowQueue.length >= LOW_PRIORITY_QUEUE_MAX) return core.replyError(from, 'RAFTER_OVERLOADED');
     core.lead.lowQueue.push({ command, from, systemTime });
@@ -132,6 +133,11 @@ function trackPending(core: RaftMember, index: number, from: ReplyTo): void {
 /** Low-priority commands go in bounded batches, only in steps without normal ones. */
 export function flushLowPriority(core: RaftMember): void {
   if (core.normalAppended || core.lead.lowQueue.length === 0) return;
+  if (core.deleteEntryIndex !== undefined) {
+    for (const low of core.lead.lowQueue) core.replyError(low.from, 'RAFTER_CLUSTER_DELETED');
+    core.lead.lowQueue = [];
+    return;
+  }
   const batch = core.lead.lowQueue.splice(0, LOW_PRIORITY_BATCH_MAX);
   for (const low of batch) {
     const index = appendEntry(core, low.systemTime === undefined ? { type: 'command', command: low.command, priority: 'low' } : { type: 'command', command: low.command, priority: 'low', systemTime: low.systemTime });
@@ -345,9 +351,11 @@ function clusterChangePermitted(core: RaftMember): boolean {
   return noopCommitted && (core.cluster.current().index <= core.commitIndex || !core.rules.clusterChangeOneAtATime);
 }
 
-export function addMember(core: RaftMember, member: Member, from: ReplyTo): void {
+export function addMember(core: RaftMember, member: Member, from: ReplyTo, expected?: readonly ServerId[]): void {
   if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
+  if (core.deleteEntryIndex !== undefined) return core.replyError(from, 'RAFTER_CLUSTER_DELETED');
   const members = core.cluster.current().members;
+  if (expected !== undefined && !membersAre(members, expected)) return core.replyError(from, 'RAFTER_PEERS_CHANGED');
   if (findMember(members, member.id) !== undefined) return core.replyError(from, 'RAFTER_ALREADY_MEMBER');
   if (!clusterChangePermitted(core) || members.length >= CLUSTER_MEMBERS_MAX) {
     return core.replyError(from, 'RAFTER_CLUSTER_CHANGE_NOT_PERMITTED');
@@ -356,9 +364,11 @@ export function addMember(core: RaftMember, member: Member, from: ReplyTo): void
   core.lead.pending.set(index, from);
 }
 
-export function removeMember(core: RaftMember, id: ServerId, from: ReplyTo): void {
+export function removeMember(core: RaftMember, id: ServerId, from: ReplyTo, expected?: readonly ServerId[]): void {
   if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
+  if (core.deleteEntryIndex !== undefined) return core.replyError(from, 'RAFTER_CLUSTER_DELETED');
   const members = core.cluster.current().members;
+  if (expected !== undefined && !membersAre(members, expected)) return core.replyError(from, 'RAFTER_PEERS_CHANGED');
   if (findMember(members, id) === undefined) return core.replyError(from, 'RAFTER_UNKNOWN_MEMBER');
   const rest = members.filter((member) => !sameServer(member.id, id));
   if (!clusterChangePermitted(core) || voters(rest).length === 0) {

@@ -117,6 +117,13 @@ export class RaftMember {
 
   pendingReleaseCursor: { index: number; state: unknown; machineVersion: number; members: readonly Member[] } | undefined = undefined;
 
+  /** Index of a delete_cluster entry in the log: nothing more is proposed after it. */
+  deleteEntryIndex: number | undefined = undefined;
+  /** Set once the delete_cluster entry is applied: the member ends (ops.ts). */
+  endOfLifeIndex: number | undefined = undefined;
+  /** Leader: peers sent a commit covering the deletion once they held it (ops.ts). */
+  readonly toldEndOfLife = new Set<string>();
+
   /** Effects of the current step; the dispatcher hands them to the shell. */
   protected out: Effect[] = [];
   /** Our latest vote, until reported durable. */
@@ -333,6 +340,7 @@ export class RaftMember {
       const to = Math.min(last, from + limits.APPLY_BATCH_ENTRIES_MAX - 1);
       for (const entry of this.log.entries(from, to)) {
         if (entry.payload.type === 'cluster') this.cluster.push({ index: entry.index, members: entry.payload.members });
+        if (entry.payload.type === 'delete_cluster') this.deleteEntryIndex = entry.index;
       }
     }
   }

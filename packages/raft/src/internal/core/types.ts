@@ -23,7 +23,9 @@ export type ReplyErrorCode =
   | 'RAFTER_UNKNOWN_MEMBER'
   | 'RAFTER_ALREADY_MEMBER'
   | 'RAFTER_MACHINE_VERSION_TOO_OLD'
-  | 'RAFTER_QUERY_FAILED';
+  | 'RAFTER_QUERY_FAILED'
+  | 'RAFTER_PEERS_CHANGED'
+  | 'RAFTER_CLUSTER_DELETED';
 
 // Messages between members. Every one carries the sender's term.
 export interface AppendEntries {
@@ -183,8 +185,15 @@ export type Event =
   | { readonly type: 'node_maybe_down'; readonly node: string }
   | { readonly type: 'node_up'; readonly node: string }
   | { readonly type: 'trigger_election' }
-  | { readonly type: 'add_member'; readonly member: Member; readonly from: ReplyTo }
-  | { readonly type: 'remove_member'; readonly id: ServerId; readonly from: ReplyTo }
+  /** `expected`: applies only if the current members are exactly these (zraft_lib's peersChanged). */
+  | { readonly type: 'add_member'; readonly member: Member; readonly from: ReplyTo; readonly expected?: readonly ServerId[] }
+  | { readonly type: 'remove_member'; readonly id: ServerId; readonly from: ReplyTo; readonly expected?: readonly ServerId[] }
+  /** Ra's delete_cluster: a `delete_cluster` entry that every member applies, then deletes itself. */
+  | { readonly type: 'delete_cluster'; readonly from: ReplyTo }
+  /** Disaster recovery (Ra's force_shrink_members_to_current_member): unsafe, see ops.ts. */
+  | { readonly type: 'force_shrink'; readonly from: ReplyTo }
+  /** A release cursor at the applied index with the current machine state (the aux handler's compaction). */
+  | { readonly type: 'compact' }
   | { readonly type: 'transfer_leadership'; readonly to: ServerId; readonly from: ReplyTo }
   /** The shell installed the snapshot the core asked for, and decoded its machine state. */
   | { readonly type: 'snapshot_installed'; readonly meta: SnapshotMeta; readonly machineState: unknown };
@@ -278,6 +287,13 @@ export type Effect =
   | { readonly kind: 'roleChanged'; readonly role: Role; readonly term: number; readonly leader: ServerId | undefined }
   /** The member was removed from the cluster and has stepped down; the shell may stop it. */
   | { readonly kind: 'removed' }
+  /** The member applied the cluster's deletion: the shell calls the machine's stateEnter('eol'). */
+  | { readonly kind: 'endOfLife'; readonly machineState: unknown }
+  /**
+   * The deletion is done here (a follower has written it, a leader has replicated it to
+   * every member): the core has stopped; the shell deletes the member's data for good.
+   */
+  | { readonly kind: 'deleted' }
   /** More bounded work is waiting (committed entries to apply): feed a `continue` event. */
   | { readonly kind: 'continue' }
   /** A peer sent a message that breaks the protocol; it was dropped. The shell logs it. */
