@@ -96,8 +96,8 @@ export class ServerInterpreter {
   private readonly timers: ServerTimers;
   private readonly host: ServerHost;
   private readonly snapshotChunkBytes: number;
-  private readonly machineDeps: MachineEffectDeps;
   private readonly mutation: InterpreterMutation | undefined;
+  private readonly machineDeps: MachineEffectDeps;
   /** Events produced while carrying out effects (persisted), fed before the next outside event. */
   private readonly followUps: Event[] = [];
   /** While a received snapshot is being installed, events wait here. */
@@ -113,6 +113,7 @@ export class ServerInterpreter {
     this.timers = deps.timers;
     this.host = deps.host;
     this.snapshotChunkBytes = deps.snapshotChunkBytes;
+    this.mutation = deps.mutation;
     const storage = deps.storage;
     this.machineDeps = {
       port: deps.machine,
@@ -120,7 +121,6 @@ export class ServerInterpreter {
       checkpoint: storage.checkpoint === undefined ? undefined : (index, state) => storage.checkpoint?.(index, state),
       warn: (message) => deps.host.warn(message),
     };
-    this.mutation = deps.mutation;
   }
 
   /** Leaves recovery. Resolves once the effects of the first step are carried out. */

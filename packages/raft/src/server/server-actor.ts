@@ -103,9 +103,9 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       lastWritten: log.lastWritten().index,
       leaderWaiters: [],
       waitingQueries: [],
+      aux: initAux(machine, config.name),
       machinePort: undefined as unknown as ActorMachinePort,
       now: () => ctx.now(),
-      aux: initAux(machine, config.name),
     };
     const warn = (message: string): void => ctx.log.warn({ server: config.name, cluster: config.clusterName }, message);
     (state as { machinePort: ActorMachinePort }).machinePort = new ActorMachinePort(ctx, (command, priority) => enqueue(ctx, state, { command, priority, from: undefined }), warn);
