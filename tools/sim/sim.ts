@@ -225,7 +225,7 @@ export class Simulation implements SimHost {
     member.unreachableSince.clear();
     member.disconnected.clear();
     const inv = this.invariants;
-    const base = kvMachine({ releaseEvery: o.RELEASE_EVERY_COMMANDS, version: member.machineVersion });
+    const base = kvMachine({ releaseEvery: o.RELEASE_EVERY_COMMANDS, checkpointEvery: o.CHECKPOINT_EVERY_COMMANDS, version: member.machineVersion });
     const machine = {
       version: base.version,
       init: base.init,
@@ -400,6 +400,10 @@ export class Simulation implements SimHost {
         return;
       }
       case 'machineEffects':
+        // Every member passes on its checkpoints: each must hold the state all members have at its index.
+        for (const machineEffect of effect.effects) {
+          if (machineEffect.type === 'checkpoint') this.invariants.onMachineState(member.key, machineEffect.index, machineEffect.state);
+        }
         return;
       case 'roleChanged':
         member.leader = effect.leader;
