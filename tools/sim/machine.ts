@@ -1,6 +1,6 @@
 // The key/register machine the simulated clients drive: plain data, apply(meta, cmd, state).
 
-import type { ApplyResult, CoreMachine, MachineEffect, MachineMeta } from '@rafter/raft/core';
+import type { ApplyResult, CoreMachine, MachineMeta } from '@rafter/raft/core';
 
 export type KvCommand = { readonly type: 'put'; readonly key: string; readonly value: number };
 export type KvState = { readonly values: Readonly<Record<string, number>>; readonly applied: number };
@@ -9,7 +9,7 @@ export interface KvMachineOptions {
   /** Emit a release cursor every this many commands (snapshots in the simulator). */
   readonly releaseEvery: number;
   readonly version: number;
-  /** Emit a checkpoint every this many commands (the simulator checks its state on every member). */
+  /** Emit a recovery checkpoint every this many commands (between release cursors). */
   readonly checkpointEvery?: number;
 }
 
@@ -21,8 +21,13 @@ export function kvMachine(options: KvMachineOptions): CoreMachine {
       const kv = state as KvState;
       const cmd = command as KvCommand;
       const next: KvState = { values: { ...kv.values, [cmd.key]: cmd.value }, applied: kv.applied + 1 };
-      const effects: MachineEffect[] = next.applied % options.releaseEvery === 0 ? [{ type: 'release_cursor', index: meta.index, state: next }] : [];
-      if (options.checkpointEvery !== undefined && next.applied % options.checkpointEvery === 0) effects.push({ type: 'checkpoint', index: meta.index, state: next });
+      const every = options.checkpointEvery ?? 0;
+      const effects =
+        next.applied % options.releaseEvery === 0
+          ? [{ type: 'release_cursor' as const, index: meta.index, state: next }]
+          : every > 0 && next.applied % every === 0
+            ? [{ type: 'checkpoint' as const, index: meta.index, state: next }]
+            : [];
       return { state: next, reply: 'ok', effects };
     },
   };
