@@ -32,6 +32,7 @@ import {
   triggerElection,
 } from '../../src/index.js';
 import { SystemMetrics } from '../../src/metrics/system-metrics.js';
+import type { ReaderReply, ReaderRequest } from './scheduler-reader.js';
 
 registerMachine('metrics-counter', {
   init: () => 0,
@@ -201,6 +202,30 @@ describe('another thread', () => {
     expect(values[0]).toBe(expected.commands);
     expect(values[1]).toBe(expected.commitIndex);
     expect(expected.commands).toBeGreaterThanOrEqual(7);
+  });
+});
+
+describe('a worker scheduler', () => {
+  it('reads the counters and the leaderboard of servers on the main thread', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rafter-metrics-'));
+    const node = await Node.start({ name: 'w', schedulers: 2, dirtyThreads: 1, logger: silentLogger });
+    const system = await startSystem(node, { name: 'metrics', dataDir: dir });
+    cleanup.push(async () => {
+      await system.stop();
+      await node.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const ids = ['a', 'b', 'c'].map((n) => ({ name: n, node: node.name }));
+    const { leader } = await startCluster(system, 'c7', 'metrics-counter', ids, { via: node });
+    if (leader === undefined) throw new Error('no leader');
+    for (let i = 0; i < 5; i++) await processCommand(leader, { add: 1 }, { via: node });
+    const pid = await node.start({ module: new URL('./scheduler-reader.ts', import.meta.url).href, export: 'reader' }, undefined, { scheduler: 1 });
+    const read = await node.call<ReaderReply>(pid, { op: 'read', id: leader, cluster: 'c7' } satisfies ReaderRequest);
+    expect(read.thread).not.toBe(0);
+    expect(read.leader).toEqual(leader);
+    expect(read.metrics.role).toBe('leader');
+    expect(read.metrics.commands).toBe(keyMetrics(leader).commands);
+    expect(read.metrics.commands).toBeGreaterThanOrEqual(5);
   });
 });
 
