@@ -96,15 +96,18 @@ describe('server counters', () => {
     expect(after.messagesSent).toBeGreaterThan(before.messagesSent);
     expect(after.messagesReceived).toBeGreaterThan(before.messagesReceived);
     expect(after.commitLatencyMs).toBeGreaterThan(0);
+    // A command sent to a follower is redirected: the leader counts it, the follower does not.
     const follower = ids.find((id) => id.name !== leader.name) as ServerId;
+    await processCommand(follower, { add: 1 }, { via: node });
     expect(keyMetrics(follower).role).toBe('follower');
     expect(keyMetrics(follower).commands).toBe(0);
+    expect(keyMetrics(leader).commands - before.commands).toBe(21);
 
     const o = overview(system);
     expect(Object.keys(o.servers).sort()).toEqual(['a', 'b', 'c']);
     expect(o.servers[leader.name]?.cluster).toBe('c1');
     // The machine's own overview, for servers on the calling thread.
-    expect(o.servers[leader.name]?.machine).toEqual({ value: 20 });
+    expect(o.servers[leader.name]?.machine).toEqual({ value: 21 });
     expect(o.wal.entries).toBeGreaterThanOrEqual(3 * 20);
     expect(o.wal.batches).toBeGreaterThan(0);
     expect(o.wal.syncs).toBeGreaterThan(0);
