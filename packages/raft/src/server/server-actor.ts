@@ -15,7 +15,8 @@ import type { DirectoryEntry, ServerConfig, SystemRuntime } from '../system/runt
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import { withBindings } from '../logging.js';
 import { ServerInterpreter } from './interpreter.js';
-import { coreMachine, resolveMachine, type Machine } from './machine.js';
+import { coreMachine, machineForVersion, resolveMachine, type Machine } from './machine.js';
+import { ActorMachinePort } from './machine-port.js';
 import type { PipelineEvent, ServerCall, ServerCast } from './protocol.js';
 import { type AuxSlot, deleted, endOfLife, initAux, membersInfoReply, runAux } from './server-ops.js';
 
@@ -49,8 +50,10 @@ export interface ServerState {
   lastWritten: number;
   /** Callers of `awaitLeader` waiting for a leader to be known. */
   leaderWaiters: From[];
-  /** A machine's named timers that have not fired. */
-  readonly machineTimers: Map<string, Ref>;
+  /** A machine's sends, timers, monitors and appends (leader only). */
+  readonly machinePort: ActorMachinePort;
+  /** The node's clock, stamped into proposed commands (MachineMeta.systemTime). */
+  readonly now: () => number;
   /** Local queries waiting for this member to apply up to an index. */
   waitingQueries: Array<{ readonly minIndex: number; readonly event: Event }>;
   /** The machine's aux state (handleAux), and whether the member has reached `eol`. */
@@ -75,6 +78,10 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       throw err instanceof MachineNotFoundError ? err : new MachineNotFoundError(String(config.machine), String(err));
     });
     const snapshot = log.snapshot() === undefined ? undefined : await log.readSnapshot();
+    // The newest intact checkpoint past the snapshot: only the entries after it are replayed.
+    const checkpoint = await log.recoveryCheckpoint();
+    for (const warning of log.snapshots.takeWarnings()) ctx.log.warn({ system: system.name, server: config.name, cluster: config.clusterName }, warning);
+    log.setSnapshotBackup(config.snapshotBackup === true);
     const core = new RaftCore({
       id,
       log,
@@ -83,7 +90,11 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       persisted: { term: stored.currentTerm, votedFor: stored.votedFor ?? undefined, lastApplied: stored.lastApplied },
       initialMembers: config.initialMembers,
       ...(snapshot !== undefined ? { machineState: snapshot.state } : {}),
+      ...(checkpoint !== undefined ? { checkpoint } : {}),
+      ...(config.snapshotEvery !== undefined ? { snapshotEvery: config.snapshotEvery } : {}),
       timeouts: system.tuning.timeouts,
+      // Ra 3's default: a new machine version takes effect once every member runs it.
+      machineUpgradeStrategy: 'all',
     });
     const state: ServerState = {
       id,
@@ -102,10 +113,13 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       lastWritten: log.lastWritten().index,
       leaderWaiters: [],
       waitingQueries: [],
-      machineTimers: new Map(),
       aux: initAux(machine, config.name),
+      machinePort: undefined as unknown as ActorMachinePort,
+      now: () => ctx.now(),
       logger: undefined,
     };
+    const warn = (message: string): void => logOf(ctx, state).warn({}, message);
+    (state as { machinePort: ActorMachinePort }).machinePort = new ActorMachinePort(ctx, (command, priority) => enqueue(ctx, state, { command, priority, from: undefined }), warn);
     (state as { shell: ServerInterpreter }).shell = new ServerInterpreter({
       core,
       storage: {
@@ -116,7 +130,6 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       transport: {
         send: (to, msg) => sendToPeer(ctx, state, to, msg),
         reply: (to, reply) => deliver(ctx, state, to as Caller | undefined, reply),
-        machineSend: (to, msg) => machineSend(ctx, state, to, msg),
       },
       timers: {
         set: (timer, afterMs, generation) => {
@@ -129,13 +142,8 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
           if (old !== undefined) ctx.cancelTimer(old);
           state.timers.delete(timer);
         },
-        machineTimer: (name, afterMs) => {
-          // A timer of the same name replaces the earlier one, as in Ra.
-          const old = state.machineTimers.get(name);
-          if (old !== undefined) ctx.cancelTimer(old);
-          state.machineTimers.set(name, ctx.sendAfter(afterMs, { type: '$machineTimer', name } satisfies ServerCast));
-        },
       },
+      machine: state.machinePort,
       host: {
         post: (event) => {
           countPosted(state, event);
@@ -145,12 +153,12 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
         removed: () => ctx.stop('normal'),
         endOfLife: (machineState) => endOfLife(state, machineState),
         deleted: () => deleted(ctx, state),
-        warn: (message) => logOf(ctx, state).warn({}, message),
+        warn,
       },
       snapshotChunkBytes: system.tuning.snapshotChunkBytes,
     });
     system.directory.set(config.name, state.entry);
-    state.metrics.setMachineOverview(machine.overview === undefined ? undefined : () => machine.overview?.(core.machineState));
+    state.metrics.setMachineOverview(() => overviewOf(state));
     await state.shell.start();
     endTurn(ctx, state);
     logOf(ctx, state).debug({ term: core.currentTerm, lastApplied: core.lastApplied }, 'raft server started');
@@ -176,7 +184,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     return stopOnFailure(ctx, state, { noreply: true as const, state }, () => onCall(request, from, state, ctx));
   },
 
-  terminate(reason, state, ctx) {
+  async terminate(reason, state, ctx) {
     logOf(ctx, state).debug({ reason }, 'raft server stopped');
     state.shell.storeApplied();
     state.metrics.stopped();
@@ -185,6 +193,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       entry.pid = undefined;
       entry.role = 'stopped';
     }
+    await checkpointAtStop(state);
   },
 };
 
@@ -223,7 +232,7 @@ function onCall(request: ServerCall, from: From, state: ServerState, ctx: ActorC
       enqueue(ctx, state, { command: request.command, priority: request.priority, from: caller });
       return { noreply: true, state };
     case 'query': {
-      const event: Event = { type: 'query', kind: request.kind, fn: queryFn(state.machine, request.query), from: caller };
+      const event: Event = { type: 'query', kind: request.kind, fn: queryFn(effectiveMachine(state), request.query), from: caller };
       const minIndex = request.minIndex ?? 0;
       if (request.kind === 'local' && minIndex > state.shell.core.lastApplied) {
         // Answered once this member has applied that far (or never: the caller times out).
@@ -239,7 +248,8 @@ function onCall(request: ServerCall, from: From, state: ServerState, ctx: ActorC
     }
     case 'status': {
       const core = state.shell.core;
-      return { reply: { role: core.role, term: core.currentTerm, leader: core.leaderId, commitIndex: core.commitIndex, lastApplied: core.lastApplied, clusterName: state.config.clusterName, pid: ctx.self }, state };
+      const machineOverview = overviewOf(state);
+      return { reply: { role: core.role, term: core.currentTerm, leader: core.leaderId, commitIndex: core.commitIndex, lastApplied: core.lastApplied, clusterName: state.config.clusterName, pid: ctx.self, machineVersion: core.machineVersion, machineOverview }, state };
     }
     case 'addMember':
       turn = flushThen(ctx, state, { type: 'add_member', member: request.member, from: caller, ...(request.expected !== undefined ? { expected: request.expected } : {}) });
@@ -286,6 +296,7 @@ function onCall(request: ServerCall, from: From, state: ServerState, ctx: ActorC
 
 function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; reason: unknown }, state: ServerState, ctx: ActorContext): void | Promise<void> {
   if (isWalNotice(msg)) return onWalNotice(msg, state, ctx);
+  if (state.machinePort.handle(msg, state.shell.core.role === 'leader')) return;
   switch (msg.type) {
     case '$raft':
       state.metrics.messageReceived();
@@ -298,9 +309,6 @@ function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; re
       return flush(state);
     case '$timer':
       return flushThen(ctx, state, { type: 'timeout', timer: msg.timer, generation: msg.generation });
-    case '$machineTimer':
-      state.machineTimers.delete(msg.name);
-      return flushThen(ctx, state, { type: 'command', command: { timeout: msg.name }, priority: 'normal', from: undefined });
     case '$event':
       return flushThen(ctx, state, msg.event);
     case '$node':
@@ -366,15 +374,6 @@ function sendToPeer(ctx: ActorContext, state: ServerState, to: ServerId, msg: Ra
   }
 }
 
-/** A machine's `send`: to a name not registered here, or a bad destination, it is dropped and logged (Erlang's send to a dead pid is silent too). */
-function machineSend(ctx: ActorContext, state: ServerState, to: unknown, msg: unknown): void {
-  try {
-    ctx.send(to as Pid, msg);
-  } catch (err) {
-    logOf(ctx, state).warn({ reason: String(err) }, 'raft server: a machine send effect was dropped');
-  }
-}
-
 function enqueue(ctx: ActorContext, state: ServerState, command: PendingCommand): void {
   state.pending.push(command);
   if (state.flushQueued) return;
@@ -395,7 +394,7 @@ function feed(state: ServerState, batch: readonly PendingCommand[], from: number
   // One step per batch: one append, one AppendEntries per follower (cut at the core's bound).
   for (let i = from; i < batch.length; i += COMMANDS_BATCH_MAX) {
     const commands = i === 0 && batch.length <= COMMANDS_BATCH_MAX ? batch : batch.slice(i, i + COMMANDS_BATCH_MAX);
-    const turn = state.shell.handle({ type: 'commands', commands });
+    const turn = state.shell.handle({ type: 'commands', commands, systemTime: state.now() });
     // Counted where they are taken: a follower only redirects them.
     if (state.shell.core.role === 'leader') state.metrics.commands(commands.length, state.shell.core.log.last().index, performance.now());
     if (turn !== undefined) return turn.then(() => feed(state, batch, i + COMMANDS_BATCH_MAX));
@@ -481,11 +480,28 @@ function knownLeader(state: ServerState): ServerId | undefined {
   return core.role === 'leader' || core.role === 'follower' ? core.leaderId : undefined;
 }
 
+/** The implementation of the machine version in force (Ra's effective machine module). */
+function effectiveMachine(state: ServerState): Machine {
+  return machineForVersion(state.machine, state.shell.core.machineVersion);
+}
+
+/** The machine's `overview(state)` for serverStatus; one that throws is reported, not fatal. */
+function overviewOf(state: ServerState): unknown {
+  const machine = effectiveMachine(state);
+  if (machine.overview === undefined) return undefined;
+  try {
+    return machine.overview(state.shell.core.machineState);
+  } catch (err) {
+    return { error: String(err) };
+  }
+}
+
 /** The machine's `tick`, on the leader at the server's tick (as Ra's). */
 function machineTick(ctx: ActorContext, state: ServerState): void {
   const core = state.shell.core;
-  if (core.role !== 'leader' || state.machine.tick === undefined) return;
-  state.shell.machineEffectsOutsideApply(state.machine.tick(ctx.now(), core.machineState));
+  const machine = effectiveMachine(state);
+  if (core.role !== 'leader' || machine.tick === undefined) return;
+  state.shell.machineEffectsOutsideApply(machine.tick(ctx.now(), core.machineState));
 }
 
 /** Every line a server writes says which system, cluster and server. */
@@ -496,9 +512,12 @@ function logOf(ctx: ActorContext, state: ServerState): Logger {
 
 function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: number, leader: ServerId | undefined): void {
   if (role === 'leader' && state.entry.role !== 'leader') logOf(ctx, state).info({ term }, 'raft server: elected leader');
+  // A leader's monitors and timers end with its leadership; the next leader re-issues them.
+  if (state.entry.role === 'leader' && role !== 'leader') state.machinePort.clear();
   // The machine's `stateEnter`, on every member, for a change of role (as Ra's); none after `eol`.
-  if (role !== state.entry.role && state.machine.stateEnter !== undefined && state.shell !== undefined && state.aux.ended !== true) {
-    state.shell.machineEffectsOutsideApply(state.machine.stateEnter(role, state.shell.core.machineState));
+  const machine = state.shell === undefined ? undefined : effectiveMachine(state);
+  if (role !== state.entry.role && machine?.stateEnter !== undefined && state.aux.ended !== true) {
+    state.shell.machineEffectsOutsideApply(machine.stateEnter(role, state.shell.core.machineState));
   }
   if (leader !== undefined && (role === 'leader' || role === 'follower') && state.leaderWaiters.length > 0) {
     for (const waiter of state.leaderWaiters) ctx.reply(waiter, leader);
@@ -517,4 +536,16 @@ function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: 
   if (watch !== undefined && state.leaderMonitor === undefined) {
     state.leaderMonitor = { ref: ctx.monitor({ name: watch.name, node: watch.node }), leader: watch };
   }
+}
+
+/**
+ * A clean stop leaves a checkpoint at the applied index, so the restart replays nothing
+ * (Ra writes one at shutdown too). Only a state whose entries are all written here, and
+ * not after a failure: a failed machine or log stops without one.
+ */
+async function checkpointAtStop(state: ServerState): Promise<void> {
+  const core = state.shell.core;
+  if (core.failure !== undefined || state.log.failure() !== undefined || core.role === 'recover') return;
+  if (core.lastApplied > state.log.lastWritten().index) return;
+  await state.shell.checkpoint(core.lastApplied, core.machineState);
 }

@@ -22,6 +22,10 @@ export interface ServerConfig {
   readonly machineConfig?: unknown;
   /** The cluster a new member starts with (ignored once its log holds a configuration). */
   readonly initialMembers: readonly Member[];
+  /** Snapshot every this many applied entries while the machine releases no cursor. */
+  readonly snapshotEvery?: number;
+  /** Archive replaced snapshots (a bounded backup folder) rather than delete them. */
+  readonly snapshotBackup?: boolean;
 }
 
 export interface ServerTuning {
