@@ -2,7 +2,7 @@
 // batches commands (every command waiting in the mailbox is one step, as Ra's leader
 // drains its mailbox), monitors the leader, and batches pipeline replies per caller.
 
-import type { ActorContext, Behaviour, CallResult, DownMessage, From, Logger, Pid, Ref } from '@rafter/actors';
+import { type ActorContext, type Behaviour, type CallResult, type DownMessage, type From, type Logger, type Pid, type Ref, pidEquals } from '@rafter/actors';
 import { RaftCore } from '../internal/core/core.js';
 import { COMMANDS_BATCH_MAX } from '../internal/core/limits.js';
 import { sameServer } from '../internal/core/cluster.js';
@@ -15,6 +15,7 @@ import type { DirectoryEntry, ServerConfig, SystemRuntime } from '../system/runt
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import { withBindings } from '../logging.js';
 import { ServerInterpreter } from './interpreter.js';
+import { wantsTick } from './tick.js';
 import { coreMachine, machineForVersion, resolveMachine, type Machine } from './machine.js';
 import { ActorMachinePort } from './machine-port.js';
 import type { PipelineEvent, ServerCall, ServerCast } from './protocol.js';
@@ -162,7 +163,8 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     await state.shell.start();
     endTurn(ctx, state);
     logOf(ctx, state).debug({ term: core.currentTerm, lastApplied: core.lastApplied }, 'raft server started');
-    ctx.sendAfter(system.tuning.tickMs, { type: '$tick' } satisfies ServerCast);
+    // No timer of its own: the system ticks the servers that need it (tick.ts).
+    system.tickers.set(config.name, { pid: ctx.self, wantsTick: () => wantsTick(state.shell, effectiveMachine(state)) });
     return state;
   },
 
@@ -188,6 +190,8 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     logOf(ctx, state).debug({ reason }, 'raft server stopped');
     state.shell.storeApplied();
     state.metrics.stopped();
+    const ticker = state.system.tickers.get(state.config.name);
+    if (ticker !== undefined && pidEquals(ticker.pid, ctx.self)) state.system.tickers.delete(state.config.name);
     const entry = state.system.directory.get(state.config.name);
     if (entry !== undefined && entry.pid !== undefined && entry.uid === state.config.uid) {
       entry.pid = undefined;
@@ -316,7 +320,6 @@ function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; re
     case '$aux':
       return runAux(ctx, state, 'cast', msg.command).then(() => undefined);
     case '$tick':
-      ctx.sendAfter(state.system.tuning.tickMs, { type: '$tick' } satisfies ServerCast);
       state.shell.storeApplied();
       return then(flushThen(ctx, state, { type: 'tick' }), () => machineTick(ctx, state));
     case 'DOWN':
@@ -511,9 +514,9 @@ function logOf(ctx: ActorContext, state: ServerState): Logger {
 }
 
 function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: number, leader: ServerId | undefined): void {
-  if (role === 'leader' && state.entry.role !== 'leader') logOf(ctx, state).info({ term }, 'raft server: elected leader');
   // A leader's monitors and timers end with its leadership; the next leader re-issues them.
   if (state.entry.role === 'leader' && role !== 'leader') state.machinePort.clear();
+  if (role === 'leader' && state.entry.role !== 'leader') logOf(ctx, state).info({ term }, 'raft server: elected leader');
   // The machine's `stateEnter`, on every member, for a change of role (as Ra's); none after `eol`.
   const machine = state.shell === undefined ? undefined : effectiveMachine(state);
   if (role !== state.entry.role && machine?.stateEnter !== undefined && state.aux.ended !== true) {
@@ -527,6 +530,7 @@ function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: 
   state.entry.term = term;
   state.entry.leader = leader;
   state.metrics.roleChanged(role, term, leader, state.shell?.core.cluster.current());
+  if (leader !== undefined && (role === 'leader' || role === 'follower')) state.system.leaderKnown(state.config.name);
   const watch = role !== 'leader' && leader !== undefined && !sameServer(leader, state.id) ? leader : undefined;
   const current = state.leaderMonitor;
   if (current !== undefined && (watch === undefined || !sameServer(current.leader, watch))) {
