@@ -3,10 +3,12 @@
 // request from any node (nothing is spawned over the wire: the request is data).
 
 import {
+  ActorExitedError,
   type ActorContext,
   type ActorSpec,
   type Behaviour,
   type CallOptions,
+  type CallResult,
   type ChildSpec,
   type RestartPolicy,
   type Dest,
@@ -189,6 +191,8 @@ export async function startSystem(starter: Starter, config: SystemConfig): Promi
       restartFailures,
       stop: async () => {
         systems.delete(name);
+        // Log deletions call the storage actors through the system actor.
+        await Promise.allSettled([...logDeletions(runtime)]);
         starter.exit(pid, 'shutdown');
         if (runtime.serverSup !== undefined) await stopAndWait(starter, runtime.serverSup);
         await stopAndWait(starter, storage.supervisor);
@@ -352,6 +356,7 @@ const systemBehaviour: Behaviour<SystemRuntime, SystemRuntime> = {
 
   async handleCall(request: SystemRequest, from, runtime, ctx) {
     if (request?.op === 'awaitLeaders') return awaitLeaders(ctx, runtime, request, from);
+    if (request?.op === 'deleteServer') return deleteServer(ctx, runtime, request.name, from);
     try {
       return { reply: await systemCall(ctx, runtime, request), state: runtime };
     } catch (err) {
@@ -395,16 +400,6 @@ async function systemCall(ctx: ActorContext, runtime: SystemRuntime, request: Sy
       await stopServerChild(ctx, runtime, request.name);
       return { ok: true };
     }
-    case 'deleteServer': {
-      const config = knownConfig(runtime, request.name);
-      await stopServerChild(ctx, runtime, request.name);
-      await deleteServerLog(ctx, runtime.handle, config.uid);
-      await runtime.configStore.remove(config.name);
-      runtime.configs.delete(config.name);
-      runtime.directory.delete(config.name);
-      runtime.metrics.deleteServer(config.name);
-      return { ok: true };
-    }
     case 'serverConfig':
       return { ok: true, config: knownConfig(runtime, request.name) };
     case 'startServers':
@@ -423,19 +418,76 @@ async function systemCall(ctx: ActorContext, runtime: SystemRuntime, request: Sy
   }
 }
 
-/** A server whose cluster was deleted: its configuration goes first, so no restart brings it back. */
+/** forceDeleteServer: replies once the server's log is gone, without holding the system's other requests meanwhile. */
+async function deleteServer(ctx: ActorContext, runtime: SystemRuntime, name: string, from: From): Promise<CallResult<SystemRuntime>> {
+  let deletion: Promise<void>;
+  try {
+    ({ deletion } = await forgetServer(ctx, runtime, knownConfig(runtime, name)));
+  } catch (err) {
+    return { reply: failure(err), state: runtime };
+  }
+  deletion.then(
+    () => replyUnlessStopped(ctx, from, { ok: true }),
+    (err: unknown) => replyUnlessStopped(ctx, from, failure(err)),
+  );
+  return { noreply: true, state: runtime };
+}
+
+/** A server whose cluster was deleted. */
 async function deleteDeletedServer(ctx: ActorContext, runtime: SystemRuntime, msg: ServerDeleted): Promise<void> {
   const config = runtime.configs.get(msg.name);
   if (config === undefined || config.uid !== msg.uid) return;
   try {
-    await runtime.configStore.remove(config.name);
-    runtime.configs.delete(config.name);
-    await stopServerChild(ctx, runtime, config.name);
-    await deleteServerLog(ctx, runtime.handle, config.uid);
-    runtime.directory.delete(config.name);
-    runtime.metrics.deleteServer(config.name);
+    const { deletion } = await forgetServer(ctx, runtime, config);
+    deletion.catch((err: unknown) => logDeletionFailure(ctx, runtime, config.name, err));
   } catch (err) {
-    ctx.log.error({ system: runtime.name, server: config.name, reason: String(err) }, 'deleting the data of a deleted cluster\'s member failed');
+    logDeletionFailure(ctx, runtime, config.name, err);
+  }
+}
+
+/**
+ * Deletes a server from the system in this turn: its configuration first (so that no
+ * restart brings it back, even if a later step fails), the server stopped, its entry and
+ * metrics. Returns the deletion of its log (wrapped, so that awaiting this does not wait for it), which runs outside the system's turns: it
+ * waits for the WAL to roll over and the segment writer to flush what it had queued
+ * (other servers' entries too), seconds on a loaded machine, and every request to the
+ * system would wait behind it. A server opened meanwhile with the same uid waits for it
+ * (LogSystem.deleteServer).
+ */
+async function forgetServer(ctx: ActorContext, runtime: SystemRuntime, config: ServerConfig): Promise<{ deletion: Promise<void> }> {
+  await runtime.configStore.remove(config.name);
+  runtime.configs.delete(config.name);
+  await stopServerChild(ctx, runtime, config.name);
+  runtime.directory.delete(config.name);
+  runtime.metrics.deleteServer(config.name);
+  const deletion = deleteServerLog(ctx, runtime.handle, config.uid);
+  const pending = logDeletions(runtime);
+  pending.add(deletion);
+  const forget = (): void => void pending.delete(deletion);
+  deletion.then(forget, forget);
+  return { deletion };
+}
+
+/** Log deletions under way, by system: its stop waits for them. */
+const pendingLogDeletions = new WeakMap<SystemRuntime, Set<Promise<void>>>();
+
+function logDeletions(runtime: SystemRuntime): Set<Promise<void>> {
+  let pending = pendingLogDeletions.get(runtime);
+  if (pending === undefined) pendingLogDeletions.set(runtime, (pending = new Set()));
+  return pending;
+}
+
+function logDeletionFailure(ctx: ActorContext, runtime: SystemRuntime, server: string, err: unknown): void {
+  if (err instanceof ActorExitedError) return;
+  ctx.log.error({ system: runtime.name, server, reason: String(err) }, 'deleting the data of a deleted member failed');
+}
+
+/** A reply from outside the system's turns: the system may have stopped meanwhile (its caller then sees the DOWN). */
+function replyUnlessStopped(ctx: ActorContext, from: From, reply: SystemReply): void {
+  try {
+    ctx.reply(from, reply);
+  } catch (err) {
+    if (!(err instanceof ActorExitedError)) throw err;
   }
 }
 

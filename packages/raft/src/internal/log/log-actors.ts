@@ -421,7 +421,7 @@ export async function openServerLog(ctx: ActorContext, handle: LogSystemHandle, 
 }
 
 /** What `call`s the storage actors: an actor's context or a node. */
-type Caller = { call<R = unknown>(dest: Pid, request: unknown): Promise<R> };
+type Caller = { call<R = unknown>(dest: Pid, request: unknown, options?: { timeoutMs?: number }): Promise<R> };
 
 /**
  * Deletes server `uid` for good through the actor system. Stop the server's actor
@@ -433,10 +433,14 @@ type Caller = { call<R = unknown>(dest: Pid, request: unknown): Promise<R> };
 export async function deleteServerLog(caller: Caller, handle: LogSystemHandle, uid: string): Promise<void> {
   // No more notices to the old server's pid, nor to a new one for the old entries.
   handle.writers.delete(uid);
+  // No timeout: both wait for work already queued (the segment writer for every WAL file
+  // it holds, through the dirty pool), seconds on a loaded machine; a timeout would only
+  // leave the deletion half done. An actor that dies answers with its DOWN.
+  const untilDone = { timeoutMs: Infinity };
   await handle.system.deleteServer(uid, async () => {
     // A WAL being restarted rescans the files; a re-created server's index 1 is then a rewrite.
-    if (handle.wal !== undefined) await caller.call(handle.wal, { op: 'forget', writerId: uid } satisfies StorageCall).catch(unlessStopped);
-    if (handle.segmentWriter !== undefined) await caller.call(handle.segmentWriter, { op: 'idle' } satisfies StorageCall).catch(unlessStopped);
+    if (handle.wal !== undefined) await caller.call(handle.wal, { op: 'forget', writerId: uid } satisfies StorageCall, untilDone).catch(unlessStopped);
+    if (handle.segmentWriter !== undefined) await caller.call(handle.segmentWriter, { op: 'idle' } satisfies StorageCall, untilDone).catch(unlessStopped);
   });
 }
 
