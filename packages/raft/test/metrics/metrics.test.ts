@@ -165,7 +165,8 @@ describe('server counters', () => {
     const downs = ids.map((id) => node.monitor({ name: id.name, node: id.node }));
     await deleteCluster(ids, { via: node });
     await Promise.all(downs);
-    // The members told the system actor before they stopped: once it answers this, it has deleted them.
+    // The members told the system actor before they stopped: once it answers this, it has forgotten
+    // them (configuration, entry, metrics slot) in its turns; their logs go outside its turns.
     await expect(restartServer(system, ids[0] as ServerId, { via: node })).rejects.toMatchObject({ code: 'RAFTER_UNKNOWN_SERVER' });
     for (const id of ids) expect(() => keyMetrics(id)).toThrow(expect.objectContaining({ code: 'RAFTER_UNKNOWN_SERVER' }));
     expect(lookupLeader('c6')).toBeUndefined();
