@@ -330,6 +330,8 @@ export class RaftMember {
 
   /** Re-reads cluster entries above `index` (at start, or after a snapshot kept a suffix). */
   rebuildClusterAfter(index: number): void {
+    // A delete entry at or below a snapshot cannot be (nothing is applied past one): re-read it too.
+    this.deleteEntryIndex = undefined;
     const last = this.log.last().index;
     for (let from = index + 1; from <= last; from += limits.APPLY_BATCH_ENTRIES_MAX) {
       const to = Math.min(last, from + limits.APPLY_BATCH_ENTRIES_MAX - 1);
