@@ -244,6 +244,8 @@ export class Simulation implements SimHost {
       initialMembers: member.initialMembers,
       machineState: member.log.snapshotState(),
       ...(this.options.mutation === undefined ? {} : { mutation: this.options.mutation }),
+      // As the servers run: a rolling upgrade takes effect once every member runs the new code.
+      machineUpgradeStrategy: 'all',
       ...this.#byteCaps,
     });
     member.core = core;

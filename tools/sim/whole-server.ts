@@ -345,6 +345,7 @@ export class WholeServerSimulation implements SimHost {
       persisted: { term: stored.currentTerm, votedFor: stored.votedFor ?? undefined, lastApplied: stored.lastApplied },
       initialMembers: member.initialMembers,
       ...(snapshot === undefined ? {} : { machineState: snapshot.state }),
+      machineUpgradeStrategy: 'all',
     });
     const storage = {
       log: {
@@ -376,13 +377,13 @@ export class WholeServerSimulation implements SimHost {
       transport: {
         send: (to, msg) => this.send(member.id, to, msg),
         reply: (to, reply) => this.#clients.replyTo(to as { client: number; opId: number }, reply),
-        machineSend: () => undefined,
       },
       timers: {
         set: (timer, afterMs, generation) => this.schedule(afterMs, { type: 'timer', to: key, inc, timer, gen: generation }),
         cancel: () => undefined,
-        machineTimer: () => undefined,
       },
+      // The simulated machine asks for no effects but release cursors.
+      machine: { send: () => undefined, setTimer: () => undefined, monitorProcess: () => undefined, demonitorProcess: () => undefined, monitorNode: () => undefined, demonitorNode: () => undefined, append: () => undefined },
       host: {
         post: (event) => this.deliverLocal(member, inc, event),
         roleChanged: (role, term, leader) => this.onRoleChanged(member, core, role, term, leader),

@@ -393,6 +393,10 @@ export interface ServerStatus {
   readonly clusterName: string;
   /** The server's actor, to link to or send exit signals to (a restarted server has a new one). */
   readonly pid: Pid;
+  /** The machine version in force on this member. */
+  readonly machineVersion: number;
+  /** The machine's `overview(state)`, if it has one. */
+  readonly machineOverview: unknown;
 }
 
 /** The server's role, term, leader and indexes, and its pid, from the server itself. */

@@ -13,6 +13,7 @@ import type { RaftCore } from '../internal/core/core.js';
 import type { LogEntry, LogReader, ServerId, SnapshotMeta } from '../internal/core/log.js';
 import type { Effect, Event, MachineEffect, RaftMessage, Reply, ReplyTo, Role, TimerName } from '../internal/core/types.js';
 import { serverKey } from '../internal/core/cluster.js';
+import { type MachineEffectDeps, type MachinePort, runAppliedEffects, runEffectsOutsideApply } from './machine-effects.js';
 
 /** A chunk of a snapshot file, as the log storage reads and accepts them. */
 export interface SnapshotChunkData {
@@ -34,20 +35,18 @@ export interface ServerStorage {
   storeTermAndVote(term: number, votedFor: ServerId | undefined): Promise<void>;
   /** Lazily stored; bounds what a restart re-applies without a leader. */
   storeLastApplied(index: number): void;
+  /** A machine's `checkpoint` effect: `state` is the machine state at applied `index` (recovery checkpoints). */
+  checkpoint?(index: number, state: unknown): void;
 }
 
 export interface ServerTransport {
   send(to: ServerId, msg: RaftMessage): void;
   reply(to: ReplyTo, reply: Reply): void;
-  /** A machine's `send` effect (leader only). */
-  machineSend(to: unknown, msg: unknown): void;
 }
 
 export interface ServerTimers {
   set(timer: TimerName, afterMs: number, generation: number): void;
   cancel(timer: TimerName): void;
-  /** A machine's named timer: `{ timeout: name }` is proposed as a command when it fires. */
-  machineTimer(name: string, afterMs: number): void;
 }
 
 /** The interpreter's way back to its owner: events that must go through the mailbox, role changes, logging. */
@@ -70,6 +69,8 @@ export interface InterpreterDeps {
   readonly transport: ServerTransport;
   readonly timers: ServerTimers;
   readonly host: ServerHost;
+  /** Where a machine's sends, timers, monitors and appends go (machine-effects.ts). */
+  readonly machine: MachinePort;
   /** Bytes per install_snapshot chunk; well under the distribution's frame limit. */
   readonly snapshotChunkBytes: number;
   /** Breaks one of the interpreter's rules, for the simulator to prove that it catches the break. */
@@ -96,6 +97,7 @@ export class ServerInterpreter {
   private readonly host: ServerHost;
   private readonly snapshotChunkBytes: number;
   private readonly mutation: InterpreterMutation | undefined;
+  private readonly machineDeps: MachineEffectDeps;
   /** Events produced while carrying out effects (persisted), fed before the next outside event. */
   private readonly followUps: Event[] = [];
   /** While a received snapshot is being installed, events wait here. */
@@ -112,6 +114,13 @@ export class ServerInterpreter {
     this.host = deps.host;
     this.snapshotChunkBytes = deps.snapshotChunkBytes;
     this.mutation = deps.mutation;
+    const storage = deps.storage;
+    this.machineDeps = {
+      port: deps.machine,
+      log: storage.log,
+      checkpoint: storage.checkpoint === undefined ? undefined : (index, state) => storage.checkpoint?.(index, state),
+      warn: (message) => deps.host.warn(message),
+    };
   }
 
   /** Leaves recovery. Resolves once the effects of the first step are carried out. */
@@ -203,7 +212,7 @@ export class ServerInterpreter {
       case 'installSnapshot':
         return this.installSnapshot(effect.meta);
       case 'machineEffects':
-        return this.machineEffects(effect.effects);
+        return runAppliedEffects(this.machineDeps, effect.effects);
       case 'roleChanged':
         if (effect.role !== 'leader') this.closeOutgoing();
         return this.host.roleChanged(effect.role, effect.term, effect.leader);
@@ -218,33 +227,9 @@ export class ServerInterpreter {
     }
   }
 
-  /**
-   * Effects a machine returned outside `apply` (from `stateEnter` or `tick`): sends and
-   * timers run here; a release cursor needs an applied index and is ignored.
-   */
+  /** Effects a machine returned outside `apply` (from `stateEnter` or `tick`), carried out as this member's role allows. */
   machineEffectsOutsideApply(effects: readonly MachineEffect[] | undefined): void {
-    if (effects === undefined || effects.length === 0) return;
-    const runnable = effects.filter((e) => e.type !== 'release_cursor');
-    if (runnable.length < effects.length) this.host.warn('a release_cursor effect from stateEnter or tick was ignored: return it from apply');
-    this.machineEffects(runnable);
-  }
-
-  private machineEffects(effects: readonly MachineEffect[]): void {
-    for (const effect of effects) {
-      switch (effect.type) {
-        case 'send':
-          this.transport.machineSend(effect.to, effect.msg);
-          break;
-        case 'timer':
-          this.timers.machineTimer(effect.name, effect.afterMs);
-          break;
-        case 'release_cursor':
-          // The core turns release cursors into `snapshot` effects itself.
-          break;
-        default:
-          assertNever(effect, 'unknown machine effect');
-      }
-    }
+    runEffectsOutsideApply(this.machineDeps, effects, this.core.role);
   }
 
   private writeSnapshot(meta: SnapshotMeta, state: unknown): void {

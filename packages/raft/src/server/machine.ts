@@ -2,7 +2,7 @@
 // module specifier (so any node and thread can load it), or as a local simple function.
 
 import type { LogEntry, Member, ServerId } from '../internal/core/log.js';
-import type { ApplyResult, CoreMachine, MachineEffect, MachineMeta, Role } from '../internal/core/types.js';
+import type { ApplyResult, CoreMachine, MachineEffect, MachineMeta, MachineVersionChange, Role } from '../internal/core/types.js';
 import { InvalidArgumentError, MachineNotFoundError } from '../errors.js';
 
 /** What `init` gets: the cluster, the member, and the config given at start. */
@@ -11,6 +11,9 @@ export interface MachineConfig {
   readonly serverId: ServerId;
   readonly config: unknown;
 }
+
+/** The roles `stateEnter` is told of: the core's, and `eol` when the cluster is deleted (Ra's). */
+export type MachineRole = Role | 'eol';
 
 /**
  * A replicated state machine. `apply` must be deterministic: every member applies the
@@ -48,21 +51,28 @@ export interface AuxResult<A = any> {
 
 export interface Machine<S = any, C = any, A = any> {
   init(config: MachineConfig): S;
+  /**
+   * Also receives the commands the server proposes for the machine (MachineNotice:
+   * `{ down, reason }`, `{ nodeup }`, `{ nodedown }`, `{ timeout }`) and, on a machine
+   * that declares a `version`, `{ machineVersion: { from, to } }` at the switch.
+   */
   apply(meta: MachineMeta, command: C, state: S): ApplyResult;
-  /** Effects on a role change (a leader re-issues its monitors here, as in Ra). */
-  stateEnter?(role: Role | 'eol', state: S): readonly MachineEffect[] | undefined;
+  /** Effects on a role change (a leader re-issues its monitors and timers here, as in Ra). */
+  stateEnter?(role: MachineRole, state: S): readonly MachineEffect[] | undefined;
   /** The aux state of a new server (Ra's init_aux): work outside the log, per member. */
   initAux?(serverName: string): A;
   /** Ra's handle_aux: answers auxCommand ('call') and castAux ('cast') on this member. */
   handleAux?(role: Role, kind: 'call' | 'cast', command: unknown, auxState: A, ctx: AuxContext<S>): AuxResult<A> | Promise<AuxResult<A>>;
-  /** Called on the leader at the server's tick. */
+  /** Called on the leader at the server's tick, with the leader's wall clock. */
   tick?(timeMs: number, state: S): readonly MachineEffect[] | undefined;
-  /** A summary for `overview`. */
+  /** A summary of the state, for `serverStatus` (`machineOverview`). */
   overview?(state: S): unknown;
   /** Named queries as data, so they cross threads and nodes: `query(q, state)`. */
   query?(query: any, state: S): unknown;
   /** The highest version this code runs (default 0). */
   readonly version?: number;
+  /** The implementation of an older version `v` (below `version`), for entries written before the switch; default this machine. */
+  whichVersion?(v: number): Machine<any, any> | undefined;
 }
 
 /** A machine for local, single-node use: `apply` is `simple(command, state)`, and the reply is the new state. */
@@ -144,12 +154,29 @@ export async function resolveMachine(ref: MachineRef): Promise<Machine> {
   return machine;
 }
 
-/** The machine as the core runs it: `init` bound to this member's config. */
+/** The implementation that runs `version` (the machine itself for its own version and unknown ones). */
+export function machineForVersion(machine: Machine, version: number): Machine {
+  if (version >= (machine.version ?? 0) || machine.whichVersion === undefined) return machine;
+  return machine.whichVersion(version) ?? machine;
+}
+
+/**
+ * The machine as the core runs it: `init` bound to this member's config, and each entry
+ * applied by the implementation of the version in force at it (Ra's which_module).
+ */
 export function coreMachine(machine: Machine, config: MachineConfig): CoreMachine {
+  const versions = new Map<number, Machine>();
+  const at = (version: number): Machine => {
+    let found = versions.get(version);
+    if (found === undefined) versions.set(version, (found = machineForVersion(machine, version)));
+    return found;
+  };
   return {
     version: machine.version ?? 0,
-    init: () => machine.init(config),
-    apply: (meta, command, state) => machine.apply(meta, command, state),
+    // A new member starts at version 0; a later version's apply takes over at its switch.
+    init: () => at(0).init(config),
+    apply: (meta, command, state) => at(meta.machineVersion).apply(meta, command, state),
+    versionChanged: (meta, from, state) => at(meta.machineVersion).apply(meta, { machineVersion: { from, to: meta.machineVersion } } satisfies MachineVersionChange, state),
   };
 }
 

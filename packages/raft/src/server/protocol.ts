@@ -10,7 +10,7 @@ export type ServerCast =
   | { readonly type: '$pipeline'; readonly command: unknown; readonly correlation: unknown; readonly priority: 'normal' | 'low'; readonly replyTo: Pid }
   | { readonly type: '$flush' }
   | { readonly type: '$timer'; readonly timer: TimerName; readonly generation: number }
-  | { readonly type: '$machineTimer'; readonly name: string }
+  | { readonly type: '$machineTimer'; readonly name: string; readonly seq: number }
   | { readonly type: '$event'; readonly event: Event }
   | { readonly type: '$node'; readonly node: string; readonly up: boolean }
   | { readonly type: '$tick' }

@@ -7,7 +7,7 @@ import type { RaftCore } from '../internal/core/core.js';
 import { serverKey } from '../internal/core/cluster.js';
 import type { LogEntry, MembershipKind, ServerId } from '../internal/core/log.js';
 import type { Reply } from '../internal/core/types.js';
-import type { AuxContext, AuxResult, Machine } from './machine.js';
+import { machineForVersion, type AuxContext, type AuxResult, type Machine } from './machine.js';
 import type { ServerState } from './server-actor.js';
 import { systemActorName } from '../system/system.js';
 
@@ -110,8 +110,9 @@ export function membersInfoReply(core: RaftCore): Reply {
 /** The member applied its cluster's deletion: the machine's stateEnter('eol'), on every member (as Ra). */
 export function endOfLife(state: ServerState, machineState: unknown): void {
   state.aux.ended = true;
-  if (state.machine.stateEnter === undefined) return;
-  state.shell.machineEffectsOutsideApply(state.machine.stateEnter('eol', machineState));
+  const machine = machineForVersion(state.machine, state.shell.core.machineVersion);
+  if (machine.stateEnter === undefined) return;
+  state.shell.machineEffectsOutsideApply(machine.stateEnter('eol', machineState));
 }
 
 /** What a server sends its system actor once it must go: the system deletes its data. */

@@ -1,6 +1,7 @@
 // Applying committed entries to the machine, in order, and answering their callers.
 // Only the leader replies and passes machine effects to the shell (as in Ra); every
-// member handles release cursors, which become snapshots (snapshot.ts).
+// member handles release cursors, which become snapshots (snapshot.ts), and passes
+// checkpoints on. A noop that raises the machine version switches `apply` from there.
 
 import { assert, assertNever } from './assert.js';
 import type { RaftMember } from './member.js';
@@ -32,7 +33,7 @@ function applyEntry(core: RaftMember, entry: LogEntry): boolean {
   const payload = entry.payload;
   switch (payload.type) {
     case 'command': {
-      const meta = { index: entry.index, term: entry.term, machineVersion: core.machineVersion };
+      const meta = { index: entry.index, term: entry.term, machineVersion: core.machineVersion, systemTime: payload.systemTime ?? 0 };
       let result: ApplyResult;
       try {
         result = core.machine.apply(meta, payload.command, core.machineState);
@@ -54,7 +55,7 @@ function applyEntry(core: RaftMember, entry: LogEntry): boolean {
       }
       // Never backwards: a leader on older code (elected by transfer, or without
       // pre-vote) must not lower the version that upgraded members run.
-      if (payload.machineVersion > core.machineVersion) core.machineVersion = payload.machineVersion;
+      if (payload.machineVersion > core.machineVersion) return changeVersion(core, entry, payload.machineVersion);
       core.lastApplied = entry.index;
       return true;
     case 'cluster':
@@ -73,6 +74,27 @@ function applyEntry(core: RaftMember, entry: LogEntry): boolean {
   }
 }
 
+/** From this entry on, the new version's apply runs; it first sees the change (Ra's `{machine_version, Old, New}`). */
+function changeVersion(core: RaftMember, entry: LogEntry, to: number): boolean {
+  const from = core.machineVersion;
+  const versionChanged = core.machine.versionChanged;
+  let result: ApplyResult | undefined;
+  if (versionChanged !== undefined) {
+    const meta = { index: entry.index, term: entry.term, machineVersion: to, systemTime: 0 };
+    try {
+      result = versionChanged.call(core.machine, meta, from, core.machineState);
+    } catch (error) {
+      return core.stopWith(new MachineFailedError(core.id, entry.index, error));
+    }
+  }
+  core.machineVersion = to;
+  core.lastApplied = entry.index;
+  if (result === undefined) return true;
+  core.machineState = result.state;
+  for (const effect of result.effects ?? []) onMachineEffect(core, effect);
+  return true;
+}
+
 function replyApplied(core: RaftMember, index: number, term: number, reply: unknown): void {
   if (core.role !== 'leader') return;
   const from = core.lead.pending.get(index);
@@ -87,6 +109,12 @@ function onMachineEffect(core: RaftMember, effect: MachineEffect): void {
     // The configuration is taken now: the history is compacted to the applied index.
     const members = core.cluster.at(effect.index).members;
     core.pendingReleaseCursor = { index: effect.index, state: effect.state, machineVersion: core.machineVersion, members };
+    return;
+  }
+  // A checkpoint is every member's own (the shell's storage writes it); the rest are the leader's.
+  if (effect.type === 'checkpoint') {
+    assert(effect.index <= core.lastApplied, () => `${core.key}: checkpoint ${effect.index} past applied ${core.lastApplied}`);
+    core.machineEffects.push(effect);
     return;
   }
   if (core.role === 'leader') core.machineEffects.push(effect);

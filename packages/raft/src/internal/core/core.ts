@@ -95,9 +95,9 @@ export class RaftCore extends RaftMember {
   private dispatch(event: Event): void {
     switch (event.type) {
       case 'command':
-        return proposeCommand(this, event.command, event.priority, event.from);
+        return proposeCommand(this, event.command, event.priority, event.from, event.systemTime);
       case 'commands':
-        return proposeCommands(this, event.commands);
+        return proposeCommands(this, event.commands, event.systemTime);
       case 'query':
         return onQuery(this, event.kind, event.fn, event.from);
       case 'message':

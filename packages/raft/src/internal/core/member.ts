@@ -16,6 +16,7 @@ import type {
   CoreTimeouts,
   Effect,
   MachineEffect,
+  MachineUpgradeStrategy,
   PersistedState,
   RaftMessage,
   Random,
@@ -44,6 +45,8 @@ export interface CoreConfig {
   readonly inflightBytesMax?: number;
   /** The shell's estimate of an entry's encoded size (default: estimateEntryBytes over plain data). */
   readonly entryBytes?: EntryBytes;
+  /** When a leader raises the machine version (default `quorum`, in the new leader's noop; servers use `all`). */
+  readonly machineUpgradeStrategy?: MachineUpgradeStrategy;
   /** Test-only: a deliberate bug for the simulator's mutation tests. */
   readonly mutation?: Mutation;
 }
@@ -71,6 +74,7 @@ export class RaftMember {
   readonly entryBytes: EntryBytes;
   /** The protocol's rules; a mutation test swaps one of them. */
   readonly rules: Rules;
+  readonly machineUpgradeStrategy: MachineUpgradeStrategy;
 
   role: Role = 'recover';
   /** Why the core stopped, when a machine or the log failed. */
@@ -145,6 +149,7 @@ export class RaftMember {
     assert(this.appendEntriesBytesMax > 0 && this.inflightBytesMax > 0, () => `${this.key}: byte caps ${this.appendEntriesBytesMax}/${this.inflightBytesMax} must be positive`);
     this.entryBytes = config.entryBytes ?? estimateEntryBytes;
     this.rules = rulesWith(config.mutation);
+    this.machineUpgradeStrategy = config.machineUpgradeStrategy ?? 'quorum';
     this.currentTerm = config.persisted?.term ?? 0;
     this.votedFor = config.persisted?.votedFor;
     const lastTerm = config.log.last().term;
