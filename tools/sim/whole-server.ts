@@ -84,7 +84,9 @@ export class WholeServerSimulation implements SimHost {
   #immediates: (() => void)[] = [];
   #now = 0;
   #steps = 0;
-  #phase: 'faults' | 'liveness' | 'done' = 'faults';
+  #phase: 'faults' | 'liveness' | 'deleting' | 'done' = 'faults';
+  /** The deletion phase (as sim.ts): the members that must end, and where each applied it. */
+  #deletion: { readonly atMs: number; readonly members: ReadonlySet<string>; readonly eol: Map<string, number>; readonly deleted: Set<string> } | undefined;
   #healAtMs = 0;
 
   constructor(readonly options: WholeServerOptions) {
@@ -144,7 +146,7 @@ export class WholeServerSimulation implements SimHost {
   now(): number {
     return this.#now;
   }
-  phase(): 'faults' | 'liveness' | 'done' {
+  phase(): 'faults' | 'liveness' | 'deleting' | 'done' {
     return this.#phase;
   }
   members(): readonly SimMember[] {
@@ -186,6 +188,7 @@ export class WholeServerSimulation implements SimHost {
       await this.settle();
       if (this.#phase === 'faults' && this.#steps >= this.options.steps) this.healAll();
       if (this.#phase === 'liveness') this.checkLiveness();
+      if (this.#phase === 'deleting') this.checkDeletion();
       if (this.#steps > eventsMax) this.invariants.fail('liveness', `no end after ${this.#steps} events`);
     }
     if (this.invariants.violation === undefined) await this.checkPowerLossAtEnd();
@@ -230,7 +233,7 @@ export class WholeServerSimulation implements SimHost {
     if (this.#clients.probeDone && this.#clients.idle()) {
       const leader = this.leader() as WsMember | undefined;
       if (leader?.slog !== undefined) this.invariants.checkAckedAt(leader.key, leader.slog);
-      this.#phase = 'done';
+      this.startDeletion(leader);
       return;
     }
     if (this.#now > this.#healAtMs + o.LIVENESS_BOUND_MS) {
@@ -241,6 +244,52 @@ export class WholeServerSimulation implements SimHost {
       });
       this.invariants.fail('liveness', `no command committed within ${o.LIVENESS_BOUND_MS}ms after faults stopped (${roles.join(' ')})`);
     }
+  }
+
+  /**
+   * Last, the cluster is deleted through the shipped interpreter: every member of the
+   * leader's configuration must end, at the same entry. Skipped when a member is not
+   * running (a disk error stopped it for good): the leader would rightly wait for it.
+   */
+  private startDeletion(leader: WsMember | undefined): void {
+    const core = leader?.core;
+    const members = core?.cluster.current().members.map((m) => m.id.name) ?? [];
+    const running = members.every((key) => {
+      const member = this.#members.get(key);
+      return member?.core !== undefined && member.core.role !== 'stopped';
+    });
+    if (leader === undefined || !running) {
+      this.#phase = 'done';
+      return;
+    }
+    this.#deletion = { atMs: this.#now, members: new Set(members), eol: new Map(), deleted: new Set() };
+    this.#phase = 'deleting';
+    this.stepNow(leader, { type: 'delete_cluster', from: { client: -1, opId: 0 } });
+  }
+
+  private checkDeletion(): void {
+    const deletion = this.#deletion!;
+    if ([...deletion.members].every((key) => deletion.deleted.has(key))) {
+      if (new Set(deletion.eol.values()).size !== 1) this.invariants.fail('cluster deletion', `members applied the deletion at different indexes: ${JSON.stringify([...deletion.eol])}`);
+      this.count('clusterDeleted');
+      this.#phase = 'done';
+      return;
+    }
+    if (this.#now > deletion.atMs + o.LIVENESS_BOUND_MS) {
+      const left = [...deletion.members].filter((key) => !deletion.deleted.has(key));
+      this.invariants.fail('liveness', `cluster deletion not done within ${o.LIVENESS_BOUND_MS}ms: ${left.join(' ')} still running`);
+    }
+  }
+
+  private onEndOfLife(member: WsMember): void {
+    if (this.#deletion === undefined || member.core === undefined) return this.invariants.fail('cluster deletion', `${member.key} applied a deletion nobody asked for`);
+    this.#deletion.eol.set(member.key, member.core.lastApplied);
+  }
+
+  private onDeleted(member: WsMember): void {
+    // The core has stopped; the process stays, so what it sent last still arrives (a normal exit).
+    if (!this.#deletion?.eol.has(member.key)) return this.invariants.fail('cluster deletion', `${member.key} deleted before applying the deletion`);
+    this.#deletion.deleted.add(member.key);
   }
 
   /**
@@ -388,6 +437,8 @@ export class WholeServerSimulation implements SimHost {
         post: (event) => this.deliverLocal(member, inc, event),
         roleChanged: (role, term, leader) => this.onRoleChanged(member, core, role, term, leader),
         removed: () => this.schedule(0, { type: 'stop', to: key }),
+        endOfLife: () => this.onEndOfLife(member),
+        deleted: () => this.onDeleted(member),
         warn: (message) => this.note(`${key} warn: ${message}`),
       },
       snapshotChunkBytes: 256,

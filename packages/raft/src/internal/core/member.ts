@@ -121,8 +121,10 @@ export class RaftMember {
   deleteEntryIndex: number | undefined = undefined;
   /** Set once the delete_cluster entry is applied: the member ends (ops.ts). */
   endOfLifeIndex: number | undefined = undefined;
-  /** Leader: peers sent a commit covering the deletion once they held it (ops.ts). */
-  readonly toldEndOfLife = new Set<string>();
+  /** Leader: peers sent a commit covering the deletion once they held it, with the term it was sent in (ops.ts). */
+  readonly toldEndOfLife = new Map<string, number>();
+  /** Leader: peers that acknowledged the delete entry, with the term of the acknowledgement (ops.ts). */
+  readonly deletionAcked = new Map<string, number>();
 
   /** Effects of the current step; the dispatcher hands them to the shell. */
   protected out: Effect[] = [];
