@@ -38,13 +38,14 @@ describe('deleting a cluster', () => {
     }
   });
 
-  it('refuses commands, membership changes and a second deletion once the entry is appended', () => {
+  it('refuses commands, membership changes, transfers and a second deletion once the entry is appended', () => {
     const c = elected();
     c.step('n1', { type: 'delete_cluster', from: 'd' });
     expect(c.step('n1', { type: 'command', command: 1, priority: 'normal', from: 'x' })).toEqual(['reply "x" RAFTER_CLUSTER_DELETED leader=n1']);
     expect(c.step('n1', { type: 'command', command: 1, priority: 'low', from: 'y' })).toEqual(['reply "y" RAFTER_CLUSTER_DELETED leader=n1']);
     expect(c.step('n1', { type: 'delete_cluster', from: 'e' })).toEqual(['reply "e" RAFTER_CLUSTER_DELETED leader=n1']);
     expect(c.step('n1', { type: 'add_member', member: { id: id('n4'), membership: 'voter' }, from: 'z' })).toEqual(['reply "z" RAFTER_CLUSTER_DELETED leader=n1']);
+    expect(c.step('n1', { type: 'transfer_leadership', to: id('n2'), from: 't' })).toEqual(['reply "t" RAFTER_CLUSTER_DELETED leader=n1']);
   });
 
   it('low-priority commands queued before the deletion are refused, not appended after it', () => {
