@@ -31,6 +31,8 @@ export const STORAGE_FAULT_KINDS = ['tornWrite', 'corruptRead', 'syncError', 'di
 export const STORAGE_FAULT_KEYS = ['powerLoss', ...STORAGE_FAULT_KINDS] as const;
 /** Network and process faults the whole-server mode leaves out (they read the core shell's in-memory log). */
 const LEFT_OUT: readonly FaultKind[] = ['cutOffAcrossElections'];
+/** The machine's checkpoint effect every this many commands, between its release cursors. */
+const CHECKPOINT_EVERY_COMMANDS = 5;
 /** Out of 100 fault draws, this many are storage faults. */
 const STORAGE_FAULT_SHARE = 30;
 const DATA_DIR = '/data';
@@ -376,8 +378,13 @@ export class WholeServerSimulation implements SimHost {
     const stored = sys.meta.get(key);
     const snapshot = log.snapshot() === undefined ? undefined : await log.readSnapshot();
     if (member.inc !== inc) return;
+    // A restart starts from the newest intact checkpoint; the machine-state invariant checks it.
+    const checkpoint = await log.recoveryCheckpoint();
+    if (member.inc !== inc) return;
+    for (const warning of log.snapshots.takeWarnings()) this.note(`${key} warn: ${warning}`);
+    if (checkpoint !== undefined) this.count('checkpointRestarts');
     const inv = this.invariants;
-    const base = kvMachine({ releaseEvery: o.RELEASE_EVERY_COMMANDS, version: member.machineVersion });
+    const base = kvMachine({ releaseEvery: o.RELEASE_EVERY_COMMANDS, version: member.machineVersion, checkpointEvery: CHECKPOINT_EVERY_COMMANDS });
     const machine = {
       version: base.version,
       init: base.init,
@@ -395,6 +402,7 @@ export class WholeServerSimulation implements SimHost {
       initialMembers: member.initialMembers,
       ...(snapshot === undefined ? {} : { machineState: snapshot.state }),
       machineUpgradeStrategy: 'all',
+      ...(checkpoint === undefined ? {} : { checkpoint }),
     });
     const storage = {
       log: {
@@ -409,8 +417,9 @@ export class WholeServerSimulation implements SimHost {
           inv.onAppend(key, entries, log);
         },
         releaseCursor: (meta: Parameters<ServerLog['releaseCursor']>[0], state: unknown) => log.releaseCursor(meta, state),
+        checkpoint: (meta: Parameters<ServerLog['checkpoint']>[0], state: unknown) => log.checkpoint(meta, state),
         readSnapshot: () => log.readSnapshot(),
-        readSnapshotChunks: (bytes?: number) => log.readSnapshotChunks(bytes),
+        openSnapshotReader: (bytes?: number) => log.openSnapshotReader(bytes),
         acceptSnapshot: () => log.acceptSnapshot(),
       },
       storeTermAndVote: async (term: number, votedFor: ServerId | undefined) => {

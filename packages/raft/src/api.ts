@@ -439,6 +439,21 @@ export interface StartServerOptions extends TimeoutOption {
   readonly uid?: string;
   /** The membership this server starts with in its initial cluster (default voter). */
   readonly membership?: MembershipKind;
+  /**
+   * Snapshot every this many applied entries, for machines that return no release cursor
+   * (zraft_lib's snapshot_every). The system's snapshotPolicy still spaces snapshots.
+   */
+  readonly snapshotEvery?: number;
+  /** Keep replaced snapshots in a backup folder of the server (the newest few) rather than delete them. */
+  readonly snapshotBackup?: boolean;
+}
+
+function snapshotOptions(options: StartServerOptions | undefined): Pick<ServerConfig, 'snapshotEvery' | 'snapshotBackup'> {
+  const every = options?.snapshotEvery;
+  if (every !== undefined && (!Number.isSafeInteger(every) || every < 1)) throw new InvalidArgumentError('snapshotEvery', 'a whole number of entries ≥ 1', every);
+  const backup = options?.snapshotBackup;
+  if (backup !== undefined && typeof backup !== 'boolean') throw new InvalidArgumentError('snapshotBackup', 'true or false', backup);
+  return { ...(every !== undefined ? { snapshotEvery: every } : {}), ...(backup !== undefined ? { snapshotBackup: backup } : {}) };
 }
 
 function newUid(name: string): string {
@@ -464,6 +479,7 @@ export async function startServer(system: SystemRef, clusterName: string, server
     machine,
     ...(options?.machineConfig !== undefined ? { machineConfig: options.machineConfig } : {}),
     initialMembers,
+    ...snapshotOptions(options),
   };
   await systemCall(callerOf(options), name, id.node, { op: 'startServer', config }, timeoutOf(options));
 }

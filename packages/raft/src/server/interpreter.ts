@@ -14,29 +14,25 @@ import type { LogEntry, LogReader, ServerId, SnapshotMeta } from '../internal/co
 import type { Effect, Event, MachineEffect, RaftMessage, Reply, ReplyTo, Role, TimerName } from '../internal/core/types.js';
 import { serverKey } from '../internal/core/cluster.js';
 import { type MachineEffectDeps, type MachinePort, runAppliedEffects, runEffectsOutsideApply } from './machine-effects.js';
+import { IncomingSnapshot, OutgoingSnapshot, toBuffer, type SnapshotChunkReader, type SnapshotIntake } from './snapshot-transfers.js';
 
-/** A chunk of a snapshot file, as the log storage reads and accepts them. */
-export interface SnapshotChunkData {
-  readonly seq: number;
-  readonly last: boolean;
-  readonly data: Uint8Array;
-}
+export type { SnapshotChunkData, SnapshotChunkReader, SnapshotIntake } from './snapshot-transfers.js';
 
 /** What the interpreter needs of a server's log storage (ServerLog and the meta store). */
 export interface ServerStorage {
   readonly log: LogReader & {
     append(entries: readonly LogEntry[]): void;
     releaseCursor(meta: SnapshotMeta, state: unknown): Promise<boolean>;
+    /** A recovery checkpoint (the machine's `checkpoint` effect); resolves false if skipped. */
+    checkpoint(meta: SnapshotMeta, state: unknown): Promise<boolean>;
     readSnapshot(): Promise<{ meta: SnapshotMeta; state: unknown }>;
-    readSnapshotChunks(chunkBytes?: number): AsyncGenerator<SnapshotChunkData>;
-    acceptSnapshot(): { accept(chunk: { seq: number; last: boolean; data: Buffer }): Promise<SnapshotMeta | undefined>; abort(): Promise<void> };
+    openSnapshotReader(chunkBytes?: number): Promise<SnapshotChunkReader>;
+    acceptSnapshot(): SnapshotIntake;
   };
   /** Durable when the promise resolves. */
   storeTermAndVote(term: number, votedFor: ServerId | undefined): Promise<void>;
   /** Lazily stored; bounds what a restart re-applies without a leader. */
   storeLastApplied(index: number): void;
-  /** A machine's `checkpoint` effect: `state` is the machine state at applied `index` (recovery checkpoints). */
-  checkpoint?(index: number, state: unknown): void;
 }
 
 export interface ServerTransport {
@@ -83,12 +79,6 @@ export interface InterpreterDeps {
  */
 export type InterpreterMutation = 'persistedBeforeDurable';
 
-interface OutgoingSnapshot {
-  readonly index: number;
-  readonly chunks: AsyncGenerator<SnapshotChunkData>;
-  next: number;
-}
-
 export class ServerInterpreter {
   readonly core: RaftCore;
   private readonly storage: ServerStorage;
@@ -102,7 +92,9 @@ export class ServerInterpreter {
   private readonly followUps: Event[] = [];
   /** While a received snapshot is being installed, events wait here. */
   private deferred: Event[] | undefined;
-  private incoming: { accept: ReturnType<ServerStorage['log']['acceptSnapshot']>; index: number; held: { seq: number; data: Buffer } | undefined; chain: Promise<void> } | undefined;
+  private incoming: IncomingSnapshot | undefined;
+  /** A chunk of the incoming snapshot failed to write: the server stops (write_failed posted once). */
+  private incomingFailed = false;
   private readonly outgoing = new Map<string, OutgoingSnapshot>();
   private storedApplied = 0;
 
@@ -114,11 +106,10 @@ export class ServerInterpreter {
     this.host = deps.host;
     this.snapshotChunkBytes = deps.snapshotChunkBytes;
     this.mutation = deps.mutation;
-    const storage = deps.storage;
     this.machineDeps = {
       port: deps.machine,
-      log: storage.log,
-      checkpoint: storage.checkpoint === undefined ? undefined : (index, state) => storage.checkpoint?.(index, state),
+      log: deps.storage.log,
+      checkpoint: (index, state) => void this.checkpoint(index, state),
       warn: (message) => deps.host.warn(message),
     };
   }
@@ -190,6 +181,8 @@ export class ServerInterpreter {
       case 'persist':
         throw new Error('persist is carried out by run()');
       case 'send':
+        // A chunk is acknowledged once written: the leader sends the next one no sooner (back-pressure).
+        if (effect.msg.type === 'install_snapshot_reply' && this.incoming !== undefined) return this.sendAfterChunkWrites(this.incoming, effect.to, effect.msg);
         return this.transport.send(effect.to, effect.msg);
       case 'append':
         return this.storage.log.append(effect.entries);
@@ -242,47 +235,57 @@ export class ServerInterpreter {
     );
   }
 
+  /**
+   * A recovery checkpoint at applied `index` (every member: the machine's `checkpoint`
+   * effect, and the server at a clean stop). Storage writes it once the entry is written.
+   */
+  checkpoint(index: number, state: unknown): Promise<boolean> {
+    const core = this.core;
+    const term = core.log.termAt(index);
+    if (index > core.lastApplied || term === undefined) {
+      this.host.warn(`a checkpoint at ${index} was ignored: applied ${core.lastApplied}, log from ${core.log.snapshotIndex() + 1}`);
+      return Promise.resolve(false);
+    }
+    const meta: SnapshotMeta = { index, term, members: core.cluster.at(index).members, machineVersion: core.machineVersion };
+    return this.storage.log.checkpoint(meta, state).catch((err: unknown) => {
+      // A checkpoint only saves replay at a restart: a failed one is logged, not fatal.
+      this.host.warn(`checkpoint at ${index} failed: ${String(err)}`);
+      return false;
+    });
+  }
+
   // ---- snapshots to followers: one reader per follower, chunk by chunk ----
 
   private sendSnapshotChunk(to: ServerId, term: number, meta: SnapshotMeta, chunkIndex: number): void {
     const key = serverKey(to);
     let transfer = this.outgoing.get(key);
-    if (transfer === undefined || transfer.index !== meta.index || chunkIndex < transfer.next) {
-      void transfer?.chunks.return(undefined);
-      transfer = { index: meta.index, chunks: this.storage.log.readSnapshotChunks(this.snapshotChunkBytes), next: 0 };
+    if (transfer === undefined || transfer.index !== meta.index) {
+      transfer?.close();
+      transfer = new OutgoingSnapshot(meta.index, () => this.storage.log.openSnapshotReader(this.snapshotChunkBytes));
       this.outgoing.set(key, transfer);
     }
     const current = transfer;
-    void this.readChunk(current, chunkIndex).then(
+    current.read(chunkIndex).then(
       (chunk) => {
         if (chunk === undefined) return;
-        const id = this.core.id;
-        this.transport.send(to, { type: 'install_snapshot', term, leaderId: id, meta, chunkIndex, last: chunk.last, data: chunk.data });
-        if (chunk.last) {
-          void current.chunks.return(undefined);
-          if (this.outgoing.get(key) === current) this.outgoing.delete(key);
+        this.transport.send(to, { type: 'install_snapshot', term, leaderId: this.core.id, meta, chunkIndex, last: chunk.last, data: chunk.data });
+        // A lost last chunk is asked for again on tick: the file is then opened anew.
+        if (chunk.last && this.outgoing.get(key) === current) {
+          current.close();
+          this.outgoing.delete(key);
         }
       },
       (err: unknown) => {
         // The snapshot was replaced meanwhile, or reading failed: the leader retries on tick.
         this.host.warn(`reading snapshot ${meta.index} for ${key} failed: ${String(err)}`);
+        current.close();
         if (this.outgoing.get(key) === current) this.outgoing.delete(key);
       },
     );
   }
 
-  private async readChunk(transfer: OutgoingSnapshot, chunkIndex: number): Promise<SnapshotChunkData | undefined> {
-    while (transfer.next <= chunkIndex) {
-      const { value, done } = await transfer.chunks.next();
-      if (done === true) return undefined;
-      transfer.next++;
-      if (transfer.next - 1 === chunkIndex) return value;
-    }
-    return undefined;
-  }
-
   private closeOutgoing(): void {
-    for (const transfer of this.outgoing.values()) void transfer.chunks.return(undefined);
+    for (const transfer of this.outgoing.values()) transfer.close();
     this.outgoing.clear();
   }
 
@@ -291,27 +294,31 @@ export class ServerInterpreter {
   private writeSnapshotChunk(meta: SnapshotMeta, chunkIndex: number, data: unknown): void {
     const bytes = toBuffer(data);
     if (chunkIndex === 0 || this.incoming === undefined || this.incoming.index !== meta.index) {
-      void this.incoming?.accept.abort().catch(() => undefined);
-      this.incoming = { accept: this.storage.log.acceptSnapshot(), index: meta.index, held: undefined, chain: Promise.resolve() };
+      this.incoming?.abort();
+      this.incoming = new IncomingSnapshot(meta.index, this.storage.log.acceptSnapshot());
+      this.incomingFailed = false;
     }
-    const incoming = this.incoming;
-    // The storage needs to know which chunk is the last; the core says so only with
-    // `installSnapshot`, so each chunk is handed over when the next one arrives.
-    const previous = incoming.held;
-    incoming.held = { seq: chunkIndex + 1, data: bytes };
-    if (previous !== undefined) incoming.chain = incoming.chain.then(() => incoming.accept.accept({ seq: previous.seq, last: false, data: previous.data }).then(() => undefined));
+    this.incoming.write(chunkIndex, bytes);
+  }
+
+  private sendAfterChunkWrites(incoming: IncomingSnapshot, to: ServerId, msg: RaftMessage): void {
+    incoming.afterWrites(
+      () => this.transport.send(to, msg),
+      (err: unknown) => {
+        if (this.incoming !== incoming || this.incomingFailed) return;
+        this.incomingFailed = true;
+        this.host.post({ type: 'write_failed', index: incoming.index, reason: `writing snapshot ${incoming.index} failed: ${String(err)}` });
+      },
+    );
   }
 
   private installSnapshot(meta: SnapshotMeta): void {
     const incoming = this.incoming;
     this.deferred = [];
     this.incoming = undefined;
-    const held = incoming?.held;
     const done = (async () => {
-      if (incoming === undefined || held === undefined) throw new Error(`no chunks received for snapshot ${meta.index}`);
-      await incoming.chain;
-      const installed = await incoming.accept.accept({ seq: held.seq, last: true, data: held.data });
-      if (installed === undefined) throw new Error(`snapshot ${meta.index} was incomplete`);
+      if (incoming === undefined || incoming.index !== meta.index) throw new Error(`no chunks received for snapshot ${meta.index}`);
+      await incoming.finish();
       return this.storage.log.readSnapshot();
     })();
     done.then(
@@ -319,10 +326,4 @@ export class ServerInterpreter {
       (err: unknown) => this.host.post({ type: 'write_failed', index: meta.index, reason: `installing snapshot ${meta.index} failed: ${String(err)}` }),
     );
   }
-}
-
-function toBuffer(data: unknown): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (data instanceof Uint8Array) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  throw new TypeError(`snapshot chunk data is ${typeof data}, not bytes`);
 }

@@ -31,6 +31,7 @@ import type { ServerCast } from '../server/protocol.js';
 import type { ServerDeleted } from '../server/server-ops.js';
 import { defaultCallerOf, useCaller } from './caller.js';
 import { ConfigStore, type ServerConfig, SystemRuntime } from './runtime.js';
+import { SystemMetrics } from '../metrics/system-metrics.js';
 
 /** What starts actors: a node (scheduler 0) or an actor's context (its scheduler). */
 export interface Starter {
@@ -124,9 +125,11 @@ export async function startSystem(starter: Starter, config: SystemConfig): Promi
   if (!Number.isFinite(tickMs) || tickMs < 10) throw new InvalidArgumentError('tickMs', 'a number of milliseconds ≥ 10', tickMs);
   if (defaultCallerOf() === undefined) useCaller(starter);
   const fs = config.fs ?? new NodeFs();
+  const metrics = new SystemMetrics(name);
   const storage = await startLogSystem(starter, {
     dir: joinPath(config.dataDir, 'log'),
     fs,
+    counters: { wal: metrics.wal, segmentWriter: metrics.segmentWriter },
     ...(config.wal !== undefined ? { wal: config.wal } : {}),
     ...(config.snapshotPolicy !== undefined ? { snapshotPolicy: config.snapshotPolicy } : {}),
   });
@@ -136,7 +139,8 @@ export async function startSystem(starter: Starter, config: SystemConfig): Promi
     tickMs,
     timeouts: { ...DEFAULT_TIMEOUTS, ...SERVER_TIMEOUTS_DEFAULT, ...config.timeouts },
     snapshotChunkBytes: config.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES_DEFAULT,
-  });
+  }, metrics);
+  metrics.publish(home.node);
   await runtime.loadConfigs();
   const node = starter as Partial<{ connectionInfo(node: string): { queuedBytes: number } | undefined }>;
   if (typeof node.connectionInfo === 'function') runtime.queuedBytes = (to) => node.connectionInfo?.(to)?.queuedBytes;
@@ -164,10 +168,12 @@ export async function startSystem(starter: Starter, config: SystemConfig): Promi
         if (runtime.serverSup !== undefined) await stopAndWait(starter, runtime.serverSup);
         await stopAndWait(starter, storage.supervisor);
         await storage.system.close();
+        metrics.close();
       },
     };
   } catch (err) {
     systems.delete(name);
+    metrics.close();
     throw err;
   }
 }
@@ -237,7 +243,7 @@ const systemBehaviour: Behaviour<SystemRuntime, SystemRuntime> = {
       // The servers' applied indexes reach the disk now and then, not only with a vote,
       // so a restart re-applies its log up to a recent point without waiting for a leader.
       ctx.sendAfter(runtime.tuning.tickMs * META_FLUSH_TICKS, { type: '$flushMeta' });
-      await runtime.handle.system.meta.flush().catch((err: unknown) => ctx.log.warn({ system: runtime.name, reason: String(err) }, 'storing applied indexes failed'));
+      await runtime.handle.system.meta.flush().catch((err: unknown) => ctx.log.warn({ system: runtime.name, reason: String(err) }, 'raft system: storing applied indexes failed'));
       return runtime;
     }
     if ((msg.type === 'node-maybe-down' || msg.type === 'node-up') && typeof msg.node === 'string') {
@@ -298,6 +304,7 @@ async function systemCall(ctx: ActorContext, runtime: SystemRuntime, request: Sy
       await runtime.configStore.remove(config.name);
       runtime.configs.delete(config.name);
       runtime.directory.delete(config.name);
+      runtime.metrics.deleteServer(config.name);
       return { ok: true };
     }
     case 'serverConfig':
@@ -317,6 +324,7 @@ async function deleteDeletedServer(ctx: ActorContext, runtime: SystemRuntime, ms
     await stopServerChild(ctx, runtime, config.name);
     await deleteServerLog(ctx, runtime.handle, config.uid);
     runtime.directory.delete(config.name);
+    runtime.metrics.deleteServer(config.name);
   } catch (err) {
     ctx.log.error({ system: runtime.name, server: config.name, reason: String(err) }, 'deleting the data of a deleted cluster\'s member failed');
   }

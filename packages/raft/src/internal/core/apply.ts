@@ -23,8 +23,18 @@ export function applyCommitted(core: RaftMember): void {
       if (!applyEntry(core, entry)) break;
     }
   }
+  snapshotEveryN(core);
   // Configurations at or below the applied index are never truncated: keep the latest.
   core.cluster.compactTo(core.lastApplied);
+}
+
+/** snapshotEvery: a release cursor of our own at the applied index, every N entries, for machines that release none. */
+function snapshotEveryN(core: RaftMember): void {
+  if (core.snapshotEvery === 0 || core.machineReleasesCursor) return;
+  const base = Math.max(core.log.snapshotIndex(), core.snapshotInFlight?.index ?? 0, core.pendingReleaseCursor?.index ?? 0);
+  if (core.lastApplied - base < core.snapshotEvery) return;
+  const members = core.cluster.at(core.lastApplied).members;
+  core.pendingReleaseCursor = { index: core.lastApplied, state: core.machineState, machineVersion: core.machineVersion, members };
 }
 
 /** Returns false when applying must stop (a machine version this code cannot run). */
@@ -109,6 +119,7 @@ function onMachineEffect(core: RaftMember, effect: MachineEffect): void {
     // The configuration is taken now: the history is compacted to the applied index.
     const members = core.cluster.at(effect.index).members;
     core.pendingReleaseCursor = { index: effect.index, state: effect.state, machineVersion: core.machineVersion, members };
+    core.machineReleasesCursor = true;
     return;
   }
   // A checkpoint is every member's own (the shell's storage writes it); the rest are the leader's.
