@@ -7,7 +7,7 @@ import { Node, silentLogger } from '@rafter/actors';
 import { NodeFs } from '@rafter/raft/storage';
 import { startControlActor } from './control-actor.js';
 import { FaultyFs, type StorageMutation } from './faulty-fs.js';
-import { type CoreTimeouts, createLogger, type RaftSystem, startSystem, useCaller } from '@rafter/raft';
+import { type CoreTimeouts, createLogger, type RaftSystem, type RecoveryProgress, startSystem, useCaller } from '@rafter/raft';
 
 export interface NodeProcessArgs {
   readonly name: string;
@@ -24,6 +24,8 @@ export interface NodeProcessArgs {
   /** The system's snapshot policy (tests set a small one so release cursors become snapshots soon). */
   readonly snapshotPolicy?: { readonly minIntervalMs: number; readonly minEntries: number };
   readonly verbose?: boolean;
+  /** Print the system's progress restarting its servers to stderr, one JSON line each. */
+  readonly recoveryProgress?: boolean;
   /** Chaos runs: the storage under a FaultyFs, and a control actor (see control-actor.ts) to drive faults. */
   readonly chaos?: { readonly mutation?: StorageMutation };
 }
@@ -50,6 +52,7 @@ const system = await startSystem(node, {
   ...(args.snapshotPolicy !== undefined ? { snapshotPolicy: args.snapshotPolicy } : {}),
   ...(fs !== undefined ? { fs } : {}),
   ...(args.timeouts !== undefined ? { timeouts: args.timeouts } : {}),
+  ...(args.recoveryProgress === true ? { onRecoveryProgress: (p: RecoveryProgress) => process.stderr.write(`${JSON.stringify({ node: args.name, recovery: p })}\n`) } : {}),
 });
 for (const mod of modules) await mod.nodeStarted?.({ node, system });
 // A parent that is gone closed our stdout: stop rather than crash on EPIPE.

@@ -12,7 +12,7 @@ export { keyMetrics, leaderboard, lookupLeader, lookupMembers, overview, type Ke
 export { createLogger, withBindings, type LoggerOptions, type LogLevel } from './logging.js';
 export { metricsRegistry, type MetricsRegistryOptions } from './metrics/prometheus.js';
 export { serveMetrics, type MetricsServer, type ServeMetricsOptions } from './metrics/http.js';
-export { startSystem, serverChildSpec, systemActorName, type RaftSystem, type SystemConfig, type Starter } from './system/system.js';
+export { startSystem, serverChildSpec, systemActorName, type RaftSystem, type RecoveryProgress, type SystemConfig, type Starter } from './system/system.js';
 export {
   API_TIMEOUT_MS_DEFAULT,
   addMember,
@@ -58,3 +58,4 @@ export {
   type MembersInfoOptions,
   type MembersInfoResult,
 } from './api-ops.js';
+export { startClusters, type ClusterSpec, type StartClustersOptions, type StartedCluster } from './start-clusters.js';

@@ -2,7 +2,7 @@
 // batches commands (every command waiting in the mailbox is one step, as Ra's leader
 // drains its mailbox), monitors the leader, and batches pipeline replies per caller.
 
-import type { ActorContext, Behaviour, CallResult, DownMessage, From, Logger, Pid, Ref } from '@rafter/actors';
+import { type ActorContext, type Behaviour, type CallResult, type DownMessage, type From, type Logger, type Pid, type Ref, pidEquals } from '@rafter/actors';
 import { RaftCore } from '../internal/core/core.js';
 import { COMMANDS_BATCH_MAX } from '../internal/core/limits.js';
 import { sameServer } from '../internal/core/cluster.js';
@@ -15,6 +15,7 @@ import type { DirectoryEntry, ServerConfig, SystemRuntime } from '../system/runt
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import { withBindings } from '../logging.js';
 import { ServerInterpreter } from './interpreter.js';
+import { wantsTick } from './tick.js';
 import { coreMachine, machineForVersion, resolveMachine, type Machine } from './machine.js';
 import { ActorMachinePort } from './machine-port.js';
 import type { PipelineEvent, ServerCall, ServerCast } from './protocol.js';
@@ -162,7 +163,8 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     await state.shell.start();
     endTurn(ctx, state);
     logOf(ctx, state).debug({ term: core.currentTerm, lastApplied: core.lastApplied }, 'raft server started');
-    ctx.sendAfter(system.tuning.tickMs, { type: '$tick' } satisfies ServerCast);
+    // No timer of its own: the system ticks the servers that need it (tick.ts).
+    system.tickers.set(config.name, { pid: ctx.self, wantsTick: () => wantsTick(state.shell, effectiveMachine(state)) });
     return state;
   },
 
@@ -188,6 +190,8 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     logOf(ctx, state).debug({ reason }, 'raft server stopped');
     state.shell.storeApplied();
     state.metrics.stopped();
+    const ticker = state.system.tickers.get(state.config.name);
+    if (ticker !== undefined && pidEquals(ticker.pid, ctx.self)) state.system.tickers.delete(state.config.name);
     const entry = state.system.directory.get(state.config.name);
     if (entry !== undefined && entry.pid !== undefined && entry.uid === state.config.uid) {
       entry.pid = undefined;
@@ -316,7 +320,6 @@ function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; re
     case '$aux':
       return runAux(ctx, state, 'cast', msg.command).then(() => undefined);
     case '$tick':
-      ctx.sendAfter(state.system.tuning.tickMs, { type: '$tick' } satisfies ServerCast);
       state.shell.storeApplied();
       return then(flushThen(ctx, state, { type: 'tick' }), () => machineTick(ctx, state));
     case 'DOWN':
@@ -395,7 +398,8 @@ function feed(state: ServerState, batch: readonly PendingCommand[], from: number
   for (let i = from; i < batch.length; i += COMMANDS_BATCH_MAX) {
     const commands = i === 0 && batch.length <= COMMANDS_BATCH_MAX ? batch : batch.slice(i, i + COMMANDS_BATCH_MAX);
     const turn = state.shell.handle({ type: 'commands', commands, systemTime: state.now() });
-    state.metrics.commands(commands.length, state.shell.core.log.last().index, performance.now());
+    // Counted where they are taken: a follower only redirects them.
+    if (state.shell.core.role === 'leader') state.metrics.commands(commands.length, state.shell.core.log.last().index, performance.now());
     if (turn !== undefined) return turn.then(() => feed(state, batch, i + COMMANDS_BATCH_MAX));
   }
 }
@@ -526,6 +530,7 @@ function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: 
   state.entry.term = term;
   state.entry.leader = leader;
   state.metrics.roleChanged(role, term, leader, state.shell?.core.cluster.current());
+  if (leader !== undefined && (role === 'leader' || role === 'follower')) state.system.leaderKnown(state.config.name);
   const watch = role !== 'leader' && leader !== undefined && !sameServer(leader, state.id) ? leader : undefined;
   const current = state.leaderMonitor;
   if (current !== undefined && (watch === undefined || !sameServer(current.leader, watch))) {

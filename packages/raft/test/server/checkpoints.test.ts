@@ -148,6 +148,8 @@ describe('snapshot options', () => {
     const last = await commands(ids, node, 30);
     for (const id of ids) await until(id, node, (s) => s.lastApplied >= last);
     // Snapshots at 3, 6, ... until the machine's first cursor (index 25), then only at its cursors.
+    // A snapshot is written after the apply that asked for it: wait for the one at 25.
+    for (const id of ids) await until(id, node, () => (serverLog(system, id.name).snapshot()?.index ?? 0) >= 25);
     for (const name of ['a', 'b', 'c']) expect(serverLog(system, name).snapshot()?.index).toBe(25);
   });
 

@@ -399,10 +399,16 @@ export async function openServerLog(ctx: ActorContext, handle: LogSystemHandle, 
   }
   const log = await handle.system.openServer(uid);
   log.attachWal(walPort(ctx, handle));
+  const earlierActor = handle.writers.has(uid);
   handle.writers.set(uid, ctx.self);
-  // A restarted server's actor: what the WAL told its previous actor is not lost.
   const wal = handle.wal;
-  if (wal !== undefined) {
+  if (wal !== undefined && !earlierActor && handle.currentWal !== undefined) {
+    // The first actor of this server in this run: nothing of it waits in the WAL's
+    // mailbox, so the WAL's state (on this thread) is read without a round trip, which
+    // would otherwise cost every one of many servers starting at once.
+    log.onWalAttached(handle.walEpoch, handle.currentWal.writerStatus(uid));
+  } else if (wal !== undefined) {
+    // A restarted server's actor: what the WAL told its previous actor is not lost.
     try {
       const reply = await ctx.call<WalAttachReply>(wal, { op: 'attach', writerId: uid } satisfies StorageCall);
       log.onWalAttached(reply.epoch, reply.status);
