@@ -39,11 +39,12 @@ const DATA_DIR = '/data';
 const SEGMENT_ENTRIES = 32;
 
 /**
- * Storage mutations for tests, each of which the simulator must catch: `ackBeforeSync`,
- * file syncs return before the data is durable (so the WAL acknowledges `written` before
- * its fsync is done); `walNoSync`, the WAL never syncs its batches.
+ * Mutations of the storage and the server's interpreter, each of which the simulator
+ * must catch: `ackBeforeSync`, file syncs return before the data is durable (so the WAL
+ * acknowledges `written` before its fsync is done); `walNoSync`, the WAL never syncs its
+ * batches; `persistedBeforeDurable`, the interpreter lets a vote out before it is stored.
  */
-export const STORAGE_MUTATIONS = ['ackBeforeSync', 'walNoSync'] as const;
+export const STORAGE_MUTATIONS = ['ackBeforeSync', 'walNoSync', 'persistedBeforeDurable'] as const;
 export type StorageMutation = (typeof STORAGE_MUTATIONS)[number];
 
 export interface WholeServerOptions extends o.SimOptions {
@@ -351,6 +352,7 @@ export class WholeServerSimulation implements SimHost {
       persisted: { term: stored.currentTerm, votedFor: stored.votedFor ?? undefined, lastApplied: stored.lastApplied },
       initialMembers: member.initialMembers,
       ...(snapshot === undefined ? {} : { machineState: snapshot.state }),
+      machineUpgradeStrategy: 'all',
       ...(checkpoint === undefined ? {} : { checkpoint }),
     });
     const storage = {
@@ -380,16 +382,17 @@ export class WholeServerSimulation implements SimHost {
     const shell = new ServerInterpreter({
       core,
       storage,
+      ...(this.options.storageMutation === 'persistedBeforeDurable' ? { mutation: 'persistedBeforeDurable' as const } : {}),
       transport: {
         send: (to, msg) => this.send(member.id, to, msg),
         reply: (to, reply) => this.#clients.replyTo(to as { client: number; opId: number }, reply),
-        machineSend: () => undefined,
       },
       timers: {
         set: (timer, afterMs, generation) => this.schedule(afterMs, { type: 'timer', to: key, inc, timer, gen: generation }),
         cancel: () => undefined,
-        machineTimer: () => undefined,
       },
+      // The simulated machine asks for no effects but release cursors.
+      machine: { send: () => undefined, setTimer: () => undefined, monitorProcess: () => undefined, demonitorProcess: () => undefined, monitorNode: () => undefined, demonitorNode: () => undefined, append: () => undefined },
       host: {
         post: (event) => this.deliverLocal(member, inc, event),
         roleChanged: (role, term, leader) => this.onRoleChanged(member, core, role, term, leader),

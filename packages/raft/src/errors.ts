@@ -22,7 +22,8 @@ export type RafterErrorCode =
   | 'RAFTER_UNKNOWN_CLUSTER'
   | 'RAFTER_NO_SYSTEM'
   | 'RAFTER_CLUSTER_NOT_FORMED'
-  | 'RAFTER_SERVER_STOPPED';
+  | 'RAFTER_SERVER_STOPPED'
+  | 'RAFTER_AUX_FAILED';
 
 export class RafterError extends Error {
   constructor(
@@ -273,6 +274,33 @@ export class ServerStoppedError extends RafterError {
   }
 }
 
+/** A membership change given `expectedMembers` found other members (zraft_lib's peersChanged). */
+export class PeersChangedError extends RafterError {
+  constructor(readonly server: ServerId) {
+    super('RAFTER_PEERS_CHANGED', `the members of ${server.name}'s cluster are not the expected ones; read them again (members) and decide anew`);
+    this.name = 'PeersChangedError';
+  }
+}
+
+/** The cluster is being deleted (deleteCluster): it takes no more commands or changes. */
+export class ClusterDeletedError extends RafterError {
+  constructor(readonly server: ServerId) {
+    super('RAFTER_CLUSTER_DELETED', `the cluster of ${server.name} is being deleted; it takes no more commands`);
+    this.name = 'ClusterDeletedError';
+  }
+}
+
+/** The machine has no handleAux, or it threw (the server keeps running, its aux state unchanged). */
+export class AuxFailedError extends RafterError {
+  constructor(
+    readonly server: ServerId,
+    detail: string,
+  ) {
+    super('RAFTER_AUX_FAILED', `aux command on ${server.name}@${server.node} failed: ${detail}`);
+    this.name = 'AuxFailedError';
+  }
+}
+
 /** Maps an error reply of the core to its error class. */
 export function errorFromReply(code: ReplyErrorCode, server: ServerId, leader: ServerId | undefined): RafterError {
   switch (code) {
@@ -294,5 +322,9 @@ export function errorFromReply(code: ReplyErrorCode, server: ServerId, leader: S
       return new MachineVersionTooOldError(server);
     case 'RAFTER_QUERY_FAILED':
       return new QueryFailedError(server);
+    case 'RAFTER_PEERS_CHANGED':
+      return new PeersChangedError(server);
+    case 'RAFTER_CLUSTER_DELETED':
+      return new ClusterDeletedError(server);
   }
 }

@@ -3,8 +3,8 @@
 
 export * from './errors.js';
 export type { ServerId, Member, MembershipKind, SnapshotMeta } from './internal/core/log.js';
-export type { Role, MachineMeta, ApplyResult, MachineEffect, CoreTimeouts } from './internal/core/types.js';
-export { registerMachine, unregisterMachine, type Machine, type MachineConfig, type MachineModule, type MachineRef, type SimpleMachine } from './server/machine.js';
+export type { Role, MachineMeta, ApplyResult, MachineEffect, MachineNotice, MachineVersionChange, ReadEntry, CoreTimeouts } from './internal/core/types.js';
+export { registerMachine, unregisterMachine, type AuxContext, type AuxResult, type Machine, type MachineConfig, type MachineRole, type MachineModule, type MachineRef, type SimpleMachine } from './server/machine.js';
 export { isPipelineEvent, type PipelineEvent } from './server/protocol.js';
 export type { ServerConfig } from './system/runtime.js';
 export { useCaller, type Caller } from './system/caller.js';
@@ -40,4 +40,17 @@ export {
   type StartClusterResult,
   type StartServerOptions,
   type TimeoutOption,
+  type MembershipChangeOptions,
 } from './api.js';
+export {
+  AUX_READ_ENTRIES_MAX,
+  MEMBERS_INFO_LIVE_TIMEOUT_MS_DEFAULT,
+  auxCommand,
+  castAux,
+  deleteCluster,
+  forceShrinkMembersToCurrentMember,
+  membersInfo,
+  type MemberInfo,
+  type MembersInfoOptions,
+  type MembersInfoResult,
+} from './api-ops.js';

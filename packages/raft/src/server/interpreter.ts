@@ -13,6 +13,7 @@ import type { RaftCore } from '../internal/core/core.js';
 import type { LogEntry, LogReader, ServerId, SnapshotMeta } from '../internal/core/log.js';
 import type { Effect, Event, MachineEffect, RaftMessage, Reply, ReplyTo, Role, TimerName } from '../internal/core/types.js';
 import { serverKey } from '../internal/core/cluster.js';
+import { type MachineEffectDeps, type MachinePort, runAppliedEffects, runEffectsOutsideApply } from './machine-effects.js';
 import { IncomingSnapshot, OutgoingSnapshot, toBuffer, type SnapshotChunkReader, type SnapshotIntake } from './snapshot-transfers.js';
 
 export type { SnapshotChunkData, SnapshotChunkReader, SnapshotIntake } from './snapshot-transfers.js';
@@ -37,15 +38,11 @@ export interface ServerStorage {
 export interface ServerTransport {
   send(to: ServerId, msg: RaftMessage): void;
   reply(to: ReplyTo, reply: Reply): void;
-  /** A machine's `send` effect (leader only). */
-  machineSend(to: unknown, msg: unknown): void;
 }
 
 export interface ServerTimers {
   set(timer: TimerName, afterMs: number, generation: number): void;
   cancel(timer: TimerName): void;
-  /** A machine's named timer: `{ timeout: name }` is proposed as a command when it fires. */
-  machineTimer(name: string, afterMs: number): void;
 }
 
 /** The interpreter's way back to its owner: events that must go through the mailbox, role changes, logging. */
@@ -55,6 +52,10 @@ export interface ServerHost {
   roleChanged(role: Role, term: number, leader: ServerId | undefined): void;
   /** The member was removed from its cluster. */
   removed(): void;
+  /** The member applied its cluster's deletion (the machine's stateEnter('eol')). */
+  endOfLife?(machineState: unknown): void;
+  /** The deletion is done here: delete the member's data and stop it for good. */
+  deleted?(): void;
   warn(message: string): void;
 }
 
@@ -64,9 +65,19 @@ export interface InterpreterDeps {
   readonly transport: ServerTransport;
   readonly timers: ServerTimers;
   readonly host: ServerHost;
+  /** Where a machine's sends, timers, monitors and appends go (machine-effects.ts). */
+  readonly machine: MachinePort;
   /** Bytes per install_snapshot chunk; well under the distribution's frame limit. */
   readonly snapshotChunkBytes: number;
+  /** Breaks one of the interpreter's rules, for the simulator to prove that it catches the break. */
+  readonly mutation?: InterpreterMutation;
 }
+
+/**
+ * `persistedBeforeDurable`: the core hears `persisted` (and so lets a vote out) as soon
+ * as the term and vote are handed to storage, not once they are durable.
+ */
+export type InterpreterMutation = 'persistedBeforeDurable';
 
 export class ServerInterpreter {
   readonly core: RaftCore;
@@ -75,6 +86,8 @@ export class ServerInterpreter {
   private readonly timers: ServerTimers;
   private readonly host: ServerHost;
   private readonly snapshotChunkBytes: number;
+  private readonly mutation: InterpreterMutation | undefined;
+  private readonly machineDeps: MachineEffectDeps;
   /** Events produced while carrying out effects (persisted), fed before the next outside event. */
   private readonly followUps: Event[] = [];
   /** While a received snapshot is being installed, events wait here. */
@@ -92,6 +105,13 @@ export class ServerInterpreter {
     this.timers = deps.timers;
     this.host = deps.host;
     this.snapshotChunkBytes = deps.snapshotChunkBytes;
+    this.mutation = deps.mutation;
+    this.machineDeps = {
+      port: deps.machine,
+      log: deps.storage.log,
+      checkpoint: (index, state) => void this.checkpoint(index, state),
+      warn: (message) => deps.host.warn(message),
+    };
   }
 
   /** Leaves recovery. Resolves once the effects of the first step are carried out. */
@@ -139,6 +159,10 @@ export class ServerInterpreter {
       if (effect.kind === 'persist') {
         const durable = this.storage.storeTermAndVote(effect.term, effect.votedFor);
         if (effect.sync) this.followUps.push({ type: 'persisted', term: effect.term, votedFor: effect.votedFor });
+        if (this.mutation === 'persistedBeforeDurable') {
+          durable.catch(() => undefined);
+          continue;
+        }
         return durable.then(() => this.run(effects, i + 1));
       }
       this.perform(effect);
@@ -181,47 +205,24 @@ export class ServerInterpreter {
       case 'installSnapshot':
         return this.installSnapshot(effect.meta);
       case 'machineEffects':
-        return this.machineEffects(effect.effects);
+        return runAppliedEffects(this.machineDeps, effect.effects);
       case 'roleChanged':
         if (effect.role !== 'leader') this.closeOutgoing();
         return this.host.roleChanged(effect.role, effect.term, effect.leader);
       case 'removed':
         return this.host.removed();
+      case 'endOfLife':
+        return this.host.endOfLife?.(effect.machineState);
+      case 'deleted':
+        return this.host.deleted?.();
       default:
         return assertNever(effect, 'unknown effect');
     }
   }
 
-  /**
-   * Effects a machine returned outside `apply` (from `stateEnter` or `tick`): sends and
-   * timers run here; a release cursor needs an applied index and is ignored.
-   */
+  /** Effects a machine returned outside `apply` (from `stateEnter` or `tick`), carried out as this member's role allows. */
   machineEffectsOutsideApply(effects: readonly MachineEffect[] | undefined): void {
-    if (effects === undefined || effects.length === 0) return;
-    const runnable = effects.filter((e) => e.type !== 'release_cursor');
-    if (runnable.length < effects.length) this.host.warn('a release_cursor effect from stateEnter or tick was ignored: return it from apply');
-    this.machineEffects(runnable);
-  }
-
-  private machineEffects(effects: readonly MachineEffect[]): void {
-    for (const effect of effects) {
-      switch (effect.type) {
-        case 'send':
-          this.transport.machineSend(effect.to, effect.msg);
-          break;
-        case 'timer':
-          this.timers.machineTimer(effect.name, effect.afterMs);
-          break;
-        case 'release_cursor':
-          // The core turns release cursors into `snapshot` effects itself.
-          break;
-        case 'checkpoint':
-          this.checkpoint(effect.index, effect.state);
-          break;
-        default:
-          assertNever(effect, 'unknown machine effect');
-      }
-    }
+    runEffectsOutsideApply(this.machineDeps, effects, this.core.role);
   }
 
   private writeSnapshot(meta: SnapshotMeta, state: unknown): void {

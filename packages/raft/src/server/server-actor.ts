@@ -13,8 +13,10 @@ import type { ServerLog } from '../internal/log/server-log.js';
 import { MachineNotFoundError, RafterError } from '../errors.js';
 import type { DirectoryEntry, ServerConfig, SystemRuntime } from '../system/runtime.js';
 import { ServerInterpreter } from './interpreter.js';
-import { coreMachine, resolveMachine, type Machine } from './machine.js';
+import { coreMachine, machineForVersion, resolveMachine, type Machine } from './machine.js';
+import { ActorMachinePort } from './machine-port.js';
 import type { PipelineEvent, ServerCall, ServerCast } from './protocol.js';
+import { type AuxSlot, deleted, endOfLife, initAux, membersInfoReply, runAux } from './server-ops.js';
 
 export interface ServerArgs {
   readonly system: SystemRuntime;
@@ -44,10 +46,14 @@ export interface ServerState {
   lastWritten: number;
   /** Callers of `awaitLeader` waiting for a leader to be known. */
   leaderWaiters: From[];
-  /** A machine's named timers that have not fired. */
-  readonly machineTimers: Map<string, Ref>;
+  /** A machine's sends, timers, monitors and appends (leader only). */
+  readonly machinePort: ActorMachinePort;
+  /** The node's clock, stamped into proposed commands (MachineMeta.systemTime). */
+  readonly now: () => number;
   /** Local queries waiting for this member to apply up to an index. */
   waitingQueries: Array<{ readonly minIndex: number; readonly event: Event }>;
+  /** The machine's aux state (handleAux), and whether the member has reached `eol`. */
+  readonly aux: AuxSlot;
 }
 
 /** Above this many bytes queued for a node, entries for it wait for the leader's next tick. */
@@ -84,6 +90,8 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       ...(checkpoint !== undefined ? { checkpoint } : {}),
       ...(config.snapshotEvery !== undefined ? { snapshotEvery: config.snapshotEvery } : {}),
       timeouts: system.tuning.timeouts,
+      // Ra 3's default: a new machine version takes effect once every member runs it.
+      machineUpgradeStrategy: 'all',
     });
     const state: ServerState = {
       id,
@@ -101,8 +109,12 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       lastWritten: log.lastWritten().index,
       leaderWaiters: [],
       waitingQueries: [],
-      machineTimers: new Map(),
+      aux: initAux(machine, config.name),
+      machinePort: undefined as unknown as ActorMachinePort,
+      now: () => ctx.now(),
     };
+    const warn = (message: string): void => ctx.log.warn({ server: config.name, cluster: config.clusterName }, message);
+    (state as { machinePort: ActorMachinePort }).machinePort = new ActorMachinePort(ctx, (command, priority) => enqueue(ctx, state, { command, priority, from: undefined }), warn);
     (state as { shell: ServerInterpreter }).shell = new ServerInterpreter({
       core,
       storage: {
@@ -113,7 +125,6 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       transport: {
         send: (to, msg) => sendToPeer(ctx, state, to, msg),
         reply: (to, reply) => deliver(ctx, state, to as Caller | undefined, reply),
-        machineSend: (to, msg) => machineSend(ctx, state, to, msg),
       },
       timers: {
         set: (timer, afterMs, generation) => {
@@ -126,18 +137,15 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
           if (old !== undefined) ctx.cancelTimer(old);
           state.timers.delete(timer);
         },
-        machineTimer: (name, afterMs) => {
-          // A timer of the same name replaces the earlier one, as in Ra.
-          const old = state.machineTimers.get(name);
-          if (old !== undefined) ctx.cancelTimer(old);
-          state.machineTimers.set(name, ctx.sendAfter(afterMs, { type: '$machineTimer', name } satisfies ServerCast));
-        },
       },
+      machine: state.machinePort,
       host: {
         post: (event) => ctx.send(ctx.self, { type: '$event', event } satisfies ServerCast),
         roleChanged: (role, term, leader) => onRoleChanged(ctx, state, role, term, leader),
         removed: () => ctx.stop('normal'),
-        warn: (message) => ctx.log.warn({ server: config.name, cluster: config.clusterName }, message),
+        endOfLife: (machineState) => endOfLife(state, machineState),
+        deleted: () => deleted(ctx, state),
+        warn,
       },
       snapshotChunkBytes: system.tuning.snapshotChunkBytes,
     });
@@ -211,7 +219,7 @@ function onCall(request: ServerCall, from: From, state: ServerState, ctx: ActorC
       enqueue(ctx, state, { command: request.command, priority: request.priority, from: caller });
       return { noreply: true, state };
     case 'query': {
-      const event: Event = { type: 'query', kind: request.kind, fn: queryFn(state.machine, request.query), from: caller };
+      const event: Event = { type: 'query', kind: request.kind, fn: queryFn(effectiveMachine(state), request.query), from: caller };
       const minIndex = request.minIndex ?? 0;
       if (request.kind === 'local' && minIndex > state.shell.core.lastApplied) {
         // Answered once this member has applied that far (or never: the caller times out).
@@ -227,14 +235,26 @@ function onCall(request: ServerCall, from: From, state: ServerState, ctx: ActorC
     }
     case 'status': {
       const core = state.shell.core;
-      return { reply: { role: core.role, term: core.currentTerm, leader: core.leaderId, commitIndex: core.commitIndex, lastApplied: core.lastApplied, clusterName: state.config.clusterName, pid: ctx.self }, state };
+      const machineOverview = overviewOf(state);
+      return { reply: { role: core.role, term: core.currentTerm, leader: core.leaderId, commitIndex: core.commitIndex, lastApplied: core.lastApplied, clusterName: state.config.clusterName, pid: ctx.self, machineVersion: core.machineVersion, machineOverview }, state };
     }
     case 'addMember':
-      turn = flushThen(ctx, state, { type: 'add_member', member: request.member, from: caller });
+      turn = flushThen(ctx, state, { type: 'add_member', member: request.member, from: caller, ...(request.expected !== undefined ? { expected: request.expected } : {}) });
       break;
     case 'removeMember':
-      turn = flushThen(ctx, state, { type: 'remove_member', id: request.id, from: caller });
+      turn = flushThen(ctx, state, { type: 'remove_member', id: request.id, from: caller, ...(request.expected !== undefined ? { expected: request.expected } : {}) });
       break;
+    case 'deleteCluster':
+      turn = flushThen(ctx, state, { type: 'delete_cluster', from: caller });
+      break;
+    case 'forceShrink':
+      ctx.log.warn({ server: state.config.name, cluster: state.config.clusterName }, 'raft server: forced shrink to this member alone (disaster recovery)');
+      turn = flushThen(ctx, state, { type: 'force_shrink', from: caller });
+      break;
+    case 'membersInfo':
+      return { reply: membersInfoReply(state.shell.core), state };
+    case 'aux':
+      return runAux(ctx, state, 'call', request.command).then((reply) => ({ reply, state }));
     case 'transferLeadership':
       turn = flushThen(ctx, state, { type: 'transfer_leadership', to: request.to, from: caller });
       break;
@@ -263,6 +283,7 @@ function onCall(request: ServerCall, from: From, state: ServerState, ctx: ActorC
 
 function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; reason: unknown }, state: ServerState, ctx: ActorContext): void | Promise<void> {
   if (isWalNotice(msg)) return onWalNotice(msg, state, ctx);
+  if (state.machinePort.handle(msg, state.shell.core.role === 'leader')) return;
   switch (msg.type) {
     case '$raft':
       state.entry.messagesReceived++;
@@ -275,13 +296,12 @@ function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; re
       return flush(state);
     case '$timer':
       return flushThen(ctx, state, { type: 'timeout', timer: msg.timer, generation: msg.generation });
-    case '$machineTimer':
-      state.machineTimers.delete(msg.name);
-      return flushThen(ctx, state, { type: 'command', command: { timeout: msg.name }, priority: 'normal', from: undefined });
     case '$event':
       return flushThen(ctx, state, msg.event);
     case '$node':
       return flushThen(ctx, state, msg.up ? { type: 'node_up', node: msg.node } : { type: 'node_maybe_down', node: msg.node });
+    case '$aux':
+      return runAux(ctx, state, 'cast', msg.command).then(() => undefined);
     case '$tick':
       ctx.sendAfter(state.system.tuning.tickMs, { type: '$tick' } satisfies ServerCast);
       state.shell.storeApplied();
@@ -341,15 +361,6 @@ function sendToPeer(ctx: ActorContext, state: ServerState, to: ServerId, msg: Ra
   }
 }
 
-/** A machine's `send`: to a name not registered here, or a bad destination, it is dropped and logged (Erlang's send to a dead pid is silent too). */
-function machineSend(ctx: ActorContext, state: ServerState, to: unknown, msg: unknown): void {
-  try {
-    ctx.send(to as Pid, msg);
-  } catch (err) {
-    ctx.log.warn({ server: state.config.name, cluster: state.config.clusterName, reason: String(err) }, 'raft server: a machine send effect was dropped');
-  }
-}
-
 function enqueue(ctx: ActorContext, state: ServerState, command: PendingCommand): void {
   state.pending.push(command);
   if (state.flushQueued) return;
@@ -370,7 +381,7 @@ function feed(state: ServerState, batch: readonly PendingCommand[], from: number
   // One step per batch: one append, one AppendEntries per follower (cut at the core's bound).
   for (let i = from; i < batch.length; i += COMMANDS_BATCH_MAX) {
     const commands = i === 0 && batch.length <= COMMANDS_BATCH_MAX ? batch : batch.slice(i, i + COMMANDS_BATCH_MAX);
-    const turn = state.shell.handle({ type: 'commands', commands });
+    const turn = state.shell.handle({ type: 'commands', commands, systemTime: state.now() });
     if (turn !== undefined) return turn.then(() => feed(state, batch, i + COMMANDS_BATCH_MAX));
   }
 }
@@ -441,17 +452,37 @@ function knownLeader(state: ServerState): ServerId | undefined {
   return core.role === 'leader' || core.role === 'follower' ? core.leaderId : undefined;
 }
 
+/** The implementation of the machine version in force (Ra's effective machine module). */
+function effectiveMachine(state: ServerState): Machine {
+  return machineForVersion(state.machine, state.shell.core.machineVersion);
+}
+
+/** The machine's `overview(state)` for serverStatus; one that throws is reported, not fatal. */
+function overviewOf(state: ServerState): unknown {
+  const machine = effectiveMachine(state);
+  if (machine.overview === undefined) return undefined;
+  try {
+    return machine.overview(state.shell.core.machineState);
+  } catch (err) {
+    return { error: String(err) };
+  }
+}
+
 /** The machine's `tick`, on the leader at the server's tick (as Ra's). */
 function machineTick(ctx: ActorContext, state: ServerState): void {
   const core = state.shell.core;
-  if (core.role !== 'leader' || state.machine.tick === undefined) return;
-  state.shell.machineEffectsOutsideApply(state.machine.tick(ctx.now(), core.machineState));
+  const machine = effectiveMachine(state);
+  if (core.role !== 'leader' || machine.tick === undefined) return;
+  state.shell.machineEffectsOutsideApply(machine.tick(ctx.now(), core.machineState));
 }
 
 function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: number, leader: ServerId | undefined): void {
-  // The machine's `stateEnter`, on every member, for a change of role (as Ra's).
-  if (role !== state.entry.role && state.machine.stateEnter !== undefined && state.shell !== undefined) {
-    state.shell.machineEffectsOutsideApply(state.machine.stateEnter(role, state.shell.core.machineState));
+  // A leader's monitors and timers end with its leadership; the next leader re-issues them.
+  if (state.entry.role === 'leader' && role !== 'leader') state.machinePort.clear();
+  // The machine's `stateEnter`, on every member, for a change of role (as Ra's); none after `eol`.
+  const machine = state.shell === undefined ? undefined : effectiveMachine(state);
+  if (role !== state.entry.role && machine?.stateEnter !== undefined && state.aux.ended !== true) {
+    state.shell.machineEffectsOutsideApply(machine.stateEnter(role, state.shell.core.machineState));
   }
   if (leader !== undefined && (role === 'leader' || role === 'follower') && state.leaderWaiters.length > 0) {
     for (const waiter of state.leaderWaiters) ctx.reply(waiter, leader);

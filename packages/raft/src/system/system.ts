@@ -28,6 +28,7 @@ import { AlreadyStartedError, InvalidArgumentError, MachineNotFoundError, Rafter
 import { serverBehaviour, type ServerArgs } from '../server/server-actor.js';
 import { checkMachineRef, resolveMachine } from '../server/machine.js';
 import type { ServerCast } from '../server/protocol.js';
+import type { ServerDeleted } from '../server/server-ops.js';
 import { defaultCallerOf, useCaller } from './caller.js';
 import { ConfigStore, type ServerConfig, SystemRuntime } from './runtime.js';
 
@@ -228,6 +229,10 @@ const systemBehaviour: Behaviour<SystemRuntime, SystemRuntime> = {
   },
 
   async handle(msg: { type?: string; node?: string }, runtime, ctx) {
+    if (msg.type === '$serverDeleted') {
+      await deleteDeletedServer(ctx, runtime, msg as ServerDeleted);
+      return runtime;
+    }
     if (msg.type === '$flushMeta') {
       // The servers' applied indexes reach the disk now and then, not only with a vote,
       // so a restart re-applies its log up to a recent point without waiting for a leader.
@@ -299,6 +304,21 @@ async function systemCall(ctx: ActorContext, runtime: SystemRuntime, request: Sy
       return { ok: true, config: knownConfig(runtime, request.name) };
     default:
       throw new InvalidArgumentError('system request', 'a known op', (request as { op?: unknown }).op);
+  }
+}
+
+/** A server whose cluster was deleted: its configuration goes first, so no restart brings it back. */
+async function deleteDeletedServer(ctx: ActorContext, runtime: SystemRuntime, msg: ServerDeleted): Promise<void> {
+  const config = runtime.configs.get(msg.name);
+  if (config === undefined || config.uid !== msg.uid) return;
+  try {
+    await runtime.configStore.remove(config.name);
+    runtime.configs.delete(config.name);
+    await stopServerChild(ctx, runtime, config.name);
+    await deleteServerLog(ctx, runtime.handle, config.uid);
+    runtime.directory.delete(config.name);
+  } catch (err) {
+    ctx.log.error({ system: runtime.name, server: config.name, reason: String(err) }, 'deleting the data of a deleted cluster\'s member failed');
   }
 }
 

@@ -16,6 +16,7 @@ import type {
   CoreTimeouts,
   Effect,
   MachineEffect,
+  MachineUpgradeStrategy,
   PersistedState,
   RaftMessage,
   Random,
@@ -51,6 +52,8 @@ export interface CoreConfig {
   readonly inflightBytesMax?: number;
   /** The shell's estimate of an entry's encoded size (default: estimateEntryBytes over plain data). */
   readonly entryBytes?: EntryBytes;
+  /** When a leader raises the machine version (default `quorum`, in the new leader's noop; servers use `all`). */
+  readonly machineUpgradeStrategy?: MachineUpgradeStrategy;
   /** Test-only: a deliberate bug for the simulator's mutation tests. */
   readonly mutation?: Mutation;
 }
@@ -78,6 +81,7 @@ export class RaftMember {
   readonly entryBytes: EntryBytes;
   /** The protocol's rules; a mutation test swaps one of them. */
   readonly rules: Rules;
+  readonly machineUpgradeStrategy: MachineUpgradeStrategy;
 
   role: Role = 'recover';
   /** Why the core stopped, when a machine or the log failed. */
@@ -124,6 +128,13 @@ export class RaftMember {
   /** The machine returned a release cursor: snapshotEvery then stands aside for good. */
   machineReleasesCursor = false;
 
+  /** Index of a delete_cluster entry in the log: nothing more is proposed after it. */
+  deleteEntryIndex: number | undefined = undefined;
+  /** Set once the delete_cluster entry is applied: the member ends (ops.ts). */
+  endOfLifeIndex: number | undefined = undefined;
+  /** Leader: peers sent a commit covering the deletion once they held it (ops.ts). */
+  readonly toldEndOfLife = new Set<string>();
+
   /** Effects of the current step; the dispatcher hands them to the shell. */
   protected out: Effect[] = [];
   /** Our latest vote, until reported durable. */
@@ -149,6 +160,7 @@ export class RaftMember {
     assert(this.appendEntriesBytesMax > 0 && this.inflightBytesMax > 0, () => `${this.key}: byte caps ${this.appendEntriesBytesMax}/${this.inflightBytesMax} must be positive`);
     this.entryBytes = config.entryBytes ?? estimateEntryBytes;
     this.rules = rulesWith(config.mutation);
+    this.machineUpgradeStrategy = config.machineUpgradeStrategy ?? 'quorum';
     this.currentTerm = config.persisted?.term ?? 0;
     this.votedFor = config.persisted?.votedFor;
     const lastTerm = config.log.last().term;
@@ -349,6 +361,7 @@ export class RaftMember {
       const to = Math.min(last, from + limits.APPLY_BATCH_ENTRIES_MAX - 1);
       for (const entry of this.log.entries(from, to)) {
         if (entry.payload.type === 'cluster') this.cluster.push({ index: entry.index, members: entry.payload.members });
+        if (entry.payload.type === 'delete_cluster') this.deleteEntryIndex = entry.index;
       }
     }
   }
