@@ -205,9 +205,9 @@ export async function main(argv: string[]): Promise<void> {
       ['failover, leader process killed (p50)', ms('failoverNodeP50Ms'), '< 500 ms', 'etcd ~1.2 s'],
       ['failover, leader process paused (p50)', ms('failoverPauseP50Ms'), '< 2.5 s', 'aten 1–2 s detection'],
       ['failover, leader server actor killed (p50)', ms('failoverActorP50Ms'), '< 60 ms', 'Ra ~30–70 ms'],
-      [`member restart, ${f('restartEntries') ?? '-'} entries replayed`, f('restartSecondsReplay') === undefined ? '-' : `${f('restartSecondsReplay')} s`, '', 'Ra 1–2 M entries: 4–10 s'],
-      ['member restart from the checkpoint of a clean stop', f('restartSecondsCheckpoint') === undefined ? '-' : `${f('restartSecondsCheckpoint')} s`, '', ''],
-      ['node restart (storage recovery too), replayed / from the checkpoint', f('nodeRestartSecondsReplay') === undefined ? '-' : `${f('nodeRestartSecondsReplay')} s / ${f('nodeRestartSecondsCheckpoint')} s`, '', ''],
+      [`node restart, ${f('restartEntries') ?? '-'} entries replayed`, f('restartSecondsReplay') === undefined ? '-' : `${f('restartSecondsReplay')} s`, '', 'Ra 1–2 M entries: 4–10 s'],
+      ['node restart from the checkpoint of a clean stop', f('restartSecondsCheckpoint') === undefined ? '-' : `${f('restartSecondsCheckpoint')} s`, '', ''],
+      ['member restart alone (storage open), replayed / from the checkpoint', f('memberRestartSecondsReplay') === undefined ? '-' : `${f('memberRestartSecondsReplay')} s / ${f('memberRestartSecondsCheckpoint')} s`, '', ''],
       [`snapshot install, ${f('snapshotInstallBytes') === undefined ? '-' : `${Math.round(f('snapshotInstallBytes')! / 1e6)} MB`}`, f('snapshotInstallMBPerSec') === undefined ? '-' : `${f('snapshotInstallMBPerSec')} MB/s`, '', ''],
     ],
   );
