@@ -140,7 +140,7 @@ const BLOB_MODULE = new URL('../../cluster/machines/blob.ts', import.meta.url).h
  * size (10^6 bytes) over that time.
  */
 export async function snapshotInstallRate(mib: number): Promise<InstallRate> {
-  const cluster = await ProcessCluster.start({ machineModules: [BLOB_MODULE], snapshotPolicy: { minIntervalMs: 0, minEntries: 1 } });
+  const cluster = await ProcessCluster.start({ machineModules: [BLOB_MODULE], verbose: process.env.RAFTER_BENCH_VERBOSE === '1', snapshotPolicy: { minIntervalMs: 0, minEntries: 1 } });
   try {
     const via = cluster.control;
     const all = cluster.serverIds('install_');
