@@ -15,10 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Node, type Pid, silentLogger } from '@rafter/actors';
 import { type CoreTimeouts, members, processCommand, type ServerId, serverStatus, startCluster, startSystem } from '@rafter/raft';
-import { serverCounters } from '../../packages/raft/src/server/server-actor.js';
 import { ProcessCluster } from '../cluster/process-cluster.js';
 import '../cluster/machines/counter.js';
-import { AGENT_NAME, type AgentRequest, type AgentStats, walCounters } from './lib/raft-agent.js';
+import { AGENT_NAME, type AgentRequest, type AgentStats, raftMessagesSent, walCounters } from './lib/raft-agent.js';
 import { loadClient, loadCounters } from './lib/raft-load.js';
 import { formatRate, machine, median, percentilesUs, printTable, progress } from './lib/report.js';
 import { restartTimes, snapshotInstallRate } from './lib/raft-recovery.js';
@@ -262,7 +261,7 @@ async function oneProcess(options: Options): Promise<Throughput> {
     // One system holds the three members: its WAL is the leader's (and the followers').
     const read = async () => {
       const wal = await walCounters(node, 'bench1');
-      return { applied: loadCounters.applied, raftSent: serverCounters.raftSent, cpuUs: ownCpuUs(), walSyncs: wal.syncs, walEntries: wal.entries };
+      return { applied: loadCounters.applied, raftSent: raftMessagesSent('bench1'), cpuUs: ownCpuUs(), walSyncs: wal.syncs, walEntries: wal.entries };
     };
     return await measure(read, options);
   } finally {

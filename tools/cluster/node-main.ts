@@ -3,11 +3,11 @@
 // line `{"ready":true,"node":...}` once its system has started, and stops cleanly on
 // SIGTERM or when its stdin closes (so a dying parent leaves no orphans).
 
-import { Node, stderrLogger, silentLogger } from '@rafter/actors';
+import { Node, silentLogger } from '@rafter/actors';
 import { NodeFs } from '@rafter/raft/storage';
 import { startControlActor } from './control-actor.js';
 import { FaultyFs, type StorageMutation } from './faulty-fs.js';
-import { type CoreTimeouts, type RaftSystem, startSystem, useCaller } from '@rafter/raft';
+import { type CoreTimeouts, createLogger, type RaftSystem, type RecoveryProgress, startSystem, useCaller } from '@rafter/raft';
 
 export interface NodeProcessArgs {
   readonly name: string;
@@ -24,6 +24,8 @@ export interface NodeProcessArgs {
   /** The system's snapshot policy (tests set a small one so release cursors become snapshots soon). */
   readonly snapshotPolicy?: { readonly minIntervalMs: number; readonly minEntries: number };
   readonly verbose?: boolean;
+  /** Print the system's progress restarting its servers to stderr, one JSON line each. */
+  readonly recoveryProgress?: boolean;
   /** Chaos runs: the storage under a FaultyFs, and a control actor (see control-actor.ts) to drive faults. */
   readonly chaos?: { readonly mutation?: StorageMutation };
 }
@@ -38,7 +40,7 @@ const node = await Node.start({
   cookie: args.cookie,
   dirtyThreads: 1,
   ...(args.netTickMs !== undefined ? { netTickMs: args.netTickMs } : {}),
-  logger: args.verbose === true ? stderrLogger('warn', { node: args.name }) : silentLogger,
+  logger: args.verbose === true ? createLogger({ bindings: { node: args.name } }) : silentLogger,
 });
 useCaller(node);
 const fs = args.chaos !== undefined ? new FaultyFs(new NodeFs(), args.chaos.mutation) : undefined;
@@ -50,6 +52,7 @@ const system = await startSystem(node, {
   ...(args.snapshotPolicy !== undefined ? { snapshotPolicy: args.snapshotPolicy } : {}),
   ...(fs !== undefined ? { fs } : {}),
   ...(args.timeouts !== undefined ? { timeouts: args.timeouts } : {}),
+  ...(args.recoveryProgress === true ? { onRecoveryProgress: (p: RecoveryProgress) => process.stderr.write(`${JSON.stringify({ node: args.name, recovery: p })}\n`) } : {}),
 });
 for (const mod of modules) await mod.nodeStarted?.({ node, system });
 // A parent that is gone closed our stdout: stop rather than crash on EPIPE.

@@ -28,6 +28,8 @@ export interface ProcessClusterOptions {
   readonly snapshotPolicy?: NodeProcessArgs['snapshotPolicy'];
   /** Log warnings of the node processes to stderr. */
   readonly verbose?: boolean;
+  /** The node processes print their progress restarting servers to stderr. */
+  readonly recoveryProgress?: boolean;
   /** Where data directories go; default a new temporary directory, removed by stop(). */
   readonly dataRoot?: string;
   /** Chaos runs: fault controls in every process (see `control`), and any storage mutation. */
@@ -123,6 +125,7 @@ export class ProcessCluster {
       ...(this.options.netTickMs !== undefined ? { netTickMs: this.options.netTickMs } : {}),
       ...(this.options.snapshotPolicy !== undefined ? { snapshotPolicy: this.options.snapshotPolicy } : {}),
       ...(this.options.verbose === true ? { verbose: true } : {}),
+      ...(this.options.recoveryProgress === true ? { recoveryProgress: true } : {}),
       ...(this.options.chaos !== undefined ? { chaos: this.options.chaos } : {}),
     };
     const loader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;

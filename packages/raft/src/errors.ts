@@ -230,6 +230,14 @@ export class UnknownServerError extends RafterError {
   }
 }
 
+/** keyMetrics was asked for a server with no counters in this process (another node's, deleted, or never started). */
+export class NoServerMetricsError extends RafterError {
+  constructor(readonly server: ServerId) {
+    super('RAFTER_UNKNOWN_SERVER', `no server ${server.name} of node ${server.node} has counters in this process; keyMetrics reads this process's servers only (scrape that node's /metrics for others)`);
+    this.name = 'NoServerMetricsError';
+  }
+}
+
 /** The server belongs to another cluster than the call named. */
 export class UnknownClusterError extends RafterError {
   constructor(

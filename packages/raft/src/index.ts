@@ -8,7 +8,11 @@ export { registerMachine, unregisterMachine, type AuxContext, type AuxResult, ty
 export { isPipelineEvent, type PipelineEvent } from './server/protocol.js';
 export type { ServerConfig } from './system/runtime.js';
 export { useCaller, type Caller } from './system/caller.js';
-export { startSystem, serverChildSpec, systemActorName, type RaftSystem, type SystemConfig, type Starter } from './system/system.js';
+export { keyMetrics, leaderboard, lookupLeader, lookupMembers, overview, type KeyMetrics, type LeaderboardEntry, type ServerOverview, type SystemOverview, type SystemRef } from './metrics/overview.js';
+export { createLogger, withBindings, type LoggerOptions, type LogLevel } from './logging.js';
+export { metricsRegistry, type MetricsRegistryOptions } from './metrics/prometheus.js';
+export { serveMetrics, type MetricsServer, type ServeMetricsOptions } from './metrics/http.js';
+export { startSystem, serverChildSpec, systemActorName, type RaftSystem, type RecoveryProgress, type SystemConfig, type Starter } from './system/system.js';
 export {
   API_TIMEOUT_MS_DEFAULT,
   addMember,
@@ -54,3 +58,4 @@ export {
   type MembersInfoOptions,
   type MembersInfoResult,
 } from './api-ops.js';
+export { startClusters, type ClusterSpec, type StartClustersOptions, type StartedCluster } from './start-clusters.js';

@@ -144,6 +144,11 @@ export class ServerInterpreter {
     }
   }
 
+  /** True when storeApplied would store something. */
+  appliedUnstored(): boolean {
+    return this.core.storableApplied() > this.storedApplied;
+  }
+
   /** Stores the applied index now and then (Ra keeps it in its meta store lazily). */
   storeApplied(): void {
     const applied = this.core.storableApplied();

@@ -2,7 +2,7 @@
 // batches commands (every command waiting in the mailbox is one step, as Ra's leader
 // drains its mailbox), monitors the leader, and batches pipeline replies per caller.
 
-import type { ActorContext, Behaviour, CallResult, DownMessage, From, Pid, Ref } from '@rafter/actors';
+import { type ActorContext, type Behaviour, type CallResult, type DownMessage, type From, type Logger, type Pid, type Ref, pidEquals } from '@rafter/actors';
 import { RaftCore } from '../internal/core/core.js';
 import { COMMANDS_BATCH_MAX } from '../internal/core/limits.js';
 import { sameServer } from '../internal/core/cluster.js';
@@ -12,7 +12,10 @@ import { applyWalNotice, isWalNotice, openServerLog } from '../internal/log/log-
 import type { ServerLog } from '../internal/log/server-log.js';
 import { MachineNotFoundError, RafterError } from '../errors.js';
 import type { DirectoryEntry, ServerConfig, SystemRuntime } from '../system/runtime.js';
+import type { ServerMetrics } from '../metrics/server-metrics.js';
+import { withBindings } from '../logging.js';
 import { ServerInterpreter } from './interpreter.js';
+import { wantsTick } from './tick.js';
 import { coreMachine, machineForVersion, resolveMachine, type Machine } from './machine.js';
 import { ActorMachinePort } from './machine-port.js';
 import type { PipelineEvent, ServerCall, ServerCast } from './protocol.js';
@@ -32,6 +35,8 @@ export interface ServerState {
   readonly id: ServerId;
   /** This server's line in the system's directory (role, leader, counters). */
   readonly entry: DirectoryEntry;
+  /** This server's counters in the system's shared memory, and its leaderboard line. */
+  readonly metrics: ServerMetrics;
   readonly config: ServerConfig;
   readonly system: SystemRuntime;
   readonly machine: Machine;
@@ -54,13 +59,12 @@ export interface ServerState {
   waitingQueries: Array<{ readonly minIndex: number; readonly event: Event }>;
   /** The machine's aux state (handleAux), and whether the member has reached `eol`. */
   readonly aux: AuxSlot;
+  /** The node's logger with this server's system, cluster and server; made on first use. */
+  logger: Logger | undefined;
 }
 
 /** Above this many bytes queued for a node, entries for it wait for the leader's next tick. */
 export const SEND_QUEUED_BYTES_MAX = 8 << 20;
-
-/** Counters of this thread's servers, for benchmarks: Raft messages sent to peers. */
-export const serverCounters = { raftSent: 0 };
 
 const random = { intBetween: (min: number, max: number) => min + Math.floor(Math.random() * (max - min + 1)) };
 
@@ -77,7 +81,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     const snapshot = log.snapshot() === undefined ? undefined : await log.readSnapshot();
     // The newest intact checkpoint past the snapshot: only the entries after it are replayed.
     const checkpoint = await log.recoveryCheckpoint();
-    for (const warning of log.snapshots.takeWarnings()) ctx.log.warn({ server: config.name, cluster: config.clusterName }, warning);
+    for (const warning of log.snapshots.takeWarnings()) ctx.log.warn({ system: system.name, server: config.name, cluster: config.clusterName }, warning);
     log.setSnapshotBackup(config.snapshotBackup === true);
     const core = new RaftCore({
       id,
@@ -95,7 +99,8 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     });
     const state: ServerState = {
       id,
-      entry: { uid: config.uid, clusterName: config.clusterName, pid: ctx.self, role: 'recover', term: core.currentTerm, leader: undefined, messagesSent: 0, messagesReceived: 0, appendsHeld: 0 },
+      entry: { uid: config.uid, clusterName: config.clusterName, pid: ctx.self, role: 'recover', term: core.currentTerm, leader: undefined },
+      metrics: system.metrics.server(config.name, config.clusterName, config.uid),
       config,
       system,
       machine,
@@ -112,8 +117,9 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       aux: initAux(machine, config.name),
       machinePort: undefined as unknown as ActorMachinePort,
       now: () => ctx.now(),
+      logger: undefined,
     };
-    const warn = (message: string): void => ctx.log.warn({ server: config.name, cluster: config.clusterName }, message);
+    const warn = (message: string): void => logOf(ctx, state).warn({}, message);
     (state as { machinePort: ActorMachinePort }).machinePort = new ActorMachinePort(ctx, (command, priority) => enqueue(ctx, state, { command, priority, from: undefined }), warn);
     (state as { shell: ServerInterpreter }).shell = new ServerInterpreter({
       core,
@@ -140,7 +146,10 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       },
       machine: state.machinePort,
       host: {
-        post: (event) => ctx.send(ctx.self, { type: '$event', event } satisfies ServerCast),
+        post: (event) => {
+          countPosted(state, event);
+          ctx.send(ctx.self, { type: '$event', event } satisfies ServerCast);
+        },
         roleChanged: (role, term, leader) => onRoleChanged(ctx, state, role, term, leader),
         removed: () => ctx.stop('normal'),
         endOfLife: (machineState) => endOfLife(state, machineState),
@@ -150,8 +159,12 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       snapshotChunkBytes: system.tuning.snapshotChunkBytes,
     });
     system.directory.set(config.name, state.entry);
+    state.metrics.setMachineOverview(() => overviewOf(state));
     await state.shell.start();
-    ctx.sendAfter(system.tuning.tickMs, { type: '$tick' } satisfies ServerCast);
+    endTurn(ctx, state);
+    logOf(ctx, state).debug({ term: core.currentTerm, lastApplied: core.lastApplied }, 'raft server started');
+    // No timer of its own: the system ticks the servers that need it (tick.ts).
+    system.tickers.set(config.name, { pid: ctx.self, wantsTick: () => wantsTick(state.shell, effectiveMachine(state)) });
     return state;
   },
 
@@ -159,11 +172,11 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     return stopOnFailure(ctx, state, state, () => {
       const turn = then(onMessage(msg, state, ctx), () => answerWaitingQueries(state));
       if (turn === undefined) {
-        sendApplied(ctx, state);
+        endTurn(ctx, state);
         return state;
       }
       return turn.then(() => {
-        sendApplied(ctx, state);
+        endTurn(ctx, state);
         return state;
       });
     });
@@ -173,8 +186,12 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     return stopOnFailure(ctx, state, { noreply: true as const, state }, () => onCall(request, from, state, ctx));
   },
 
-  async terminate(_reason, state) {
+  async terminate(reason, state, ctx) {
+    logOf(ctx, state).debug({ reason }, 'raft server stopped');
     state.shell.storeApplied();
+    state.metrics.stopped();
+    const ticker = state.system.tickers.get(state.config.name);
+    if (ticker !== undefined && pidEquals(ticker.pid, ctx.self)) state.system.tickers.delete(state.config.name);
     const entry = state.system.directory.get(state.config.name);
     if (entry !== undefined && entry.pid !== undefined && entry.uid === state.config.uid) {
       entry.pid = undefined;
@@ -206,7 +223,7 @@ function stopOnFailure<R>(ctx: ActorContext, state: ServerState, stopped: R, bod
 function stopWith<R>(ctx: ActorContext, state: ServerState, stopped: R, err: unknown): R {
   const code = (err as { code?: unknown } | undefined)?.code;
   if (!(err instanceof RafterError) || typeof code !== 'string' || !STOPPING_CODES.has(code)) throw err;
-  ctx.log.error({ server: state.config.name, cluster: state.config.clusterName, code }, err.message);
+  logOf(ctx, state).error({ code }, err.message);
   ctx.stop({ shutdown: { code, message: err.message } });
   return stopped;
 }
@@ -248,7 +265,7 @@ function onCall(request: ServerCall, from: From, state: ServerState, ctx: ActorC
       turn = flushThen(ctx, state, { type: 'delete_cluster', from: caller });
       break;
     case 'forceShrink':
-      ctx.log.warn({ server: state.config.name, cluster: state.config.clusterName }, 'raft server: forced shrink to this member alone (disaster recovery)');
+      logOf(ctx, state).warn({}, 'raft server: forced shrink to this member alone (disaster recovery)');
       turn = flushThen(ctx, state, { type: 'force_shrink', from: caller });
       break;
     case 'membersInfo':
@@ -272,11 +289,11 @@ function onCall(request: ServerCall, from: From, state: ServerState, ctx: ActorC
       return { reply: { error: 'RAFTER_INVALID_ARGUMENT', message: `unknown server request ${JSON.stringify((request as { op?: unknown }).op)}` }, state };
   }
   if (turn === undefined) {
-    sendApplied(ctx, state);
+    endTurn(ctx, state);
     return { noreply: true, state };
   }
   return turn.then(() => {
-    sendApplied(ctx, state);
+    endTurn(ctx, state);
     return { noreply: true as const, state };
   });
 }
@@ -286,7 +303,7 @@ function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; re
   if (state.machinePort.handle(msg, state.shell.core.role === 'leader')) return;
   switch (msg.type) {
     case '$raft':
-      state.entry.messagesReceived++;
+      state.metrics.messageReceived();
       return flushThen(ctx, state, { type: 'message', from: msg.from, msg: msg.msg as RaftMessage });
     case '$pipeline':
       enqueue(ctx, state, { command: msg.command, priority: msg.priority, from: { pipe: msg.replyTo, correlation: msg.correlation } satisfies Caller });
@@ -303,7 +320,6 @@ function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; re
     case '$aux':
       return runAux(ctx, state, 'cast', msg.command).then(() => undefined);
     case '$tick':
-      ctx.sendAfter(state.system.tuning.tickMs, { type: '$tick' } satisfies ServerCast);
       state.shell.storeApplied();
       return then(flushThen(ctx, state, { type: 'tick' }), () => machineTick(ctx, state));
     case 'DOWN':
@@ -318,7 +334,7 @@ function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; re
       if (msg.reason !== 'normal') ctx.stop(msg.reason);
       return;
     default:
-      ctx.log.warn({ server: state.config.name, type: String((msg as { type?: unknown }).type) }, 'raft server: unexpected message dropped');
+      logOf(ctx, state).warn({ type: String((msg as { type?: unknown }).type) }, 'raft server: unexpected message dropped');
       return;
   }
 }
@@ -329,6 +345,7 @@ function onWalNotice(msg: Parameters<typeof applyWalNotice>[1], state: ServerSta
   const written = state.log.lastWritten();
   let turn: void | Promise<void> = undefined;
   if (written.index !== state.lastWritten) {
+    state.metrics.entriesWritten(written.index - state.lastWritten, written.index);
     state.lastWritten = written.index;
     turn = state.shell.handle({ type: 'written', index: written.index, term: written.term });
   }
@@ -348,14 +365,13 @@ function sendToPeer(ctx: ActorContext, state: ServerState, to: ServerId, msg: Ra
   if (msg.type === 'append_entries' && msg.entries.length > 0 && to.node !== state.id.node) {
     const queued = state.system.queuedBytes(to.node);
     if (queued !== undefined && queued > SEND_QUEUED_BYTES_MAX) {
-      state.entry.appendsHeld++;
+      state.metrics.appendHeld();
       return;
     }
   }
-  serverCounters.raftSent++;
   try {
     ctx.send({ name: to.name, node: to.node }, { type: '$raft', from: state.id, msg } satisfies ServerCast);
-    state.entry.messagesSent++;
+    state.metrics.messageSent();
   } catch (err) {
     if ((err as { code?: unknown }).code !== 'ACTORS_UNKNOWN_NAME') throw err;
   }
@@ -382,6 +398,7 @@ function feed(state: ServerState, batch: readonly PendingCommand[], from: number
   for (let i = from; i < batch.length; i += COMMANDS_BATCH_MAX) {
     const commands = i === 0 && batch.length <= COMMANDS_BATCH_MAX ? batch : batch.slice(i, i + COMMANDS_BATCH_MAX);
     const turn = state.shell.handle({ type: 'commands', commands, systemTime: state.now() });
+    state.metrics.commands(commands.length, state.shell.core.log.last().index, performance.now());
     if (turn !== undefined) return turn.then(() => feed(state, batch, i + COMMANDS_BATCH_MAX));
   }
 }
@@ -420,6 +437,19 @@ function deliver(ctx: ActorContext, state: ServerState, to: Caller | undefined, 
   if (reply.type === 'error') {
     ctx.send(to.pipe, { type: 'raft_event', from: state.id, event: { type: 'rejected', reason: reply.code, leader: reply.leader, correlation: to.correlation } } satisfies PipelineEvent);
   }
+}
+
+/** The end of a turn that stepped the core: pipeline replies go out, the counters' gauges catch up. */
+function endTurn(ctx: ActorContext, state: ServerState): void {
+  sendApplied(ctx, state);
+  const core = state.shell.core;
+  state.metrics.endTurn(core, core.log.last().index, performance.now());
+}
+
+/** Events the interpreter posts to this actor that say a snapshot was written or installed. */
+function countPosted(state: ServerState, event: Event): void {
+  if (event.type === 'snapshot_written' && event.outcome === 'written') state.metrics.snapshotWritten(event.meta.index);
+  else if (event.type === 'snapshot_installed') state.metrics.snapshotInstalled(event.meta.index);
 }
 
 function sendApplied(ctx: ActorContext, state: ServerState): void {
@@ -476,9 +506,16 @@ function machineTick(ctx: ActorContext, state: ServerState): void {
   state.shell.machineEffectsOutsideApply(machine.tick(ctx.now(), core.machineState));
 }
 
+/** Every line a server writes says which system, cluster and server. */
+function logOf(ctx: ActorContext, state: ServerState): Logger {
+  state.logger ??= withBindings(ctx.log, { system: state.system.name, cluster: state.config.clusterName, server: state.config.name });
+  return state.logger;
+}
+
 function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: number, leader: ServerId | undefined): void {
   // A leader's monitors and timers end with its leadership; the next leader re-issues them.
   if (state.entry.role === 'leader' && role !== 'leader') state.machinePort.clear();
+  if (role === 'leader' && state.entry.role !== 'leader') logOf(ctx, state).info({ term }, 'raft server: elected leader');
   // The machine's `stateEnter`, on every member, for a change of role (as Ra's); none after `eol`.
   const machine = state.shell === undefined ? undefined : effectiveMachine(state);
   if (role !== state.entry.role && machine?.stateEnter !== undefined && state.aux.ended !== true) {
@@ -491,6 +528,8 @@ function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: 
   state.entry.role = role;
   state.entry.term = term;
   state.entry.leader = leader;
+  state.metrics.roleChanged(role, term, leader, state.shell?.core.cluster.current());
+  if (leader !== undefined && (role === 'leader' || role === 'follower')) state.system.leaderKnown(state.config.name);
   const watch = role !== 'leader' && leader !== undefined && !sameServer(leader, state.id) ? leader : undefined;
   const current = state.leaderMonitor;
   if (current !== undefined && (watch === undefined || !sameServer(current.leader, watch))) {

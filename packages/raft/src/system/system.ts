@@ -10,11 +10,15 @@ import {
   type ChildSpec,
   type RestartPolicy,
   type Dest,
+  type From,
   type Pid,
+  type Ref,
   type SpawnOptions,
   deleteChild,
   startChild,
   startSupervisor,
+  supervisor,
+  type SupervisorSpec,
   supervisorChild,
   subscribeFailureDetector,
   terminateChild,
@@ -30,7 +34,8 @@ import { checkMachineRef, resolveMachine } from '../server/machine.js';
 import type { ServerCast } from '../server/protocol.js';
 import type { ServerDeleted } from '../server/server-ops.js';
 import { defaultCallerOf, useCaller } from './caller.js';
-import { ConfigStore, type ServerConfig, SystemRuntime } from './runtime.js';
+import { ConfigStore, type LeaderWait, type ServerConfig, SystemRuntime } from './runtime.js';
+import { SystemMetrics } from '../metrics/system-metrics.js';
 
 /** What starts actors: a node (scheduler 0) or an actor's context (its scheduler). */
 export interface Starter {
@@ -53,7 +58,22 @@ export interface SystemConfig {
   readonly snapshotPolicy?: StartLogSystemOptions['snapshotPolicy'];
   /** The file system of the storage and configurations; default NodeFs (tests wrap it to inject faults). */
   readonly fs?: LogFs;
+  /** Told how far the restart of the servers a previous run had has got (also logged at info level). */
+  readonly onRecoveryProgress?: (progress: RecoveryProgress) => void;
 }
+
+/** How far a system's start has got with restarting its servers. */
+export interface RecoveryProgress {
+  readonly system: string;
+  readonly started: number;
+  readonly failed: number;
+  readonly total: number;
+  readonly elapsedMs: number;
+}
+
+/** Servers restarted at once when a system starts; progress is reported at most this often. */
+export const RECOVERY_CONCURRENCY = 256;
+export const RECOVERY_PROGRESS_MS = 1_000;
 
 export interface RaftSystem {
   readonly name: string;
@@ -105,9 +125,22 @@ export type SystemRequest =
   | { readonly op: 'restartServer'; readonly name: string }
   | { readonly op: 'stopServer'; readonly name: string }
   | { readonly op: 'deleteServer'; readonly name: string }
-  | { readonly op: 'serverConfig'; readonly name: string };
+  | { readonly op: 'serverConfig'; readonly name: string }
+  /** Starts many servers in one request: their configurations are saved with one atomic write. */
+  | { readonly op: 'startServers'; readonly configs: readonly ServerConfig[] }
+  | { readonly op: 'triggerElections'; readonly names: readonly string[] }
+  /** Answers once every named server knows a leader, or after `timeoutMs`: the leader each knows (null: none yet). */
+  | { readonly op: 'awaitLeaders'; readonly names: readonly string[]; readonly timeoutMs: number };
 
-export type SystemReply = { readonly ok: true; readonly pid?: Pid; readonly config?: ServerConfig } | { readonly ok: false; readonly code: RafterErrorCode; readonly message: string };
+/** A server of a batch that did not start, with why. */
+export type StartFailure = readonly [name: string, code: RafterErrorCode, message: string];
+
+export type SystemReply =
+  | { readonly ok: true; readonly pid?: Pid; readonly config?: ServerConfig; readonly failed?: readonly StartFailure[]; readonly leaders?: readonly (ServerId | null)[] }
+  | { readonly ok: false; readonly code: RafterErrorCode; readonly message: string };
+
+/** Servers a startServers request may carry; a client splits bigger batches. */
+export const START_SERVERS_BATCH_MAX = 1_000;
 
 function failure(err: unknown): SystemReply {
   if (err instanceof RafterError) return { ok: false, code: err.code, message: err.message };
@@ -124,9 +157,11 @@ export async function startSystem(starter: Starter, config: SystemConfig): Promi
   if (!Number.isFinite(tickMs) || tickMs < 10) throw new InvalidArgumentError('tickMs', 'a number of milliseconds ≥ 10', tickMs);
   if (defaultCallerOf() === undefined) useCaller(starter);
   const fs = config.fs ?? new NodeFs();
+  const metrics = new SystemMetrics(name);
   const storage = await startLogSystem(starter, {
     dir: joinPath(config.dataDir, 'log'),
     fs,
+    counters: { wal: metrics.wal, segmentWriter: metrics.segmentWriter },
     ...(config.wal !== undefined ? { wal: config.wal } : {}),
     ...(config.snapshotPolicy !== undefined ? { snapshotPolicy: config.snapshotPolicy } : {}),
   });
@@ -136,22 +171,16 @@ export async function startSystem(starter: Starter, config: SystemConfig): Promi
     tickMs,
     timeouts: { ...DEFAULT_TIMEOUTS, ...SERVER_TIMEOUTS_DEFAULT, ...config.timeouts },
     snapshotChunkBytes: config.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES_DEFAULT,
-  });
+  }, metrics);
+  metrics.publish(home.node);
   await runtime.loadConfigs();
   const node = starter as Partial<{ connectionInfo(node: string): { queuedBytes: number } | undefined }>;
   if (typeof node.connectionInfo === 'function') runtime.queuedBytes = (to) => node.connectionInfo?.(to)?.queuedBytes;
   systems.set(name, runtime);
   try {
-    runtime.serverSup = await startSupervisor(starter, { strategy: 'one_for_one', intensity: 10, periodMs: 10_000, children: [] });
+    runtime.serverSup = await startSupervisor(starter, { strategy: 'one_for_one', intensity: 10, periodMs: 10_000, children: serverShardSpecs(name) });
     const pid = await starter.start(systemBehaviour, runtime, { name: systemActorName(name) });
-    const restartFailures = new Map<string, Error>();
-    for (const server of [...runtime.configs.values()]) {
-      try {
-        await startServerChild(starter, runtime, server);
-      } catch (err) {
-        restartFailures.set(server.name, err as Error);
-      }
-    }
+    const restartFailures = await restartAll(starter, runtime, config.onRecoveryProgress);
     return {
       name,
       node: home.node,
@@ -164,12 +193,53 @@ export async function startSystem(starter: Starter, config: SystemConfig): Promi
         if (runtime.serverSup !== undefined) await stopAndWait(starter, runtime.serverSup);
         await stopAndWait(starter, storage.supervisor);
         await storage.system.close();
+        metrics.close();
       },
     };
   } catch (err) {
     systems.delete(name);
+    metrics.close();
     throw err;
   }
+}
+
+/**
+ * Restarts every server of a previous run, many at a time (the supervisor still starts
+ * them one by one, but no server waits for the previous one's reply to be asked for),
+ * reporting progress now and then.
+ */
+async function restartAll(starter: Starter, runtime: SystemRuntime, onProgress: SystemConfig['onRecoveryProgress']): Promise<Map<string, Error>> {
+  const failures = new Map<string, Error>();
+  const configs = [...runtime.configs.values()];
+  if (configs.length === 0) return failures;
+  const begun = Date.now();
+  let started = 0;
+  let reportedAt = begun;
+  const logger = (starter as Partial<{ logger: { info(obj: object, msg: string): void } }>).logger;
+  const report = (): void => {
+    const progress: RecoveryProgress = { system: runtime.name, started, failed: failures.size, total: configs.length, elapsedMs: Date.now() - begun };
+    logger?.info({ ...progress }, 'restarting servers');
+    onProgress?.(progress);
+  };
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < configs.length) {
+      const server = configs[next++] as ServerConfig;
+      try {
+        await startServerChild(starter, runtime, server, true);
+        started++;
+      } catch (err) {
+        failures.set(server.name, err as Error);
+      }
+      if (Date.now() - reportedAt >= RECOVERY_PROGRESS_MS) {
+        reportedAt = Date.now();
+        report();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(RECOVERY_CONCURRENCY, configs.length) }, worker));
+  report();
+  return failures;
 }
 
 async function stopAndWait(starter: Starter, pid: Pid): Promise<void> {
@@ -193,14 +263,40 @@ function childSpecOf(runtime: SystemRuntime, config: ServerConfig, restart: Rest
   };
 }
 
-async function startServerChild(caller: Starter | ActorContext, runtime: SystemRuntime, config: ServerConfig): Promise<Pid> {
+/**
+ * The servers' supervisors: a system's servers are spread by name over this many, so
+ * that none holds thousands of children (a supervisor finds a child by a scan).
+ */
+export const SERVER_SUPERVISOR_SHARDS = 32;
+
+function serverShardSpecs(system: string): ChildSpec[] {
+  return Array.from({ length: SERVER_SUPERVISOR_SHARDS }, (_, i) => ({
+    id: `servers_${i}`,
+    start: { spec: supervisor, args: { strategy: 'one_for_one', intensity: 10, periodMs: 10_000, children: [] } satisfies SupervisorSpec, name: serverShardName(system, i) },
+    type: 'supervisor',
+    shutdown: 'infinity',
+  }));
+}
+
+function serverShardName(system: string, shard: number): string {
+  return `rafter_servers_${system}_${shard}`;
+}
+
+/** The supervisor of a server's shard, by its registered name (it survives a restart of the shard). */
+function serverShardOf(system: string, server: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < server.length; i++) hash = Math.imul(hash ^ server.charCodeAt(i), 0x01000193);
+  return serverShardName(system, (hash >>> 0) % SERVER_SUPERVISOR_SHARDS);
+}
+
+async function startServerChild(caller: Starter | ActorContext, runtime: SystemRuntime, config: ServerConfig, fresh = false): Promise<Pid> {
   if (SystemRuntime.missingSimple(config)) {
     throw new MachineNotFoundError(`simple machine of server ${config.name}`, 'simple machines are not persisted; start the server again with its machine');
   }
-  const sup = runtime.serverSup;
-  if (sup === undefined) throw new Error('the server supervisor is not running');
-  // A child that exited for good leaves its spec behind.
-  await deleteChild(caller, sup, config.name).catch(() => undefined);
+  if (runtime.serverSup === undefined) throw new Error('the server supervisor is not running');
+  const sup = serverShardOf(runtime.name, config.name);
+  // A child that exited for good leaves its spec behind (none can when the supervisor is new, or the server never ran).
+  if (!fresh) await deleteChild(caller, sup, config.name).catch(() => undefined);
   // Each server under its own supervisor, as in Ra: a member that keeps crashing (a
   // failing machine, a broken disk) exhausts its own restart intensity, not that of
   // every server of the system.
@@ -224,20 +320,27 @@ const systemBehaviour: Behaviour<SystemRuntime, SystemRuntime> = {
   async init(ctx, runtime) {
     // Node events for the servers: one subscription per system rather than per server.
     await subscribeFailureDetector(ctx, ctx.self).catch(() => undefined);
-    ctx.sendAfter(runtime.tuning.tickMs * META_FLUSH_TICKS, { type: '$flushMeta' });
+    ctx.sendAfter(runtime.tuning.tickMs, { type: '$tick' });
     return runtime;
   },
 
-  async handle(msg: { type?: string; node?: string }, runtime, ctx) {
+  async handle(msg: { type?: string; node?: string; wait?: LeaderWait }, runtime, ctx) {
     if (msg.type === '$serverDeleted') {
       await deleteDeletedServer(ctx, runtime, msg as ServerDeleted);
       return runtime;
     }
-    if (msg.type === '$flushMeta') {
+    if (msg.type === '$tick') {
+      // One timer for all servers: only those with work for a tick get one (server/tick.ts).
+      ctx.sendAfter(runtime.tuning.tickMs, { type: '$tick' });
+      tickServers(ctx, runtime);
+      if (runtime.ticks % META_FLUSH_TICKS !== 0) return runtime;
       // The servers' applied indexes reach the disk now and then, not only with a vote,
       // so a restart re-applies its log up to a recent point without waiting for a leader.
-      ctx.sendAfter(runtime.tuning.tickMs * META_FLUSH_TICKS, { type: '$flushMeta' });
       await runtime.handle.system.meta.flush().catch((err: unknown) => ctx.log.warn({ system: runtime.name, reason: String(err) }, 'storing applied indexes failed'));
+      return runtime;
+    }
+    if (msg.type === '$leadersTimeout' && msg.wait !== undefined) {
+      msg.wait.done(true);
       return runtime;
     }
     if ((msg.type === 'node-maybe-down' || msg.type === 'node-up') && typeof msg.node === 'string') {
@@ -247,7 +350,8 @@ const systemBehaviour: Behaviour<SystemRuntime, SystemRuntime> = {
     return runtime;
   },
 
-  async handleCall(request: SystemRequest, _from, runtime, ctx) {
+  async handleCall(request: SystemRequest, from, runtime, ctx) {
+    if (request?.op === 'awaitLeaders') return awaitLeaders(ctx, runtime, request, from);
     try {
       return { reply: await systemCall(ctx, runtime, request), state: runtime };
     } catch (err) {
@@ -298,10 +402,22 @@ async function systemCall(ctx: ActorContext, runtime: SystemRuntime, request: Sy
       await runtime.configStore.remove(config.name);
       runtime.configs.delete(config.name);
       runtime.directory.delete(config.name);
+      runtime.metrics.deleteServer(config.name);
       return { ok: true };
     }
     case 'serverConfig':
       return { ok: true, config: knownConfig(runtime, request.name) };
+    case 'startServers':
+      return { ok: true, failed: await startServers(ctx, runtime, request.configs) };
+    case 'triggerElections': {
+      if (!Array.isArray(request.names)) throw new InvalidArgumentError('server names', 'an array', request.names);
+      const event = { type: '$event', event: { type: 'trigger_election' } } satisfies ServerCast;
+      for (const name of request.names) {
+        const pid = runtime.directory.get(name)?.pid;
+        if (pid !== undefined) ctx.send(pid, event);
+      }
+      return { ok: true };
+    }
     default:
       throw new InvalidArgumentError('system request', 'a known op', (request as { op?: unknown }).op);
   }
@@ -317,9 +433,119 @@ async function deleteDeletedServer(ctx: ActorContext, runtime: SystemRuntime, ms
     await stopServerChild(ctx, runtime, config.name);
     await deleteServerLog(ctx, runtime.handle, config.uid);
     runtime.directory.delete(config.name);
+    runtime.metrics.deleteServer(config.name);
   } catch (err) {
     ctx.log.error({ system: runtime.name, server: config.name, reason: String(err) }, 'deleting the data of a deleted cluster\'s member failed');
   }
+}
+
+function tickServers(ctx: ActorContext, runtime: SystemRuntime): void {
+  runtime.ticks++;
+  const tick = { type: '$tick' } satisfies ServerCast;
+  for (const ticker of runtime.tickers.values()) {
+    if (!ticker.wantsTick()) continue;
+    ctx.send(ticker.pid, tick);
+    runtime.ticksDelivered++;
+  }
+}
+
+/**
+ * Starts a batch of servers: each is checked as startServer checks it, the new
+ * configurations are saved with one atomic write, and the servers start without one
+ * round trip each through this actor. Returns the servers that did not start.
+ */
+async function startServers(ctx: ActorContext, runtime: SystemRuntime, configs: readonly ServerConfig[]): Promise<StartFailure[]> {
+  if (!Array.isArray(configs) || configs.length > START_SERVERS_BATCH_MAX) throw new InvalidArgumentError('server configs', `an array of at most ${START_SERVERS_BATCH_MAX}`, configs);
+  const failed: StartFailure[] = [];
+  const fail = (name: unknown, err: unknown): void => {
+    const reply = failure(err) as { code: RafterErrorCode; message: string };
+    failed.push([String(name), reply.code, reply.message]);
+  };
+  const accepted: ServerConfig[] = [];
+  const names = new Set<string>();
+  const machines = new Map<unknown, Promise<unknown>>();
+  for (const config of configs) {
+    try {
+      checkServerConfig(config);
+      const id: ServerId = { name: config.name, node: runtime.nodeName };
+      if (names.has(config.name) || runtime.directory.get(config.name)?.pid !== undefined || ctx.whereis(config.name) !== undefined) throw new AlreadyStartedError(id);
+      const known = runtime.configs.get(config.name);
+      if (known !== undefined && known.uid !== config.uid) throw new AlreadyStartedError(id);
+      let resolving = machines.get(config.machine);
+      if (resolving === undefined) machines.set(config.machine, (resolving = resolveMachine(config.machine)));
+      await resolving;
+      names.add(config.name);
+      accepted.push(config);
+    } catch (err) {
+      fail(config?.name, err);
+    }
+  }
+  const fresh = accepted.filter((c) => !runtime.configs.has(c.name));
+  await runtime.configStore.saveBatch(fresh);
+  // Their logs' directories in one go, so that each server's start finds its log open.
+  await runtime.handle.system.openServers(accepted.map((c) => c.uid));
+  for (const config of fresh) runtime.configs.set(config.name, config);
+  const started = await Promise.allSettled(accepted.map((config) => startServerChild(ctx, runtime, config, fresh.includes(config))));
+  for (let i = 0; i < accepted.length; i++) {
+    const result = started[i] as PromiseSettledResult<Pid>;
+    if (result.status === 'fulfilled') continue;
+    const config = accepted[i] as ServerConfig;
+    fail(config.name, result.reason);
+    if (fresh.includes(config)) {
+      await runtime.configStore.remove(config.name);
+      runtime.configs.delete(config.name);
+    }
+  }
+  return failed;
+}
+
+/** The leader a running server knows (it leads, or follows one). */
+function leaderOf(runtime: SystemRuntime, name: string): ServerId | undefined {
+  const entry = runtime.directory.get(name);
+  if (entry?.pid === undefined || (entry.role !== 'leader' && entry.role !== 'follower')) return undefined;
+  return entry.leader;
+}
+
+/**
+ * Replies once every named server knows a leader (its directory entry says so) at the
+ * same moment, or at the timeout, with the leader each knows then. A server that learned
+ * a leader and lost it again (another election) is waited for again.
+ */
+function awaitLeaders(ctx: ActorContext, runtime: SystemRuntime, request: Extract<SystemRequest, { op: 'awaitLeaders' }>, from: From): { noreply: true; state: SystemRuntime } | { reply: SystemReply; state: SystemRuntime } {
+  if (!Array.isArray(request.names) || !(request.timeoutMs > 0)) return { reply: failure(new InvalidArgumentError('awaitLeaders', 'names and a timeout', request)), state: runtime };
+  const answer = (): SystemReply => ({ ok: true, leaders: request.names.map((name) => leaderOf(runtime, name) ?? null) });
+  const leaderless = (): string[] => request.names.filter((name) => leaderOf(runtime, name) === undefined);
+  const first = leaderless();
+  if (first.length === 0) return { reply: answer(), state: runtime };
+  let answered = false;
+  let timer: Ref | undefined;
+  const wait: LeaderWait = {
+    missing: new Set(),
+    done: (timedOut = false) => {
+      if (answered) return;
+      const again = timedOut ? [] : leaderless();
+      if (again.length > 0) return watch(again);
+      answered = true;
+      if (timer !== undefined) ctx.cancelTimer(timer);
+      for (const name of wait.missing) {
+        const waits = runtime.leaderWaits.get(name);
+        waits?.delete(wait);
+        if (waits?.size === 0) runtime.leaderWaits.delete(name);
+      }
+      ctx.reply(from, answer());
+    },
+  };
+  const watch = (names: readonly string[]): void => {
+    for (const name of names) {
+      wait.missing.add(name);
+      let waits = runtime.leaderWaits.get(name);
+      if (waits === undefined) runtime.leaderWaits.set(name, (waits = new Set()));
+      waits.add(wait);
+    }
+  };
+  watch(first);
+  timer = ctx.sendAfter(request.timeoutMs, { type: '$leadersTimeout', wait });
+  return { noreply: true, state: runtime };
 }
 
 function knownConfig(runtime: SystemRuntime, name: unknown): ServerConfig {
@@ -330,8 +556,8 @@ function knownConfig(runtime: SystemRuntime, name: unknown): ServerConfig {
 }
 
 async function stopServerChild(ctx: ActorContext, runtime: SystemRuntime, name: string): Promise<void> {
-  const sup = runtime.serverSup;
-  if (sup === undefined) return;
+  if (runtime.serverSup === undefined) return;
+  const sup = serverShardOf(runtime.name, name);
   await terminateChild(ctx, sup, name).catch(() => undefined);
   await deleteChild(ctx, sup, name).catch(() => undefined);
   const entry = runtime.directory.get(name);

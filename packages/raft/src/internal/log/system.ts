@@ -65,6 +65,11 @@ const DETACHED_WAL = {
   forget(): void {},
 };
 
+/** A server's directories: its segments, and SnapshotStore's snapshots and checkpoints. */
+const SERVER_SUBDIRS = ['segments', 'snapshots', 'checkpoints'] as const;
+/** Servers whose directories openServers creates at once. */
+const OPEN_SERVERS_CONCURRENCY = 32;
+
 const DEFAULT_POLICY: SnapshotPolicy = { minIntervalMs: 0, minEntries: 4_096 };
 
 export class LogSystem {
@@ -267,17 +272,46 @@ export class LogSystem {
 
   /** Opens (creating if new) a server's log. The directory is durable before any append. */
   async openServer(uid: string): Promise<ServerLog> {
+    const log = await this.openServerDir(uid);
+    if (log.created) await this.fs.syncDir(this.serversDir);
+    return log.log;
+  }
+
+  /**
+   * Opens (creating if new) the logs of many servers, a few at a time, with one sync of
+   * the servers' directory for all of them: starting many servers at once costs a
+   * directory sync per server, not three.
+   */
+  async openServers(uids: readonly string[], concurrency = OPEN_SERVERS_CONCURRENCY): Promise<void> {
+    let next = 0;
+    let created = false;
+    const worker = async (): Promise<void> => {
+      while (next < uids.length) {
+        if ((await this.openServerDir(uids[next++] as string)).created) created = true;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, uids.length) }, worker));
+    if (created) await this.fs.syncDir(this.serversDir);
+  }
+
+  /** The server's directory and its subdirectories, synced once; its parent is not. */
+  private async openServerDir(uid: string): Promise<{ log: ServerLog; created: boolean }> {
     await this.deleting.get(uid)?.catch(() => undefined);
     const existing = this.server(uid);
-    if (existing !== undefined) return existing;
+    if (existing !== undefined) return { log: existing, created: false };
     assert(uid.length > 0, 'server uid must not be empty');
     const dir = joinPath(this.serversDir, safeFileName(uid));
-    await this.fs.mkdirp(joinPath(dir, 'segments'));
+    // Every subdirectory now, so that one sync makes them all durable.
+    await Promise.all(SERVER_SUBDIRS.map((sub) => this.fs.mkdirp(joinPath(dir, sub))));
     await this.fs.syncDir(dir);
-    await this.fs.syncDir(this.serversDir);
-    const log = this.newServerLog(uid, await SegmentStore.recover(joinPath(dir, 'segments'), this.fs), await SnapshotStore.recover(dir, this.fs));
+    const segments = await SegmentStore.recover(joinPath(dir, 'segments'), this.fs);
+    const snapshots = await SnapshotStore.recover(dir, this.fs);
+    // Opened meanwhile by another caller: theirs stands.
+    const raced = this.servers.get(uid);
+    if (raced !== undefined) return { log: raced, created: true };
+    const log = this.newServerLog(uid, segments, snapshots);
     this.servers.set(uid, log);
-    return log;
+    return { log, created: true };
   }
 
   /**

@@ -1,0 +1,122 @@
+// A probe in each node process for scale runs (the scale benchmark and test): an actor
+// registered as `rafter_scale_agent` that reports, without calling any server, what the
+// node's servers and process look like: counts by role, message counters from the
+// system's directory, the distribution's signal counters towards the other nodes, heap
+// and RSS (after a full GC on request) and the process's CPU time.
+
+import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
+import type { Behaviour, Node } from '@rafter/actors';
+import { overview, type RaftSystem, registerMachine } from '@rafter/raft';
+import { localSystem } from '../../packages/raft/src/system/system.js';
+
+export const SCALE_AGENT_NAME = 'rafter_scale_agent';
+
+/** A machine whose state is a few bytes: the member's own cost is what is measured. */
+registerMachine('tiny', {
+  init: () => 0,
+  apply: (_meta, command: number, state: number) => ({ state: state + command, reply: state + command }),
+});
+
+setFlagsFromString('--expose_gc');
+const gc = runInNewContext('gc') as () => void;
+
+export type ScaleAgentRequest =
+  | { readonly op: 'stats'; readonly gc?: boolean }
+  /** The clusters whose local member leads. */
+  | { readonly op: 'leading' };
+
+export interface ScaleStats {
+  readonly node: string;
+  readonly servers: number;
+  readonly leaders: number;
+  readonly followers: number;
+  /** Members that know a leader (they lead, or follow one). */
+  readonly withLeader: number;
+  readonly messagesSent: number;
+  readonly messagesReceived: number;
+  /** Ticks the system delivered to its servers so far. */
+  readonly ticksDelivered: number;
+  /** Signals to and from the other nodes (the control node left out), heartbeats not counted. */
+  readonly peerSignalsSent: number;
+  readonly peerSignalsReceived: number;
+  readonly heapUsed: number;
+  readonly rss: number;
+  /** Process CPU time (user + system) in microseconds, and the wall clock it was read at. */
+  readonly cpuMicros: number;
+  readonly atMs: number;
+}
+
+interface AgentState {
+  readonly node: Node;
+  readonly system: string;
+}
+
+const agent: Behaviour<AgentState, AgentState> = {
+  init: (_ctx, state) => state,
+  handleCall(request: ScaleAgentRequest, _from, state) {
+    if (request.op === 'leading') {
+      const runtime = localSystem(state.system);
+      const names: string[] = [];
+      for (const entry of runtime?.directory.values() ?? []) if (entry.role === 'leader') names.push(entry.clusterName);
+      return { reply: names, state };
+    }
+    if (request.gc === true) {
+      gc();
+      gc();
+    }
+    return { reply: stats(state), state };
+  },
+};
+
+function stats(state: AgentState): ScaleStats {
+  const runtime = localSystem(state.system);
+  let servers = 0;
+  let leaders = 0;
+  let followers = 0;
+  let withLeader = 0;
+  let messagesSent = 0;
+  let messagesReceived = 0;
+  // Message counters live in the shared counters (metrics/), read without a call.
+  const counters = overview(state.system).servers;
+  for (const [name, entry] of runtime?.directory ?? []) {
+    if (entry.pid === undefined) continue;
+    servers++;
+    if (entry.role === 'leader') leaders++;
+    if (entry.role === 'follower') followers++;
+    if ((entry.role === 'leader' || entry.role === 'follower') && entry.leader !== undefined) withLeader++;
+    messagesSent += counters[name]?.messagesSent ?? 0;
+    messagesReceived += counters[name]?.messagesReceived ?? 0;
+  }
+  let peerSignalsSent = 0;
+  let peerSignalsReceived = 0;
+  for (const peer of state.node.nodes()) {
+    if (peer.startsWith('control@')) continue;
+    const info = state.node.connectionInfo(peer);
+    peerSignalsSent += info?.signalsSent ?? 0;
+    peerSignalsReceived += info?.signalsReceived ?? 0;
+  }
+  const memory = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  return {
+    node: state.node.name,
+    servers,
+    leaders,
+    followers,
+    withLeader,
+    messagesSent,
+    messagesReceived,
+    ticksDelivered: (runtime as { ticksDelivered?: number } | undefined)?.ticksDelivered ?? 0,
+    peerSignalsSent,
+    peerSignalsReceived,
+    heapUsed: memory.heapUsed,
+    rss: memory.rss,
+    cpuMicros: cpu.user + cpu.system,
+    atMs: Date.now(),
+  };
+}
+
+/** node-main's hook: the agent starts once the system is up. */
+export async function nodeStarted({ node, system }: { node: Node; system: RaftSystem }): Promise<void> {
+  await node.start(agent, { node, system: system.name }, { name: SCALE_AGENT_NAME });
+}
