@@ -291,8 +291,8 @@ export class ServerInterpreter {
   private writeSnapshotChunk(meta: SnapshotMeta, chunkIndex: number, data: unknown): void {
     const bytes = toBuffer(data);
     if (chunkIndex === 0 || this.incoming === undefined || this.incoming.index !== meta.index) {
-      this.incoming?.abort();
-      this.incoming = new IncomingSnapshot(meta.index, this.storage.log.acceptSnapshot());
+      const replaced = this.incoming?.abort();
+      this.incoming = new IncomingSnapshot(meta.index, this.storage.log.acceptSnapshot(), replaced);
       this.incomingFailed = false;
     }
     this.incoming.write(chunkIndex, bytes);

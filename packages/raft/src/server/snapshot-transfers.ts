@@ -114,12 +114,16 @@ export class OutgoingSnapshot {
 /** The follower's side: chunks written in order, each acknowledged once on disk. */
 export class IncomingSnapshot {
   /** Settles when every chunk handed over so far is written; rejects if one failed. */
-  private chain: Promise<void> = Promise.resolve();
+  private chain: Promise<void>;
 
+  /** `after`: the abort of the transfer this one replaces (both use the same temporary file). */
   constructor(
     readonly index: number,
     private readonly intake: SnapshotIntake,
-  ) {}
+    after: Promise<void> = Promise.resolve(),
+  ) {
+    this.chain = after;
+  }
 
   write(chunkIndex: number, data: Buffer): void {
     this.chain = this.chain.then(() => this.intake.write(chunkIndex + 1, data));
@@ -135,8 +139,12 @@ export class IncomingSnapshot {
     return this.intake.finish();
   }
 
-  abort(): void {
-    void this.chain.catch(() => undefined).then(() => this.intake.abort()).catch(() => undefined);
+  /** Drops the transfer once its writes in flight are done; resolves when its file is gone. */
+  abort(): Promise<void> {
+    return this.chain
+      .catch(() => undefined)
+      .then(() => this.intake.abort())
+      .catch(() => undefined);
   }
 }
 
