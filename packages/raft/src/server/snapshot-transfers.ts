@@ -45,6 +45,8 @@ export class OutgoingSnapshot {
   /** Highest chunk the core asked for, and highest sent (-1: none). */
   private lastAsked = -1;
   private sentUpTo = -1;
+  /** The file's chunks, once opened. */
+  private chunkCount: number | undefined;
   /** Chunks queued on the chain and not yet read for sending. */
   private readonly queued = new Set<number>();
   private closed = false;
@@ -76,8 +78,9 @@ export class OutgoingSnapshot {
     this.chain = this.chain.then(async () => {
       for (const i of indexes) {
         this.queued.delete(i);
-        if (this.closed) return;
+        if (this.closed || (this.chunkCount !== undefined && i >= this.chunkCount)) return;
         const reader = await this.readerNow();
+        this.chunkCount = reader.chunks;
         if (i >= reader.chunks) break;
         const chunk = await reader.read(i);
         if (this.closed) return;
