@@ -7,8 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { runWholeServerBatch } from '../tools/sim/report.js';
 import { runWholeServerSeed } from '../tools/sim/whole-server.js';
 
-// 40: a bad read that stops a member is drawn in only a few seeds (checkpoints absorb
-// some: a damaged one is skipped, not fatal), and 20 seeds could miss it.
+// Enough seeds that every fault kind, and a member stopped on a bad read, shows.
 const SEEDS = 40;
 const STEPS = 2_000;
 
