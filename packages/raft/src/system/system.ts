@@ -448,11 +448,11 @@ async function deleteDeletedServer(ctx: ActorContext, runtime: SystemRuntime, ms
 /**
  * Deletes a server from the system in this turn: its configuration first (so that no
  * restart brings it back, even if a later step fails), the server stopped, its entry and
- * metrics. Returns the deletion of its log (wrapped, so that awaiting this does not wait for it), which runs outside the system's turns: it
- * waits for the WAL to roll over and the segment writer to flush what it had queued
- * (other servers' entries too), seconds on a loaded machine, and every request to the
- * system would wait behind it. A server opened meanwhile with the same uid waits for it
- * (LogSystem.deleteServer).
+ * metrics. Returns the deletion of its log (wrapped: awaiting this does not wait for it),
+ * which runs outside the system's turns: it waits for the WAL to roll over and for the
+ * segment writer to flush what it had queued (other servers' entries too), seconds on a
+ * loaded machine, and every request to the system would wait behind it. A server opened
+ * meanwhile with the same uid waits for it (LogSystem.deleteServer).
  */
 async function forgetServer(ctx: ActorContext, runtime: SystemRuntime, config: ServerConfig): Promise<{ deletion: Promise<void> }> {
   await runtime.configStore.remove(config.name);
