@@ -120,6 +120,49 @@ describe('behaviours', () => {
     expect((await down).reason).toBe('done');
     expect(handled).toEqual(['stop']);
   });
+
+  it('a crash during an async handler: terminate runs, the handler\'s late result is dropped, and no message is taken meanwhile', async () => {
+    node = await startNode();
+    const handled: string[] = [];
+    let finishHandler!: () => void;
+    const handlerGate = new Promise<void>((resolve) => (finishHandler = resolve));
+    let release!: () => void;
+    const terminateGate = new Promise<void>((resolve) => (release = resolve));
+    let terminating!: () => void;
+    const inTerminate = new Promise<void>((resolve) => (terminating = resolve));
+    const pid = node.spawn({
+      init: () => null,
+      async handleCall(request: string, _from, state) {
+        handled.push(request);
+        if (request === 'slow') {
+          // Owned by the actor: its throw crashes the actor while this handler still waits.
+          setTimeout(() => {
+            throw new Error('thrown from a timer');
+          }, 0);
+          await handlerGate;
+        }
+        return { reply: request, state };
+      },
+      async terminate() {
+        terminating();
+        await terminateGate;
+      },
+    });
+    const down = node.monitor(pid);
+    const outcome = (p: Promise<unknown>) => p.then((value) => ({ value }), (err: { code?: string }) => ({ code: err.code }));
+    const slow = outcome(node.call(pid, 'slow'));
+    await inTerminate;
+    const late = outcome(node.call(pid, 'late'));
+    finishHandler();
+    // A turn of the scheduler after the handler's end: the terminating actor had its chance to run.
+    const probe = node.spawn(counter, 0);
+    expect(await node.call(probe, 'get')).toBe(0);
+    release();
+    expect(((await down).reason as Error).message).toBe('thrown from a timer');
+    expect(await slow).toEqual({ code: 'ACTORS_CALL_EXIT' });
+    expect(await late).toEqual({ code: 'ACTORS_CALL_EXIT' });
+    expect(handled).toEqual(['slow']);
+  });
 });
 
 describe('calls', () => {

@@ -766,7 +766,10 @@ export class Scheduler {
   }
 
   private afterHandler(actor: Actor, result: unknown, from: From | undefined): void {
-    if ((actor.flags & EXITED) !== 0) return;
+    // Terminating already: an error from one of its callbacks crashed the actor while this
+    // async handler ran. A crashed actor replies to no one and takes no further messages
+    // (its callers and monitors get its exit); clearing BUSY here would run its mailbox.
+    if ((actor.flags & (EXITED | TERMINATING)) !== 0) return;
     if (from !== undefined) {
       if (typeof result !== 'object' || result === null || !('state' in result)) {
         return this.crash(actor, new InvalidArgumentError('handleCall must return { reply, state } or { noreply: true, state }'));
