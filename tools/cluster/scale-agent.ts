@@ -35,7 +35,8 @@ export interface ScaleStats {
   readonly withLeader: number;
   readonly messagesSent: number;
   readonly messagesReceived: number;
-  /** Ticks the system delivered to its servers so far. */
+  /** The system's ticks so far, and the ticks it delivered to servers (only those with work for one). */
+  readonly systemTicks: number;
   readonly ticksDelivered: number;
   /** Signals to and from the other nodes (the control node left out), heartbeats not counted. */
   readonly peerSignalsSent: number;
@@ -104,7 +105,8 @@ function stats(state: AgentState): ScaleStats {
     withLeader,
     messagesSent,
     messagesReceived,
-    ticksDelivered: (runtime as { ticksDelivered?: number } | undefined)?.ticksDelivered ?? 0,
+    systemTicks: runtime?.ticks ?? 0,
+    ticksDelivered: runtime?.ticksDelivered ?? 0,
     peerSignalsSent,
     peerSignalsReceived,
     heapUsed: memory.heapUsed,
