@@ -1,6 +1,7 @@
 // The whole-server simulator as a test: the shipped server interpreter and log storage on
-// simulated disks with storage faults must show no violation; storage mutations that
-// acknowledge writes before they are durable must be caught; a seed replays exactly.
+// simulated disks with storage faults must show no violation; mutations that acknowledge
+// writes before they are durable, in storage or in the interpreter, must be caught; a
+// seed replays exactly.
 
 import { describe, expect, it } from 'vitest';
 import { runWholeServerBatch } from '../tools/sim/report.js';
@@ -33,6 +34,14 @@ describe('whole-server simulator', () => {
     const summary = await runWholeServerBatch({ firstSeed: 1, seeds: 5, steps: STEPS, storageMutation: 'ackBeforeSync', stopWhen: (r) => r.violation !== undefined });
     expect(summary.violationsByKind['acknowledged write lost'] ?? 0).toBe(1);
   }, 30_000);
+
+  it('catches an interpreter that goes on before a persist is durable (a term or vote lost in a crash)', async () => {
+    const summary = await runWholeServerBatch({ firstSeed: 1, seeds: 40, steps: STEPS, storageMutation: 'persistedBeforeDurable', stopWhen: (r) => r.violation !== undefined });
+    const failures = summary.failures.map((f) => f.violation?.message ?? '');
+    expect(failures).toHaveLength(1);
+    // On restart a log is found ahead of its stored term, or a vote cast twice elects two leaders.
+    expect(failures[0]).toMatch(/persisted term \d+ is below its log's last term|are both leaders of term|acknowledged write/);
+  }, 60_000);
 
   it('catches a WAL that never syncs', async () => {
     const result = await runWholeServerSeed({ seed: 1, steps: STEPS, storageMutation: 'walNoSync' });

@@ -1,10 +1,13 @@
 // `pnpm bench raft [--json] [--runs N] [--seconds S] [--warmup S] [--trials N] [--clients N]
-// [--window N] [--only 1p,3p,latency,node,pause,actor] [--leader-down-ms MIN-MAX]
+// [--window N] [--only 1p,3p,latency,node,pause,actor,restart,install] [--recovery] [--entries N]
+// [--snapshot-mib N] [--leader-down-ms MIN-MAX]
 // [--maybe-down-ms MIN-MAX] [--profile DIR (with --only 1p: the one-process case)]`: one Raft cluster of 3
 // members with fsync on and small commands (a counter), in one process and in three node
 // processes on loopback: pipelined throughput, Raft messages per command, synchronous
 // processCommand latency, and the time to the next successful command after the leader's
-// process is killed or paused, or only its server actor is killed.
+// process is killed or paused, or only its server actor is killed. The recovery sections
+// (restart, install: lib/raft-recovery.ts) take a minute or more, so they run only when
+// named in --only or with --recovery (added to the default sections).
 
 import { closeSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -12,17 +15,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Node, type Pid, silentLogger } from '@rafter/actors';
 import { type CoreTimeouts, members, processCommand, type ServerId, serverStatus, startCluster, startSystem } from '@rafter/raft';
-import { serverCounters } from '../../packages/raft/src/server/server-actor.js';
 import { ProcessCluster } from '../cluster/process-cluster.js';
 import '../cluster/machines/counter.js';
-import { AGENT_NAME, type AgentRequest, type AgentStats, walCounters } from './lib/raft-agent.js';
+import { AGENT_NAME, type AgentRequest, type AgentStats, raftMessagesSent, walCounters } from './lib/raft-agent.js';
 import { loadClient, loadCounters } from './lib/raft-load.js';
 import { formatRate, machine, median, percentilesUs, printTable, progress } from './lib/report.js';
+import { restartTimes, snapshotInstallRate } from './lib/raft-recovery.js';
 
 const MACHINE_MODULES = [new URL('../cluster/machines/counter.ts', import.meta.url).href, new URL('./lib/raft-agent.ts', import.meta.url).href];
 const COMMAND = { add: 1 };
-const PHASES = ['1p', '3p', 'latency', 'node', 'pause', 'actor'] as const;
+const PHASES = ['1p', '3p', 'latency', 'node', 'pause', 'actor', 'restart', 'install'] as const;
 type Phase = (typeof PHASES)[number];
+const DEFAULT_PHASES: readonly Phase[] = ['1p', '3p', 'latency', 'node', 'pause', 'actor'];
+const RECOVERY_PHASES: readonly Phase[] = ['restart', 'install'];
 
 interface Options {
   readonly json: boolean;
@@ -33,6 +38,10 @@ interface Options {
   readonly clients: number;
   readonly window: number;
   readonly only: ReadonlySet<Phase>;
+  /** Applied entries of the restart section. */
+  readonly entries: number;
+  /** MiB of machine state in the snapshot of the install section. */
+  readonly snapshotMib: number;
   readonly profile: string | undefined;
   /** Election delays for the failover phases (default: the core's). */
   readonly timeouts: Partial<CoreTimeouts> | undefined;
@@ -63,7 +72,7 @@ function parse(argv: string[]): Options {
     ...(leaderDown !== undefined ? { leaderDownDelayMsMin: leaderDown[0], leaderDownDelayMsMax: leaderDown[1] } : {}),
     ...(maybeDown !== undefined ? { maybeDownDelayMsMin: maybeDown[0], maybeDownDelayMsMax: maybeDown[1] } : {}),
   };
-  const only = value('--only')?.split(',') ?? [...PHASES];
+  const only = value('--only')?.split(',') ?? [...DEFAULT_PHASES, ...(argv.includes('--recovery') ? RECOVERY_PHASES : [])];
   for (const phase of only) if (!(PHASES as readonly string[]).includes(phase)) throw new Error(`--only takes ${PHASES.join(',')}, not ${phase}`);
   return {
     json: argv.includes('--json'),
@@ -74,6 +83,8 @@ function parse(argv: string[]): Options {
     clients: num('--clients', 4),
     window: num('--window', 500),
     only: new Set(only as Phase[]),
+    entries: num('--entries', 1_000_000),
+    snapshotMib: num('--snapshot-mib', 200),
     profile: value('--profile'),
     timeouts: Object.keys(timeouts).length > 0 ? timeouts : undefined,
   };
@@ -138,6 +149,16 @@ export async function main(argv: string[]): Promise<void> {
       add(`failover${kind[0]!.toUpperCase()}${kind.slice(1)}P50Ms`, median(times));
       add(`failover${kind[0]!.toUpperCase()}${kind.slice(1)}MaxMs`, Math.max(...times));
     }
+    if (has('restart')) {
+      progress(`${tag}: node restart with ${options.entries.toLocaleString('en')} applied entries, without and with a checkpoint`);
+      const restart = await restartTimes(options.entries);
+      for (const [key, v] of Object.entries(restart)) add(key, v);
+    }
+    if (has('install')) {
+      progress(`${tag}: a ${options.snapshotMib} MiB snapshot installed on a new member in another process`);
+      const install = await snapshotInstallRate(options.snapshotMib);
+      for (const [key, v] of Object.entries(install)) add(key, v);
+    }
   }
   const result: Record<string, unknown> = {
     runs: options.runs,
@@ -183,6 +204,9 @@ export async function main(argv: string[]): Promise<void> {
       ['failover, leader process killed (p50)', ms('failoverNodeP50Ms'), '< 500 ms', 'etcd ~1.2 s'],
       ['failover, leader process paused (p50)', ms('failoverPauseP50Ms'), '< 2.5 s', 'aten 1–2 s detection'],
       ['failover, leader server actor killed (p50)', ms('failoverActorP50Ms'), '< 60 ms', 'Ra ~30–70 ms'],
+      [`node restart, ${f('restartEntries') ?? '-'} entries replayed`, f('restartSecondsReplay') === undefined ? '-' : `${f('restartSecondsReplay')} s`, '', 'Ra 1–2 M entries: 4–10 s'],
+      ['node restart from the checkpoint of a clean stop', f('restartSecondsCheckpoint') === undefined ? '-' : `${f('restartSecondsCheckpoint')} s`, '', ''],
+      [`snapshot install, ${f('snapshotInstallBytes') === undefined ? '-' : `${Math.round(f('snapshotInstallBytes')! / 1e6)} MB`}`, f('snapshotInstallMBPerSec') === undefined ? '-' : `${f('snapshotInstallMBPerSec')} MB/s`, '', ''],
     ],
   );
 }
@@ -236,7 +260,7 @@ async function oneProcess(options: Options): Promise<Throughput> {
     // One system holds the three members: its WAL is the leader's (and the followers').
     const read = async () => {
       const wal = await walCounters(node, 'bench1');
-      return { applied: loadCounters.applied, raftSent: serverCounters.raftSent, cpuUs: ownCpuUs(), walSyncs: wal.syncs, walEntries: wal.entries };
+      return { applied: loadCounters.applied, raftSent: raftMessagesSent('bench1'), cpuUs: ownCpuUs(), walSyncs: wal.syncs, walEntries: wal.entries };
     };
     return await measure(read, options);
   } finally {

@@ -3,11 +3,11 @@
 // line `{"ready":true,"node":...}` once its system has started, and stops cleanly on
 // SIGTERM or when its stdin closes (so a dying parent leaves no orphans).
 
-import { Node, stderrLogger, silentLogger } from '@rafter/actors';
+import { Node, silentLogger } from '@rafter/actors';
 import { NodeFs } from '@rafter/raft/storage';
 import { startControlActor } from './control-actor.js';
 import { FaultyFs, type StorageMutation } from './faulty-fs.js';
-import { type CoreTimeouts, type RaftSystem, type RecoveryProgress, startSystem, useCaller } from '@rafter/raft';
+import { type CoreTimeouts, createLogger, type RaftSystem, type RecoveryProgress, startSystem, useCaller } from '@rafter/raft';
 
 export interface NodeProcessArgs {
   readonly name: string;
@@ -40,7 +40,7 @@ const node = await Node.start({
   cookie: args.cookie,
   dirtyThreads: 1,
   ...(args.netTickMs !== undefined ? { netTickMs: args.netTickMs } : {}),
-  logger: args.verbose === true ? stderrLogger('warn', { node: args.name }) : silentLogger,
+  logger: args.verbose === true ? createLogger({ bindings: { node: args.name } }) : silentLogger,
 });
 useCaller(node);
 const fs = args.chaos !== undefined ? new FaultyFs(new NodeFs(), args.chaos.mutation) : undefined;

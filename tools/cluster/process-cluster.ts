@@ -46,6 +46,8 @@ export interface NodeProcess {
   child: ChildProcess | undefined;
   /** Resolves when the current child exits. */
   exited: Promise<void>;
+  /** This node's machine modules, when a restart gave it others (a rolling upgrade); default the cluster's. */
+  machineModules?: readonly string[];
 }
 
 function freePort(): Promise<number> {
@@ -117,7 +119,7 @@ export class ProcessCluster {
       cookie: this.options.cookie ?? 'rafter-cluster',
       dataDir: n.dataDir,
       system: this.system,
-      machineModules: this.options.machineModules,
+      machineModules: n.machineModules ?? this.options.machineModules,
       ...(this.options.tickMs !== undefined ? { tickMs: this.options.tickMs } : {}),
       ...(this.options.timeouts !== undefined ? { timeouts: this.options.timeouts } : {}),
       ...(this.options.netTickMs !== undefined ? { netTickMs: this.options.netTickMs } : {}),
@@ -178,10 +180,14 @@ export class ProcessCluster {
     this.nodes[index]?.child?.kill('SIGCONT');
   }
 
-  /** Starts the node again on the same name, port and data directory (kill it first). */
-  async restart(index: number): Promise<void> {
+  /**
+   * Starts the node again on the same name, port and data directory (kill it first);
+   * with `machineModules`, it loads those from now on (new code in a rolling upgrade).
+   */
+  async restart(index: number, options?: { readonly machineModules?: readonly string[] }): Promise<void> {
     const n = this.nodes[index] as NodeProcess;
     if (n.child !== undefined) await this.kill(index);
+    if (options?.machineModules !== undefined) n.machineModules = options.machineModules;
     await this.launch(n);
   }
 

@@ -7,7 +7,7 @@
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import type { Behaviour, Node } from '@rafter/actors';
-import { type RaftSystem, registerMachine } from '@rafter/raft';
+import { overview, type RaftSystem, registerMachine } from '@rafter/raft';
 import { localSystem } from '../../packages/raft/src/system/system.js';
 
 export const SCALE_AGENT_NAME = 'rafter_scale_agent';
@@ -78,14 +78,16 @@ function stats(state: AgentState): ScaleStats {
   let withLeader = 0;
   let messagesSent = 0;
   let messagesReceived = 0;
-  for (const entry of runtime?.directory.values() ?? []) {
+  // Message counters live in the shared counters (metrics/), read without a call.
+  const counters = overview(state.system).servers;
+  for (const [name, entry] of runtime?.directory ?? []) {
     if (entry.pid === undefined) continue;
     servers++;
     if (entry.role === 'leader') leaders++;
     if (entry.role === 'follower') followers++;
     if ((entry.role === 'leader' || entry.role === 'follower') && entry.leader !== undefined) withLeader++;
-    messagesSent += entry.messagesSent;
-    messagesReceived += entry.messagesReceived;
+    messagesSent += counters[name]?.messagesSent ?? 0;
+    messagesReceived += counters[name]?.messagesReceived ?? 0;
   }
   let peerSignalsSent = 0;
   let peerSignalsReceived = 0;

@@ -121,7 +121,7 @@ export class SimClients {
     }
     const member = this.host.members().find((m) => m.key === target);
     if (member?.core === undefined) return; // no replies: the puts time out
-    this.host.toCore(member, { type: 'commands', commands });
+    this.host.toCore(member, { type: 'commands', commands, systemTime: this.host.now() });
   }
 
   private setGuess(client: Client, guess: string | undefined): void {
@@ -135,7 +135,7 @@ export class SimClients {
     const from = { client: index, opId: op.opId };
     const event: Event =
       op.kind === 'put'
-        ? { type: 'command', command: { type: 'put', key: op.key, value: op.value }, priority: this.host.rng.chance(0.2) ? 'low' : 'normal', from }
+        ? { type: 'command', command: { type: 'put', key: op.key, value: op.value }, priority: this.host.rng.chance(0.2) ? 'low' : 'normal', from, systemTime: this.host.now() }
         : { type: 'query', kind: 'consistent', fn: readKey(op.key), from };
     this.host.toCore(member, event);
   }

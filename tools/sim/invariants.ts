@@ -19,6 +19,7 @@ export type ViolationKind =
   | 'linearizability'
   | 'linearizability undecided'
   | 'liveness'
+  | 'cluster deletion'
   | 'core assertion';
 
 export interface SimViolation {

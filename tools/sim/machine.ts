@@ -9,6 +9,8 @@ export interface KvMachineOptions {
   /** Emit a release cursor every this many commands (snapshots in the simulator). */
   readonly releaseEvery: number;
   readonly version: number;
+  /** Emit a recovery checkpoint every this many commands (between release cursors). */
+  readonly checkpointEvery?: number;
 }
 
 export function kvMachine(options: KvMachineOptions): CoreMachine {
@@ -19,7 +21,13 @@ export function kvMachine(options: KvMachineOptions): CoreMachine {
       const kv = state as KvState;
       const cmd = command as KvCommand;
       const next: KvState = { values: { ...kv.values, [cmd.key]: cmd.value }, applied: kv.applied + 1 };
-      const effects = next.applied % options.releaseEvery === 0 ? [{ type: 'release_cursor' as const, index: meta.index, state: next }] : [];
+      const every = options.checkpointEvery ?? 0;
+      const effects =
+        next.applied % options.releaseEvery === 0
+          ? [{ type: 'release_cursor' as const, index: meta.index, state: next }]
+          : every > 0 && next.applied % every === 0
+            ? [{ type: 'checkpoint' as const, index: meta.index, state: next }]
+            : [];
       return { state: next, reply: 'ok', effects };
     },
   };

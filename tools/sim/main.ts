@@ -12,7 +12,7 @@ import { STORAGE_FAULT_KEYS, STORAGE_MUTATIONS, type StorageMutation } from './w
 const STEPS_DEFAULT = 10_000;
 const WHOLE_SERVER_STEPS_DEFAULT = 3_000;
 /** Shown on their own line: the storage faults, then how members met them. */
-const STORAGE_REPORT_KEYS: readonly string[] = [...STORAGE_FAULT_KEYS, 'stoppedOnCorruption', 'stoppedOnDiskError', 'recoveryChecked'];
+const STORAGE_REPORT_KEYS: readonly string[] = [...STORAGE_FAULT_KEYS, 'stoppedOnCorruption', 'stoppedOnDiskError', 'recoveryChecked', 'checkpointRestarts'];
 const PROGRESS_EVERY_SEEDS = 100;
 const WORST_SEEDS_SHOWN = 10;
 

@@ -48,7 +48,9 @@ export class Simulation implements SimHost {
   readonly #clients = new SimClients(this);
   #now = 0;
   #steps = 0;
-  #phase: 'faults' | 'liveness' | 'done' = 'faults';
+  #phase: 'faults' | 'liveness' | 'deleting' | 'done' = 'faults';
+  /** The deletion phase: when it began, the members that must end, and where each applied it. */
+  #deletion: { atMs: number; members: ReadonlySet<string>; readonly eol: Map<string, number>; readonly deleted: Set<string> } | undefined;
   #healAtMs = 0;
   #quietUntilMs: number | undefined;
   readonly #byteCaps: (typeof o.BYTE_CAPS)[number];
@@ -83,7 +85,7 @@ export class Simulation implements SimHost {
     return this.#now;
   }
 
-  phase(): 'faults' | 'liveness' | 'done' {
+  phase(): 'faults' | 'liveness' | 'deleting' | 'done' {
     return this.#phase;
   }
 
@@ -105,6 +107,7 @@ export class Simulation implements SimHost {
       this.handle(next.item);
       if (this.#phase === 'faults' && this.#steps >= this.options.steps) this.healAll();
       if (this.#phase === 'liveness') this.checkLiveness();
+      if (this.#phase === 'deleting') this.checkDeletion();
       if (this.#steps > eventsMax) this.invariants.fail('liveness', `no end after ${this.#steps} events`);
     }
     const linearizability = this.invariants.violation === undefined ? this.checkHistory() : 'ok';
@@ -130,7 +133,7 @@ export class Simulation implements SimHost {
       if (this.#now < this.#quietUntilMs) return;
       const leader = this.leader();
       if (leader !== undefined) this.invariants.checkAckedAt(leader.key, leader.log);
-      this.#phase = 'done';
+      this.startDeletion(leader);
       return;
     }
     if (this.#now > this.#healAtMs + o.LIVENESS_BOUND_MS) {
@@ -141,6 +144,34 @@ export class Simulation implements SimHost {
         return `${m.key}:${core.role}/t${core.currentTerm} leader=${core.leaderId?.name ?? '-'} last=${last.index}/${last.term} voter=${core.isVoter()} v${core.machineVersion}`;
       });
       this.invariants.fail('liveness', `no command committed within ${o.LIVENESS_BOUND_MS}ms after faults stopped (${roles.join(' ')})`);
+    }
+  }
+
+  /** Last, the cluster is deleted: every member of the leader's configuration must end, at the same entry. */
+  private startDeletion(leader: SimMember | undefined): void {
+    const core = leader?.core;
+    if (leader === undefined || core === undefined) {
+      this.#phase = 'done';
+      return;
+    }
+    const members = new Set(core.cluster.current().members.map((m) => m.id.name));
+    this.#deletion = { atMs: this.#now, members, eol: new Map(), deleted: new Set() };
+    this.#phase = 'deleting';
+    this.stepNow(leader, { type: 'delete_cluster', from: { client: -1, opId: 0 } });
+  }
+
+  private checkDeletion(): void {
+    const deletion = this.#deletion!;
+    if ([...deletion.members].every((key) => deletion.deleted.has(key))) {
+      const indexes = new Set(deletion.eol.values());
+      if (indexes.size !== 1) this.invariants.fail('cluster deletion', `members applied the deletion at different indexes: ${JSON.stringify([...deletion.eol])}`);
+      this.count('clusterDeleted');
+      this.#phase = 'done';
+      return;
+    }
+    if (this.#now > deletion.atMs + o.LIVENESS_BOUND_MS) {
+      const left = [...deletion.members].filter((key) => !deletion.deleted.has(key));
+      this.invariants.fail('liveness', `cluster deletion not done within ${o.LIVENESS_BOUND_MS}ms: ${left.join(' ')} still running`);
     }
   }
 
@@ -213,6 +244,8 @@ export class Simulation implements SimHost {
       initialMembers: member.initialMembers,
       machineState: member.log.snapshotState(),
       ...(this.options.mutation === undefined ? {} : { mutation: this.options.mutation }),
+      // As the servers run: a rolling upgrade takes effect once every member runs the new code.
+      machineUpgradeStrategy: 'all',
       ...this.#byteCaps,
     });
     member.core = core;
@@ -384,6 +417,16 @@ export class Simulation implements SimHost {
         return;
       case 'removed':
         this.schedule(0, { type: 'stop', to: member.key });
+        return;
+      case 'endOfLife':
+        if (this.#deletion === undefined) return this.invariants.fail('cluster deletion', `${member.key} applied a deletion nobody asked for`);
+        this.#deletion.eol.set(member.key, core.lastApplied);
+        return;
+      case 'deleted':
+        if (!this.#deletion?.eol.has(member.key)) return this.invariants.fail('cluster deletion', `${member.key} deleted before applying the deletion`);
+        // The core has stopped; its process is left running so what it sent last (the
+        // acknowledgement the leader waits for) still arrives, as on a normal exit.
+        this.#deletion.deleted.add(member.key);
         return;
       default:
         return assertNever(effect, 'unknown effect');

@@ -57,6 +57,12 @@ export function describeEvent(event: Event): string {
       return `persisted t${event.term} vote=${event.votedFor?.name ?? '-'}`;
     case 'leader_down':
       return `DOWN ${event.id.name}`;
+    case 'delete_cluster':
+      return 'delete cluster';
+    case 'force_shrink':
+      return 'force shrink';
+    case 'compact':
+      return 'compact';
     case 'node_maybe_down':
       return `node_maybe_down ${event.node}`;
     case 'node_up':

@@ -31,17 +31,20 @@ export const STORAGE_FAULT_KINDS = ['tornWrite', 'corruptRead', 'syncError', 'di
 export const STORAGE_FAULT_KEYS = ['powerLoss', ...STORAGE_FAULT_KINDS] as const;
 /** Network and process faults the whole-server mode leaves out (they read the core shell's in-memory log). */
 const LEFT_OUT: readonly FaultKind[] = ['cutOffAcrossElections'];
+/** The machine's checkpoint effect every this many commands, between its release cursors. */
+const CHECKPOINT_EVERY_COMMANDS = 5;
 /** Out of 100 fault draws, this many are storage faults. */
 const STORAGE_FAULT_SHARE = 30;
 const DATA_DIR = '/data';
 const SEGMENT_ENTRIES = 32;
 
 /**
- * Storage mutations for tests, each of which the simulator must catch: `ackBeforeSync`,
- * file syncs return before the data is durable (so the WAL acknowledges `written` before
- * its fsync is done); `walNoSync`, the WAL never syncs its batches.
+ * Mutations of the storage and the server's interpreter, each of which the simulator
+ * must catch: `ackBeforeSync`, file syncs return before the data is durable (so the WAL
+ * acknowledges `written` before its fsync is done); `walNoSync`, the WAL never syncs its
+ * batches; `persistedBeforeDurable`, the interpreter lets a vote out before it is stored.
  */
-export const STORAGE_MUTATIONS = ['ackBeforeSync', 'walNoSync'] as const;
+export const STORAGE_MUTATIONS = ['ackBeforeSync', 'walNoSync', 'persistedBeforeDurable'] as const;
 export type StorageMutation = (typeof STORAGE_MUTATIONS)[number];
 
 export interface WholeServerOptions extends o.SimOptions {
@@ -326,8 +329,13 @@ export class WholeServerSimulation implements SimHost {
     const stored = sys.meta.get(key);
     const snapshot = log.snapshot() === undefined ? undefined : await log.readSnapshot();
     if (member.inc !== inc) return;
+    // A restart starts from the newest intact checkpoint; the machine-state invariant checks it.
+    const checkpoint = await log.recoveryCheckpoint();
+    if (member.inc !== inc) return;
+    for (const warning of log.snapshots.takeWarnings()) this.note(`${key} warn: ${warning}`);
+    if (checkpoint !== undefined) this.count('checkpointRestarts');
     const inv = this.invariants;
-    const base = kvMachine({ releaseEvery: o.RELEASE_EVERY_COMMANDS, version: member.machineVersion });
+    const base = kvMachine({ releaseEvery: o.RELEASE_EVERY_COMMANDS, version: member.machineVersion, checkpointEvery: CHECKPOINT_EVERY_COMMANDS });
     const machine = {
       version: base.version,
       init: base.init,
@@ -344,6 +352,8 @@ export class WholeServerSimulation implements SimHost {
       persisted: { term: stored.currentTerm, votedFor: stored.votedFor ?? undefined, lastApplied: stored.lastApplied },
       initialMembers: member.initialMembers,
       ...(snapshot === undefined ? {} : { machineState: snapshot.state }),
+      machineUpgradeStrategy: 'all',
+      ...(checkpoint === undefined ? {} : { checkpoint }),
     });
     const storage = {
       log: {
@@ -358,8 +368,9 @@ export class WholeServerSimulation implements SimHost {
           inv.onAppend(key, entries, log);
         },
         releaseCursor: (meta: Parameters<ServerLog['releaseCursor']>[0], state: unknown) => log.releaseCursor(meta, state),
+        checkpoint: (meta: Parameters<ServerLog['checkpoint']>[0], state: unknown) => log.checkpoint(meta, state),
         readSnapshot: () => log.readSnapshot(),
-        readSnapshotChunks: (bytes?: number) => log.readSnapshotChunks(bytes),
+        openSnapshotReader: (bytes?: number) => log.openSnapshotReader(bytes),
         acceptSnapshot: () => log.acceptSnapshot(),
       },
       storeTermAndVote: async (term: number, votedFor: ServerId | undefined) => {
@@ -371,16 +382,17 @@ export class WholeServerSimulation implements SimHost {
     const shell = new ServerInterpreter({
       core,
       storage,
+      ...(this.options.storageMutation === 'persistedBeforeDurable' ? { mutation: 'persistedBeforeDurable' as const } : {}),
       transport: {
         send: (to, msg) => this.send(member.id, to, msg),
         reply: (to, reply) => this.#clients.replyTo(to as { client: number; opId: number }, reply),
-        machineSend: () => undefined,
       },
       timers: {
         set: (timer, afterMs, generation) => this.schedule(afterMs, { type: 'timer', to: key, inc, timer, gen: generation }),
         cancel: () => undefined,
-        machineTimer: () => undefined,
       },
+      // The simulated machine asks for no effects but release cursors.
+      machine: { send: () => undefined, setTimer: () => undefined, monitorProcess: () => undefined, demonitorProcess: () => undefined, monitorNode: () => undefined, demonitorNode: () => undefined, append: () => undefined },
       host: {
         post: (event) => this.deliverLocal(member, inc, event),
         roleChanged: (role, term, leader) => this.onRoleChanged(member, core, role, term, leader),

@@ -159,7 +159,7 @@ export interface SimHost {
   readonly network: SimNetwork;
   readonly invariants: Invariants;
   now(): number;
-  phase(): 'faults' | 'liveness' | 'done';
+  phase(): 'faults' | 'liveness' | 'deleting' | 'done';
   schedule(afterMs: number, event: SimEvent): void;
   count(kind: string): void;
   note(line: string): void;

@@ -30,7 +30,7 @@ export interface TimeoutOption extends CallerOption {
 
 export const API_TIMEOUT_MS_DEFAULT = 5_000;
 
-function callerOf(options: CallerOption | undefined): Caller {
+export function callerOf(options: CallerOption | undefined): Caller {
   const caller = options?.via ?? defaultCallerOf();
   if (caller === undefined) throw new InvalidArgumentError('via', 'a node or actor context (or call startSystem or useCaller first)', undefined);
   return caller;
@@ -43,7 +43,7 @@ function callerNodeOf(caller: Caller): string | undefined {
   return typeof c.name === 'string' ? c.name : undefined;
 }
 
-function timeoutOf(options: TimeoutOption | undefined): number {
+export function timeoutOf(options: TimeoutOption | undefined): number {
   const ms = options?.timeoutMs ?? API_TIMEOUT_MS_DEFAULT;
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) throw new InvalidArgumentError('timeoutMs', 'a positive number of milliseconds', ms);
   return ms;
@@ -54,19 +54,19 @@ export function isServerId(value: unknown): value is ServerId {
   return typeof id === 'object' && id !== null && typeof id.name === 'string' && id.name.length > 0 && typeof id.node === 'string' && id.node.length > 0;
 }
 
-function checkServerId(value: unknown, argument = 'server id'): ServerId {
+export function checkServerId(value: unknown, argument = 'server id'): ServerId {
   if (!isServerId(value)) throw new InvalidArgumentError(argument, '{ name, node } with non-empty strings', value);
   return { name: value.name, node: value.node };
 }
 
-function checkServerIds(value: unknown, argument = 'server ids'): ServerId[] {
+export function checkServerIds(value: unknown, argument = 'server ids'): ServerId[] {
   const list = Array.isArray(value) ? value : [value];
   if (list.length === 0) throw new InvalidArgumentError(argument, 'at least one server id', value);
   return list.map((v) => checkServerId(v, argument));
 }
 
 /** Maps a failed call to our errors: noproc and nodedown become typed, so callers can try the next server. */
-function callError(err: unknown, server: ServerId, timeoutMs: number, leader: ServerId | undefined): RafterError {
+export function callError(err: unknown, server: ServerId, timeoutMs: number, leader: ServerId | undefined): RafterError {
   if (err instanceof RafterError) return err;
   const code = (err as { code?: unknown } | undefined)?.code;
   if (code === 'ACTORS_CALL_EXIT') {
@@ -116,7 +116,7 @@ function attemptMsOf(leftMs: number, others: number): number {
  * Calls `request` on the servers in turn, following redirects to the leader, until one
  * answers with something other than "not the leader" or the time is up.
  */
-async function callLeader<T>(caller: Caller, servers: readonly ServerId[], request: ServerCall, timeoutMs: number, accept: (reply: Reply, server: ServerId) => T): Promise<T> {
+export async function callLeader<T>(caller: Caller, servers: readonly ServerId[], request: ServerCall, timeoutMs: number, accept: (reply: Reply, server: ServerId) => T): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   /** Servers that did not answer (timeout, noproc, nodedown): not asked again by this call. */
   const failed = new Set<string>();
@@ -336,18 +336,29 @@ function toMember(value: ServerId | Member): Member {
   return { id: checkServerId(value, 'member id'), membership: 'voter' };
 }
 
+export interface MembershipChangeOptions extends TimeoutOption {
+  /** Apply only if the cluster's members are exactly these (any order); else PeersChangedError (zraft_lib's peersChanged). */
+  readonly expectedMembers?: readonly ServerId[];
+}
+
+function expectedOf(options: MembershipChangeOptions | undefined): { expected?: ServerId[] } {
+  if (options?.expectedMembers === undefined) return {};
+  if (!Array.isArray(options.expectedMembers)) throw new InvalidArgumentError('expectedMembers', 'an array of server ids', options.expectedMembers);
+  return { expected: options.expectedMembers.map((id) => checkServerId(id, 'expectedMembers')) };
+}
+
 /** Adds a member (start its server with startServer, given the existing members). Through the leader. */
-export async function addMember(server: ServerId | readonly ServerId[], member: ServerId | Member, options?: TimeoutOption): Promise<{ index: number; leader: ServerId }> {
+export async function addMember(server: ServerId | readonly ServerId[], member: ServerId | Member, options?: MembershipChangeOptions): Promise<{ index: number; leader: ServerId }> {
   const servers = checkServerIds(server);
   const m = toMember(member);
-  return callLeader(callerOf(options), servers, { op: 'addMember', member: m }, timeoutOf(options), (reply) => okIndex(reply));
+  return callLeader(callerOf(options), servers, { op: 'addMember', member: m, ...expectedOf(options) }, timeoutOf(options), (reply) => okIndex(reply));
 }
 
 /** Removes a member through the leader; the removed server stops once it applies its removal. */
-export async function removeMember(server: ServerId | readonly ServerId[], member: ServerId, options?: TimeoutOption): Promise<{ index: number; leader: ServerId }> {
+export async function removeMember(server: ServerId | readonly ServerId[], member: ServerId, options?: MembershipChangeOptions): Promise<{ index: number; leader: ServerId }> {
   const servers = checkServerIds(server);
   const id = checkServerId(member, 'member id');
-  return callLeader(callerOf(options), servers, { op: 'removeMember', id }, timeoutOf(options), (reply) => okIndex(reply));
+  return callLeader(callerOf(options), servers, { op: 'removeMember', id, ...expectedOf(options) }, timeoutOf(options), (reply) => okIndex(reply));
 }
 
 function okIndex(reply: Reply): { index: number; leader: ServerId } {
@@ -382,6 +393,10 @@ export interface ServerStatus {
   readonly clusterName: string;
   /** The server's actor, to link to or send exit signals to (a restarted server has a new one). */
   readonly pid: Pid;
+  /** The machine version in force on this member. */
+  readonly machineVersion: number;
+  /** The machine's `overview(state)`, if it has one. */
+  readonly machineOverview: unknown;
 }
 
 /** The server's role, term, leader and indexes, and its pid, from the server itself. */
@@ -424,6 +439,21 @@ export interface StartServerOptions extends TimeoutOption {
   readonly uid?: string;
   /** The membership this server starts with in its initial cluster (default voter). */
   readonly membership?: MembershipKind;
+  /**
+   * Snapshot every this many applied entries, for machines that return no release cursor
+   * (zraft_lib's snapshot_every). The system's snapshotPolicy still spaces snapshots.
+   */
+  readonly snapshotEvery?: number;
+  /** Keep replaced snapshots in a backup folder of the server (the newest few) rather than delete them. */
+  readonly snapshotBackup?: boolean;
+}
+
+function snapshotOptions(options: StartServerOptions | undefined): Pick<ServerConfig, 'snapshotEvery' | 'snapshotBackup'> {
+  const every = options?.snapshotEvery;
+  if (every !== undefined && (!Number.isSafeInteger(every) || every < 1)) throw new InvalidArgumentError('snapshotEvery', 'a whole number of entries ≥ 1', every);
+  const backup = options?.snapshotBackup;
+  if (backup !== undefined && typeof backup !== 'boolean') throw new InvalidArgumentError('snapshotBackup', 'true or false', backup);
+  return { ...(every !== undefined ? { snapshotEvery: every } : {}), ...(backup !== undefined ? { snapshotBackup: backup } : {}) };
 }
 
 function newUid(name: string): string {
@@ -449,6 +479,7 @@ export async function startServer(system: SystemRef, clusterName: string, server
     machine,
     ...(options?.machineConfig !== undefined ? { machineConfig: options.machineConfig } : {}),
     initialMembers,
+    ...snapshotOptions(options),
   };
   await systemCall(callerOf(options), name, id.node, { op: 'startServer', config }, timeoutOf(options));
 }

@@ -22,7 +22,8 @@ export type RafterErrorCode =
   | 'RAFTER_UNKNOWN_CLUSTER'
   | 'RAFTER_NO_SYSTEM'
   | 'RAFTER_CLUSTER_NOT_FORMED'
-  | 'RAFTER_SERVER_STOPPED';
+  | 'RAFTER_SERVER_STOPPED'
+  | 'RAFTER_AUX_FAILED';
 
 export class RafterError extends Error {
   constructor(
@@ -229,6 +230,14 @@ export class UnknownServerError extends RafterError {
   }
 }
 
+/** keyMetrics was asked for a server with no counters in this process (another node's, deleted, or never started). */
+export class NoServerMetricsError extends RafterError {
+  constructor(readonly server: ServerId) {
+    super('RAFTER_UNKNOWN_SERVER', `no server ${server.name} of node ${server.node} has counters in this process; keyMetrics reads this process's servers only (scrape that node's /metrics for others)`);
+    this.name = 'NoServerMetricsError';
+  }
+}
+
 /** The server belongs to another cluster than the call named. */
 export class UnknownClusterError extends RafterError {
   constructor(
@@ -273,6 +282,33 @@ export class ServerStoppedError extends RafterError {
   }
 }
 
+/** A membership change given `expectedMembers` found other members (zraft_lib's peersChanged). */
+export class PeersChangedError extends RafterError {
+  constructor(readonly server: ServerId) {
+    super('RAFTER_PEERS_CHANGED', `the members of ${server.name}'s cluster are not the expected ones; read them again (members) and decide anew`);
+    this.name = 'PeersChangedError';
+  }
+}
+
+/** The cluster is being deleted (deleteCluster): it takes no more commands or changes. */
+export class ClusterDeletedError extends RafterError {
+  constructor(readonly server: ServerId) {
+    super('RAFTER_CLUSTER_DELETED', `the cluster of ${server.name} is being deleted; it takes no more commands`);
+    this.name = 'ClusterDeletedError';
+  }
+}
+
+/** The machine has no handleAux, or it threw (the server keeps running, its aux state unchanged). */
+export class AuxFailedError extends RafterError {
+  constructor(
+    readonly server: ServerId,
+    detail: string,
+  ) {
+    super('RAFTER_AUX_FAILED', `aux command on ${server.name}@${server.node} failed: ${detail}`);
+    this.name = 'AuxFailedError';
+  }
+}
+
 /** Maps an error reply of the core to its error class. */
 export function errorFromReply(code: ReplyErrorCode, server: ServerId, leader: ServerId | undefined): RafterError {
   switch (code) {
@@ -294,5 +330,9 @@ export function errorFromReply(code: ReplyErrorCode, server: ServerId, leader: S
       return new MachineVersionTooOldError(server);
     case 'RAFTER_QUERY_FAILED':
       return new QueryFailedError(server);
+    case 'RAFTER_PEERS_CHANGED':
+      return new PeersChangedError(server);
+    case 'RAFTER_CLUSTER_DELETED':
+      return new ClusterDeletedError(server);
   }
 }

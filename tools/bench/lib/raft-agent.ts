@@ -5,8 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import type { Behaviour, Node, Pid } from '@rafter/actors';
-import type { RaftSystem, ServerId } from '@rafter/raft';
-import { serverCounters } from '../../../packages/raft/src/server/server-actor.js';
+import { overview, type RaftSystem, type ServerId } from '@rafter/raft';
 import { localSystem } from '../../../packages/raft/src/system/system.js';
 import { loadClient, loadCounters } from './raft-load.js';
 
@@ -32,6 +31,13 @@ export interface AgentStats {
   readonly walEntries: number;
 }
 
+/** Raft messages the servers of system `name` in this process sent to their peers. */
+export function raftMessagesSent(name: string): number {
+  let sent = 0;
+  for (const server of Object.values(overview(name).servers)) sent += server.messagesSent;
+  return sent;
+}
+
 /** The WAL counters of the system `name` on this thread. */
 export async function walCounters(ctx: { call<R>(dest: Pid, request: unknown): Promise<R> }, name: string): Promise<{ syncs: number; entries: number }> {
   const wal = localSystem(name)?.handle.wal;
@@ -52,7 +58,7 @@ const agent: Behaviour<AgentState, string> = {
         const cpu = process.cpuUsage();
         const wal = await walCounters(ctx, state.system);
         const stats: AgentStats = {
-          raftSent: serverCounters.raftSent,
+          raftSent: raftMessagesSent(state.system),
           applied: loadCounters.applied,
           rejected: loadCounters.rejected,
           cpuUs: cpu.user + cpu.system,

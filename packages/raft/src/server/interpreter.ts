@@ -13,22 +13,21 @@ import type { RaftCore } from '../internal/core/core.js';
 import type { LogEntry, LogReader, ServerId, SnapshotMeta } from '../internal/core/log.js';
 import type { Effect, Event, MachineEffect, RaftMessage, Reply, ReplyTo, Role, TimerName } from '../internal/core/types.js';
 import { serverKey } from '../internal/core/cluster.js';
+import { type MachineEffectDeps, type MachinePort, runAppliedEffects, runEffectsOutsideApply } from './machine-effects.js';
+import { IncomingSnapshot, OutgoingSnapshot, toBuffer, type SnapshotChunkReader, type SnapshotIntake } from './snapshot-transfers.js';
 
-/** A chunk of a snapshot file, as the log storage reads and accepts them. */
-export interface SnapshotChunkData {
-  readonly seq: number;
-  readonly last: boolean;
-  readonly data: Uint8Array;
-}
+export type { SnapshotChunkData, SnapshotChunkReader, SnapshotIntake } from './snapshot-transfers.js';
 
 /** What the interpreter needs of a server's log storage (ServerLog and the meta store). */
 export interface ServerStorage {
   readonly log: LogReader & {
     append(entries: readonly LogEntry[]): void;
     releaseCursor(meta: SnapshotMeta, state: unknown): Promise<boolean>;
+    /** A recovery checkpoint (the machine's `checkpoint` effect); resolves false if skipped. */
+    checkpoint(meta: SnapshotMeta, state: unknown): Promise<boolean>;
     readSnapshot(): Promise<{ meta: SnapshotMeta; state: unknown }>;
-    readSnapshotChunks(chunkBytes?: number): AsyncGenerator<SnapshotChunkData>;
-    acceptSnapshot(): { accept(chunk: { seq: number; last: boolean; data: Buffer }): Promise<SnapshotMeta | undefined>; abort(): Promise<void> };
+    openSnapshotReader(chunkBytes?: number): Promise<SnapshotChunkReader>;
+    acceptSnapshot(): SnapshotIntake;
   };
   /** Durable when the promise resolves. */
   storeTermAndVote(term: number, votedFor: ServerId | undefined): Promise<void>;
@@ -39,15 +38,11 @@ export interface ServerStorage {
 export interface ServerTransport {
   send(to: ServerId, msg: RaftMessage): void;
   reply(to: ReplyTo, reply: Reply): void;
-  /** A machine's `send` effect (leader only). */
-  machineSend(to: unknown, msg: unknown): void;
 }
 
 export interface ServerTimers {
   set(timer: TimerName, afterMs: number, generation: number): void;
   cancel(timer: TimerName): void;
-  /** A machine's named timer: `{ timeout: name }` is proposed as a command when it fires. */
-  machineTimer(name: string, afterMs: number): void;
 }
 
 /** The interpreter's way back to its owner: events that must go through the mailbox, role changes, logging. */
@@ -57,6 +52,10 @@ export interface ServerHost {
   roleChanged(role: Role, term: number, leader: ServerId | undefined): void;
   /** The member was removed from its cluster. */
   removed(): void;
+  /** The member applied its cluster's deletion (the machine's stateEnter('eol')). */
+  endOfLife?(machineState: unknown): void;
+  /** The deletion is done here: delete the member's data and stop it for good. */
+  deleted?(): void;
   warn(message: string): void;
 }
 
@@ -66,15 +65,19 @@ export interface InterpreterDeps {
   readonly transport: ServerTransport;
   readonly timers: ServerTimers;
   readonly host: ServerHost;
+  /** Where a machine's sends, timers, monitors and appends go (machine-effects.ts). */
+  readonly machine: MachinePort;
   /** Bytes per install_snapshot chunk; well under the distribution's frame limit. */
   readonly snapshotChunkBytes: number;
+  /** Breaks one of the interpreter's rules, for the simulator to prove that it catches the break. */
+  readonly mutation?: InterpreterMutation;
 }
 
-interface OutgoingSnapshot {
-  readonly index: number;
-  readonly chunks: AsyncGenerator<SnapshotChunkData>;
-  next: number;
-}
+/**
+ * `persistedBeforeDurable`: the core hears `persisted` (and so lets a vote out) as soon
+ * as the term and vote are handed to storage, not once they are durable.
+ */
+export type InterpreterMutation = 'persistedBeforeDurable';
 
 export class ServerInterpreter {
   readonly core: RaftCore;
@@ -83,11 +86,15 @@ export class ServerInterpreter {
   private readonly timers: ServerTimers;
   private readonly host: ServerHost;
   private readonly snapshotChunkBytes: number;
+  private readonly mutation: InterpreterMutation | undefined;
+  private readonly machineDeps: MachineEffectDeps;
   /** Events produced while carrying out effects (persisted), fed before the next outside event. */
   private readonly followUps: Event[] = [];
   /** While a received snapshot is being installed, events wait here. */
   private deferred: Event[] | undefined;
-  private incoming: { accept: ReturnType<ServerStorage['log']['acceptSnapshot']>; index: number; held: { seq: number; data: Buffer } | undefined; chain: Promise<void> } | undefined;
+  private incoming: IncomingSnapshot | undefined;
+  /** A chunk of the incoming snapshot failed to write: the server stops (write_failed posted once). */
+  private incomingFailed = false;
   private readonly outgoing = new Map<string, OutgoingSnapshot>();
   private storedApplied = 0;
 
@@ -98,6 +105,13 @@ export class ServerInterpreter {
     this.timers = deps.timers;
     this.host = deps.host;
     this.snapshotChunkBytes = deps.snapshotChunkBytes;
+    this.mutation = deps.mutation;
+    this.machineDeps = {
+      port: deps.machine,
+      log: deps.storage.log,
+      checkpoint: (index, state) => void this.checkpoint(index, state),
+      warn: (message) => deps.host.warn(message),
+    };
   }
 
   /** Leaves recovery. Resolves once the effects of the first step are carried out. */
@@ -150,6 +164,10 @@ export class ServerInterpreter {
       if (effect.kind === 'persist') {
         const durable = this.storage.storeTermAndVote(effect.term, effect.votedFor);
         if (effect.sync) this.followUps.push({ type: 'persisted', term: effect.term, votedFor: effect.votedFor });
+        if (this.mutation === 'persistedBeforeDurable') {
+          durable.catch(() => undefined);
+          continue;
+        }
         return durable.then(() => this.run(effects, i + 1));
       }
       this.perform(effect);
@@ -168,6 +186,8 @@ export class ServerInterpreter {
       case 'persist':
         throw new Error('persist is carried out by run()');
       case 'send':
+        // A chunk is acknowledged once written: the leader sends the next one no sooner (back-pressure).
+        if (effect.msg.type === 'install_snapshot_reply' && this.incoming !== undefined) return this.sendAfterChunkWrites(this.incoming, effect.to, effect.msg);
         return this.transport.send(effect.to, effect.msg);
       case 'append':
         return this.storage.log.append(effect.entries);
@@ -190,44 +210,24 @@ export class ServerInterpreter {
       case 'installSnapshot':
         return this.installSnapshot(effect.meta);
       case 'machineEffects':
-        return this.machineEffects(effect.effects);
+        return runAppliedEffects(this.machineDeps, effect.effects);
       case 'roleChanged':
         if (effect.role !== 'leader') this.closeOutgoing();
         return this.host.roleChanged(effect.role, effect.term, effect.leader);
       case 'removed':
         return this.host.removed();
+      case 'endOfLife':
+        return this.host.endOfLife?.(effect.machineState);
+      case 'deleted':
+        return this.host.deleted?.();
       default:
         return assertNever(effect, 'unknown effect');
     }
   }
 
-  /**
-   * Effects a machine returned outside `apply` (from `stateEnter` or `tick`): sends and
-   * timers run here; a release cursor needs an applied index and is ignored.
-   */
+  /** Effects a machine returned outside `apply` (from `stateEnter` or `tick`), carried out as this member's role allows. */
   machineEffectsOutsideApply(effects: readonly MachineEffect[] | undefined): void {
-    if (effects === undefined || effects.length === 0) return;
-    const runnable = effects.filter((e) => e.type !== 'release_cursor');
-    if (runnable.length < effects.length) this.host.warn('a release_cursor effect from stateEnter or tick was ignored: return it from apply');
-    this.machineEffects(runnable);
-  }
-
-  private machineEffects(effects: readonly MachineEffect[]): void {
-    for (const effect of effects) {
-      switch (effect.type) {
-        case 'send':
-          this.transport.machineSend(effect.to, effect.msg);
-          break;
-        case 'timer':
-          this.timers.machineTimer(effect.name, effect.afterMs);
-          break;
-        case 'release_cursor':
-          // The core turns release cursors into `snapshot` effects itself.
-          break;
-        default:
-          assertNever(effect, 'unknown machine effect');
-      }
-    }
+    runEffectsOutsideApply(this.machineDeps, effects, this.core.role);
   }
 
   private writeSnapshot(meta: SnapshotMeta, state: unknown): void {
@@ -240,47 +240,57 @@ export class ServerInterpreter {
     );
   }
 
+  /**
+   * A recovery checkpoint at applied `index` (every member: the machine's `checkpoint`
+   * effect, and the server at a clean stop). Storage writes it once the entry is written.
+   */
+  checkpoint(index: number, state: unknown): Promise<boolean> {
+    const core = this.core;
+    const term = core.log.termAt(index);
+    if (index > core.lastApplied || term === undefined) {
+      this.host.warn(`a checkpoint at ${index} was ignored: applied ${core.lastApplied}, log from ${core.log.snapshotIndex() + 1}`);
+      return Promise.resolve(false);
+    }
+    const meta: SnapshotMeta = { index, term, members: core.cluster.at(index).members, machineVersion: core.machineVersion };
+    return this.storage.log.checkpoint(meta, state).catch((err: unknown) => {
+      // A checkpoint only saves replay at a restart: a failed one is logged, not fatal.
+      this.host.warn(`checkpoint at ${index} failed: ${String(err)}`);
+      return false;
+    });
+  }
+
   // ---- snapshots to followers: one reader per follower, chunk by chunk ----
 
   private sendSnapshotChunk(to: ServerId, term: number, meta: SnapshotMeta, chunkIndex: number): void {
     const key = serverKey(to);
     let transfer = this.outgoing.get(key);
-    if (transfer === undefined || transfer.index !== meta.index || chunkIndex < transfer.next) {
-      void transfer?.chunks.return(undefined);
-      transfer = { index: meta.index, chunks: this.storage.log.readSnapshotChunks(this.snapshotChunkBytes), next: 0 };
+    if (transfer === undefined || transfer.index !== meta.index) {
+      transfer?.close();
+      transfer = new OutgoingSnapshot(meta.index, () => this.storage.log.openSnapshotReader(this.snapshotChunkBytes));
       this.outgoing.set(key, transfer);
     }
     const current = transfer;
-    void this.readChunk(current, chunkIndex).then(
+    current.read(chunkIndex).then(
       (chunk) => {
         if (chunk === undefined) return;
-        const id = this.core.id;
-        this.transport.send(to, { type: 'install_snapshot', term, leaderId: id, meta, chunkIndex, last: chunk.last, data: chunk.data });
-        if (chunk.last) {
-          void current.chunks.return(undefined);
-          if (this.outgoing.get(key) === current) this.outgoing.delete(key);
+        this.transport.send(to, { type: 'install_snapshot', term, leaderId: this.core.id, meta, chunkIndex, last: chunk.last, data: chunk.data });
+        // A lost last chunk is asked for again on tick: the file is then opened anew.
+        if (chunk.last && this.outgoing.get(key) === current) {
+          current.close();
+          this.outgoing.delete(key);
         }
       },
       (err: unknown) => {
         // The snapshot was replaced meanwhile, or reading failed: the leader retries on tick.
         this.host.warn(`reading snapshot ${meta.index} for ${key} failed: ${String(err)}`);
+        current.close();
         if (this.outgoing.get(key) === current) this.outgoing.delete(key);
       },
     );
   }
 
-  private async readChunk(transfer: OutgoingSnapshot, chunkIndex: number): Promise<SnapshotChunkData | undefined> {
-    while (transfer.next <= chunkIndex) {
-      const { value, done } = await transfer.chunks.next();
-      if (done === true) return undefined;
-      transfer.next++;
-      if (transfer.next - 1 === chunkIndex) return value;
-    }
-    return undefined;
-  }
-
   private closeOutgoing(): void {
-    for (const transfer of this.outgoing.values()) void transfer.chunks.return(undefined);
+    for (const transfer of this.outgoing.values()) transfer.close();
     this.outgoing.clear();
   }
 
@@ -289,27 +299,31 @@ export class ServerInterpreter {
   private writeSnapshotChunk(meta: SnapshotMeta, chunkIndex: number, data: unknown): void {
     const bytes = toBuffer(data);
     if (chunkIndex === 0 || this.incoming === undefined || this.incoming.index !== meta.index) {
-      void this.incoming?.accept.abort().catch(() => undefined);
-      this.incoming = { accept: this.storage.log.acceptSnapshot(), index: meta.index, held: undefined, chain: Promise.resolve() };
+      this.incoming?.abort();
+      this.incoming = new IncomingSnapshot(meta.index, this.storage.log.acceptSnapshot());
+      this.incomingFailed = false;
     }
-    const incoming = this.incoming;
-    // The storage needs to know which chunk is the last; the core says so only with
-    // `installSnapshot`, so each chunk is handed over when the next one arrives.
-    const previous = incoming.held;
-    incoming.held = { seq: chunkIndex + 1, data: bytes };
-    if (previous !== undefined) incoming.chain = incoming.chain.then(() => incoming.accept.accept({ seq: previous.seq, last: false, data: previous.data }).then(() => undefined));
+    this.incoming.write(chunkIndex, bytes);
+  }
+
+  private sendAfterChunkWrites(incoming: IncomingSnapshot, to: ServerId, msg: RaftMessage): void {
+    incoming.afterWrites(
+      () => this.transport.send(to, msg),
+      (err: unknown) => {
+        if (this.incoming !== incoming || this.incomingFailed) return;
+        this.incomingFailed = true;
+        this.host.post({ type: 'write_failed', index: incoming.index, reason: `writing snapshot ${incoming.index} failed: ${String(err)}` });
+      },
+    );
   }
 
   private installSnapshot(meta: SnapshotMeta): void {
     const incoming = this.incoming;
     this.deferred = [];
     this.incoming = undefined;
-    const held = incoming?.held;
     const done = (async () => {
-      if (incoming === undefined || held === undefined) throw new Error(`no chunks received for snapshot ${meta.index}`);
-      await incoming.chain;
-      const installed = await incoming.accept.accept({ seq: held.seq, last: true, data: held.data });
-      if (installed === undefined) throw new Error(`snapshot ${meta.index} was incomplete`);
+      if (incoming === undefined || incoming.index !== meta.index) throw new Error(`no chunks received for snapshot ${meta.index}`);
+      await incoming.finish();
       return this.storage.log.readSnapshot();
     })();
     done.then(
@@ -317,10 +331,4 @@ export class ServerInterpreter {
       (err: unknown) => this.host.post({ type: 'write_failed', index: meta.index, reason: `installing snapshot ${meta.index} failed: ${String(err)}` }),
     );
   }
-}
-
-function toBuffer(data: unknown): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (data instanceof Uint8Array) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  throw new TypeError(`snapshot chunk data is ${typeof data}, not bytes`);
 }

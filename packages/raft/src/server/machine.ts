@@ -1,8 +1,8 @@
 // Machines as users write them, and how a server finds one: by a registered name, by a
 // module specifier (so any node and thread can load it), or as a local simple function.
 
-import type { ServerId } from '../internal/core/log.js';
-import type { ApplyResult, CoreMachine, MachineEffect, MachineMeta, Role } from '../internal/core/types.js';
+import type { LogEntry, Member, ServerId } from '../internal/core/log.js';
+import type { ApplyResult, CoreMachine, MachineEffect, MachineMeta, MachineVersionChange, Role } from '../internal/core/types.js';
 import { InvalidArgumentError, MachineNotFoundError } from '../errors.js';
 
 /** What `init` gets: the cluster, the member, and the config given at start. */
@@ -12,23 +12,67 @@ export interface MachineConfig {
   readonly config: unknown;
 }
 
+/** The roles `stateEnter` is told of: the core's, and `eol` when the cluster is deleted (Ra's). */
+export type MachineRole = Role | 'eol';
+
 /**
  * A replicated state machine. `apply` must be deterministic: every member applies the
  * same commands in the same order and must reach the same state. State is plain data.
  */
-export interface Machine<S = any, C = any> {
+/**
+ * What handleAux may read and do (Ra's ra_aux): the member's machine state and indexes,
+ * its log, and compaction. Reading the log is asynchronous (segments are on disk).
+ */
+export interface AuxContext<S = any> {
+  readonly serverId: ServerId;
+  readonly clusterName: string;
+  readonly term: number;
+  readonly leader: ServerId | undefined;
+  readonly commitIndex: number;
+  readonly lastApplied: number;
+  /** The first index still in the log (entries before it are in the snapshot). */
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  machineState(): S;
+  members(): readonly Member[];
+  /** Entries from..to (inclusive, at most AUX_READ_ENTRIES_MAX), clipped to what the log holds. */
+  readLog(from: number, to: number): Promise<readonly LogEntry[]>;
+  /** A release cursor at the applied index with the current machine state: a snapshot, if storage takes it, and a truncated log. */
+  compact(): void;
+}
+
+export interface AuxResult<A = any> {
+  readonly auxState: A;
+  /** The answer to auxCommand (ignored for castAux). */
+  readonly reply?: unknown;
+  /** Sends and timers, on any member (a release_cursor here is ignored: use ctx.compact()). */
+  readonly effects?: readonly MachineEffect[];
+}
+
+export interface Machine<S = any, C = any, A = any> {
   init(config: MachineConfig): S;
+  /**
+   * Also receives the commands the server proposes for the machine (MachineNotice:
+   * `{ down, reason }`, `{ nodeup }`, `{ nodedown }`, `{ timeout }`) and, on a machine
+   * that declares a `version`, `{ machineVersion: { from, to } }` at the switch.
+   */
   apply(meta: MachineMeta, command: C, state: S): ApplyResult;
-  /** Effects on a role change (a leader re-issues its monitors here, as in Ra). */
-  stateEnter?(role: Role, state: S): readonly MachineEffect[] | undefined;
-  /** Called on the leader at the server's tick. */
+  /** Effects on a role change (a leader re-issues its monitors and timers here, as in Ra). */
+  stateEnter?(role: MachineRole, state: S): readonly MachineEffect[] | undefined;
+  /** The aux state of a new server (Ra's init_aux): work outside the log, per member. */
+  initAux?(serverName: string): A;
+  /** Ra's handle_aux: answers auxCommand ('call') and castAux ('cast') on this member. */
+  handleAux?(role: Role, kind: 'call' | 'cast', command: unknown, auxState: A, ctx: AuxContext<S>): AuxResult<A> | Promise<AuxResult<A>>;
+  /** Called on the leader at the server's tick, with the leader's wall clock. */
   tick?(timeMs: number, state: S): readonly MachineEffect[] | undefined;
-  /** A summary for `overview`. */
+  /** A summary of the state, for `serverStatus` (`machineOverview`). */
   overview?(state: S): unknown;
   /** Named queries as data, so they cross threads and nodes: `query(q, state)`. */
   query?(query: any, state: S): unknown;
   /** The highest version this code runs (default 0). */
   readonly version?: number;
+  /** The implementation of an older version `v` (below `version`), for entries written before the switch; default this machine. */
+  whichVersion?(v: number): Machine<any, any> | undefined;
 }
 
 /** A machine for local, single-node use: `apply` is `simple(command, state)`, and the reply is the new state. */
@@ -110,12 +154,29 @@ export async function resolveMachine(ref: MachineRef): Promise<Machine> {
   return machine;
 }
 
-/** The machine as the core runs it: `init` bound to this member's config. */
+/** The implementation that runs `version` (the machine itself for its own version and unknown ones). */
+export function machineForVersion(machine: Machine, version: number): Machine {
+  if (version >= (machine.version ?? 0) || machine.whichVersion === undefined) return machine;
+  return machine.whichVersion(version) ?? machine;
+}
+
+/**
+ * The machine as the core runs it: `init` bound to this member's config, and each entry
+ * applied by the implementation of the version in force at it (Ra's which_module).
+ */
 export function coreMachine(machine: Machine, config: MachineConfig): CoreMachine {
+  const versions = new Map<number, Machine>();
+  const at = (version: number): Machine => {
+    let found = versions.get(version);
+    if (found === undefined) versions.set(version, (found = machineForVersion(machine, version)));
+    return found;
+  };
   return {
     version: machine.version ?? 0,
-    init: () => machine.init(config),
-    apply: (meta, command, state) => machine.apply(meta, command, state),
+    // A new member starts at version 0; a later version's apply takes over at its switch.
+    init: () => at(0).init(config),
+    apply: (meta, command, state) => at(meta.machineVersion).apply(meta, command, state),
+    versionChanged: (meta, from, state) => at(meta.machineVersion).apply(meta, { machineVersion: { from, to: meta.machineVersion } } satisfies MachineVersionChange, state),
   };
 }
 

@@ -10,10 +10,12 @@ export type ServerCast =
   | { readonly type: '$pipeline'; readonly command: unknown; readonly correlation: unknown; readonly priority: 'normal' | 'low'; readonly replyTo: Pid }
   | { readonly type: '$flush' }
   | { readonly type: '$timer'; readonly timer: TimerName; readonly generation: number }
-  | { readonly type: '$machineTimer'; readonly name: string }
+  | { readonly type: '$machineTimer'; readonly name: string; readonly seq: number }
   | { readonly type: '$event'; readonly event: Event }
   | { readonly type: '$node'; readonly node: string; readonly up: boolean }
-  | { readonly type: '$tick' };
+  | { readonly type: '$tick' }
+  /** castAux: a command for the machine's handleAux, without a reply. */
+  | { readonly type: '$aux'; readonly command: unknown };
 
 export type QueryKind = 'local' | 'leader' | 'consistent';
 
@@ -23,8 +25,14 @@ export type ServerCall =
   | { readonly op: 'query'; readonly kind: QueryKind; readonly query: unknown; readonly minIndex?: number }
   | { readonly op: 'members' }
   | { readonly op: 'status' }
-  | { readonly op: 'addMember'; readonly member: Member }
-  | { readonly op: 'removeMember'; readonly id: ServerId }
+  | { readonly op: 'addMember'; readonly member: Member; readonly expected?: readonly ServerId[] }
+  | { readonly op: 'removeMember'; readonly id: ServerId; readonly expected?: readonly ServerId[] }
+  | { readonly op: 'deleteCluster' }
+  | { readonly op: 'forceShrink' }
+  /** The leader's view of every member (a Reply: redirected like a command). */
+  | { readonly op: 'membersInfo' }
+  /** auxCommand: answered by the machine's handleAux. */
+  | { readonly op: 'aux'; readonly command: unknown }
   | { readonly op: 'transferLeadership'; readonly to: ServerId }
   | { readonly op: 'triggerElection' }
   /** Answers with the leader once one is known (at once if it is). */

@@ -2,7 +2,7 @@
 // batches commands (every command waiting in the mailbox is one step, as Ra's leader
 // drains its mailbox), monitors the leader, and batches pipeline replies per caller.
 
-import { type ActorContext, type Behaviour, type CallResult, type DownMessage, type From, type Pid, type Ref, pidEquals } from '@rafter/actors';
+import { type ActorContext, type Behaviour, type CallResult, type DownMessage, type From, type Logger, type Pid, type Ref, pidEquals } from '@rafter/actors';
 import { RaftCore } from '../internal/core/core.js';
 import { COMMANDS_BATCH_MAX } from '../internal/core/limits.js';
 import { sameServer } from '../internal/core/cluster.js';
@@ -12,10 +12,14 @@ import { applyWalNotice, isWalNotice, openServerLog } from '../internal/log/log-
 import type { ServerLog } from '../internal/log/server-log.js';
 import { MachineNotFoundError, RafterError } from '../errors.js';
 import type { DirectoryEntry, ServerConfig, SystemRuntime, Ticker } from '../system/runtime.js';
+import type { ServerMetrics } from '../metrics/server-metrics.js';
+import { withBindings } from '../logging.js';
 import { ServerInterpreter, type ServerHost, type ServerStorage, type ServerTimers, type ServerTransport } from './interpreter.js';
 import { wantsTick } from './tick.js';
-import { coreMachine, resolveMachine, type Machine } from './machine.js';
+import { coreMachine, machineForVersion, resolveMachine, type Machine } from './machine.js';
+import { ActorMachinePort } from './machine-port.js';
 import type { PipelineEvent, ServerCall, ServerCast } from './protocol.js';
+import { type AuxSlot, deleted, endOfLife, initAux, membersInfoReply, runAux } from './server-ops.js';
 
 export interface ServerArgs {
   readonly system: SystemRuntime;
@@ -31,6 +35,8 @@ export interface ServerState {
   readonly id: ServerId;
   /** This server's line in the system's directory (role, leader, counters). */
   readonly entry: DirectoryEntry;
+  /** This server's counters in the system's shared memory, and its leaderboard line. */
+  readonly metrics: ServerMetrics;
   readonly config: ServerConfig;
   readonly system: SystemRuntime;
   readonly machine: Machine;
@@ -45,17 +51,20 @@ export interface ServerState {
   lastWritten: number;
   /** Callers of `awaitLeader` waiting for a leader to be known. */
   leaderWaiters: From[];
-  /** A machine's named timers that have not fired. */
-  readonly machineTimers: Map<string, Ref>;
+  /** A machine's sends, timers, monitors and appends (leader only). */
+  readonly machinePort: ActorMachinePort;
+  /** The node's clock, stamped into proposed commands (MachineMeta.systemTime). */
+  readonly now: () => number;
   /** Local queries waiting for this member to apply up to an index. */
   waitingQueries: Array<{ readonly minIndex: number; readonly event: Event }>;
+  /** The machine's aux state (handleAux), and whether the member has reached `eol`. */
+  readonly aux: AuxSlot;
+  /** The node's logger with this server's system, cluster and server; made on first use. */
+  logger: Logger | undefined;
 }
 
 /** Above this many bytes queued for a node, entries for it wait for the leader's next tick. */
 export const SEND_QUEUED_BYTES_MAX = 8 << 20;
-
-/** Counters of this thread's servers, for benchmarks: Raft messages sent to peers. */
-export const serverCounters = { raftSent: 0 };
 
 const random = { intBetween: (min: number, max: number) => min + Math.floor(Math.random() * (max - min + 1)) };
 
@@ -70,6 +79,10 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       throw err instanceof MachineNotFoundError ? err : new MachineNotFoundError(String(config.machine), String(err));
     });
     const snapshot = log.snapshot() === undefined ? undefined : await log.readSnapshot();
+    // The newest intact checkpoint past the snapshot: only the entries after it are replayed.
+    const checkpoint = await log.recoveryCheckpoint();
+    for (const warning of log.snapshots.takeWarnings()) ctx.log.warn({ system: system.name, server: config.name, cluster: config.clusterName }, warning);
+    log.setSnapshotBackup(config.snapshotBackup === true);
     const core = new RaftCore({
       id,
       log,
@@ -78,11 +91,16 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       persisted: { term: stored.currentTerm, votedFor: stored.votedFor ?? undefined, lastApplied: stored.lastApplied },
       initialMembers: config.initialMembers,
       ...(snapshot !== undefined ? { machineState: snapshot.state } : {}),
+      ...(checkpoint !== undefined ? { checkpoint } : {}),
+      ...(config.snapshotEvery !== undefined ? { snapshotEvery: config.snapshotEvery } : {}),
       timeouts: system.tuning.timeouts,
+      // Ra 3's default: a new machine version takes effect once every member runs it.
+      machineUpgradeStrategy: 'all',
     });
     const state: ServerState = {
       id,
-      entry: { uid: config.uid, clusterName: config.clusterName, pid: ctx.self, role: 'recover', term: core.currentTerm, leader: undefined, messagesSent: 0, messagesReceived: 0, appendsHeld: 0 },
+      entry: { uid: config.uid, clusterName: config.clusterName, pid: ctx.self, role: 'recover', term: core.currentTerm, leader: undefined },
+      metrics: system.metrics.server(config.name, config.clusterName, config.uid),
       config,
       system,
       machine,
@@ -96,8 +114,13 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       lastWritten: log.lastWritten().index,
       leaderWaiters: [],
       waitingQueries: [],
-      machineTimers: new Map(),
+      aux: initAux(machine, config.name),
+      machinePort: undefined as unknown as ActorMachinePort,
+      now: () => ctx.now(),
+      logger: undefined,
     };
+    const warn = (message: string): void => logOf(ctx, state).warn({}, message);
+    (state as { machinePort: ActorMachinePort }).machinePort = new ActorMachinePort(ctx, (command, priority) => enqueue(ctx, state, { command, priority, from: undefined }), warn);
     // One object serves as the interpreter's storage, transport, timers and host, and as
     // the system's ticker: its methods are shared, where closures would cost every server.
     const ports = new ServerPorts(ctx, state);
@@ -106,11 +129,15 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       storage: ports,
       transport: ports,
       timers: ports,
+      machine: state.machinePort,
       host: ports,
       snapshotChunkBytes: system.tuning.snapshotChunkBytes,
     });
     system.directory.set(config.name, state.entry);
+    state.metrics.setMachineOverview(() => overviewOf(state));
     await state.shell.start();
+    endTurn(ctx, state);
+    logOf(ctx, state).debug({ term: core.currentTerm, lastApplied: core.lastApplied }, 'raft server started');
     // No timer of its own: the system ticks the servers that need it (tick.ts).
     system.tickers.set(config.name, ports);
     return state;
@@ -120,11 +147,11 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     return stopOnFailure(ctx, state, state, () => {
       const turn = then(onMessage(msg, state, ctx), () => answerWaitingQueries(state));
       if (turn === undefined) {
-        sendApplied(ctx, state);
+        endTurn(ctx, state);
         return state;
       }
       return turn.then(() => {
-        sendApplied(ctx, state);
+        endTurn(ctx, state);
         return state;
       });
     });
@@ -134,8 +161,10 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     return stopOnFailure(ctx, state, { noreply: true as const, state }, () => onCall(request, from, state, ctx));
   },
 
-  terminate(_reason, state, ctx) {
+  async terminate(reason, state, ctx) {
+    logOf(ctx, state).debug({ reason }, 'raft server stopped');
     state.shell.storeApplied();
+    state.metrics.stopped();
     const ticker = state.system.tickers.get(state.config.name);
     if (ticker !== undefined && pidEquals(ticker.pid, ctx.self)) state.system.tickers.delete(state.config.name);
     const entry = state.system.directory.get(state.config.name);
@@ -143,6 +172,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       entry.pid = undefined;
       entry.role = 'stopped';
     }
+    await checkpointAtStop(state);
   },
 };
 
@@ -162,7 +192,7 @@ class ServerPorts implements ServerStorage, ServerTransport, ServerTimers, Serve
   }
 
   wantsTick(): boolean {
-    return wantsTick(this.state.shell, this.state.machine);
+    return wantsTick(this.state.shell, effectiveMachine(this.state));
   }
 
   storeTermAndVote(term: number, votedFor: ServerId | undefined): Promise<void> {
@@ -181,10 +211,6 @@ class ServerPorts implements ServerStorage, ServerTransport, ServerTimers, Serve
     deliver(this.ctx, this.state, to as Caller | undefined, reply);
   }
 
-  machineSend(to: unknown, msg: unknown): void {
-    machineSend(this.ctx, this.state, to, msg);
-  }
-
   set(timer: TimerName, afterMs: number, generation: number): void {
     const { ctx, state } = this;
     const old = state.timers.get(timer);
@@ -198,15 +224,8 @@ class ServerPorts implements ServerStorage, ServerTransport, ServerTimers, Serve
     this.state.timers.delete(timer);
   }
 
-  machineTimer(name: string, afterMs: number): void {
-    const { ctx, state } = this;
-    // A timer of the same name replaces the earlier one, as in Ra.
-    const old = state.machineTimers.get(name);
-    if (old !== undefined) ctx.cancelTimer(old);
-    state.machineTimers.set(name, ctx.sendAfter(afterMs, { type: '$machineTimer', name } satisfies ServerCast));
-  }
-
   post(event: Event): void {
+    countPosted(this.state, event);
     this.ctx.send(this.ctx.self, { type: '$event', event } satisfies ServerCast);
   }
 
@@ -218,8 +237,16 @@ class ServerPorts implements ServerStorage, ServerTransport, ServerTimers, Serve
     this.ctx.stop('normal');
   }
 
+  endOfLife(machineState: unknown): void {
+    endOfLife(this.state, machineState);
+  }
+
+  deleted(): void {
+    deleted(this.ctx, this.state);
+  }
+
   warn(message: string): void {
-    this.ctx.log.warn({ server: this.state.config.name, cluster: this.state.config.clusterName }, message);
+    logOf(this.ctx, this.state).warn({}, message);
   }
 }
 
@@ -245,7 +272,7 @@ function stopOnFailure<R>(ctx: ActorContext, state: ServerState, stopped: R, bod
 function stopWith<R>(ctx: ActorContext, state: ServerState, stopped: R, err: unknown): R {
   const code = (err as { code?: unknown } | undefined)?.code;
   if (!(err instanceof RafterError) || typeof code !== 'string' || !STOPPING_CODES.has(code)) throw err;
-  ctx.log.error({ server: state.config.name, cluster: state.config.clusterName, code }, err.message);
+  logOf(ctx, state).error({ code }, err.message);
   ctx.stop({ shutdown: { code, message: err.message } });
   return stopped;
 }
@@ -258,7 +285,7 @@ function onCall(request: ServerCall, from: From, state: ServerState, ctx: ActorC
       enqueue(ctx, state, { command: request.command, priority: request.priority, from: caller });
       return { noreply: true, state };
     case 'query': {
-      const event: Event = { type: 'query', kind: request.kind, fn: queryFn(state.machine, request.query), from: caller };
+      const event: Event = { type: 'query', kind: request.kind, fn: queryFn(effectiveMachine(state), request.query), from: caller };
       const minIndex = request.minIndex ?? 0;
       if (request.kind === 'local' && minIndex > state.shell.core.lastApplied) {
         // Answered once this member has applied that far (or never: the caller times out).
@@ -274,14 +301,26 @@ function onCall(request: ServerCall, from: From, state: ServerState, ctx: ActorC
     }
     case 'status': {
       const core = state.shell.core;
-      return { reply: { role: core.role, term: core.currentTerm, leader: core.leaderId, commitIndex: core.commitIndex, lastApplied: core.lastApplied, clusterName: state.config.clusterName, pid: ctx.self }, state };
+      const machineOverview = overviewOf(state);
+      return { reply: { role: core.role, term: core.currentTerm, leader: core.leaderId, commitIndex: core.commitIndex, lastApplied: core.lastApplied, clusterName: state.config.clusterName, pid: ctx.self, machineVersion: core.machineVersion, machineOverview }, state };
     }
     case 'addMember':
-      turn = flushThen(ctx, state, { type: 'add_member', member: request.member, from: caller });
+      turn = flushThen(ctx, state, { type: 'add_member', member: request.member, from: caller, ...(request.expected !== undefined ? { expected: request.expected } : {}) });
       break;
     case 'removeMember':
-      turn = flushThen(ctx, state, { type: 'remove_member', id: request.id, from: caller });
+      turn = flushThen(ctx, state, { type: 'remove_member', id: request.id, from: caller, ...(request.expected !== undefined ? { expected: request.expected } : {}) });
       break;
+    case 'deleteCluster':
+      turn = flushThen(ctx, state, { type: 'delete_cluster', from: caller });
+      break;
+    case 'forceShrink':
+      logOf(ctx, state).warn({}, 'raft server: forced shrink to this member alone (disaster recovery)');
+      turn = flushThen(ctx, state, { type: 'force_shrink', from: caller });
+      break;
+    case 'membersInfo':
+      return { reply: membersInfoReply(state.shell.core), state };
+    case 'aux':
+      return runAux(ctx, state, 'call', request.command).then((reply) => ({ reply, state }));
     case 'transferLeadership':
       turn = flushThen(ctx, state, { type: 'transfer_leadership', to: request.to, from: caller });
       break;
@@ -299,20 +338,21 @@ function onCall(request: ServerCall, from: From, state: ServerState, ctx: ActorC
       return { reply: { error: 'RAFTER_INVALID_ARGUMENT', message: `unknown server request ${JSON.stringify((request as { op?: unknown }).op)}` }, state };
   }
   if (turn === undefined) {
-    sendApplied(ctx, state);
+    endTurn(ctx, state);
     return { noreply: true, state };
   }
   return turn.then(() => {
-    sendApplied(ctx, state);
+    endTurn(ctx, state);
     return { noreply: true as const, state };
   });
 }
 
 function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; reason: unknown }, state: ServerState, ctx: ActorContext): void | Promise<void> {
   if (isWalNotice(msg)) return onWalNotice(msg, state, ctx);
+  if (state.machinePort.handle(msg, state.shell.core.role === 'leader')) return;
   switch (msg.type) {
     case '$raft':
-      state.entry.messagesReceived++;
+      state.metrics.messageReceived();
       return flushThen(ctx, state, { type: 'message', from: msg.from, msg: msg.msg as RaftMessage });
     case '$pipeline':
       enqueue(ctx, state, { command: msg.command, priority: msg.priority, from: { pipe: msg.replyTo, correlation: msg.correlation } satisfies Caller });
@@ -322,13 +362,12 @@ function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; re
       return flush(state);
     case '$timer':
       return flushThen(ctx, state, { type: 'timeout', timer: msg.timer, generation: msg.generation });
-    case '$machineTimer':
-      state.machineTimers.delete(msg.name);
-      return flushThen(ctx, state, { type: 'command', command: { timeout: msg.name }, priority: 'normal', from: undefined });
     case '$event':
       return flushThen(ctx, state, msg.event);
     case '$node':
       return flushThen(ctx, state, msg.up ? { type: 'node_up', node: msg.node } : { type: 'node_maybe_down', node: msg.node });
+    case '$aux':
+      return runAux(ctx, state, 'cast', msg.command).then(() => undefined);
     case '$tick':
       state.shell.storeApplied();
       return then(flushThen(ctx, state, { type: 'tick' }), () => machineTick(ctx, state));
@@ -344,7 +383,7 @@ function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; re
       if (msg.reason !== 'normal') ctx.stop(msg.reason);
       return;
     default:
-      ctx.log.warn({ server: state.config.name, type: String((msg as { type?: unknown }).type) }, 'raft server: unexpected message dropped');
+      logOf(ctx, state).warn({ type: String((msg as { type?: unknown }).type) }, 'raft server: unexpected message dropped');
       return;
   }
 }
@@ -355,6 +394,7 @@ function onWalNotice(msg: Parameters<typeof applyWalNotice>[1], state: ServerSta
   const written = state.log.lastWritten();
   let turn: void | Promise<void> = undefined;
   if (written.index !== state.lastWritten) {
+    state.metrics.entriesWritten(written.index - state.lastWritten, written.index);
     state.lastWritten = written.index;
     turn = state.shell.handle({ type: 'written', index: written.index, term: written.term });
   }
@@ -374,25 +414,15 @@ function sendToPeer(ctx: ActorContext, state: ServerState, to: ServerId, msg: Ra
   if (msg.type === 'append_entries' && msg.entries.length > 0 && to.node !== state.id.node) {
     const queued = state.system.queuedBytes(to.node);
     if (queued !== undefined && queued > SEND_QUEUED_BYTES_MAX) {
-      state.entry.appendsHeld++;
+      state.metrics.appendHeld();
       return;
     }
   }
-  serverCounters.raftSent++;
   try {
     ctx.send({ name: to.name, node: to.node }, { type: '$raft', from: state.id, msg } satisfies ServerCast);
-    state.entry.messagesSent++;
+    state.metrics.messageSent();
   } catch (err) {
     if ((err as { code?: unknown }).code !== 'ACTORS_UNKNOWN_NAME') throw err;
-  }
-}
-
-/** A machine's `send`: to a name not registered here, or a bad destination, it is dropped and logged (Erlang's send to a dead pid is silent too). */
-function machineSend(ctx: ActorContext, state: ServerState, to: unknown, msg: unknown): void {
-  try {
-    ctx.send(to as Pid, msg);
-  } catch (err) {
-    ctx.log.warn({ server: state.config.name, cluster: state.config.clusterName, reason: String(err) }, 'raft server: a machine send effect was dropped');
   }
 }
 
@@ -416,7 +446,8 @@ function feed(state: ServerState, batch: readonly PendingCommand[], from: number
   // One step per batch: one append, one AppendEntries per follower (cut at the core's bound).
   for (let i = from; i < batch.length; i += COMMANDS_BATCH_MAX) {
     const commands = i === 0 && batch.length <= COMMANDS_BATCH_MAX ? batch : batch.slice(i, i + COMMANDS_BATCH_MAX);
-    const turn = state.shell.handle({ type: 'commands', commands });
+    const turn = state.shell.handle({ type: 'commands', commands, systemTime: state.now() });
+    state.metrics.commands(commands.length, state.shell.core.log.last().index, performance.now());
     if (turn !== undefined) return turn.then(() => feed(state, batch, i + COMMANDS_BATCH_MAX));
   }
 }
@@ -457,6 +488,19 @@ function deliver(ctx: ActorContext, state: ServerState, to: Caller | undefined, 
   }
 }
 
+/** The end of a turn that stepped the core: pipeline replies go out, the counters' gauges catch up. */
+function endTurn(ctx: ActorContext, state: ServerState): void {
+  sendApplied(ctx, state);
+  const core = state.shell.core;
+  state.metrics.endTurn(core, core.log.last().index, performance.now());
+}
+
+/** Events the interpreter posts to this actor that say a snapshot was written or installed. */
+function countPosted(state: ServerState, event: Event): void {
+  if (event.type === 'snapshot_written' && event.outcome === 'written') state.metrics.snapshotWritten(event.meta.index);
+  else if (event.type === 'snapshot_installed') state.metrics.snapshotInstalled(event.meta.index);
+}
+
 function sendApplied(ctx: ActorContext, state: ServerState): void {
   if (state.applied.size === 0) return;
   for (const [pid, batch] of state.applied) {
@@ -487,17 +531,44 @@ function knownLeader(state: ServerState): ServerId | undefined {
   return core.role === 'leader' || core.role === 'follower' ? core.leaderId : undefined;
 }
 
+/** The implementation of the machine version in force (Ra's effective machine module). */
+function effectiveMachine(state: ServerState): Machine {
+  return machineForVersion(state.machine, state.shell.core.machineVersion);
+}
+
+/** The machine's `overview(state)` for serverStatus; one that throws is reported, not fatal. */
+function overviewOf(state: ServerState): unknown {
+  const machine = effectiveMachine(state);
+  if (machine.overview === undefined) return undefined;
+  try {
+    return machine.overview(state.shell.core.machineState);
+  } catch (err) {
+    return { error: String(err) };
+  }
+}
+
 /** The machine's `tick`, on the leader at the server's tick (as Ra's). */
 function machineTick(ctx: ActorContext, state: ServerState): void {
   const core = state.shell.core;
-  if (core.role !== 'leader' || state.machine.tick === undefined) return;
-  state.shell.machineEffectsOutsideApply(state.machine.tick(ctx.now(), core.machineState));
+  const machine = effectiveMachine(state);
+  if (core.role !== 'leader' || machine.tick === undefined) return;
+  state.shell.machineEffectsOutsideApply(machine.tick(ctx.now(), core.machineState));
+}
+
+/** Every line a server writes says which system, cluster and server. */
+function logOf(ctx: ActorContext, state: ServerState): Logger {
+  state.logger ??= withBindings(ctx.log, { system: state.system.name, cluster: state.config.clusterName, server: state.config.name });
+  return state.logger;
 }
 
 function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: number, leader: ServerId | undefined): void {
-  // The machine's `stateEnter`, on every member, for a change of role (as Ra's).
-  if (role !== state.entry.role && state.machine.stateEnter !== undefined && state.shell !== undefined) {
-    state.shell.machineEffectsOutsideApply(state.machine.stateEnter(role, state.shell.core.machineState));
+  // A leader's monitors and timers end with its leadership; the next leader re-issues them.
+  if (state.entry.role === 'leader' && role !== 'leader') state.machinePort.clear();
+  if (role === 'leader' && state.entry.role !== 'leader') logOf(ctx, state).info({ term }, 'raft server: elected leader');
+  // The machine's `stateEnter`, on every member, for a change of role (as Ra's); none after `eol`.
+  const machine = state.shell === undefined ? undefined : effectiveMachine(state);
+  if (role !== state.entry.role && machine?.stateEnter !== undefined && state.aux.ended !== true) {
+    state.shell.machineEffectsOutsideApply(machine.stateEnter(role, state.shell.core.machineState));
   }
   if (leader !== undefined && (role === 'leader' || role === 'follower') && state.leaderWaiters.length > 0) {
     for (const waiter of state.leaderWaiters) ctx.reply(waiter, leader);
@@ -506,6 +577,7 @@ function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: 
   state.entry.role = role;
   state.entry.term = term;
   state.entry.leader = leader;
+  state.metrics.roleChanged(role, term, leader, state.shell?.core.cluster.current());
   if (leader !== undefined && (role === 'leader' || role === 'follower')) state.system.leaderKnown(state.config.name);
   const watch = role !== 'leader' && leader !== undefined && !sameServer(leader, state.id) ? leader : undefined;
   const current = state.leaderMonitor;
@@ -516,4 +588,16 @@ function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: 
   if (watch !== undefined && state.leaderMonitor === undefined) {
     state.leaderMonitor = { ref: ctx.monitor({ name: watch.name, node: watch.node }), leader: watch };
   }
+}
+
+/**
+ * A clean stop leaves a checkpoint at the applied index, so the restart replays nothing
+ * (Ra writes one at shutdown too). Only a state whose entries are all written here, and
+ * not after a failure: a failed machine or log stops without one.
+ */
+async function checkpointAtStop(state: ServerState): Promise<void> {
+  const core = state.shell.core;
+  if (core.failure !== undefined || state.log.failure() !== undefined || core.role === 'recover') return;
+  if (core.lastApplied > state.log.lastWritten().index) return;
+  await state.shell.checkpoint(core.lastApplied, core.machineState);
 }

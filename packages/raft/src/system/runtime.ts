@@ -1,6 +1,6 @@
 // What a system's actors share on their scheduler: the log storage, the directory of
 // servers (name ↔ uid ↔ pid, with each one's role and leader), the persisted server
-// configurations, and the options servers run with.
+// configurations, the options servers run with, and the counters.
 
 import type { Pid } from '@rafter/actors';
 import type { Member, ServerId } from '../internal/core/log.js';
@@ -9,6 +9,7 @@ import { decodeValue, encodeValue } from '../internal/log/codec.js';
 import { type LogFs, joinPath, safeFileName, unsafeFileName } from '../internal/log/fs.js';
 import type { LogSystemHandle } from '../internal/log/log-actors.js';
 import type { MachineModule, MachineRef, SimpleMachine } from '../server/machine.js';
+import type { SystemMetrics } from '../metrics/system-metrics.js';
 import { isSimpleMachine, storableMachineRef } from '../server/machine.js';
 
 /** A server's configuration, persisted so that restartServer and a node restart bring it back. */
@@ -21,6 +22,10 @@ export interface ServerConfig {
   readonly machineConfig?: unknown;
   /** The cluster a new member starts with (ignored once its log holds a configuration). */
   readonly initialMembers: readonly Member[];
+  /** Snapshot every this many applied entries while the machine releases no cursor. */
+  readonly snapshotEvery?: number;
+  /** Archive replaced snapshots (a bounded backup folder) rather than delete them. */
+  readonly snapshotBackup?: boolean;
 }
 
 export interface ServerTuning {
@@ -38,11 +43,6 @@ export interface DirectoryEntry {
   role: Role | 'stopped';
   term: number;
   leader: ServerId | undefined;
-  /** Raft messages this server sent to and received from its peers. */
-  messagesSent: number;
-  messagesReceived: number;
-  /** AppendEntries not sent because the connection to the peer's node had too much queued. */
-  appendsHeld: number;
 }
 
 type StoredConfig = Omit<ServerConfig, 'machine'> & { readonly machine: string | MachineModule | { readonly simple: true } };
@@ -178,6 +178,8 @@ export class SystemRuntime {
     readonly handle: LogSystemHandle,
     readonly configStore: ConfigStore,
     readonly tuning: ServerTuning,
+    /** Counters in shared memory (metrics/): the WAL's, the segment writer's and a slot per server. */
+    readonly metrics: SystemMetrics,
   ) {}
 
   /** A server learned its leader (or leads): callers waiting for it are told. */

@@ -32,8 +32,10 @@ import { AlreadyStartedError, InvalidArgumentError, MachineNotFoundError, Rafter
 import { serverBehaviour, type ServerArgs } from '../server/server-actor.js';
 import { checkMachineRef, resolveMachine } from '../server/machine.js';
 import type { ServerCast } from '../server/protocol.js';
+import type { ServerDeleted } from '../server/server-ops.js';
 import { defaultCallerOf, useCaller } from './caller.js';
 import { ConfigStore, type LeaderWait, type ServerConfig, SystemRuntime } from './runtime.js';
+import { SystemMetrics } from '../metrics/system-metrics.js';
 
 /** What starts actors: a node (scheduler 0) or an actor's context (its scheduler). */
 export interface Starter {
@@ -155,9 +157,11 @@ export async function startSystem(starter: Starter, config: SystemConfig): Promi
   if (!Number.isFinite(tickMs) || tickMs < 10) throw new InvalidArgumentError('tickMs', 'a number of milliseconds ≥ 10', tickMs);
   if (defaultCallerOf() === undefined) useCaller(starter);
   const fs = config.fs ?? new NodeFs();
+  const metrics = new SystemMetrics(name);
   const storage = await startLogSystem(starter, {
     dir: joinPath(config.dataDir, 'log'),
     fs,
+    counters: { wal: metrics.wal, segmentWriter: metrics.segmentWriter },
     ...(config.wal !== undefined ? { wal: config.wal } : {}),
     ...(config.snapshotPolicy !== undefined ? { snapshotPolicy: config.snapshotPolicy } : {}),
   });
@@ -167,7 +171,8 @@ export async function startSystem(starter: Starter, config: SystemConfig): Promi
     tickMs,
     timeouts: { ...DEFAULT_TIMEOUTS, ...SERVER_TIMEOUTS_DEFAULT, ...config.timeouts },
     snapshotChunkBytes: config.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES_DEFAULT,
-  });
+  }, metrics);
+  metrics.publish(home.node);
   await runtime.loadConfigs();
   const node = starter as Partial<{ connectionInfo(node: string): { queuedBytes: number } | undefined }>;
   if (typeof node.connectionInfo === 'function') runtime.queuedBytes = (to) => node.connectionInfo?.(to)?.queuedBytes;
@@ -188,10 +193,12 @@ export async function startSystem(starter: Starter, config: SystemConfig): Promi
         if (runtime.serverSup !== undefined) await stopAndWait(starter, runtime.serverSup);
         await stopAndWait(starter, storage.supervisor);
         await storage.system.close();
+        metrics.close();
       },
     };
   } catch (err) {
     systems.delete(name);
+    metrics.close();
     throw err;
   }
 }
@@ -318,6 +325,10 @@ const systemBehaviour: Behaviour<SystemRuntime, SystemRuntime> = {
   },
 
   async handle(msg: { type?: string; node?: string; wait?: LeaderWait }, runtime, ctx) {
+    if (msg.type === '$serverDeleted') {
+      await deleteDeletedServer(ctx, runtime, msg as ServerDeleted);
+      return runtime;
+    }
     if (msg.type === '$tick') {
       // One timer for all servers: only those with work for a tick get one (server/tick.ts).
       ctx.sendAfter(runtime.tuning.tickMs, { type: '$tick' });
@@ -391,6 +402,7 @@ async function systemCall(ctx: ActorContext, runtime: SystemRuntime, request: Sy
       await runtime.configStore.remove(config.name);
       runtime.configs.delete(config.name);
       runtime.directory.delete(config.name);
+      runtime.metrics.deleteServer(config.name);
       return { ok: true };
     }
     case 'serverConfig':
@@ -408,6 +420,22 @@ async function systemCall(ctx: ActorContext, runtime: SystemRuntime, request: Sy
     }
     default:
       throw new InvalidArgumentError('system request', 'a known op', (request as { op?: unknown }).op);
+  }
+}
+
+/** A server whose cluster was deleted: its configuration goes first, so no restart brings it back. */
+async function deleteDeletedServer(ctx: ActorContext, runtime: SystemRuntime, msg: ServerDeleted): Promise<void> {
+  const config = runtime.configs.get(msg.name);
+  if (config === undefined || config.uid !== msg.uid) return;
+  try {
+    await runtime.configStore.remove(config.name);
+    runtime.configs.delete(config.name);
+    await stopServerChild(ctx, runtime, config.name);
+    await deleteServerLog(ctx, runtime.handle, config.uid);
+    runtime.directory.delete(config.name);
+    runtime.metrics.deleteServer(config.name);
+  } catch (err) {
+    ctx.log.error({ system: runtime.name, server: config.name, reason: String(err) }, 'deleting the data of a deleted cluster\'s member failed');
   }
 }
 

@@ -167,6 +167,10 @@ export function fmt(effect: Effect): string {
       return `role ${effect.role} t${effect.term} leader=${effect.leader?.name ?? '-'}`;
     case 'removed':
       return 'removed';
+    case 'endOfLife':
+      return `end_of_life ${JSON.stringify(effect.machineState)}`;
+    case 'deleted':
+      return 'deleted';
     case 'continue':
       return 'continue';
     case 'invalidMessage':

@@ -124,7 +124,7 @@ describe('snapshots', () => {
     const r = await SnapshotStore.recover(t.dir, fs);
     expect(r.current()?.index).toBe(7);
     expect(r.checkpoints().map((c) => c.index)).toEqual([8]);
-    expect((await r.read('checkpoint')).state).toEqual({ n: 8 });
+    expect((await r.readCheckpoint(() => true))?.state).toEqual({ n: 8 });
     const path = join(t.dir, 'snapshots', `${'7'.padStart(16, '0')}.snap`);
     const buf = readFileSync(path);
     buf[20] = (buf[20] as number) ^ 1;

@@ -11,6 +11,7 @@ import {
   type RaftSystem,
   type ServerId,
   consistentQuery,
+  keyMetrics,
   localQuery,
   members,
   processCommand,
@@ -20,7 +21,6 @@ import {
   startSystem,
   stopServer,
 } from '../../src/index.js';
-import { localSystem } from '../../src/system/system.js';
 
 const counter: Machine<number, { add: number }> = {
   init: () => 0,
@@ -35,12 +35,6 @@ registerMachine('fragile', {
     return { state: state + 1, reply: state + 1 };
   },
 });
-
-function serverEntry(system: RaftSystem, name: string): { messagesSent: number } {
-  const entry = localSystem(system.name)?.directory.get(name);
-  if (entry === undefined) throw new Error(`no server ${name}`);
-  return entry;
-}
 
 let cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -166,7 +160,7 @@ describe('a cluster of three members on one node', () => {
     for (let i = 0; i < 5; i++) index = (await processCommand(ids, { add: 1 }, { via: node })).index;
     // Followers learn the last commit index on the leader's next tick; then all is quiet.
     for (const id of ids) expect((await localQuery<number>(id, 'value', { via: node, minIndex: index })).result).toBe(5);
-    const sent = () => ids.map((id) => serverEntry(system, id.name).messagesSent).reduce((a, b) => a + b, 0);
+    const sent = () => ids.map((id) => keyMetrics(id).messagesSent).reduce((a, b) => a + b, 0);
     const before = sent();
     await new Promise((r) => setTimeout(r, 20 * tickMs));
     expect(sent()).toBe(before);

@@ -94,3 +94,9 @@ export function agreedIndex(indexes: readonly number[]): number {
   assert(agreed !== undefined, () => `no quorum index among ${indexes.length} voters`);
   return agreed;
 }
+
+/** zraft_lib's peersChanged check: true if the members are exactly `expected`, in any order. */
+export function membersAre(members: readonly Member[], expected: readonly ServerId[]): boolean {
+  if (members.length !== expected.length) return false;
+  return expected.every((id) => findMember(members, id) !== undefined) && members.every((m) => expected.some((id) => sameServer(id, m.id)));
+}

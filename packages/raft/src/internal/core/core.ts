@@ -26,6 +26,7 @@ import {
 import type { ServerId } from './log.js';
 import { RaftMember } from './member.js';
 import { checkMessage } from './check-message.js';
+import { compact, deleteCluster, endOfLife, forceShrink } from './ops.js';
 import { onQuery, processQueries } from './query.js';
 import { onInstallSnapshot, onInstallSnapshotReply, onSnapshotInstalled, onSnapshotWritten, trySnapshot } from './snapshot.js';
 import { APPLY_BATCH_ENTRIES_MAX } from './limits.js';
@@ -68,6 +69,7 @@ export class RaftCore extends RaftMember {
     if (this.role === 'leader') replicateAll(this);
     trySnapshot(this);
     this.flushMachineEffects();
+    endOfLife(this);
     if (this.applyOwed) this.emit({ kind: 'continue' });
     const pending = this.log.takePending();
     assert((pending.length > 0) === (this.appendSlot >= 0), () => `${this.key}: append slot ${this.appendSlot} for ${pending.length} entries`);
@@ -93,9 +95,9 @@ export class RaftCore extends RaftMember {
   private dispatch(event: Event): void {
     switch (event.type) {
       case 'command':
-        return proposeCommand(this, event.command, event.priority, event.from);
+        return proposeCommand(this, event.command, event.priority, event.from, event.systemTime);
       case 'commands':
-        return proposeCommands(this, event.commands);
+        return proposeCommands(this, event.commands, event.systemTime);
       case 'query':
         return onQuery(this, event.kind, event.fn, event.from);
       case 'message':
@@ -129,9 +131,15 @@ export class RaftCore extends RaftMember {
         if (this.role !== 'leader' && this.isVoter()) startPreVote(this);
         return;
       case 'add_member':
-        return addMember(this, event.member, event.from);
+        return addMember(this, event.member, event.from, event.expected);
       case 'remove_member':
-        return removeMember(this, event.id, event.from);
+        return removeMember(this, event.id, event.from, event.expected);
+      case 'delete_cluster':
+        return deleteCluster(this, event.from);
+      case 'force_shrink':
+        return forceShrink(this, event.from);
+      case 'compact':
+        return compact(this);
       case 'transfer_leadership':
         return transferLeadership(this, event.to, event.from);
       case 'snapshot_installed':

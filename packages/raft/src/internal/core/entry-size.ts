@@ -23,6 +23,8 @@ export const estimateEntryBytes: EntryBytes = (entry) => {
       return ENTRY_HEADER_BYTES + estimateValueBytes(payload.command, 0);
     case 'noop':
       return ENTRY_HEADER_BYTES + SCALAR_BYTES;
+    case 'delete_cluster':
+      return ENTRY_HEADER_BYTES;
     case 'cluster': {
       let bytes = ENTRY_HEADER_BYTES;
       for (const member of payload.members) bytes += MEMBER_BYTES + member.id.name.length + member.id.node.length;

@@ -68,11 +68,13 @@ function appendNew(core: RaftMember, entries: readonly LogEntry[]): boolean {
   if (first.index <= core.log.last().index) {
     if (first.index <= core.commitIndex) return false;
     core.cluster.truncateFrom(first.index);
+    if ((core.deleteEntryIndex ?? 0) >= first.index) core.deleteEntryIndex = undefined;
     core.validatedIndex = Math.min(core.validatedIndex, first.index - 1);
   }
   core.append(fresh);
   for (const entry of fresh) {
     if (entry.payload.type === 'cluster') core.cluster.push({ index: entry.index, members: entry.payload.members });
+    if (entry.payload.type === 'delete_cluster') core.deleteEntryIndex = entry.index;
   }
   return true;
 }

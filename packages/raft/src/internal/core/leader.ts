@@ -3,7 +3,7 @@
 // to pass on, or a follower is behind; it sends nothing while idle.
 
 import { assert } from './assert.js';
-import { agreedIndex, findMember, isVoter, sameServer, serverKey, voters } from './cluster.js';
+import { agreedIndex, findMember, isVoter, membersAre, sameServer, serverKey, voters } from './cluster.js';
 import { applyCommitted } from './apply.js';
 import type { RaftMember } from './member.js';
 import { inflightBytes, recordSent, resendFrom } from './inflight.js';
@@ -25,10 +25,29 @@ import type { AppendEntriesReply, CommandRequest, HeartbeatReply, ReplyTo } from
 export function becomeLeader(core: RaftMember): void {
   core.disarmElection();
   core.setRole('leader', core.id);
-  core.leading = { peers: new Map(), pending: new Map(), lowQueue: [], queries: [], querySeq: 0, noopIndex: 0 };
+  core.leading = { peers: new Map(), pending: new Map(), lowQueue: [], queries: [], querySeq: 0, noopIndex: 0, versionProposed: 0 };
   syncPeers(core, core.log.last().index + 1);
-  // Ra's noop: commits every earlier entry (5.4.2) and carries the machine version.
-  core.lead.noopIndex = appendEntry(core, { type: 'noop', machineVersion: core.machine.version });
+  // Ra's noop: commits every earlier entry (5.4.2) and carries the machine version:
+  // ours at once (quorum strategy, or alone), else the effective one until every member
+  // reports it runs a newer one (maybeUpgradeMachine).
+  const alone = core.lead.peers.size === 0;
+  const version = core.machineUpgradeStrategy === 'quorum' || alone ? core.machine.version : core.machineVersion;
+  core.lead.noopIndex = appendEntry(core, { type: 'noop', machineVersion: version });
+  core.lead.versionProposed = version;
+}
+
+/**
+ * The `all` strategy: once our noop committed and every other member of the latest
+ * configuration has reported the versions its code runs, raise the effective version to
+ * the highest that all of them (and we) run, with another noop (Ra 3).
+ */
+function maybeUpgradeMachine(core: RaftMember): void {
+  if (core.machineUpgradeStrategy !== 'all' || core.commitIndex < core.lead.noopIndex) return;
+  let target = core.machine.version;
+  for (const peer of core.lead.peers.values()) target = Math.min(target, peer.machineVersion);
+  if (target <= Math.max(core.lead.versionProposed, core.machineVersion)) return;
+  appendEntry(core, { type: 'noop', machineVersion: target });
+  core.lead.versionProposed = target;
 }
 
 /** Optimistic start (Raft's nextIndex init): the first reply tells where the follower is. */
@@ -80,23 +99,25 @@ function appendEntry(core: RaftMember, payload: EntryPayload): number {
  * A batch is one step: its entries go out in one append effect and, when the step ends,
  * in one AppendEntries per follower (within the caps). Each command keeps its own reply.
  */
-export function proposeCommands(core: RaftMember, commands: readonly CommandRequest[]): void {
+export function proposeCommands(core: RaftMember, commands: readonly CommandRequest[], systemTime: number | undefined): void {
   for (let at = 0; at < commands.length; at += 1) {
     const request = commands[at]!;
     if (at >= COMMANDS_BATCH_MAX) core.replyError(request.from, 'RAFTER_OVERLOADED');
-    else proposeCommand(core, request.command, request.priority, request.from);
+    else proposeCommand(core, request.command, request.priority, request.from, systemTime);
   }
 }
 
-export function proposeCommand(core: RaftMember, command: unknown, priority: 'normal' | 'low', from: ReplyTo): void {
+/** `systemTime` (the shell's clock, when it gave one) goes into the entry for MachineMeta. */
+export function proposeCommand(core: RaftMember, command: unknown, priority: 'normal' | 'low', from: ReplyTo, systemTime: number | undefined): void {
   if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
+  if (core.deleteEntryIndex !== undefined) return core.replyError(from, 'RAFTER_CLUSTER_DELETED');
   if (priority === 'low') {
     if (core.lead.lowQueue.length >= LOW_PRIORITY_QUEUE_MAX) return core.replyError(from, 'RAFTER_OVERLOADED');
-    core.lead.lowQueue.push({ command, from });
+    core.lead.lowQueue.push({ command, from, systemTime });
     return;
   }
   if (core.lead.pending.size >= PENDING_COMMANDS_MAX) return core.replyError(from, 'RAFTER_OVERLOADED');
-  const index = appendEntry(core, { type: 'command', command });
+  const index = appendEntry(core, systemTime === undefined ? { type: 'command', command } : { type: 'command', command, systemTime });
   core.normalAppended = true;
   trackPending(core, index, from);
 }
@@ -112,9 +133,14 @@ function trackPending(core: RaftMember, index: number, from: ReplyTo): void {
 /** Low-priority commands go in bounded batches, only in steps without normal ones. */
 export function flushLowPriority(core: RaftMember): void {
   if (core.normalAppended || core.lead.lowQueue.length === 0) return;
+  if (core.deleteEntryIndex !== undefined) {
+    for (const low of core.lead.lowQueue) core.replyError(low.from, 'RAFTER_CLUSTER_DELETED');
+    core.lead.lowQueue = [];
+    return;
+  }
   const batch = core.lead.lowQueue.splice(0, LOW_PRIORITY_BATCH_MAX);
   for (const low of batch) {
-    const index = appendEntry(core, { type: 'command', command: low.command, priority: 'low' });
+    const index = appendEntry(core, low.systemTime === undefined ? { type: 'command', command: low.command, priority: 'low' } : { type: 'command', command: low.command, priority: 'low', systemTime: low.systemTime });
     trackPending(core, index, low.from);
   }
 }
@@ -216,6 +242,7 @@ export function onAppendEntriesReply(core: RaftMember, from: ServerId, msg: Appe
   }
   maybePromote(core, peer);
   advanceCommit(core);
+  if (core.role === 'leader') maybeUpgradeMachine(core);
 }
 
 function rewind(core: RaftMember, peer: Peer, msg: AppendEntriesReply): void {
@@ -282,6 +309,7 @@ export function onLeaderTick(core: RaftMember): void {
     peer.matchIndexAtTick = peer.matchIndex;
     maybePromote(core, peer);
   }
+  maybeUpgradeMachine(core);
   resendHeartbeats(core);
 }
 
@@ -323,9 +351,11 @@ function clusterChangePermitted(core: RaftMember): boolean {
   return noopCommitted && (core.cluster.current().index <= core.commitIndex || !core.rules.clusterChangeOneAtATime);
 }
 
-export function addMember(core: RaftMember, member: Member, from: ReplyTo): void {
+export function addMember(core: RaftMember, member: Member, from: ReplyTo, expected?: readonly ServerId[]): void {
   if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
+  if (core.deleteEntryIndex !== undefined) return core.replyError(from, 'RAFTER_CLUSTER_DELETED');
   const members = core.cluster.current().members;
+  if (expected !== undefined && !membersAre(members, expected)) return core.replyError(from, 'RAFTER_PEERS_CHANGED');
   if (findMember(members, member.id) !== undefined) return core.replyError(from, 'RAFTER_ALREADY_MEMBER');
   if (!clusterChangePermitted(core) || members.length >= CLUSTER_MEMBERS_MAX) {
     return core.replyError(from, 'RAFTER_CLUSTER_CHANGE_NOT_PERMITTED');
@@ -334,9 +364,11 @@ export function addMember(core: RaftMember, member: Member, from: ReplyTo): void
   core.lead.pending.set(index, from);
 }
 
-export function removeMember(core: RaftMember, id: ServerId, from: ReplyTo): void {
+export function removeMember(core: RaftMember, id: ServerId, from: ReplyTo, expected?: readonly ServerId[]): void {
   if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
+  if (core.deleteEntryIndex !== undefined) return core.replyError(from, 'RAFTER_CLUSTER_DELETED');
   const members = core.cluster.current().members;
+  if (expected !== undefined && !membersAre(members, expected)) return core.replyError(from, 'RAFTER_PEERS_CHANGED');
   if (findMember(members, id) === undefined) return core.replyError(from, 'RAFTER_UNKNOWN_MEMBER');
   const rest = members.filter((member) => !sameServer(member.id, id));
   if (!clusterChangePermitted(core) || voters(rest).length === 0) {
@@ -366,7 +398,8 @@ export function transferLeadership(core: RaftMember, to: ServerId, from: ReplyTo
   const peer = core.lead.peers.get(serverKey(to));
   if (peer === undefined || peer.matchIndex < last.index) return core.replyError(from, 'RAFTER_NOT_CAUGHT_UP');
   // The target's noop must not ask for an older version than ours will have set.
-  if (peer.machineVersion < Math.max(core.machineVersion, core.machine.version)) return core.replyError(from, 'RAFTER_MACHINE_VERSION_TOO_OLD');
+  const needed = core.machineUpgradeStrategy === 'quorum' ? Math.max(core.machineVersion, core.machine.version) : Math.max(core.machineVersion, core.lead.versionProposed);
+  if (peer.machineVersion < needed) return core.replyError(from, 'RAFTER_MACHINE_VERSION_TOO_OLD');
   // Stop taking commands and wait (await_condition) for the target's higher term.
   core.send(to, { type: 'timeout_now', term: core.currentTerm, leaderId: core.id });
   core.reply(from, { type: 'ok', index: last.index, term: core.currentTerm, reply: 'transfer_started', leader: core.id });

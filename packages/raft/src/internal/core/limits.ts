@@ -46,3 +46,8 @@ export const ELECTION_TIMEOUT_MS_MIN = 500;
 export const ELECTION_TIMEOUT_MS_MAX = 1_500;
 /** How long a leader waits in await_condition for a transfer to take effect. */
 export const TRANSFER_TIMEOUT_MS = 3_000;
+
+/** Entries one machine `logRead` effect reads; past it the rest are left out, with a warning. */
+export const MACHINE_LOG_READ_ENTRIES_MAX = 4_096;
+/** `logRead` effects returned from a `logRead` function, nested; deeper ones are dropped, with a warning. */
+export const MACHINE_EFFECT_DEPTH_MAX = 8;

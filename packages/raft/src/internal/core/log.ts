@@ -18,9 +18,12 @@ export interface Member {
 
 /** What a log entry carries. */
 export type EntryPayload =
-  | { readonly type: 'command'; readonly command: unknown; readonly priority?: 'normal' | 'low' }
+  /** `systemTime`: the leader's wall clock when it took the command (absent in entries from before it was kept). */
+  | { readonly type: 'command'; readonly command: unknown; readonly priority?: 'normal' | 'low'; readonly systemTime?: number }
   | { readonly type: 'noop'; readonly machineVersion: number }
-  | { readonly type: 'cluster'; readonly members: readonly Member[] };
+  | { readonly type: 'cluster'; readonly members: readonly Member[] }
+  /** Ra's '$ra_cluster' delete: every member that applies it deletes itself. */
+  | { readonly type: 'delete_cluster' };
 
 export interface LogEntry {
   readonly index: number;

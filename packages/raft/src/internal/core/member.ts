@@ -16,6 +16,7 @@ import type {
   CoreTimeouts,
   Effect,
   MachineEffect,
+  MachineUpgradeStrategy,
   PersistedState,
   RaftMessage,
   Random,
@@ -36,6 +37,13 @@ export interface CoreConfig {
   readonly initialMembers?: readonly Member[];
   /** Machine state decoded from the snapshot the log reports, if any. */
   readonly machineState?: unknown;
+  /**
+   * A recovery checkpoint past the snapshot, whose index the log holds with the same
+   * term: the member starts from its state and re-applies only the entries after it.
+   */
+  readonly checkpoint?: { readonly meta: SnapshotMeta; readonly state: unknown };
+  /** Snapshot every this many applied entries while the machine releases no cursor (zraft_lib's snapshot_every); 0 or absent: never. */
+  readonly snapshotEvery?: number;
   readonly timeouts?: Partial<CoreTimeouts>;
   readonly preVote?: boolean;
   /** Estimated entry bytes per AppendEntries (default APPEND_ENTRIES_BYTES_MAX); a larger entry goes alone. */
@@ -44,6 +52,8 @@ export interface CoreConfig {
   readonly inflightBytesMax?: number;
   /** The shell's estimate of an entry's encoded size (default: estimateEntryBytes over plain data). */
   readonly entryBytes?: EntryBytes;
+  /** When a leader raises the machine version (default `quorum`, in the new leader's noop; servers use `all`). */
+  readonly machineUpgradeStrategy?: MachineUpgradeStrategy;
   /** Test-only: a deliberate bug for the simulator's mutation tests. */
   readonly mutation?: Mutation;
 }
@@ -71,6 +81,7 @@ export class RaftMember {
   readonly entryBytes: EntryBytes;
   /** The protocol's rules; a mutation test swaps one of them. */
   readonly rules: Rules;
+  readonly machineUpgradeStrategy: MachineUpgradeStrategy;
 
   role: Role = 'recover';
   /** Why the core stopped, when a machine or the log failed. */
@@ -112,6 +123,17 @@ export class RaftMember {
   snapshotsDeclined = 0;
 
   pendingReleaseCursor: { index: number; state: unknown; machineVersion: number; members: readonly Member[] } | undefined = undefined;
+  /** See CoreConfig.snapshotEvery (0: off). */
+  readonly snapshotEvery: number;
+  /** The machine returned a release cursor: snapshotEvery then stands aside for good. */
+  machineReleasesCursor = false;
+
+  /** Index of a delete_cluster entry in the log: nothing more is proposed after it. */
+  deleteEntryIndex: number | undefined = undefined;
+  /** Set once the delete_cluster entry is applied: the member ends (ops.ts). */
+  endOfLifeIndex: number | undefined = undefined;
+  /** Leader: peers sent a commit covering the deletion once they held it (ops.ts). */
+  readonly toldEndOfLife = new Set<string>();
 
   /** Effects of the current step; the dispatcher hands them to the shell. */
   protected out: Effect[] = [];
@@ -138,6 +160,7 @@ export class RaftMember {
     assert(this.appendEntriesBytesMax > 0 && this.inflightBytesMax > 0, () => `${this.key}: byte caps ${this.appendEntriesBytesMax}/${this.inflightBytesMax} must be positive`);
     this.entryBytes = config.entryBytes ?? estimateEntryBytes;
     this.rules = rulesWith(config.mutation);
+    this.machineUpgradeStrategy = config.machineUpgradeStrategy ?? 'quorum';
     this.currentTerm = config.persisted?.term ?? 0;
     this.votedFor = config.persisted?.votedFor;
     const lastTerm = config.log.last().term;
@@ -145,15 +168,25 @@ export class RaftMember {
     if (lastTerm > this.currentTerm) throw new CorruptStateError(config.id, `its persisted term ${this.currentTerm} is below its log's last term ${lastTerm}`);
     const snapshot = config.log.snapshot();
     assert(snapshot === undefined || config.machineState !== undefined, () => `${this.key}: snapshot at ${snapshot?.index} without machine state`);
-    this.commitIndex = snapshot?.index ?? 0;
+    this.snapshotEvery = config.snapshotEvery ?? 0;
+    assert(Number.isSafeInteger(this.snapshotEvery) && this.snapshotEvery >= 0, () => `${this.key}: snapshotEvery ${this.snapshotEvery}`);
+    const checkpoint = config.checkpoint;
+    if (checkpoint !== undefined) {
+      // A checkpoint is taken at an applied (so committed) index: the log must still hold it.
+      const at = checkpoint.meta.index;
+      assert(at > (snapshot?.index ?? 0) && config.log.termAt(at) === checkpoint.meta.term, () => `${this.key}: checkpoint at ${at} term ${checkpoint.meta.term} is not in the log`);
+    }
+    const start = checkpoint?.meta ?? snapshot;
+    this.commitIndex = start?.index ?? 0;
     this.lastApplied = this.commitIndex;
     // Applied means committed, and committed entries are never overwritten: what the log
     // still holds up to the stored applied index is committed (re-applied in start()).
     this.commitIndex = Math.max(this.commitIndex, Math.min(config.persisted?.lastApplied ?? 0, config.log.last().index));
-    this.machineState = snapshot === undefined ? config.machine.init() : config.machineState;
-    this.machineVersion = snapshot?.machineVersion ?? 0;
+    this.machineState = checkpoint !== undefined ? checkpoint.state : snapshot === undefined ? config.machine.init() : config.machineState;
+    this.machineVersion = start?.machineVersion ?? 0;
     this.upgradeRequired = this.machineVersion > config.machine.version;
-    const base = snapshot === undefined ? { index: 0, members: config.initialMembers ?? [] } : { index: snapshot.index, members: snapshot.members };
+    // Configurations below a checkpoint are committed and superseded by its members.
+    const base = start === undefined ? { index: 0, members: config.initialMembers ?? [] } : { index: start.index, members: start.members };
     this.cluster = new ClusterHistory(base);
     this.rebuildClusterAfter(base.index);
   }
@@ -328,6 +361,7 @@ export class RaftMember {
       const to = Math.min(last, from + limits.APPLY_BATCH_ENTRIES_MAX - 1);
       for (const entry of this.log.entries(from, to)) {
         if (entry.payload.type === 'cluster') this.cluster.push({ index: entry.index, members: entry.payload.members });
+        if (entry.payload.type === 'delete_cluster') this.deleteEntryIndex = entry.index;
       }
     }
   }

@@ -48,6 +48,8 @@ export interface Leading {
   querySeq: number;
   /** Index of this term's noop: membership changes and read indexes wait for it. */
   noopIndex: number;
+  /** The highest machine version a noop of this term carries (an upgrade appends another). */
+  versionProposed: number;
 }
 
 export interface PendingQuery {
@@ -60,6 +62,7 @@ export interface PendingQuery {
 export interface LowCommand {
   readonly command: unknown;
   readonly from: ReplyTo;
+  readonly systemTime?: number | undefined;
 }
 
 export interface ReceivingSnapshot {

@@ -23,7 +23,9 @@ export type ReplyErrorCode =
   | 'RAFTER_UNKNOWN_MEMBER'
   | 'RAFTER_ALREADY_MEMBER'
   | 'RAFTER_MACHINE_VERSION_TOO_OLD'
-  | 'RAFTER_QUERY_FAILED';
+  | 'RAFTER_QUERY_FAILED'
+  | 'RAFTER_PEERS_CHANGED'
+  | 'RAFTER_CLUSTER_DELETED';
 
 // Messages between members. Every one carries the sender's term.
 export interface AppendEntries {
@@ -148,13 +150,14 @@ export interface CommandRequest {
 }
 
 export type Event =
-  | { readonly type: 'command'; readonly command: unknown; readonly priority: 'normal' | 'low'; readonly from: ReplyTo }
+  /** `systemTime`: the shell's wall clock (ms), stamped into the entry (MachineMeta.systemTime); the core reads no clock. */
+  | { readonly type: 'command'; readonly command: unknown; readonly priority: 'normal' | 'low'; readonly from: ReplyTo; readonly systemTime?: number }
   /**
    * The commands a shell took from its mailbox at once (Ra's leader drains its mailbox):
    * one step, so one append effect and one AppendEntries per follower for all of them.
    * Past COMMANDS_BATCH_MAX the rest are answered RAFTER_OVERLOADED.
    */
-  | { readonly type: 'commands'; readonly commands: readonly CommandRequest[] }
+  | { readonly type: 'commands'; readonly commands: readonly CommandRequest[]; readonly systemTime?: number }
   | { readonly type: 'query'; readonly kind: 'local' | 'leader' | 'consistent'; readonly fn: QueryFn; readonly from: ReplyTo }
   | { readonly type: 'message'; readonly from: ServerId; readonly msg: RaftMessage }
   /**
@@ -182,8 +185,15 @@ export type Event =
   | { readonly type: 'node_maybe_down'; readonly node: string }
   | { readonly type: 'node_up'; readonly node: string }
   | { readonly type: 'trigger_election' }
-  | { readonly type: 'add_member'; readonly member: Member; readonly from: ReplyTo }
-  | { readonly type: 'remove_member'; readonly id: ServerId; readonly from: ReplyTo }
+  /** `expected`: applies only if the current members are exactly these (zraft_lib's peersChanged). */
+  | { readonly type: 'add_member'; readonly member: Member; readonly from: ReplyTo; readonly expected?: readonly ServerId[] }
+  | { readonly type: 'remove_member'; readonly id: ServerId; readonly from: ReplyTo; readonly expected?: readonly ServerId[] }
+  /** Ra's delete_cluster: a `delete_cluster` entry that every member applies, then deletes itself. */
+  | { readonly type: 'delete_cluster'; readonly from: ReplyTo }
+  /** Disaster recovery (Ra's force_shrink_members_to_current_member): unsafe, see ops.ts. */
+  | { readonly type: 'force_shrink'; readonly from: ReplyTo }
+  /** A release cursor at the applied index with the current machine state (the aux handler's compaction). */
+  | { readonly type: 'compact' }
   | { readonly type: 'transfer_leadership'; readonly to: ServerId; readonly from: ReplyTo }
   /** The shell installed the snapshot the core asked for, and decoded its machine state. */
   | { readonly type: 'snapshot_installed'; readonly meta: SnapshotMeta; readonly machineState: unknown };
@@ -193,11 +203,53 @@ export type Reply =
   | { readonly type: 'query'; readonly result: unknown; readonly index: number; readonly leader: ServerId | undefined }
   | { readonly type: 'error'; readonly code: ReplyErrorCode; readonly leader: ServerId | undefined };
 
-/** Effects a machine asks for; only a leader passes the shell-bound ones on (Ra does the same). */
+/** A command entry as a `logRead` effect hands it to the machine. */
+export interface ReadEntry {
+  readonly index: number;
+  readonly term: number;
+  readonly command: unknown;
+}
+
+/**
+ * Effects a machine asks for (Ra's machine effects). `release_cursor` and `checkpoint`
+ * are carried out on every member; the others only on the leader (Ra does the same),
+ * and notices of monitors and timers come back as commands through the log:
+ * `{ down, reason }`, `{ nodeup }`, `{ nodedown }`, `{ timeout }` (see MachineNotice).
+ */
 export type MachineEffect =
+  /** The log up to `index` may be replaced by a snapshot of `state` (the machine state at `index`). */
   | { readonly type: 'release_cursor'; readonly index: number; readonly state: unknown }
+  /** A recovery point: `state` at `index` may be written so a restart need not replay up to it; the log is kept. */
+  | { readonly type: 'checkpoint'; readonly index: number; readonly state: unknown }
+  /** Send `msg` to an actor: a pid or `{ name, node }`, local or remote. */
   | { readonly type: 'send'; readonly to: unknown; readonly msg: unknown }
-  | { readonly type: 'timer'; readonly name: string; readonly afterMs: number };
+  /** After `afterMs`, the leader proposes `{ timeout: name }`; the same name replaces a running timer, `afterMs: Infinity` cancels it. */
+  | { readonly type: 'timer'; readonly name: string; readonly afterMs: number }
+  /** Watch a process (`{ down, reason }` when it exits or its node is lost) or a node (`{ nodedown }`, `{ nodeup }`). */
+  | { readonly type: 'monitor'; readonly process: unknown }
+  | { readonly type: 'monitor'; readonly node: string }
+  | { readonly type: 'demonitor'; readonly process: unknown }
+  | { readonly type: 'demonitor'; readonly node: string }
+  /** The leader proposes `command` (no caller waits for it). */
+  | { readonly type: 'append'; readonly command: unknown }
+  /**
+   * Reads the command entries at `indexes` (in that order; others and compacted ones are
+   * left out) and calls `onEntries` with them on the leader; its effects run in turn.
+   * A function, so it never leaves the leader's thread.
+   */
+  | { readonly type: 'logRead'; readonly indexes: readonly number[]; readonly onEntries: (entries: readonly ReadEntry[]) => readonly MachineEffect[] | undefined };
+
+/** Commands the server proposes on a machine's behalf, applied through the log like any other. */
+export type MachineNotice =
+  | { readonly down: unknown; readonly reason: unknown }
+  | { readonly nodeup: string }
+  | { readonly nodedown: string }
+  | { readonly timeout: string };
+
+/** Delivered to the new version's `apply` at the entry that switches versions (Ra's `{machine_version, Old, New}`). */
+export interface MachineVersionChange {
+  readonly machineVersion: { readonly from: number; readonly to: number };
+}
 
 /**
  * The shell performs effects in order, each before the next: `persist` must be durable
@@ -235,6 +287,13 @@ export type Effect =
   | { readonly kind: 'roleChanged'; readonly role: Role; readonly term: number; readonly leader: ServerId | undefined }
   /** The member was removed from the cluster and has stepped down; the shell may stop it. */
   | { readonly kind: 'removed' }
+  /** The member applied the cluster's deletion: the shell calls the machine's stateEnter('eol'). */
+  | { readonly kind: 'endOfLife'; readonly machineState: unknown }
+  /**
+   * The deletion is done here (a follower has written it, a leader has replicated it to
+   * every member): the core has stopped; the shell deletes the member's data for good.
+   */
+  | { readonly kind: 'deleted' }
   /** More bounded work is waiting (committed entries to apply): feed a `continue` event. */
   | { readonly kind: 'continue' }
   /** A peer sent a message that breaks the protocol; it was dropped. The shell logs it. */
@@ -243,7 +302,10 @@ export type Effect =
 export interface MachineMeta {
   readonly index: number;
   readonly term: number;
+  /** The effective machine version at this entry: `apply` of that version runs it. */
   readonly machineVersion: number;
+  /** The leader's wall clock (ms since the epoch) when it took the command; 0 if the entry has none. */
+  readonly systemTime: number;
 }
 
 export interface ApplyResult {
@@ -258,7 +320,16 @@ export interface CoreMachine {
   readonly version: number;
   init(): unknown;
   apply(meta: MachineMeta, command: unknown, state: unknown): ApplyResult;
+  /** Called at the entry that raises the effective version, with `meta.machineVersion` the new one. */
+  versionChanged?(meta: MachineMeta, from: number, state: unknown): ApplyResult;
 }
+
+/**
+ * When a leader raises the effective machine version. `all` (Ra 3's default): once every
+ * member reports code that runs it. `quorum` (Ra 2): at once, in the new leader's noop;
+ * members on older code stop applying until upgraded, and pre-vote keeps them from leading.
+ */
+export type MachineUpgradeStrategy = 'all' | 'quorum';
 
 /** Injected randomness: the core never calls Math.random. */
 export interface Random {

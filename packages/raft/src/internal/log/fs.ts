@@ -158,12 +158,17 @@ export class NodeFs implements LogFs {
  * Replaces `path` with `bytes` so that a crash leaves the old file or the new one: a
  * synced temporary file renamed over it, then the directory synced. For any LogFs.
  */
-export async function writeFileAtomicOn(fs: Pick<LogFs, 'rmrf' | 'open' | 'rename' | 'syncDir'>, path: string, bytes: Uint8Array): Promise<void> {
+export async function writeFileAtomicOn(fs: Pick<LogFs, 'rmrf' | 'open' | 'rename' | 'syncDir'>, path: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
   const tmp = `${path}.tmp`;
   await fs.rmrf(tmp);
   const fh = await fs.open(tmp, 'create');
   try {
-    await fh.writeAt(bytes, 0);
+    // Parts are written one after the other: a large body needs no copy behind its header.
+    let at = 0;
+    for (const part of bytes instanceof Uint8Array ? [bytes] : bytes) {
+      await fh.writeAt(part, at);
+      at += part.byteLength;
+    }
     await fh.sync();
   } finally {
     await fh.close();

@@ -63,6 +63,8 @@ export const SNAPSHOT_CHUNK_BYTES_MAX = 16 << 20;
 export const SNAPSHOT_BYTES_MAX = 2 ** 31;
 /** Checkpoints kept per server; older ones are deleted. */
 export const CHECKPOINTS_KEPT_MAX = 3;
+/** Replaced snapshots a server with snapshotBackup keeps in its backup folder; older ones are deleted. */
+export const SNAPSHOT_BACKUPS_KEPT_MAX = 3;
 
 /** The meta file is rewritten compactly once its append log passes this size. */
 export const META_FILE_BYTES_MAX = 1 << 20;

@@ -21,7 +21,7 @@ import { LogClosedError, LogError, LogInvalidError, LogSchedulerError, type LogW
 import { joinPath, type LogFs, NodeFs } from './fs.js';
 import { SEGMENT_WRITER_SEEN_FILES_MAX } from './limits.js';
 import { SEGMENT_FLUSH_JOB, reviveFlushResult } from './segment-flush-job.js';
-import { SegmentWriter } from './segment-writer.js';
+import { SegmentWriter, type SegmentWriterCounters } from './segment-writer.js';
 import type { SegmentFlushResult } from './segments.js';
 import type { ServerLog, WalPort } from './server-log.js';
 import { LogSystem, type LogSystemOptions } from './system.js';
@@ -118,6 +118,8 @@ export interface StartLogSystemOptions extends Omit<LogSystemOptions, 'externalW
    * here.
    */
   readonly walPendingEntriesMax?: number;
+  /** Counters of the WAL and segment writer (a system keeps them in shared memory); default: plain objects per actor. */
+  readonly counters?: { readonly wal: WalCounters; readonly segmentWriter: SegmentWriterCounters };
   readonly intensity?: number;
   readonly periodMs?: number;
 }
@@ -153,6 +155,7 @@ export const walActor: Behaviour<WalState, LogSystemHandle> = {
       ...(handle.options.random ? { random: handle.options.random } : {}),
       firstSeq: found.lastSeq + 1,
       lastIndexes: found.lastIndexes,
+      ...(handle.options.counters !== undefined ? { counters: handle.options.counters.wal } : {}),
       events: {
         written: (writerId, term, from, to) => {
           busy.delete(writerId);
@@ -300,6 +303,7 @@ export const segmentWriterActor: Behaviour<SegmentWriterState, LogSystemHandle> 
       fs: handle.fs,
       ...(walOptions?.checksums === false || walOptions?.reuseFiles === false ? { spareFiles: 0 } : {}),
       lookup: (uid) => handle.system.segmentTarget(uid),
+      ...(handle.options.counters !== undefined ? { counters: handle.options.counters.segmentWriter } : {}),
       ...(handle.options.segmentConcurrency ? { concurrency: handle.options.segmentConcurrency } : {}),
       runner: async (task) => reviveFlushResult(await ctx.dirty<SegmentFlushResult>(job, task)),
       events: {

@@ -4,7 +4,7 @@
 import type { ModuleRef } from '@rafter/actors';
 import { type SegmentFlushResult, type SegmentFlushTask, type SegmentInfo, runSegmentFlush } from './segments.js';
 
-export const SEGMENT_FLUSH_JOB: ModuleRef = { module: new URL('./segment-flush-job.ts', import.meta.url).href, export: 'flushSegments' };
+export const SEGMENT_FLUSH_JOB: ModuleRef = { module: import.meta.url, export: 'flushSegments' };
 
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -25,6 +25,8 @@ export interface SegmentWriterOptions {
   readonly concurrency?: number;
   /** Flushed WAL files kept as spares for the WAL to reuse (0 when it does not reuse files). */
   readonly spareFiles?: number;
+  /** Where to count (a system passes counters in shared memory, kept across restarts). */
+  readonly counters?: SegmentWriterCounters;
   readonly events?: {
     flushed?(file: ClosedWalFile, servers: number): void;
     failed?(file: ClosedWalFile, err: unknown): void;
@@ -39,7 +41,7 @@ export interface SegmentWriterCounters {
 }
 
 export class SegmentWriter {
-  readonly counters: SegmentWriterCounters = { files: 0, flushes: 0, entries: 0, failures: 0 };
+  readonly counters: SegmentWriterCounters;
   private readonly fs: LogFs;
   private readonly runner: DirtyRunner;
   private readonly concurrency: number;
@@ -50,6 +52,7 @@ export class SegmentWriter {
 
   constructor(private readonly options: SegmentWriterOptions) {
     this.fs = options.fs ?? new NodeFs();
+    this.counters = options.counters ?? { files: 0, flushes: 0, entries: 0, failures: 0 };
     const fs = this.fs;
     this.runner = options.runner ?? ((task) => runSegmentFlush(task, fs));
     this.concurrency = Math.max(1, Math.min(options.concurrency ?? SEGMENT_WRITER_CONCURRENCY_MAX, SEGMENT_WRITER_CONCURRENCY_MAX));

@@ -19,7 +19,7 @@ import { type MemEntry, MemTable } from './memtable.js';
 import { ReadCache } from './read-cache.js';
 import type { SegmentFlushResult, SegmentFlushTask, SegmentStore } from './segments.js';
 import type { SegmentTarget } from './segment-writer.js';
-import { type SnapshotChunk, type SnapshotPolicy, SnapshotStore, shouldSnapshot } from './snapshot.js';
+import { type SnapshotChunk, type SnapshotPolicy, type SnapshotReader, SnapshotStore, shouldSnapshot } from './snapshot.js';
 import type { IndexRange, WalWriterStatus } from './wal.js';
 
 /** What a server log needs from the shared WAL. */
@@ -39,6 +39,16 @@ export interface ServerLogOptions {
   readonly segmentMaxBytes?: number;
   /** Told whenever lastWritten moves (the shell feeds it to the core). */
   readonly onWritten?: (lastWritten: IndexTerm) => void;
+  /** A checkpoint that waited for its entry failed to write (it only costs replay time at a restart). */
+  readonly onCheckpointFailed?: (err: unknown) => void;
+}
+
+/** A snapshot being received from the leader (ServerLog.acceptSnapshot). */
+export interface IncomingSnapshot {
+  write(seq: number, data: Buffer): Promise<void>;
+  finish(): Promise<SnapshotMeta>;
+  accept(chunk: SnapshotChunk): Promise<SnapshotMeta | undefined>;
+  abort(): Promise<void>;
 }
 
 export class ServerLog implements LogReader, SegmentTarget {
@@ -67,6 +77,10 @@ export class ServerLog implements LogReader, SegmentTarget {
   /** Bumped whenever entries already in the log change or go (overwrite, snapshot): an async read in flight then stops. */
   private generation = 0;
   private readonly cache = new ReadCache();
+  /** A checkpoint waiting for its entry to be written. */
+  private pendingCheckpoint: { meta: SnapshotMeta; data: Uint8Array; done: (written: boolean) => void } | undefined;
+  /** The checkpoint being written. */
+  private checkpointing: { index: number; done: Promise<unknown> } | undefined;
 
   constructor(
     private readonly options: ServerLogOptions,
@@ -326,6 +340,7 @@ export class ServerLog implements LogReader, SegmentTarget {
     if (to <= this.written.index || this.termAt(to) !== term) return;
     this.written = { index: to, term };
     this.options.onWritten?.(this.written);
+    if (this.pendingCheckpoint !== undefined) this.checkpointIfWritten();
   }
 
   /** WAL notice: it saw a gap; send everything still in memory from `from` again. */
@@ -467,17 +482,68 @@ export class ServerLog implements LogReader, SegmentTarget {
     return true;
   }
 
-  /** A snapshot that does not truncate the log, for faster recovery. False if one is being written. */
-  async checkpoint(meta: SnapshotMeta, state: unknown): Promise<boolean> {
-    if (this.snapshotting) return false;
+  /**
+   * A recovery checkpoint: the machine state at applied index meta.index, written without
+   * truncating the log. One whose entry is not yet written here waits until it is (a
+   * newer one replaces it); one at or below the newest snapshot or checkpoint is
+   * skipped. Resolves true once written, false if skipped or replaced.
+   */
+  checkpoint(meta: SnapshotMeta, state: unknown): Promise<boolean> {
+    if (meta.index <= this.newestPoint()) return Promise.resolve(false);
+    // Encoded now: the machine may change the state it handed over once apply returns.
+    const data = encodeValue(state);
+    if (meta.index <= this.written.index) return this.writeCheckpoint(meta, data);
+    this.pendingCheckpoint?.done(false);
+    return new Promise((done) => {
+      this.pendingCheckpoint = { meta, data, done };
+    });
+  }
+
+  /** The newest index a snapshot or checkpoint covers. */
+  private newestPoint(): number {
+    return Math.max(this.snapshots.current()?.index ?? 0, this.snapshots.checkpoints().at(-1)?.index ?? 0, this.checkpointing?.index ?? 0);
+  }
+
+  private async writeCheckpoint(meta: SnapshotMeta, data: Uint8Array): Promise<boolean> {
+    // One at a time: a checkpoint asked for meanwhile waits for this one, then is rechecked.
+    while (this.checkpointing !== undefined) await this.checkpointing.done;
+    if (meta.index <= this.newestPoint()) return false;
     this.checkSnapshotMeta(meta);
-    this.snapshotting = true;
+    const done = this.snapshots.writeEncoded('checkpoint', meta, data);
+    this.checkpointing = { index: meta.index, done: done.catch(() => undefined) };
     try {
-      await this.snapshots.write('checkpoint', meta, state);
+      await done;
     } finally {
-      this.snapshotting = false;
+      this.checkpointing = undefined;
     }
     return true;
+  }
+
+  /** A checkpoint that waited for its entry: written once the WAL has it (called from onWritten). */
+  private checkpointIfWritten(): void {
+    const pending = this.pendingCheckpoint;
+    if (pending === undefined || pending.meta.index > this.written.index) return;
+    this.pendingCheckpoint = undefined;
+    // The entry may have been overwritten meanwhile (it was applied, so it cannot be): checked again.
+    this.writeCheckpoint(pending.meta, pending.data).then(pending.done, (err: unknown) => {
+      pending.done(false);
+      this.options.onCheckpointFailed?.(err);
+    });
+  }
+
+  /**
+   * For a restart: the newest intact checkpoint past the snapshot whose index this log
+   * holds with the same term, read and decoded; bad ones are skipped (see warnings).
+   */
+  recoveryCheckpoint(): Promise<{ meta: SnapshotMeta; state: unknown } | undefined> {
+    const last = this.last().index;
+    const snapIndex = this.snapshots.current()?.index ?? 0;
+    return this.snapshots.readCheckpoint((meta) => meta.index > snapIndex && meta.index <= last && this.termAt(meta.index) === meta.term);
+  }
+
+  /** snapshotBackup: replaced snapshots are archived in a bounded backup folder, not deleted. */
+  setSnapshotBackup(enabled: boolean): void {
+    this.snapshots.backup = enabled;
   }
 
   private checkSnapshotMeta(meta: SnapshotMeta): void {
@@ -487,26 +553,41 @@ export class ServerLog implements LogReader, SegmentTarget {
   }
 
   readSnapshot(): Promise<{ meta: SnapshotMeta; state: unknown }> {
-    return this.snapshots.read('snapshot');
+    return this.snapshots.read();
   }
 
   readSnapshotChunks(chunkBytes = SNAPSHOT_CHUNK_BYTES_DEFAULT): AsyncGenerator<SnapshotChunk> {
     return this.snapshots.readChunks(chunkBytes);
   }
 
-  /** Receives a leader's snapshot in chunks; on the last one the log is reset to it. */
-  acceptSnapshot(): { accept(chunk: SnapshotChunk): Promise<SnapshotMeta | undefined>; abort(): Promise<void> } {
+  /** The current snapshot's file for sending to a follower, chunk by chunk at any position. */
+  openSnapshotReader(chunkBytes = SNAPSHOT_CHUNK_BYTES_DEFAULT): Promise<SnapshotReader> {
+    return this.snapshots.openReader(chunkBytes);
+  }
+
+  /**
+   * Receives a leader's snapshot in chunks written to a file as they come (`write`);
+   * `finish` checks and installs it and resets the log to it. `accept` does both for a
+   * chunk that says whether it is the last.
+   */
+  acceptSnapshot(): IncomingSnapshot {
     let keep = false;
     // Raft §7: keep the entries after the snapshot only if the log agrees at its index.
     const inner = this.snapshots.beginAccept((meta) => {
       keep = this.termAt(meta.index) === meta.term && this.last().index > meta.index;
     });
+    const finish = async (): Promise<SnapshotMeta> => {
+      await this.flushesIdle();
+      const meta = await inner.finish();
+      await this.installed(meta, keep);
+      return meta;
+    };
     return {
+      write: (seq, data) => inner.write(seq, data),
+      finish,
       accept: async (chunk) => {
-        if (chunk.last) await this.flushesIdle();
-        const meta = await inner.accept(chunk);
-        if (meta !== undefined) await this.installed(meta, keep);
-        return meta;
+        await inner.write(chunk.seq, chunk.data);
+        return chunk.last ? finish() : undefined;
       },
       abort: () => inner.abort(),
     };

@@ -22,8 +22,13 @@ export interface DecodedSnapshot {
 }
 
 export function encodeSnapshot(kind: SnapshotKind, meta: SnapshotMeta, data: Uint8Array): Buffer {
+  return Buffer.concat([encodeSnapshotHeader(kind, meta, data), data]);
+}
+
+/** The header alone (the file is the header, then `data` as it is): a large state is written without a copy. */
+export function encodeSnapshotHeader(kind: SnapshotKind, meta: SnapshotMeta, data: Uint8Array): Buffer {
   const members = encodeValue(meta.members.map((m) => [m.id.name, m.id.node, m.membership]));
-  const buf = Buffer.allocUnsafe(SNAPSHOT_FIXED_BYTES + members.length + data.byteLength);
+  const buf = Buffer.allocUnsafe(SNAPSHOT_FIXED_BYTES + members.length);
   buf.writeUInt32LE(SNAPSHOT_MAGIC, 0);
   buf.writeUInt16LE(SNAPSHOT_VERSION, 4);
   buf.writeUInt16LE(kind === 'snapshot' ? 0 : 1, 6);
@@ -35,8 +40,55 @@ export function encodeSnapshot(kind: SnapshotKind, meta: SnapshotMeta, data: Uin
   buf.writeUInt32LE(crc32c(data), 40);
   members.copy(buf, SNAPSHOT_FIXED_BYTES);
   buf.writeUInt32LE(crc32c(members, crc32c(buf.subarray(0, 44))), 44);
-  buf.set(data, SNAPSHOT_FIXED_BYTES + members.length);
   return buf;
+}
+
+/** Bytes of the header (fixed part and membership) given at least its fixed part, or undefined if shorter. */
+export function snapshotHeaderBytes(buf: Buffer): number | undefined {
+  if (buf.length < SNAPSHOT_FIXED_BYTES) return undefined;
+  return SNAPSHOT_FIXED_BYTES + buf.readUInt32LE(28);
+}
+
+/**
+ * Checks a snapshot file fed in pieces, in order, holding only its header: a received
+ * or read file of any size is verified without being in memory at once.
+ */
+export class SnapshotVerifier {
+  private head: Buffer = Buffer.alloc(0);
+  private header: DecodedSnapshot | undefined;
+  private dataCrc = 0;
+  private bytes = 0;
+
+  constructor(private readonly file: string) {}
+
+  update(piece: Buffer): void {
+    let rest = piece;
+    if (this.header === undefined) {
+      this.head = Buffer.concat([this.head, piece]);
+      const need = snapshotHeaderBytes(this.head);
+      if (need === undefined || this.head.length < need) {
+        this.bytes += piece.length;
+        return;
+      }
+      this.header = decodeSnapshotHeader(this.head.subarray(0, need), this.file);
+      rest = this.head.subarray(need);
+      this.head = this.head.subarray(0, need);
+      this.bytes = need;
+    }
+    this.dataCrc = crc32c(rest, this.dataCrc);
+    this.bytes += rest.length;
+  }
+
+  /** Throws a LogCorruptionError unless the pieces made one whole, intact snapshot. */
+  finish(): DecodedSnapshot {
+    const h = this.header;
+    if (h === undefined) throw new LogCorruptionError(this.file, this.bytes, 'snapshot header cut short');
+    if (h.dataStart + h.dataLength !== this.bytes) {
+      throw new LogCorruptionError(this.file, Math.min(this.bytes, h.dataStart + h.dataLength), `snapshot is ${this.bytes} bytes, header says ${h.dataStart + h.dataLength}`);
+    }
+    if (this.dataCrc !== this.head.readUInt32LE(40)) throw new LogCorruptionError(this.file, h.dataStart, 'snapshot data checksum mismatch');
+    return h;
+  }
 }
 
 /** Reads and checks the header only (for listing). */

@@ -1,11 +1,16 @@
-// One server's snapshots and checkpoints on disk: write (temp file + rename), recover
-// the latest, read and accept in chunks for installation on followers.
+// One server's snapshots and recovery checkpoints on disk. Both are written atomically
+// (temp file, sync, rename, directory sync) in the same checksummed format. A snapshot
+// replaces the log below it; a checkpoint truncates nothing and only saves replay at a
+// restart, so a bad one is skipped. Replaced snapshots may be archived (snapshotBackup).
 import type { SnapshotMeta } from '../core/log.js';
 import { decodeValue, encodeValue } from './codec.js';
-import { LogCorruptionError, LogInvalidError, LogLimitError, LogNotFoundError, assert } from './errors.js';
-import { type LogFileHandle, type LogFs, joinPath } from './fs.js';
-import { CHECKPOINTS_KEPT_MAX, SNAPSHOT_BYTES_MAX, SNAPSHOT_CHUNK_BYTES_MAX } from './limits.js';
-import { type SnapshotKind, decodeSnapshot, encodeSnapshot } from './snapshot-format.js';
+import { LogCorruptionError, LogLimitError, LogNotFoundError } from './errors.js';
+import { type LogFs, joinPath, writeFileAtomicOn } from './fs.js';
+import { CHECKPOINTS_KEPT_MAX, SNAPSHOT_BACKUPS_KEPT_MAX, SNAPSHOT_BYTES_MAX } from './limits.js';
+import { SNAPSHOT_FIXED_BYTES, type SnapshotKind, decodeSnapshot, decodeSnapshotHeader, encodeSnapshotHeader, snapshotHeaderBytes } from './snapshot-format.js';
+import { SnapshotAccept, SnapshotReader, type SnapshotChunk } from './snapshot-transfer.js';
+
+export { SnapshotAccept, SnapshotReader, type SnapshotChunk } from './snapshot-transfer.js';
 
 export interface SnapshotPolicy {
   /** At least this long between two snapshots of one server. */
@@ -27,21 +32,19 @@ export function shouldSnapshot(
   return lastWrittenAtMs === undefined || nowMs - lastWrittenAtMs >= policy.minIntervalMs;
 }
 
-export interface SnapshotChunk {
-  /** 1-based position in the transfer. */
-  readonly seq: number;
-  readonly last: boolean;
-  readonly data: Buffer;
-}
-
 function fileName(index: number): string {
   return `${String(index).padStart(16, '0')}.snap`;
 }
 
+const BACKUP_DIR = 'snapshot-backups';
+
 export class SnapshotStore {
   private snap: SnapshotMeta | undefined;
   private checks: SnapshotMeta[] = [];
+  /** Recovery findings for the server's log (a skipped checkpoint); taken once by takeWarnings. */
   readonly warnings: string[] = [];
+  /** Archive a replaced snapshot rather than delete it (the server's snapshotBackup option). */
+  backup = false;
 
   private constructor(
     readonly dir: string,
@@ -52,11 +55,18 @@ export class SnapshotStore {
     return joinPath(this.dir, kind === 'snapshot' ? 'snapshots' : 'checkpoints');
   }
 
-  private pathOf(kind: SnapshotKind, index: number): string {
+  pathOf(kind: SnapshotKind, index: number): string {
     return joinPath(this.kindDir(kind), fileName(index));
   }
 
-  /** Finds the latest snapshot (which must be intact) and the intact checkpoints. */
+  get backupDir(): string {
+    return joinPath(this.dir, BACKUP_DIR);
+  }
+
+  /**
+   * Finds the latest snapshot (which must be intact) and the checkpoints whose headers
+   * are intact; a checkpoint's body is checked when it is read (readCheckpoint).
+   */
   static async recover(dir: string, fs: LogFs): Promise<SnapshotStore> {
     const store = new SnapshotStore(dir, fs);
     let created = false;
@@ -76,14 +86,13 @@ export class SnapshotStore {
         const path = joinPath(store.kindDir(kind), name);
         let meta: SnapshotMeta;
         try {
-          const decoded = decodeSnapshot(await fs.readFile(path), path);
-          if (decoded.meta.index !== Number.parseInt(name, 10)) throw new LogCorruptionError(path, 8, `index ${decoded.meta.index} does not match file name`);
-          meta = decoded.meta;
+          // The log below the latest snapshot is gone, so it is checked whole now. A
+          // checkpoint only saves replay time: its header now, its body when read.
+          meta = kind === 'snapshot' ? decodeSnapshot(await fs.readFile(path), path).meta : await store.readHeader(path);
+          if (meta.index !== Number.parseInt(name, 10)) throw new LogCorruptionError(path, 8, `index ${meta.index} does not match file name`);
         } catch (err) {
-          // The log below the latest snapshot is gone, so it must be intact. A
-          // checkpoint only saves replay time: a bad one is dropped, not fatal.
           if (kind === 'snapshot' || !(err instanceof LogCorruptionError)) throw err;
-          store.warnings.push(err.message);
+          store.skipCheckpoint(path, err);
           await fs.rmrf(path);
           continue;
         }
@@ -97,6 +106,29 @@ export class SnapshotStore {
     return store;
   }
 
+  private async readHeader(path: string): Promise<SnapshotMeta> {
+    const handle = await this.fs.open(path, 'read');
+    try {
+      const fixed = await handle.readAt(SNAPSHOT_FIXED_BYTES, 0);
+      const need = snapshotHeaderBytes(fixed) ?? fixed.length;
+      const decoded = decodeSnapshotHeader(need > fixed.length ? await handle.readAt(need, 0) : fixed, path);
+      const size = await handle.size();
+      if (decoded.dataStart + decoded.dataLength !== size) throw new LogCorruptionError(path, size, `checkpoint is ${size} bytes, header says ${decoded.dataStart + decoded.dataLength}`);
+      return decoded.meta;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private skipCheckpoint(path: string, err: Error): void {
+    this.warnings.push(`checkpoint ${path} skipped: ${err.message}`);
+  }
+
+  /** Warnings gathered since the last call (a server logs them when it starts). */
+  takeWarnings(): string[] {
+    return this.warnings.splice(0, this.warnings.length);
+  }
+
   current(): SnapshotMeta | undefined {
     return this.snap;
   }
@@ -106,13 +138,18 @@ export class SnapshotStore {
     return this.checks;
   }
 
-  /** Writes a snapshot (then deletes older snapshots and checkpoints) or a checkpoint. */
-  async write(kind: SnapshotKind, meta: SnapshotMeta, state: unknown): Promise<void> {
-    const data = encodeValue(state);
+  /** Writes a snapshot (then drops or archives the older one and drops older checkpoints) or a checkpoint. */
+  write(kind: SnapshotKind, meta: SnapshotMeta, state: unknown): Promise<void> {
+    return this.writeEncoded(kind, meta, encodeValue(state));
+  }
+
+  /** As write, with the machine state already encoded. */
+  async writeEncoded(kind: SnapshotKind, meta: SnapshotMeta, data: Uint8Array): Promise<void> {
     if (data.length > SNAPSHOT_BYTES_MAX) throw new LogLimitError('snapshot bytes', data.length, SNAPSHOT_BYTES_MAX);
-    await this.fs.writeFileAtomic(this.pathOf(kind, meta.index), encodeSnapshot(kind, meta, data));
+    await writeFileAtomicOn(this.fs, this.pathOf(kind, meta.index), [encodeSnapshotHeader(kind, meta, data), data]);
     if (kind === 'snapshot') await this.installed(meta);
     else {
+      this.checks = this.checks.filter((c) => c.index !== meta.index);
       this.checks.push(meta);
       this.checks.sort((a, b) => a.index - b.index);
       while (this.checks.length > CHECKPOINTS_KEPT_MAX) {
@@ -125,95 +162,93 @@ export class SnapshotStore {
   private async installed(meta: SnapshotMeta): Promise<void> {
     const old = this.snap;
     this.snap = meta;
-    if (old !== undefined && old.index !== meta.index) await this.fs.rmrf(this.pathOf('snapshot', old.index));
+    if (old !== undefined && old.index !== meta.index) await this.retire(old);
     for (const c of this.checks.filter((x) => x.index <= meta.index)) await this.fs.rmrf(this.pathOf('checkpoint', c.index));
     this.checks = this.checks.filter((x) => x.index > meta.index);
   }
 
-  /** The machine state of the current snapshot, or of a checkpoint at `index`. */
-  async read(kind: SnapshotKind = 'snapshot', index?: number): Promise<{ meta: SnapshotMeta; state: unknown }> {
-    const meta = kind === 'snapshot' ? this.snap : this.checks.find((c) => c.index === (index ?? this.checks.at(-1)?.index));
-    if (meta === undefined) throw new LogNotFoundError(`no ${kind} in ${this.dir}`);
-    const path = this.pathOf(kind, meta.index);
+  /** A replaced snapshot goes, or into the backup folder, which keeps the newest few. */
+  private async retire(old: SnapshotMeta): Promise<void> {
+    const path = this.pathOf('snapshot', old.index);
+    if (!this.backup) return this.fs.rmrf(path);
+    const dir = this.backupDir;
+    if (!(await this.fs.exists(dir))) {
+      await this.fs.mkdirp(dir);
+      await this.fs.syncDir(this.dir);
+    }
+    await this.fs.rename(path, joinPath(dir, fileName(old.index)));
+    const kept = (await this.fs.readdir(dir)).filter((n) => n.endsWith('.snap')).sort();
+    for (const n of kept.slice(0, Math.max(0, kept.length - SNAPSHOT_BACKUPS_KEPT_MAX))) await this.fs.rmrf(joinPath(dir, n));
+    await this.fs.syncDir(dir);
+  }
+
+  /** Archived snapshots, oldest first (file names). */
+  async backups(): Promise<string[]> {
+    if (!(await this.fs.exists(this.backupDir))) return [];
+    return (await this.fs.readdir(this.backupDir)).filter((n) => n.endsWith('.snap')).sort();
+  }
+
+  /** The machine state of the current snapshot. */
+  async read(): Promise<{ meta: SnapshotMeta; state: unknown }> {
+    const meta = this.snap;
+    if (meta === undefined) throw new LogNotFoundError(`no snapshot in ${this.dir}`);
+    return this.readFile(this.pathOf('snapshot', meta.index));
+  }
+
+  private async readFile(path: string): Promise<{ meta: SnapshotMeta; state: unknown }> {
     const decoded = decodeSnapshot(await this.fs.readFile(path), path);
     return { meta: decoded.meta, state: decodeValue(decoded.data) };
   }
 
-  /** The current snapshot's file in chunks, for a follower's SnapshotAccept. */
-  async *readChunks(chunkBytes: number): AsyncGenerator<SnapshotChunk> {
-    assert(chunkBytes > 0 && chunkBytes <= SNAPSHOT_CHUNK_BYTES_MAX, `chunk bytes ${chunkBytes}`);
+  /**
+   * The newest intact checkpoint that `usable` accepts (the log holds its index with
+   * its term), for a restart. One that fails its checksum or does not decode is
+   * skipped with a warning and deleted; the next older one is tried.
+   */
+  async readCheckpoint(usable: (meta: SnapshotMeta) => boolean): Promise<{ meta: SnapshotMeta; state: unknown } | undefined> {
+    for (const meta of [...this.checks].reverse()) {
+      if (!usable(meta)) continue;
+      const path = this.pathOf('checkpoint', meta.index);
+      try {
+        const found = await this.readFile(path);
+        if (found.meta.index !== meta.index || found.meta.term !== meta.term) throw new LogCorruptionError(path, 8, `header changed to ${found.meta.index}/${found.meta.term}`);
+        return found;
+      } catch (err) {
+        if (!(err instanceof LogCorruptionError)) throw err;
+        this.skipCheckpoint(path, err);
+        this.checks = this.checks.filter((c) => c.index !== meta.index);
+        await this.fs.rmrf(path);
+      }
+    }
+    return undefined;
+  }
+
+  /** The current snapshot's file in chunks (one reader per follower). */
+  async openReader(chunkBytes: number): Promise<SnapshotReader> {
     const meta = this.snap;
     if (meta === undefined) throw new LogNotFoundError(`no snapshot in ${this.dir}`);
-    const handle = await this.fs.open(this.pathOf('snapshot', meta.index), 'read');
+    return SnapshotReader.open(this.fs, this.pathOf('snapshot', meta.index), meta, chunkBytes);
+  }
+
+  /** The current snapshot's file in chunks, in order. */
+  async *readChunks(chunkBytes: number): AsyncGenerator<SnapshotChunk> {
+    const reader = await this.openReader(chunkBytes);
     try {
-      const size = await handle.size();
-      const chunks = Math.max(1, Math.ceil(size / chunkBytes));
-      for (let seq = 1; seq <= chunks; seq++) {
-        const data = await handle.readAt(chunkBytes, (seq - 1) * chunkBytes);
-        yield { seq, last: seq === chunks, data };
-      }
+      for (let i = 0; i < reader.chunks; i++) yield await reader.read(i);
     } finally {
-      await handle.close();
+      await reader.close();
     }
   }
 
   /** Starts receiving a snapshot in chunks. Only one transfer at a time per server. */
   beginAccept(onVerified?: (meta: SnapshotMeta) => void): SnapshotAccept {
-    return new SnapshotAccept(this, this.fs, joinPath(this.kindDir('snapshot'), 'accepting.tmp'), onVerified);
+    return new SnapshotAccept(this.fs, joinPath(this.kindDir('snapshot'), 'accepting.tmp'), (tmp, meta) => this.adopt(tmp, meta), onVerified);
   }
 
   /** Called by SnapshotAccept once the file is complete and verified. */
-  async adopt(tmpPath: string, meta: SnapshotMeta): Promise<void> {
+  private async adopt(tmpPath: string, meta: SnapshotMeta): Promise<void> {
     await this.fs.rename(tmpPath, this.pathOf('snapshot', meta.index));
     await this.fs.syncDir(this.kindDir('snapshot'));
     await this.installed(meta);
-  }
-}
-
-export class SnapshotAccept {
-  private handle: LogFileHandle | undefined;
-  private nextSeq = 1;
-  private bytes = 0;
-
-  constructor(
-    private readonly store: SnapshotStore,
-    private readonly fs: LogFs,
-    private readonly tmpPath: string,
-    private readonly onVerified?: (meta: SnapshotMeta) => void,
-  ) {}
-
-  /**
-   * Takes chunks in order; on the last one verifies the whole file and installs it,
-   * returning its meta. A bad or out-of-order chunk throws and aborts the transfer.
-   */
-  async accept(chunk: SnapshotChunk): Promise<SnapshotMeta | undefined> {
-    if (chunk.seq !== this.nextSeq) throw new LogInvalidError(`snapshot chunk ${chunk.seq} arrived, expected ${this.nextSeq}`);
-    if (this.bytes + chunk.data.length > SNAPSHOT_BYTES_MAX) throw new LogLimitError('snapshot bytes', this.bytes + chunk.data.length, SNAPSHOT_BYTES_MAX);
-    if (this.handle === undefined) {
-      await this.fs.rmrf(this.tmpPath);
-      this.handle = await this.fs.open(this.tmpPath, 'create');
-    }
-    await this.handle.writeAt(chunk.data, this.bytes);
-    this.bytes += chunk.data.length;
-    this.nextSeq++;
-    if (!chunk.last) return undefined;
-    await this.handle.sync();
-    await this.handle.close();
-    this.handle = undefined;
-    try {
-      const { meta } = decodeSnapshot(await this.fs.readFile(this.tmpPath), this.tmpPath);
-      this.onVerified?.(meta);
-      await this.store.adopt(this.tmpPath, meta);
-      return meta;
-    } catch (err) {
-      await this.fs.rmrf(this.tmpPath);
-      throw err;
-    }
-  }
-
-  async abort(): Promise<void> {
-    if (this.handle !== undefined) await this.handle.close().catch(() => undefined);
-    this.handle = undefined;
-    await this.fs.rmrf(this.tmpPath);
   }
 }

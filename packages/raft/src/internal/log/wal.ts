@@ -84,6 +84,8 @@ export interface WalOptions {
   readonly lastIndexes?: ReadonlyMap<string, number>;
   /** Runs `fn` in a later turn (default setImmediate); a simulator passes its own to fix the order. */
   readonly defer?: (fn: () => void) => void;
+  /** Where to count (a system passes counters in shared memory, kept across WAL restarts). */
+  readonly counters?: WalCounters;
 }
 
 export interface WalCounters {
@@ -91,6 +93,9 @@ export interface WalCounters {
   entries: number;
   bytes: number;
   syncs: number;
+  /** The last sync's duration, and the sum of all of them (mean = total / syncs). */
+  syncLatencyMs: number;
+  syncLatencyMsTotal: number;
   rollovers: number;
   resends: number;
 }
@@ -175,7 +180,7 @@ export function isSpareFileName(name: string): boolean {
 }
 
 export class WalWriter {
-  readonly counters: WalCounters = { batches: 0, entries: 0, bytes: 0, syncs: 0, rollovers: 0, resends: 0 };
+  readonly counters: WalCounters;
   private readonly fs: LogFs;
   private readonly events: WalEvents;
   private readonly maxSizeBytes: number;
@@ -210,6 +215,7 @@ export class WalWriter {
 
   private constructor(private readonly options: WalOptions) {
     this.fs = options.fs ?? new NodeFs();
+    this.counters = options.counters ?? { batches: 0, entries: 0, bytes: 0, syncs: 0, syncLatencyMs: 0, syncLatencyMsTotal: 0, rollovers: 0, resends: 0 };
     this.events = options.events;
     this.maxSizeBytes = Math.max(options.maxSizeBytes ?? WAL_FILE_BYTES_MAX, WAL_FILE_BYTES_MIN);
     this.limits = {
@@ -575,9 +581,14 @@ export class WalWriter {
       const handle = batch.slot.handle as LogFileHandle;
       frameBytes = sealFrame(batch.buf, 0, batch.length, batch.slot.seq, this.checksums, batch.bodyCrc, batch.hashedTo);
       await handle.writeAt(batch.buf.subarray(0, frameBytes), batch.slot.position);
-      if (!this.oSync) {
+      if (!this.oSync && this.syncMethod !== 'none') {
+        // Measured for the counters only: nothing decides on it.
+        const syncStart = performance.now();
         if (this.syncMethod === 'datasync') await handle.datasync();
-        else if (this.syncMethod === 'sync') await handle.sync();
+        else await handle.sync();
+        const syncMs = performance.now() - syncStart;
+        this.counters.syncLatencyMs = syncMs;
+        this.counters.syncLatencyMsTotal += syncMs;
       }
     } finally {
       this.ioInFlight = false;
