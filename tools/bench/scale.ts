@@ -98,6 +98,7 @@ async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
   const idleSignals = sum(idleTo, (s, i) => s.peerSignalsSent - idleFrom[i]!.peerSignalsSent);
   const idleTicks = sum(idleTo, (s, i) => s.ticksDelivered - idleFrom[i]!.ticksDelivered);
   const members = options.clusters; // per node: one member of every cluster
+  const tickCost = await Promise.all(cluster.nodes.map((_, i) => agentCall<{ servers: number; micros: number }>(cluster, i, { op: 'tickCost', runs: 21 })));
   const heapPerMember = idleFrom.map((s, i) => (s.heapUsed - before[i]!.heapUsed) / members);
   const rssPerMember = idleFrom.map((s, i) => (s.rss - before[i]!.rss) / members);
 
@@ -146,6 +147,7 @@ async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
     idleRaftMessages: idleMessages,
     idlePeerSignals: idleSignals,
     idleTicksDelivered: idleTicks,
+    tickCheckMicrosPerTick: Math.max(...tickCost.map((c) => c.micros)),
     reelectP99Seconds: round(reelectP99Seconds),
     recoverySeconds10000Servers: round(recoverySeconds10000Servers),
   };
@@ -211,6 +213,7 @@ function print(r: Result, options: Options): void {
       ['  same nodes before any cluster, busiest', `${r.idleCpuPercentNoClusters}%`, ''],
       [`idle ${r.idleSeconds} s: Raft messages / peer signals`, `${r.idleRaftMessages} / ${r.idlePeerSignals}`, '0 / 0'],
       [`idle ${r.idleSeconds} s: ticks delivered`, `${r.idleTicksDelivered}`, ''],
+      [`system tick's check over ${options.clusters} idle servers`, `${r.tickCheckMicrosPerTick} µs per tick`, ''],
       ['99% of clusters led again after kill -9', `${r.reelectP99Seconds} s`, ''],
       [`node restart with ${options.clusters} servers`, `${r.recoverySeconds10000Servers} s`, ''],
     ],
