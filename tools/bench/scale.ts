@@ -162,7 +162,7 @@ async function startMany(cluster: ProcessCluster, from: number, to: number, perC
     specs.push({ clusterName: `c${i}`, machine: 'tiny', servers, electFirst: servers[i % servers.length] as ServerId });
   }
   if (!perCluster) {
-    const results = await startClusters(cluster.system, specs, { via, timeoutMs: 120_000 });
+    const results = await startClusters(cluster.system, specs, { via, timeoutMs: 600_000 });
     const failed = results.filter((r) => r.leader === undefined);
     if (failed.length > 0) throw new Error(`${failed.length} clusters did not start: ${String(failed[0]?.error)}`);
     return;
