@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { runWholeServerBatch } from '../tools/sim/report.js';
 import { runWholeServerSeed } from '../tools/sim/whole-server.js';
 
-const SEEDS = 20;
+// Enough seeds that every fault kind, and a member stopped on a bad read, shows.
+const SEEDS = 40;
 const STEPS = 2_000;
 
 describe('whole-server simulator', () => {
@@ -20,7 +21,7 @@ describe('whole-server simulator', () => {
     expect(summary.faults['stoppedOnCorruption'] ?? 0).toBeGreaterThan(0);
     expect(summary.faults['stoppedOnDiskError'] ?? 0).toBeGreaterThan(0);
     expect(summary.ops.ok).toBeGreaterThan(SEEDS * 20);
-  }, 60_000);
+  }, 120_000);
 
   it('replays a seed exactly', async () => {
     const a = await runWholeServerSeed({ seed: 4, steps: STEPS, traceEvents: 200 });

@@ -84,16 +84,16 @@ describe('stored applied index', () => {
   // A follower applied a committed entry that overwrote its log before the overwrite was
   // synced; a power loss undid the overwrite. Re-applying up to an applied index stored
   // past the written one would apply the old entry: the shell must not store it so.
-  // Seed 23 as recorded (before batching), and seed 22 with batching.
-  it.each([
-    [23, false],
-    [22, true],
-  ])('is kept at or below the written index, else a restart re-applies overwritten entries (seed %i, batching %s)', (seed, batching) => {
-    const options = { seed, steps: STEPS, batching };
-    expect(runSeed(options).violation).toBeUndefined();
-    const unsafe = runSeed({ ...options, storeAppliedPastWritten: true });
-    expect(unsafe.violation?.kind).toBe('machine state');
-  });
+  // Seeds where it shows are rare (about one in a hundred), and change as the simulator
+  // does: the test searches for the first, then checks the same seed without the break.
+  it.each([false, true])('is kept at or below the written index, else a restart re-applies overwritten entries (batching %s)', (batching) => {
+    let caught: number | undefined;
+    for (let seed = 1; seed <= 600 && caught === undefined; seed++) {
+      if (runSeed({ seed, steps: STEPS, batching, storeAppliedPastWritten: true }).violation?.kind === 'machine state') caught = seed;
+    }
+    expect(caught, 'no seed of 600 caught an applied index stored past the written one').toBeDefined();
+    expect(runSeed({ seed: caught!, steps: STEPS, batching }).violation).toBeUndefined();
+  }, 120_000);
 });
 
 describe('machine state hash', () => {

@@ -56,6 +56,8 @@ export const KEYS = ['a', 'b', 'c'] as const;
 export const LIVENESS_BOUND_MS = 20_000;
 export const SNAPSHOT_CHUNK_CHARS = 48;
 export const RELEASE_EVERY_COMMANDS = 16;
+/** The simulated machine asks for a checkpoint every this many commands. */
+export const CHECKPOINT_EVERY_COMMANDS = 7;
 export const MEMBERS_MIN = 3;
 export const MEMBERS_MAX = 7;
 export const TRACE_EVENTS_DEFAULT = 40;

@@ -225,12 +225,13 @@ export class Simulation implements SimHost {
     member.unreachableSince.clear();
     member.disconnected.clear();
     const inv = this.invariants;
-    const base = kvMachine({ releaseEvery: o.RELEASE_EVERY_COMMANDS, version: member.machineVersion });
+    const base = kvMachine({ releaseEvery: o.RELEASE_EVERY_COMMANDS, checkpointEvery: o.CHECKPOINT_EVERY_COMMANDS, version: member.machineVersion });
     const machine = {
       version: base.version,
       init: base.init,
       apply: (meta: Parameters<typeof base.apply>[0], command: unknown, state: unknown) => {
-        inv.onApply(member.key, meta.index, meta.term, command);
+        // Every member applies an entry with the same version in force and the same leader's time.
+        inv.onApply(member.key, meta.index, meta.term, { command, machineVersion: meta.machineVersion, systemTime: meta.systemTime });
         return base.apply(meta, command, state);
       },
     };
@@ -399,6 +400,10 @@ export class Simulation implements SimHost {
         return;
       }
       case 'machineEffects':
+        // Every member passes on its checkpoints: each must hold the state all members have at its index.
+        for (const machineEffect of effect.effects) {
+          if (machineEffect.type === 'checkpoint') this.invariants.onMachineState(member.key, machineEffect.index, machineEffect.state);
+        }
         return;
       case 'roleChanged':
         member.leader = effect.leader;

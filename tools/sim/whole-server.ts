@@ -340,7 +340,8 @@ export class WholeServerSimulation implements SimHost {
       version: base.version,
       init: base.init,
       apply: (meta: Parameters<typeof base.apply>[0], command: unknown, state: unknown) => {
-        inv.onApply(key, meta.index, meta.term, command);
+        // Every member applies an entry with the same version in force and the same leader's time.
+        inv.onApply(key, meta.index, meta.term, { command, machineVersion: meta.machineVersion, systemTime: meta.systemTime });
         return base.apply(meta, command, state);
       },
     };

@@ -48,9 +48,9 @@ export function overview(system: SystemRef): SystemOverview {
   const servers: Record<string, ServerOverview> = {};
   for (const record of view.servers.values()) {
     if (!liveSlot(view, record)) continue;
-    const probe = registry.probe(view.key, record.name);
     const base = { cluster: record.cluster, uid: record.uid, ...readServer(view.values, record) };
-    servers[record.name] = probe === undefined ? base : { ...base, machine: machineOverview(probe) };
+    const machine = machineOverview(registry.probe(view.key, record.name));
+    servers[record.name] = machine === undefined ? base : { ...base, machine };
   }
   return {
     system: view.system,
@@ -131,7 +131,8 @@ function readFields<const T extends readonly string[]>(values: Float64Array, bas
   return out as { [K in T[number]]: number };
 }
 
-function machineOverview(probe: () => unknown): unknown {
+function machineOverview(probe: (() => unknown) | undefined): unknown {
+  if (probe === undefined) return undefined;
   try {
     return probe();
   } catch (err) {

@@ -16,10 +16,6 @@ export interface MachineConfig {
 export type MachineRole = Role | 'eol';
 
 /**
- * A replicated state machine. `apply` must be deterministic: every member applies the
- * same commands in the same order and must reach the same state. State is plain data.
- */
-/**
  * What handleAux may read and do (Ra's ra_aux): the member's machine state and indexes,
  * its log, and compaction. Reading the log is asynchronous (segments are on disk).
  */
@@ -45,10 +41,14 @@ export interface AuxResult<A = any> {
   readonly auxState: A;
   /** The answer to auxCommand (ignored for castAux). */
   readonly reply?: unknown;
-  /** Sends and timers, on any member (a release_cursor here is ignored: use ctx.compact()). */
+  /** Carried out as stateEnter's: on the leader all kinds but release_cursor and checkpoint (use ctx.compact()), elsewhere sends. */
   readonly effects?: readonly MachineEffect[];
 }
 
+/**
+ * A replicated state machine. `apply` must be deterministic: every member applies the
+ * same commands in the same order and must reach the same state. State is plain data.
+ */
 export interface Machine<S = any, C = any, A = any> {
   init(config: MachineConfig): S;
   /**

@@ -447,7 +447,8 @@ function feed(state: ServerState, batch: readonly PendingCommand[], from: number
   for (let i = from; i < batch.length; i += COMMANDS_BATCH_MAX) {
     const commands = i === 0 && batch.length <= COMMANDS_BATCH_MAX ? batch : batch.slice(i, i + COMMANDS_BATCH_MAX);
     const turn = state.shell.handle({ type: 'commands', commands, systemTime: state.now() });
-    state.metrics.commands(commands.length, state.shell.core.log.last().index, performance.now());
+    // Counted where they are taken: a follower only redirects them.
+    if (state.shell.core.role === 'leader') state.metrics.commands(commands.length, state.shell.core.log.last().index, performance.now());
     if (turn !== undefined) return turn.then(() => feed(state, batch, i + COMMANDS_BATCH_MAX));
   }
 }

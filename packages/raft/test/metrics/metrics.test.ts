@@ -32,6 +32,7 @@ import {
   triggerElection,
 } from '../../src/index.js';
 import { SystemMetrics } from '../../src/metrics/system-metrics.js';
+import type { ReaderReply, ReaderRequest } from './scheduler-reader.js';
 
 registerMachine('metrics-counter', {
   init: () => 0,
@@ -95,15 +96,18 @@ describe('server counters', () => {
     expect(after.messagesSent).toBeGreaterThan(before.messagesSent);
     expect(after.messagesReceived).toBeGreaterThan(before.messagesReceived);
     expect(after.commitLatencyMs).toBeGreaterThan(0);
+    // A command sent to a follower is redirected: the leader counts it, the follower does not.
     const follower = ids.find((id) => id.name !== leader.name) as ServerId;
+    await processCommand(follower, { add: 1 }, { via: node });
     expect(keyMetrics(follower).role).toBe('follower');
     expect(keyMetrics(follower).commands).toBe(0);
+    expect(keyMetrics(leader).commands - before.commands).toBe(21);
 
     const o = overview(system);
     expect(Object.keys(o.servers).sort()).toEqual(['a', 'b', 'c']);
     expect(o.servers[leader.name]?.cluster).toBe('c1');
     // The machine's own overview, for servers on the calling thread.
-    expect(o.servers[leader.name]?.machine).toEqual({ value: 20 });
+    expect(o.servers[leader.name]?.machine).toEqual({ value: 21 });
     expect(o.wal.entries).toBeGreaterThanOrEqual(3 * 20);
     expect(o.wal.batches).toBeGreaterThan(0);
     expect(o.wal.syncs).toBeGreaterThan(0);
@@ -201,6 +205,30 @@ describe('another thread', () => {
     expect(values[0]).toBe(expected.commands);
     expect(values[1]).toBe(expected.commitIndex);
     expect(expected.commands).toBeGreaterThanOrEqual(7);
+  });
+});
+
+describe('a worker scheduler', () => {
+  it('reads the counters and the leaderboard of servers on the main thread', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rafter-metrics-'));
+    const node = await Node.start({ name: 'w', schedulers: 2, dirtyThreads: 1, logger: silentLogger });
+    const system = await startSystem(node, { name: 'metrics', dataDir: dir });
+    cleanup.push(async () => {
+      await system.stop();
+      await node.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const ids = ['a', 'b', 'c'].map((n) => ({ name: n, node: node.name }));
+    const { leader } = await startCluster(system, 'c7', 'metrics-counter', ids, { via: node });
+    if (leader === undefined) throw new Error('no leader');
+    for (let i = 0; i < 5; i++) await processCommand(leader, { add: 1 }, { via: node });
+    const pid = await node.start({ module: new URL('./scheduler-reader.ts', import.meta.url).href, export: 'reader' }, undefined, { scheduler: 1 });
+    const read = await node.call<ReaderReply>(pid, { op: 'read', id: leader, cluster: 'c7' } satisfies ReaderRequest);
+    expect(read.thread).not.toBe(0);
+    expect(read.leader).toEqual(leader);
+    expect(read.metrics.role).toBe('leader');
+    expect(read.metrics.commands).toBe(keyMetrics(leader).commands);
+    expect(read.metrics.commands).toBeGreaterThanOrEqual(5);
   });
 });
 

@@ -42,7 +42,8 @@ export function becomeLeader(core: RaftMember): void {
  * the highest that all of them (and we) run, with another noop (Ra 3).
  */
 function maybeUpgradeMachine(core: RaftMember): void {
-  if (core.machineUpgradeStrategy !== 'all' || core.commitIndex < core.lead.noopIndex) return;
+  // Nothing follows a cluster's deletion entry.
+  if (core.machineUpgradeStrategy !== 'all' || core.commitIndex < core.lead.noopIndex || core.deleteEntryIndex !== undefined) return;
   let target = core.machine.version;
   for (const peer of core.lead.peers.values()) target = Math.min(target, peer.machineVersion);
   if (target <= Math.max(core.lead.versionProposed, core.machineVersion)) return;
