@@ -48,7 +48,7 @@ export async function main(argv: string[]): Promise<void> {
   const options = parse(argv);
   const started = Date.now();
   const dataRoot = mkdtempSync(join(tmpdir(), 'rafter-scale-'));
-  const cluster = await ProcessCluster.start({ nodes: 3, machineModules: [AGENT_MODULE], recoveryProgress: true, dataRoot });
+  const cluster = await ProcessCluster.start({ nodes: 3, machineModules: [AGENT_MODULE], recoveryProgress: true, dataRoot, verbose: argv.includes('--verbose') });
   try {
     const result = await run(cluster, options);
     result.totalSeconds = round((Date.now() - started) / 1000);
@@ -179,7 +179,10 @@ async function startMany(cluster: ProcessCluster, from: number, to: number, perC
 }
 
 function agentCall<R>(cluster: ProcessCluster, index: number, request: ScaleAgentRequest): Promise<R> {
-  return cluster.control.call<R>({ name: SCALE_AGENT_NAME, node: cluster.nodes[index]!.fullName }, request, { timeoutMs: 60_000 });
+  return cluster.control.call<R>({ name: SCALE_AGENT_NAME, node: cluster.nodes[index]!.fullName }, request, { timeoutMs: 60_000 }).catch((err: unknown) => {
+    const child = cluster.nodes[index]!.child;
+    throw new Error(`probe of node ${index + 1} failed (process ${child === undefined ? 'gone' : `exit code ${child.exitCode}, signal ${child.signalCode}`}): ${String(err)}`);
+  });
 }
 
 function agentStats(cluster: ProcessCluster, index: number, gc: boolean): Promise<ScaleStats> {
