@@ -102,6 +102,7 @@ async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
   const heapPerMember = idleFrom.map((s, i) => (s.heapUsed - before[i]!.heapUsed) / members);
   const rssPerMember = idleFrom.map((s, i) => (s.rss - before[i]!.rss) / members);
 
+  progress(`  idle: ${JSON.stringify({ idleCpu: idleCpu.map(round), idleMessages, idleSignals, idleTicks, heapPerMember: heapPerMember.map(Math.round), rssPerMember: rssPerMember.map(Math.round), tickCost })}`);
   // One node killed: its leaders' clusters elect on the other two.
   const victim = 0;
   progress(`killing node ${victim + 1}`);
@@ -127,7 +128,16 @@ async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
   const restartAt = performance.now();
   await cluster.restart(victim);
   const recoverySeconds10000Servers = (performance.now() - restartAt) / 1000;
-  const recovered = await agentStats(cluster, victim, false);
+  // The restarted node is busy catching up: a probe that finds its connection dropped is retried.
+  let recovered: ScaleStats | undefined;
+  for (let attempt = 1; recovered === undefined; attempt++) {
+    try {
+      recovered = await agentStats(cluster, victim, false);
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await delay(1_000);
+    }
+  }
   if (recovered.servers !== options.clusters) throw new Error(`node ${victim + 1} restarted with ${recovered.servers} of ${options.clusters} servers`);
   progress(`  restarted with ${recovered.servers} servers in ${round(recoverySeconds10000Servers)} s`);
 
