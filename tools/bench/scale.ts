@@ -87,8 +87,18 @@ async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
   const leaders = afterStart.reduce((n, s) => n + s.leaders, 0);
   if (leaders !== options.clusters) throw new Error(`${leaders} leaders for ${options.clusters} clusters`);
 
-  // Settle: the last commits and applied indexes reach every member and the disk.
-  await delay(3_000);
+  // Settle: the last elections, commits and applied indexes are done (no Raft message
+  // for two seconds), at most two minutes.
+  let settledAt = await stats();
+  const settleBy = performance.now() + 120_000;
+  for (;;) {
+    await delay(2_000);
+    const now = await stats();
+    const quiet = now.every((s, i) => s.messagesSent === settledAt[i]!.messagesSent);
+    settledAt = now;
+    if (quiet || performance.now() > settleBy) break;
+  }
+  progress(`  settled: ${settledAt.map((s) => s.messagesSent).join(' / ')} Raft messages sent so far per node`);
   const idleFrom = await stats(true);
   progress(`idle for ${options.idleSeconds} s`);
   await delay(options.idleSeconds * 1000);
