@@ -206,6 +206,7 @@ export async function main(argv: string[]): Promise<void> {
       ['failover, leader server actor killed (p50)', ms('failoverActorP50Ms'), '< 60 ms', 'Ra ~30–70 ms'],
       [`node restart, ${f('restartEntries') ?? '-'} entries replayed`, f('restartSecondsReplay') === undefined ? '-' : `${f('restartSecondsReplay')} s`, '', 'Ra 1–2 M entries: 4–10 s'],
       ['node restart from the checkpoint of a clean stop', f('restartSecondsCheckpoint') === undefined ? '-' : `${f('restartSecondsCheckpoint')} s`, '', ''],
+      ['member restart alone (storage open), replayed / from the checkpoint', f('memberRestartSecondsReplay') === undefined ? '-' : `${f('memberRestartSecondsReplay')} s / ${f('memberRestartSecondsCheckpoint')} s`, '', ''],
       [`snapshot install, ${f('snapshotInstallBytes') === undefined ? '-' : `${Math.round(f('snapshotInstallBytes')! / 1e6)} MB`}`, f('snapshotInstallMBPerSec') === undefined ? '-' : `${f('snapshotInstallMBPerSec')} MB/s`, '', ''],
     ],
   );

@@ -77,6 +77,9 @@ export function describeEvent(event: Event): string {
       return `snapshot_installed ${event.meta.index}/${event.meta.term}`;
     case 'tick':
     case 'trigger_election':
+    case 'delete_cluster':
+    case 'force_shrink':
+    case 'compact':
       return event.type;
   }
 }

@@ -31,7 +31,11 @@ export const STORAGE_FAULT_KINDS = ['tornWrite', 'corruptRead', 'syncError', 'di
 export const STORAGE_FAULT_KEYS = ['powerLoss', ...STORAGE_FAULT_KINDS] as const;
 /** Network and process faults the whole-server mode leaves out (they read the core shell's in-memory log). */
 const LEFT_OUT: readonly FaultKind[] = ['cutOffAcrossElections'];
-/** The machine's checkpoint effect every this many commands, between its release cursors. */
+/**
+ * The machine's checkpoint effect every this many commands, between its release cursors,
+ * in even seeds: odd ones restart by replaying from the snapshot, so their recoveries
+ * read (and meet damage in) the log's files as before.
+ */
 const CHECKPOINT_EVERY_COMMANDS = 5;
 /** Out of 100 fault draws, this many are storage faults. */
 const STORAGE_FAULT_SHARE = 30;
@@ -86,7 +90,9 @@ export class WholeServerSimulation implements SimHost {
   #immediates: (() => void)[] = [];
   #now = 0;
   #steps = 0;
-  #phase: 'faults' | 'liveness' | 'done' = 'faults';
+  #phase: 'faults' | 'liveness' | 'deleting' | 'done' = 'faults';
+  /** The deletion phase (as sim.ts): the members that must end, and where each applied it. */
+  #deletion: { readonly atMs: number; readonly members: ReadonlySet<string>; readonly eol: Map<string, number>; readonly deleted: Set<string> } | undefined;
   #healAtMs = 0;
 
   constructor(readonly options: WholeServerOptions) {
@@ -146,7 +152,7 @@ export class WholeServerSimulation implements SimHost {
   now(): number {
     return this.#now;
   }
-  phase(): 'faults' | 'liveness' | 'done' {
+  phase(): 'faults' | 'liveness' | 'deleting' | 'done' {
     return this.#phase;
   }
   members(): readonly SimMember[] {
@@ -188,6 +194,7 @@ export class WholeServerSimulation implements SimHost {
       await this.settle();
       if (this.#phase === 'faults' && this.#steps >= this.options.steps) this.healAll();
       if (this.#phase === 'liveness') this.checkLiveness();
+      if (this.#phase === 'deleting') this.checkDeletion();
       if (this.#steps > eventsMax) this.invariants.fail('liveness', `no end after ${this.#steps} events`);
     }
     if (this.invariants.violation === undefined) await this.checkPowerLossAtEnd();
@@ -232,7 +239,7 @@ export class WholeServerSimulation implements SimHost {
     if (this.#clients.probeDone && this.#clients.idle()) {
       const leader = this.leader() as WsMember | undefined;
       if (leader?.slog !== undefined) this.invariants.checkAckedAt(leader.key, leader.slog);
-      this.#phase = 'done';
+      this.startDeletion(leader);
       return;
     }
     if (this.#now > this.#healAtMs + o.LIVENESS_BOUND_MS) {
@@ -243,6 +250,52 @@ export class WholeServerSimulation implements SimHost {
       });
       this.invariants.fail('liveness', `no command committed within ${o.LIVENESS_BOUND_MS}ms after faults stopped (${roles.join(' ')})`);
     }
+  }
+
+  /**
+   * Last, the cluster is deleted through the shipped interpreter: every member of the
+   * leader's configuration must end, at the same entry. Skipped when a member is not
+   * running (a disk error stopped it for good): the leader would rightly wait for it.
+   */
+  private startDeletion(leader: WsMember | undefined): void {
+    const core = leader?.core;
+    const members = core?.cluster.current().members.map((m) => m.id.name) ?? [];
+    const running = members.every((key) => {
+      const member = this.#members.get(key);
+      return member?.core !== undefined && member.core.role !== 'stopped';
+    });
+    if (leader === undefined || !running) {
+      this.#phase = 'done';
+      return;
+    }
+    this.#deletion = { atMs: this.#now, members: new Set(members), eol: new Map(), deleted: new Set() };
+    this.#phase = 'deleting';
+    this.stepNow(leader, { type: 'delete_cluster', from: { client: -1, opId: 0 } });
+  }
+
+  private checkDeletion(): void {
+    const deletion = this.#deletion!;
+    if ([...deletion.members].every((key) => deletion.deleted.has(key))) {
+      if (new Set(deletion.eol.values()).size !== 1) this.invariants.fail('cluster deletion', `members applied the deletion at different indexes: ${JSON.stringify([...deletion.eol])}`);
+      this.count('clusterDeleted');
+      this.#phase = 'done';
+      return;
+    }
+    if (this.#now > deletion.atMs + o.LIVENESS_BOUND_MS) {
+      const left = [...deletion.members].filter((key) => !deletion.deleted.has(key));
+      this.invariants.fail('liveness', `cluster deletion not done within ${o.LIVENESS_BOUND_MS}ms: ${left.join(' ')} still running`);
+    }
+  }
+
+  private onEndOfLife(member: WsMember): void {
+    if (this.#deletion === undefined || member.core === undefined) return this.invariants.fail('cluster deletion', `${member.key} applied a deletion nobody asked for`);
+    this.#deletion.eol.set(member.key, member.core.lastApplied);
+  }
+
+  private onDeleted(member: WsMember): void {
+    // The core has stopped; the process stays, so what it sent last still arrives (a normal exit).
+    if (!this.#deletion?.eol.has(member.key)) return this.invariants.fail('cluster deletion', `${member.key} deleted before applying the deletion`);
+    this.#deletion.deleted.add(member.key);
   }
 
   /**
@@ -335,7 +388,7 @@ export class WholeServerSimulation implements SimHost {
     for (const warning of log.snapshots.takeWarnings()) this.note(`${key} warn: ${warning}`);
     if (checkpoint !== undefined) this.count('checkpointRestarts');
     const inv = this.invariants;
-    const base = kvMachine({ releaseEvery: o.RELEASE_EVERY_COMMANDS, version: member.machineVersion, checkpointEvery: CHECKPOINT_EVERY_COMMANDS });
+    const base = kvMachine({ releaseEvery: o.RELEASE_EVERY_COMMANDS, version: member.machineVersion, checkpointEvery: this.options.seed % 2 === 0 ? CHECKPOINT_EVERY_COMMANDS : 0 });
     const machine = {
       version: base.version,
       init: base.init,
@@ -398,6 +451,8 @@ export class WholeServerSimulation implements SimHost {
         post: (event) => this.deliverLocal(member, inc, event),
         roleChanged: (role, term, leader) => this.onRoleChanged(member, core, role, term, leader),
         removed: () => this.schedule(0, { type: 'stop', to: key }),
+        endOfLife: () => this.onEndOfLife(member),
+        deleted: () => this.onDeleted(member),
         warn: (message) => this.note(`${key} warn: ${message}`),
       },
       snapshotChunkBytes: 256,

@@ -1,6 +1,6 @@
-// The raft benchmark's recovery sections: how long a node restart takes until its member
-// has applied a log of 1,000,000 entries again, replaying all of it or starting from the
-// checkpoint its clean stop wrote; and how fast a large snapshot installs on a new member
+// The raft benchmark's recovery sections: how long a member (and a node) restart takes
+// until the member has applied a log of 1,000,000 entries again, replaying all of it or
+// starting from the checkpoint its clean stop wrote; and how fast a large snapshot installs on a new member
 // in another node process (the leader streams the file, the follower writes it as it comes).
 
 import { readdirSync, rmSync, statSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Node, type Pid, silentLogger } from '@rafter/actors';
-import { type ServerId, addMember, processCommand, serverStatus, startCluster, startServer, startSystem } from '@rafter/raft';
+import { type ServerId, addMember, processCommand, restartServer, serverStatus, startCluster, startServer, startSystem, stopServer } from '@rafter/raft';
 import { ProcessCluster } from '../../cluster/process-cluster.js';
 import '../../cluster/machines/counter.js';
 import { loadClient } from './raft-load.js';
@@ -38,59 +38,86 @@ function checkpointFiles(dataDir: string): string[] {
 }
 
 export interface RestartTimes {
+  /** Node restart (its log storage recovers too: WAL scan, segments) until the member has applied every entry again, replaying the whole log. */
   readonly restartSecondsReplay: number;
+  /** The same, from the checkpoint the member's clean stop wrote. */
   readonly restartSecondsCheckpoint: number;
+  /** Member restart alone (stopServer, restartServer; the storage stays open, its entries in memory), without and with the checkpoint. */
+  readonly memberRestartSecondsReplay: number;
+  readonly memberRestartSecondsCheckpoint: number;
   readonly restartEntries: number;
   readonly restartFillSeconds: number;
 }
 
+type Kind = 'replay' | 'checkpoint';
+
 /**
  * One member (a cluster of one, counter machine) fills its log to `entries` applied
- * commands with pipelined clients; then the node stops cleanly (the server writes its
- * checkpoint) and starts again twice: once with the checkpoint deleted (the member
- * replays the whole log) and once with it. Each figure runs from startSystem on the
- * stopped node's data until the member has applied every entry again, so it includes
- * the log storage's own recovery (WAL scan, segments), the same in both.
+ * commands with pipelined clients. Then it is stopped cleanly (the server writes its
+ * checkpoint) and restarted, once with the checkpoint deleted (the member replays the
+ * whole log: entries read, decoded and applied) and once with it; first as a member
+ * restart (restartServer: the log storage stays open), then as a node restart (the
+ * node and its system stop and start again, so the storage's own recovery, the same
+ * in both, is in the figure). Each is timed until the member has applied every entry.
  */
 export async function restartTimes(entries: number): Promise<RestartTimes> {
   const dir = mkdtempSync(join(tmpdir(), 'rafter-bench-restart-'));
   const system = 'restart';
   let node = await Node.start({ name: 'restart', dirtyThreads: 1, logger: silentLogger });
-  const id: ServerId = { name: 'solo', node: node.name };
+  const idOn = (n: Node): ServerId => ({ name: 'solo', node: n.name });
   try {
     let sys = await startSystem(node, { name: system, dataDir: dir });
-    await startCluster(sys, 'restart', 'counter', [id], { via: node });
+    await startCluster(sys, 'restart', 'counter', [idOn(node)], { via: node });
     progress(`restart: filling one member's log to ${entries.toLocaleString('en')} applied entries`);
     const fillStart = performance.now();
     const clients: Pid[] = [];
-    for (let i = 0; i < 4; i++) clients.push(node.spawn(loadClient, { servers: [id], window: 1_000 }));
-    await appliedBy(node, id, entries, fillStart, 600_000);
+    for (let i = 0; i < 4; i++) clients.push(node.spawn(loadClient, { servers: [idOn(node)], window: 1_000 }));
+    await appliedBy(node, idOn(node), entries, fillStart, 600_000);
     for (const pid of clients) node.send(pid, { type: 'stop' });
     // The windows drain: wait until applying stops moving.
     let last = -1;
     for (;;) {
-      const s = await serverStatus(id, { via: node });
+      const s = await serverStatus(idOn(node), { via: node });
       if (s.lastApplied === last && s.commitIndex === s.lastApplied) break;
       last = s.lastApplied;
       await sleep(200);
     }
     for (const pid of clients) node.exit(pid, 'kill');
     const fillSeconds = (performance.now() - fillStart) / 1000;
-    const times: Record<'replay' | 'checkpoint', number> = { replay: 0, checkpoint: 0 };
-    for (const kind of ['replay', 'checkpoint'] as const) {
-      await sys.stop();
-      await node.stop();
+    const dropCheckpoints = (kind: Kind): void => {
       const files = checkpointFiles(dir);
       if (files.length === 0) throw new Error('the clean stop wrote no checkpoint');
       if (kind === 'replay') for (const f of files) rmSync(f);
+    };
+    const member: Record<Kind, number> = { replay: 0, checkpoint: 0 };
+    for (const kind of ['replay', 'checkpoint'] as const) {
+      await stopServer(sys, idOn(node), { via: node });
+      dropCheckpoints(kind);
+      progress(`restart: member restart, ${kind === 'replay' ? 'replaying its whole log' : 'from its checkpoint'}`);
+      const t0 = performance.now();
+      await restartServer(sys, idOn(node), { via: node, timeoutMs: 600_000 });
+      member[kind] = await appliedBy(node, idOn(node), last, t0, 600_000);
+    }
+    const whole: Record<Kind, number> = { replay: 0, checkpoint: 0 };
+    for (const kind of ['replay', 'checkpoint'] as const) {
+      await sys.stop();
+      await node.stop();
+      dropCheckpoints(kind);
       node = await Node.start({ name: 'restart', dirtyThreads: 1, logger: silentLogger });
-      progress(`restart: node restart, member ${kind === 'replay' ? 'replays its whole log' : 'starts from its checkpoint'}`);
+      progress(`restart: node restart, member ${kind === 'replay' ? 'replaying its whole log' : 'from its checkpoint'}`);
       const t0 = performance.now();
       sys = await startSystem(node, { name: system, dataDir: dir });
-      times[kind] = await appliedBy(node, { name: 'solo', node: node.name }, last, t0, 600_000);
+      whole[kind] = await appliedBy(node, idOn(node), last, t0, 600_000);
     }
     await sys.stop();
-    return { restartSecondsReplay: times.replay, restartSecondsCheckpoint: times.checkpoint, restartEntries: last, restartFillSeconds: fillSeconds };
+    return {
+      restartSecondsReplay: whole.replay,
+      restartSecondsCheckpoint: whole.checkpoint,
+      memberRestartSecondsReplay: member.replay,
+      memberRestartSecondsCheckpoint: member.checkpoint,
+      restartEntries: last,
+      restartFillSeconds: fillSeconds,
+    };
   } finally {
     await node.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
@@ -113,7 +140,7 @@ const BLOB_MODULE = new URL('../../cluster/machines/blob.ts', import.meta.url).h
  * size (10^6 bytes) over that time.
  */
 export async function snapshotInstallRate(mib: number): Promise<InstallRate> {
-  const cluster = await ProcessCluster.start({ machineModules: [BLOB_MODULE], snapshotPolicy: { minIntervalMs: 0, minEntries: 1 } });
+  const cluster = await ProcessCluster.start({ machineModules: [BLOB_MODULE], verbose: process.env.RAFTER_BENCH_VERBOSE === '1', snapshotPolicy: { minIntervalMs: 0, minEntries: 1 } });
   try {
     const via = cluster.control;
     const all = cluster.serverIds('install_');

@@ -270,20 +270,12 @@ export class ServerInterpreter {
       this.outgoing.set(key, transfer);
     }
     const current = transfer;
-    current.read(chunkIndex).then(
-      (chunk) => {
-        if (chunk === undefined) return;
-        this.transport.send(to, { type: 'install_snapshot', term, leaderId: this.core.id, meta, chunkIndex, last: chunk.last, data: chunk.data });
-        // A lost last chunk is asked for again on tick: the file is then opened anew.
-        if (chunk.last && this.outgoing.get(key) === current) {
-          current.close();
-          this.outgoing.delete(key);
-        }
-      },
+    current.ask(
+      chunkIndex,
+      (index, chunk) => this.transport.send(to, { type: 'install_snapshot', term, leaderId: this.core.id, meta, chunkIndex: index, last: chunk.last, data: chunk.data }),
       (err: unknown) => {
         // The snapshot was replaced meanwhile, or reading failed: the leader retries on tick.
         this.host.warn(`reading snapshot ${meta.index} for ${key} failed: ${String(err)}`);
-        current.close();
         if (this.outgoing.get(key) === current) this.outgoing.delete(key);
       },
     );
@@ -299,8 +291,8 @@ export class ServerInterpreter {
   private writeSnapshotChunk(meta: SnapshotMeta, chunkIndex: number, data: unknown): void {
     const bytes = toBuffer(data);
     if (chunkIndex === 0 || this.incoming === undefined || this.incoming.index !== meta.index) {
-      this.incoming?.abort();
-      this.incoming = new IncomingSnapshot(meta.index, this.storage.log.acceptSnapshot());
+      const replaced = this.incoming?.abort();
+      this.incoming = new IncomingSnapshot(meta.index, this.storage.log.acceptSnapshot(), replaced);
       this.incomingFailed = false;
     }
     this.incoming.write(chunkIndex, bytes);

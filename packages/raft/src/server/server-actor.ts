@@ -599,6 +599,8 @@ function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: 
 async function checkpointAtStop(state: ServerState): Promise<void> {
   const core = state.shell.core;
   if (core.failure !== undefined || state.log.failure() !== undefined || core.role === 'recover') return;
+  // A member of a deleted cluster is going away with its data.
+  if (state.aux.ended) return;
   if (core.lastApplied > state.log.lastWritten().index) return;
   await state.shell.checkpoint(core.lastApplied, core.machineState);
 }

@@ -38,13 +38,14 @@ describe('deleting a cluster', () => {
     }
   });
 
-  it('refuses commands, membership changes and a second deletion once the entry is appended', () => {
+  it('refuses commands, membership changes, transfers and a second deletion once the entry is appended', () => {
     const c = elected();
     c.step('n1', { type: 'delete_cluster', from: 'd' });
     expect(c.step('n1', { type: 'command', command: 1, priority: 'normal', from: 'x' })).toEqual(['reply "x" RAFTER_CLUSTER_DELETED leader=n1']);
     expect(c.step('n1', { type: 'command', command: 1, priority: 'low', from: 'y' })).toEqual(['reply "y" RAFTER_CLUSTER_DELETED leader=n1']);
     expect(c.step('n1', { type: 'delete_cluster', from: 'e' })).toEqual(['reply "e" RAFTER_CLUSTER_DELETED leader=n1']);
     expect(c.step('n1', { type: 'add_member', member: { id: id('n4'), membership: 'voter' }, from: 'z' })).toEqual(['reply "z" RAFTER_CLUSTER_DELETED leader=n1']);
+    expect(c.step('n1', { type: 'transfer_leadership', to: id('n2'), from: 't' })).toEqual(['reply "t" RAFTER_CLUSTER_DELETED leader=n1']);
   });
 
   it('low-priority commands queued before the deletion are refused, not appended after it', () => {
@@ -73,6 +74,29 @@ describe('deleting a cluster', () => {
     c.stabilize();
     expect(deletedLines(c).sort()).toEqual(['n1', 'n2', 'n3']);
     expect(c.out).toContain('n3: end_of_life 0');
+  });
+
+  it('a delete entry that never committed and was overwritten leaves its member free to lead', () => {
+    const c = elected();
+    c.isolated.add('n1');
+    c.step('n1', { type: 'delete_cluster', from: 'd' });
+    expect(c.core('n1').deleteEntryIndex).toBe(2);
+    for (const name of ['n2', 'n3']) c.step(name, { type: 'leader_down', id: id('n1') });
+    c.elect('n2');
+    c.step('n2', { type: 'command', command: 4, priority: 'normal', from: 'a' });
+    c.stabilize();
+    // n1 back: its entry 2 is overwritten by n2's log.
+    c.isolated.delete('n1');
+    c.step('n2', { type: 'tick' });
+    c.stabilize();
+    expect(c.core('n1').deleteEntryIndex).toBeUndefined();
+    c.step('n2', { type: 'transfer_leadership', to: id('n1'), from: 't' });
+    c.stabilize();
+    expect(c.core('n1').role).toBe('leader');
+    c.step('n1', { type: 'command', command: 1, priority: 'normal', from: 'x' });
+    c.stabilize();
+    expect(c.out).toContain('n1: reply "x" ok 5 5');
+    expect(c.core('n3').role).toBe('follower');
   });
 
   it('a member that applied the deletion before a crash deletes itself again on restart', () => {

@@ -64,6 +64,16 @@ function serverLog(system: RaftSystem, name: string): ServerLog {
   return log;
 }
 
+/** Polls a member's log until its snapshot index satisfies `ok` (snapshots are written after the apply). */
+async function snapshotAt(system: RaftSystem, name: string, ok: (index: number) => boolean): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const index = serverLog(system, name).snapshot()?.index ?? 0;
+    if (ok(index)) return index;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`${name} never took the snapshot asked for (at ${serverLog(system, name).snapshot()?.index})`);
+}
+
 async function commands(ids: readonly ServerId[], node: Node, count: number): Promise<number> {
   let last = 0;
   for (let i = 0; i < count; i++) last = (await processCommand<number>(ids, { add: 1 }, { via: node })).index;
@@ -132,7 +142,7 @@ describe('snapshot options', () => {
     for (const id of ids) await until(id, node, (s) => s.lastApplied >= last);
     for (const name of ['a', 'b', 'c']) {
       const log = serverLog(system, name);
-      const snap = log.snapshot()?.index ?? 0;
+      const snap = await snapshotAt(system, name, (i) => i > last - 20);
       expect(snap).toBeGreaterThan(last - 20);
       expect(log.first()).toBe(snap + 1);
       const backups = await log.snapshots.backups();
@@ -148,8 +158,9 @@ describe('snapshot options', () => {
     const last = await commands(ids, node, 30);
     for (const id of ids) await until(id, node, (s) => s.lastApplied >= last);
     // Snapshots at 3, 6, ... until the machine's first cursor (index 25), then only at its cursors.
-    // A snapshot is written after the apply that asked for it: wait for the one at 25.
-    for (const id of ids) await until(id, node, () => (serverLog(system, id.name).snapshot()?.index ?? 0) >= 25);
+    // The snapshot is written after the entry is applied: wait for it, then check nothing came later.
+    for (const name of ['a', 'b', 'c']) await snapshotAt(system, name, (i) => i >= 25);
+    await commands(ids, node, 3);
     for (const name of ['a', 'b', 'c']) expect(serverLog(system, name).snapshot()?.index).toBe(25);
   });
 

@@ -26,7 +26,7 @@ import {
 import type { ServerId } from './log.js';
 import { RaftMember } from './member.js';
 import { checkMessage } from './check-message.js';
-import { compact, deleteCluster, endOfLife, forceShrink } from './ops.js';
+import { compact, deleteCluster, endOfLife, forceShrink, noteDeletionAck } from './ops.js';
 import { onQuery, processQueries } from './query.js';
 import { onInstallSnapshot, onInstallSnapshotReply, onSnapshotInstalled, onSnapshotWritten, trySnapshot } from './snapshot.js';
 import { APPLY_BATCH_ENTRIES_MAX } from './limits.js';
@@ -160,7 +160,10 @@ export class RaftCore extends RaftMember {
       case 'append_entries':
         return onAppendEntries(this, from, msg);
       case 'append_entries_reply':
-        if (msg.term === this.currentTerm && this.role === 'leader') onAppendEntriesReply(this, from, msg);
+        if (msg.term === this.currentTerm && this.role === 'leader') {
+          noteDeletionAck(this, from, msg);
+          onAppendEntriesReply(this, from, msg);
+        }
         return;
       case 'pre_vote':
         return onPreVote(this, from, msg);

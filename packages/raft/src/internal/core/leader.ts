@@ -393,6 +393,8 @@ function maybePromote(core: RaftMember, peer: Peer): void {
 
 export function transferLeadership(core: RaftMember, to: ServerId, from: ReplyTo): void {
   if (core.role !== 'leader') return core.replyError(from, 'RAFTER_NOT_LEADER');
+  // A deleting leader ends once every member holds the deletion: it stays until then.
+  if (core.deleteEntryIndex !== undefined) return core.replyError(from, 'RAFTER_CLUSTER_DELETED');
   const last = core.log.last();
   if (sameServer(to, core.id)) return core.reply(from, { type: 'ok', index: last.index, term: core.currentTerm, reply: 'already_leader', leader: core.id });
   if (!isVoter(core.cluster.current().members, to)) return core.replyError(from, 'RAFTER_UNKNOWN_MEMBER');

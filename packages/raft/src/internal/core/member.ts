@@ -132,8 +132,10 @@ export class RaftMember {
   deleteEntryIndex: number | undefined = undefined;
   /** Set once the delete_cluster entry is applied: the member ends (ops.ts). */
   endOfLifeIndex: number | undefined = undefined;
-  /** Leader: peers sent a commit covering the deletion once they held it (ops.ts). */
-  readonly toldEndOfLife = new Set<string>();
+  /** Leader: peers sent a commit covering the deletion once they held it, with the term it was sent in (ops.ts). */
+  readonly toldEndOfLife = new Map<string, number>();
+  /** Leader: peers that acknowledged the delete entry, with the term of the acknowledgement (ops.ts). */
+  readonly deletionAcked = new Map<string, number>();
 
   /** Effects of the current step; the dispatcher hands them to the shell. */
   protected out: Effect[] = [];
@@ -356,6 +358,8 @@ export class RaftMember {
 
   /** Re-reads cluster entries above `index` (at start, or after a snapshot kept a suffix). */
   rebuildClusterAfter(index: number): void {
+    // A delete entry at or below a snapshot cannot be (nothing is applied past one): re-read it too.
+    this.deleteEntryIndex = undefined;
     const last = this.log.last().index;
     for (let from = index + 1; from <= last; from += limits.APPLY_BATCH_ENTRIES_MAX) {
       const to = Math.min(last, from + limits.APPLY_BATCH_ENTRIES_MAX - 1);

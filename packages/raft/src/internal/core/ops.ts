@@ -5,10 +5,10 @@
 
 import { serverKey } from './cluster.js';
 import { startElection } from './election.js';
-import type { Member } from './log.js';
+import type { Member, ServerId } from './log.js';
 import type { RaftMember } from './member.js';
 import type { Peer } from './state.js';
-import type { ReplyTo } from './types.js';
+import type { AppendEntriesReply, ReplyTo } from './types.js';
 
 /**
  * Appends the delete_cluster entry. It commits like a command; each member that applies
@@ -39,11 +39,13 @@ export function endOfLife(core: RaftMember): void {
   if (core.role === 'leader') {
     let everyPeer = true;
     for (const peer of core.lead.peers.values()) {
-      if (peer.matchIndex < index) {
+      const key = serverKey(peer.id);
+      const holds = peer.matchIndex >= index || core.deletionAcked.get(key) === core.currentTerm;
+      if (!holds) {
         everyPeer = false;
-      } else if (!core.toldEndOfLife.has(serverKey(peer.id))) {
-        core.toldEndOfLife.add(serverKey(peer.id));
-        sendCommitTo(core, peer);
+      } else if (core.toldEndOfLife.get(key) !== core.currentTerm) {
+        core.toldEndOfLife.set(key, core.currentTerm);
+        sendCommitTo(core, peer, Math.max(peer.matchIndex, index));
       }
     }
     if (!everyPeer) return;
@@ -56,12 +58,23 @@ export function endOfLife(core: RaftMember): void {
   core.emit({ kind: 'deleted' });
 }
 
-/** An empty AppendEntries at the peer's match index: it holds the entry, so it can apply up to our commit. */
-function sendCommitTo(core: RaftMember, peer: Peer): void {
-  const prevTerm = core.log.termAt(peer.matchIndex);
+/** An empty AppendEntries at an index the peer holds: it can apply up to our commit. */
+function sendCommitTo(core: RaftMember, peer: Peer, held: number): void {
+  const prevTerm = core.log.termAt(held);
   if (prevTerm === undefined) return;
-  core.send(peer.id, { type: 'append_entries', term: core.currentTerm, leaderId: core.id, prevIndex: peer.matchIndex, prevTerm, entries: [], commitIndex: core.commitIndex });
+  core.send(peer.id, { type: 'append_entries', term: core.currentTerm, leaderId: core.id, prevIndex: held, prevTerm, entries: [], commitIndex: core.commitIndex });
   peer.commitIndexSent = core.commitIndex;
+}
+
+/**
+ * Leader: a peer acknowledged the delete entry. Recorded apart from its match index,
+ * which a snapshot under way leaves untouched: the peer may apply the deletion and end
+ * right after this reply, and would never acknowledge again.
+ */
+export function noteDeletionAck(core: RaftMember, from: ServerId, msg: AppendEntriesReply): void {
+  const index = core.deleteEntryIndex;
+  if (index === undefined || !msg.success || msg.lastIndex < index || msg.lastIndex > core.log.last().index) return;
+  core.deletionAcked.set(serverKey(from), core.currentTerm);
 }
 
 /**

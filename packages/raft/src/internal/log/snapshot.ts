@@ -202,8 +202,8 @@ export class SnapshotStore {
 
   /**
    * The newest intact checkpoint that `usable` accepts (the log holds its index with
-   * its term), for a restart. One that fails its checksum or does not decode is
-   * skipped with a warning and deleted; the next older one is tried.
+   * its term), for a restart. One that fails its checksum, does not decode or cannot
+   * be read is skipped with a warning and deleted; the next older one is tried.
    */
   async readCheckpoint(usable: (meta: SnapshotMeta) => boolean): Promise<{ meta: SnapshotMeta; state: unknown } | undefined> {
     for (const meta of [...this.checks].reverse()) {
@@ -214,10 +214,10 @@ export class SnapshotStore {
         if (found.meta.index !== meta.index || found.meta.term !== meta.term) throw new LogCorruptionError(path, 8, `header changed to ${found.meta.index}/${found.meta.term}`);
         return found;
       } catch (err) {
-        if (!(err instanceof LogCorruptionError)) throw err;
-        this.skipCheckpoint(path, err);
+        // Damaged, gone or unreadable: a checkpoint only saves replay, the log still covers it.
+        this.skipCheckpoint(path, err instanceof Error ? err : new Error(String(err)));
         this.checks = this.checks.filter((c) => c.index !== meta.index);
-        await this.fs.rmrf(path);
+        await this.fs.rmrf(path).catch(() => undefined);
       }
     }
     return undefined;
