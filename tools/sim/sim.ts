@@ -11,6 +11,7 @@ import * as o from './options.js';
 import { Prng } from './prng.js';
 import { EventQueue } from './queue.js';
 import { describeEvent, describeMessage } from './trace.js';
+import { ClusterDeletion } from './deletion.js';
 import { ElectionWatch } from './elections.js';
 import { SnapshotWriter } from './snapshots.js';
 import { describeProfile, drawProfile, type SwarmProfile } from './swarm.js';
@@ -50,7 +51,7 @@ export class Simulation implements SimHost {
   #steps = 0;
   #phase: 'faults' | 'liveness' | 'deleting' | 'done' = 'faults';
   /** The deletion phase: when it began, the members that must end, and where each applied it. */
-  #deletion: { atMs: number; members: ReadonlySet<string>; readonly eol: Map<string, number>; readonly deleted: Set<string> } | undefined;
+  #deletion: ClusterDeletion | undefined;
   #healAtMs = 0;
   #quietUntilMs: number | undefined;
   readonly #byteCaps: (typeof o.BYTE_CAPS)[number];
@@ -155,24 +156,15 @@ export class Simulation implements SimHost {
       return;
     }
     const members = new Set(core.cluster.current().members.map((m) => m.id.name));
-    this.#deletion = { atMs: this.#now, members, eol: new Map(), deleted: new Set() };
+    this.#deletion = new ClusterDeletion(members, this.#now, this.invariants);
     this.#phase = 'deleting';
     this.stepNow(leader, { type: 'delete_cluster', from: { client: -1, opId: 0 } });
   }
 
   private checkDeletion(): void {
-    const deletion = this.#deletion!;
-    if ([...deletion.members].every((key) => deletion.deleted.has(key))) {
-      const indexes = new Set(deletion.eol.values());
-      if (indexes.size !== 1) this.invariants.fail('cluster deletion', `members applied the deletion at different indexes: ${JSON.stringify([...deletion.eol])}`);
-      this.count('clusterDeleted');
-      this.#phase = 'done';
-      return;
-    }
-    if (this.#now > deletion.atMs + o.LIVENESS_BOUND_MS) {
-      const left = [...deletion.members].filter((key) => !deletion.deleted.has(key));
-      this.invariants.fail('liveness', `cluster deletion not done within ${o.LIVENESS_BOUND_MS}ms: ${left.join(' ')} still running`);
-    }
+    if (!this.#deletion!.done(this.#now)) return;
+    this.count('clusterDeleted');
+    this.#phase = 'done';
   }
 
   private checkHistory(): 'ok' | 'violation' | 'unknown' {
@@ -425,14 +417,13 @@ export class Simulation implements SimHost {
         return;
       case 'endOfLife':
         if (this.#deletion === undefined) return this.invariants.fail('cluster deletion', `${member.key} applied a deletion nobody asked for`);
-        this.#deletion.eol.set(member.key, core.lastApplied);
+        this.#deletion.endOfLife(member.key, core.lastApplied);
         return;
       case 'deleted':
-        if (!this.#deletion?.eol.has(member.key)) return this.invariants.fail('cluster deletion', `${member.key} deleted before applying the deletion`);
+        if (this.#deletion === undefined) return this.invariants.fail('cluster deletion', `${member.key} deleted though nobody asked for a deletion`);
         // The core has stopped; its process is left running so what it sent last (the
         // acknowledgement the leader waits for) still arrives, as on a normal exit.
-        this.#deletion.deleted.add(member.key);
-        return;
+        return this.#deletion.memberDeleted(member.key);
       default:
         return assertNever(effect, 'unknown effect');
     }

@@ -13,6 +13,7 @@ import { LogCorruptionError, LogSystem, storageLimits, type ServerLog } from '@r
 import { ServerInterpreter } from '../../packages/raft/src/server/interpreter.js';
 import { checkLinearizable, registerModel } from '../check/index.js';
 import { SimClients } from './clients.js';
+import { ClusterDeletion } from './deletion.js';
 import { FaultInjector } from './faults.js';
 import { Invariants } from './invariants.js';
 import { kvMachine } from './machine.js';
@@ -92,7 +93,7 @@ export class WholeServerSimulation implements SimHost {
   #steps = 0;
   #phase: 'faults' | 'liveness' | 'deleting' | 'done' = 'faults';
   /** The deletion phase (as sim.ts): the members that must end, and where each applied it. */
-  #deletion: { readonly atMs: number; readonly members: ReadonlySet<string>; readonly eol: Map<string, number>; readonly deleted: Set<string> } | undefined;
+  #deletion: ClusterDeletion | undefined;
   #healAtMs = 0;
 
   constructor(readonly options: WholeServerOptions) {
@@ -268,34 +269,26 @@ export class WholeServerSimulation implements SimHost {
       this.#phase = 'done';
       return;
     }
-    this.#deletion = { atMs: this.#now, members: new Set(members), eol: new Map(), deleted: new Set() };
+    this.#deletion = new ClusterDeletion(new Set(members), this.#now, this.invariants);
     this.#phase = 'deleting';
     this.stepNow(leader, { type: 'delete_cluster', from: { client: -1, opId: 0 } });
   }
 
   private checkDeletion(): void {
-    const deletion = this.#deletion!;
-    if ([...deletion.members].every((key) => deletion.deleted.has(key))) {
-      if (new Set(deletion.eol.values()).size !== 1) this.invariants.fail('cluster deletion', `members applied the deletion at different indexes: ${JSON.stringify([...deletion.eol])}`);
-      this.count('clusterDeleted');
-      this.#phase = 'done';
-      return;
-    }
-    if (this.#now > deletion.atMs + o.LIVENESS_BOUND_MS) {
-      const left = [...deletion.members].filter((key) => !deletion.deleted.has(key));
-      this.invariants.fail('liveness', `cluster deletion not done within ${o.LIVENESS_BOUND_MS}ms: ${left.join(' ')} still running`);
-    }
+    if (!this.#deletion!.done(this.#now)) return;
+    this.count('clusterDeleted');
+    this.#phase = 'done';
   }
 
   private onEndOfLife(member: WsMember): void {
     if (this.#deletion === undefined || member.core === undefined) return this.invariants.fail('cluster deletion', `${member.key} applied a deletion nobody asked for`);
-    this.#deletion.eol.set(member.key, member.core.lastApplied);
+    this.#deletion.endOfLife(member.key, member.core.lastApplied);
   }
 
   private onDeleted(member: WsMember): void {
     // The core has stopped; the process stays, so what it sent last still arrives (a normal exit).
-    if (!this.#deletion?.eol.has(member.key)) return this.invariants.fail('cluster deletion', `${member.key} deleted before applying the deletion`);
-    this.#deletion.deleted.add(member.key);
+    if (this.#deletion === undefined) return this.invariants.fail('cluster deletion', `${member.key} deleted though nobody asked for a deletion`);
+    this.#deletion.memberDeleted(member.key);
   }
 
   /**

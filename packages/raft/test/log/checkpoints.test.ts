@@ -3,27 +3,17 @@
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { IndexTerm, SnapshotMeta } from '../../src/internal/core/log.js';
+import type { SnapshotMeta } from '../../src/internal/core/log.js';
 import { CHECKPOINTS_KEPT_MAX, SNAPSHOT_BACKUPS_KEPT_MAX } from '../../src/internal/log/limits.js';
-import { type LogSystemOptions, LogSystem } from '../../src/internal/log/system.js';
-import { entries, tempDir } from './helpers.js';
+import { entries, smallLogSystem } from './helpers.js';
 
 let cleanup: (() => void) | undefined;
 afterEach(() => cleanup?.());
 
 function setup() {
-  const t = tempDir();
-  cleanup = t.cleanup;
-  const written = new Map<string, IndexTerm>();
-  const opts: LogSystemOptions = {
-    dir: t.dir,
-    random: () => 0.5,
-    wal: { maxSizeBytes: 64 * 1024 },
-    segmentMaxEntries: 64,
-    snapshotPolicy: { minIntervalMs: 0, minEntries: 1 },
-    onWritten: (uid, w) => written.set(uid, w),
-  };
-  return { dir: t.dir, open: () => LogSystem.open(opts) };
+  const system = smallLogSystem();
+  cleanup = system.cleanup;
+  return system;
 }
 
 const members = [{ id: { name: 's1', node: 'n1' }, membership: 'voter' as const }];

@@ -4,13 +4,33 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EntryPayload, LogEntry } from '../../src/internal/core/log.js';
+import type { EntryPayload, IndexTerm, LogEntry } from '../../src/internal/core/log.js';
+import { type LogSystemOptions, LogSystem } from '../../src/internal/log/system.js';
 import { scanWal } from '../../src/internal/log/wal-format.js';
 import { type ClosedWalFile, type WalOptions, WalWriter } from '../../src/internal/log/wal.js';
 
 export function tempDir(prefix = 'rafter-log-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A LogSystem in a temp directory with small files (a 64 KiB WAL, 64-entry segments) and
+ * snapshots allowed at any entry; `written` records the WAL's notices per server.
+ */
+export function smallLogSystem(extra: Partial<LogSystemOptions> = {}) {
+  const t = tempDir();
+  const written = new Map<string, IndexTerm>();
+  const opts: LogSystemOptions = {
+    dir: t.dir,
+    random: () => 0.5,
+    wal: { maxSizeBytes: 64 * 1024 },
+    segmentMaxEntries: 64,
+    snapshotPolicy: { minIntervalMs: 0, minEntries: 1 },
+    onWritten: (uid, w) => written.set(uid, w),
+    ...extra,
+  };
+  return { dir: t.dir, opts, written, open: () => LogSystem.open(opts), cleanup: t.cleanup };
 }
 
 export function cmd(command: unknown): EntryPayload {

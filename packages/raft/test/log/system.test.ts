@@ -3,30 +3,20 @@
 import { readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { IndexTerm, SnapshotMeta } from '../../src/internal/core/log.js';
+import type { SnapshotMeta } from '../../src/internal/core/log.js';
 import { LogInvalidError } from '../../src/internal/log/errors.js';
 import { SegmentWriter } from '../../src/internal/log/segment-writer.js';
-import { type LogSystemOptions, LogSystem } from '../../src/internal/log/system.js';
+import type { LogSystemOptions } from '../../src/internal/log/system.js';
 import { walFileName } from '../../src/internal/log/wal.js';
-import { cmd, entries, tempDir } from './helpers.js';
+import { cmd, entries, smallLogSystem } from './helpers.js';
 
 let cleanup: (() => void) | undefined;
 afterEach(() => cleanup?.());
 
 function setup(extra: Partial<LogSystemOptions> = {}) {
-  const t = tempDir();
-  cleanup = t.cleanup;
-  const written = new Map<string, IndexTerm>();
-  const opts: LogSystemOptions = {
-    dir: t.dir,
-    random: () => 0.5,
-    wal: { maxSizeBytes: 64 * 1024 },
-    segmentMaxEntries: 64,
-    snapshotPolicy: { minIntervalMs: 0, minEntries: 1 },
-    onWritten: (uid, w) => written.set(uid, w),
-    ...extra,
-  };
-  return { dir: t.dir, opts, written, open: () => LogSystem.open(opts) };
+  const system = smallLogSystem(extra);
+  cleanup = system.cleanup;
+  return system;
 }
 
 const members = [{ id: { name: 's1', node: 'n1' }, membership: 'voter' as const }];
