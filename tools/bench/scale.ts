@@ -7,6 +7,10 @@
 // time until 99% of clusters have a leader again after one node is killed (kill -9);
 // and the time that node takes to restart with all its servers.
 
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ProcessCluster } from '../cluster/process-cluster.js';
 import { SCALE_AGENT_NAME, type ScaleAgentRequest, type ScaleStats } from '../cluster/scale-agent.js';
 import { type ClusterSpec, type ServerId, startCluster, startClusters } from '../../packages/raft/src/index.js';
@@ -43,14 +47,19 @@ function parse(argv: string[]): Options {
 export async function main(argv: string[]): Promise<void> {
   const options = parse(argv);
   const started = Date.now();
-  const cluster = await ProcessCluster.start({ nodes: 3, machineModules: [AGENT_MODULE], recoveryProgress: true });
+  const dataRoot = mkdtempSync(join(tmpdir(), 'rafter-scale-'));
+  const cluster = await ProcessCluster.start({ nodes: 3, machineModules: [AGENT_MODULE], recoveryProgress: true, dataRoot, verbose: argv.includes('--verbose') });
   try {
     const result = await run(cluster, options);
     result.totalSeconds = round((Date.now() - started) / 1000);
     if (options.json) console.log(JSON.stringify(result));
     else print(result, options);
   } finally {
+    // kill -9 rather than a clean stop of every server; the data (four directories per
+    // member) is removed in the background, which takes minutes on a busy disk.
+    for (let i = 0; i < cluster.nodes.length; i++) await cluster.kill(i);
     await cluster.stop();
+    spawn('rm', ['-rf', dataRoot], { detached: true, stdio: 'ignore' }).unref();
   }
 }
 
@@ -58,6 +67,11 @@ type Result = Record<string, unknown> & { totalSeconds?: number };
 
 async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
   const stats = (gc = false) => Promise.all(cluster.nodes.map((_, i) => agentStats(cluster, i, gc)));
+  // The same nodes with no cluster: the failure detector's heartbeats and the runtime.
+  const bare = await stats(true);
+  await delay(options.idleSeconds * 500);
+  const bareEnd = await stats();
+  const idleCpuNoClusters = bareEnd.map((s, i) => (100 * (s.cpuMicros - bare[i]!.cpuMicros)) / 1000 / (s.atMs - bare[i]!.atMs));
   const before = await stats(true);
 
   progress(`starting ${options.first} clusters of 3`);
@@ -73,8 +87,18 @@ async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
   const leaders = afterStart.reduce((n, s) => n + s.leaders, 0);
   if (leaders !== options.clusters) throw new Error(`${leaders} leaders for ${options.clusters} clusters`);
 
-  // Settle: the last commits and applied indexes reach every member and the disk.
-  await delay(3_000);
+  // Settle: the last elections, commits and applied indexes are done (no Raft message
+  // for two seconds), at most two minutes.
+  let settledAt = await stats();
+  const settleBy = performance.now() + 120_000;
+  for (;;) {
+    await delay(2_000);
+    const now = await stats();
+    const quiet = now.every((s, i) => s.messagesSent === settledAt[i]!.messagesSent);
+    settledAt = now;
+    if (quiet || performance.now() > settleBy) break;
+  }
+  progress(`  settled: ${settledAt.map((s) => s.messagesSent).join(' / ')} Raft messages sent so far per node`);
   const idleFrom = await stats(true);
   progress(`idle for ${options.idleSeconds} s`);
   await delay(options.idleSeconds * 1000);
@@ -84,9 +108,11 @@ async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
   const idleSignals = sum(idleTo, (s, i) => s.peerSignalsSent - idleFrom[i]!.peerSignalsSent);
   const idleTicks = sum(idleTo, (s, i) => s.ticksDelivered - idleFrom[i]!.ticksDelivered);
   const members = options.clusters; // per node: one member of every cluster
+  const tickCost = await Promise.all(cluster.nodes.map((_, i) => agentCall<{ servers: number; micros: number }>(cluster, i, { op: 'tickCost', runs: 21 })));
   const heapPerMember = idleFrom.map((s, i) => (s.heapUsed - before[i]!.heapUsed) / members);
   const rssPerMember = idleFrom.map((s, i) => (s.rss - before[i]!.rss) / members);
 
+  progress(`  idle: ${JSON.stringify({ idleCpu: idleCpu.map(round), idleMessages, idleSignals, idleTicks, heapPerMember: heapPerMember.map(Math.round), rssPerMember: rssPerMember.map(Math.round), tickCost })}`);
   // One node killed: its leaders' clusters elect on the other two.
   const victim = 0;
   progress(`killing node ${victim + 1}`);
@@ -112,7 +138,16 @@ async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
   const restartAt = performance.now();
   await cluster.restart(victim);
   const recoverySeconds10000Servers = (performance.now() - restartAt) / 1000;
-  const recovered = await agentStats(cluster, victim, false);
+  // The restarted node is busy catching up: a probe that finds its connection dropped is retried.
+  let recovered: ScaleStats | undefined;
+  for (let attempt = 1; recovered === undefined; attempt++) {
+    try {
+      recovered = await agentStats(cluster, victim, false);
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await delay(1_000);
+    }
+  }
   if (recovered.servers !== options.clusters) throw new Error(`node ${victim + 1} restarted with ${recovered.servers} of ${options.clusters} servers`);
   progress(`  restarted with ${recovered.servers} servers in ${round(recoverySeconds10000Servers)} s`);
 
@@ -127,10 +162,12 @@ async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
     rssBytesPerMember: rssPerMember.map(Math.round),
     idleCpuPercent: round(Math.max(...idleCpu)),
     idleCpuPercentPerNode: idleCpu.map(round),
+    idleCpuPercentNoClusters: round(Math.max(...idleCpuNoClusters)),
     idleSeconds: options.idleSeconds,
     idleRaftMessages: idleMessages,
     idlePeerSignals: idleSignals,
     idleTicksDelivered: idleTicks,
+    tickCheckMicrosPerTick: Math.max(...tickCost.map((c) => c.micros)),
     reelectP99Seconds: round(reelectP99Seconds),
     recoverySeconds10000Servers: round(recoverySeconds10000Servers),
   };
@@ -145,7 +182,7 @@ async function startMany(cluster: ProcessCluster, from: number, to: number, perC
     specs.push({ clusterName: `c${i}`, machine: 'tiny', servers, electFirst: servers[i % servers.length] as ServerId });
   }
   if (!perCluster) {
-    const results = await startClusters(cluster.system, specs, { via, timeoutMs: 120_000 });
+    const results = await startClusters(cluster.system, specs, { via, timeoutMs: 600_000 });
     const failed = results.filter((r) => r.leader === undefined);
     if (failed.length > 0) throw new Error(`${failed.length} clusters did not start: ${String(failed[0]?.error)}`);
     return;
@@ -162,7 +199,10 @@ async function startMany(cluster: ProcessCluster, from: number, to: number, perC
 }
 
 function agentCall<R>(cluster: ProcessCluster, index: number, request: ScaleAgentRequest): Promise<R> {
-  return cluster.control.call<R>({ name: SCALE_AGENT_NAME, node: cluster.nodes[index]!.fullName }, request, { timeoutMs: 60_000 });
+  return cluster.control.call<R>({ name: SCALE_AGENT_NAME, node: cluster.nodes[index]!.fullName }, request, { timeoutMs: 60_000 }).catch((err: unknown) => {
+    const child = cluster.nodes[index]!.child;
+    throw new Error(`probe of node ${index + 1} failed (process ${child === undefined ? 'gone' : `exit code ${child.exitCode}, signal ${child.signalCode}`}): ${String(err)}`);
+  });
 }
 
 function agentStats(cluster: ProcessCluster, index: number, gc: boolean): Promise<ScaleStats> {
@@ -193,8 +233,10 @@ function print(r: Result, options: Options): void {
       ['  RSS per member, per node', `${(r.rssBytesPerMember as number[]).join(' / ')}`, ''],
       ['idle CPU, busiest node', `${r.idleCpuPercent}% of a core`, '< 2% (Ra: 30% at 3,000)'],
       ['  per node', `${(r.idleCpuPercentPerNode as number[]).join(' / ')}`, ''],
+      ['  same nodes before any cluster, busiest', `${r.idleCpuPercentNoClusters}%`, ''],
       [`idle ${r.idleSeconds} s: Raft messages / peer signals`, `${r.idleRaftMessages} / ${r.idlePeerSignals}`, '0 / 0'],
       [`idle ${r.idleSeconds} s: ticks delivered`, `${r.idleTicksDelivered}`, ''],
+      [`system tick's check over ${options.clusters} idle servers`, `${r.tickCheckMicrosPerTick} µs per tick`, ''],
       ['99% of clusters led again after kill -9', `${r.reelectP99Seconds} s`, ''],
       [`node restart with ${options.clusters} servers`, `${r.recoverySeconds10000Servers} s`, ''],
     ],

@@ -420,7 +420,8 @@ function systemName(system: SystemRef): string {
   return name;
 }
 
-async function systemCall(caller: Caller, system: string, node: string, request: SystemRequest, timeoutMs: number): Promise<SystemReply & { ok: true }> {
+/** A request to a node's system actor; a node without the system is RAFTER_NO_SYSTEM. */
+export async function systemCall(caller: Caller, system: string, node: string, request: SystemRequest, timeoutMs: number): Promise<SystemReply & { ok: true }> {
   let reply: SystemReply;
   try {
     reply = await caller.call<SystemReply>({ name: systemActorName(system), node }, request, { timeoutMs });

@@ -36,10 +36,29 @@ export function createLogger(options: LoggerOptions = {}): PinoLogger {
 export function withBindings(logger: Logger, bindings: Readonly<Record<string, unknown>>): Logger {
   const child = (logger as Partial<{ child(bindings: object): Logger }>).child;
   if (typeof child === 'function') return child.call(logger, bindings);
-  return {
-    error: (obj, msg) => logger.error({ ...bindings, ...obj }, msg),
-    warn: (obj, msg) => logger.warn({ ...bindings, ...obj }, msg),
-    info: (obj, msg) => logger.info({ ...bindings, ...obj }, msg),
-    debug: (obj, msg) => logger.debug({ ...bindings, ...obj }, msg),
-  };
+  return new BoundLogger(logger, bindings);
+}
+
+/** A logger with bindings merged into each line; a class, so that thousands of servers share its methods. */
+class BoundLogger implements Logger {
+  constructor(
+    private readonly logger: Logger,
+    private readonly bindings: Readonly<Record<string, unknown>>,
+  ) {}
+
+  error(obj: object, msg?: string): void {
+    this.logger.error({ ...this.bindings, ...obj }, msg);
+  }
+
+  warn(obj: object, msg?: string): void {
+    this.logger.warn({ ...this.bindings, ...obj }, msg);
+  }
+
+  info(obj: object, msg?: string): void {
+    this.logger.info({ ...this.bindings, ...obj }, msg);
+  }
+
+  debug(obj: object, msg?: string): void {
+    this.logger.debug({ ...this.bindings, ...obj }, msg);
+  }
 }

@@ -4,14 +4,14 @@
 // write of their configurations per batch), elections are triggered in batches, and the
 // leaders are awaited in batches, through the directory, without calling the servers.
 
-import { API_TIMEOUT_MS_DEFAULT, forceDeleteServer, isServerId, type TimeoutOption } from './api.js';
-import { type Caller, defaultCallerOf } from './system/caller.js';
-import { ClusterNotFormedError, InvalidArgumentError, NoSystemError, RafterError } from './errors.js';
+import { API_TIMEOUT_MS_DEFAULT, forceDeleteServer, isServerId, systemCall, type TimeoutOption } from './api.js';
+import { defaultCallerOf } from './system/caller.js';
+import { ClusterNotFormedError, InvalidArgumentError, RafterError } from './errors.js';
 import { quorumSize, sameServer } from './internal/core/cluster.js';
 import type { ServerId } from './internal/core/log.js';
 import { checkMachineRef, type MachineRef } from './server/machine.js';
 import type { ServerConfig } from './system/runtime.js';
-import { START_SERVERS_BATCH_MAX, systemActorName, type RaftSystem, type SystemReply, type SystemRequest } from './system/system.js';
+import { START_SERVERS_BATCH_MAX, type RaftSystem, type SystemRequest } from './system/system.js';
 
 export interface ClusterSpec {
   readonly clusterName: string;
@@ -187,15 +187,3 @@ function newUid(name: string): string {
   return `${name}_${Date.now().toString(36)}${Math.floor(Math.random() * 0xffffffff).toString(36)}`;
 }
 
-async function systemCall(caller: Caller, system: string, node: string, request: SystemRequest, timeoutMs: number): Promise<SystemReply & { ok: true }> {
-  let reply: SystemReply;
-  try {
-    reply = await caller.call<SystemReply>({ name: systemActorName(system), node }, request, { timeoutMs });
-  } catch (err) {
-    const code = (err as { code?: unknown } | undefined)?.code;
-    if (code === 'ACTORS_NOPROC' || code === 'ACTORS_UNKNOWN_NAME') throw new NoSystemError(system, node);
-    throw err;
-  }
-  if (!reply.ok) throw new RafterError(reply.code, reply.message);
-  return reply;
-}

@@ -7,14 +7,14 @@ import { RaftCore } from '../internal/core/core.js';
 import { COMMANDS_BATCH_MAX } from '../internal/core/limits.js';
 import { sameServer } from '../internal/core/cluster.js';
 import type { ServerId } from '../internal/core/log.js';
-import type { CommandRequest, Event, RaftMessage, Reply, Role, TimerName } from '../internal/core/types.js';
+import type { CommandRequest, Event, RaftMessage, Reply, ReplyTo, Role, TimerName } from '../internal/core/types.js';
 import { applyWalNotice, isWalNotice, openServerLog } from '../internal/log/log-actors.js';
 import type { ServerLog } from '../internal/log/server-log.js';
 import { MachineNotFoundError, RafterError } from '../errors.js';
-import type { DirectoryEntry, ServerConfig, SystemRuntime } from '../system/runtime.js';
+import type { DirectoryEntry, ServerConfig, SystemRuntime, Ticker } from '../system/runtime.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import { withBindings } from '../logging.js';
-import { ServerInterpreter } from './interpreter.js';
+import { ServerInterpreter, type ServerHost, type ServerStorage, type ServerTimers, type ServerTransport } from './interpreter.js';
 import { wantsTick } from './tick.js';
 import { coreMachine, machineForVersion, resolveMachine, type Machine } from './machine.js';
 import { ActorMachinePort } from './machine-port.js';
@@ -121,41 +121,16 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     };
     const warn = (message: string): void => logOf(ctx, state).warn({}, message);
     (state as { machinePort: ActorMachinePort }).machinePort = new ActorMachinePort(ctx, (command, priority) => enqueue(ctx, state, { command, priority, from: undefined }), warn);
+    // One object serves as the interpreter's storage, transport, timers and host, and as
+    // the system's ticker: its methods are shared, where closures would cost every server.
+    const ports = new ServerPorts(ctx, state);
     (state as { shell: ServerInterpreter }).shell = new ServerInterpreter({
       core,
-      storage: {
-        log,
-        storeTermAndVote: (term, votedFor) => system.handle.system.meta.storeTermAndVote(config.uid, term, votedFor ?? null),
-        storeLastApplied: (index) => system.handle.system.meta.storeLastApplied(config.uid, index),
-      },
-      transport: {
-        send: (to, msg) => sendToPeer(ctx, state, to, msg),
-        reply: (to, reply) => deliver(ctx, state, to as Caller | undefined, reply),
-      },
-      timers: {
-        set: (timer, afterMs, generation) => {
-          const old = state.timers.get(timer);
-          if (old !== undefined) ctx.cancelTimer(old);
-          state.timers.set(timer, ctx.sendAfter(afterMs, { type: '$timer', timer, generation } satisfies ServerCast));
-        },
-        cancel: (timer) => {
-          const old = state.timers.get(timer);
-          if (old !== undefined) ctx.cancelTimer(old);
-          state.timers.delete(timer);
-        },
-      },
+      storage: ports,
+      transport: ports,
+      timers: ports,
       machine: state.machinePort,
-      host: {
-        post: (event) => {
-          countPosted(state, event);
-          ctx.send(ctx.self, { type: '$event', event } satisfies ServerCast);
-        },
-        roleChanged: (role, term, leader) => onRoleChanged(ctx, state, role, term, leader),
-        removed: () => ctx.stop('normal'),
-        endOfLife: (machineState) => endOfLife(state, machineState),
-        deleted: () => deleted(ctx, state),
-        warn,
-      },
+      host: ports,
       snapshotChunkBytes: system.tuning.snapshotChunkBytes,
     });
     system.directory.set(config.name, state.entry);
@@ -164,7 +139,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     endTurn(ctx, state);
     logOf(ctx, state).debug({ term: core.currentTerm, lastApplied: core.lastApplied }, 'raft server started');
     // No timer of its own: the system ticks the servers that need it (tick.ts).
-    system.tickers.set(config.name, { pid: ctx.self, wantsTick: () => wantsTick(state.shell, effectiveMachine(state)) });
+    system.tickers.set(config.name, ports);
     return state;
   },
 
@@ -200,6 +175,80 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     await checkpointAtStop(state);
   },
 };
+
+/** What the interpreter and the system's tick call on a server (see init). */
+class ServerPorts implements ServerStorage, ServerTransport, ServerTimers, ServerHost, Ticker {
+  constructor(
+    private readonly ctx: ActorContext,
+    private readonly state: ServerState,
+  ) {}
+
+  get log(): ServerLog {
+    return this.state.log;
+  }
+
+  get pid(): Pid {
+    return this.ctx.self;
+  }
+
+  wantsTick(): boolean {
+    return wantsTick(this.state.shell, effectiveMachine(this.state));
+  }
+
+  storeTermAndVote(term: number, votedFor: ServerId | undefined): Promise<void> {
+    return this.state.system.handle.system.meta.storeTermAndVote(this.state.config.uid, term, votedFor ?? null);
+  }
+
+  storeLastApplied(index: number): void {
+    this.state.system.handle.system.meta.storeLastApplied(this.state.config.uid, index);
+  }
+
+  send(to: ServerId, msg: RaftMessage): void {
+    sendToPeer(this.ctx, this.state, to, msg);
+  }
+
+  reply(to: ReplyTo, reply: Reply): void {
+    deliver(this.ctx, this.state, to as Caller | undefined, reply);
+  }
+
+  set(timer: TimerName, afterMs: number, generation: number): void {
+    const { ctx, state } = this;
+    const old = state.timers.get(timer);
+    if (old !== undefined) ctx.cancelTimer(old);
+    state.timers.set(timer, ctx.sendAfter(afterMs, { type: '$timer', timer, generation } satisfies ServerCast));
+  }
+
+  cancel(timer: TimerName): void {
+    const old = this.state.timers.get(timer);
+    if (old !== undefined) this.ctx.cancelTimer(old);
+    this.state.timers.delete(timer);
+  }
+
+  post(event: Event): void {
+    countPosted(this.state, event);
+    this.ctx.send(this.ctx.self, { type: '$event', event } satisfies ServerCast);
+  }
+
+  roleChanged(role: Role, term: number, leader: ServerId | undefined): void {
+    onRoleChanged(this.ctx, this.state, role, term, leader);
+  }
+
+  removed(): void {
+    this.ctx.stop('normal');
+  }
+
+  endOfLife(machineState: unknown): void {
+    endOfLife(this.state, machineState);
+  }
+
+  deleted(): void {
+    deleted(this.ctx, this.state);
+  }
+
+  warn(message: string): void {
+    logOf(this.ctx, this.state).warn({}, message);
+  }
+}
 
 /** Failures that recur on every restart: the same entry is applied or written again. */
 const STOPPING_CODES: ReadonlySet<string> = new Set(['RAFTER_MACHINE_FAILED', 'RAFTER_WRITE_FAILED']);

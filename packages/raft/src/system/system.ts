@@ -142,7 +142,7 @@ export type SystemReply =
   | { readonly ok: false; readonly code: RafterErrorCode; readonly message: string };
 
 /** Servers a startServers request may carry; a client splits bigger batches. */
-export const START_SERVERS_BATCH_MAX = 1_000;
+export const START_SERVERS_BATCH_MAX = 250;
 
 function failure(err: unknown): SystemReply {
   if (err instanceof RafterError) return { ok: false, code: err.code, message: err.message };

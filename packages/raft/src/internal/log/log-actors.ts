@@ -451,15 +451,26 @@ function unlessStopped(err: unknown): void {
 }
 
 function walPort(ctx: ActorContext, handle: LogSystemHandle): WalPort {
-  return {
-    appendBatch(writerId, fromIndex, terms, payloads) {
-      // No WAL (restarting): dropped here, resent on its `walRestarted`.
-      if (handle.wal !== undefined) ctx.send(handle.wal, { type: 'appendBatch', writerId, fromIndex, terms, payloads } satisfies WalRequest);
-    },
-    forget(writerId) {
-      if (handle.wal !== undefined) ctx.send(handle.wal, { type: 'forget', writerId } satisfies WalRequest);
-    },
-  };
+  return new ActorWalPort(ctx, handle);
+}
+
+/** A server's way to the WAL actor; a class, so that many servers share its methods. */
+class ActorWalPort implements WalPort {
+  constructor(
+    private readonly ctx: ActorContext,
+    private readonly handle: LogSystemHandle,
+  ) {}
+
+  appendBatch(writerId: string, fromIndex: number, terms: number | readonly number[], payloads: readonly Uint8Array[]): void {
+    // No WAL (restarting): dropped here, resent on its `walRestarted`.
+    const wal = this.handle.wal;
+    if (wal !== undefined) this.ctx.send(wal, { type: 'appendBatch', writerId, fromIndex, terms, payloads } satisfies WalRequest);
+  }
+
+  forget(writerId: string): void {
+    const wal = this.handle.wal;
+    if (wal !== undefined) this.ctx.send(wal, { type: 'forget', writerId } satisfies WalRequest);
+  }
 }
 
 export function isWalNotice(msg: unknown): msg is WalNotice {
