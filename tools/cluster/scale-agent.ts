@@ -73,8 +73,9 @@ const agent: Behaviour<AgentState, AgentState> = {
   },
 };
 
+/** What the system's tick spends on the servers that said they want one (none when idle). */
 function tickCost(state: AgentState, runs: number): { servers: number; micros: number } {
-  const tickers = [...(localSystem(state.system)?.tickers.values() ?? [])];
+  const tickers = [...(localSystem(state.system)?.wantingTick ?? [])];
   const samples: number[] = [];
   let wanting = 0;
   for (let r = 0; r < Math.max(1, runs); r++) {
@@ -85,7 +86,7 @@ function tickCost(state: AgentState, runs: number): { servers: number; micros: n
   }
   samples.sort((a, b) => a - b);
   void wanting;
-  return { servers: tickers.length, micros: Math.round(samples[samples.length >> 1] ?? 0) };
+  return { servers: localSystem(state.system)?.tickers.size ?? 0, micros: Math.round(samples[samples.length >> 1] ?? 0) };
 }
 
 function stats(state: AgentState): ScaleStats {

@@ -140,6 +140,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     logOf(ctx, state).debug({ term: core.currentTerm, lastApplied: core.lastApplied }, 'raft server started');
     // No timer of its own: the system ticks the servers that need it (tick.ts).
     system.tickers.set(config.name, ports);
+    noteWantsTick(ctx, state);
     return state;
   },
 
@@ -166,7 +167,10 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     state.shell.storeApplied();
     state.metrics.stopped();
     const ticker = state.system.tickers.get(state.config.name);
-    if (ticker !== undefined && pidEquals(ticker.pid, ctx.self)) state.system.tickers.delete(state.config.name);
+    if (ticker !== undefined && pidEquals(ticker.pid, ctx.self)) {
+      state.system.tickers.delete(state.config.name);
+      state.system.wantingTick.delete(ticker);
+    }
     const entry = state.system.directory.get(state.config.name);
     if (entry !== undefined && entry.pid !== undefined && entry.uid === state.config.uid) {
       entry.pid = undefined;
@@ -494,6 +498,15 @@ function endTurn(ctx: ActorContext, state: ServerState): void {
   sendApplied(ctx, state);
   const core = state.shell.core;
   state.metrics.endTurn(core, core.log.last().index, performance.now());
+  noteWantsTick(ctx, state);
+}
+
+/** Tells the system's tick whether this server has work for it (it changes only in our turns). */
+function noteWantsTick(ctx: ActorContext, state: ServerState): void {
+  const ticker = state.system.tickers.get(state.config.name);
+  if (ticker === undefined || !pidEquals(ticker.pid, ctx.self)) return;
+  if (ticker.wantsTick()) state.system.wantingTick.add(ticker);
+  else state.system.wantingTick.delete(ticker);
 }
 
 /** Events the interpreter posts to this actor that say a snapshot was written or installed. */

@@ -156,6 +156,12 @@ export class SystemRuntime {
   readonly directory = new Map<string, DirectoryEntry>();
   /** Running servers by name, for the system's tick. */
   readonly tickers = new Map<string, Ticker>();
+  /**
+   * The servers that said, at the end of their last turn, that a tick has work for them.
+   * Whether one does changes only in its own turns, so the tick visits these alone and
+   * an idle server costs the tick nothing.
+   */
+  readonly wantingTick = new Set<Ticker>();
   /** The system's ticks so far. */
   ticks = 0;
   /** Ticks delivered to servers since the system started (one per server that wanted one, per tick). */

@@ -494,8 +494,11 @@ function replyUnlessStopped(ctx: ActorContext, from: From, reply: SystemReply): 
 function tickServers(ctx: ActorContext, runtime: SystemRuntime): void {
   runtime.ticks++;
   const tick = { type: '$tick' } satisfies ServerCast;
-  for (const ticker of runtime.tickers.values()) {
-    if (!ticker.wantsTick()) continue;
+  for (const ticker of runtime.wantingTick) {
+    if (!ticker.wantsTick()) {
+      runtime.wantingTick.delete(ticker);
+      continue;
+    }
     ctx.send(ticker.pid, tick);
     runtime.ticksDelivered++;
   }
