@@ -8,7 +8,7 @@
 // storage's deferred turns (its `defer` option) and waits one real setImmediate, which
 // drains every promise chain first; so the order of everything is fixed by the seed.
 
-import { AssertionError, RaftCore, assertNever, sameServer, type Event, type LogEntry, type Member, type RaftMessage, type ServerId } from '@rafter/raft/core';
+import { AssertionError, RaftCore, assertNever, sameServer, type Event, type Member, type RaftMessage, type ServerId } from '@rafter/raft/core';
 import { LogCorruptionError, LogSystem, storageLimits, type ServerLog } from '@rafter/raft/storage';
 import { ServerInterpreter } from '../../packages/raft/src/server/interpreter.js';
 import { checkLinearizable, registerModel } from '../check/index.js';
@@ -22,14 +22,13 @@ import { Prng } from './prng.js';
 import { EventQueue } from './queue.js';
 import type { RunResult } from './sim.js';
 import { SimDiskFs } from './sim-fs.js';
+import { STORAGE_FAULT_KEYS, type StorageMutation, injectStorageFault } from './storage-faults.js';
+import { observedLog } from './observed-log.js';
 import { describeEvent, describeMessage } from './trace.js';
 import { describeProfile, drawProfile, type FaultKind, type SwarmProfile } from './swarm.js';
 import { SimNetwork, newMember, type SimEvent, type SimHost, type SimMember } from './world.js';
 
-/** Storage fault kinds, with the key each has in the report. */
-export const STORAGE_FAULT_KINDS = ['tornWrite', 'corruptRead', 'syncError', 'diskFull'] as const;
-/** Keys every whole-server report carries in `faults`, even at zero. */
-export const STORAGE_FAULT_KEYS = ['powerLoss', ...STORAGE_FAULT_KINDS] as const;
+export { STORAGE_FAULT_KEYS, STORAGE_FAULT_KINDS, STORAGE_MUTATIONS, type StorageMutation } from './storage-faults.js';
 /** Network and process faults the whole-server mode leaves out (they read the core shell's in-memory log). */
 const LEFT_OUT: readonly FaultKind[] = ['cutOffAcrossElections'];
 /**
@@ -43,14 +42,6 @@ const STORAGE_FAULT_SHARE = 30;
 const DATA_DIR = '/data';
 const SEGMENT_ENTRIES = 32;
 
-/**
- * Mutations of the storage and the server's interpreter, each of which the simulator
- * must catch: `ackBeforeSync`, file syncs return before the data is durable (so the WAL
- * acknowledges `written` before its fsync is done); `walNoSync`, the WAL never syncs its
- * batches; `persistedBeforeDurable`, the interpreter lets a vote out before it is stored.
- */
-export const STORAGE_MUTATIONS = ['ackBeforeSync', 'walNoSync', 'persistedBeforeDurable'] as const;
-export type StorageMutation = (typeof STORAGE_MUTATIONS)[number];
 
 export interface WholeServerOptions extends o.SimOptions {
   readonly storageMutation?: StorageMutation;
@@ -403,23 +394,7 @@ export class WholeServerSimulation implements SimHost {
       ...(checkpoint === undefined ? {} : { checkpoint }),
     });
     const storage = {
-      log: {
-        first: () => log.first(),
-        last: () => log.last(),
-        lastWritten: () => log.lastWritten(),
-        termAt: (index: number) => log.termAt(index),
-        entries: (from: number, to: number) => log.entries(from, to),
-        snapshot: () => log.snapshot(),
-        append: (entries: readonly LogEntry[]) => {
-          log.append(entries);
-          inv.onAppend(key, entries, log);
-        },
-        releaseCursor: (meta: Parameters<ServerLog['releaseCursor']>[0], state: unknown) => log.releaseCursor(meta, state),
-        checkpoint: (meta: Parameters<ServerLog['checkpoint']>[0], state: unknown) => log.checkpoint(meta, state),
-        readSnapshot: () => log.readSnapshot(),
-        openSnapshotReader: (bytes?: number) => log.openSnapshotReader(bytes),
-        acceptSnapshot: () => log.acceptSnapshot(),
-      },
+      log: observedLog(log, (entries) => inv.onAppend(key, entries, log)),
       storeTermAndVote: async (term: number, votedFor: ServerId | undefined) => {
         await sys.meta.storeTermAndVote(key, term, votedFor ?? null);
         if (member.inc === inc) member.metaClaim = { term, votedFor };
@@ -690,7 +665,7 @@ export class WholeServerSimulation implements SimHost {
         return this.schedule(o.FD_POLL_MS, { type: 'fd' });
       case 'fault':
         if (this.#phase !== 'faults') return;
-        if (this.rng.intBetween(0, 99) < STORAGE_FAULT_SHARE) this.injectStorageFault();
+        if (this.rng.intBetween(0, 99) < STORAGE_FAULT_SHARE) injectStorageFault(this);
         else this.#injector.inject();
         return this.schedule(this.rng.intBetween(this.profile.gapMsMin, this.profile.gapMsMax), { type: 'fault' });
       case 'restart': {
@@ -727,39 +702,8 @@ export class WholeServerSimulation implements SimHost {
     }
   }
 
-  /** One storage fault on one member, drawn from the seed. */
-  private injectStorageFault(): void {
-    const candidates = this.alive() as WsMember[];
-    if (candidates.length === 0) return;
-    const member = this.rng.pick(candidates);
-    const kind = this.rng.pick(STORAGE_FAULT_KINDS);
-    const crashable = this.mayCrashOne();
-    switch (kind) {
-      case 'tornWrite':
-        // The machine loses power during its next write: some of it reaches the disk, torn at a sector.
-        if (!crashable) return;
-        member.disk.crashAtNextWrite = true;
-        return;
-      case 'corruptRead':
-        // A read (at recovery or of a segment) returns a flipped bit: crash and restart it so recovery reads.
-        member.disk.corruptReads = 1;
-        if (crashable && this.rng.chance(0.7)) {
-          this.note(`${member.key} restarts over a disk that returns a bad read`);
-          this.crash(member, 'crash');
-          member.disk.corruptReads = 1;
-          this.schedule(this.rng.intBetween(50, 500), { type: 'restart', to: member.key });
-        }
-        return;
-      case 'syncError':
-        member.disk.failSyncs = 1;
-        return;
-      case 'diskFull':
-        member.disk.fullUntilMs = this.#now + this.rng.intBetween(200, 2000);
-        this.note(`${member.key} disk full until ${member.disk.fullUntilMs}ms`);
-        return;
-      default:
-        return assertNever(kind, 'unknown storage fault');
-    }
+  diskOf(member: SimMember): SimDiskFs {
+    return (member as WsMember).disk;
   }
 
   private cutPower(member: WsMember): void {
@@ -769,7 +713,7 @@ export class WholeServerSimulation implements SimHost {
     this.schedule(this.rng.intBetween(200, 2000), { type: 'restart', to: member.key });
   }
 
-  private mayCrashOne(): boolean {
+  mayCrashOne(): boolean {
     const started = [...this.#members.values()].filter((m) => m.started && !m.removed);
     const down = started.filter((m) => m.core === undefined).length;
     return down < Math.floor((started.length - 1) / 2);
