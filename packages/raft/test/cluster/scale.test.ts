@@ -57,16 +57,19 @@ describe('a thousand clusters of three on three nodes', () => {
     expect(started.filter((c) => c.leader === undefined).map((c) => String(c.error))).toEqual([]);
     expect((await allStats()).reduce((n, s) => n + s.servers, 0)).toBe(3 * CLUSTERS);
 
-    // Settled: the last commit indexes have reached the followers, the applied indexes are stored.
-    let previous = -1;
+    // Settled: the last commit indexes have reached the followers, the applied indexes are
+    // stored. Between two looks a system tick passed on every node, and in that time no
+    // message went and no server took a tick (storing an applied index sends nothing).
+    let previous: ScaleStats[] | undefined;
     await waitFor(
       'the clusters to settle',
       async () => {
         const all = await allStats();
-        const now = traffic(all);
-        const settled = now === previous && all.every((s) => s.withLeader === CLUSTERS);
-        previous = now;
-        return settled;
+        const last = previous;
+        previous = all;
+        if (last === undefined || !all.every((s, i) => s.systemTicks > last[i]!.systemTicks)) return false;
+        const ticked = all.some((s, i) => s.ticksDelivered !== last[i]!.ticksDelivered);
+        return traffic(all) === traffic(last) && !ticked && all.every((s) => s.withLeader === CLUSTERS);
       },
       (settled) => settled,
       30_000,
