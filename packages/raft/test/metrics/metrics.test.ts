@@ -46,9 +46,9 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function start(name = 'm'): Promise<{ node: Node; system: RaftSystem; ids: ServerId[] }> {
+async function start(name = 'm', schedulers = 1): Promise<{ node: Node; system: RaftSystem; ids: ServerId[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'rafter-metrics-'));
-  const node = await Node.start({ name, dirtyThreads: 1, logger: silentLogger });
+  const node = await Node.start({ name, schedulers, dirtyThreads: 1, logger: silentLogger });
   const system = await startSystem(node, { name: 'metrics', dataDir: dir });
   cleanup.push(async () => {
     await system.stop();
@@ -211,15 +211,7 @@ describe('another thread', () => {
 
 describe('a worker scheduler', () => {
   it('reads the counters and the leaderboard of servers on the main thread', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rafter-metrics-'));
-    const node = await Node.start({ name: 'w', schedulers: 2, dirtyThreads: 1, logger: silentLogger });
-    const system = await startSystem(node, { name: 'metrics', dataDir: dir });
-    cleanup.push(async () => {
-      await system.stop();
-      await node.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    const ids = ['a', 'b', 'c'].map((n) => ({ name: n, node: node.name }));
+    const { node, system, ids } = await start('w', 2);
     const { leader } = await startCluster(system, 'c7', 'metrics-counter', ids, { via: node });
     if (leader === undefined) throw new Error('no leader');
     for (let i = 0; i < 5; i++) await processCommand(leader, { add: 1 }, { via: node });
