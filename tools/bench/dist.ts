@@ -1,7 +1,8 @@
-// `pnpm bench dist [--json] [--runs N]`: distribution between two node processes on
-// loopback (one-way sends on a fresh connection and once warmed up), beside a bare
-// Node TCP ping-pong measured in the same run, and the CPU that heartbeats to 10 idle
-// connected nodes cost.
+// `pnpm bench dist [--json] [--runs N] [--only heartbeat] [--idle-seconds S]`: distribution
+// between two node processes on loopback (one-way sends on a fresh connection and once
+// warmed up), beside a bare Node TCP ping-pong measured in the same run, and the CPU that
+// heartbeats to 10 idle connected nodes cost (`--only heartbeat` measures that alone, in a
+// process that has done nothing else, over S seconds).
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -18,12 +19,24 @@ const WARMUP_MESSAGES = 2_000_000;
 const ROUND_TRIPS = 20_000;
 const WARMUP_ROUND_TRIPS = 2_000;
 const IDLE_NODES = 10;
-const IDLE_SECONDS = 5;
+const DEFAULT_IDLE_SECONDS = 5;
 
 export async function main(argv: string[]): Promise<void> {
   const json = argv.includes('--json');
   const runsArg = argv.indexOf('--runs');
   const runs = runsArg >= 0 ? Number(argv[runsArg + 1]) : 3;
+  const idleArg = argv.indexOf('--idle-seconds');
+  const idleSeconds = idleArg >= 0 ? Number(argv[idleArg + 1]) : DEFAULT_IDLE_SECONDS;
+  if (!(idleSeconds > 0)) throw new Error('--idle-seconds takes a positive number of seconds');
+  const onlyArg = argv.indexOf('--only');
+  if (onlyArg >= 0 && argv[onlyArg + 1] !== 'heartbeat') throw new Error('--only takes one section: heartbeat');
+  if (onlyArg >= 0) {
+    progress(`heartbeat CPU with ${IDLE_NODES} idle nodes (${idleSeconds} s)`);
+    const heartbeatCpuPercent = round(await heartbeatCpu(idleSeconds));
+    if (json) console.log(JSON.stringify({ machine: machine(), idleSeconds, heartbeatCpuPercent }));
+    else console.log(`heartbeats to ${IDLE_NODES} idle nodes over ${idleSeconds} s: ${heartbeatCpuPercent}% of a core`);
+    return;
+  }
   const samples: Record<string, number[]> = {};
   const add = (key: string, value: number) => (samples[key] ??= []).push(value);
   const pinning = canPin();
@@ -51,8 +64,8 @@ export async function main(argv: string[]): Promise<void> {
     samples.remoteRttP50Us = samples.remoteRttP50UsUnpinned!;
     samples.remoteRttP99Us = samples.remoteRttP99UsUnpinned!;
   }
-  progress(`heartbeat CPU with ${IDLE_NODES} idle nodes (${IDLE_SECONDS} s)`);
-  const heartbeatCpuPercent = await heartbeatCpu();
+  progress(`heartbeat CPU with ${IDLE_NODES} idle nodes (${idleSeconds} s)`);
+  const heartbeatCpuPercent = await heartbeatCpu(idleSeconds);
   const result: Record<string, unknown> = { runs, machine: machine(), roundTripsPinned: pinning, heartbeatCpuPercent: round(heartbeatCpuPercent) };
   for (const [key, values] of Object.entries(samples)) result[key] = round(median(values));
   if (json) {
@@ -220,7 +233,7 @@ function unpin(): void {
   execFileSync('taskset', ['-a', '-cp', `0-${availableParallelism() - 1}`, String(process.pid)], { stdio: 'ignore' });
 }
 
-async function heartbeatCpu(): Promise<number> {
+async function heartbeatCpu(idleSeconds: number): Promise<number> {
   const node = await Node.start({ name: 'hub', port: 0, cookie: 'bench-cookie', logger: silentLogger });
   const peers = await Promise.all(Array.from({ length: IDLE_NODES }, (_, i) => startPeer(`idle${i}`)));
   try {
@@ -228,7 +241,7 @@ async function heartbeatCpu(): Promise<number> {
     await new Promise((resolve) => setTimeout(resolve, 1_000)); // let start-up work settle before measuring
     const before = process.cpuUsage();
     const startNs = process.hrtime.bigint();
-    await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1_000));
+    await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1_000));
     const used = process.cpuUsage(before);
     const elapsedUs = Number(process.hrtime.bigint() - startNs) / 1000;
     return ((used.user + used.system) / elapsedUs) * 100;
