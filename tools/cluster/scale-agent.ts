@@ -5,7 +5,7 @@
 // and RSS (after a full GC on request) and the process's CPU time.
 
 import { runInNewContext } from 'node:vm';
-import { setFlagsFromString } from 'node:v8';
+import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import type { Behaviour, Node } from '@rafter/actors';
 import { overview, type RaftSystem, registerMachine } from '@rafter/raft';
 import { localSystem } from '../../packages/raft/src/system/system.js';
@@ -26,7 +26,9 @@ export type ScaleAgentRequest =
   /** The clusters whose local member leads. */
   | { readonly op: 'leading' }
   /** Microseconds one pass of the system's tick check over every server takes (the median of `runs`). */
-  | { readonly op: 'tickCost'; readonly runs: number };
+  | { readonly op: 'tickCost'; readonly runs: number }
+  /** Writes a heap snapshot (after a full GC) to `path`, to see what each member holds. */
+  | { readonly op: 'heapSnapshot'; readonly path: string };
 
 export interface ScaleStats {
   readonly node: string;
@@ -65,6 +67,10 @@ const agent: Behaviour<AgentState, AgentState> = {
       return { reply: names, state };
     }
     if (request.op === 'tickCost') return { reply: tickCost(state, request.runs), state };
+    if (request.op === 'heapSnapshot') {
+      gc();
+      return { reply: writeHeapSnapshot(request.path), state };
+    }
     if (request.gc === true) {
       gc();
       gc();

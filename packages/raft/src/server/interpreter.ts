@@ -89,13 +89,14 @@ export class ServerInterpreter {
   private readonly mutation: InterpreterMutation | undefined;
   private readonly machineDeps: MachineEffectDeps;
   /** Events produced while carrying out effects (persisted), fed before the next outside event. */
-  private readonly followUps: Event[] = [];
+  private followUps: Event[] | undefined;
   /** While a received snapshot is being installed, events wait here. */
   private deferred: Event[] | undefined;
   private incoming: IncomingSnapshot | undefined;
   /** A chunk of the incoming snapshot failed to write: the server stops (write_failed posted once). */
   private incomingFailed = false;
-  private readonly outgoing = new Map<string, OutgoingSnapshot>();
+  /** Snapshot transfers by follower key; only a leader that sends snapshots has one. */
+  private outgoing: Map<string, OutgoingSnapshot> | undefined;
   private storedApplied = 0;
 
   constructor(deps: InterpreterDeps) {
@@ -106,12 +107,7 @@ export class ServerInterpreter {
     this.host = deps.host;
     this.snapshotChunkBytes = deps.snapshotChunkBytes;
     this.mutation = deps.mutation;
-    this.machineDeps = {
-      port: deps.machine,
-      log: deps.storage.log,
-      checkpoint: (index, state) => void this.checkpoint(index, state),
-      warn: (message) => deps.host.warn(message),
-    };
+    this.machineDeps = new InterpreterMachineDeps(this, deps.machine, deps.storage.log, deps.host);
   }
 
   /** Leaves recovery. Resolves once the effects of the first step are carried out. */
@@ -163,7 +159,7 @@ export class ServerInterpreter {
       const effect = effects[i] as Effect;
       if (effect.kind === 'persist') {
         const durable = this.storage.storeTermAndVote(effect.term, effect.votedFor);
-        if (effect.sync) this.followUps.push({ type: 'persisted', term: effect.term, votedFor: effect.votedFor });
+        if (effect.sync) (this.followUps ??= []).push({ type: 'persisted', term: effect.term, votedFor: effect.votedFor });
         if (this.mutation === 'persistedBeforeDurable') {
           durable.catch(() => undefined);
           continue;
@@ -176,8 +172,9 @@ export class ServerInterpreter {
   }
 
   private drainFollowUps(): void | Promise<void> {
-    const next = this.followUps.shift();
+    const next = this.followUps?.shift();
     if (next === undefined) return;
+    if (this.followUps?.length === 0) this.followUps = undefined;
     return this.handle(next);
   }
 
@@ -263,11 +260,12 @@ export class ServerInterpreter {
 
   private sendSnapshotChunk(to: ServerId, term: number, meta: SnapshotMeta, chunkIndex: number): void {
     const key = serverKey(to);
-    let transfer = this.outgoing.get(key);
+    const outgoing = (this.outgoing ??= new Map<string, OutgoingSnapshot>());
+    let transfer = outgoing.get(key);
     if (transfer === undefined || transfer.index !== meta.index) {
       transfer?.close();
       transfer = new OutgoingSnapshot(meta.index, () => this.storage.log.openSnapshotReader(this.snapshotChunkBytes));
-      this.outgoing.set(key, transfer);
+      outgoing.set(key, transfer);
     }
     const current = transfer;
     current.ask(
@@ -276,14 +274,15 @@ export class ServerInterpreter {
       (err: unknown) => {
         // The snapshot was replaced meanwhile, or reading failed: the leader retries on tick.
         this.host.warn(`reading snapshot ${meta.index} for ${key} failed: ${String(err)}`);
-        if (this.outgoing.get(key) === current) this.outgoing.delete(key);
+        if (this.outgoing?.get(key) === current) this.outgoing?.delete(key);
       },
     );
   }
 
   private closeOutgoing(): void {
+    if (this.outgoing === undefined) return;
     for (const transfer of this.outgoing.values()) transfer.close();
-    this.outgoing.clear();
+    this.outgoing = undefined;
   }
 
   // ---- snapshots from the leader ----
@@ -322,5 +321,23 @@ export class ServerInterpreter {
       ({ meta: stored, state }) => this.host.post({ type: 'snapshot_installed', meta: stored, machineState: state }),
       (err: unknown) => this.host.post({ type: 'write_failed', index: meta.index, reason: `installing snapshot ${meta.index} failed: ${String(err)}` }),
     );
+  }
+}
+
+/** What a machine's effects reach through the interpreter; methods, not closures, as one exists per server. */
+class InterpreterMachineDeps implements MachineEffectDeps {
+  constructor(
+    private readonly shell: ServerInterpreter,
+    readonly port: MachinePort,
+    readonly log: LogReader,
+    private readonly host: ServerHost,
+  ) {}
+
+  checkpoint(index: number, state: unknown): void {
+    void this.shell.checkpoint(index, state);
+  }
+
+  warn(message: string): void {
+    this.host.warn(message);
   }
 }

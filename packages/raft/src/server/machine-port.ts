@@ -8,8 +8,12 @@ import { type ActorContext, type Dest, type Ref, isPid, pidKey } from '@rafter/a
 import type { MachineNotice } from '../internal/core/types.js';
 import type { MachinePort } from './machine-effects.js';
 
-/** Proposes a command on the machine's behalf, with no caller. */
-export type ProposeNotice = (command: unknown, priority: 'normal' | 'low') => void;
+/** The server behind a port (an object with methods: one port exists per server). */
+export interface MachinePortOwner {
+  /** Proposes a command on the machine's behalf, with no caller. */
+  proposeNotice(command: unknown, priority: 'normal' | 'low'): void;
+  warn(message: string): void;
+}
 
 /** Messages this port takes from the server's mailbox. */
 type PortMessage =
@@ -18,20 +22,28 @@ type PortMessage =
   | { readonly type: 'nodedown'; readonly node: string }
   | { readonly type: '$machineTimer'; readonly name: string; readonly seq: number };
 
+// Most machines use none of this: the maps are made on first use.
 export class ActorMachinePort implements MachinePort {
   /** Process monitors by target key; the target is given back in `{ down }` as the machine named it. */
-  private readonly processes = new Map<string, { readonly ref: Ref; readonly target: unknown }>();
-  private readonly refs = new Map<Ref, string>();
-  private readonly nodes = new Set<string>();
+  private processes: Map<string, { readonly ref: Ref; readonly target: unknown }> | undefined;
+  private refs: Map<Ref, string> | undefined;
+  private nodes: Set<string> | undefined;
   /** Timers by name, each with a sequence number so a fire of a replaced one is ignored. */
-  private readonly timers = new Map<string, { readonly ref: Ref; readonly seq: number }>();
+  private timers: Map<string, { readonly ref: Ref; readonly seq: number }> | undefined;
   private timerSeq = 0;
 
   constructor(
     private readonly ctx: ActorContext,
-    private readonly propose: ProposeNotice,
-    private readonly warn: (message: string) => void,
+    private readonly owner: MachinePortOwner,
   ) {}
+
+  private propose(command: unknown, priority: 'normal' | 'low'): void {
+    this.owner.proposeNotice(command, priority);
+  }
+
+  private warn(message: string): void {
+    this.owner.warn(message);
+  }
 
   send(to: unknown, msg: unknown): void {
     try {
@@ -42,46 +54,46 @@ export class ActorMachinePort implements MachinePort {
   }
 
   setTimer(name: string, afterMs: number): void {
-    const old = this.timers.get(name);
+    const old = this.timers?.get(name);
     if (old !== undefined) this.ctx.cancelTimer(old.ref);
-    this.timers.delete(name);
+    this.timers?.delete(name);
     if (afterMs === Number.POSITIVE_INFINITY) return;
     const seq = ++this.timerSeq;
     const ref = this.ctx.sendAfter(Math.max(0, afterMs), { type: '$machineTimer', name, seq });
-    this.timers.set(name, { ref, seq });
+    (this.timers ??= new Map()).set(name, { ref, seq });
   }
 
   monitorProcess(target: unknown): void {
     const key = targetKey(target);
     if (key === undefined) return this.warn(`a machine monitor effect names no process: ${String(target)}`);
-    if (this.processes.has(key)) return;
+    if (this.processes?.has(key) === true) return;
     let ref: Ref;
     try {
       ref = this.ctx.monitor(target as Dest);
     } catch (err) {
       return this.warn(`a machine monitor effect failed: ${String(err)}`);
     }
-    this.processes.set(key, { ref, target });
-    this.refs.set(ref, key);
+    (this.processes ??= new Map()).set(key, { ref, target });
+    (this.refs ??= new Map()).set(ref, key);
   }
 
   demonitorProcess(target: unknown): void {
     const key = targetKey(target);
-    const found = key === undefined ? undefined : this.processes.get(key);
+    const found = key === undefined ? undefined : this.processes?.get(key);
     if (key === undefined || found === undefined) return;
     this.ctx.demonitor(found.ref);
-    this.processes.delete(key);
-    this.refs.delete(found.ref);
+    this.processes?.delete(key);
+    this.refs?.delete(found.ref);
   }
 
   monitorNode(node: string): void {
-    if (typeof node !== 'string' || this.nodes.has(node)) return;
-    this.nodes.add(node);
+    if (typeof node !== 'string' || this.nodes?.has(node) === true) return;
+    (this.nodes ??= new Set()).add(node);
     this.ctx.monitorNode(node);
   }
 
   demonitorNode(node: string): void {
-    if (!this.nodes.delete(node)) return;
+    if (this.nodes?.delete(node) !== true) return;
     this.ctx.demonitorNode(node);
   }
 
@@ -91,13 +103,13 @@ export class ActorMachinePort implements MachinePort {
 
   /** The member stopped leading: its monitors and timers go. */
   clear(): void {
-    for (const { ref } of this.processes.values()) this.ctx.demonitor(ref);
-    this.processes.clear();
-    this.refs.clear();
-    for (const node of this.nodes) this.ctx.demonitorNode(node);
-    this.nodes.clear();
-    for (const { ref } of this.timers.values()) this.ctx.cancelTimer(ref);
-    this.timers.clear();
+    for (const { ref } of this.processes?.values() ?? []) this.ctx.demonitor(ref);
+    this.processes = undefined;
+    this.refs = undefined;
+    for (const node of this.nodes ?? []) this.ctx.demonitorNode(node);
+    this.nodes = undefined;
+    for (const { ref } of this.timers?.values() ?? []) this.ctx.cancelTimer(ref);
+    this.timers = undefined;
   }
 
   /**
@@ -108,24 +120,24 @@ export class ActorMachinePort implements MachinePort {
     const m = msg as PortMessage;
     switch (m.type) {
       case 'DOWN': {
-        const key = this.refs.get(m.ref);
+        const key = this.refs?.get(m.ref);
         if (key === undefined) return false;
-        const target = this.processes.get(key)?.target;
-        this.refs.delete(m.ref);
-        this.processes.delete(key);
+        const target = this.processes?.get(key)?.target;
+        this.refs?.delete(m.ref);
+        this.processes?.delete(key);
         // Low priority, as Ra appends `{down, Pid, Info}`.
         if (leading) this.propose({ down: target, reason: plainReason(m.reason) } satisfies MachineNotice, 'low');
         return true;
       }
       case 'nodeup':
       case 'nodedown':
-        if (!this.nodes.has(m.node)) return true; // demonitored since
+        if (this.nodes?.has(m.node) !== true) return true; // demonitored since
         if (leading) this.propose((m.type === 'nodeup' ? { nodeup: m.node } : { nodedown: m.node }) satisfies MachineNotice, 'normal');
         return true;
       case '$machineTimer': {
-        const timer = this.timers.get(m.name);
+        const timer = this.timers?.get(m.name);
         if (timer === undefined || timer.seq !== m.seq) return true;
-        this.timers.delete(m.name);
+        this.timers?.delete(m.name);
         if (leading) this.propose({ timeout: m.name } satisfies MachineNotice, 'normal');
         return true;
       }

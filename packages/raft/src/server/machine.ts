@@ -165,19 +165,44 @@ export function machineForVersion(machine: Machine, version: number): Machine {
  * applied by the implementation of the version in force at it (Ra's which_module).
  */
 export function coreMachine(machine: Machine, config: MachineConfig): CoreMachine {
-  const versions = new Map<number, Machine>();
-  const at = (version: number): Machine => {
-    let found = versions.get(version);
-    if (found === undefined) versions.set(version, (found = machineForVersion(machine, version)));
-    return found;
-  };
-  return {
-    version: machine.version ?? 0,
-    // A new member starts at version 0; a later version's apply takes over at its switch.
-    init: () => at(0).init(config),
-    apply: (meta, command, state) => at(meta.machineVersion).apply(meta, command, state),
-    versionChanged: (meta, from, state) => at(meta.machineVersion).apply(meta, { machineVersion: { from, to: meta.machineVersion } } satisfies MachineVersionChange, state),
-  };
+  return new VersionedMachine(machine, config);
+}
+
+/** Implementations by version, per machine: the same for every member that runs it. */
+const versionsOf = new WeakMap<Machine, Map<number, Machine>>();
+
+function implementationAt(machine: Machine, version: number): Machine {
+  if (version >= (machine.version ?? 0) || machine.whichVersion === undefined) return machine;
+  let versions = versionsOf.get(machine);
+  if (versions === undefined) versionsOf.set(machine, (versions = new Map()));
+  let found = versions.get(version);
+  if (found === undefined) versions.set(version, (found = machineForVersion(machine, version)));
+  return found;
+}
+
+/** Methods rather than closures: one of these per member, so it holds only its two fields. */
+class VersionedMachine implements CoreMachine {
+  readonly version: number;
+
+  constructor(
+    private readonly machine: Machine,
+    private readonly config: MachineConfig,
+  ) {
+    this.version = machine.version ?? 0;
+  }
+
+  // A new member starts at version 0; a later version's apply takes over at its switch.
+  init(): unknown {
+    return implementationAt(this.machine, 0).init(this.config);
+  }
+
+  apply(meta: MachineMeta, command: unknown, state: unknown): ApplyResult {
+    return implementationAt(this.machine, meta.machineVersion).apply(meta, command, state);
+  }
+
+  versionChanged(meta: MachineMeta, from: number, state: unknown): ApplyResult {
+    return implementationAt(this.machine, meta.machineVersion).apply(meta, { machineVersion: { from, to: meta.machineVersion } } satisfies MachineVersionChange, state);
+  }
 }
 
 /** A persisted form of a reference: simple machines are kept only in memory. */

@@ -17,7 +17,7 @@ import { withBindings } from '../logging.js';
 import { ServerInterpreter, type ServerHost, type ServerStorage, type ServerTimers, type ServerTransport } from './interpreter.js';
 import { wantsTick } from './tick.js';
 import { coreMachine, machineForVersion, resolveMachine, type Machine } from './machine.js';
-import { ActorMachinePort } from './machine-port.js';
+import { ActorMachinePort, type MachinePortOwner } from './machine-port.js';
 import type { PipelineEvent, ServerCall, ServerCast } from './protocol.js';
 import { type AuxSlot, deleted, endOfLife, initAux, membersInfoReply, runAux } from './server-ops.js';
 
@@ -42,19 +42,18 @@ export interface ServerState {
   readonly machine: Machine;
   readonly log: ServerLog;
   readonly shell: ServerInterpreter;
-  readonly timers: Map<TimerName, Ref>;
+  /** The core's timers (election, condition), made on first use: an idle follower has none. */
+  timers: Map<TimerName, Ref> | undefined;
   pending: PendingCommand[];
   flushQueued: boolean;
   leaderMonitor: { readonly ref: Ref; readonly leader: ServerId } | undefined;
-  /** Pipeline replies of the current turn, per caller, sent at its end. */
-  readonly applied: Map<Pid, { leader: ServerId; replies: Array<[unknown, unknown]> }>;
+  /** Pipeline replies of the current turn, per caller, sent at its end (made on first use). */
+  applied: Map<Pid, { leader: ServerId; replies: Array<[unknown, unknown]> }> | undefined;
   lastWritten: number;
   /** Callers of `awaitLeader` waiting for a leader to be known. */
   leaderWaiters: From[];
   /** A machine's sends, timers, monitors and appends (leader only). */
   readonly machinePort: ActorMachinePort;
-  /** The node's clock, stamped into proposed commands (MachineMeta.systemTime). */
-  readonly now: () => number;
   /** Local queries waiting for this member to apply up to an index. */
   waitingQueries: Array<{ readonly minIndex: number; readonly event: Event }>;
   /** The machine's aux state (handleAux), and whether the member has reached `eol`. */
@@ -106,24 +105,23 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       machine,
       log,
       shell: undefined as unknown as ServerInterpreter,
-      timers: new Map(),
+      timers: undefined,
       pending: [],
       flushQueued: false,
       leaderMonitor: undefined,
-      applied: new Map(),
+      applied: undefined,
       lastWritten: log.lastWritten().index,
       leaderWaiters: [],
       waitingQueries: [],
       aux: initAux(machine, config.name),
       machinePort: undefined as unknown as ActorMachinePort,
-      now: () => ctx.now(),
       logger: undefined,
     };
-    const warn = (message: string): void => logOf(ctx, state).warn({}, message);
-    (state as { machinePort: ActorMachinePort }).machinePort = new ActorMachinePort(ctx, (command, priority) => enqueue(ctx, state, { command, priority, from: undefined }), warn);
-    // One object serves as the interpreter's storage, transport, timers and host, and as
-    // the system's ticker: its methods are shared, where closures would cost every server.
+    // One object serves as the interpreter's storage, transport, timers and host, as the
+    // machine port's owner and as the system's ticker: its methods are shared, where
+    // closures would cost every server.
     const ports = new ServerPorts(ctx, state);
+    (state as { machinePort: ActorMachinePort }).machinePort = new ActorMachinePort(ctx, ports);
     (state as { shell: ServerInterpreter }).shell = new ServerInterpreter({
       core,
       storage: ports,
@@ -181,7 +179,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
 };
 
 /** What the interpreter and the system's tick call on a server (see init). */
-class ServerPorts implements ServerStorage, ServerTransport, ServerTimers, ServerHost, Ticker {
+class ServerPorts implements ServerStorage, ServerTransport, ServerTimers, ServerHost, MachinePortOwner, Ticker {
   constructor(
     private readonly ctx: ActorContext,
     private readonly state: ServerState,
@@ -217,15 +215,22 @@ class ServerPorts implements ServerStorage, ServerTransport, ServerTimers, Serve
 
   set(timer: TimerName, afterMs: number, generation: number): void {
     const { ctx, state } = this;
-    const old = state.timers.get(timer);
+    const old = state.timers?.get(timer);
     if (old !== undefined) ctx.cancelTimer(old);
-    state.timers.set(timer, ctx.sendAfter(afterMs, { type: '$timer', timer, generation } satisfies ServerCast));
+    (state.timers ??= new Map()).set(timer, ctx.sendAfter(afterMs, { type: '$timer', timer, generation } satisfies ServerCast));
   }
 
   cancel(timer: TimerName): void {
-    const old = this.state.timers.get(timer);
+    const timers = this.state.timers;
+    if (timers === undefined) return;
+    const old = timers.get(timer);
     if (old !== undefined) this.ctx.cancelTimer(old);
-    this.state.timers.delete(timer);
+    timers.delete(timer);
+    if (timers.size === 0) this.state.timers = undefined;
+  }
+
+  proposeNotice(command: unknown, priority: 'normal' | 'low'): void {
+    enqueue(this.ctx, this.state, { command, priority, from: undefined });
   }
 
   post(event: Event): void {
@@ -363,7 +368,7 @@ function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; re
       return;
     case '$flush':
       state.flushQueued = false;
-      return flush(state);
+      return flush(ctx, state);
     case '$timer':
       return flushThen(ctx, state, { type: 'timeout', timer: msg.timer, generation: msg.generation });
     case '$event':
@@ -403,8 +408,7 @@ function onWalNotice(msg: Parameters<typeof applyWalNotice>[1], state: ServerSta
     turn = state.shell.handle({ type: 'written', index: written.index, term: written.term });
   }
   // A hold on the WAL ended: the commands that waited go now.
-  if (state.pending.length > 0 && !state.log.walHeld()) return then(turn, () => flush(state));
-  void ctx;
+  if (state.pending.length > 0 && !state.log.walHeld()) return then(turn, () => flush(ctx, state));
   return turn;
 }
 
@@ -439,28 +443,28 @@ function enqueue(ctx: ActorContext, state: ServerState, command: PendingCommand)
 }
 
 /** Steps the core with the waiting commands, unless the WAL asked us to hold. */
-function flush(state: ServerState): void | Promise<void> {
+function flush(ctx: ActorContext, state: ServerState): void | Promise<void> {
   if (state.pending.length === 0 || state.log.walHeld()) return;
   const batch = state.pending;
   state.pending = [];
-  return feed(state, batch, 0);
+  return feed(ctx, state, batch, 0);
 }
 
-function feed(state: ServerState, batch: readonly PendingCommand[], from: number): void | Promise<void> {
+function feed(ctx: ActorContext, state: ServerState, batch: readonly PendingCommand[], from: number): void | Promise<void> {
   // One step per batch: one append, one AppendEntries per follower (cut at the core's bound).
   for (let i = from; i < batch.length; i += COMMANDS_BATCH_MAX) {
     const commands = i === 0 && batch.length <= COMMANDS_BATCH_MAX ? batch : batch.slice(i, i + COMMANDS_BATCH_MAX);
-    const turn = state.shell.handle({ type: 'commands', commands, systemTime: state.now() });
+    // The node's clock, stamped into proposed commands (MachineMeta.systemTime).
+    const turn = state.shell.handle({ type: 'commands', commands, systemTime: ctx.now() });
     // Counted where they are taken: a follower only redirects them.
     if (state.shell.core.role === 'leader') state.metrics.commands(commands.length, state.shell.core.log.last().index, performance.now());
-    if (turn !== undefined) return turn.then(() => feed(state, batch, i + COMMANDS_BATCH_MAX));
+    if (turn !== undefined) return turn.then(() => feed(ctx, state, batch, i + COMMANDS_BATCH_MAX));
   }
 }
 
 /** Commands taken before another event keep their order relative to it. */
 function flushThen(ctx: ActorContext, state: ServerState, event: Event): void | Promise<void> {
-  void ctx;
-  return then(flush(state), () => state.shell.handle(event));
+  return then(flush(ctx, state), () => state.shell.handle(event));
 }
 
 function then(turn: void | Promise<void>, next: () => void | Promise<void>): void | Promise<void> {
@@ -480,10 +484,11 @@ function deliver(ctx: ActorContext, state: ServerState, to: Caller | undefined, 
   if (to === undefined) return;
   if ('call' in to) return ctx.reply(to.call, reply);
   if (reply.type === 'ok') {
-    let batch = state.applied.get(to.pipe);
+    const applied = (state.applied ??= new Map());
+    let batch = applied.get(to.pipe);
     if (batch === undefined) {
       batch = { leader: reply.leader, replies: [] };
-      state.applied.set(to.pipe, batch);
+      applied.set(to.pipe, batch);
     }
     batch.replies.push([to.correlation, reply.reply]);
     return;
@@ -516,11 +521,12 @@ function countPosted(state: ServerState, event: Event): void {
 }
 
 function sendApplied(ctx: ActorContext, state: ServerState): void {
-  if (state.applied.size === 0) return;
-  for (const [pid, batch] of state.applied) {
+  const applied = state.applied;
+  if (applied === undefined) return;
+  state.applied = undefined;
+  for (const [pid, batch] of applied) {
     ctx.send(pid, { type: 'raft_event', from: batch.leader, event: { type: 'applied', replies: batch.replies } } satisfies PipelineEvent);
   }
-  state.applied.clear();
 }
 
 function answerWaitingQueries(state: ServerState): void | Promise<void> {

@@ -68,9 +68,20 @@ export const DEFAULT_TIMEOUTS: CoreTimeouts = {
   transferTimeoutMs: limits.TRANSFER_TIMEOUT_MS,
 };
 
+/** Merged timeouts by the partial ones given: servers of a system share one object. */
+const mergedTimeouts = new WeakMap<Partial<CoreTimeouts>, CoreTimeouts>();
+
+function timeoutsWith(given: Partial<CoreTimeouts> | undefined): CoreTimeouts {
+  if (given === undefined) return DEFAULT_TIMEOUTS;
+  let merged = mergedTimeouts.get(given);
+  if (merged === undefined) mergedTimeouts.set(given, (merged = Object.freeze({ ...DEFAULT_TIMEOUTS, ...given })));
+  return merged;
+}
+
+// Thousands of members live in one process, most of them idle followers: state only
+// some roles or rare operations use is made on first use.
 export class RaftMember {
   readonly id: ServerId;
-  readonly key: string;
   readonly log: LogView;
   readonly machine: CoreMachine;
   readonly random: Random;
@@ -104,7 +115,7 @@ export class RaftMember {
   receiving: ReceivingSnapshot | undefined = undefined;
 
   // Pre-vote and candidate.
-  readonly votes = new Set<string>();
+  private gatheredVotes: Set<string> | undefined = undefined;
   preVoteToken = 0;
   electionReason: ElectionReason | undefined = undefined;
 
@@ -132,10 +143,8 @@ export class RaftMember {
   deleteEntryIndex: number | undefined = undefined;
   /** Set once the delete_cluster entry is applied: the member ends (ops.ts). */
   endOfLifeIndex: number | undefined = undefined;
-  /** Leader: peers sent a commit covering the deletion once they held it, with the term it was sent in (ops.ts). */
-  readonly toldEndOfLife = new Map<string, number>();
-  /** Leader: peers that acknowledged the delete entry, with the term of the acknowledgement (ops.ts). */
-  readonly deletionAcked = new Map<string, number>();
+  private endOfLifeTold: Map<string, number> | undefined = undefined;
+  private deletionAcks: Map<string, number> | undefined = undefined;
 
   /** Effects of the current step; the dispatcher hands them to the shell. */
   protected out: Effect[] = [];
@@ -151,11 +160,10 @@ export class RaftMember {
 
   constructor(config: CoreConfig) {
     this.id = config.id;
-    this.key = serverKey(config.id);
     this.log = new LogView(config.log);
     this.machine = config.machine;
     this.random = config.random;
-    this.timeouts = { ...DEFAULT_TIMEOUTS, ...config.timeouts };
+    this.timeouts = timeoutsWith(config.timeouts);
     this.preVote = config.preVote ?? true;
     this.appendEntriesBytesMax = config.appendEntriesBytesMax ?? limits.APPEND_ENTRIES_BYTES_MAX;
     this.inflightBytesMax = config.inflightBytesMax ?? limits.INFLIGHT_BYTES_MAX;
@@ -191,6 +199,26 @@ export class RaftMember {
     const base = start === undefined ? { index: 0, members: config.initialMembers ?? [] } : { index: start.index, members: start.members };
     this.cluster = new ClusterHistory(base);
     this.rebuildClusterAfter(base.index);
+  }
+
+  /** This member as a key (serverKey), for messages and vote sets. */
+  get key(): string {
+    return serverKey(this.id);
+  }
+
+  /** Votes gathered as pre_vote or candidate; dropped on leaving those roles (setRole). */
+  get votes(): Set<string> {
+    return (this.gatheredVotes ??= new Set());
+  }
+
+  /** Leader: peers sent a commit covering the deletion once they held it, with the term it was sent in (ops.ts). */
+  get toldEndOfLife(): Map<string, number> {
+    return (this.endOfLifeTold ??= new Map());
+  }
+
+  /** Leader: peers that acknowledged the delete entry, with the term of the acknowledgement (ops.ts). */
+  get deletionAcked(): Map<string, number> {
+    return (this.deletionAcks ??= new Map());
   }
 
   emit(effect: Effect): void {
@@ -265,6 +293,7 @@ export class RaftMember {
   setRole(role: Role, leader: ServerId | undefined): void {
     const sameLeader = leader === undefined ? this.leaderId === undefined : sameServer(leader, this.leaderId);
     if (role === this.role && sameLeader) return;
+    if (role !== 'pre_vote' && role !== 'candidate') this.gatheredVotes = undefined;
     this.role = role;
     this.leaderId = leader;
     this.emit({ kind: 'roleChanged', role, term: this.currentTerm, leader });
