@@ -119,6 +119,47 @@ describe('links and exit signals', () => {
     expect((await node.info(b))?.links).toEqual([]);
   });
 
+  it('an actor with many links (a map past a few) keeps their order, unlinks any of them and signals the rest', async () => {
+    node = await startNode();
+    const box = inbox(node);
+    const a = node.spawn(idle);
+    const peers: Pid[] = [];
+    for (let i = 0; i < 12; i++) {
+      peers.push(
+        node.spawn(async (ctx: ActorContext) => {
+          ctx.trapExit(true);
+          ctx.link(a);
+          ctx.send(box.pid, { i, msg: 'linked' });
+          for (;;) {
+            const msg = await ctx.receive();
+            if (msg === 'unlink') ctx.unlink(a);
+            ctx.send(box.pid, { i, msg });
+          }
+        }),
+      );
+      await box.next((m) => m.i === i);
+    }
+    expect((await node.info(a))?.links).toEqual(peers);
+    for (const i of [2, 10]) {
+      node.send(peers[i]!, 'unlink');
+      await box.next((m) => m.i === i && m.msg === 'unlink');
+    }
+    expect((await node.info(a))?.links).toEqual(peers.filter((_, i) => i !== 2 && i !== 10));
+    node.send(a, 'crash');
+    const exited: number[] = [];
+    for (let k = 0; k < 10; k++) {
+      const { i, msg } = await box.next((m) => m.msg?.type === 'EXIT');
+      expect(msg.from).toEqual(a);
+      exited.push(i);
+    }
+    expect(exited.sort((x, y) => x - y)).toEqual([0, 1, 3, 4, 5, 6, 7, 8, 9, 11]);
+    // The unlinked two got none: each answers a ping with nothing queued before it.
+    for (const i of [2, 10]) {
+      node.send(peers[i]!, 'ping');
+      expect(await box.next((m) => m.i === i)).toEqual({ i, msg: 'ping' });
+    }
+  });
+
   it("'kill' cannot be trapped, and linked peers see 'killed'", async () => {
     node = await startNode();
     const box = inbox(node);

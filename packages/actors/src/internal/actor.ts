@@ -3,7 +3,7 @@
 
 import { ActorExitedError, InvalidArgumentError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { formatPid, type Dest, type Pid, type Ref } from '../pid.js';
+import { formatPid, pidEquals, pidKey, type Dest, type Pid, type Ref } from '../pid.js';
 import type {
   ActorContext,
   ActorSpec,
@@ -31,6 +31,12 @@ export interface Waiter {
   timer: unknown;
 }
 
+/**
+ * Links are kept in an array up to this many, in a map by pid key beyond: most actors
+ * have one or two (a worker and its supervisor), where a map would cost hundreds of bytes.
+ */
+const LINKS_IN_ARRAY_MAX = 8;
+
 export interface ActorExtra {
   name: string | undefined;
   nodeMonitors: Set<string> | null;
@@ -43,7 +49,8 @@ export class Actor implements ActorContext, CallbackOwner {
   state: unknown = undefined;
   mailbox: unknown[] | null = null;
   head = 0;
-  links: Map<string, Pid> | null = null;
+  /** Linked pids (see LINKS_IN_ARRAY_MAX); use the link methods below. */
+  private links: Pid[] | Map<string, Pid> | null = null;
   monitoredBy: Map<Ref, Pid> | null = null;
   monitoring: Map<Ref, Pid> | null = null;
   timers: Map<Ref, unknown> | null = null;
@@ -72,6 +79,50 @@ export class Actor implements ActorContext, CallbackOwner {
       return;
     }
     this.sched.crash(this, err);
+  }
+
+  hasLink(pid: Pid): boolean {
+    const links = this.links;
+    if (links === null) return false;
+    if (Array.isArray(links)) return links.some((linked) => pidEquals(linked, pid));
+    return links.has(pidKey(pid));
+  }
+
+  /** Adds a link; false if it was there already. */
+  addLink(pid: Pid): boolean {
+    if (this.hasLink(pid)) return false;
+    const links = this.links;
+    if (links === null) this.links = [pid];
+    else if (!Array.isArray(links)) links.set(pidKey(pid), pid);
+    else if (links.length < LINKS_IN_ARRAY_MAX) links.push(pid);
+    else this.links = new Map([...links, pid].map((linked) => [pidKey(linked), linked]));
+    return true;
+  }
+
+  /** Removes a link; false if there was none. */
+  removeLink(pid: Pid): boolean {
+    const links = this.links;
+    if (links === null) return false;
+    if (!Array.isArray(links)) return links.delete(pidKey(pid));
+    const at = links.findIndex((linked) => pidEquals(linked, pid));
+    if (at < 0) return false;
+    if (links.length === 1) this.links = null;
+    else links.splice(at, 1);
+    return true;
+  }
+
+  /** The linked pids, as a copy (safe to change links while going through it). */
+  linkedPids(): Pid[] {
+    const links = this.links;
+    if (links === null) return [];
+    return Array.isArray(links) ? [...links] : [...links.values()];
+  }
+
+  /** Drops every link and returns them. */
+  takeLinks(): Pid[] {
+    const linked = this.linkedPids();
+    this.links = null;
+    return linked;
   }
 
   get parent(): Pid | undefined {

@@ -2,7 +2,6 @@
 // thread, other schedulers and other nodes: Erlang's answers for dead targets included
 // (noproc DOWN and EXIT), and names resolved where the name table is.
 
-import { pidKey } from '../pid.js';
 import type { CallMessage } from '../types.js';
 import { describeActor } from './scheduler-helpers.js';
 import type { Scheduler } from './scheduler.js';
@@ -32,11 +31,11 @@ export function handleIncoming(s: Scheduler, signal: Signal): void {
     case 'link': {
       const actor = s.local(signal.to);
       if (actor === undefined) s.route({ k: 'exit', from: signal.to, to: signal.from, reason: NOPROC, link: true });
-      else (actor.links ??= new Map()).set(pidKey(signal.from), signal.from);
+      else actor.addLink(signal.from);
       return;
     }
     case 'unlink':
-      s.local(signal.to)?.links?.delete(pidKey(signal.from));
+      s.local(signal.to)?.removeLink(signal.from);
       return;
     case 'exit': {
       const actor = s.local(signal.to);
@@ -49,9 +48,11 @@ export function handleIncoming(s: Scheduler, signal: Signal): void {
       else (actor.monitoredBy ??= new Map()).set(signal.ref, signal.from);
       return;
     }
-    case 'demonitor':
-      s.local(signal.to)?.monitoredBy?.delete(signal.ref);
+    case 'demonitor': {
+      const actor = s.local(signal.to);
+      if (actor?.monitoredBy?.delete(signal.ref) === true && actor.monitoredBy.size === 0) actor.monitoredBy = null;
       return;
+    }
     case 'call': {
       const actor = s.local(signal.to);
       if (actor === undefined) return s.route({ k: 'down', to: signal.from, ref: signal.ref, pid: signal.to, reason: NOPROC });
@@ -65,6 +66,7 @@ export function handleIncoming(s: Scheduler, signal: Signal): void {
       if (s.calls.down(signal.ref, signal.reason) || signal.to.id === SCHEDULER_PID_ID) return;
       const actor = s.local(signal.to);
       if (actor?.monitoring?.delete(signal.ref) === true) {
+        if (actor.monitoring.size === 0) actor.monitoring = null;
         s.deliver(actor, { type: 'DOWN', ref: signal.ref, pid: signal.pid, reason: signal.reason });
       }
       return;

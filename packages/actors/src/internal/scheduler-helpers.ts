@@ -36,7 +36,7 @@ export function describeActor(actor: Actor): ActorInfo {
     kind: (flags & PROCESS) !== 0 ? 'process' : 'behaviour',
     status: (flags & TERMINATING) !== 0 ? 'exiting' : (flags & BUSY) !== 0 ? 'running' : waiting ? 'waiting' : 'runnable',
     queueLength: actor.queueLength(),
-    links: actor.links === null ? [] : [...actor.links.values()],
+    links: actor.linkedPids(),
     monitoredBy: actor.monitoredBy?.size ?? 0,
     monitoring: actor.monitoring?.size ?? 0,
     timers: actor.timers?.size ?? 0,

@@ -11,7 +11,7 @@ import {
   SCHEDULER_SLICE_MS_MAX,
 } from '../limits.js';
 import type { Logger } from '../logger.js';
-import { formatPid, isPid, isRemoteName, pidEquals, pidKey, type Dest, type Pid, type Ref, type RemoteName } from '../pid.js';
+import { formatPid, isPid, isRemoteName, pidEquals, type Dest, type Pid, type Ref, type RemoteName } from '../pid.js';
 import type { ActorInfo, ActorSpec, Behaviour, CallMessage, From, ModuleRef, ProcessFn, SpawnOptions } from '../types.js';
 import { Actor, BUSY, EXITED, PROCESS, QUEUED, TERMINATING, TRAP_EXIT } from './actor.js';
 import { currentOwner, nodeSetImmediate, setOwner } from './callback-owners.js';
@@ -366,6 +366,7 @@ export class Scheduler {
     const watcher = actor.monitoredBy?.get(from.ref);
     if (watcher !== undefined && pidEquals(watcher, from.pid)) {
       actor.monitoredBy!.delete(from.ref);
+      if (actor.monitoredBy!.size === 0) actor.monitoredBy = null;
       this.route({ k: 'reply', to: from.pid, ref: from.ref, ok, value, demonitored: true });
     } else {
       this.route({ k: 'reply', to: from.pid, ref: from.ref, ok, value });
@@ -404,20 +405,19 @@ export class Scheduler {
     actor.takeMatching((m) => typeof m === 'object' && m !== null && m.type === 'DOWN' && m.ref === ref);
     if (target === undefined) return false;
     actor.monitoring!.delete(ref);
+    if (actor.monitoring!.size === 0) actor.monitoring = null;
     this.route({ k: 'demonitor', from: actor.self, to: target, ref });
     return true;
   }
 
   link(actor: Actor, pid: Pid): void {
     if (pidEquals(actor.self, pid)) return;
-    const key = pidKey(pid);
-    if (actor.links?.has(key)) return;
-    (actor.links ??= new Map()).set(key, pid);
+    if (!actor.addLink(pid)) return;
     this.route({ k: 'link', from: actor.self, to: pid });
   }
 
   unlink(actor: Actor, pid: Pid): void {
-    if (actor.links?.delete(pidKey(pid))) this.route({ k: 'unlink', from: actor.self, to: pid });
+    if (actor.removeLink(pid)) this.route({ k: 'unlink', from: actor.self, to: pid });
   }
 
   exitSignal(from: Pid, to: Pid, reason: unknown): void {
@@ -427,7 +427,7 @@ export class Scheduler {
   receiveExit(actor: Actor, from: Pid, reason: unknown, link: boolean): void {
     if (link) {
       // A signal from a link removed since then is stale.
-      if (actor.links?.delete(pidKey(from)) !== true) return;
+      if (!actor.removeLink(from)) return;
     }
     if (!link && reason === KILL) return this.finishExit(actor, KILLED);
     if ((actor.flags & TRAP_EXIT) !== 0) return this.deliver(actor, { type: 'EXIT', from, reason });
@@ -492,10 +492,7 @@ export class Scheduler {
         extra.nodeMonitors = null;
       }
     }
-    if (actor.links !== null) {
-      for (const pid of actor.links.values()) this.route({ k: 'exit', from: self, to: pid, reason, link: true });
-      actor.links = null;
-    }
+    for (const pid of actor.takeLinks()) this.route({ k: 'exit', from: self, to: pid, reason, link: true });
     if (actor.monitoredBy !== null) {
       for (const [ref, watcher] of actor.monitoredBy) this.route({ k: 'down', to: watcher, ref, pid: self, reason });
       actor.monitoredBy = null;
@@ -557,9 +554,7 @@ export class Scheduler {
           this.deliver(actor, { type: 'DOWN', ref, pid: target, reason });
         }
       }
-      if (actor.links !== null) {
-        for (const pid of [...actor.links.values()]) if (gone(pid)) this.receiveExit(actor, pid, reason, true);
-      }
+      for (const pid of actor.linkedPids()) if (gone(pid)) this.receiveExit(actor, pid, reason, true);
     }
     this.calls.failWhere(gone, reason);
   }
@@ -611,6 +606,8 @@ export class Scheduler {
     const ref = this.makeRef();
     const handle = this.clock.setTimeout(() => {
       actor.timers?.delete(ref);
+      // An empty map is dropped: idle actors are the many, and each map costs some 180 bytes.
+      if (actor.timers?.size === 0) actor.timers = null;
       if ((actor.flags & EXITED) !== 0) return;
       try {
         this.send(dest, msg);
@@ -626,6 +623,7 @@ export class Scheduler {
     const handle = actor.timers?.get(ref);
     if (handle === undefined) return false;
     actor.timers!.delete(ref);
+    if (actor.timers!.size === 0) actor.timers = null;
     this.clock.clearTimeout(handle);
     return true;
   }

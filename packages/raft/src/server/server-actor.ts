@@ -58,8 +58,6 @@ export interface ServerState {
   waitingQueries: Array<{ readonly minIndex: number; readonly event: Event }>;
   /** The machine's aux state (handleAux), and whether the member has reached `eol`. */
   readonly aux: AuxSlot;
-  /** The node's logger with this server's system, cluster and server; made on first use. */
-  logger: Logger | undefined;
 }
 
 /** Above this many bytes queued for a node, entries for it wait for the leader's next tick. */
@@ -115,7 +113,6 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       waitingQueries: [],
       aux: initAux(machine, config.name),
       machinePort: undefined as unknown as ActorMachinePort,
-      logger: undefined,
     };
     // One object serves as the interpreter's storage, transport, timers and host, as the
     // machine port's owner and as the system's ticker: its methods are shared, where
@@ -577,8 +574,8 @@ function machineTick(ctx: ActorContext, state: ServerState): void {
 
 /** Every line a server writes says which system, cluster and server. */
 function logOf(ctx: ActorContext, state: ServerState): Logger {
-  state.logger ??= withBindings(ctx.log, { system: state.system.name, cluster: state.config.clusterName, server: state.config.name });
-  return state.logger;
+  // Made per use, not kept: a server logs seldom, and thousands of them would each hold one.
+  return withBindings(ctx.log, { system: state.system.name, cluster: state.config.clusterName, server: state.config.name });
 }
 
 function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: number, leader: ServerId | undefined): void {

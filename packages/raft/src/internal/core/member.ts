@@ -199,6 +199,7 @@ export class RaftMember {
     const base = start === undefined ? { index: 0, members: config.initialMembers ?? [] } : { index: start.index, members: start.members };
     this.cluster = new ClusterHistory(base);
     this.rebuildClusterAfter(base.index);
+    if (this.votedFor !== undefined) this.votedFor = this.canonical(this.votedFor);
   }
 
   /** This member as a key (serverKey), for messages and vote sets. */
@@ -263,7 +264,7 @@ export class RaftMember {
     if (term > this.currentTerm && this.rules.newTermForgetsValidated) this.forgetValidated();
     if (term > this.currentTerm) this.heldUntilVote = [];
     this.currentTerm = term;
-    this.votedFor = votedFor;
+    this.votedFor = votedFor === undefined ? undefined : this.canonical(votedFor);
     // Only a vote is synced (as Ra): what depends on it waits for `persisted`.
     const sync = votedFor !== undefined;
     this.pendingVote = sync ? { term, votedFor } : undefined;
@@ -294,6 +295,7 @@ export class RaftMember {
     const sameLeader = leader === undefined ? this.leaderId === undefined : sameServer(leader, this.leaderId);
     if (role === this.role && sameLeader) return;
     if (role !== 'pre_vote' && role !== 'candidate') this.gatheredVotes = undefined;
+    if (leader !== undefined) leader = this.canonical(leader);
     this.role = role;
     this.leaderId = leader;
     this.emit({ kind: 'roleChanged', role, term: this.currentTerm, leader });
@@ -312,6 +314,15 @@ export class RaftMember {
     } else if (this.electionReason === undefined || reason === 'leader_down') {
       this.armElection(reason);
     }
+  }
+
+  /**
+   * The configuration's own object for a member's id. Ids in messages are fresh copies:
+   * a leader or vote kept from one would hold a copy per member for as long as it lasts.
+   */
+  private canonical(id: ServerId): ServerId {
+    if (sameServer(id, this.id)) return this.id;
+    return findMember(this.cluster.current().members, id)?.id ?? id;
   }
 
   /** Only committed entries are known to be in a new leader's (or a new term's) log. */
