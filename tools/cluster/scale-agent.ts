@@ -5,7 +5,7 @@
 // and RSS (after a full GC on request) and the process's CPU time.
 
 import { runInNewContext } from 'node:vm';
-import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
+import { getHeapSpaceStatistics, setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import type { Behaviour, Node } from '@rafter/actors';
 import { overview, type RaftSystem, registerMachine } from '@rafter/raft';
 import { localSystem } from '../../packages/raft/src/system/system.js';
@@ -47,6 +47,11 @@ export interface ScaleStats {
   readonly peerSignalsReceived: number;
   readonly heapUsed: number;
   readonly rss: number;
+  /** Where RSS beyond the used heap goes: the heap's committed size, memory outside it, and each heap space's committed size. */
+  readonly heapTotal: number;
+  readonly external: number;
+  readonly arrayBuffers: number;
+  readonly heapSpaces: Readonly<Record<string, number>>;
   /** Process CPU time (user + system) in microseconds, and the wall clock it was read at. */
   readonly cpuMicros: number;
   readonly atMs: number;
@@ -138,6 +143,10 @@ function stats(state: AgentState): ScaleStats {
     peerSignalsReceived,
     heapUsed: memory.heapUsed,
     rss: memory.rss,
+    heapTotal: memory.heapTotal,
+    external: memory.external,
+    arrayBuffers: memory.arrayBuffers,
+    heapSpaces: Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, s.space_size])),
     cpuMicros: cpu.user + cpu.system,
     atMs: Date.now(),
   };

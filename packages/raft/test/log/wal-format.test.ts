@@ -63,6 +63,15 @@ describe('WAL format', () => {
     expect(got[2]?.[3]).toBe('');
   });
 
+  it('writes a writer id given as a string as its UTF-8 bytes, the length in bytes', () => {
+    const id = 'sérveur-ü';
+    const fromString = Buffer.alloc(writerRecordBytes(Buffer.byteLength(id)));
+    const fromBytes = Buffer.alloc(fromString.length);
+    expect(encodeWriterRecord(fromString, 0, 3, id)).toBe(fromString.length);
+    expect(encodeWriterRecord(fromBytes, 0, 3, Buffer.from(id, 'utf8'))).toBe(fromBytes.length);
+    expect(fromString).toEqual(fromBytes);
+  });
+
   it('treats a cut last record of the last file as torn', () => {
     const { buf, recordStarts } = build();
     const cut = buf.subarray(0, buf.length - 3);

@@ -67,15 +67,17 @@ export function writerRecordBytes(idBytes: number): number {
   return WRITER_HEAD_BYTES + idBytes;
 }
 
-/** Writes a writer definition at `offset` (inside a frame); returns the offset after it. */
-export function encodeWriterRecord(buf: Buffer, offset: number, ref: number, id: Buffer): number {
-  assert(id.length > 0 && id.length <= WRITER_ID_BYTES_MAX, `writer id length ${id.length}`);
+/** Writes a writer definition at `offset` (inside a frame); returns the offset after it. `id` as a string is written in UTF-8. */
+export function encodeWriterRecord(buf: Buffer, offset: number, ref: number, id: string | Uint8Array): number {
+  const length = typeof id === 'string' ? Buffer.byteLength(id, 'utf8') : id.length;
+  assert(length > 0 && length <= WRITER_ID_BYTES_MAX, `writer id length ${length}`);
   buf[offset] = TAG_WRITER;
   putU32(buf, offset + 1, ref);
-  buf[offset + 5] = id.length;
-  buf[offset + 6] = id.length >>> 8;
-  id.copy(buf, offset + WRITER_HEAD_BYTES);
-  return offset + WRITER_HEAD_BYTES + id.length;
+  buf[offset + 5] = length;
+  buf[offset + 6] = length >>> 8;
+  if (typeof id === 'string') buf.write(id, offset + WRITER_HEAD_BYTES, length, 'utf8');
+  else buf.set(id, offset + WRITER_HEAD_BYTES);
+  return offset + WRITER_HEAD_BYTES + length;
 }
 
 /** Writes an entry record at `offset` (inside a frame); returns the offset after it. */

@@ -103,7 +103,8 @@ export interface WalCounters {
 /** Everything the WAL keeps per writer, in one object so an append costs one Map lookup. */
 interface WriterState extends RunCursor {
   readonly id: string;
-  readonly idBytes: Buffer;
+  /** The id's length in UTF-8; the bytes are written from the string (a Buffer per writer would pin pool memory). */
+  readonly idByteLength: number;
   lastIndex: number | undefined;
   awaitingFrom: number | undefined;
   /** The file this writer's `ref` belongs to; another file means no ref yet. */
@@ -300,9 +301,9 @@ export class WalWriter {
   }
 
   private newWriter(writerId: string): WriterState {
-    const idBytes = Buffer.from(writerId, 'utf8');
-    if (idBytes.length === 0 || idBytes.length > WRITER_ID_BYTES_MAX) throw new LogLimitError('writer id bytes', idBytes.length, WRITER_ID_BYTES_MAX);
-    const state: WriterState = { id: writerId, idBytes, lastIndex: undefined, awaitingFrom: undefined, refSlot: undefined, ref: 0, runs: undefined, run: 0, writtenTo: 0, writtenTerm: 0 };
+    const idByteLength = Buffer.byteLength(writerId, 'utf8');
+    if (idByteLength === 0 || idByteLength > WRITER_ID_BYTES_MAX) throw new LogLimitError('writer id bytes', idByteLength, WRITER_ID_BYTES_MAX);
+    const state: WriterState = { id: writerId, idByteLength, lastIndex: undefined, awaitingFrom: undefined, refSlot: undefined, ref: 0, runs: undefined, run: 0, writtenTo: 0, writtenTerm: 0 };
     this.writers.set(writerId, state);
     return state;
   }
@@ -330,10 +331,10 @@ export class WalWriter {
   private encode(state: WriterState, index: number, term: number, payload: Uint8Array): void {
     const entryBytes = ENTRY_OVERHEAD_BYTES + payload.length;
     let slot = this.slot;
-    let refBytes = state.refSlot === slot ? 0 : writerRecordBytes(state.idBytes.length);
+    let refBytes = state.refSlot === slot ? 0 : writerRecordBytes(state.idByteLength);
     if (needsRollover(slot.plannedBytes, WAL_HEADER_BYTES, refBytes + entryBytes, slot.maxBytes)) {
       slot = this.slot = this.newSlot();
-      refBytes = writerRecordBytes(state.idBytes.length);
+      refBytes = writerRecordBytes(state.idByteLength);
     }
     const recordBytes = refBytes + entryBytes;
     let batch = this.openBatch;
@@ -349,7 +350,7 @@ export class WalWriter {
       slot.rangeTo.push(index);
       state.refSlot = slot;
       state.ref = slot.refIds.length;
-      batch.length = encodeWriterRecord(batch.buf, batch.length, state.ref, state.idBytes);
+      batch.length = encodeWriterRecord(batch.buf, batch.length, state.ref, state.id);
     } else {
       const r = state.ref - 1;
       if (index < (slot.rangeFrom[r] as number)) slot.rangeFrom[r] = index;
