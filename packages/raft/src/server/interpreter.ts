@@ -87,7 +87,9 @@ export class ServerInterpreter {
   private readonly host: ServerHost;
   private readonly snapshotChunkBytes: number;
   private readonly mutation: InterpreterMutation | undefined;
-  private readonly machineDeps: MachineEffectDeps;
+  private readonly machinePort: MachinePort;
+  /** Made on a machine's first effect: most machines of an idle member have none. */
+  private madeMachineDeps: MachineEffectDeps | undefined;
   /** Events produced while carrying out effects (persisted), fed before the next outside event. */
   private followUps: Event[] | undefined;
   /** While a received snapshot is being installed, events wait here. */
@@ -107,7 +109,11 @@ export class ServerInterpreter {
     this.host = deps.host;
     this.snapshotChunkBytes = deps.snapshotChunkBytes;
     this.mutation = deps.mutation;
-    this.machineDeps = new InterpreterMachineDeps(this, deps.machine, deps.storage.log, deps.host);
+    this.machinePort = deps.machine;
+  }
+
+  private get machineDeps(): MachineEffectDeps {
+    return (this.madeMachineDeps ??= new InterpreterMachineDeps(this, this.machinePort, this.storage.log, this.host));
   }
 
   /** Leaves recovery. Resolves once the effects of the first step are carried out. */
@@ -224,6 +230,7 @@ export class ServerInterpreter {
 
   /** Effects a machine returned outside `apply` (from `stateEnter` or `tick`), carried out as this member's role allows. */
   machineEffectsOutsideApply(effects: readonly MachineEffect[] | undefined): void {
+    if (effects === undefined || effects.length === 0) return;
     runEffectsOutsideApply(this.machineDeps, effects, this.core.role);
   }
 

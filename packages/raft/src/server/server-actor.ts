@@ -44,18 +44,19 @@ export interface ServerState {
   readonly shell: ServerInterpreter;
   /** The core's timers (election, condition), made on first use: an idle follower has none. */
   timers: Map<TimerName, Ref> | undefined;
-  pending: PendingCommand[];
+  /** Commands waiting for this turn's flush (undefined when none: the arrays below too). */
+  pending: PendingCommand[] | undefined;
   flushQueued: boolean;
   leaderMonitor: { readonly ref: Ref; readonly leader: ServerId } | undefined;
   /** Pipeline replies of the current turn, per caller, sent at its end (made on first use). */
   applied: Map<Pid, { leader: ServerId; replies: Array<[unknown, unknown]> }> | undefined;
   lastWritten: number;
   /** Callers of `awaitLeader` waiting for a leader to be known. */
-  leaderWaiters: From[];
+  leaderWaiters: From[] | undefined;
   /** A machine's sends, timers, monitors and appends (leader only). */
   readonly machinePort: ActorMachinePort;
   /** Local queries waiting for this member to apply up to an index. */
-  waitingQueries: Array<{ readonly minIndex: number; readonly event: Event }>;
+  waitingQueries: Array<{ readonly minIndex: number; readonly event: Event }> | undefined;
   /** The machine's aux state (handleAux), and whether the member has reached `eol`. */
   readonly aux: AuxSlot;
 }
@@ -104,13 +105,13 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
       log,
       shell: undefined as unknown as ServerInterpreter,
       timers: undefined,
-      pending: [],
+      pending: undefined,
       flushQueued: false,
       leaderMonitor: undefined,
       applied: undefined,
       lastWritten: log.lastWritten().index,
-      leaderWaiters: [],
-      waitingQueries: [],
+      leaderWaiters: undefined,
+      waitingQueries: undefined,
       aux: initAux(machine, config.name),
       machinePort: undefined as unknown as ActorMachinePort,
     };
@@ -295,7 +296,7 @@ function onCall(request: ServerCall, from: From, state: ServerState, ctx: ActorC
       const minIndex = request.minIndex ?? 0;
       if (request.kind === 'local' && minIndex > state.shell.core.lastApplied) {
         // Answered once this member has applied that far (or never: the caller times out).
-        state.waitingQueries.push({ minIndex, event });
+        (state.waitingQueries ??= []).push({ minIndex, event });
         return { noreply: true, state };
       }
       turn = flushThen(ctx, state, event);
@@ -333,7 +334,7 @@ function onCall(request: ServerCall, from: From, state: ServerState, ctx: ActorC
     case 'awaitLeader': {
       const leader = knownLeader(state);
       if (leader !== undefined) return { reply: leader, state };
-      state.leaderWaiters.push(from);
+      (state.leaderWaiters ??= []).push(from);
       return { noreply: true, state };
     }
     case 'triggerElection':
@@ -405,7 +406,7 @@ function onWalNotice(msg: Parameters<typeof applyWalNotice>[1], state: ServerSta
     turn = state.shell.handle({ type: 'written', index: written.index, term: written.term });
   }
   // A hold on the WAL ended: the commands that waited go now.
-  if (state.pending.length > 0 && !state.log.walHeld()) return then(turn, () => flush(ctx, state));
+  if (state.pending !== undefined && !state.log.walHeld()) return then(turn, () => flush(ctx, state));
   return turn;
 }
 
@@ -432,7 +433,7 @@ function sendToPeer(ctx: ActorContext, state: ServerState, to: ServerId, msg: Ra
 }
 
 function enqueue(ctx: ActorContext, state: ServerState, command: PendingCommand): void {
-  state.pending.push(command);
+  (state.pending ??= []).push(command);
   if (state.flushQueued) return;
   state.flushQueued = true;
   // Behind every message already queued: the commands among them join this batch.
@@ -441,9 +442,9 @@ function enqueue(ctx: ActorContext, state: ServerState, command: PendingCommand)
 
 /** Steps the core with the waiting commands, unless the WAL asked us to hold. */
 function flush(ctx: ActorContext, state: ServerState): void | Promise<void> {
-  if (state.pending.length === 0 || state.log.walHeld()) return;
   const batch = state.pending;
-  state.pending = [];
+  if (batch === undefined || state.log.walHeld()) return;
+  state.pending = undefined;
   return feed(ctx, state, batch, 0);
 }
 
@@ -527,11 +528,13 @@ function sendApplied(ctx: ActorContext, state: ServerState): void {
 }
 
 function answerWaitingQueries(state: ServerState): void | Promise<void> {
-  if (state.waitingQueries.length === 0) return;
+  const waiting = state.waitingQueries;
+  if (waiting === undefined) return;
   const applied = state.shell.core.lastApplied;
-  const ready = state.waitingQueries.filter((q) => q.minIndex <= applied);
+  const ready = waiting.filter((q) => q.minIndex <= applied);
   if (ready.length === 0) return;
-  state.waitingQueries = state.waitingQueries.filter((q) => q.minIndex > applied);
+  const rest = waiting.filter((q) => q.minIndex > applied);
+  state.waitingQueries = rest.length > 0 ? rest : undefined;
   return feedEvents(state, ready.map((q) => q.event), 0);
 }
 
@@ -587,9 +590,9 @@ function onRoleChanged(ctx: ActorContext, state: ServerState, role: Role, term: 
   if (role !== state.entry.role && machine?.stateEnter !== undefined && state.aux.ended !== true) {
     state.shell.machineEffectsOutsideApply(machine.stateEnter(role, state.shell.core.machineState));
   }
-  if (leader !== undefined && (role === 'leader' || role === 'follower') && state.leaderWaiters.length > 0) {
+  if (leader !== undefined && (role === 'leader' || role === 'follower') && state.leaderWaiters !== undefined) {
     for (const waiter of state.leaderWaiters) ctx.reply(waiter, leader);
-    state.leaderWaiters = [];
+    state.leaderWaiters = undefined;
   }
   state.entry.role = role;
   state.entry.term = term;

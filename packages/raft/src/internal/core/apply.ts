@@ -107,9 +107,8 @@ function changeVersion(core: RaftMember, entry: LogEntry, to: number): boolean {
 
 function replyApplied(core: RaftMember, index: number, term: number, reply: unknown): void {
   if (core.role !== 'leader') return;
-  const from = core.lead.pending.get(index);
+  const from = core.lead.takePending(index);
   if (from === undefined) return;
-  core.lead.pending.delete(index);
   core.reply(from, { type: 'ok', index, term, reply, leader: core.id });
 }
 

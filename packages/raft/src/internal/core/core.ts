@@ -233,8 +233,8 @@ export class RaftCore extends RaftMember {
     const vote = this.pendingVote;
     if (vote === undefined || vote.term !== term || !sameServer(vote.votedFor, votedFor)) return;
     this.pendingVote = undefined;
-    for (const held of this.heldUntilVote) this.send(held.to, held.msg);
-    this.heldUntilVote = [];
+    for (const held of this.heldUntilVote ?? []) this.send(held.to, held.msg);
+    this.heldUntilVote = undefined;
     onVotePersisted(this);
   }
 }

@@ -19,13 +19,13 @@ import {
 import type { EntryPayload, LogEntry, Member, ServerId } from './log.js';
 import { processQueries, resendHeartbeats } from './query.js';
 import { resendSnapshotChunk, startSnapshot } from './snapshot.js';
-import type { Peer } from './state.js';
+import { Leading, type Peer } from './state.js';
 import type { AppendEntriesReply, CommandRequest, HeartbeatReply, ReplyTo } from './types.js';
 
 export function becomeLeader(core: RaftMember): void {
   core.disarmElection();
   core.setRole('leader', core.id);
-  core.leading = { peers: new Map(), pending: new Map(), lowQueue: [], queries: [], querySeq: 0, noopIndex: 0, versionProposed: 0 };
+  core.leading = new Leading();
   syncPeers(core, core.log.last().index + 1);
   // Ra's noop: commits every earlier entry (5.4.2) and carries the machine version:
   // ours at once (quorum strategy, or alone), else the effective one until every member

@@ -153,7 +153,7 @@ export class RaftMember {
   /** Our latest vote, until reported durable. */
   protected pendingVote: { term: number; votedFor: ServerId } | undefined = undefined;
   /** Messages that depend on that vote. */
-  protected heldUntilVote: { to: ServerId; msg: RaftMessage }[] = [];
+  protected heldUntilVote: { to: ServerId; msg: RaftMessage }[] | undefined = undefined;
   protected readonly timerGenerations: Record<TimerName, number> = { election: 0, condition: 0 };
   /** Where this step's append effect goes among its effects (-1: none yet). */
   protected appendSlot = -1;
@@ -264,7 +264,7 @@ export class RaftMember {
     // A new term may have a new log under the same leader id (it lost a term and won
     // again): only committed entries are known to be in it.
     if (term > this.currentTerm && this.rules.newTermForgetsValidated) this.forgetValidated();
-    if (term > this.currentTerm) this.heldUntilVote = [];
+    if (term > this.currentTerm) this.heldUntilVote = undefined;
     this.currentTerm = term;
     this.votedFor = votedFor === undefined ? undefined : this.canonical(votedFor);
     // Only a vote is synced (as Ra): what depends on it waits for `persisted`.
@@ -290,7 +290,7 @@ export class RaftMember {
   /** Sends once our vote is durable: a vote reply or a vote request depends on it. */
   sendAfterVote(to: ServerId, msg: RaftMessage): void {
     if (this.pendingVote === undefined) this.send(to, msg);
-    else this.heldUntilVote.push({ to, msg });
+    else (this.heldUntilVote ??= []).push({ to, msg });
   }
 
   setRole(role: Role, leader: ServerId | undefined): void {

@@ -35,21 +35,38 @@ export interface InflightMessage {
 }
 
 /** What only a leader holds; the core keeps it in `leading` while it leads. */
-export interface Leading {
+export class Leading {
   /** Replication state per other member of the latest configuration. */
-  readonly peers: Map<string, Peer>;
-  /** Callers of appended commands and membership changes, by log index, until applied. */
-  readonly pending: Map<number, ReplyTo>;
+  readonly peers = new Map<string, Peer>();
+  private waiting: Map<number, ReplyTo> | undefined = undefined;
   /** Low-priority commands not appended yet. */
-  lowQueue: LowCommand[];
+  lowQueue: LowCommand[] = [];
   /** Consistent queries waiting for their read-index round. */
-  queries: PendingQuery[];
+  queries: PendingQuery[] = [];
   /** The latest read-index round. */
-  querySeq: number;
+  querySeq = 0;
   /** Index of this term's noop: membership changes and read indexes wait for it. */
-  noopIndex: number;
+  noopIndex = 0;
   /** The highest machine version a noop of this term carries (an upgrade appends another). */
-  versionProposed: number;
+  versionProposed = 0;
+
+  /**
+   * Callers of appended commands and membership changes, by log index, until applied.
+   * Made on first use and dropped once empty (takePending): an idle leader has none.
+   */
+  get pending(): Map<number, ReplyTo> {
+    return (this.waiting ??= new Map());
+  }
+
+  /** The caller waiting for `index`, removed; undefined if none. */
+  takePending(index: number): ReplyTo | undefined {
+    const waiting = this.waiting;
+    const from = waiting?.get(index);
+    if (waiting === undefined || from === undefined) return undefined;
+    waiting.delete(index);
+    if (waiting.size === 0) this.waiting = undefined;
+    return from;
+  }
 }
 
 export interface PendingQuery {

@@ -60,7 +60,7 @@ export class ServerLog implements LogReader, SegmentTarget {
   private flushesInFlight = 0;
   private overwriteFloor = Number.POSITIVE_INFINITY;
   private deferredDropTo: number | undefined;
-  private flushWaiters: Array<() => void> = [];
+  private flushWaiters: Array<() => void> | undefined;
   private lastSnapshotAtMs: number | undefined;
   private stopped: Error | undefined;
   private snapshotting = false;
@@ -447,13 +447,13 @@ export class ServerLog implements LogReader, SegmentTarget {
     this.deferredDropTo = undefined;
     if (drop !== undefined) void this.dropSegmentsUpTo(drop);
     const waiters = this.flushWaiters;
-    this.flushWaiters = [];
-    for (const w of waiters) w();
+    this.flushWaiters = undefined;
+    for (const w of waiters ?? []) w();
   }
 
   private flushesIdle(): Promise<void> {
     if (this.flushesInFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.flushWaiters.push(resolve));
+    return new Promise((resolve) => (this.flushWaiters ??= []).push(resolve));
   }
 
   // ---- snapshots ----
