@@ -11,7 +11,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   type RaftSystem,
   type ServerId,
+  type Caller,
+  type LeaderboardEntry,
   deleteCluster,
+  fetchKeyMetrics,
   forceDeleteServer,
   keyMetrics,
   leaderboard,
@@ -32,7 +35,9 @@ import {
   triggerElection,
 } from '../../src/index.js';
 import { SystemMetrics } from '../../src/metrics/system-metrics.js';
+import { sameId, waitFor } from '../cluster/helpers.js';
 import type { ReaderReply, ReaderRequest } from './scheduler-reader.js';
+import type { HostRequest, HostStarted } from './system-on-worker.js';
 
 registerMachine('metrics-counter', {
   init: () => 0,
@@ -182,6 +187,30 @@ describe('server counters', () => {
   });
 });
 
+describe('fetchKeyMetrics', () => {
+  /** A caller that fails any call: what it is given is answered without a message. */
+  const noCalls: Caller = {
+    call: () => Promise.reject(new Error('fetchKeyMetrics made a call')),
+    send: () => {
+      throw new Error('fetchKeyMetrics sent a message');
+    },
+  };
+
+  it('reads a server of this process from shared memory, without a call, with the errors of keyMetrics', async () => {
+    const { node, system, ids } = await start();
+    const { leader } = await startCluster(system, 'c8', 'metrics-counter', ids, { via: node });
+    if (leader === undefined) throw new Error('no leader');
+    await processCommand(leader, { add: 1 }, { via: node });
+    expect(await fetchKeyMetrics(leader, { via: noCalls })).toEqual(keyMetrics(leader));
+    expect((await fetchKeyMetrics(leader, { via: noCalls, system })).commands).toBeGreaterThanOrEqual(1);
+    await expect(fetchKeyMetrics({ name: 'nobody', node: node.name }, { via: noCalls })).rejects.toMatchObject({ code: 'RAFTER_UNKNOWN_SERVER' });
+    await expect(fetchKeyMetrics('a' as unknown as ServerId, { via: noCalls })).rejects.toMatchObject({ code: 'RAFTER_INVALID_ARGUMENT' });
+    await expect(fetchKeyMetrics(leader, { via: noCalls, timeoutMs: 0 })).rejects.toMatchObject({ code: 'RAFTER_INVALID_ARGUMENT' });
+    // No system of that name here: the node's metrics actor says so.
+    await expect(fetchKeyMetrics(leader, { via: node, system: 'other' })).rejects.toMatchObject({ code: 'RAFTER_NO_SYSTEM' });
+  });
+});
+
 describe('another thread', () => {
   it('reads the counters from shared memory while the servers thread is blocked', async () => {
     const { node, system, ids } = await start();
@@ -222,6 +251,43 @@ describe('a worker scheduler', () => {
     expect(read.metrics.role).toBe('leader');
     expect(read.metrics.commands).toBe(keyMetrics(leader).commands);
     expect(read.metrics.commands).toBeGreaterThanOrEqual(5);
+  });
+});
+
+describe('a worker scheduler that dies', () => {
+  it('takes its system out of the counters, leaderboard and Prometheus series of every other thread', async () => {
+    const { node } = await start('wd', 3);
+    const dataDir = mkdtempSync(join(tmpdir(), 'rafter-metrics-worker-'));
+    cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const host = await node.start({ module: new URL('./system-on-worker.ts', import.meta.url).href, export: 'systemHost' }, { name: 'onworker', dataDir }, { scheduler: 1 });
+    const ids = ['wa', 'wb', 'wc'].map((name) => ({ name, node: node.name }));
+    const started = await node.call<HostStarted>(host, { op: 'startCluster', cluster: 'cw', ids } satisfies HostRequest, { timeoutMs: 20_000 });
+    const reader = await node.start({ module: new URL('./scheduler-reader.ts', import.meta.url).href, export: 'reader' }, undefined, { scheduler: 2 });
+    const boardOf2 = () => node.call<LeaderboardEntry[]>(reader, { op: 'leaderboard' } satisfies ReaderRequest);
+    const series = async () => parseExposition(await metricsRegistry().metrics()).filter((s) => s.labels.system === 'onworker');
+
+    // The main thread and scheduler 2 see the system of scheduler 1 and its leader.
+    await waitFor('the main thread to learn the leader', async () => lookupLeader('cw'), (leader) => sameId(leader, started.leader));
+    await waitFor('scheduler 2 to learn the leader', boardOf2, (board) => board.some((e) => e.cluster === 'cw' && sameId(e.leader, started.leader)));
+    expect(keyMetrics(started.leader).role).toBe('leader');
+    expect(Object.keys(overview('onworker').servers).sort()).toEqual(['wa', 'wb', 'wc']);
+    expect((await series()).find((s) => s.name === 'rafter_servers' && s.labels.role === 'leader')?.value).toBe(1);
+
+    const down = node.monitor(started.system);
+    await expect(node.call(host, { op: 'exitThread' } satisfies HostRequest)).rejects.toMatchObject({ code: 'ACTORS_CALL_EXIT' });
+    expect((await down).reason).toMatchObject({ schedulerExited: 1 });
+    await waitFor('the main thread to drop the lost system', async () => lookupLeader('cw'), (leader) => leader === undefined);
+    expect(leaderboard().some((e) => e.cluster === 'cw')).toBe(false);
+    expect(() => overview('onworker')).toThrow(expect.objectContaining({ code: 'RAFTER_NO_SYSTEM' }));
+    expect(() => keyMetrics(started.leader)).toThrow(expect.objectContaining({ code: 'RAFTER_UNKNOWN_SERVER' }));
+    expect(await series()).toEqual([]);
+    await waitFor('scheduler 2 to drop the lost system', boardOf2, (board) => !board.some((e) => e.cluster === 'cw'));
+
+    // The system started again on the thread that took scheduler 1's place is a new run: it shows.
+    const again = await node.start({ module: new URL('./system-on-worker.ts', import.meta.url).href, export: 'systemHost' }, { name: 'onworker', dataDir }, { scheduler: 1 });
+    cleanup.push(() => node.call(again, { op: 'stop' }));
+    await waitFor('the restarted system to show its leader', async () => lookupLeader('cw'), (leader) => leader !== undefined);
+    expect(Object.keys(overview('onworker').servers).sort()).toEqual(['wa', 'wb', 'wc']);
   });
 });
 
