@@ -256,9 +256,13 @@ describe('a worker scheduler', () => {
 
 describe('a worker scheduler that dies', () => {
   it('takes its system out of the counters, leaderboard and Prometheus series of every other thread', async () => {
-    const { node } = await start('wd', 3);
+    // No system on the main thread: the worker's system starts the node's metrics actor there.
+    const node = await Node.start({ name: 'wd', schedulers: 3, dirtyThreads: 1, logger: silentLogger });
     const dataDir = mkdtempSync(join(tmpdir(), 'rafter-metrics-worker-'));
-    cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    cleanup.push(async () => {
+      await node.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
     const host = await node.start({ module: new URL('./system-on-worker.ts', import.meta.url).href, export: 'systemHost' }, { name: 'onworker', dataDir }, { scheduler: 1 });
     const ids = ['wa', 'wb', 'wc'].map((name) => ({ name, node: node.name }));
     const started = await node.call<HostStarted>(host, { op: 'startCluster', cluster: 'cw', ids } satisfies HostRequest, { timeoutMs: 20_000 });
@@ -272,6 +276,7 @@ describe('a worker scheduler that dies', () => {
     expect(keyMetrics(started.leader).role).toBe('leader');
     expect(Object.keys(overview('onworker').servers).sort()).toEqual(['wa', 'wb', 'wc']);
     expect((await series()).find((s) => s.name === 'rafter_servers' && s.labels.role === 'leader')?.value).toBe(1);
+    expect(node.whereis('rafter_metrics')?.scheduler).toBe(0);
 
     const down = node.monitor(started.system);
     await expect(node.call(host, { op: 'exitThread' } satisfies HostRequest)).rejects.toMatchObject({ code: 'ACTORS_CALL_EXIT' });

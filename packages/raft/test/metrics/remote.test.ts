@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessCluster } from '../../../../tools/cluster/process-cluster.js';
 import { fetchKeyMetrics, processCommand, serverStatus, startCluster } from '../../src/index.js';
-import { CLUSTER_HOOK_TIMEOUT_MS, CLUSTER_TEST_TIMEOUT_MS, leaderOf, sameId } from '../cluster/helpers.js';
+import { CLUSTER_HOOK_TIMEOUT_MS, CLUSTER_TEST_TIMEOUT_MS, leaderOf, sameId, waitFor } from '../cluster/helpers.js';
 
 const COUNTER_MODULE = new URL('../../../../tools/cluster/machines/counter.ts', import.meta.url).href;
 
@@ -33,7 +33,8 @@ describe('fetchKeyMetrics of a server on another node', () => {
     const status = await serverStatus(leader, { via });
     expect(onLeader.term).toBe(status.term);
     for (const id of ids.filter((s) => !sameId(s, leader))) {
-      const m = await fetchKeyMetrics(id, { via, system: cluster.system });
+      // The leader commits with one follower: the other may still be writing and applying.
+      const m = await waitFor(`${id.name} to apply the commands`, () => fetchKeyMetrics(id, { via, system: cluster.system }), (k) => k.lastApplied >= 5);
       expect(m.role).toBe('follower');
       expect(m.commands).toBe(0);
       expect(m.entriesWritten).toBeGreaterThanOrEqual(5);
