@@ -43,6 +43,8 @@ describe('fetchKeyMetrics of a server on another node', () => {
     const live = ids[0]?.node as string;
     await expect(fetchKeyMetrics({ name: 'nobody', node: live }, { via })).rejects.toMatchObject({ code: 'RAFTER_UNKNOWN_SERVER' });
     await expect(fetchKeyMetrics({ name: 'rk_1', node: live }, { via, system: 'no_such_system' })).rejects.toMatchObject({ code: 'RAFTER_NO_SYSTEM' });
+    // A node with no system at all has no metrics actor.
+    await expect(fetchKeyMetrics({ name: 'rk_1', node: via.name }, { via })).rejects.toMatchObject({ code: 'RAFTER_NO_SYSTEM' });
 
     // A stopped (SIGSTOP) process answers nothing: the call ends at its timeout.
     const paused = ids[1] as (typeof ids)[number];
