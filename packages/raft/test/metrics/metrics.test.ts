@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { BroadcastChannel, Worker } from 'node:worker_threads';
 import { Node, silentLogger } from '@rafter/actors';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -34,6 +34,7 @@ import {
   transferLeadership,
   triggerElection,
 } from '../../src/index.js';
+import { systemKey } from '../../src/metrics/registry.js';
 import { SystemMetrics } from '../../src/metrics/system-metrics.js';
 import { sameId, waitFor } from '../cluster/helpers.js';
 import type { ReaderReply, ReaderRequest } from './scheduler-reader.js';
@@ -293,6 +294,37 @@ describe('a worker scheduler that dies', () => {
     cleanup.push(() => node.call(again, { op: 'stop' }));
     await waitFor('the restarted system to show its leader', async () => lookupLeader('cw'), (leader) => leader !== undefined);
     expect(Object.keys(overview('onworker').servers).sort()).toEqual(['wa', 'wb', 'wc']);
+  });
+});
+
+describe('a lost system run', () => {
+  it('stays lost when the dead thread\'s last deltas arrive after the loss; a new run of the same system shows', async () => {
+    // The deltas as an owner and the metrics actor post them, from another channel of this thread.
+    const channel = new BroadcastChannel('rafter:metrics');
+    cleanup.push(() => channel.close());
+    const node = 'ghost@local';
+    const key = systemKey(node, 'ghost');
+    const leader = { name: 'g1', node };
+    const announce = (incarnation: string) => [
+      { k: 'system', key, system: 'ghost', node, incarnation, buffer: new SharedArrayBuffer(8 * 64) },
+      { k: 'report', report: { cluster: 'ghosts', reporter: leader, systemKey: key, leader, members: [leader], term: 1 } },
+    ];
+    channel.postMessage([{ k: 'systemLost', key, incarnation: 'run-1' }]);
+    channel.postMessage(announce('run-1'));
+    channel.postMessage([{ k: 'report', report: { cluster: 'ghosts-late', reporter: leader, systemKey: key, leader, members: [leader], term: 1 } }]);
+    channel.postMessage(announce('run-2'));
+    // One sender's messages arrive in order: once run 2 shows, run 1's deltas were applied before it.
+    await waitFor('the second run to show', async () => lookupLeader('ghosts'), (found) => sameId(found, leader));
+    expect(overview('ghost').node).toBe(node);
+    expect(lookupLeader('ghosts-late')).toBeUndefined();
+    // The loss of run 1 told again does not take run 2.
+    channel.postMessage([{ k: 'systemLost', key, incarnation: 'run-1' }]);
+    channel.postMessage([{ k: 'report', report: { cluster: 'ghosts-marker', reporter: leader, systemKey: key, leader, members: [leader], term: 1 } }]);
+    await waitFor('the marker report', async () => lookupLeader('ghosts-marker'), (found) => found !== undefined);
+    expect(lookupLeader('ghosts')).toEqual(leader);
+    channel.postMessage([{ k: 'systemLost', key, incarnation: 'run-2' }]);
+    await waitFor('the second run to be lost', async () => lookupLeader('ghosts'), (found) => found === undefined);
+    expect(() => overview('ghost')).toThrow(expect.objectContaining({ code: 'RAFTER_NO_SYSTEM' }));
   });
 });
 
