@@ -2,7 +2,7 @@
 // leaderboard and WAL counters (never calling a server), and a /metrics endpoint.
 
 import type { Behaviour, Node } from '@rafter/actors';
-import { lookupLeader, metricsRegistry, overview, type RaftSystem, serveMetrics, type ServerId } from '../../src/index.js';
+import { lookupLeader, metricsRegistry, overview, type RaftSystem, serveMetrics } from '../../src/index.js';
 
 export const PROBE_NAME = 'rafter_metrics_probe';
 
