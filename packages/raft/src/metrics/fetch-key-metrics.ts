@@ -25,7 +25,9 @@ export async function fetchKeyMetrics(serverId: ServerId, options?: KeyMetricsOp
   const timeoutMs = timeoutOf(options);
   const local = readKeyMetrics(id, system);
   if (local !== undefined) return local;
+  // The node's systems run in this process: what is not here is nowhere.
   if (runsSystemOf(id.node, system)) throw new NoServerMetricsError(id);
+  if (system !== undefined && runsSystemOf(id.node)) throw new NoSystemError(system, id.node);
   let reply: MetricsReply;
   try {
     const request: MetricsRequest = system === undefined ? { op: 'keyMetrics', server: id } : { op: 'keyMetrics', server: id, system };
