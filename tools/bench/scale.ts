@@ -51,7 +51,7 @@ export async function main(argv: string[]): Promise<void> {
   const options = parse(argv);
   const started = Date.now();
   const dataRoot = mkdtempSync(join(tmpdir(), 'rafter-scale-'));
-  const cluster = await ProcessCluster.start({ nodes: 3, machineModules: [AGENT_MODULE], recoveryProgress: true, dataRoot, verbose: argv.includes('--verbose') });
+  const cluster = await ProcessCluster.start({ nodes: 3, machineModules: [AGENT_MODULE], recoveryProgress: true, readyTimeoutMs: 300_000, dataRoot, verbose: argv.includes('--verbose') });
   try {
     const result = await run(cluster, options);
     result.totalSeconds = round((Date.now() - started) / 1000);
@@ -122,7 +122,7 @@ async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
   const heapPerMember = memoryAt.map((s, i) => (s.heapUsed - before[i]!.heapUsed) / members);
   const rssPerMember = memoryAt.map((s, i) => (s.rss - before[i]!.rss) / members);
 
-  progress(`  idle: ${JSON.stringify({ idleCpu: idleCpu.map(round), idleMessages, idleSignals, idleTicks, heapPerMember: heapPerMember.map(Math.round), rssPerMember: rssPerMember.map(Math.round), tickCost })}`);
+  progress(`  idle: ${JSON.stringify({ idleCpu: idleCpu.map(round), idleCpuByThread, idleMessages, idleSignals, idleTicks, heapPerMember: heapPerMember.map(Math.round), rssPerMember: rssPerMember.map(Math.round), tickCost })}`);
   // One node killed: its leaders' clusters elect on the other two.
   const victim = 0;
   progress(`killing node ${victim + 1}`);
@@ -130,6 +130,7 @@ async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
   await cluster.kill(victim);
   const target = Math.ceil(options.clusters * 0.99);
   let reelectP99Seconds = Number.NaN;
+  let lastReport = killedAt;
   for (;;) {
     const leading = new Set<string>();
     for (let i = 0; i < cluster.nodes.length; i++) {
@@ -140,7 +141,14 @@ async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
       reelectP99Seconds = (performance.now() - killedAt) / 1000;
       break;
     }
-    if (performance.now() - killedAt > 120_000) throw new Error(`only ${leading.size} of ${options.clusters} clusters have a leader 120 s after the kill`);
+    if (performance.now() - killedAt > 120_000) {
+      const stalled = await Promise.all(cluster.nodes.map((_, i) => (i === victim ? undefined : agentCall(cluster, i, { op: 'leaderless', limit: 5 }))));
+      throw new Error(`only ${leading.size} of ${options.clusters} clusters have a leader 120 s after the kill; members without a leader per node: ${JSON.stringify(stalled)}`);
+    }
+    if (performance.now() - lastReport > 5_000) {
+      lastReport = performance.now();
+      progress(`  ${leading.size} of ${options.clusters} clusters have a leader after ${round((lastReport - killedAt) / 1000)} s`);
+    }
     await delay(20);
   }
   progress(`  99% have a leader after ${round(reelectP99Seconds)} s; restarting node ${victim + 1}`);

@@ -26,6 +26,8 @@ export type ScaleAgentRequest =
   | { readonly op: 'stats'; readonly gc?: boolean }
   /** The clusters whose local member leads. */
   | { readonly op: 'leading' }
+  /** Up to `limit` local members that know no leader: cluster, role and term (to see why an election stalls). */
+  | { readonly op: 'leaderless'; readonly limit: number }
   /** Microseconds one pass of the system's tick check over every server takes (the median of `runs`). */
   | { readonly op: 'tickCost'; readonly runs: number };
 
@@ -66,6 +68,16 @@ const agent: Behaviour<AgentState, AgentState> = {
       const names: string[] = [];
       for (const entry of runtime?.directory.values() ?? []) if (entry.role === 'leader') names.push(entry.clusterName);
       return { reply: names, state };
+    }
+    if (request.op === 'leaderless') {
+      const found: { cluster: string; role: string; term: number }[] = [];
+      let count = 0;
+      for (const entry of localSystem(state.system)?.directory.values() ?? []) {
+        if (entry.pid === undefined || entry.role === 'leader' || (entry.role === 'follower' && entry.leader !== undefined)) continue;
+        count++;
+        if (found.length < request.limit) found.push({ cluster: entry.clusterName, role: entry.role, term: entry.term });
+      }
+      return { reply: { count, sample: found }, state };
     }
     if (request.op === 'tickCost') return { reply: tickCost(state, request.runs), state };
     if (request.gc === true) {
