@@ -15,7 +15,8 @@ export type ActorErrorCode =
   | 'ACTORS_DIRTY_JOB_FAILED'
   | 'ACTORS_SPAWN_FAILED'
   | 'ACTORS_UNKNOWN_SCHEDULER'
-  | 'ACTORS_MESSAGE_TOO_LARGE';
+  | 'ACTORS_MESSAGE_TOO_LARGE'
+  | 'ACTORS_MESSAGE_UNSENDABLE';
 
 export class ActorError extends Error {
   constructor(
@@ -119,6 +120,16 @@ export class MessageTooLargeError extends ActorError {
   }
 }
 
+/** A message, request or reply that cannot go to another node as plain data (the receiver would refuse it); it was not sent. */
+export class UnsendableMessageError extends ActorError {
+  constructor(readonly remoteNode: string, readonly why: string, readonly breaksBound: boolean) {
+    super(
+      'ACTORS_MESSAGE_UNSENDABLE',
+      `a message for node ${remoteNode} was not sent: ${why}; ${breaksBound ? 'the receiving node refuses such values' : 'it could not be encoded'}: send plain data within the documented bounds`,
+    );
+  }
+}
+
 export function describeReason(reason: unknown): string {
   if (reason instanceof Error) return `${reason.name}: ${reason.message}`;
   if (typeof reason === 'string') return reason;
@@ -141,7 +152,7 @@ export interface WireError {
 
 const errorClasses = new Map<string, new (...args: never[]) => ActorError>(
   [CallTimeoutError, NoProcError, CallExitError, NodeDownError, UnknownNameError, NameTakenError, AlreadyRegisteredError, NameUndecidedError, InvalidArgumentError,
-    NodeNotRunningError, ActorExitedError, DirtyJobError, SpawnError, UnknownSchedulerError, MessageTooLargeError].map((c) => [c.name, c]),
+    NodeNotRunningError, ActorExitedError, DirtyJobError, SpawnError, UnknownSchedulerError, MessageTooLargeError, UnsendableMessageError].map((c) => [c.name, c]),
 );
 
 export function encodeError(err: unknown): WireError {
