@@ -372,6 +372,16 @@ export class Node {
     return this.dist.connect(node);
   }
 
+  /**
+   * Closes the connection to `node`, as Erlang's `disconnect_node`: monitors and links
+   * across it fire 'noconnection'. A node connected by `connect` is no longer dialled
+   * again when it is lost. False when there was no connection to close.
+   */
+  disconnect(node: string): boolean {
+    this.checkRunning();
+    return this.dist?.disconnect(node) ?? false;
+  }
+
   /** The nodes this node has a live connection with. */
   nodes(): string[] {
     return this.dist?.nodes() ?? [];
