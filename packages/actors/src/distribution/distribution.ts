@@ -8,6 +8,7 @@ import { decodeError, InvalidArgumentError, isWireError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { pidKey, type Pid, type RemoteName } from '../pid.js';
 import { bounce } from '../internal/routing.js';
+import { withoutOwner } from '../internal/callback-owners.js';
 import { isByName, NOCONNECTION, SCHEDULER_PID_ID, type Signal } from '../internal/signals.js';
 import type { Distribution } from '../node.js';
 import { Connection, type ConnectionEvents, type ConnectionSettings } from './internal/connection.js';
@@ -257,6 +258,11 @@ export class NodeDistribution implements Distribution {
 
   private ensureConnection(node: string, peer: PeerState): void {
     if (peer.conn !== undefined) return;
+    // Often reached from an actor's send: the connection's listeners and timers are no actor's.
+    withoutOwner(() => this.openConnection(node, peer));
+  }
+
+  private openConnection(node: string, peer: PeerState): void {
     if (this.blocked.has(node)) return this.lost(node, peer, 'blocked by a fault hook (simulated partition)');
     const address = parseNodeName(node);
     if (address === undefined) {

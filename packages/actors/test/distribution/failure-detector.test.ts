@@ -220,7 +220,7 @@ describe('redialling a node that left', () => {
     const n = await startNode({ name: 'fd', clock });
     nodes.push(n);
     const dialsAtMs: number[] = [];
-    const link = {
+    const link: HeartbeatLink & { wanted: boolean } = {
       wanted: true,
       nodes: () => [],
       sendHeartbeat: () => false,
@@ -230,8 +230,8 @@ describe('redialling a node that left', () => {
         return Promise.resolve(false);
       },
       isWanted: () => link.wanted,
-      onHeartbeat: undefined as HeartbeatLink['onHeartbeat'],
-    } satisfies HeartbeatLink & { wanted: boolean };
+      onHeartbeat: undefined,
+    };
     const pollIntervalMs = 1_000;
     await startFailureDetector(n, link, { heartbeatIntervalMs: 100, pollIntervalMs }, (pid, msg) => n.send(pid, msg), clock);
     /** Moves the clock a poll interval at a time; each poll is handled before the next. */

@@ -34,6 +34,8 @@ import { isCreation, signalFromWire, signalToWire } from './wire-signals.js';
 import { FRAGMENT, FragmentAssembler, FragmentError, OutgoingFragments } from './fragments.js';
 import { refuseUnsendable } from './unsendable.js';
 import { MessageTooLargeError, UnsendableMessageError, type ActorError } from '../../errors.js';
+// The runtime's own: an actor's send that schedules a flush must not make the flush that actor's code.
+import { nodeQueueMicrotask, nodeSetImmediate, nodeSetTimeout } from '../../internal/callback-owners.js';
 
 export interface ConnectionSettings {
   readonly myName: string;
@@ -150,12 +152,12 @@ export class Connection {
       // request, typically), or go on its own at the end of the loop turn.
       if (!this.lazyFlushScheduled) {
         this.lazyFlushScheduled = true;
-        setImmediate(this.lazyFlush);
+        nodeSetImmediate(this.lazyFlush);
       }
       return;
     }
     this.flushScheduled = true;
-    queueMicrotask(this.flush);
+    nodeQueueMicrotask(this.flush);
   }
 
   /** Keeps the order per destination: a signal for a destination of a frame still in fragments waits for it. */
@@ -551,7 +553,7 @@ export class Connection {
     this.fragmentsSending = [];
     this.fragmentsIn.clear();
     if (destroy) this.socket.destroy();
-    else setTimeout(() => this.socket.destroy(), 1_000).unref();
+    else nodeSetTimeout(() => this.socket.destroy(), 1_000).unref();
     const quiet = wasUp && reason.startsWith('connection closed');
     const record = { peer: this.peer ?? this.socket.remoteAddress, reason };
     // A connection that never came up is logged at a bounded rate: anyone can open one.
