@@ -15,8 +15,7 @@ export type ActorErrorCode =
   | 'ACTORS_DIRTY_JOB_FAILED'
   | 'ACTORS_SPAWN_FAILED'
   | 'ACTORS_UNKNOWN_SCHEDULER'
-  | 'ACTORS_MESSAGE_TOO_LARGE'
-  | 'ACTORS_MESSAGE_UNSENDABLE';
+  | 'ACTORS_MESSAGE_TOO_LARGE';
 
 export class ActorError extends Error {
   constructor(
@@ -120,11 +119,14 @@ export class MessageTooLargeError extends ActorError {
   }
 }
 
-/** A message, request or reply that cannot go to another node as plain data (the receiver would refuse it); it was not sent. */
-export class UnsendableMessageError extends ActorError {
+/**
+ * A message, request or reply that cannot go to another node as plain data (the
+ * receiving node would refuse it); it was not sent. An invalid argument, with its code,
+ * so callers that match ACTORS_INVALID_ARGUMENT (the Raft layer does) need no change.
+ */
+export class UnsendableMessageError extends InvalidArgumentError {
   constructor(readonly remoteNode: string, readonly why: string, readonly breaksBound: boolean) {
     super(
-      'ACTORS_MESSAGE_UNSENDABLE',
       `a message for node ${remoteNode} was not sent: ${why}; ${breaksBound ? 'the receiving node refuses such values' : 'it could not be encoded'}: send plain data within the documented bounds`,
     );
   }

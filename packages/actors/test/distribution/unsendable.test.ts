@@ -45,7 +45,7 @@ describe('a message the receiver would refuse', () => {
     expect(await a.call(target, 'ready')).toBe('ready');
 
     a.send(box.pid, message);
-    await expect(a.call(target, message)).rejects.toMatchObject({ code: 'ACTORS_MESSAGE_UNSENDABLE', remoteNode: b.name });
+    await expect(a.call(target, message)).rejects.toMatchObject({ code: 'ACTORS_INVALID_ARGUMENT', name: 'UnsendableMessageError', remoteNode: b.name });
     a.send(box.pid, 'after');
     expect(await box.next()).toBe('after');
 
@@ -61,7 +61,7 @@ describe('a message the receiver would refuse', () => {
     const a = await cluster.node('a', { failureDetector: false });
     const b = await cluster.node('b', { failureDetector: false });
     const target = b.spawn(echo, undefined);
-    await expect(a.call(target, 'deep reply')).rejects.toMatchObject({ code: 'ACTORS_MESSAGE_UNSENDABLE', remoteNode: a.name });
+    await expect(a.call(target, 'deep reply')).rejects.toMatchObject({ code: 'ACTORS_INVALID_ARGUMENT', name: 'UnsendableMessageError', remoteNode: a.name });
     expect(await a.call(target, 'next')).toBe('next');
     expect(a.nodes()).toEqual([b.name]);
   });
