@@ -22,7 +22,7 @@ import { isModuleRef } from './internal/scheduler-helpers.js';
 import { isByName, NOCONNECTION, NOPROC, SCHEDULER_PID_ID, type Signal } from './internal/signals.js';
 import type { NameDecision, WorkerData } from './internal/worker-host.js';
 import { NameTable } from './internal/name-table.js';
-import { isolateActorCallbacks } from './internal/callback-owners.js';
+import { isolateActorCallbacks, withoutOwner } from './internal/callback-owners.js';
 import type { ActorContext, ActorInfo, ActorSpec, Behaviour, CallOptions, DownMessage, ModuleRef, ProcessFn, SchedulerExitedReason, SpawnOptions } from './types.js';
 
 export interface NodeOptions {
@@ -523,6 +523,11 @@ export class Node {
   private runDirty(job: ModuleRef, input: unknown): Promise<unknown> {
     if (!isModuleRef(job)) return Promise.reject(new InvalidArgumentError('a dirty job is {module, export}'));
     if (!this.running) return Promise.reject(new NodeNotRunningError(this.name));
+    // The pool's threads, listeners and timers are the runtime's, not the actor's whose job started them.
+    return withoutOwner(() => this.runOnPool(job, input));
+  }
+
+  private runOnPool(job: ModuleRef, input: unknown): Promise<unknown> {
     if (this.pool === undefined) {
       this.pool = new Piscina({
         filename: new URL('./internal/dirty-entry.mjs', import.meta.url).href,
