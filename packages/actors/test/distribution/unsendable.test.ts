@@ -4,6 +4,7 @@
 // nodes shares stays up, monitors included. The sender's copy of the check keeps the
 // record shapes in step with the receiver's, however many shapes go round.
 
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FRAME_HEADER_BYTES, FrameCodec, SIGNALS, signalsFrame, UnsendableError } from '../../src/distribution/internal/codec.js';
 import { BIGINT_BYTES_MAX, FRAME_DEPTH_MAX } from '../../src/distribution/limits.js';
@@ -101,5 +102,31 @@ describe("the sender's frame check", () => {
       const frame = sender.encode([SIGNALS, signals]);
       expect(receiver.decode(frame.subarray(FRAME_HEADER_BYTES))).toEqual([SIGNALS, signals]);
     }
+  });
+
+  it('whatever the sender lets through, the receiver accepts, frame after frame', () => {
+    const sender = new FrameCodec();
+    const receiver = new FrameCodec();
+    const value = fc.oneof(
+      fc.anything({ maxDepth: 4, withBigInt: true, withDate: true, withSet: true, withMap: true, withTypedArray: true, withSparseArray: true, withNullPrototype: true }),
+      fc.integer({ min: FRAME_DEPTH_MAX - 8, max: FRAME_DEPTH_MAX + 2 }).map(nested),
+      fc.integer({ min: 8 * (BIGINT_BYTES_MAX - 8), max: 8 * (BIGINT_BYTES_MAX + 8) }).map((bits) => ({ n: 1n << BigInt(bits) })),
+    );
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 1, maxLength: 8 }), (messages) => {
+        const signals = messages.map((msg) => [0, 1, msg]);
+        let frame: Buffer;
+        try {
+          frame = sender.encode([SIGNALS, signals]);
+        } catch {
+          // The connection sends a RESET frame after a frame it did not send.
+          sender.resetEncoder();
+          receiver.resetDecoder();
+          return;
+        }
+        expect(() => receiver.decode(frame.subarray(FRAME_HEADER_BYTES))).not.toThrow();
+      }),
+      { numRuns: 150 },
+    );
   });
 });

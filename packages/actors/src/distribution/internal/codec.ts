@@ -47,6 +47,7 @@ export class FrameCodec {
     this.checkEncoded(body, 0);
     return withHeader(body);
   }
+
   /** Decodes a frame from an authenticated peer; throws with the reason when the bytes are refused. */
   decode(body: Buffer): unknown {
     const refusal = checkFrameBody(body, this.dataRules);
