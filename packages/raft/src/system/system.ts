@@ -37,6 +37,7 @@ import type { ServerCast } from '../server/protocol.js';
 import type { ServerDeleted } from '../server/server-ops.js';
 import { defaultCallerOf, useCaller } from './caller.js';
 import { ConfigStore, type LeaderWait, type ServerConfig, SystemRuntime } from './runtime.js';
+import { withOwnStrings } from './config-strings.js';
 import { SystemMetrics } from '../metrics/system-metrics.js';
 import { watchSystemMetrics } from '../metrics/metrics-actor.js';
 
@@ -371,8 +372,8 @@ const systemBehaviour: Behaviour<SystemRuntime, SystemRuntime> = {
 async function systemCall(ctx: ActorContext, runtime: SystemRuntime, request: SystemRequest): Promise<SystemReply> {
   switch (request.op) {
     case 'startServer': {
-      const config = request.config;
-      checkServerConfig(config);
+      checkServerConfig(request.config);
+      const config = withOwnStrings(request.config);
       const id: ServerId = { name: config.name, node: runtime.nodeName };
       const running = runtime.directory.get(config.name);
       if (running?.pid !== undefined || ctx.whereis(config.name) !== undefined) throw new AlreadyStartedError(id);
@@ -522,9 +523,10 @@ async function startServers(ctx: ActorContext, runtime: SystemRuntime, configs: 
   const accepted: ServerConfig[] = [];
   const names = new Set<string>();
   const machines = new Map<unknown, Promise<unknown>>();
-  for (const config of configs) {
+  for (const given of configs) {
     try {
-      checkServerConfig(config);
+      checkServerConfig(given);
+      const config = withOwnStrings(given);
       const id: ServerId = { name: config.name, node: runtime.nodeName };
       if (names.has(config.name) || runtime.directory.get(config.name)?.pid !== undefined || ctx.whereis(config.name) !== undefined) throw new AlreadyStartedError(id);
       const known = runtime.configs.get(config.name);
@@ -535,7 +537,7 @@ async function startServers(ctx: ActorContext, runtime: SystemRuntime, configs: 
       names.add(config.name);
       accepted.push(config);
     } catch (err) {
-      fail(config?.name, err);
+      fail(given?.name, err);
     }
   }
   const fresh = accepted.filter((c) => !runtime.configs.has(c.name));
