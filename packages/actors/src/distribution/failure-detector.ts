@@ -10,6 +10,7 @@ import type { ActorContext, Behaviour, DownMessage, SpawnOptions, ActorSpec } fr
 import { pidKey, type Dest, type Pid } from '../pid.js';
 import { startSupervisor } from '../supervisor.js';
 import { PhiAccrual } from './phi.js';
+import { LocalPauses } from './local-pause.js';
 import {
   ACCEPTABLE_PAUSE_MS_DEFAULT,
   FAILURE_DETECTOR_RESTART_PERIOD_MS,
@@ -73,6 +74,8 @@ interface State {
   /** Monitor ref -> subscriber key. */
   readonly monitors: Map<string, string>;
   readonly redials: Map<string, Redial>;
+  /** This process's own pauses, seen by the heartbeat timer's lateness: left out of every peer's silence. */
+  readonly pauses: LocalPauses;
 }
 
 /** Timer and heartbeat messages carry the incarnation's token: other actors cannot start timer chains or fake heartbeats. */
@@ -107,11 +110,14 @@ function failureDetector(link: HeartbeatLink, memory: Memory): Behaviour<State, 
       const settings = settingsOf(options);
       const token = randomBytes(16).toString('hex');
       memory.current = { pid: ctx.self, token };
-      const state: State = { settings, token, detectors: new Map(), monitors: new Map(), redials: new Map() };
+      // Lateness within a beat interval is scheduling jitter, not a pause.
+      const pauses = new LocalPauses(settings.heartbeatIntervalMs, settings.heartbeatIntervalMs);
+      const state: State = { settings, token, detectors: new Map(), monitors: new Map(), redials: new Map(), pauses };
       for (const [key, pid] of memory.subscribers) state.monitors.set(ctx.monitor(pid), key);
       // A restart forgets the histories, not the nodes: silence is measured from now.
       for (const node of memory.known) detectorFor(state, node).heartbeat(ctx.now());
       ctx.sendAfter(settings.heartbeatIntervalMs, { type: '$beat', token });
+      pauses.beat(ctx.now());
       ctx.sendAfter(settings.pollIntervalMs, { type: '$poll', token });
       return state;
     },
@@ -125,6 +131,7 @@ function failureDetector(link: HeartbeatLink, memory: Memory): Behaviour<State, 
       if (msg.token !== state.token) return state;
       switch (msg.type) {
         case '$beat':
+          state.pauses.beat(ctx.now());
           for (const node of link.nodes()) link.sendHeartbeat(node);
           ctx.sendAfter(state.settings.heartbeatIntervalMs, { type: '$beat', token: state.token });
           return state;
@@ -162,7 +169,8 @@ function failureDetector(link: HeartbeatLink, memory: Memory): Behaviour<State, 
         return { reply: 'ok', state };
       }
       if (req.op === 'phi' && req.node !== undefined) {
-        return { reply: state.detectors.get(req.node)?.phi(ctx.now()) ?? null, state };
+        const detector = state.detectors.get(req.node);
+        return { reply: detector === undefined ? null : phiNow(state, detector, ctx.now()), state };
       }
       return { reply: 'unknown request', state };
     },
@@ -187,7 +195,8 @@ function failureDetector(link: HeartbeatLink, memory: Memory): Behaviour<State, 
   function heartbeat(state: State, node: string, atMs: number, ctx: ActorContext): void {
     const isNew = !memory.known.has(node);
     memory.known.add(node);
-    detectorFor(state, node).heartbeat(atMs);
+    const detector = detectorFor(state, node);
+    detector.heartbeat(atMs, pausedSinceLast(state, detector, atMs));
     state.redials.delete(node);
     if (isNew || memory.suspected.delete(node)) publish(ctx, { type: 'node-up', node });
   }
@@ -195,7 +204,7 @@ function failureDetector(link: HeartbeatLink, memory: Memory): Behaviour<State, 
   function poll(state: State, ctx: ActorContext): void {
     const nowMs = ctx.now();
     for (const [node, detector] of state.detectors) {
-      if (memory.suspected.has(node) || detector.phi(nowMs) <= state.settings.phiThreshold) continue;
+      if (memory.suspected.has(node) || phiNow(state, detector, nowMs) <= state.settings.phiThreshold) continue;
       memory.suspected.add(node);
       publish(ctx, { type: 'node-maybe-down', node });
     }
@@ -225,6 +234,16 @@ function failureDetector(link: HeartbeatLink, memory: Memory): Behaviour<State, 
   function publish(ctx: ActorContext, event: FailureDetectorEvent): void {
     for (const pid of memory.subscribers.values()) ctx.send(pid, event);
   }
+}
+
+/** Phi of a peer's silence, less the time this process was paused in it. */
+function phiNow(state: State, detector: PhiAccrual, nowMs: number): number {
+  return detector.phi(nowMs, pausedSinceLast(state, detector, nowMs));
+}
+
+function pausedSinceLast(state: State, detector: PhiAccrual, nowMs: number): number {
+  const lastMs = detector.lastHeartbeatMs;
+  return lastMs === undefined ? 0 : state.pauses.pausedMs(lastMs, nowMs);
 }
 
 function settingsOf(options: FailureDetectorOptions): Required<FailureDetectorOptions> {
