@@ -16,6 +16,9 @@ import { SCALE_AGENT_NAME, type ScaleAgentRequest, type ScaleStats } from '../cl
 import { type ClusterSpec, type ServerId, startCluster, startClusters } from '../../packages/raft/src/index.js';
 import { machine, printTable, progress } from './lib/report.js';
 
+/** How long after a forced GC before an idle CPU window starts. */
+const GC_SETTLE_MS = 3_000;
+
 const AGENT_MODULE = new URL('../cluster/scale-agent.ts', import.meta.url).href;
 
 interface Options {
@@ -68,7 +71,9 @@ type Result = Record<string, unknown> & { totalSeconds?: number };
 async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
   const stats = (gc = false) => Promise.all(cluster.nodes.map((_, i) => agentStats(cluster, i, gc)));
   // The same nodes with no cluster: the failure detector's heartbeats and the runtime.
-  const bare = await stats(true);
+  await stats(true);
+  await delay(GC_SETTLE_MS);
+  const bare = await stats();
   await delay(options.idleSeconds * 500);
   const bareEnd = await stats();
   const idleCpuNoClusters = bareEnd.map((s, i) => (100 * (s.cpuMicros - bare[i]!.cpuMicros)) / 1000 / (s.atMs - bare[i]!.atMs));
@@ -99,20 +104,25 @@ async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
     if (quiet || performance.now() > settleBy) break;
   }
   progress(`  settled: ${settledAt.map((s) => s.messagesSent).join(' / ')} Raft messages sent so far per node`);
-  const idleFrom = await stats(true);
+  const memoryAt = await stats(true);
+  // The forced GC's concurrent sweeping of a large heap runs on V8's threads for a while
+  // after it; that is the probe's own cost, not the idle node's, so the window starts later.
+  await delay(GC_SETTLE_MS);
+  const idleFrom = await stats();
   progress(`idle for ${options.idleSeconds} s`);
   await delay(options.idleSeconds * 1000);
   const idleTo = await stats();
   const idleCpu = idleTo.map((s, i) => (100 * (s.cpuMicros - idleFrom[i]!.cpuMicros)) / 1000 / (s.atMs - idleFrom[i]!.atMs));
+  const idleCpuByThread = idleTo.map((s, i) => threadShares(idleFrom[i]!, s));
   const idleMessages = sum(idleTo, (s, i) => s.messagesSent - idleFrom[i]!.messagesSent);
   const idleSignals = sum(idleTo, (s, i) => s.peerSignalsSent - idleFrom[i]!.peerSignalsSent);
   const idleTicks = sum(idleTo, (s, i) => s.ticksDelivered - idleFrom[i]!.ticksDelivered);
   const members = options.clusters; // per node: one member of every cluster
   const tickCost = await Promise.all(cluster.nodes.map((_, i) => agentCall<{ servers: number; micros: number }>(cluster, i, { op: 'tickCost', runs: 21 })));
-  const heapPerMember = idleFrom.map((s, i) => (s.heapUsed - before[i]!.heapUsed) / members);
-  const rssPerMember = idleFrom.map((s, i) => (s.rss - before[i]!.rss) / members);
+  const heapPerMember = memoryAt.map((s, i) => (s.heapUsed - before[i]!.heapUsed) / members);
+  const rssPerMember = memoryAt.map((s, i) => (s.rss - before[i]!.rss) / members);
 
-  progress(`  idle: ${JSON.stringify({ idleCpu: idleCpu.map(round), idleMessages, idleSignals, idleTicks, heapPerMember: heapPerMember.map(Math.round), rssPerMember: rssPerMember.map(Math.round), tickCost })}`);
+  progress(`  idle: ${JSON.stringify({ idleCpu: idleCpu.map(round), idleCpuByThread, idleMessages, idleSignals, idleTicks, heapPerMember: heapPerMember.map(Math.round), rssPerMember: rssPerMember.map(Math.round), tickCost })}`);
   // One node killed: its leaders' clusters elect on the other two.
   const victim = 0;
   progress(`killing node ${victim + 1}`);
@@ -120,6 +130,7 @@ async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
   await cluster.kill(victim);
   const target = Math.ceil(options.clusters * 0.99);
   let reelectP99Seconds = Number.NaN;
+  let lastReport = killedAt;
   for (;;) {
     const leading = new Set<string>();
     for (let i = 0; i < cluster.nodes.length; i++) {
@@ -130,7 +141,14 @@ async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
       reelectP99Seconds = (performance.now() - killedAt) / 1000;
       break;
     }
-    if (performance.now() - killedAt > 120_000) throw new Error(`only ${leading.size} of ${options.clusters} clusters have a leader 120 s after the kill`);
+    if (performance.now() - killedAt > 120_000) {
+      const stalled = await Promise.all(cluster.nodes.map((_, i) => (i === victim ? undefined : agentCall(cluster, i, { op: 'leaderless', limit: 5 }))));
+      throw new Error(`only ${leading.size} of ${options.clusters} clusters have a leader 120 s after the kill; members without a leader per node: ${JSON.stringify(stalled)}`);
+    }
+    if (performance.now() - lastReport > 5_000) {
+      lastReport = performance.now();
+      progress(`  ${leading.size} of ${options.clusters} clusters have a leader after ${round((lastReport - killedAt) / 1000)} s`);
+    }
     await delay(20);
   }
   progress(`  99% have a leader after ${round(reelectP99Seconds)} s; restarting node ${victim + 1}`);
@@ -163,6 +181,7 @@ async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
     idleCpuPercent: round(Math.max(...idleCpu)),
     idleCpuPercentPerNode: idleCpu.map(round),
     idleCpuPercentNoClusters: round(Math.max(...idleCpuNoClusters)),
+    idleCpuPercentByThread: idleCpuByThread,
     idleSeconds: options.idleSeconds,
     idleRaftMessages: idleMessages,
     idlePeerSignals: idleSignals,
@@ -209,6 +228,16 @@ function agentStats(cluster: ProcessCluster, index: number, gc: boolean): Promis
   return agentCall<ScaleStats>(cluster, index, { op: 'stats', gc });
 }
 
+/** Percent of a core per thread name between two probes, the busiest first; threads under 0.05% left out. */
+function threadShares(from: ScaleStats, to: ScaleStats): Record<string, number> {
+  const seconds = (to.atMs - from.atMs) / 1000;
+  const shares = Object.entries(to.threadCpuMicros)
+    .map(([name, micros]) => [name, round((micros - (from.threadCpuMicros[name] ?? 0)) / 1e4 / seconds)] as const)
+    .filter(([, percent]) => percent >= 0.05)
+    .sort((a, b) => b[1] - a[1]);
+  return Object.fromEntries(shares);
+}
+
 function sum<T>(items: readonly T[], f: (item: T, i: number) => number): number {
   return items.reduce((n, item, i) => n + f(item, i), 0);
 }
@@ -234,6 +263,7 @@ function print(r: Result, options: Options): void {
       ['idle CPU, busiest node', `${r.idleCpuPercent}% of a core`, '< 2% (Ra: 30% at 3,000)'],
       ['  per node', `${(r.idleCpuPercentPerNode as number[]).join(' / ')}`, ''],
       ['  same nodes before any cluster, busiest', `${r.idleCpuPercentNoClusters}%`, ''],
+      ['  by thread, per node', (r.idleCpuPercentByThread as Record<string, number>[]).map((t) => Object.entries(t).map(([n, p]) => `${n} ${p}`).join(', ')).join(' / '), ''],
       [`idle ${r.idleSeconds} s: Raft messages / peer signals`, `${r.idleRaftMessages} / ${r.idlePeerSignals}`, '0 / 0'],
       [`idle ${r.idleSeconds} s: ticks delivered`, `${r.idleTicksDelivered}`, ''],
       [`system tick's check over ${options.clusters} idle servers`, `${r.tickCheckMicrosPerTick} µs per tick`, ''],

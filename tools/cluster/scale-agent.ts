@@ -4,6 +4,7 @@
 // system's directory, the distribution's signal counters towards the other nodes, heap
 // and RSS (after a full GC on request) and the process's CPU time.
 
+import { readdirSync, readFileSync } from 'node:fs';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import type { Behaviour, Node } from '@rafter/actors';
@@ -25,6 +26,8 @@ export type ScaleAgentRequest =
   | { readonly op: 'stats'; readonly gc?: boolean }
   /** The clusters whose local member leads. */
   | { readonly op: 'leading' }
+  /** Up to `limit` local members that know no leader: cluster, role and term (to see why an election stalls). */
+  | { readonly op: 'leaderless'; readonly limit: number }
   /** Microseconds one pass of the system's tick check over every server takes (the median of `runs`). */
   | { readonly op: 'tickCost'; readonly runs: number };
 
@@ -47,6 +50,8 @@ export interface ScaleStats {
   readonly rss: number;
   /** Process CPU time (user + system) in microseconds, and the wall clock it was read at. */
   readonly cpuMicros: number;
+  /** The same CPU time by thread name (main, V8 workers, libuv pool, ...), where /proc shows threads (Linux). */
+  readonly threadCpuMicros: Record<string, number>;
   readonly atMs: number;
 }
 
@@ -63,6 +68,16 @@ const agent: Behaviour<AgentState, AgentState> = {
       const names: string[] = [];
       for (const entry of runtime?.directory.values() ?? []) if (entry.role === 'leader') names.push(entry.clusterName);
       return { reply: names, state };
+    }
+    if (request.op === 'leaderless') {
+      const found: { cluster: string; role: string; term: number }[] = [];
+      let count = 0;
+      for (const entry of localSystem(state.system)?.directory.values() ?? []) {
+        if (entry.pid === undefined || entry.role === 'leader' || (entry.role === 'follower' && entry.leader !== undefined)) continue;
+        count++;
+        if (found.length < request.limit) found.push({ cluster: entry.clusterName, role: entry.role, term: entry.term });
+      }
+      return { reply: { count, sample: found }, state };
     }
     if (request.op === 'tickCost') return { reply: tickCost(state, request.runs), state };
     if (request.gc === true) {
@@ -133,8 +148,37 @@ function stats(state: AgentState): ScaleStats {
     heapUsed: memory.heapUsed,
     rss: memory.rss,
     cpuMicros: cpu.user + cpu.system,
+    threadCpuMicros: threadCpu(),
     atMs: Date.now(),
   };
+}
+
+const CLOCK_TICK_MICROS = 10_000; // USER_HZ is 100 on Linux
+
+/** CPU time per thread name, summed over threads of one name; empty where /proc has no task list. */
+function threadCpu(): Record<string, number> {
+  const byName: Record<string, number> = {};
+  let tasks: string[];
+  try {
+    tasks = readdirSync('/proc/self/task');
+  } catch {
+    return byName;
+  }
+  for (const tid of tasks) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
+      // The name sits in parentheses and may hold spaces; the fields after it are fixed.
+      const open = stat.indexOf('(');
+      const close = stat.lastIndexOf(')');
+      const name = tid === String(process.pid) ? 'main' : stat.slice(open + 1, close).trim();
+      const fields = stat.slice(close + 2).split(' ');
+      const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
+      byName[name] = (byName[name] ?? 0) + ticks * CLOCK_TICK_MICROS;
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return byName;
 }
 
 /** node-main's hook: the agent starts once the system is up. */

@@ -25,6 +25,7 @@ export function onElectionTimeout(core: RaftMember): void {
 }
 
 export function startPreVote(core: RaftMember): void {
+  core.electionRounds += 1;
   if (!core.preVote) return startElection(core);
   core.receiving = undefined;
   core.preVoteToken += 1;

@@ -44,6 +44,12 @@ export const MAYBE_DOWN_DELAY_MS_MAX = 2_000;
 /** Election retry and leaderless start delay. */
 export const ELECTION_TIMEOUT_MS_MIN = 500;
 export const ELECTION_TIMEOUT_MS_MAX = 1_500;
+/**
+ * Each election round that ends without a leader doubles the retry window, up to this many
+ * times. Fixed windows livelock when a loaded node's messages take longer than the
+ * window's width: both candidates retry within one round trip of each other, for ever.
+ */
+export const ELECTION_RETRY_DOUBLINGS_MAX = 4;
 /** How long a leader waits in await_condition for a transfer to take effect. */
 export const TRANSFER_TIMEOUT_MS = 3_000;
 

@@ -107,6 +107,8 @@ export class RaftMember {
   readonly votes = new Set<string>();
   preVoteToken = 0;
   electionReason: ElectionReason | undefined = undefined;
+  /** Pre-vote rounds since a leader was last known; widens the retry window. */
+  electionRounds = 0;
 
   /** The leader's state: exists from becoming leader until stepping down (await_condition included). */
   leading: Leading | undefined = undefined;
@@ -267,6 +269,7 @@ export class RaftMember {
     if (role === this.role && sameLeader) return;
     this.role = role;
     this.leaderId = leader;
+    if (leader !== undefined) this.electionRounds = 0;
     this.emit({ kind: 'roleChanged', role, term: this.currentTerm, leader });
   }
 
@@ -316,9 +319,16 @@ export class RaftMember {
         ? [t.leaderDownDelayMsMin, t.leaderDownDelayMsMax]
         : reason === 'maybe_down'
           ? [t.maybeDownDelayMsMin, t.maybeDownDelayMsMax]
-          : [t.electionTimeoutMsMin, t.electionTimeoutMsMax];
+          : [t.electionTimeoutMsMin, this.retryWindowMax()];
     this.electionReason = reason;
     this.setTimer('election', this.random.intBetween(min, max));
+  }
+
+  /** The election timeout's upper bound, doubled per round already lost (see ELECTION_RETRY_DOUBLINGS_MAX). */
+  private retryWindowMax(): number {
+    const t = this.timeouts;
+    const doublings = Math.min(Math.max(this.electionRounds - 1, 0), this.rules.electionRetryDoublingsMax);
+    return t.electionTimeoutMsMin + (t.electionTimeoutMsMax - t.electionTimeoutMsMin) * 2 ** doublings;
   }
 
   disarmElection(): void {

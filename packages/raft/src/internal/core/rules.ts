@@ -2,6 +2,7 @@
 // place: production code asks `core.rules`, and a mutation swaps exactly one rule here.
 // No mutation check sits on a production path.
 
+import { ELECTION_RETRY_DOUBLINGS_MAX } from './limits.js';
 import type { IndexTerm } from './log.js';
 
 export interface Rules {
@@ -27,6 +28,8 @@ export interface Rules {
   readonly readIndexRound: boolean;
   /** A pre-vote or election that does not finish is retried. */
   readonly retryElections: boolean;
+  /** How many times lost rounds double the retry window (0: a fixed window, which livelocks on slow links). */
+  readonly electionRetryDoublingsMax: number;
   /** A new term resets what a follower validated (even under the same leader id). */
   readonly newTermForgetsValidated: boolean;
   /** A follower that hears a live leader refuses pre-votes. */
@@ -49,6 +52,7 @@ export const RAFT_RULES: Rules = {
   replyWhenApplied: true,
   readIndexRound: true,
   retryElections: true,
+  electionRetryDoublingsMax: ELECTION_RETRY_DOUBLINGS_MAX,
   newTermForgetsValidated: true,
   preVoteNeedsNoLiveLeader: true,
   clusterChangeAfterNoop: true,
@@ -69,6 +73,7 @@ export type Mutation =
   | 'stale_read'
   | 'commit_unvalidated'
   | 'no_election_retry'
+  | 'fixed_election_retry'
   | 'keep_validated_across_terms'
   | 'grant_pre_vote_with_live_leader'
   | 'ack_unwritten'
@@ -86,6 +91,7 @@ const MUTATIONS: Record<Mutation, Partial<Rules>> = {
   stale_read: { readIndexRound: false },
   commit_unvalidated: { followerCommitCap: (_, lastIndex) => lastIndex },
   no_election_retry: { retryElections: false },
+  fixed_election_retry: { electionRetryDoublingsMax: 0 },
   keep_validated_across_terms: { newTermForgetsValidated: false },
   grant_pre_vote_with_live_leader: { preVoteNeedsNoLiveLeader: false },
   ack_unwritten: { followerAck: (_, validatedIndex) => validatedIndex },
