@@ -59,6 +59,8 @@ class Memory {
   readonly suspected = new Set<string>();
   /** The running incarnation and the token its own messages carry. */
   current: { pid: Pid; token: string } | undefined;
+  /** The timer that sends heartbeats (one per incarnation; a new one replaces a crashed one's). */
+  sender: ReturnType<typeof setInterval> | undefined;
 }
 
 interface Redial {
@@ -116,6 +118,14 @@ function failureDetector(link: HeartbeatLink, memory: Memory): Behaviour<State, 
       for (const [key, pid] of memory.subscribers) state.monitors.set(ctx.monitor(pid), key);
       // A restart forgets the histories, not the nodes: silence is measured from now.
       for (const node of memory.known) detectorFor(state, node).heartbeat(ctx.now());
+      // Heartbeats go from a plain timer, not the actor's turn: on a node whose actors are
+      // all busy the detector's turn comes late, and peers must not hear silence then.
+      if (memory.sender !== undefined) clearInterval(memory.sender);
+      memory.sender = setInterval(() => {
+        for (const node of link.nodes()) link.sendHeartbeat(node);
+      }, settings.heartbeatIntervalMs);
+      memory.sender.unref();
+      // The actor's own beat measures how late its turns come (LocalPauses).
       ctx.sendAfter(settings.heartbeatIntervalMs, { type: '$beat', token });
       pauses.beat(ctx.now());
       ctx.sendAfter(settings.pollIntervalMs, { type: '$poll', token });
@@ -132,7 +142,6 @@ function failureDetector(link: HeartbeatLink, memory: Memory): Behaviour<State, 
       switch (msg.type) {
         case '$beat':
           state.pauses.beat(ctx.now());
-          for (const node of link.nodes()) link.sendHeartbeat(node);
           ctx.sendAfter(state.settings.heartbeatIntervalMs, { type: '$beat', token: state.token });
           return state;
         case '$heartbeat':
@@ -145,6 +154,10 @@ function failureDetector(link: HeartbeatLink, memory: Memory): Behaviour<State, 
         default:
           return state;
       }
+    },
+    terminate() {
+      if (memory.sender !== undefined) clearInterval(memory.sender);
+      memory.sender = undefined;
     },
     handleCall(req: Request, _from, state, ctx) {
       if (req.op === 'subscribe' && req.pid !== undefined) {

@@ -194,6 +194,25 @@ describe('failure detector', () => {
     expect(Date.now() - killedAt).toBeLessThan(10 * fast.pollIntervalMs);
   });
 
+  it('hears a peer whose actors are all busy: its heartbeats do not wait for the detector actor\'s turn', async () => {
+    const a = await node('a');
+    const peer = await childNode('fd6');
+    const box = inbox(a);
+    await subscribeFailureDetector(a, box.pid);
+    expect(await a.connect(peer.name)).toBe(true);
+    await box.next((m) => m.type === 'node-up' && m.node === peer.name);
+
+    a.send({ name: 'echo', node: peer.name }, { replyTo: box.pid, body: 'busy', actors: 3_000, workMs: 0.5, durationMs: 4_000 });
+    const done = await box.next((m) => m.busyDone === true);
+    // The peer's actors waited well past the silence that makes phi pass 8 (about 1 s here)...
+    expect(done.worstTurnLateMs).toBeGreaterThan(1_500);
+    // ...yet it was never suspected.
+    const seen: unknown[] = [];
+    a.send(box.pid, 'marker');
+    for (let m = await box.next(); m !== 'marker'; m = await box.next()) seen.push(m);
+    expect(seen.filter((m) => (m as { type?: string }).type === 'node-maybe-down')).toEqual([]);
+  });
+
   it('a new subscriber gets the current status at once', async () => {
     const a = await node('a');
     const b = await node('b');
