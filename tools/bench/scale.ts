@@ -51,7 +51,7 @@ export async function main(argv: string[]): Promise<void> {
   const options = parse(argv);
   const started = Date.now();
   const dataRoot = mkdtempSync(join(tmpdir(), 'rafter-scale-'));
-  const cluster = await ProcessCluster.start({ nodes: 3, machineModules: [AGENT_MODULE], recoveryProgress: true, dataRoot, verbose: argv.includes('--verbose') });
+  const cluster = await ProcessCluster.start({ nodes: 3, machineModules: [AGENT_MODULE], recoveryProgress: true, readyTimeoutMs: 300_000, dataRoot, verbose: argv.includes('--verbose') });
   try {
     const result = await run(cluster, options);
     result.totalSeconds = round((Date.now() - started) / 1000);

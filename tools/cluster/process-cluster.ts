@@ -30,6 +30,8 @@ export interface ProcessClusterOptions {
   readonly verbose?: boolean;
   /** The node processes print their progress restarting servers to stderr. */
   readonly recoveryProgress?: boolean;
+  /** How long a node process may take to be ready, recovery included (default READY_TIMEOUT_MS). */
+  readonly readyTimeoutMs?: number;
   /** Where data directories go; default a new temporary directory, removed by stop(). */
   readonly dataRoot?: string;
   /** Chaos runs: fault controls in every process (see `control`), and any storage mutation. */
@@ -134,7 +136,8 @@ export class ProcessCluster {
     n.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     return new Promise((resolve, reject) => {
       let out = '';
-      const timer = setTimeout(() => reject(new Error(`node ${n.shortName} did not start within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+      const readyTimeoutMs = this.options.readyTimeoutMs ?? READY_TIMEOUT_MS;
+      const timer = setTimeout(() => reject(new Error(`node ${n.shortName} did not start within ${readyTimeoutMs} ms`)), readyTimeoutMs);
       const onData = (chunk: Buffer): void => {
         out += chunk.toString();
         const line = out.split('\n')[0];
