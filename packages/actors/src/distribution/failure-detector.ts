@@ -1,11 +1,12 @@
-// One actor per node that sends heartbeats to every connected node and turns the
-// silence of each into a phi level; past the threshold it tells subscribers
+// One actor per node that sends heartbeats to every connected node (from a timer of
+// its own, outside the actor's turns) and turns the silence of each, less this
+// process's own pauses, into a phi level; past the threshold it tells subscribers
 // 'node-maybe-down', and 'node-up' once heartbeats resume. It runs under its own
 // supervisor; what must outlive a crash (subscribers, the nodes it watches) is kept
 // outside the actor's state, so a restarted detector carries on for its subscribers.
 
 import { randomBytes } from 'node:crypto';
-import type { Clock } from '../clock.js';
+import type { Clock, TimerHandle } from '../clock.js';
 import type { ActorContext, Behaviour, DownMessage, SpawnOptions, ActorSpec } from '../types.js';
 import { pidKey, type Dest, type Pid } from '../pid.js';
 import { startSupervisor } from '../supervisor.js';
@@ -59,8 +60,38 @@ class Memory {
   readonly suspected = new Set<string>();
   /** The running incarnation and the token its own messages carry. */
   current: { pid: Pid; token: string } | undefined;
-  /** The timer that sends heartbeats (one per incarnation; a new one replaces a crashed one's). */
-  sender: ReturnType<typeof setInterval> | undefined;
+  /** Sends the heartbeats (one per incarnation; a new one replaces a crashed one's). */
+  sender: HeartbeatSender | undefined;
+}
+
+/**
+ * Heartbeats every interval from the clock's own timer, not from the detector actor's
+ * turn: on a node whose actors all have work, that turn comes late, and peers must not
+ * hear silence then.
+ */
+class HeartbeatSender {
+  private timer: TimerHandle | undefined;
+
+  constructor(
+    private readonly link: HeartbeatLink,
+    private readonly clock: Clock,
+    private readonly intervalMs: number,
+  ) {
+    this.arm();
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private arm(): void {
+    this.timer = this.clock.setTimeout(() => {
+      if (this.timer === undefined) return;
+      for (const node of this.link.nodes()) this.link.sendHeartbeat(node);
+      this.arm();
+    }, this.intervalMs);
+  }
 }
 
 interface Redial {
@@ -101,12 +132,12 @@ export function startFailureDetector(starter: Starter, link: HeartbeatLink, opti
     const current = memory.current;
     if (current !== undefined) deliver(current.pid, { type: '$heartbeat', token: current.token, node, atMs: clock.now() });
   };
-  const child = { id: 'failure_detector', start: { spec: failureDetector(link, memory), args: options, name: FAILURE_DETECTOR_NAME } };
+  const child = { id: 'failure_detector', start: { spec: failureDetector(link, memory, clock), args: options, name: FAILURE_DETECTOR_NAME } };
   const spec = { strategy: 'one_for_one' as const, intensity: FAILURE_DETECTOR_RESTARTS_MAX, periodMs: FAILURE_DETECTOR_RESTART_PERIOD_MS, children: [child] };
   return startSupervisor(starter, spec, { name: FAILURE_DETECTOR_SUPERVISOR_NAME });
 }
 
-function failureDetector(link: HeartbeatLink, memory: Memory): Behaviour<State, FailureDetectorOptions> {
+function failureDetector(link: HeartbeatLink, memory: Memory, clock: Clock): Behaviour<State, FailureDetectorOptions> {
   return {
     init(ctx, options) {
       const settings = settingsOf(options);
@@ -118,13 +149,8 @@ function failureDetector(link: HeartbeatLink, memory: Memory): Behaviour<State, 
       for (const [key, pid] of memory.subscribers) state.monitors.set(ctx.monitor(pid), key);
       // A restart forgets the histories, not the nodes: silence is measured from now.
       for (const node of memory.known) detectorFor(state, node).heartbeat(ctx.now());
-      // Heartbeats go from a plain timer, not the actor's turn: on a node whose actors are
-      // all busy the detector's turn comes late, and peers must not hear silence then.
-      if (memory.sender !== undefined) clearInterval(memory.sender);
-      memory.sender = setInterval(() => {
-        for (const node of link.nodes()) link.sendHeartbeat(node);
-      }, settings.heartbeatIntervalMs);
-      memory.sender.unref();
+      memory.sender?.stop();
+      memory.sender = new HeartbeatSender(link, clock, settings.heartbeatIntervalMs);
       // The actor's own beat measures how late its turns come (LocalPauses).
       ctx.sendAfter(settings.heartbeatIntervalMs, { type: '$beat', token });
       pauses.beat(ctx.now());
@@ -156,7 +182,7 @@ function failureDetector(link: HeartbeatLink, memory: Memory): Behaviour<State, 
       }
     },
     terminate() {
-      if (memory.sender !== undefined) clearInterval(memory.sender);
+      memory.sender?.stop();
       memory.sender = undefined;
     },
     handleCall(req: Request, _from, state, ctx) {
