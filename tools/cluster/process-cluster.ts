@@ -4,11 +4,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Node, silentLogger } from '@rafter/actors';
+import { freePort } from './free-port.js';
 import { CONTROL_ACTOR_NAME, type ControlReply, type ControlRequest } from './control-actor.js';
 import type { CoreTimeouts, ServerId } from '@rafter/raft';
 import type { NodeProcessArgs } from './node-main.js';
@@ -50,17 +50,6 @@ export interface NodeProcess {
   exited: Promise<void>;
   /** This node's machine modules, when a restart gave it others (a rolling upgrade); default the cluster's. */
   machineModules?: readonly string[];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const NODE_MAIN = new URL('./node-main.ts', import.meta.url).pathname;

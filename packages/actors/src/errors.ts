@@ -119,6 +119,19 @@ export class MessageTooLargeError extends ActorError {
   }
 }
 
+/**
+ * A message, request or reply that cannot go to another node as plain data (the
+ * receiving node would refuse it); it was not sent. An invalid argument, with its code,
+ * so callers that match ACTORS_INVALID_ARGUMENT (the Raft layer does) need no change.
+ */
+export class UnsendableMessageError extends InvalidArgumentError {
+  constructor(readonly remoteNode: string, readonly why: string, readonly breaksBound: boolean) {
+    super(
+      `a message for node ${remoteNode} was not sent: ${why}; ${breaksBound ? 'the receiving node refuses such values' : 'it could not be encoded'}: send plain data within the documented bounds`,
+    );
+  }
+}
+
 export function describeReason(reason: unknown): string {
   if (reason instanceof Error) return `${reason.name}: ${reason.message}`;
   if (typeof reason === 'string') return reason;
@@ -141,7 +154,7 @@ export interface WireError {
 
 const errorClasses = new Map<string, new (...args: never[]) => ActorError>(
   [CallTimeoutError, NoProcError, CallExitError, NodeDownError, UnknownNameError, NameTakenError, AlreadyRegisteredError, NameUndecidedError, InvalidArgumentError,
-    NodeNotRunningError, ActorExitedError, DirtyJobError, SpawnError, UnknownSchedulerError, MessageTooLargeError].map((c) => [c.name, c]),
+    NodeNotRunningError, ActorExitedError, DirtyJobError, SpawnError, UnknownSchedulerError, MessageTooLargeError, UnsendableMessageError].map((c) => [c.name, c]),
 );
 
 export function encodeError(err: unknown): WireError {

@@ -22,7 +22,7 @@ import { isModuleRef } from './internal/scheduler-helpers.js';
 import { isByName, NOCONNECTION, NOPROC, SCHEDULER_PID_ID, type Signal } from './internal/signals.js';
 import type { NameDecision, WorkerData } from './internal/worker-host.js';
 import { NameTable } from './internal/name-table.js';
-import { isolateActorCallbacks } from './internal/callback-owners.js';
+import { isolateActorCallbacks, withoutOwner } from './internal/callback-owners.js';
 import type { ActorContext, ActorInfo, ActorSpec, Behaviour, CallOptions, DownMessage, ModuleRef, ProcessFn, SchedulerExitedReason, SpawnOptions } from './types.js';
 
 export interface NodeOptions {
@@ -372,6 +372,16 @@ export class Node {
     return this.dist.connect(node);
   }
 
+  /**
+   * Closes the connection to `node`, as Erlang's `disconnect_node`: monitors and links
+   * across it fire 'noconnection'. A node connected by `connect` is no longer dialled
+   * again when it is lost. False when there was no connection to close.
+   */
+  disconnect(node: string): boolean {
+    this.checkRunning();
+    return this.dist?.disconnect(node) ?? false;
+  }
+
   /** The nodes this node has a live connection with. */
   nodes(): string[] {
     return this.dist?.nodes() ?? [];
@@ -513,6 +523,11 @@ export class Node {
   private runDirty(job: ModuleRef, input: unknown): Promise<unknown> {
     if (!isModuleRef(job)) return Promise.reject(new InvalidArgumentError('a dirty job is {module, export}'));
     if (!this.running) return Promise.reject(new NodeNotRunningError(this.name));
+    // The pool's threads, listeners and timers are the runtime's, not the actor's whose job started them.
+    return withoutOwner(() => this.runOnPool(job, input));
+  }
+
+  private runOnPool(job: ModuleRef, input: unknown): Promise<unknown> {
     if (this.pool === undefined) {
       this.pool = new Piscina({
         filename: new URL('./internal/dirty-entry.mjs', import.meta.url).href,

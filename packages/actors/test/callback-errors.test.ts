@@ -1,10 +1,11 @@
 // Goal: an error thrown from a callback an actor's code created (a timer, a promise it
-// left rejected) crashes that actor alone, as a throw in its handler would: its monitors
-// see the error, and its thread and the process go on.
+// left rejected, an event listener it added) crashes that actor alone, as a throw in its
+// handler would: its monitors see the error, and its thread and the process go on.
 
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fixtures, startNode } from './helpers.js';
 
@@ -33,6 +34,54 @@ describe('errors from callbacks of actor code on a worker scheduler', () => {
     const fresh = await node.start(relay, undefined, { scheduler: 1 });
     expect(fresh.creation).toBe(culprit.creation);
     expect(node.records.some((r) => r.msg === 'actor crashed')).toBe(true);
+  });
+});
+
+describe('errors from event listeners that actor code added', () => {
+  it('crash the actor that added the listener, not the actor that emitted, on a worker scheduler', async () => {
+    node = await startNode({ schedulers: 2 });
+    const culprit = await node.start(relay, undefined, { scheduler: 1 });
+    const emitter = await node.start(relay, undefined, { scheduler: 1 });
+    const down = node.monitor(culprit);
+    expect(await node.call(culprit, { op: 'listen' })).toBe('ok');
+    expect(await node.call(emitter, { op: 'emit' })).toBe('emitted');
+    expect(((await down).reason as Error).message).toBe('thrown from a listener');
+    expect(await node.call(emitter, { op: 'emit' })).toBe('emitted');
+  });
+
+  it('on the main thread too, with once, off and listeners working as without the runtime', async () => {
+    node = await startNode();
+    const emitter = new EventEmitter();
+    let onceCalls = 0;
+    const onceListener = () => void onceCalls++;
+    const removed = () => {
+      throw new Error('a removed listener ran');
+    };
+    const thrower = () => {
+      throw new Error('thrown from a listener');
+    };
+    const culprit = node.spawn({
+      init: () => {
+        emitter.once('one', onceListener);
+        emitter.on('gone', removed);
+        emitter.off('gone', removed);
+        emitter.prependListener('boom', thrower);
+        return null;
+      },
+    }, null);
+    const down = node.monitor(culprit);
+    expect(emitter.listeners('one')).toEqual([onceListener]);
+    expect(emitter.listeners('boom')).toEqual([thrower]);
+    emitter.emit('one');
+    emitter.emit('one');
+    expect(onceCalls).toBe(1);
+    expect(emitter.listenerCount('one')).toBe(0);
+    expect(emitter.emit('gone')).toBe(false);
+    // The throw stays with the actor: emit returns to its caller.
+    expect(emitter.emit('boom')).toBe(true);
+    expect(((await down).reason as Error).message).toBe('thrown from a listener');
+    emitter.removeListener('boom', thrower);
+    expect(emitter.listenerCount('boom')).toBe(0);
   });
 });
 

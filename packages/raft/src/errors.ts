@@ -230,10 +230,10 @@ export class UnknownServerError extends RafterError {
   }
 }
 
-/** keyMetrics was asked for a server with no counters in this process (another node's, deleted, or never started). */
+/** keyMetrics was asked for a server with no counters (deleted, never started; keyMetrics: on another node, see fetchKeyMetrics). */
 export class NoServerMetricsError extends RafterError {
   constructor(readonly server: ServerId) {
-    super('RAFTER_UNKNOWN_SERVER', `no server ${server.name} of node ${server.node} has counters in this process; keyMetrics reads this process's servers only (scrape that node's /metrics for others)`);
+    super('RAFTER_UNKNOWN_SERVER', `no server ${server.name} of node ${server.node} has counters where they were read; keyMetrics reads this process's servers only, fetchKeyMetrics asks the server's node`);
     this.name = 'NoServerMetricsError';
   }
 }

@@ -10,6 +10,7 @@ export type { ServerConfig } from './system/runtime.js';
 export { useCaller, type Caller } from './system/caller.js';
 export { keyMetrics, leaderboard, lookupLeader, lookupMembers, overview, type KeyMetrics, type LeaderboardEntry, type ServerOverview, type SystemOverview, type SystemRef } from './metrics/overview.js';
 export { createLogger, withBindings, type LoggerOptions, type LogLevel } from './logging.js';
+export { fetchKeyMetrics, type KeyMetricsOptions } from './metrics/fetch-key-metrics.js';
 export { metricsRegistry, type MetricsRegistryOptions } from './metrics/prometheus.js';
 export { serveMetrics, type MetricsServer, type ServeMetricsOptions } from './metrics/http.js';
 export { startSystem, serverChildSpec, systemActorName, type RaftSystem, type RecoveryProgress, type SystemConfig, type Starter } from './system/system.js';

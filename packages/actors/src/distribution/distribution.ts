@@ -8,6 +8,7 @@ import { decodeError, InvalidArgumentError, isWireError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { pidKey, type Pid, type RemoteName } from '../pid.js';
 import { bounce } from '../internal/routing.js';
+import { withoutOwner } from '../internal/callback-owners.js';
 import { isByName, NOCONNECTION, SCHEDULER_PID_ID, type Signal } from '../internal/signals.js';
 import type { Distribution } from '../node.js';
 import { Connection, type ConnectionEvents, type ConnectionSettings } from './internal/connection.js';
@@ -130,8 +131,45 @@ export class NodeDistribution implements Distribution {
     return { outbound: conn.outbound, queuedBytes: conn.queuedByteCount + conn.socket.writableLength, signalsSent: conn.signalsSent, signalsReceived: conn.signalsReceived };
   }
 
-  /** Connects to `node` now; resolves true once connected, false if it cannot be reached. */
+  /**
+   * Connects to `node` now, on request (`Node.connect`): the node stays wanted, so the
+   * failure detector dials it again when it is lost, until `disconnect(node)`. Resolves
+   * true once connected, false if it cannot be reached.
+   */
   connect(node: string): Promise<boolean> {
+    if (node !== this.name) this.requested.add(node);
+    return this.dial(node);
+  }
+
+  /** The failure detector's dial of a suspected node: it does not make the node wanted. */
+  redial(node: string): Promise<boolean> {
+    return this.dial(node);
+  }
+
+  /**
+   * Closes the connection to `node` (its monitors and links fire 'noconnection', as
+   * Erlang's disconnect_node) and forgets the request to connect to it; false when it
+   * was not connected.
+   */
+  disconnect(node: string): boolean {
+    this.requested.delete(node);
+    const conn = this.peers.get(node)?.conn;
+    if (conn === undefined) return false;
+    conn.close('disconnected on request', 'info');
+    return true;
+  }
+
+  /**
+   * True while something on this node refers to `node`: a request to connect, a node
+   * monitor, a monitor or link on one of its actors, or signals waiting for it.
+   */
+  isWanted(node: string): boolean {
+    if (this.requested.has(node) || (this.nodeMonitors.get(node)?.size ?? 0) > 0) return true;
+    const peer = this.peers.get(node);
+    return peer !== undefined && (peer.monitorsOut.size > 0 || peer.monitorsIn.size > 0 || peer.links.size > 0 || peer.waiting.length > 0);
+  }
+
+  private dial(node: string): Promise<boolean> {
     if (node === this.name) return Promise.resolve(true);
     const peer = this.peer(node);
     if (peer.conn?.isUp === true) return Promise.resolve(true);
@@ -143,6 +181,8 @@ export class NodeDistribution implements Distribution {
   }
 
   private connectWaiters: { node: string; up: () => void; down: () => void }[] = [];
+  /** Nodes `connect` was asked for and not `disconnect`ed since. */
+  private readonly requested = new Set<string>();
 
   /**
    * A fault hook for test harnesses: cuts `node` off as a network partition would. The
@@ -180,7 +220,7 @@ export class NodeDistribution implements Distribution {
     if (watchers === undefined) this.nodeMonitors.set(node, (watchers = new Map()));
     watchers.set(pidKey(pid), { pid, toldDown: false });
     if (this.peers.get(node)?.conn?.isUp === true) return;
-    void this.connect(node);
+    void this.dial(node);
   }
 
   demonitorNode(pid: Pid, node: string): void {
@@ -218,6 +258,11 @@ export class NodeDistribution implements Distribution {
 
   private ensureConnection(node: string, peer: PeerState): void {
     if (peer.conn !== undefined) return;
+    // Often reached from an actor's send: the connection's listeners and timers are no actor's.
+    withoutOwner(() => this.openConnection(node, peer));
+  }
+
+  private openConnection(node: string, peer: PeerState): void {
     if (this.blocked.has(node)) return this.lost(node, peer, 'blocked by a fault hook (simulated partition)');
     const address = parseNodeName(node);
     if (address === undefined) {

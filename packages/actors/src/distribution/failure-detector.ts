@@ -46,8 +46,10 @@ export const FAILURE_DETECTOR_SUPERVISOR_NAME = 'rafter_failure_detector_sup';
 export interface HeartbeatLink {
   nodes(): string[];
   sendHeartbeat(node: string): boolean;
-  /** Dials `node`; resolves true once connected. */
-  connect(node: string): Promise<boolean>;
+  /** Dials `node` (a redial does not make it wanted); resolves true once connected. */
+  redial(node: string): Promise<boolean>;
+  /** Whether anything on this node still refers to `node` (see docs/distribution.md): only such a node is redialled. */
+  isWanted(node: string): boolean;
   /** Called with the sending node for each heartbeat that arrives. */
   onHeartbeat: ((node: string) => void) | undefined;
 }
@@ -250,12 +252,19 @@ function failureDetector(link: HeartbeatLink, memory: Memory, clock: Clock): Beh
     redialSuspected(state, nowMs);
   }
 
-  /** A suspected node that lost its connection is dialled again (with backoff), so its return does not wait for other traffic. */
+  /**
+   * A suspected node that lost its connection is dialled again, so its return does not
+   * wait for other traffic, while something here still refers to it; the wait doubles
+   * from the poll interval up to REDIAL_MS_MAX and starts over once it is connected.
+   */
   function redialSuspected(state: State, nowMs: number): void {
     if (memory.suspected.size === 0) return;
     const connected = new Set(link.nodes());
     for (const node of memory.suspected) {
-      if (connected.has(node)) continue;
+      if (connected.has(node) || !link.isWanted(node)) {
+        state.redials.delete(node);
+        continue;
+      }
       let redial = state.redials.get(node);
       if (redial === undefined) state.redials.set(node, (redial = { atMs: nowMs, waitMs: state.settings.pollIntervalMs, inFlight: false }));
       if (redial.inFlight || nowMs < redial.atMs) continue;
@@ -263,7 +272,7 @@ function failureDetector(link: HeartbeatLink, memory: Memory, clock: Clock): Beh
       redial.atMs = nowMs + redial.waitMs;
       redial.waitMs = Math.min(REDIAL_MS_MAX, redial.waitMs * 2);
       const current = redial;
-      void link.connect(node).then(
+      void link.redial(node).then(
         () => (current.inFlight = false),
         () => (current.inFlight = false),
       );

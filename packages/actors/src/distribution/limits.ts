@@ -19,8 +19,8 @@ export const FRAGMENTED_MESSAGES_MAX = 4;
 /** Failure detector restarts allowed within FAILURE_DETECTOR_RESTART_PERIOD_MS before its supervisor gives up. */
 export const FAILURE_DETECTOR_RESTARTS_MAX = 10;
 export const FAILURE_DETECTOR_RESTART_PERIOD_MS = 10_000;
-/** Longest wait between two dials of a suspected node that is not connected (the wait doubles from the poll interval). */
-export const REDIAL_MS_MAX = 10_000;
+/** Longest wait between two dials of a suspected node that is not connected (the wait doubles from the poll interval, 1 s by default). */
+export const REDIAL_MS_MAX = 60_000;
 /** Failure detector defaults (see docs/distribution.md for how they combine). */
 export const HEARTBEAT_INTERVAL_MS_DEFAULT = 100;
 export const WINDOW_SIZE_DEFAULT = 1_000;

@@ -1,14 +1,17 @@
-// Which actor owns a callback: a timer, immediate, microtask or promise created while an
-// actor's code ran belongs to that actor, so an error thrown from it (or a promise it
-// leaves rejected) crashes that actor alone, never its thread or the process.
+// Which actor owns a callback: a timer, immediate, microtask, promise or event listener
+// created while an actor's code ran belongs to that actor, so an error thrown from it (or
+// a promise it leaves rejected) crashes that actor alone, never its thread or the process.
+// EventTarget listeners (addEventListener) are not covered: see docs/actors.md.
 //
 // The runtime sets the running owner around actor code (a turn, an init, a process's
 // start): one module variable store. V8's promise hooks copy it onto each promise created
-// meanwhile and restore it while that promise's continuation runs; the timer functions,
-// wrapped on scheduler threads, bind it to callbacks created meanwhile. Outside actor code
-// (no owner) they pass callbacks through untouched. The runtime's own timers use the
-// functions saved below, so its hot paths allocate nothing for this.
+// meanwhile and restore it while that promise's continuation runs; the timer functions
+// and EventEmitter's listener registration, wrapped on scheduler threads, bind it to
+// callbacks created meanwhile. Outside actor code (no owner) they pass callbacks through
+// untouched. The runtime's own timers use the functions saved below, so its hot paths
+// allocate nothing for this, and it opens its sockets outside any owner (`withoutOwner`).
 
+import { EventEmitter } from 'node:events';
 import { promiseHooks } from 'node:v8';
 
 export interface CallbackOwner {
@@ -37,6 +40,17 @@ export function currentOwner(): CallbackOwner | undefined {
   return current;
 }
 
+/** Runs runtime code that creates long-lived callbacks (a connection's) as no actor's, even when an actor's send started it. */
+export function withoutOwner<T>(fn: () => T): T {
+  const outer = current;
+  current = undefined;
+  try {
+    return fn();
+  } finally {
+    current = outer;
+  }
+}
+
 /**
  * Installs, once per thread, what routes errors from actors' callbacks to their actors.
  * An error no actor owns goes to `unowned`.
@@ -58,6 +72,7 @@ export function isolateActorCallbacks(unowned: (err: unknown, kind: 'uncaughtExc
   g.setInterval = wrapTimer(nodeSetInterval);
   g.setImmediate = wrapTimer(nodeSetImmediate);
   g.queueMicrotask = (callback: () => void) => nodeQueueMicrotask(current === undefined ? callback : owned(current, callback));
+  ownListeners();
   process.on('uncaughtException', (err) => unowned(err, 'uncaughtException'));
   process.on('unhandledRejection', (reason, promise) => {
     const owner = (promise as unknown as Marked)[OWNER] as CallbackOwner | undefined;
@@ -75,6 +90,49 @@ function wrapTimer<F extends (callback: (...args: any[]) => void, ...rest: any[]
   for (const key of Object.getOwnPropertySymbols(original)) {
     Object.defineProperty(wrapped, key, Object.getOwnPropertyDescriptor(original, key)!);
   }
+  return wrapped;
+}
+
+/**
+ * A listener that actor code adds to an EventEmitter is the actor's: a throw from it
+ * crashes the actor (and no longer comes out of `emit` into whoever emitted). The
+ * wrapper's `listener` names the function the actor gave, which is how EventEmitter's
+ * `removeListener`, `off` and `listeners` already see through `once`'s own wrapper;
+ * `once` is done here for owned listeners, so a wrapper never wraps another.
+ */
+function ownListeners(): void {
+  type Add = (this: EventEmitter, event: string | symbol, listener: Listener) => EventEmitter;
+  const proto = EventEmitter.prototype as unknown as Record<'addListener' | 'on' | 'prependListener' | 'once' | 'prependOnceListener', Add>;
+  const add = proto.addListener;
+  const prepend = proto.prependListener;
+  const once = proto.once;
+  const prependOnce = proto.prependOnceListener;
+  /** `unowned` as Node has it outside actor code; inside, the owned listener is added by `plain`. */
+  const owning = (unowned: Add, plain: Add, isOnce: boolean): Add =>
+    function (event, listener) {
+      if (current === undefined || typeof listener !== 'function') return unowned.call(this, event, listener);
+      return plain.call(this, event, ownedListener(current, this, event, listener, isOnce));
+    };
+  proto.addListener = proto.on = owning(add, add, false);
+  proto.prependListener = owning(prepend, prepend, false);
+  proto.once = owning(once, add, true);
+  proto.prependOnceListener = owning(prependOnce, prepend, true);
+}
+
+type Listener = ((...args: any[]) => void) & { listener?: Listener };
+
+function ownedListener(owner: CallbackOwner, emitter: EventEmitter, event: string | symbol, listener: Listener, isOnce: boolean): Listener {
+  const run = owned(owner, listener);
+  let fired = false;
+  const wrapped: Listener = isOnce
+    ? function (this: unknown, ...args: any[]) {
+        if (fired) return;
+        fired = true;
+        emitter.removeListener(event, wrapped);
+        run.apply(this, args);
+      }
+    : run;
+  wrapped.listener = listener;
   return wrapped;
 }
 

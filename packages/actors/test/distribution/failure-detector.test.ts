@@ -9,6 +9,8 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FAILURE_DETECTOR_NAME, ManualClock, PhiAccrual, phiOf, subscribeFailureDetector, type ActorContext, type Node, type NodeOptions } from '../../src/index.js';
 import { LocalPauses } from '../../src/distribution/local-pause.js';
+import { startFailureDetector, type HeartbeatLink } from '../../src/distribution/failure-detector.js';
+import { REDIAL_MS_MAX } from '../../src/distribution/limits.js';
 import { inbox, startNode } from '../helpers.js';
 import { freePort, peers } from './peers.js';
 
@@ -297,5 +299,84 @@ describe('failure detector resilience', () => {
     const again = await cluster.child('fd3', { port, netTickMs: 60_000 });
     expect(again.name).toBe(first.name);
     expect(await box.next()).toEqual({ type: 'node-up', node: first.name });
+  });
+});
+
+describe('redialling a node that left', () => {
+  const gone = 'gone@127.0.0.1:9';
+
+  /** A detector on a hand-driven clock, over a link that records its dials and never connects. */
+  async function detectorOverFakeLink() {
+    const clock = new ManualClock();
+    const n = await startNode({ name: 'fd', clock });
+    nodes.push(n);
+    const dialsAtMs: number[] = [];
+    const link: HeartbeatLink & { wanted: boolean } = {
+      wanted: true,
+      nodes: () => [],
+      sendHeartbeat: () => false,
+      redial: (node: string) => {
+        expect(node).toBe(gone);
+        dialsAtMs.push(clock.now());
+        return Promise.resolve(false);
+      },
+      isWanted: () => link.wanted,
+      onHeartbeat: undefined,
+    };
+    const pollIntervalMs = 1_000;
+    await startFailureDetector(n, link, { heartbeatIntervalMs: 100, pollIntervalMs }, (pid, msg) => n.send(pid, msg), clock);
+    /** Moves the clock a poll interval at a time; each poll is handled before the next. */
+    const run = async (ms: number) => {
+      for (let t = 0; t < ms; t += pollIntervalMs) {
+        clock.advance(pollIntervalMs);
+        await n.call(FAILURE_DETECTOR_NAME, { op: 'phi', node: gone });
+      }
+    };
+    return { link, dialsAtMs, run };
+  }
+
+  const gaps = (times: number[]) => times.slice(1).map((t, i) => t - times[i]!);
+
+  it('waits twice as long after each failed dial, up to REDIAL_MS_MAX', async () => {
+    const { link, dialsAtMs, run } = await detectorOverFakeLink();
+    link.onHeartbeat!(gone);
+    await run(10 * REDIAL_MS_MAX);
+    expect(gaps(dialsAtMs).slice(0, 9)).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, REDIAL_MS_MAX, REDIAL_MS_MAX, REDIAL_MS_MAX]);
+    expect(new Set(gaps(dialsAtMs).slice(6))).toEqual(new Set([REDIAL_MS_MAX]));
+  });
+
+  it('stops once nothing refers to the node, and starts over from the shortest wait when something does again', async () => {
+    const { link, dialsAtMs, run } = await detectorOverFakeLink();
+    link.onHeartbeat!(gone);
+    await run(20_000);
+    expect(dialsAtMs.length).toBeGreaterThan(2);
+    link.wanted = false;
+    const dialsBefore = dialsAtMs.length;
+    await run(10 * REDIAL_MS_MAX);
+    expect(dialsAtMs.length).toBe(dialsBefore);
+    link.wanted = true;
+    await run(10_000);
+    expect(gaps(dialsAtMs.slice(dialsBefore)).slice(0, 2)).toEqual([1_000, 2_000]);
+  });
+
+  it('a node is wanted while connected on request or monitored, and no longer once disconnected and demonitored', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    const distA = (a as unknown as { dist: { isWanted(node: string): boolean } }).dist;
+    expect(distA.isWanted(b.name)).toBe(false);
+    expect(await a.connect(b.name)).toBe(true);
+    expect(distA.isWanted(b.name)).toBe(true);
+    const watcher = inbox(a);
+    const monitoring = a.spawn(async (ctx: import('../../src/index.js').ActorContext) => {
+      ctx.monitorNode(b.name);
+      ctx.send(watcher.pid, 'monitoring');
+      await ctx.receive();
+    }, undefined);
+    await watcher.next();
+    expect(a.disconnect(b.name)).toBe(true);
+    expect(a.nodes()).toEqual([]);
+    expect(distA.isWanted(b.name)).toBe(true);
+    a.exit(monitoring, 'kill');
+    await expect.poll(() => distA.isWanted(b.name)).toBe(false);
   });
 });

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { Connection } from '../../src/distribution/internal/connection.js';
 import { RefusalLog } from '../../src/distribution/internal/refusal-log.js';
 import { parseNodeName, silentLogger, type Node, type NodeOptions } from '../../src/index.js';
@@ -102,13 +102,4 @@ export function handDriven(node: Node, myName: string, cookie = 'secret'): Promi
 }
 
 /** A loopback port nothing listens on now, for a node that must come back on the same port. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../../../tools/cluster/free-port.js';

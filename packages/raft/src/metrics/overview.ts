@@ -61,17 +61,33 @@ export function overview(system: SystemRef): SystemOverview {
   };
 }
 
-/** Ra's `key_metrics(ServerId)`, for a server of any system of this process. */
+/**
+ * Ra's `key_metrics(ServerId)`, for a server of any system of this process, read
+ * without a message. For a server on another node, `fetchKeyMetrics` asks that node.
+ */
 export function keyMetrics(serverId: ServerId): KeyMetrics {
   if (typeof serverId !== 'object' || serverId === null || typeof serverId.name !== 'string' || typeof serverId.node !== 'string') {
     throw new InvalidArgumentError('server id', '{ name, node }', serverId);
   }
+  const metrics = readKeyMetrics(serverId);
+  if (metrics === undefined) throw new NoServerMetricsError(serverId);
+  return metrics;
+}
+
+/** The counters of a server of this process (of system `system` only, if given), or undefined. */
+export function readKeyMetrics(serverId: ServerId, system?: string): KeyMetrics | undefined {
   for (const view of metricsRegistryOf().systems.values()) {
-    if (view.node !== serverId.node) continue;
+    if (view.node !== serverId.node || (system !== undefined && view.system !== system)) continue;
     const record = view.servers.get(serverId.name);
     if (record !== undefined && liveSlot(view, record)) return readServer(view.values, record);
   }
-  throw new NoServerMetricsError(serverId);
+  return undefined;
+}
+
+/** Whether this process runs a system (named `system`, or any) of node `node`, as this thread knows. */
+export function runsSystemOf(node: string, system?: string): boolean {
+  for (const view of metricsRegistryOf().systems.values()) if (view.node === node && (system === undefined || view.system === system)) return true;
+  return false;
 }
 
 /** Ra's `ra_leaderboard:lookup_leader`: the leader a local member of `cluster` knows of. */

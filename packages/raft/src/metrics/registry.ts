@@ -6,7 +6,10 @@
 // changes on a BroadcastChannel, batched per turn of its event loop. The owning thread
 // sees its own changes at once; other threads one turn of their event loop later (a
 // worker scheduler reads them like any other thread: its own copy of the index,
-// updated between its turns, over the same shared counters).
+// updated between its turns, over the same shared counters). A thread that dies (a
+// crashed worker scheduler) sends nothing more: the node's metrics actor, which watches
+// every system of its node from the main thread, publishes its systems as lost
+// (metrics-actor.ts), and every thread drops them.
 
 import { BroadcastChannel } from 'node:worker_threads';
 import type { ServerId } from '../internal/core/log.js';
@@ -14,6 +17,13 @@ import { slotBase } from './counter-buffer.js';
 import { S } from './layout.js';
 
 const CHANNEL_NAME = 'rafter:metrics';
+
+/**
+ * Lost system runs each thread remembers, so that a delta the dead thread posted just
+ * before it died, arriving after the loss, does not bring the system back. One per
+ * crashed thread's system: the oldest are forgotten past this.
+ */
+export const LOST_SYSTEMS_REMEMBERED_MAX = 1_024;
 
 /** One server's place in its system's buffer. */
 export interface ServerRecord {
@@ -29,6 +39,8 @@ export interface SystemView {
   readonly key: string;
   readonly system: string;
   readonly node: string;
+  /** This run of the system (a system restarted under the same name on a new thread is another). */
+  readonly incarnation: string;
   readonly values: Float64Array;
   readonly servers: Map<string, ServerRecord>;
 }
@@ -44,8 +56,10 @@ export interface LeaderReport {
 }
 
 type Delta =
-  | { readonly k: 'system'; readonly key: string; readonly system: string; readonly node: string; readonly buffer: SharedArrayBuffer }
+  | { readonly k: 'system'; readonly key: string; readonly system: string; readonly node: string; readonly incarnation: string; readonly buffer: SharedArrayBuffer }
   | { readonly k: 'systemGone'; readonly key: string }
+  /** Published for a dead thread by another: the system of that run only. */
+  | { readonly k: 'systemLost'; readonly key: string; readonly incarnation: string }
   | { readonly k: 'server'; readonly key: string; readonly record: ServerRecord }
   | { readonly k: 'serverGone'; readonly key: string; readonly name: string }
   | { readonly k: 'report'; readonly report: LeaderReport }
@@ -74,6 +88,7 @@ class MetricsRegistry {
   /** Reports waiting in `pending`, by reporter: a burst of leader changes sends the last one only. */
   private pendingReports = new Map<ServerId, number>();
   private flushScheduled = false;
+  private readonly lost = new Set<string>();
 
   constructor() {
     this.open();
@@ -91,9 +106,9 @@ class MetricsRegistry {
 
   // ---- the owner's side ----
 
-  addSystem(key: string, system: string, node: string, buffer: SharedArrayBuffer): void {
+  addSystem(key: string, system: string, node: string, incarnation: string, buffer: SharedArrayBuffer): void {
     this.owned.set(key, buffer);
-    this.apply({ k: 'system', key, system, node, buffer });
+    this.apply({ k: 'system', key, system, node, incarnation, buffer });
   }
 
   removeSystem(key: string): void {
@@ -160,6 +175,13 @@ class MetricsRegistry {
     if (batch.length > 0) this.channel?.postMessage(batch);
   }
 
+  // ---- a watcher of the owner (the node's metrics actor) ----
+
+  /** The thread that ran this run of the system died: every thread drops it, its servers and their leaderboard lines. */
+  systemLost(key: string, incarnation: string): void {
+    this.apply({ k: 'systemLost', key, incarnation });
+  }
+
   // ---- every thread ----
 
   private receive(batch: Delta[]): void {
@@ -174,7 +196,7 @@ class MetricsRegistry {
     for (const [key, buffer] of this.owned) {
       const view = this.systems.get(key);
       if (view === undefined) continue;
-      this.publish({ k: 'system', key, system: view.system, node: view.node, buffer });
+      this.publish({ k: 'system', key, system: view.system, node: view.node, incarnation: view.incarnation, buffer });
       for (const record of view.servers.values()) this.publish({ k: 'server', key, record });
       for (const reports of this.board.values()) {
         for (const report of reports) if (report.systemKey === key) this.publish({ k: 'report', report });
@@ -185,18 +207,18 @@ class MetricsRegistry {
   private applyLocal(delta: Delta): void {
     switch (delta.k) {
       case 'system': {
-        // The same system again (a thread's answer to a hello) keeps its index; a new one with the same name replaces it.
-        if (this.systems.get(delta.key)?.values.buffer === delta.buffer) return;
-        this.systems.set(delta.key, { key: delta.key, system: delta.system, node: delta.node, values: new Float64Array(delta.buffer), servers: new Map() });
+        if (this.lost.has(delta.incarnation)) return;
+        // The same run again (a thread's answer to a hello) keeps its index; a new one with the same name replaces it.
+        if (this.systems.get(delta.key)?.incarnation === delta.incarnation) return;
+        this.systems.set(delta.key, { key: delta.key, system: delta.system, node: delta.node, incarnation: delta.incarnation, values: new Float64Array(delta.buffer), servers: new Map() });
         return;
       }
       case 'systemGone':
-        this.systems.delete(delta.key);
-        for (const [cluster, reports] of this.board) {
-          const kept = reports.filter((r) => r.systemKey !== delta.key);
-          if (kept.length === 0) this.board.delete(cluster);
-          else if (kept.length < reports.length) this.board.set(cluster, kept);
-        }
+        this.forgetSystem(delta.key);
+        return;
+      case 'systemLost':
+        this.rememberLost(delta.incarnation);
+        if (this.systems.get(delta.key)?.incarnation === delta.incarnation) this.forgetSystem(delta.key);
         return;
       case 'server':
         this.systems.get(delta.key)?.servers.set(delta.record.name, delta.record);
@@ -205,6 +227,8 @@ class MetricsRegistry {
         this.systems.get(delta.key)?.servers.delete(delta.name);
         return;
       case 'report': {
+        // A report of a system this thread does not know is a dead thread's last word (its system came first otherwise).
+        if (!this.systems.has(delta.report.systemKey)) return;
         const reports = this.board.get(delta.report.cluster);
         if (reports === undefined) {
           this.board.set(delta.report.cluster, [delta.report]);
@@ -225,6 +249,25 @@ class MetricsRegistry {
       }
       case 'hello':
         return;
+    }
+  }
+
+  private forgetSystem(key: string): void {
+    this.systems.delete(key);
+    for (const [cluster, reports] of this.board) {
+      const kept = reports.filter((r) => r.systemKey !== key);
+      if (kept.length === 0) this.board.delete(cluster);
+      else if (kept.length < reports.length) this.board.set(cluster, kept);
+    }
+  }
+
+  private rememberLost(incarnation: string): void {
+    this.lost.add(incarnation);
+    if (this.lost.size <= LOST_SYSTEMS_REMEMBERED_MAX) return;
+    // A Set iterates in insertion order: the first is the oldest.
+    for (const oldest of this.lost) {
+      this.lost.delete(oldest);
+      return;
     }
   }
 }

@@ -2,6 +2,7 @@
 // WAL's and segment writer's fields in it, and a slot per server, kept while the server
 // is stopped (its counters survive a restart, as Ra's do) and freed when it is deleted.
 
+import { randomUUID } from 'node:crypto';
 import type { SegmentWriterCounters } from '../internal/log/segment-writer.js';
 import type { WalCounters } from '../internal/log/wal.js';
 import type { ServerId } from '../internal/core/log.js';
@@ -10,8 +11,15 @@ import { SEGMENT_WRITER_FIELDS, WAL_FIELDS } from './layout.js';
 import { metricsRegistryOf, type ServerRecord, systemKey } from './registry.js';
 import { ServerMetrics } from './server-metrics.js';
 
+/** Which run of which system: what the node's metrics actor needs to tell the other threads when its thread dies. */
+export interface SystemIdentity {
+  readonly key: string;
+  readonly incarnation: string;
+}
+
 export class SystemMetrics {
   private published: { readonly key: string; readonly node: string } | undefined;
+  private readonly incarnation = randomUUID();
   private readonly counters = new CounterBuffer();
   readonly wal: WalCounters;
   readonly segmentWriter: SegmentWriterCounters;
@@ -26,7 +34,11 @@ export class SystemMetrics {
   publish(node: string): void {
     if (this.published !== undefined) return;
     this.published = { key: systemKey(node, this.system), node };
-    metricsRegistryOf().addSystem(this.published.key, this.system, node, this.counters.buffer);
+    metricsRegistryOf().addSystem(this.published.key, this.system, node, this.incarnation, this.counters.buffer);
+  }
+
+  identity(): SystemIdentity {
+    return { key: this.where().key, incarnation: this.incarnation };
   }
 
   private where(): { readonly key: string; readonly node: string } {

@@ -38,6 +38,7 @@ import type { ServerDeleted } from '../server/server-ops.js';
 import { defaultCallerOf, useCaller } from './caller.js';
 import { ConfigStore, type LeaderWait, type ServerConfig, SystemRuntime } from './runtime.js';
 import { SystemMetrics } from '../metrics/system-metrics.js';
+import { watchSystemMetrics } from '../metrics/metrics-actor.js';
 
 /** What starts actors: a node (scheduler 0) or an actor's context (its scheduler). */
 export interface Starter {
@@ -188,6 +189,8 @@ export async function startSystem(starter: Starter, config: SystemConfig): Promi
   try {
     runtime.serverSup = await startSupervisor(starter, { strategy: 'one_for_one', intensity: 10, periodMs: 10_000, children: serverShardSpecs(name) });
     const pid = await starter.start(systemBehaviour, runtime, { name: systemActorName(name) });
+    // Remote keyMetrics, and the other threads told if this one dies.
+    await watchSystemMetrics(starter, metrics.identity(), pid);
     const restartFailures = await restartAll(starter, runtime, config.onRecoveryProgress);
     return {
       name,

@@ -1,13 +1,12 @@
 // Loaded into each node process of the metrics test: an actor that reads this process's
-// counters and leaderboard (never calling a server), and a /metrics endpoint.
+// leaderboard and WAL counters (never calling a server), and a /metrics endpoint.
 
 import type { Behaviour, Node } from '@rafter/actors';
-import { keyMetrics, lookupLeader, metricsRegistry, overview, type RaftSystem, serveMetrics, type ServerId } from '../../src/index.js';
+import { lookupLeader, metricsRegistry, overview, type RaftSystem, serveMetrics } from '../../src/index.js';
 
 export const PROBE_NAME = 'rafter_metrics_probe';
 
 export type ProbeRequest =
-  | { readonly op: 'keyMetrics'; readonly id: ServerId }
   | { readonly op: 'leader'; readonly cluster: string }
   | { readonly op: 'wal' }
   | { readonly op: 'url' };
@@ -16,8 +15,6 @@ const probe: Behaviour<{ system: string; url: string }, { system: string; url: s
   init: (_ctx, args) => args,
   handleCall(request: ProbeRequest, _from, state) {
     switch (request.op) {
-      case 'keyMetrics':
-        return { reply: keyMetrics(request.id), state };
       case 'leader':
         return { reply: lookupLeader(request.cluster) ?? null, state };
       case 'wal':

@@ -5,13 +5,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { BroadcastChannel, Worker } from 'node:worker_threads';
 import { Node, silentLogger } from '@rafter/actors';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type RaftSystem,
   type ServerId,
+  type Caller,
+  type LeaderboardEntry,
   deleteCluster,
+  fetchKeyMetrics,
   forceDeleteServer,
   keyMetrics,
   leaderboard,
@@ -31,8 +34,11 @@ import {
   transferLeadership,
   triggerElection,
 } from '../../src/index.js';
+import { systemKey } from '../../src/metrics/registry.js';
 import { SystemMetrics } from '../../src/metrics/system-metrics.js';
+import { sameId, waitFor } from '../cluster/helpers.js';
 import type { ReaderReply, ReaderRequest } from './scheduler-reader.js';
+import type { HostRequest, HostStarted } from './system-on-worker.js';
 
 registerMachine('metrics-counter', {
   init: () => 0,
@@ -182,6 +188,29 @@ describe('server counters', () => {
   });
 });
 
+describe('fetchKeyMetrics', () => {
+  /** A caller that fails any call: what it is given is answered without a message. */
+  const noCalls: Caller = {
+    call: () => Promise.reject(new Error('fetchKeyMetrics made a call')),
+    send: () => {
+      throw new Error('fetchKeyMetrics sent a message');
+    },
+  };
+
+  it('reads a server of this process from shared memory, without a call, with the errors of keyMetrics', async () => {
+    const { node, system, ids } = await start();
+    const { leader } = await startCluster(system, 'c8', 'metrics-counter', ids, { via: node });
+    if (leader === undefined) throw new Error('no leader');
+    await processCommand(leader, { add: 1 }, { via: node });
+    expect(await fetchKeyMetrics(leader, { via: noCalls })).toEqual(keyMetrics(leader));
+    expect((await fetchKeyMetrics(leader, { via: noCalls, system })).commands).toBeGreaterThanOrEqual(1);
+    await expect(fetchKeyMetrics({ name: 'nobody', node: node.name }, { via: noCalls })).rejects.toMatchObject({ code: 'RAFTER_UNKNOWN_SERVER' });
+    await expect(fetchKeyMetrics('a' as unknown as ServerId, { via: noCalls })).rejects.toMatchObject({ code: 'RAFTER_INVALID_ARGUMENT' });
+    await expect(fetchKeyMetrics(leader, { via: noCalls, timeoutMs: 0 })).rejects.toMatchObject({ code: 'RAFTER_INVALID_ARGUMENT' });
+    await expect(fetchKeyMetrics(leader, { via: noCalls, system: 'other' })).rejects.toMatchObject({ code: 'RAFTER_NO_SYSTEM' });
+  });
+});
+
 describe('another thread', () => {
   it('reads the counters from shared memory while the servers thread is blocked', async () => {
     const { node, system, ids } = await start();
@@ -222,6 +251,79 @@ describe('a worker scheduler', () => {
     expect(read.metrics.role).toBe('leader');
     expect(read.metrics.commands).toBe(keyMetrics(leader).commands);
     expect(read.metrics.commands).toBeGreaterThanOrEqual(5);
+  });
+});
+
+describe('a worker scheduler that dies', () => {
+  it('takes its system out of the counters, leaderboard and Prometheus series of every other thread', async () => {
+    // No system on the main thread: the worker's system starts the node's metrics actor there.
+    const node = await Node.start({ name: 'wd', schedulers: 3, dirtyThreads: 1, logger: silentLogger });
+    const dataDir = mkdtempSync(join(tmpdir(), 'rafter-metrics-worker-'));
+    cleanup.push(async () => {
+      await node.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const host = await node.start({ module: new URL('./system-on-worker.ts', import.meta.url).href, export: 'systemHost' }, { name: 'onworker', dataDir }, { scheduler: 1 });
+    const ids = ['wa', 'wb', 'wc'].map((name) => ({ name, node: node.name }));
+    const started = await node.call<HostStarted>(host, { op: 'startCluster', cluster: 'cw', ids } satisfies HostRequest, { timeoutMs: 20_000 });
+    const reader = await node.start({ module: new URL('./scheduler-reader.ts', import.meta.url).href, export: 'reader' }, undefined, { scheduler: 2 });
+    const boardOf2 = () => node.call<LeaderboardEntry[]>(reader, { op: 'leaderboard' } satisfies ReaderRequest);
+    const series = async () => parseExposition(await metricsRegistry().metrics()).filter((s) => s.labels.system === 'onworker');
+
+    // The main thread and scheduler 2 see the system of scheduler 1 and its leader.
+    await waitFor('the main thread to learn the leader', async () => lookupLeader('cw'), (leader) => sameId(leader, started.leader));
+    await waitFor('scheduler 2 to learn the leader', boardOf2, (board) => board.some((e) => e.cluster === 'cw' && sameId(e.leader, started.leader)));
+    expect(keyMetrics(started.leader).role).toBe('leader');
+    expect(Object.keys(overview('onworker').servers).sort()).toEqual(['wa', 'wb', 'wc']);
+    expect((await series()).find((s) => s.name === 'rafter_servers' && s.labels.role === 'leader')?.value).toBe(1);
+    expect(node.whereis('rafter_metrics')?.scheduler).toBe(0);
+
+    const down = node.monitor(started.system);
+    await expect(node.call(host, { op: 'exitThread' } satisfies HostRequest)).rejects.toMatchObject({ code: 'ACTORS_CALL_EXIT' });
+    expect((await down).reason).toMatchObject({ schedulerExited: 1 });
+    await waitFor('the main thread to drop the lost system', async () => lookupLeader('cw'), (leader) => leader === undefined);
+    expect(leaderboard().some((e) => e.cluster === 'cw')).toBe(false);
+    expect(() => overview('onworker')).toThrow(expect.objectContaining({ code: 'RAFTER_NO_SYSTEM' }));
+    expect(() => keyMetrics(started.leader)).toThrow(expect.objectContaining({ code: 'RAFTER_UNKNOWN_SERVER' }));
+    expect(await series()).toEqual([]);
+    await waitFor('scheduler 2 to drop the lost system', boardOf2, (board) => !board.some((e) => e.cluster === 'cw'));
+
+    // The system started again on the thread that took scheduler 1's place is a new run: it shows.
+    const again = await node.start({ module: new URL('./system-on-worker.ts', import.meta.url).href, export: 'systemHost' }, { name: 'onworker', dataDir }, { scheduler: 1 });
+    cleanup.push(() => node.call(again, { op: 'stop' }));
+    await waitFor('the restarted system to show its leader', async () => lookupLeader('cw'), (leader) => leader !== undefined);
+    expect(Object.keys(overview('onworker').servers).sort()).toEqual(['wa', 'wb', 'wc']);
+  });
+});
+
+describe('a lost system run', () => {
+  it('stays lost when the dead thread\'s last deltas arrive after the loss; a new run of the same system shows', async () => {
+    // The deltas as an owner and the metrics actor post them, from another channel of this thread.
+    const channel = new BroadcastChannel('rafter:metrics');
+    cleanup.push(() => channel.close());
+    const node = 'ghost@local';
+    const key = systemKey(node, 'ghost');
+    const leader = { name: 'g1', node };
+    const announce = (incarnation: string) => [
+      { k: 'system', key, system: 'ghost', node, incarnation, buffer: new SharedArrayBuffer(8 * 64) },
+      { k: 'report', report: { cluster: 'ghosts', reporter: leader, systemKey: key, leader, members: [leader], term: 1 } },
+    ];
+    channel.postMessage([{ k: 'systemLost', key, incarnation: 'run-1' }]);
+    channel.postMessage(announce('run-1'));
+    channel.postMessage([{ k: 'report', report: { cluster: 'ghosts-late', reporter: leader, systemKey: key, leader, members: [leader], term: 1 } }]);
+    channel.postMessage(announce('run-2'));
+    // One sender's messages arrive in order: once run 2 shows, run 1's deltas were applied before it.
+    await waitFor('the second run to show', async () => lookupLeader('ghosts'), (found) => sameId(found, leader));
+    expect(overview('ghost').node).toBe(node);
+    expect(lookupLeader('ghosts-late')).toBeUndefined();
+    // The loss of run 1 told again does not take run 2.
+    channel.postMessage([{ k: 'systemLost', key, incarnation: 'run-1' }]);
+    channel.postMessage([{ k: 'report', report: { cluster: 'ghosts-marker', reporter: leader, systemKey: key, leader, members: [leader], term: 1 } }]);
+    await waitFor('the marker report', async () => lookupLeader('ghosts-marker'), (found) => found !== undefined);
+    expect(lookupLeader('ghosts')).toEqual(leader);
+    channel.postMessage([{ k: 'systemLost', key, incarnation: 'run-2' }]);
+    await waitFor('the second run to be lost', async () => lookupLeader('ghosts'), (found) => found === undefined);
+    expect(() => overview('ghost')).toThrow(expect.objectContaining({ code: 'RAFTER_NO_SYSTEM' }));
   });
 });
 

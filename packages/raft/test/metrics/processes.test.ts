@@ -4,7 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessCluster } from '../../../../tools/cluster/process-cluster.js';
-import { type KeyMetrics, type ServerId, processCommand, startCluster } from '../../src/index.js';
+import { type KeyMetrics, type ServerId, fetchKeyMetrics, processCommand, startCluster } from '../../src/index.js';
 import { CLUSTER_HOOK_TIMEOUT_MS, CLUSTER_TEST_TIMEOUT_MS, leaderOf, sameId, waitFor } from '../cluster/helpers.js';
 import { PROBE_NAME, type ProbeRequest } from './metrics-probe.js';
 
@@ -24,7 +24,7 @@ function ask<R>(node: string, request: ProbeRequest): Promise<R> {
   return cluster.control.call<R>({ name: PROBE_NAME, node }, request, { timeoutMs: 5_000 });
 }
 
-const metricsOf = (id: ServerId) => ask<KeyMetrics>(id.node, { op: 'keyMetrics', id });
+const metricsOf = (id: ServerId) => fetchKeyMetrics(id, { via: cluster.control });
 
 describe('counters in node processes', () => {
   it('move with commands and elections, and are served on /metrics', { timeout: CLUSTER_TEST_TIMEOUT_MS }, async () => {
@@ -37,7 +37,8 @@ describe('counters in node processes', () => {
     expect(onLeader.commands).toBeGreaterThanOrEqual(10);
     expect(onLeader.messagesSent).toBeGreaterThan(0);
     for (const id of ids.filter((s) => !sameId(s, leader))) {
-      const m = await metricsOf(id);
+      // The leader commits with one follower: the other may still be writing.
+      const m = await waitFor(`${id.name} to write the commands`, () => metricsOf(id), (k) => k.entriesWritten >= 10);
       expect(m.role).toBe('follower');
       expect(m.messagesReceived).toBeGreaterThan(0);
       expect(m.entriesWritten).toBeGreaterThanOrEqual(10);

@@ -3,9 +3,9 @@
 
 import { threadId } from 'node:worker_threads';
 import type { Behaviour } from '@rafter/actors';
-import { type KeyMetrics, keyMetrics, lookupLeader, type ServerId } from '../../src/index.js';
+import { type KeyMetrics, keyMetrics, type LeaderboardEntry, leaderboard, lookupLeader, type ServerId } from '../../src/index.js';
 
-export type ReaderRequest = { readonly op: 'read'; readonly id: ServerId; readonly cluster: string };
+export type ReaderRequest = { readonly op: 'read'; readonly id: ServerId; readonly cluster: string } | { readonly op: 'leaderboard' };
 export type ReaderReply = { readonly metrics: KeyMetrics; readonly leader: ServerId | null; readonly thread: number };
 
 /** Turns of this thread's event loop to wait for the index to arrive (it comes one turn after the import). */
@@ -14,6 +14,8 @@ const INDEX_WAIT_TURNS_MAX = 10_000;
 export const reader: Behaviour<undefined, undefined> = {
   init: () => undefined,
   async handleCall(request: ReaderRequest, _from, state) {
+    // This thread's leaderboard as it stands, without waiting.
+    if (request.op === 'leaderboard') return { reply: leaderboard() satisfies LeaderboardEntry[], state };
     for (let turn = 0; ; turn++) {
       try {
         const reply: ReaderReply = { metrics: keyMetrics(request.id), leader: lookupLeader(request.cluster) ?? null, thread: threadId };

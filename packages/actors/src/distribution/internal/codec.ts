@@ -2,7 +2,7 @@
 // signals (exit reasons, failed replies) travel as plain data and are rebuilt on arrival.
 
 import { Packr, Unpackr } from 'msgpackr';
-import { FRAME_DEPTH_MAX, HANDSHAKE_FRAME_DEPTH_MAX } from '../limits.js';
+import { BIGINT_BYTES_MAX, FRAME_DEPTH_MAX, HANDSHAKE_FRAME_DEPTH_MAX } from '../limits.js';
 import { checkFrameBody, newRecordShapes, type FrameRules } from './frame-check.js';
 
 export const FRAME_HEADER_BYTES = 4;
@@ -37,9 +37,15 @@ export class FrameCodec {
   private encoder = newSequentialPackr();
   private decoder = newSequentialUnpackr();
   private dataRules: FrameRules = { shapes: newRecordShapes(), userTypes: true, depthMax: FRAME_DEPTH_MAX };
+  /** The record shapes the peer holds from what this side sent (see checkEncoded). */
+  private sentShapes = newRecordShapes();
+  private sentRecordCount = 0;
 
+  /** Encodes a frame; throws UnsendableError when the peer's frame check would refuse it. */
   encode(frame: unknown[]): Buffer {
-    return withHeader(this.encoder.pack(frame));
+    const body = this.encoder.pack(frame);
+    this.checkEncoded(body, 0);
+    return withHeader(body);
   }
 
   /** Decodes a frame from an authenticated peer; throws with the reason when the bytes are refused. */
@@ -56,14 +62,41 @@ export class FrameCodec {
     return handshakeUnpackr.unpack(body);
   }
 
-  /** Encodes one value against the shared shapes, for `signalsFrame` (values encoded in turn concatenate). */
+  /**
+   * Encodes one signal against the shared shapes, for `signalsFrame` (values encoded in
+   * turn concatenate); throws UnsendableError when the peer would refuse it there.
+   */
   encodeValue(value: unknown): Buffer {
-    return this.encoder.pack(value);
+    const body = this.encoder.pack(value);
+    this.checkEncoded(body, SIGNALS_FRAME_LEVELS);
+    return body;
   }
 
   /** Forgets the shapes sent so far; the peer must get a RESET frame next. */
   resetEncoder(): void {
     this.encoder = newSequentialPackr();
+    this.sentShapes = newRecordShapes();
+    this.sentRecordCount = 0;
+  }
+
+  /**
+   * Runs the peer's frame check on bytes just encoded, `levelsAround` levels deep in
+   * their frame, so that a message the peer would refuse (and close the connection
+   * for) fails here alone. An honest encoder's lengths are right, so only the bounds
+   * can fail (msgpackr's own types are all accepted), and none of them fits in
+   * UNCHECKED_BODY_BYTES_MAX bytes: the check is skipped for such bytes unless they
+   * define record shapes, which it must follow. A refused frame's shapes never reach
+   * the peer: the caller resets the encoder. Walking the value instead, before
+   * encoding, measured slower than this pass over the bytes (which the peer runs anyway).
+   */
+  private checkEncoded(body: Uint8Array, levelsAround: number): void {
+    const recordCount = recordsDefined(this.encoder);
+    const definesRecords = recordCount !== this.sentRecordCount;
+    this.sentRecordCount = recordCount;
+    if (body.length <= UNCHECKED_BODY_BYTES_MAX && !definesRecords) return;
+    const rules: FrameRules = { shapes: this.sentShapes, userTypes: true, depthMax: FRAME_DEPTH_MAX - levelsAround };
+    const refusal = checkFrameBody(body, rules);
+    if (refusal !== undefined) throw new UnsendableError(refusal);
   }
 
   /**
@@ -89,6 +122,29 @@ export class FrameCodec {
     this.decoder = newSequentialUnpackr();
     this.dataRules = { ...this.dataRules, shapes: newRecordShapes() };
   }
+}
+
+/** Thrown by the encoding methods for a value the peer's frame check would refuse. */
+export class UnsendableError extends Error {}
+
+/** Levels open around a signal in a SIGNALS frame: the frame's array and the signals' array. */
+const SIGNALS_FRAME_LEVELS = 2;
+
+/**
+ * Bodies up to this size cannot break a bound of the frame check: deeper nesting than
+ * FRAME_DEPTH_MAX takes a byte a level, and a BigInt past BIGINT_BYTES_MAX, a record key
+ * or key list past 0xffff take more bytes still. It also stays below the bytes that 64
+ * record definitions take (at least 4 + 63 * 7), so msgpackr's record ids, which go round
+ * in 64, cannot come back to the same count within one unchecked body.
+ */
+const UNCHECKED_BODY_BYTES_MAX = 256;
+if (UNCHECKED_BODY_BYTES_MAX >= FRAME_DEPTH_MAX - SIGNALS_FRAME_LEVELS || UNCHECKED_BODY_BYTES_MAX >= BIGINT_BYTES_MAX) {
+  throw new Error('UNCHECKED_BODY_BYTES_MAX must stay below the bounds of the frame check');
+}
+
+/** Record shapes msgpackr's sequential encoder defined so far (its next record id, which goes round in 64). */
+function recordsDefined(packr: Packr): number {
+  return (packr as unknown as { structures?: { nextId?: number } }).structures?.nextId ?? 0;
 }
 
 const HANDSHAKE_RULES: FrameRules = { shapes: undefined, userTypes: false, depthMax: HANDSHAKE_FRAME_DEPTH_MAX };

@@ -25,6 +25,7 @@ import {
   signalsFrame,
   TICK,
   TICK_FRAME,
+  UnsendableError,
   type Refusal,
 } from './codec.js';
 import { FRAGMENTED_MESSAGES_MAX, HANDSHAKE_FRAME_BYTES_MAX, SOCKET_BUFFER_BYTES_MAX, UNFRAGMENTED_FRAME_BYTES_MAX, WIRE_NAME_LENGTH_MAX } from '../limits.js';
@@ -32,7 +33,9 @@ import type { RefusalLog } from './refusal-log.js';
 import { isCreation, signalFromWire, signalToWire } from './wire-signals.js';
 import { FRAGMENT, FragmentAssembler, FragmentError, OutgoingFragments } from './fragments.js';
 import { refuseUnsendable } from './unsendable.js';
-import { InvalidArgumentError, MessageTooLargeError, type ActorError } from '../../errors.js';
+import { MessageTooLargeError, UnsendableMessageError, type ActorError } from '../../errors.js';
+// The runtime's own: an actor's send that schedules a flush must not make the flush that actor's code.
+import { nodeQueueMicrotask, nodeSetImmediate, nodeSetTimeout } from '../../internal/callback-owners.js';
 
 export interface ConnectionSettings {
   readonly myName: string;
@@ -152,12 +155,12 @@ export class Connection {
       // request, typically), or go on its own at the end of the loop turn.
       if (!this.lazyFlushScheduled) {
         this.lazyFlushScheduled = true;
-        setImmediate(this.lazyFlush);
+        nodeSetImmediate(this.lazyFlush);
       }
       return;
     }
     this.flushScheduled = true;
-    queueMicrotask(this.flush);
+    nodeQueueMicrotask(this.flush);
   }
 
   /** Keeps the order per destination: a signal for a destination of a frame still in fragments waits for it. */
@@ -197,17 +200,18 @@ export class Connection {
    */
   private encodeBatch(wire: unknown[][]): void {
     let bytes: Buffer | undefined;
+    let failure: unknown;
     try {
       bytes = this.codec.encode([SIGNALS, wire]);
-    } catch {
-      bytes = undefined;
+    } catch (err) {
+      failure = err;
     }
     const bodyBytes = bytes === undefined ? Infinity : bytes.length - FRAME_HEADER_BYTES;
     if (bodyBytes <= this.unfragmentedBytesMax) return this.writeData(bytes!);
     if (wire.length === 1 && bodyBytes <= this.settings.maxFrameBytes) return this.writeFragmented(bytes!, [this.signalOf(wire[0]!)]);
     this.codec.resetEncoder();
     this.writeData(RESET_FRAME);
-    if (wire.length === 1) return this.refuseSignal(this.signalOf(wire[0]!), this.unsendableError(bodyBytes, wire[0]!));
+    if (wire.length === 1) return this.refuseSignal(this.signalOf(wire[0]!), this.unsendableError(bodyBytes, failure));
     this.encodeOneByOne(wire.map((w) => this.signalOf(w)), wire);
   }
 
@@ -240,10 +244,11 @@ export class Connection {
       // A signal after a large one for the same destination waits for its fragments.
       if (this.fragmentsOut.length > 0 && this.holdBehindFragments(batch[i]!)) continue;
       let part: Buffer | undefined;
+      let failure: unknown;
       try {
         part = this.codec.encodeValue(wire[i]);
-      } catch {
-        part = undefined;
+      } catch (err) {
+        failure = err;
       }
       if (part !== undefined && part.length <= smallMax) {
         if (groupBytes + part.length > smallMax) {
@@ -265,20 +270,16 @@ export class Connection {
       // Shapes it may have defined never reach the peer.
       this.codec.resetEncoder();
       this.writeData(RESET_FRAME);
-      this.refuseSignal(batch[i]!, this.unsendableError(part?.length ?? Infinity, wire[i]!));
+      this.refuseSignal(batch[i]!, this.unsendableError(part?.length ?? Infinity, failure));
     }
     if (group.length > 0 && this.phase === 'up') this.writeData(signalsFrame(group, groupBytes));
   }
 
-  private unsendableError(bodyBytes: number, wire: unknown[]): ActorError {
+  /** Why a signal was not sent: its size once encoded, or the encoder's or the frame check's error. */
+  private unsendableError(bodyBytes: number, failure: unknown): ActorError {
     if (bodyBytes !== Infinity) return new MessageTooLargeError(this.peer!, bodyBytes, this.settings.maxFrameBytes);
-    let why = 'unknown';
-    try {
-      new FrameCodec().encode(wire);
-    } catch (err) {
-      why = (err as Error).message;
-    }
-    return new InvalidArgumentError(`a message for node ${this.peer} could not be encoded for the wire (${why}); send plain data`);
+    const why = failure instanceof Error ? failure.message : String(failure);
+    return new UnsendableMessageError(this.peer!, why, failure instanceof UnsendableError);
   }
 
   private refuseSignal(signal: Signal, error: ActorError): void {
@@ -560,7 +561,7 @@ export class Connection {
     this.fragmentsSending = [];
     this.fragmentsIn.clear();
     if (destroy) this.socket.destroy();
-    else setTimeout(() => this.socket.destroy(), 1_000).unref();
+    else nodeSetTimeout(() => this.socket.destroy(), 1_000).unref();
     const quiet = wasUp && reason.startsWith('connection closed');
     const record = { peer: this.peer ?? this.socket.remoteAddress, reason };
     // A connection that never came up is logged at a bounded rate: anyone can open one.
