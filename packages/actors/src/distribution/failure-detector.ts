@@ -1,15 +1,17 @@
-// One actor per node that sends heartbeats to every connected node and turns the
-// silence of each into a phi level; past the threshold it tells subscribers
+// One actor per node that sends heartbeats to every connected node (from a timer of
+// its own, outside the actor's turns) and turns the silence of each, less this
+// process's own pauses, into a phi level; past the threshold it tells subscribers
 // 'node-maybe-down', and 'node-up' once heartbeats resume. It runs under its own
 // supervisor; what must outlive a crash (subscribers, the nodes it watches) is kept
 // outside the actor's state, so a restarted detector carries on for its subscribers.
 
 import { randomBytes } from 'node:crypto';
-import type { Clock } from '../clock.js';
+import type { Clock, TimerHandle } from '../clock.js';
 import type { ActorContext, Behaviour, DownMessage, SpawnOptions, ActorSpec } from '../types.js';
 import { pidKey, type Dest, type Pid } from '../pid.js';
 import { startSupervisor } from '../supervisor.js';
 import { PhiAccrual } from './phi.js';
+import { LocalPauses } from './local-pause.js';
 import {
   ACCEPTABLE_PAUSE_MS_DEFAULT,
   FAILURE_DETECTOR_RESTART_PERIOD_MS,
@@ -60,6 +62,38 @@ class Memory {
   readonly suspected = new Set<string>();
   /** The running incarnation and the token its own messages carry. */
   current: { pid: Pid; token: string } | undefined;
+  /** Sends the heartbeats (one per incarnation; a new one replaces a crashed one's). */
+  sender: HeartbeatSender | undefined;
+}
+
+/**
+ * Heartbeats every interval from the clock's own timer, not from the detector actor's
+ * turn: on a node whose actors all have work, that turn comes late, and peers must not
+ * hear silence then.
+ */
+class HeartbeatSender {
+  private timer: TimerHandle | undefined;
+
+  constructor(
+    private readonly link: HeartbeatLink,
+    private readonly clock: Clock,
+    private readonly intervalMs: number,
+  ) {
+    this.arm();
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private arm(): void {
+    this.timer = this.clock.setTimeout(() => {
+      if (this.timer === undefined) return;
+      for (const node of this.link.nodes()) this.link.sendHeartbeat(node);
+      this.arm();
+    }, this.intervalMs);
+  }
 }
 
 interface Redial {
@@ -75,6 +109,8 @@ interface State {
   /** Monitor ref -> subscriber key. */
   readonly monitors: Map<string, string>;
   readonly redials: Map<string, Redial>;
+  /** This process's own pauses, seen by the heartbeat timer's lateness: left out of every peer's silence. */
+  readonly pauses: LocalPauses;
 }
 
 /** Timer and heartbeat messages carry the incarnation's token: other actors cannot start timer chains or fake heartbeats. */
@@ -98,22 +134,28 @@ export function startFailureDetector(starter: Starter, link: HeartbeatLink, opti
     const current = memory.current;
     if (current !== undefined) deliver(current.pid, { type: '$heartbeat', token: current.token, node, atMs: clock.now() });
   };
-  const child = { id: 'failure_detector', start: { spec: failureDetector(link, memory), args: options, name: FAILURE_DETECTOR_NAME } };
+  const child = { id: 'failure_detector', start: { spec: failureDetector(link, memory, clock), args: options, name: FAILURE_DETECTOR_NAME } };
   const spec = { strategy: 'one_for_one' as const, intensity: FAILURE_DETECTOR_RESTARTS_MAX, periodMs: FAILURE_DETECTOR_RESTART_PERIOD_MS, children: [child] };
   return startSupervisor(starter, spec, { name: FAILURE_DETECTOR_SUPERVISOR_NAME });
 }
 
-function failureDetector(link: HeartbeatLink, memory: Memory): Behaviour<State, FailureDetectorOptions> {
+function failureDetector(link: HeartbeatLink, memory: Memory, clock: Clock): Behaviour<State, FailureDetectorOptions> {
   return {
     init(ctx, options) {
       const settings = settingsOf(options);
       const token = randomBytes(16).toString('hex');
       memory.current = { pid: ctx.self, token };
-      const state: State = { settings, token, detectors: new Map(), monitors: new Map(), redials: new Map() };
+      // Lateness within a beat interval is scheduling jitter, not a pause.
+      const pauses = new LocalPauses(settings.heartbeatIntervalMs, settings.heartbeatIntervalMs);
+      const state: State = { settings, token, detectors: new Map(), monitors: new Map(), redials: new Map(), pauses };
       for (const [key, pid] of memory.subscribers) state.monitors.set(ctx.monitor(pid), key);
       // A restart forgets the histories, not the nodes: silence is measured from now.
       for (const node of memory.known) detectorFor(state, node).heartbeat(ctx.now());
+      memory.sender?.stop();
+      memory.sender = new HeartbeatSender(link, clock, settings.heartbeatIntervalMs);
+      // The actor's own beat measures how late its turns come (LocalPauses).
       ctx.sendAfter(settings.heartbeatIntervalMs, { type: '$beat', token });
+      pauses.beat(ctx.now());
       ctx.sendAfter(settings.pollIntervalMs, { type: '$poll', token });
       return state;
     },
@@ -127,7 +169,7 @@ function failureDetector(link: HeartbeatLink, memory: Memory): Behaviour<State, 
       if (msg.token !== state.token) return state;
       switch (msg.type) {
         case '$beat':
-          for (const node of link.nodes()) link.sendHeartbeat(node);
+          state.pauses.beat(ctx.now());
           ctx.sendAfter(state.settings.heartbeatIntervalMs, { type: '$beat', token: state.token });
           return state;
         case '$heartbeat':
@@ -140,6 +182,10 @@ function failureDetector(link: HeartbeatLink, memory: Memory): Behaviour<State, 
         default:
           return state;
       }
+    },
+    terminate() {
+      memory.sender?.stop();
+      memory.sender = undefined;
     },
     handleCall(req: Request, _from, state, ctx) {
       if (req.op === 'subscribe' && req.pid !== undefined) {
@@ -164,7 +210,8 @@ function failureDetector(link: HeartbeatLink, memory: Memory): Behaviour<State, 
         return { reply: 'ok', state };
       }
       if (req.op === 'phi' && req.node !== undefined) {
-        return { reply: state.detectors.get(req.node)?.phi(ctx.now()) ?? null, state };
+        const detector = state.detectors.get(req.node);
+        return { reply: detector === undefined ? null : phiNow(state, detector, ctx.now()), state };
       }
       return { reply: 'unknown request', state };
     },
@@ -189,7 +236,8 @@ function failureDetector(link: HeartbeatLink, memory: Memory): Behaviour<State, 
   function heartbeat(state: State, node: string, atMs: number, ctx: ActorContext): void {
     const isNew = !memory.known.has(node);
     memory.known.add(node);
-    detectorFor(state, node).heartbeat(atMs);
+    const detector = detectorFor(state, node);
+    detector.heartbeat(atMs, pausedSinceLast(state, detector, atMs));
     state.redials.delete(node);
     if (isNew || memory.suspected.delete(node)) publish(ctx, { type: 'node-up', node });
   }
@@ -197,7 +245,7 @@ function failureDetector(link: HeartbeatLink, memory: Memory): Behaviour<State, 
   function poll(state: State, ctx: ActorContext): void {
     const nowMs = ctx.now();
     for (const [node, detector] of state.detectors) {
-      if (memory.suspected.has(node) || detector.phi(nowMs) <= state.settings.phiThreshold) continue;
+      if (memory.suspected.has(node) || phiNow(state, detector, nowMs) <= state.settings.phiThreshold) continue;
       memory.suspected.add(node);
       publish(ctx, { type: 'node-maybe-down', node });
     }
@@ -234,6 +282,16 @@ function failureDetector(link: HeartbeatLink, memory: Memory): Behaviour<State, 
   function publish(ctx: ActorContext, event: FailureDetectorEvent): void {
     for (const pid of memory.subscribers.values()) ctx.send(pid, event);
   }
+}
+
+/** Phi of a peer's silence, less the time this process was paused in it. */
+function phiNow(state: State, detector: PhiAccrual, nowMs: number): number {
+  return detector.phi(nowMs, pausedSinceLast(state, detector, nowMs));
+}
+
+function pausedSinceLast(state: State, detector: PhiAccrual, nowMs: number): number {
+  const lastMs = detector.lastHeartbeatMs;
+  return lastMs === undefined ? 0 : state.pauses.pausedMs(lastMs, nowMs);
 }
 
 function settingsOf(options: FailureDetectorOptions): Required<FailureDetectorOptions> {

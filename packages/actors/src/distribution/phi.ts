@@ -32,21 +32,27 @@ export class PhiAccrual {
   /**
    * As Akka's detector: the silence that ends with this heartbeat enters the history only
    * if the node was not suspected by then. An outage is not a sample of the link; kept,
-   * one would widen the distribution and slow every detection for a whole window.
+   * one would widen the distribution and slow every detection for a whole window. Nor
+   * does a silence during which this process was paused (`pausedMs`): it measured us.
    */
-  heartbeat(nowMs: number): void {
-    if (this.lastMs !== undefined && this.phi(nowMs) < this.options.phiThreshold) this.add(nowMs - this.lastMs);
+  heartbeat(nowMs: number, pausedMs = 0): void {
+    if (this.lastMs !== undefined && pausedMs === 0 && this.phi(nowMs) < this.options.phiThreshold) this.add(nowMs - this.lastMs);
     this.lastMs = nowMs;
   }
 
-  /** Suspicion level now; 0 before the first heartbeat. */
-  phi(nowMs: number): number {
+  /** When the last heartbeat arrived; undefined before the first. */
+  get lastHeartbeatMs(): number | undefined {
+    return this.lastMs;
+  }
+
+  /** Suspicion level now, leaving out `pausedMs` of the silence (this process's own pauses); 0 before the first heartbeat. */
+  phi(nowMs: number, pausedMs = 0): number {
     if (this.lastMs === undefined) return 0;
     const n = this.intervals.length;
     const mean = this.sum / n;
     const variance = Math.max(0, this.squares / n - mean * mean);
     const std = Math.max(Math.sqrt(variance), this.options.minStdDeviationMs);
-    return phiOf(nowMs - this.lastMs, mean + this.options.acceptablePauseMs, std);
+    return phiOf(nowMs - this.lastMs - pausedMs, mean + this.options.acceptablePauseMs, std);
   }
 
   private add(intervalMs: number): void {

@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FAILURE_DETECTOR_NAME, ManualClock, PhiAccrual, phiOf, subscribeFailureDetector, type Node, type NodeOptions } from '../../src/index.js';
+import { FAILURE_DETECTOR_NAME, ManualClock, PhiAccrual, phiOf, subscribeFailureDetector, type ActorContext, type Node, type NodeOptions } from '../../src/index.js';
+import { LocalPauses } from '../../src/distribution/local-pause.js';
 import { startFailureDetector, type HeartbeatLink } from '../../src/distribution/failure-detector.js';
 import { REDIAL_MS_MAX } from '../../src/distribution/limits.js';
 import { inbox, startNode } from '../helpers.js';
@@ -31,10 +32,10 @@ async function node(name: string, netTickMs = 60_000, options: NodeOptions = {})
   return n;
 }
 
-function childNode(name: string): Promise<{ child: ChildProcess; name: string }> {
+function childNode(name: string, netTickMs = 60_000): Promise<{ child: ChildProcess; name: string }> {
   const loader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
   const script = new URL('./fixtures/peer.ts', import.meta.url).pathname;
-  const child = spawn(process.execPath, ['--import', loader, script, name, 'secret', '60000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', loader, script, name, 'secret', String(netTickMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   return new Promise((resolve) => {
     let out = '';
@@ -90,6 +91,42 @@ describe('phi', () => {
   });
 });
 
+describe('local pauses', () => {
+  it('are seen by the timer being late past the tolerance, and counted within a span', () => {
+    const pauses = new LocalPauses(100, 100);
+    pauses.beat(0);
+    pauses.beat(150); // 50 ms late: jitter
+    expect(pauses.pausedMs(0, 300)).toBe(0);
+    pauses.beat(3_250); // due at 250: paused 3 s
+    expect(pauses.pausedMs(0, 3_300)).toBe(3_000);
+    expect(pauses.pausedMs(1_250, 2_250)).toBe(1_000);
+    expect(pauses.pausedMs(3_250, 3_300)).toBe(0);
+  });
+
+  it('count a pause that has just ended before the timer has had its turn', () => {
+    const pauses = new LocalPauses(100, 100);
+    pauses.beat(0);
+    // The timer was due at 100 and has not fired by 2,100: we were held up all along.
+    expect(pauses.pausedMs(0, 2_100)).toBe(2_000);
+    expect(pauses.pausedMs(0, 150)).toBe(0);
+  });
+
+  it('leave a paused span out of phi and out of the history', () => {
+    const options = { windowSize: 1_000, minStdDeviationMs: 100, acceptablePauseMs: 500, firstIntervalMs: 100, phiThreshold: 8 };
+    const detector = new PhiAccrual(options);
+    let t = 0;
+    for (; t <= 10_000; t += 100) detector.heartbeat(t);
+    const last = t - 100;
+    expect(detector.phi(last + 3_000)).toBeGreaterThan(8);
+    expect(detector.phi(last + 3_000, 2_950)).toBeLessThan(1);
+    const before = silenceUntilSuspected(detector, last);
+    // The heartbeats that waited while we were paused: no 3 s sample enters the history.
+    detector.heartbeat(last + 3_000, 2_950);
+    expect(detector.lastHeartbeatMs).toBe(last + 3_000);
+    expect(silenceUntilSuspected(detector, last + 3_000)).toBe(before);
+  });
+});
+
 /** Milliseconds of silence after the heartbeat at `lastMs` before phi passes 8 (in 10 ms steps). */
 function silenceUntilSuspected(detector: PhiAccrual, lastMs: number): number {
   let silenceMs = 0;
@@ -122,6 +159,60 @@ describe('failure detector', () => {
     expect(await box.next()).toEqual({ type: 'node-maybe-down', node: peer.name });
     peer.child.kill('SIGCONT');
     expect(await box.next()).toEqual({ type: 'node-up', node: peer.name });
+  });
+
+  it('does not suspect a live peer, nor drop its connection, for a pause of its own; a killed peer is still found', async () => {
+    // The net tick (2 s) is shorter than the pause: only our own lateness explains the silence.
+    const a = await node('a', 2_000);
+    const peer = await childNode('fd5');
+    const box = inbox(a);
+    await subscribeFailureDetector(a, box.pid);
+    expect(await a.connect(peer.name)).toBe(true);
+    await box.next((m) => m.type === 'node-up' && m.node === peer.name);
+    a.spawn(async (ctx: ActorContext) => {
+      ctx.monitorNode(peer.name);
+      for (;;) ctx.send(box.pid, await ctx.receive());
+    });
+    const detector = a.whereis(FAILURE_DETECTOR_NAME)!;
+
+    const busyUntil = performance.now() + 3_000;
+    while (performance.now() < busyUntil) {
+      // A blocked event loop: no timer, no socket read, no actor runs.
+    }
+
+    // The connection is up (a round trip) and the detector polled several times since.
+    a.send({ name: 'echo', node: peer.name }, { replyTo: box.pid, body: 'after the pause' });
+    expect(await box.next((m) => m.echoed !== undefined)).toMatchObject({ echoed: 'after the pause' });
+    await new Promise((resolve) => setTimeout(resolve, 5 * fast.pollIntervalMs));
+    expect(await a.call<number | null>(detector, { op: 'phi', node: peer.name })).toBeLessThan(1);
+    const seen: unknown[] = [];
+    a.send(box.pid, 'marker');
+    for (let m = await box.next(); m !== 'marker'; m = await box.next()) seen.push(m);
+    expect(seen.filter((m) => (m as { type?: string }).type === 'node-maybe-down' || (m as { type?: string }).type === 'nodedown')).toEqual([]);
+
+    peer.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    expect(await box.next((m) => m.type === 'node-maybe-down')).toEqual({ type: 'node-maybe-down', node: peer.name });
+    expect(Date.now() - killedAt).toBeLessThan(10 * fast.pollIntervalMs);
+  });
+
+  it('hears a peer whose actors are all busy: its heartbeats do not wait for the detector actor\'s turn', async () => {
+    const a = await node('a');
+    const peer = await childNode('fd6');
+    const box = inbox(a);
+    await subscribeFailureDetector(a, box.pid);
+    expect(await a.connect(peer.name)).toBe(true);
+    await box.next((m) => m.type === 'node-up' && m.node === peer.name);
+
+    a.send({ name: 'echo', node: peer.name }, { replyTo: box.pid, body: 'busy', actors: 3_000, workMs: 0.5, durationMs: 4_000 });
+    const done = await box.next((m) => m.busyDone === true);
+    // The peer's actors waited well past the silence that makes phi pass 8 (about 1 s here)...
+    expect(done.worstTurnLateMs).toBeGreaterThan(1_500);
+    // ...yet it was never suspected.
+    const seen: unknown[] = [];
+    a.send(box.pid, 'marker');
+    for (let m = await box.next(); m !== 'marker'; m = await box.next()) seen.push(m);
+    expect(seen.filter((m) => (m as { type?: string }).type === 'node-maybe-down')).toEqual([]);
   });
 
   it('a new subscriber gets the current status at once', async () => {

@@ -162,6 +162,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     logOf(ctx, state).debug({ reason }, 'raft server stopped');
     state.shell.storeApplied();
     state.metrics.stopped();
+    state.system.elections.disarmed(state);
     const ticker = state.system.tickers.get(state.config.name);
     if (ticker !== undefined && pidEquals(ticker.pid, ctx.self)) {
       state.system.tickers.delete(state.config.name);
@@ -215,10 +216,12 @@ class ServerPorts implements ServerStorage, ServerTransport, ServerTimers, Serve
     const { ctx, state } = this;
     const old = state.timers?.get(timer);
     if (old !== undefined) ctx.cancelTimer(old);
+    if (timer === 'election') state.system.elections.armed(state);
     (state.timers ??= new Map()).set(timer, ctx.sendAfter(afterMs, { type: '$timer', timer, generation } satisfies ServerCast));
   }
 
   cancel(timer: TimerName): void {
+    if (timer === 'election') this.state.system.elections.disarmed(this.state);
     const timers = this.state.timers;
     if (timers === undefined) return;
     const old = timers.get(timer);
@@ -255,6 +258,18 @@ class ServerPorts implements ServerStorage, ServerTransport, ServerTimers, Serve
   warn(message: string): void {
     logOf(this.ctx, this.state).warn({}, message);
   }
+}
+
+/**
+ * An election whose delay ended waits longer while many are pending on this system
+ * (election-spread.ts). True if it waits: the same timeout comes back later.
+ */
+function electionSpread(ctx: ActorContext, state: ServerState, generation: number): boolean {
+  if (generation !== state.shell.core.timerGeneration('election')) return false;
+  const waitMs = state.system.elections.fired(state);
+  if (waitMs === 0) return false;
+  (state.timers ??= new Map()).set('election', ctx.sendAfter(waitMs, { type: '$timer', timer: 'election', generation } satisfies ServerCast));
+  return true;
 }
 
 /** Failures that recur on every restart: the same entry is applied or written again. */
@@ -368,6 +383,7 @@ function onMessage(msg: ServerCast | DownMessage | { type: 'EXIT'; from: Pid; re
       state.flushQueued = false;
       return flush(ctx, state);
     case '$timer':
+      if (msg.timer === 'election' && electionSpread(ctx, state, msg.generation)) return;
       return flushThen(ctx, state, { type: 'timeout', timer: msg.timer, generation: msg.generation });
     case '$event':
       return flushThen(ctx, state, msg.event);

@@ -11,6 +11,7 @@ import type { LogSystemHandle } from '../internal/log/log-actors.js';
 import type { MachineModule, MachineRef, SimpleMachine } from '../server/machine.js';
 import type { SystemMetrics } from '../metrics/system-metrics.js';
 import { isSimpleMachine, storableMachineRef } from '../server/machine.js';
+import { ElectionSpread } from '../server/election-spread.js';
 
 /** A server's configuration, persisted so that restartServer and a node restart bring it back. */
 export interface ServerConfig {
@@ -34,6 +35,8 @@ export interface ServerTuning {
   readonly timeouts: Partial<CoreTimeouts>;
   /** Bytes per install_snapshot chunk. */
   readonly snapshotChunkBytes: number;
+  /** Election spread per other pending election (server/election-spread.ts); default 0.5 ms. */
+  readonly electionSpreadMsPerPending?: number;
 }
 
 export interface DirectoryEntry {
@@ -177,6 +180,8 @@ export class SystemRuntime {
    * started from a node (an actor context cannot see its node's connections).
    */
   queuedBytes: (node: string) => number | undefined = () => undefined;
+  /** The servers with an election pending, whose starts are spread when many are due at once. */
+  readonly elections: ElectionSpread;
 
   constructor(
     readonly name: string,
@@ -186,7 +191,9 @@ export class SystemRuntime {
     readonly tuning: ServerTuning,
     /** Counters in shared memory (metrics/): the WAL's, the segment writer's and a slot per server. */
     readonly metrics: SystemMetrics,
-  ) {}
+  ) {
+    this.elections = new ElectionSpread(tuning.electionSpreadMsPerPending);
+  }
 
   /** A server learned its leader (or leads): callers waiting for it are told. */
   leaderKnown(name: string): void {

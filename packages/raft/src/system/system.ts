@@ -57,6 +57,11 @@ export interface SystemConfig {
   /** The servers' slow tick. Default 1,000 ms. */
   readonly tickMs?: number;
   readonly timeouts?: Partial<CoreTimeouts>;
+  /**
+   * Added election delay per other election pending on this system, so that thousands of
+   * followers losing their leader at once start their elections spread out. Default 0.5 ms.
+   */
+  readonly electionSpreadMsPerPending?: number;
   readonly snapshotChunkBytes?: number;
   readonly wal?: StartLogSystemOptions['wal'];
   readonly snapshotPolicy?: StartLogSystemOptions['snapshotPolicy'];
@@ -175,6 +180,7 @@ export async function startSystem(starter: Starter, config: SystemConfig): Promi
     tickMs,
     timeouts: { ...DEFAULT_TIMEOUTS, ...SERVER_TIMEOUTS_DEFAULT, ...config.timeouts },
     snapshotChunkBytes: config.snapshotChunkBytes ?? SNAPSHOT_CHUNK_BYTES_DEFAULT,
+    ...(config.electionSpreadMsPerPending !== undefined ? { electionSpreadMsPerPending: config.electionSpreadMsPerPending } : {}),
   }, metrics);
   metrics.publish(home.node);
   await runtime.loadConfigs();

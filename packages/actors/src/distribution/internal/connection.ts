@@ -89,6 +89,8 @@ export class Connection {
   private queuedBytes = 0;
   private lastReceivedMs = performance.now();
   private lastSentMs = performance.now();
+  private readonly tickMs: number;
+  private lastTickMs = performance.now();
   private readonly timer: NodeJS.Timeout;
   /** Frames in fragments not yet all sent, in the order encoded; the first `FRAGMENTED_MESSAGES_MAX` queued ones interleave. */
   private fragmentsOut: OutgoingFragments[] = [];
@@ -124,7 +126,8 @@ export class Connection {
     socket.on('close', () => this.close('connection closed by peer'));
     this.handshakeTimer = setTimeout(() => this.close(`handshake did not complete within ${settings.handshakeTimeoutMs} ms`), settings.handshakeTimeoutMs);
     this.handshakeTimer.unref();
-    this.timer = setInterval(() => this.tick(), Math.max(10, Math.floor(settings.netTickMs / 4)));
+    this.tickMs = Math.max(10, Math.floor(settings.netTickMs / 4));
+    this.timer = setInterval(() => this.tick(), this.tickMs);
     this.timer.unref();
   }
 
@@ -523,8 +526,13 @@ export class Connection {
   }
 
   private tick(): void {
-    if (this.phase !== 'up') return;
     const nowMs = performance.now();
+    // A tick a whole interval late means this process was paused: what the peer sent
+    // meanwhile is still unread, so the pause does not count as the peer's silence.
+    const lateMs = nowMs - this.lastTickMs - this.tickMs;
+    this.lastTickMs = nowMs;
+    if (lateMs > this.tickMs) this.lastReceivedMs = Math.min(nowMs, this.lastReceivedMs + lateMs);
+    if (this.phase !== 'up') return;
     const silentMs = Math.round(nowMs - this.lastReceivedMs);
     if (silentMs > this.settings.netTickMs) {
       return this.close(`peer stopped answering: nothing received for ${silentMs} ms (net tick ${this.settings.netTickMs} ms)`);
