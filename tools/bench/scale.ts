@@ -16,9 +16,6 @@ import { SCALE_AGENT_NAME, type ScaleAgentRequest, type ScaleStats } from '../cl
 import { type ClusterSpec, type ServerId, startCluster, startClusters } from '../../packages/raft/src/index.js';
 import { machine, printTable, progress } from './lib/report.js';
 
-/** How long after a forced GC before an idle CPU window starts. */
-const GC_SETTLE_MS = 3_000;
-
 const AGENT_MODULE = new URL('../cluster/scale-agent.ts', import.meta.url).href;
 
 interface Options {
@@ -71,8 +68,8 @@ type Result = Record<string, unknown> & { totalSeconds?: number };
 async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
   const stats = (gc = false) => Promise.all(cluster.nodes.map((_, i) => agentStats(cluster, i, gc)));
   // The same nodes with no cluster: the failure detector's heartbeats and the runtime.
-  await stats(true);
-  await delay(GC_SETTLE_MS);
+  // Idle windows come before the forced GCs that measure memory: a forced full GC sets
+  // V8's memory reducer going (more full GCs seconds later), which is the probe's doing.
   const bare = await stats();
   await delay(options.idleSeconds * 500);
   const bareEnd = await stats();
@@ -104,16 +101,14 @@ async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
     if (quiet || performance.now() > settleBy) break;
   }
   progress(`  settled: ${settledAt.map((s) => s.messagesSent).join(' / ')} Raft messages sent so far per node`);
-  const memoryAt = await stats(true);
-  // The forced GC's concurrent sweeping of a large heap runs on V8's threads for a while
-  // after it; that is the probe's own cost, not the idle node's, so the window starts later.
-  await delay(GC_SETTLE_MS);
   const idleFrom = await stats();
   progress(`idle for ${options.idleSeconds} s`);
   await delay(options.idleSeconds * 1000);
   const idleTo = await stats();
+  const memoryAt = await stats(true);
   const idleCpu = idleTo.map((s, i) => (100 * (s.cpuMicros - idleFrom[i]!.cpuMicros)) / 1000 / (s.atMs - idleFrom[i]!.atMs));
   const idleCpuByThread = idleTo.map((s, i) => threadShares(idleFrom[i]!, s));
+  const idleGcPercent = idleTo.map((s, i) => round((100 * (s.gcMillis - idleFrom[i]!.gcMillis)) / (s.atMs - idleFrom[i]!.atMs)));
   const idleMessages = sum(idleTo, (s, i) => s.messagesSent - idleFrom[i]!.messagesSent);
   const idleSignals = sum(idleTo, (s, i) => s.peerSignalsSent - idleFrom[i]!.peerSignalsSent);
   const idleTicks = sum(idleTo, (s, i) => s.ticksDelivered - idleFrom[i]!.ticksDelivered);
@@ -122,7 +117,7 @@ async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
   const heapPerMember = memoryAt.map((s, i) => (s.heapUsed - before[i]!.heapUsed) / members);
   const rssPerMember = memoryAt.map((s, i) => (s.rss - before[i]!.rss) / members);
 
-  progress(`  idle: ${JSON.stringify({ idleCpu: idleCpu.map(round), idleCpuByThread, idleMessages, idleSignals, idleTicks, heapPerMember: heapPerMember.map(Math.round), rssPerMember: rssPerMember.map(Math.round), tickCost })}`);
+  progress(`  idle: ${JSON.stringify({ idleCpu: idleCpu.map(round), idleCpuByThread, idleGcPercent, idleMessages, idleSignals, idleTicks, heapPerMember: heapPerMember.map(Math.round), rssPerMember: rssPerMember.map(Math.round), tickCost })}`);
   // One node killed: its leaders' clusters elect on the other two.
   const victim = 0;
   progress(`killing node ${victim + 1}`);
@@ -182,6 +177,7 @@ async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
     idleCpuPercentPerNode: idleCpu.map(round),
     idleCpuPercentNoClusters: round(Math.max(...idleCpuNoClusters)),
     idleCpuPercentByThread: idleCpuByThread,
+    idleGcPausePercentPerNode: idleGcPercent,
     idleSeconds: options.idleSeconds,
     idleRaftMessages: idleMessages,
     idlePeerSignals: idleSignals,
@@ -263,6 +259,7 @@ function print(r: Result, options: Options): void {
       ['idle CPU, busiest node', `${r.idleCpuPercent}% of a core`, '< 2% (Ra: 30% at 3,000)'],
       ['  per node', `${(r.idleCpuPercentPerNode as number[]).join(' / ')}`, ''],
       ['  same nodes before any cluster, busiest', `${r.idleCpuPercentNoClusters}%`, ''],
+      ['  GC pauses of the main thread, per node', `${(r.idleGcPausePercentPerNode as number[]).join(' / ')}%`, ''],
       ['  by thread, per node', (r.idleCpuPercentByThread as Record<string, number>[]).map((t) => Object.entries(t).map(([n, p]) => `${n} ${p}`).join(', ')).join(' / '), ''],
       [`idle ${r.idleSeconds} s: Raft messages / peer signals`, `${r.idleRaftMessages} / ${r.idlePeerSignals}`, '0 / 0'],
       [`idle ${r.idleSeconds} s: ticks delivered`, `${r.idleTicksDelivered}`, ''],

@@ -5,6 +5,7 @@
 // and RSS (after a full GC on request) and the process's CPU time.
 
 import { readdirSync, readFileSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { runInNewContext } from 'node:vm';
 import { getHeapSpaceStatistics, setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import type { Behaviour, Node } from '@rafter/actors';
@@ -20,6 +21,11 @@ registerMachine('tiny', {
 });
 
 setFlagsFromString('--expose_gc');
+
+let gcMillis = 0;
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcMillis += entry.duration;
+}).observe({ entryTypes: ['gc'] });
 const gc = runInNewContext('gc') as () => void;
 
 export type ScaleAgentRequest =
@@ -59,6 +65,8 @@ export interface ScaleStats {
   readonly cpuMicros: number;
   /** The same CPU time by thread name (main, V8 workers, libuv pool, ...), where /proc shows threads (Linux). */
   readonly threadCpuMicros: Record<string, number>;
+  /** Milliseconds of GC pauses on the main thread so far (forced ones included). */
+  readonly gcMillis: number;
   readonly atMs: number;
 }
 
@@ -164,6 +172,7 @@ function stats(state: AgentState): ScaleStats {
     heapSpaces: Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, s.space_size])),
     cpuMicros: cpu.user + cpu.system,
     threadCpuMicros: threadCpu(),
+    gcMillis,
     atMs: Date.now(),
   };
 }
