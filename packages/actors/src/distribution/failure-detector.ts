@@ -61,7 +61,7 @@ class Memory {
   readonly known = new Set<string>();
   readonly suspected = new Set<string>();
   /** The running incarnation and the token its own messages carry. */
-  current: { pid: Pid; token: string } | undefined;
+  current: { pid: Pid; token: string; state?: State } | undefined;
   /** Sends the heartbeats (one per incarnation; a new one replaces a crashed one's). */
   sender: HeartbeatSender | undefined;
 }
@@ -73,12 +73,21 @@ class Memory {
  */
 class HeartbeatSender {
   private timer: TimerHandle | undefined;
+  /**
+   * This process's pauses, seen by how late this timer fires. Heartbeats are stamped as
+   * they come off the socket, so only a held-up event loop (not a late actor turn) can
+   * make a live peer look silent.
+   */
+  readonly pauses: LocalPauses;
 
   constructor(
     private readonly link: HeartbeatLink,
     private readonly clock: Clock,
     private readonly intervalMs: number,
   ) {
+    // Lateness within a beat interval is scheduling jitter, not a pause.
+    this.pauses = new LocalPauses(intervalMs, intervalMs);
+    this.pauses.beat(clock.now());
     this.arm();
   }
 
@@ -90,6 +99,7 @@ class HeartbeatSender {
   private arm(): void {
     this.timer = this.clock.setTimeout(() => {
       if (this.timer === undefined) return;
+      this.pauses.beat(this.clock.now());
       for (const node of this.link.nodes()) this.link.sendHeartbeat(node);
       this.arm();
     }, this.intervalMs);
@@ -116,7 +126,6 @@ interface State {
 /** Timer and heartbeat messages carry the incarnation's token: other actors cannot start timer chains or fake heartbeats. */
 type Msg =
   | { type: '$heartbeat'; token: string; node: string; atMs: number }
-  | { type: '$beat'; token: string }
   | { type: '$poll'; token: string }
   | DownMessage;
 
@@ -132,7 +141,17 @@ export function startFailureDetector(starter: Starter, link: HeartbeatLink, opti
   const memory = new Memory();
   link.onHeartbeat = (node) => {
     const current = memory.current;
-    if (current !== undefined) deliver(current.pid, { type: '$heartbeat', token: current.token, node, atMs: clock.now() });
+    if (current === undefined) return;
+    const atMs = clock.now();
+    // A heartbeat from a node already known and trusted only adds to its history: that
+    // is done here, on the socket's turn, rather than as one actor message per heartbeat
+    // (ten peers at 100 ms would make a hundred turns a second). The actor sees the rest.
+    const detector = current.state?.detectors.get(node);
+    if (detector !== undefined && memory.known.has(node) && !memory.suspected.has(node)) {
+      detector.heartbeat(atMs, pausedSinceLast(current.state!, detector, atMs));
+      return;
+    }
+    deliver(current.pid, { type: '$heartbeat', token: current.token, node, atMs });
   };
   const child = { id: 'failure_detector', start: { spec: failureDetector(link, memory, clock), args: options, name: FAILURE_DETECTOR_NAME } };
   const spec = { strategy: 'one_for_one' as const, intensity: FAILURE_DETECTOR_RESTARTS_MAX, periodMs: FAILURE_DETECTOR_RESTART_PERIOD_MS, children: [child] };
@@ -144,18 +163,13 @@ function failureDetector(link: HeartbeatLink, memory: Memory, clock: Clock): Beh
     init(ctx, options) {
       const settings = settingsOf(options);
       const token = randomBytes(16).toString('hex');
-      memory.current = { pid: ctx.self, token };
-      // Lateness within a beat interval is scheduling jitter, not a pause.
-      const pauses = new LocalPauses(settings.heartbeatIntervalMs, settings.heartbeatIntervalMs);
-      const state: State = { settings, token, detectors: new Map(), monitors: new Map(), redials: new Map(), pauses };
+      memory.sender?.stop();
+      memory.sender = new HeartbeatSender(link, clock, settings.heartbeatIntervalMs);
+      const state: State = { settings, token, detectors: new Map(), monitors: new Map(), redials: new Map(), pauses: memory.sender.pauses };
       for (const [key, pid] of memory.subscribers) state.monitors.set(ctx.monitor(pid), key);
       // A restart forgets the histories, not the nodes: silence is measured from now.
       for (const node of memory.known) detectorFor(state, node).heartbeat(ctx.now());
-      memory.sender?.stop();
-      memory.sender = new HeartbeatSender(link, clock, settings.heartbeatIntervalMs);
-      // The actor's own beat measures how late its turns come (LocalPauses).
-      ctx.sendAfter(settings.heartbeatIntervalMs, { type: '$beat', token });
-      pauses.beat(ctx.now());
+      memory.current = { pid: ctx.self, token, state };
       ctx.sendAfter(settings.pollIntervalMs, { type: '$poll', token });
       return state;
     },
@@ -168,10 +182,6 @@ function failureDetector(link: HeartbeatLink, memory: Memory, clock: Clock): Beh
       }
       if (msg.token !== state.token) return state;
       switch (msg.type) {
-        case '$beat':
-          state.pauses.beat(ctx.now());
-          ctx.sendAfter(state.settings.heartbeatIntervalMs, { type: '$beat', token: state.token });
-          return state;
         case '$heartbeat':
           heartbeat(state, msg.node, msg.atMs, ctx);
           return state;
