@@ -73,7 +73,7 @@ async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
   const bare = await stats();
   await delay(options.idleSeconds * 500);
   const bareEnd = await stats();
-  const idleCpuNoClusters = bareEnd.map((s, i) => (100 * (s.cpuMicros - bare[i]!.cpuMicros)) / 1000 / (s.atMs - bare[i]!.atMs));
+  const idleCpuNoClusters = bareEnd.map((s, i) => cpuPercent(bare[i]!, s));
   const before = await stats(true);
 
   progress(`starting ${options.first} clusters of 3`);
@@ -106,9 +106,9 @@ async function run(cluster: ProcessCluster, options: Options): Promise<Result> {
   await delay(options.idleSeconds * 1000);
   const idleTo = await stats();
   const memoryAt = await stats(true);
-  const idleCpu = idleTo.map((s, i) => (100 * (s.cpuMicros - idleFrom[i]!.cpuMicros)) / 1000 / (s.atMs - idleFrom[i]!.atMs));
+  const idleCpu = idleTo.map((s, i) => cpuPercent(idleFrom[i]!, s));
   const idleCpuByThread = idleTo.map((s, i) => threadShares(idleFrom[i]!, s));
-  const idleGcPercent = idleTo.map((s, i) => round((100 * (s.gcMillis - idleFrom[i]!.gcMillis)) / (s.atMs - idleFrom[i]!.atMs)));
+  const idleGcPercent = idleTo.map((s, i) => round((100 * (s.atStart.gcMillis - idleFrom[i]!.gcMillis)) / (s.atStart.atMs - idleFrom[i]!.atMs)));
   const idleMessages = sum(idleTo, (s, i) => s.messagesSent - idleFrom[i]!.messagesSent);
   const idleSignals = sum(idleTo, (s, i) => s.peerSignalsSent - idleFrom[i]!.peerSignalsSent);
   const idleTicks = sum(idleTo, (s, i) => s.ticksDelivered - idleFrom[i]!.ticksDelivered);
@@ -224,10 +224,15 @@ function agentStats(cluster: ProcessCluster, index: number, gc: boolean): Promis
   return agentCall<ScaleStats>(cluster, index, { op: 'stats', gc });
 }
 
+/** Percent of a core the process used from the end of probe `from` to the start of probe `to` (the probes' own work left out). */
+function cpuPercent(from: ScaleStats, to: ScaleStats): number {
+  return (100 * (to.atStart.cpuMicros - from.cpuMicros)) / 1000 / (to.atStart.atMs - from.atMs);
+}
+
 /** Percent of a core per thread name between two probes, the busiest first; threads under 0.05% left out. */
 function threadShares(from: ScaleStats, to: ScaleStats): Record<string, number> {
-  const seconds = (to.atMs - from.atMs) / 1000;
-  const shares = Object.entries(to.threadCpuMicros)
+  const seconds = (to.atStart.atMs - from.atMs) / 1000;
+  const shares = Object.entries(to.atStart.threadCpuMicros)
     .map(([name, micros]) => [name, round((micros - (from.threadCpuMicros[name] ?? 0)) / 1e4 / seconds)] as const)
     .filter(([, percent]) => percent >= 0.05)
     .sort((a, b) => b[1] - a[1]);

@@ -39,6 +39,18 @@ export type ScaleAgentRequest =
   /** Writes a heap snapshot (after a full GC) to `path`, to see what each member holds. */
   | { readonly op: 'heapSnapshot'; readonly path: string };
 
+export interface ProcessClocks {
+  readonly cpuMicros: number;
+  readonly threadCpuMicros: Record<string, number>;
+  readonly gcMillis: number;
+  readonly atMs: number;
+}
+
+function processClocks(): ProcessClocks {
+  const cpu = process.cpuUsage();
+  return { cpuMicros: cpu.user + cpu.system, threadCpuMicros: threadCpu(), gcMillis, atMs: Date.now() };
+}
+
 export interface ScaleStats {
   readonly node: string;
   readonly servers: number;
@@ -67,6 +79,12 @@ export interface ScaleStats {
   readonly threadCpuMicros: Record<string, number>;
   /** Milliseconds of GC pauses on the main thread so far (forced ones included). */
   readonly gcMillis: number;
+  /**
+   * The process's clocks when the probe began, before its own work (it reads 10,000
+   * servers' counters): a CPU window from one probe's end to the next one's start holds
+   * none of the probes' work.
+   */
+  readonly atStart: ProcessClocks;
   readonly atMs: number;
 }
 
@@ -124,6 +142,7 @@ function tickCost(state: AgentState, runs: number): { servers: number; micros: n
 }
 
 function stats(state: AgentState): ScaleStats {
+  const atStart = processClocks();
   const runtime = localSystem(state.system);
   let servers = 0;
   let leaders = 0;
@@ -174,6 +193,7 @@ function stats(state: AgentState): ScaleStats {
     threadCpuMicros: threadCpu(),
     gcMillis,
     atMs: Date.now(),
+    atStart,
   };
 }
 
