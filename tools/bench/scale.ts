@@ -39,7 +39,7 @@ function parse(argv: string[]): Options {
     json: argv.includes('--json'),
     clusters,
     first: Math.min(num('--first', 1_000), clusters),
-    idleSeconds: num('--idle-seconds', 10),
+    idleSeconds: num('--idle-seconds', 30),
     perCluster: argv.includes('--per-cluster'),
   };
 }
