@@ -2,7 +2,7 @@
 // LogReader contract. Appends go to the memory table and the shared WAL; the WAL's
 // `written` notices advance lastWritten; the segment writer drains the memory table.
 import type { EntryPayload, IndexTerm, LogEntry, LogReader, SnapshotMeta } from '../core/log.js';
-import { decodeValue, encodeValue, ownedBytes } from './codec.js';
+import { decodeValue, encodeValue, ownedCopies } from './codec.js';
 import { LogCorruptionError, LogInvalidError, LogLimitError, LogWriteFailedError, assert } from './errors.js';
 import type { LogFs } from './fs.js';
 import {
@@ -275,13 +275,13 @@ export class ServerLog implements LogReader, SegmentTarget {
         throw new LogInvalidError(`server ${this.uid}: entry ${e.index} has term ${e.term}, below the term ${prevTerm} before it; terms in a log never decrease`);
       }
       prevTerm = e.term;
-      const bytes = ownedBytes(encodeValue(e.payload));
+      const bytes = encodeValue(e.payload);
       if (bytes.length > ENTRY_PAYLOAD_BYTES_MAX) {
         throw new LogLimitError(`server ${this.uid}: the encoded payload of entry ${e.index} (bytes)`, bytes.length, ENTRY_PAYLOAD_BYTES_MAX);
       }
       payloads.push(bytes);
     }
-    return payloads;
+    return ownedCopies(payloads);
   }
 
   /** True while appends are held back after walBusy; the shell should stop taking new work. */
