@@ -22,11 +22,14 @@ export function spreadDelayMs(othersPending: number, msPerPending: number, rando
 /**
  * The servers of one system with an election timer set, each once: while its first
  * delay runs, then while its spread delay runs. Entries exist only while an election is
- * pending, so an idle system holds none.
+ * pending, so an idle system holds none. Servers are known by name: one killed without
+ * running its terminate (an untrapped exit, `kill`) leaves its entry, and its restart
+ * under the same name takes that entry over rather than adding one per incarnation
+ * (an entry keyed by the server's state would also keep that state alive).
  */
 export class ElectionSpread {
-  /** Pending servers; true once the server took its spread delay. */
-  private readonly pending = new Map<object, boolean>();
+  /** Pending servers by name; true once the server took its spread delay. */
+  private readonly pending = new Map<string, boolean>();
 
   constructor(
     readonly msPerPending: number = ELECTION_SPREAD_MS_PER_PENDING_DEFAULT,
@@ -39,12 +42,12 @@ export class ElectionSpread {
   }
 
   /** The core set `server`'s election timer (a new one, or again): its spread is decided when it fires. */
-  armed(server: object): void {
+  armed(server: string): void {
     this.pending.set(server, false);
   }
 
   /** The core cancelled the timer, or the server stopped. */
-  disarmed(server: object): void {
+  disarmed(server: string): void {
     this.pending.delete(server);
   }
 
@@ -52,7 +55,7 @@ export class ElectionSpread {
    * `server`'s election timer fired. Returns how much longer it waits (then call again),
    * or 0: the election starts now and is no longer pending.
    */
-  fired(server: object): number {
+  fired(server: string): number {
     const others = this.pending.size - 1;
     if (this.pending.get(server) === false && others > 0) {
       const waitMs = spreadDelayMs(others, this.msPerPending, this.random01());

@@ -162,7 +162,7 @@ export const serverBehaviour: Behaviour<ServerState, ServerArgs> = {
     logOf(ctx, state).debug({ reason }, 'raft server stopped');
     state.shell.storeApplied();
     state.metrics.stopped();
-    state.system.elections.disarmed(state);
+    state.system.elections.disarmed(state.config.name);
     const ticker = state.system.tickers.get(state.config.name);
     if (ticker !== undefined && pidEquals(ticker.pid, ctx.self)) {
       state.system.tickers.delete(state.config.name);
@@ -216,12 +216,12 @@ class ServerPorts implements ServerStorage, ServerTransport, ServerTimers, Serve
     const { ctx, state } = this;
     const old = state.timers?.get(timer);
     if (old !== undefined) ctx.cancelTimer(old);
-    if (timer === 'election') state.system.elections.armed(state);
+    if (timer === 'election') state.system.elections.armed(state.config.name);
     (state.timers ??= new Map()).set(timer, ctx.sendAfter(afterMs, { type: '$timer', timer, generation } satisfies ServerCast));
   }
 
   cancel(timer: TimerName): void {
-    if (timer === 'election') this.state.system.elections.disarmed(this.state);
+    if (timer === 'election') this.state.system.elections.disarmed(this.state.config.name);
     const timers = this.state.timers;
     if (timers === undefined) return;
     const old = timers.get(timer);
@@ -266,7 +266,7 @@ class ServerPorts implements ServerStorage, ServerTransport, ServerTimers, Serve
  */
 function electionSpread(ctx: ActorContext, state: ServerState, generation: number): boolean {
   if (generation !== state.shell.core.timerGeneration('election')) return false;
-  const waitMs = state.system.elections.fired(state);
+  const waitMs = state.system.elections.fired(state.config.name);
   if (waitMs === 0) return false;
   (state.timers ??= new Map()).set('election', ctx.sendAfter(waitMs, { type: '$timer', timer: 'election', generation } satisfies ServerCast));
   return true;

@@ -21,12 +21,12 @@ describe('the spreading rule', () => {
   it('lets a lone election start at once, and spreads one of many once per arming', () => {
     const draws = [0.25, 0.75];
     const spread = new ElectionSpread(2, () => draws.shift() ?? 0.5);
-    const lone = {};
+    const lone = 'lone';
     spread.armed(lone);
     expect(spread.fired(lone)).toBe(0);
     expect(spread.size).toBe(0);
 
-    const servers = Array.from({ length: 101 }, () => ({}));
+    const servers = Array.from({ length: 101 }, (_, i) => `s${i}`);
     for (const s of servers) spread.armed(s);
     // 100 others pending at 2 ms each: a window of 200 ms.
     expect(spread.fired(servers[0]!)).toBe(50);
@@ -44,11 +44,20 @@ describe('the spreading rule', () => {
 
   it('forgets a server whose timer was cancelled', () => {
     const spread = new ElectionSpread(1, () => 0.5);
-    const [a, b] = [{}, {}];
+    const [a, b] = ['a', 'b'];
     spread.armed(a);
     spread.armed(b);
     spread.disarmed(b);
     expect(spread.fired(a)).toBe(0);
+  });
+
+  it('counts a server killed with its election pending once, whatever its restarts', () => {
+    const spread = new ElectionSpread(1, () => 0.5);
+    // Killed without its terminate (no disarmed), then restarted under the same name, three times.
+    for (let incarnation = 0; incarnation < 3; incarnation++) spread.armed('c1_1');
+    spread.armed('c2_1');
+    expect(spread.size).toBe(2);
+    expect(spread.fired('c2_1')).toBe(0); // one other pending: a window of 1 ms, half of it rounds down
   });
 });
 
