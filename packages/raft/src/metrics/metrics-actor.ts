@@ -6,7 +6,7 @@
 // lines. It runs on the main thread, which lives as long as the process, so it cannot
 // die with the thread it watches. It stops once no system of its node is left.
 
-import type { ActorSpec, Behaviour, CallOptions, Dest, DownMessage, Pid, Ref, SpawnOptions } from '@rafter/actors';
+import { isPid, type ActorSpec, type Behaviour, type CallOptions, type Dest, type DownMessage, type Pid, type Ref, type SpawnOptions } from '@rafter/actors';
 import type { ServerId } from '../internal/core/log.js';
 import { NoServerMetricsError, NoSystemError, RafterError, type RafterErrorCode } from '../errors.js';
 import { type KeyMetrics, readKeyMetrics, runsSystemOf } from './overview.js';
@@ -30,6 +30,11 @@ export const metricsActor: Behaviour<Watched, undefined> = {
   handleCall(request: MetricsRequest, _from, watched, ctx) {
     switch (request?.op) {
       case 'watch':
+        // Only this node's own systems ask to be watched: a peer that could name any pid
+        // and system could make this actor drop a live system's metrics.
+        if (!isPid(request.pid) || request.pid.node !== ctx.self.node || !isSystemIdentity(request.system)) {
+          return { reply: { ok: false, code: 'RAFTER_INVALID_ARGUMENT', message: 'watch takes a system actor of this node' } satisfies MetricsReply, state: watched };
+        }
         watched.set(ctx.monitor(request.pid), request.system);
         return { reply: { ok: true } satisfies MetricsReply, state: watched };
       case 'keyMetrics':
@@ -57,9 +62,15 @@ function schedulerExited(reason: unknown): boolean {
 
 function answerKeyMetrics(server: ServerId, system: string | undefined): MetricsReply {
   if (typeof server?.name !== 'string' || typeof server.node !== 'string') return { ok: false, code: 'RAFTER_INVALID_ARGUMENT', message: 'keyMetrics needs a server id { name, node }' };
+  if (system !== undefined && typeof system !== 'string') return { ok: false, code: 'RAFTER_INVALID_ARGUMENT', message: 'keyMetrics takes a system name (a string) or none' };
   const metrics = readKeyMetrics(server, system);
   if (metrics !== undefined) return { ok: true, metrics };
   return failure(runsSystemOf(server.node, system) ? new NoServerMetricsError(server) : new NoSystemError(system ?? 'of any name', server.node));
+}
+
+function isSystemIdentity(value: unknown): value is SystemIdentity {
+  const v = value as Partial<SystemIdentity> | undefined;
+  return typeof v === 'object' && v !== null && typeof v.key === 'string' && typeof v.incarnation === 'string';
 }
 
 function failure(err: RafterError): MetricsReply {

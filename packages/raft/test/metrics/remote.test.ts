@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessCluster } from '../../../../tools/cluster/process-cluster.js';
 import { fetchKeyMetrics, processCommand, serverStatus, startCluster } from '../../src/index.js';
+import { METRICS_ACTOR_NAME, type MetricsReply } from '../../src/metrics/metrics-actor.js';
 import { CLUSTER_HOOK_TIMEOUT_MS, CLUSTER_TEST_TIMEOUT_MS, leaderOf, sameId, waitFor } from '../cluster/helpers.js';
 
 const COUNTER_MODULE = new URL('../../../../tools/cluster/machines/counter.ts', import.meta.url).href;
@@ -18,6 +19,28 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
 }, CLUSTER_HOOK_TIMEOUT_MS);
+
+describe('the metrics actor, asked by a peer', () => {
+  it('refuses a watch of another node\'s pid and a system that is not a name, and goes on answering', { timeout: CLUSTER_TEST_TIMEOUT_MS }, async () => {
+    const via = cluster.control;
+    const ids = cluster.serverIds('rw_');
+    await startCluster(cluster.system, 'rw', 'counter', ids, { via });
+    const target = ids[0] as (typeof ids)[number];
+    const metrics = { name: METRICS_ACTOR_NAME, node: target.node };
+    const stranger = via.spawn(async (ctx) => void (await ctx.receive()));
+    const asks: unknown[] = [
+      { op: 'watch', system: { key: 'any', incarnation: 'any' }, pid: stranger },
+      { op: 'watch', system: 'not an identity', pid: { node: target.node } },
+      { op: 'keyMetrics', server: target, system: 5 },
+      { op: 'keyMetrics', server: 'not an id' },
+      { op: 42 },
+    ];
+    for (const ask of asks) {
+      expect(await via.call<MetricsReply>(metrics, ask)).toMatchObject({ ok: false, code: 'RAFTER_INVALID_ARGUMENT' });
+    }
+    expect((await fetchKeyMetrics(target, { via })).role).toMatch(/leader|follower/);
+  });
+});
 
 describe('fetchKeyMetrics of a server on another node', () => {
   it('reads its counters there, and fails with typed errors for unknown servers and systems, a stopped and a killed node', { timeout: CLUSTER_TEST_TIMEOUT_MS }, async () => {
