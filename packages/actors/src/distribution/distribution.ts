@@ -207,7 +207,7 @@ export class NodeDistribution implements Distribution {
 
   forward(signal: Signal): void {
     const node = isByName(signal) ? signal.node : signal.to.node;
-    if (this.stopped || this.blocked.has(node)) return this.bounceLocal(signal);
+    if (this.stopped || (this.blocked.size > 0 && this.blocked.has(node))) return this.bounceLocal(signal);
     const peer = this.peer(node);
     this.trackOutgoing(peer, signal);
     if (peer.conn?.isUp === true) return peer.conn.send(signal);
@@ -248,13 +248,21 @@ export class NodeDistribution implements Distribution {
   // ---- connections ----
 
   private peer(node: string): PeerState {
+    // Node names in pids decoded from messages are slices (see own-string.ts), slow to
+    // look up: a run of signals to one node skips the lookup. Peers are never removed.
+    if (node === this.lastPeerNode) return this.lastPeer!;
     let peer = this.peers.get(node);
     if (peer === undefined) {
       peer = { conn: undefined, waiting: [], monitorsOut: new Map(), monitorsIn: new Map(), links: new Map() };
       this.peers.set(node, peer);
     }
+    this.lastPeerNode = node;
+    this.lastPeer = peer;
     return peer;
   }
+
+  private lastPeerNode: string | undefined;
+  private lastPeer: PeerState | undefined;
 
   private ensureConnection(node: string, peer: PeerState): void {
     if (peer.conn !== undefined) return;

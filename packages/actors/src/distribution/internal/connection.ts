@@ -36,6 +36,7 @@ import { refuseUnsendable } from './unsendable.js';
 import { MessageTooLargeError, UnsendableMessageError, type ActorError } from '../../errors.js';
 // The runtime's own: an actor's send that schedules a flush must not make the flush that actor's code.
 import { nodeQueueMicrotask, nodeSetImmediate, nodeSetTimeout } from '../../internal/callback-owners.js';
+import { ownString } from '../../internal/own-string.js';
 
 export interface ConnectionSettings {
   readonly myName: string;
@@ -114,7 +115,7 @@ export class Connection {
     private readonly settings: ConnectionSettings,
     private readonly events: ConnectionEvents,
   ) {
-    this.peer = expectedPeer;
+    this.peer = expectedPeer === undefined ? undefined : ownString(expectedPeer);
     this.reader = new FrameReader();
     this.fragmentsIn = new FragmentAssembler(settings.maxFrameBytes);
     this.unfragmentedBytesMax = Math.min(UNFRAGMENTED_FRAME_BYTES_MAX, settings.maxFrameBytes);
@@ -461,7 +462,7 @@ export class Connection {
     const [, version, peer, expected, challenge, creation] = frame;
     if (version !== PROTOCOL_VERSION) return this.refuse('version', `peer speaks protocol ${describePeerValue(version)}, this node ${PROTOCOL_VERSION}`);
     if (frame.length !== 6 || !isNodeName(peer) || !isChallenge(challenge) || !isCreation(creation)) return this.close('malformed handshake hello');
-    this.peer = peer;
+    this.peer = ownString(peer);
     this.peerCreation = creation;
     if (expected !== this.settings.myName) return this.refuse('name', `peer ${peer} expected node ${describePeerValue(expected)}, but this is ${this.settings.myName}`);
     if (this.events.decideInbound(peer) === 'simultaneous') {
