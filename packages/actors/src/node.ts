@@ -148,6 +148,7 @@ export class Node {
     if (dist !== undefined) {
       dist.attach({
         deliverFromNetwork: (signal) => node.deliverFromNetwork(signal),
+        deliverMessage: (scheduler, id, creation, msg) => node.deliverMessage(scheduler, id, creation, msg),
         routeLocal: (signal) => node.forward(signal),
         whereis: (name) => node.whereis(name),
         afterDelivery: () => node.scheduler.drainNow(),
@@ -363,6 +364,14 @@ export class Node {
       return;
     }
     this.forward(signal);
+  }
+
+  /** A message from the network for an actor of this node (the fast path of deliverFromNetwork). */
+  deliverMessage(scheduler: number, id: number, creation: number, msg: unknown): void {
+    // An earlier incarnation's (or a replaced thread's) actor is dead: the message is dropped.
+    if (creation !== this.creations[scheduler]) return;
+    if (scheduler === 0) return this.scheduler.deliverTo(id, msg);
+    this.mesh?.postMessage(scheduler, id, msg);
   }
 
   /** Connects to another node (`name@host:port`) now; resolves false if it cannot be reached. */

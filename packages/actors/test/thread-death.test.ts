@@ -62,5 +62,18 @@ describe('a worker thread that ends', () => {
     const fresh = await a.start(relay, undefined, { scheduler: 1, name: 'victim' });
     expect(pidEquals(a.whereis('victim')!, fresh)).toBe(true);
     expect(await a.call(watcher, { op: 'call', dest: 'victim', request: { op: 'whereis', name: 'victim' } })).toEqual(fresh);
+
+    // From another node too: a message to the dead victim is dropped, not given to the
+    // new thread's actor with its number (messages to one actor keep their order, so that
+    // actor would have relayed 'stale' before 'fresh').
+    let namesake: Pid | undefined = fresh.id === victim.id ? fresh : undefined;
+    for (let i = 0; i < 20 && namesake === undefined; i++) {
+      const pid = await a.start(relay, undefined, { scheduler: 1 });
+      if (pid.id === victim.id) namesake = pid;
+    }
+    expect(namesake).toBeDefined();
+    b.send(victim, { op: 'sendTo', dest: box.pid, msg: 'stale' });
+    b.send(namesake!, { op: 'sendTo', dest: box.pid, msg: 'fresh' });
+    expect(await box.next((m) => m === 'stale' || m === 'fresh')).toBe('fresh');
   });
 });

@@ -14,7 +14,7 @@ import type { Distribution } from '../node.js';
 import { Connection, type ConnectionEvents, type ConnectionSettings } from './internal/connection.js';
 import { RefusalLog } from './internal/refusal-log.js';
 import { TlsAcceptor } from './internal/tls-acceptor.js';
-import { signalFromWire } from './internal/wire-signals.js';
+import { messageToReceiver, packedId, packedScheduler, signalFromWire } from './internal/wire-signals.js';
 import { HANDSHAKE_MS_MAX, UNAUTHENTICATED_CONNECTIONS_MAX } from './limits.js';
 
 export interface DistributionOptions {
@@ -43,6 +43,8 @@ export interface ConnectionInfo {
 /** What the distribution needs from its node. */
 export interface DistributionHost {
   deliverFromNetwork(signal: Signal): void;
+  /** Delivers a message to actor `id` of `scheduler`, made by this node's incarnation `creation` (dropped if that is gone). */
+  deliverMessage(scheduler: number, id: number, creation: number, msg: unknown): void;
   /** Routes a signal as if sent on this node (for DOWN/EXIT made up on a connection loss). */
   routeLocal(signal: Signal): void;
   whereis(name: string): Pid | undefined;
@@ -336,6 +338,11 @@ export class NodeDistribution implements Distribution {
       const peer = this.peer(conn.peer!);
       try {
         for (const raw of signals) {
+          const packed = messageToReceiver(raw);
+          if (packed >= 0) {
+            this.host!.deliverMessage(packedScheduler(packed), packedId(packed), this.options.creation, (raw as unknown[])[2]);
+            continue;
+          }
           const checked = checkSignal(signalFromWire(raw, conn.peer!, this.name, conn.peerCreation, this.options.creation), conn.peer!, this.name);
           if (typeof checked === 'string') return conn.close(`malformed signal from peer: ${checked}`);
           const signal = this.resolveIncoming(peer, conn, checked);

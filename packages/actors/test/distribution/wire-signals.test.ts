@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { signalFromWire, signalToWire } from '../../src/distribution/internal/wire-signals.js';
+import { messageToReceiver, packedId, packedScheduler, signalFromWire, signalToWire } from '../../src/distribution/internal/wire-signals.js';
 import type { Signal } from '../../src/internal/signals.js';
 import { NoProcError, isWireError } from '../../src/errors.js';
 
@@ -38,6 +38,20 @@ describe('signals on the wire', () => {
 
   it.each(every.map((s) => [s.k, s] as const))('%s comes back as it was sent', (_kind, signal) => {
     expect(roundTrip(signal)).toEqual(signal);
+  });
+
+  it('finds a message to an actor of the receiving incarnation (the fast path) and nothing else', () => {
+    const onBWorker = { node: B, scheduler: 5, id: 123_456, creation: CB };
+    const packed = messageToReceiver(signalToWire({ k: 'msg', to: onBWorker, msg: 'x' }, A, B, CA, CB));
+    expect([packedScheduler(packed), packedId(packed)]).toEqual([5, 123_456]);
+    const others: Signal[] = [
+      { k: 'msg', to: onOldB, msg: 'x' },
+      { k: 'msg', to: onA, msg: 'x' },
+      { k: 'msg', to: onB, msg: { type: '$call', from: { pid: onA, ref: 'r1' }, request: 1 } },
+      { k: 'link', from: onA, to: onB },
+    ];
+    for (const signal of others) expect(messageToReceiver(signalToWire(signal, A, B, CA, CB))).toBe(-1);
+    for (const raw of [[0, 3], [0, 3, 'x', 1], [0, -1, 'x'], [0, 2.5, 'x'], [0, 2 ** 60 + 1, 'x'], [1, 3, 'x'], 'x', null]) expect(messageToReceiver(raw)).toBe(-1);
   });
 
   it('packs pids of both ends into numbers and spells out a third node', () => {

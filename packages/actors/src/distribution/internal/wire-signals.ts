@@ -120,6 +120,26 @@ export function signalToWire(s: Signal, sender: string, receiver: string, sender
   }
 }
 
+/**
+ * The commonest signal, a message to an actor of the receiving node's current
+ * incarnation, is delivered without building a pid and a signal: for such a signal, its
+ * target's scheduler * SCHEDULERS_PACKED + id (see pidOut); -1 for any other.
+ */
+export function messageToReceiver(raw: unknown): number {
+  if (!Array.isArray(raw) || raw.length !== 3 || raw[0] !== MSG) return -1;
+  const to: unknown = raw[1];
+  return typeof to === 'number' && Number.isSafeInteger(to) && to >= 0 && to % 2 === 1 ? (to - 1) / 2 : -1;
+}
+
+/** The scheduler and id of a target given by messageToReceiver. */
+export function packedScheduler(packed: number): number {
+  return packed % SCHEDULERS_PACKED;
+}
+
+export function packedId(packed: number): number {
+  return (packed - (packed % SCHEDULERS_PACKED)) / SCHEDULERS_PACKED;
+}
+
 /** The ends of the signal being decoded, one object for every signal received (decode only reads it, and returns before the next). */
 const receiving: { -readonly [K in keyof Ends]: Ends[K] } = { sender: '', receiver: '', senderCreation: 0, receiverCreation: 0 };
 
