@@ -18,6 +18,18 @@ const refusal = (decode: () => unknown): string => {
   return 'accepted';
 };
 
+describe('frames this node sends', () => {
+  it('come from a small shared buffer again after a large frame', () => {
+    const codec = new FrameCodec();
+    const large = codec.encodeValue({ payload: 'x'.repeat(4_000_000) });
+    const copy = Buffer.from(large);
+    // msgpackr alone would pack it into a shared buffer of the large one's size (48 MB).
+    expect(codec.encodeValue({ small: 1 }).buffer.byteLength).toBeLessThanOrEqual(64 * 1024);
+    for (let i = 0; i < 10_000; i++) codec.encodeValue({ i, filler: 'y'.repeat(100) });
+    expect(large.equals(copy)).toBe(true);
+  });
+});
+
 describe('frames from a peer', () => {
   it('refuses a count larger than the bytes left, before allocating for it', () => {
     // Five bytes that would have msgpackr allocate an array of 16 million slots (128 MiB).

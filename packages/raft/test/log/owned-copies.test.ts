@@ -21,3 +21,15 @@ describe('ownedCopies', () => {
     expect(ownedCopies([big])[0]).toBe(big);
   });
 });
+
+describe('encodeValue after a large value', () => {
+  it('packs small values into a small buffer again, and leaves the large value intact', () => {
+    const large = encodeValue({ state: 'x'.repeat(4_000_000) });
+    const copy = Buffer.from(large);
+    const small = encodeValue({ type: 'command', command: 1 });
+    // msgpackr alone would pack it into a shared buffer of the large one's size (48 MB).
+    expect(small.buffer.byteLength).toBeLessThanOrEqual(64 * 1024);
+    for (let i = 0; i < 10_000; i++) encodeValue({ i, filler: 'y'.repeat(100) });
+    expect(large.equals(copy)).toBe(true);
+  });
+});

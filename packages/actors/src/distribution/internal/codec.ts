@@ -43,7 +43,7 @@ export class FrameCodec {
 
   /** Encodes a frame; throws UnsendableError when the peer's frame check would refuse it. */
   encode(frame: unknown[]): Buffer {
-    const body = this.encoder.pack(frame);
+    const body = packed(this.encoder, frame);
     this.checkEncoded(body, 0);
     return withHeader(body);
   }
@@ -67,7 +67,7 @@ export class FrameCodec {
    * turn concatenate); throws UnsendableError when the peer would refuse it there.
    */
   encodeValue(value: unknown): Buffer {
-    const body = this.encoder.pack(value);
+    const body = packed(this.encoder, value);
     this.checkEncoded(body, SIGNALS_FRAME_LEVELS);
     return body;
   }
@@ -155,6 +155,22 @@ function newSequentialUnpackr(): Unpackr {
   return new Unpackr({ sequential: true, moreTypes: true, structuredClone: false });
 }
 
+/**
+ * msgpackr packs every value, of every Packr in the process, into one shared buffer, and
+ * when it fills takes a new one of the same size. A large frame leaves that size large
+ * (a 64 MiB message, 240 MB), so that every small frame after it pays a share of
+ * allocating such buffers (twice the cost of packing it, measured). After a large value
+ * msgpackr is handed a small buffer again; the large one stays with the value in it.
+ */
+function packed(packr: Packr, value: unknown): Buffer {
+  const body = packr.pack(value);
+  if (body.buffer.byteLength > PACK_BUFFER_BYTES_MAX) packr.useBuffer(Buffer.allocUnsafeSlow(PACK_BUFFER_BYTES));
+  return body;
+}
+
+const PACK_BUFFER_BYTES_MAX = 1 << 20;
+const PACK_BUFFER_BYTES = 64 * 1024;
+
 function newSequentialPackr(): Packr {
   return new Packr({ sequential: true, moreTypes: true });
 }
@@ -194,7 +210,7 @@ export const SIGNALS_FRAME_OVERHEAD_BYTES = 2 + 5;
 
 /** Encodes a frame without connection state (tests and tools that speak raw frames). */
 export function encodeFrame(frame: unknown[]): Buffer {
-  const body = packr.pack(frame);
+  const body = packed(packr, frame);
   const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
   out.writeUInt32BE(body.length, 0);
   body.copy(out, FRAME_HEADER_BYTES);

@@ -5,8 +5,21 @@ import { Packr } from 'msgpackr';
 const packr = new Packr({ useRecords: false, moreTypes: true });
 
 export function encodeValue(value: unknown): Buffer {
-  return packr.pack(value);
+  const bytes = packr.pack(value);
+  if (bytes.buffer.byteLength > PACK_BUFFER_BYTES_MAX) packr.useBuffer(Buffer.allocUnsafeSlow(PACK_BUFFER_BYTES));
+  return bytes;
 }
+
+/**
+ * msgpackr packs every value, of every Packr in the process, into one shared buffer, and
+ * when it fills takes a new one of the same size. A large value (a snapshot, a batch of
+ * configurations) leaves that size large: after a 4 MB value each new buffer is 48 MB,
+ * every small value afterwards pays its share of allocating them (about twice the cost
+ * of packing it), and a small value kept pins one. So after a large value msgpackr is
+ * handed a small buffer of its own again (the large one stays with the values in it).
+ */
+const PACK_BUFFER_BYTES_MAX = 1 << 20;
+const PACK_BUFFER_BYTES = 64 * 1024;
 
 export function decodeValue(bytes: Uint8Array): unknown {
   return packr.unpack(bytes);
