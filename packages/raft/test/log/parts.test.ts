@@ -6,7 +6,7 @@ import { LogCorruptionError } from '../../src/internal/log/errors.js';
 import { NodeFs, safeFileName, unsafeFileName } from '../../src/internal/log/fs.js';
 import { MemTable } from '../../src/internal/log/memtable.js';
 import { MetaStore } from '../../src/internal/log/meta.js';
-import { SegmentStore, runSegmentFlush } from '../../src/internal/log/segments.js';
+import { SegmentStore, flushBatchOf, runSegmentFlush } from '../../src/internal/log/segments.js';
 import { SnapshotStore, shouldSnapshot } from '../../src/internal/log/snapshot.js';
 import { tempDir } from './helpers.js';
 
@@ -15,7 +15,7 @@ afterEach(() => cleanup?.());
 const fs = new NodeFs();
 
 function flushEntries(from: number, to: number, term = 1, tag = 'p') {
-  return Array.from({ length: to - from + 1 }, (_, k) => ({ index: from + k, term, bytes: Buffer.from(`${tag}${from + k}`) }));
+  return flushBatchOf(from, Array.from({ length: to - from + 1 }, (_, k) => ({ term, bytes: Buffer.from(`${tag}${from + k}`) })));
 }
 
 describe('MemTable', () => {
@@ -42,6 +42,26 @@ describe('file names', () => {
       expect(safeFileName(id)).toMatch(/^[A-Za-z0-9_.-]+$/);
       expect(unsafeFileName(safeFileName(id))).toBe(id);
     }
+  });
+});
+
+describe('flushBatchOf', () => {
+  it('lays out terms, ends and payloads, whether entries share a buffer end to end or not', () => {
+    const shared = Buffer.from('aabbbcdddd');
+    const entries = [
+      { term: 1, bytes: shared.subarray(0, 2) },
+      { term: 1, bytes: shared.subarray(2, 5) },
+      { term: 2, bytes: shared.subarray(6, 10) }, // a gap: a run ends
+      { term: 2, bytes: Buffer.from('other') },
+      { term: 3, bytes: shared.subarray(5, 6) },
+      { term: 3, bytes: new Uint8Array(0) },
+    ];
+    const batch = flushBatchOf(41, entries);
+    expect(batch.firstIndex).toBe(41);
+    expect([...batch.terms]).toEqual([1, 1, 2, 2, 3, 3]);
+    expect([...batch.ends]).toEqual([2, 5, 9, 14, 15, 15]);
+    expect(Buffer.from(batch.data).toString()).toBe('aabbbddddotherc');
+    expect(batch.data.buffer).not.toBe(shared.buffer);
   });
 });
 
@@ -81,7 +101,7 @@ describe('segments', () => {
     const t = tempDir();
     cleanup = t.cleanup;
     const store = await SegmentStore.recover(t.dir, fs);
-    const big = Array.from({ length: 6 }, (_, k) => ({ index: k + 1, term: 1, bytes: Buffer.alloc(400, k) }));
+    const big = flushBatchOf(1, Array.from({ length: 6 }, (_, k) => ({ term: 1, bytes: Buffer.alloc(400, k) })));
     const task = store.planFlush(big, 100, 1000);
     store.applyFlush(task, await runSegmentFlush(task, fs));
     expect(store.count()).toBe(3);

@@ -35,6 +35,12 @@ export class MemTable {
     return this.items[this.start + index - this.firstIndex];
   }
 
+  /** The entries from..to, both held here. */
+  slice(from: number, to: number): MemEntry[] {
+    assert(this.size() > 0 && from >= this.firstIndex && to <= (this.last() as number) && from <= to, `memtable slice ${from}..${to}`);
+    return this.items.slice(this.start + from - this.firstIndex, this.start + to - this.firstIndex + 1);
+  }
+
   /** Appends at last + 1, or at any index at or below last (dropping what follows). */
   append(item: MemEntry): void {
     const index = item.index;

@@ -17,7 +17,7 @@ import {
 } from './limits.js';
 import { type MemEntry, MemTable } from './memtable.js';
 import { ReadCache } from './read-cache.js';
-import type { SegmentFlushResult, SegmentFlushTask, SegmentStore } from './segments.js';
+import { type SegmentFlushResult, type SegmentFlushTask, type SegmentStore, flushBatchOf } from './segments.js';
 import type { SegmentTarget } from './segment-writer.js';
 import { type SnapshotChunk, type SnapshotPolicy, type SnapshotReader, SnapshotStore, shouldSnapshot } from './snapshot.js';
 import type { IndexRange, WalWriterStatus } from './wal.js';
@@ -413,19 +413,15 @@ export class ServerLog implements LogReader, SegmentTarget {
     const from = Math.max(range.from, memFirst, snapIndex + 1);
     const to = Math.min(range.to, memLast);
     if (from > to) return undefined;
-    const entries = [];
-    for (let i = from; i <= to; i++) {
-      const m = this.mem.get(i) as MemEntry;
-      entries.push({ index: m.index, term: m.term, bytes: m.bytes });
-    }
+    const batch = flushBatchOf(from, this.mem.slice(from, to));
     this.flushesInFlight++;
-    return this.segments.planFlush(entries, this.options.segmentMaxEntries ?? SEGMENT_ENTRIES_MAX, this.options.segmentMaxBytes ?? SEGMENT_BYTES_MAX);
+    return this.segments.planFlush(batch, this.options.segmentMaxEntries ?? SEGMENT_ENTRIES_MAX, this.options.segmentMaxBytes ?? SEGMENT_BYTES_MAX);
   }
 
   segmentsFlushed(task: SegmentFlushTask, result: SegmentFlushResult): void {
     this.segments.applyFlush(task, result);
-    const flushedFrom = (task.entries[0] as { index: number }).index;
-    const flushedTo = (task.entries.at(-1) as { index: number }).index;
+    const flushedFrom = task.batch.firstIndex;
+    const flushedTo = flushedFrom + task.batch.terms.length - 1;
     // Entries overwritten while the flush ran are stale in the segments.
     const floor = this.overwriteFloor;
     this.segLimit = Math.min(this.segments.last() ?? 0, floor - 1);
