@@ -23,7 +23,7 @@ import { isByName, NOCONNECTION, NOPROC, SCHEDULER_PID_ID, type Signal } from '.
 import type { NameDecision, WorkerData } from './internal/worker-host.js';
 import { NameTable } from './internal/name-table.js';
 import { isolateActorCallbacks, withoutOwner } from './internal/callback-owners.js';
-import type { ActorContext, ActorInfo, ActorSpec, Behaviour, CallOptions, DownMessage, ModuleRef, ProcessFn, SchedulerExitedReason, SpawnOptions } from './types.js';
+import type { ActorContext, ActorInfo, ActorSpec, Behaviour, CallOptions, DirtyOptions, DownMessage, ModuleRef, ProcessFn, SchedulerExitedReason, SpawnOptions } from './types.js';
 
 export interface NodeOptions {
   /** Short name; the full node name is `name@host:port` once distributed, `name@local` otherwise. */
@@ -107,7 +107,7 @@ export class Node {
       unregisterName: (n, pid) => this.unregisterName(n, pid),
       whereis: (n) => this.names.get(n),
       loadModule: (ref) => loadActorModule(ref),
-      runDirty: (job, input) => this.runDirty(job, input),
+      runDirty: (job, input, transfer) => this.runDirty(job, input, transfer),
       monitorNode: (pid, node) => this.monitorNode(pid, node),
       demonitorNode: (pid, node) => this.distribution?.demonitorNode(pid, node),
     };
@@ -306,7 +306,7 @@ export class Node {
       case 'unregister':
         return this.unregisterName(item.name, item.pid);
       case 'dirty':
-        this.runDirty(item.job, item.input).then(
+        this.runDirty(item.job, item.input, item.transfer).then(
           (value) => this.scheduler.route({ k: 'reply', to: item.replyTo, ref: item.ref, ok: true, value }),
           (err: unknown) => this.scheduler.route({ k: 'reply', to: item.replyTo, ref: item.ref, ok: false, value: encodeError(err) }),
         );
@@ -524,19 +524,19 @@ export class Node {
   }
 
   /** Runs `job` (a function exported by a module) on the dirty pool with `input`. */
-  dirty<R = unknown>(job: ModuleRef, input: unknown): Promise<R> {
+  dirty<R = unknown>(job: ModuleRef, input: unknown, options?: DirtyOptions): Promise<R> {
     this.checkRunning();
-    return this.scheduler.dirty(job, input) as Promise<R>;
+    return this.scheduler.dirty(job, input, options) as Promise<R>;
   }
 
-  private runDirty(job: ModuleRef, input: unknown): Promise<unknown> {
+  private runDirty(job: ModuleRef, input: unknown, transfer: readonly ArrayBuffer[]): Promise<unknown> {
     if (!isModuleRef(job)) return Promise.reject(new InvalidArgumentError('a dirty job is {module, export}'));
     if (!this.running) return Promise.reject(new NodeNotRunningError(this.name));
     // The pool's threads, listeners and timers are the runtime's, not the actor's whose job started them.
-    return withoutOwner(() => this.runOnPool(job, input));
+    return withoutOwner(() => this.runOnPool(job, input, transfer));
   }
 
-  private runOnPool(job: ModuleRef, input: unknown): Promise<unknown> {
+  private runOnPool(job: ModuleRef, input: unknown, transfer: readonly ArrayBuffer[]): Promise<unknown> {
     if (this.pool === undefined) {
       this.pool = new Piscina({
         filename: new URL('./internal/dirty-entry.mjs', import.meta.url).href,
@@ -545,7 +545,8 @@ export class Node {
         idleTimeout: 1_000,
       });
     }
-    return this.pool.run({ job, input }).catch((err: unknown) => {
+    const run = transfer.length === 0 ? this.pool.run({ job, input }) : this.pool.run({ job, input }, { transferList: [...transfer] });
+    return run.catch((err: unknown) => {
       throw new DirtyJobError(job.export, err instanceof Error ? err.message : String(err));
     });
   }

@@ -138,5 +138,14 @@ export interface ActorContext {
   /** Selective receive (process-style actors): resolves with the first matching message, or undefined after `timeoutMs`. */
   receive<T = any>(match?: (msg: any) => boolean, timeoutMs?: number): Promise<T | undefined>;
   /** Runs blocking CPU work on the node's dirty pool; a failure rejects with DirtyJobError. */
-  dirty<R = unknown>(job: ModuleRef, input: unknown): Promise<R>;
+  dirty<R = unknown>(job: ModuleRef, input: unknown, options?: DirtyOptions): Promise<R>;
+}
+
+export interface DirtyOptions {
+  /**
+   * ArrayBuffers in `input` handed over to the pool's thread instead of copied (as
+   * postMessage's transfer list): this thread must not use them afterwards. For large
+   * inputs, where the copy would cost more than the job's setup.
+   */
+  readonly transfer?: readonly ArrayBuffer[];
 }

@@ -140,6 +140,19 @@ describe('dirty pool', () => {
     await expect(node.call(worker, { op: 'dirty', job: { module: fixtures, export: 'explode' }, input: 'it' })).rejects.toMatchObject({ code: 'ACTORS_CALL_EXIT' });
   });
 
+  it('hands transferred buffers over rather than copying them, from any scheduler', async () => {
+    const sumBytes = { module: fixtures, export: 'sumBytes' };
+    const kept = new Uint8Array(1_000).fill(1);
+    expect(await node.dirty(sumBytes, { bytes: kept })).toBe(1_000);
+    expect(kept.byteLength).toBe(1_000);
+    const handed = new Uint8Array(100_000).fill(2);
+    expect(await node.dirty(sumBytes, { bytes: handed }, { transfer: [handed.buffer as ArrayBuffer] })).toBe(200_000);
+    expect(handed.byteLength).toBe(0); // detached: it is the job's now
+    const worker = await node.start(relay, undefined, { scheduler: 1 });
+    expect(await node.call(worker, { op: 'dirtyTransfer', job: sumBytes, length: 100_000 })).toEqual({ sum: 300_000, leftHere: 0 });
+    await expect(node.dirty(sumBytes, { bytes: kept }, { transfer: ['not a buffer' as unknown as ArrayBuffer] })).rejects.toMatchObject({ code: 'ACTORS_INVALID_ARGUMENT' });
+  });
+
   it('keeps the scheduler responsive while a job blocks a dirty thread', async () => {
     const job = node.dirty({ module: fixtures, export: 'spin' }, 200);
     const neighbour = node.spawn({ init: () => 'responsive', handleCall: (_r, _f, s) => ({ reply: s, state: s }) });

@@ -9,6 +9,7 @@ import type {
   ActorSpec,
   Behaviour,
   CallOptions,
+  DirtyOptions,
   From,
   ModuleRef,
   ProcessFn,
@@ -299,8 +300,8 @@ export class Actor implements ActorContext, CallbackOwner {
     return this.sched.receive(this, match, timeoutMs) as Promise<T | undefined>;
   }
 
-  dirty<R = unknown>(job: ModuleRef, input: unknown): Promise<R> {
+  dirty<R = unknown>(job: ModuleRef, input: unknown, options?: DirtyOptions): Promise<R> {
     this.alive();
-    return this.sched.dirty(job, input) as Promise<R>;
+    return this.sched.dirty(job, input, options) as Promise<R>;
   }
 }

@@ -33,10 +33,10 @@ export class PortMesh {
     port.on('message', (items: unknown[]) => this.onBatch(target, items));
   }
 
-  /** Posts `item` after everything queued for `target`, handing over `transfer` (ports). */
-  postWithTransfer(target: number, item: unknown, transfer: MessagePort[]): void {
+  /** Posts `item` after everything queued for `target`, handing over `transfer` (ports, ArrayBuffers). */
+  postWithTransfer(target: number, item: unknown, transfer: readonly (MessagePort | ArrayBuffer)[]): void {
     this.flushOne(target);
-    this.ports[target]!.postMessage([item], transfer);
+    this.ports[target]!.postMessage([item], [...transfer]);
   }
 
   post(target: number, item: unknown): void {
@@ -107,7 +107,7 @@ export type Control =
   /** A worker asks scheduler 0 to decide a registration; the answer comes on its decision port. */
   | { readonly c: 'register'; readonly name: string; readonly pid: import('../pid.js').Pid; readonly id: number }
   | { readonly c: 'unregister'; readonly name: string; readonly pid: import('../pid.js').Pid }
-  | { readonly c: 'dirty'; readonly ref: string; readonly replyTo: import('../pid.js').Pid; readonly job: import('../types.js').ModuleRef; readonly input: unknown }
+  | { readonly c: 'dirty'; readonly ref: string; readonly replyTo: import('../pid.js').Pid; readonly job: import('../types.js').ModuleRef; readonly input: unknown; readonly transfer: readonly ArrayBuffer[] }
   | { readonly c: 'monitorNode'; readonly pid: import('../pid.js').Pid; readonly node: string; readonly on: boolean }
   | { readonly c: 'log'; readonly level: 'error' | 'warn' | 'info' | 'debug'; readonly obj: object; readonly msg: string | undefined }
   /** Worker scheduler `index` died: fire what hung on its actors; a new thread runs under `creation`, reached on `port`. */

@@ -12,7 +12,7 @@ import {
 } from '../limits.js';
 import type { Logger } from '../logger.js';
 import { formatPid, isPid, isRemoteName, pidEquals, type Dest, type Pid, type Ref, type RemoteName } from '../pid.js';
-import type { ActorInfo, ActorSpec, Behaviour, CallMessage, From, ModuleRef, ProcessFn, SpawnOptions } from '../types.js';
+import type { ActorInfo, ActorSpec, Behaviour, CallMessage, DirtyOptions, From, ModuleRef, ProcessFn, SpawnOptions } from '../types.js';
 import { Actor, BUSY, EXITED, PROCESS, QUEUED, TERMINATING, TRAP_EXIT } from './actor.js';
 import { currentOwner, nodeSetImmediate, setOwner } from './callback-owners.js';
 import { handleIncoming } from './incoming-signals.js';
@@ -31,7 +31,8 @@ export interface SchedulerHost {
   unregisterName(name: string, pid: Pid): void;
   whereis(name: string): Pid | undefined;
   loadModule(ref: ModuleRef): Promise<Behaviour | ProcessFn>;
-  runDirty(job: ModuleRef, input: unknown): Promise<unknown>;
+  /** `transfer`: ArrayBuffers of `input` handed over rather than copied. */
+  runDirty(job: ModuleRef, input: unknown, transfer: readonly ArrayBuffer[]): Promise<unknown>;
   monitorNode(pid: Pid, node: string): void;
   demonitorNode(pid: Pid, node: string): void;
 }
@@ -637,9 +638,13 @@ export class Scheduler {
     if (actor.extra?.nodeMonitors?.delete(node)) this.host.demonitorNode(actor.self, node);
   }
 
-  dirty(job: ModuleRef, input: unknown): Promise<unknown> {
+  dirty(job: ModuleRef, input: unknown, options?: DirtyOptions): Promise<unknown> {
     if (!isModuleRef(job)) return Promise.reject(new InvalidArgumentError('a dirty job is {module, export}: functions cannot cross threads'));
-    return this.host.runDirty(job, input);
+    const transfer = options?.transfer ?? [];
+    if (!Array.isArray(transfer) || !transfer.every((b) => b instanceof ArrayBuffer)) {
+      return Promise.reject(new InvalidArgumentError('a dirty job\'s transfer is a list of ArrayBuffers'));
+    }
+    return this.host.runDirty(job, input, transfer);
   }
 
   // ---- signals from other schedulers and nodes ----

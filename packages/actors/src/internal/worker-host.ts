@@ -196,10 +196,12 @@ export class WorkerHost implements SchedulerHost {
     return loadActorModule(ref);
   }
 
-  runDirty(job: ModuleRef, input: unknown): Promise<unknown> {
+  runDirty(job: ModuleRef, input: unknown, transfer: readonly ArrayBuffer[]): Promise<unknown> {
     const ref = this.scheduler.makeRef();
     const result = this.scheduler.awaitReply(ref, 'dirty pool', undefined, Infinity);
-    this.mesh.post(0, { c: 'dirty', ref, replyTo: this.scheduler.pid, job, input } satisfies Control);
+    const request = { c: 'dirty', ref, replyTo: this.scheduler.pid, job, input, transfer } satisfies Control;
+    if (transfer.length === 0) this.mesh.post(0, request);
+    else this.mesh.postWithTransfer(0, request, transfer);
     return result;
   }
 

@@ -22,7 +22,7 @@ import { joinPath, type LogFs, NodeFs } from './fs.js';
 import { SEGMENT_WRITER_SEEN_FILES_MAX } from './limits.js';
 import { SEGMENT_FLUSH_JOB, reviveFlushResult } from './segment-flush-job.js';
 import { SegmentWriter, type SegmentWriterCounters } from './segment-writer.js';
-import type { SegmentFlushResult } from './segments.js';
+import { type SegmentFlushResult, flushBatchBuffers } from './segments.js';
 import type { ServerLog, WalPort } from './server-log.js';
 import { LogSystem, type LogSystemOptions } from './system.js';
 import { scanWalDir } from './wal-recovery.js';
@@ -305,7 +305,7 @@ export const segmentWriterActor: Behaviour<SegmentWriterState, LogSystemHandle> 
       lookup: (uid) => handle.system.segmentTarget(uid),
       ...(handle.options.counters !== undefined ? { counters: handle.options.counters.segmentWriter } : {}),
       ...(handle.options.segmentConcurrency ? { concurrency: handle.options.segmentConcurrency } : {}),
-      runner: async (task) => reviveFlushResult(await ctx.dirty<SegmentFlushResult>(job, task)),
+      runner: async (task) => reviveFlushResult(await ctx.dirty<SegmentFlushResult>(job, task, { transfer: flushBatchBuffers(task.batch) })),
       events: {
         flushed: (file, servers) => {
           notify({ type: 'segmentsFlushed', path: file.path, servers });

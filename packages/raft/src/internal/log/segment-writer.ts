@@ -126,7 +126,7 @@ export class SegmentWriter {
           const result = await this.runner(job.task);
           job.target.segmentsFlushed(job.task, result);
           this.counters.flushes++;
-          this.counters.entries += job.task.batch.terms.length;
+          this.counters.entries += job.task.batch.count;
         } catch (err) {
           job.target.segmentFlushFailed(job.task, err);
           failure ??= err;

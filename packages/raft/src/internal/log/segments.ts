@@ -39,9 +39,15 @@ export interface FlushEntry {
  */
 export interface FlushBatch {
   readonly firstIndex: number;
+  readonly count: number;
   readonly terms: Float64Array;
   readonly ends: Float64Array;
   readonly data: Uint8Array;
+}
+
+/** The buffers of a flush batch, which a flush on a pool thread takes over (the count and first index stay readable here). */
+export function flushBatchBuffers(batch: FlushBatch): ArrayBuffer[] {
+  return [batch.terms.buffer, batch.ends.buffer, batch.data.buffer] as ArrayBuffer[];
 }
 
 /** The flush batch of consecutive `entries` from `firstIndex`. */
@@ -59,11 +65,7 @@ export function flushBatchOf(firstIndex: number, entries: readonly { readonly te
   const data = new Uint8Array(total);
   // Entry by entry: reading a small entry's `.buffer` to find runs would make V8 move it off the heap.
   for (let k = 0; k < n; k++) data.set(entries[k]!.bytes, k === 0 ? 0 : ends[k - 1]!);
-  return { firstIndex, terms, ends, data };
-}
-
-function flushCount(batch: FlushBatch): number {
-  return batch.terms.length;
+  return { firstIndex, count: n, terms, ends, data };
 }
 
 function startOf(batch: FlushBatch, k: number): number {
@@ -113,7 +115,7 @@ export async function runSegmentFlush(task: SegmentFlushTask, fs: LogFs = new No
   let i = 0;
   let created = false;
   const batch = task.batch;
-  while (i < flushCount(batch)) {
+  while (i < batch.count) {
     const contiguous = cur !== undefined && (cur.count === 0 || lastIndexOf(cur) + 1 === batch.firstIndex + i);
     let n = cur !== undefined && contiguous ? fitting(cur, batch, i, task.maxBytes) : 0;
     if (cur === undefined || n === 0) {
@@ -134,7 +136,7 @@ export async function runSegmentFlush(task: SegmentFlushTask, fs: LogFs = new No
 
 function fitting(cur: SegmentInfo, batch: FlushBatch, start: number, maxBytes: number): number {
   const room = cur.capacity - cur.count;
-  const count = flushCount(batch);
+  const count = batch.count;
   let bytes = cur.dataEnd - dataStart(cur.capacity);
   let n = 0;
   while (n < room && start + n < count) {

@@ -421,7 +421,7 @@ export class ServerLog implements LogReader, SegmentTarget {
   segmentsFlushed(task: SegmentFlushTask, result: SegmentFlushResult): void {
     this.segments.applyFlush(task, result);
     const flushedFrom = task.batch.firstIndex;
-    const flushedTo = flushedFrom + task.batch.terms.length - 1;
+    const flushedTo = flushedFrom + task.batch.count - 1;
     // Entries overwritten while the flush ran are stale in the segments.
     const floor = this.overwriteFloor;
     this.segLimit = Math.min(this.segments.last() ?? 0, floor - 1);
