@@ -45,6 +45,9 @@ export interface ActorExtra {
   parent: Pid | undefined;
 }
 
+/** No links (most actors): shared, so an exit without links allocates nothing. */
+const NO_PIDS: readonly Pid[] = Object.freeze([]);
+
 export class Actor implements ActorContext, CallbackOwner {
   flags = 0;
   state: unknown = undefined;
@@ -113,17 +116,18 @@ export class Actor implements ActorContext, CallbackOwner {
   }
 
   /** The linked pids, as a copy (safe to change links while going through it). */
-  linkedPids(): Pid[] {
+  linkedPids(): readonly Pid[] {
     const links = this.links;
-    if (links === null) return [];
+    if (links === null) return NO_PIDS;
     return Array.isArray(links) ? [...links] : [...links.values()];
   }
 
   /** Drops every link and returns them. */
-  takeLinks(): Pid[] {
-    const linked = this.linkedPids();
+  takeLinks(): readonly Pid[] {
+    const links = this.links;
+    if (links === null) return NO_PIDS;
     this.links = null;
-    return linked;
+    return Array.isArray(links) ? links : [...links.values()];
   }
 
   get parent(): Pid | undefined {
