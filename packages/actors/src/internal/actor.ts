@@ -45,9 +45,6 @@ export interface ActorExtra {
   parent: Pid | undefined;
 }
 
-/** No links (most actors): shared, so an exit without links allocates nothing. */
-const NO_PIDS: readonly Pid[] = Object.freeze([]);
-
 export class Actor implements ActorContext, CallbackOwner {
   flags = 0;
   state: unknown = undefined;
@@ -116,18 +113,17 @@ export class Actor implements ActorContext, CallbackOwner {
   }
 
   /** The linked pids, as a copy (safe to change links while going through it). */
-  linkedPids(): readonly Pid[] {
+  linkedPids(): Pid[] {
     const links = this.links;
-    if (links === null) return NO_PIDS;
+    if (links === null) return [];
     return Array.isArray(links) ? [...links] : [...links.values()];
   }
 
   /** Drops every link and returns them. */
-  takeLinks(): readonly Pid[] {
-    const links = this.links;
-    if (links === null) return NO_PIDS;
+  takeLinks(): Pid[] {
+    const linked = this.linkedPids();
     this.links = null;
-    return Array.isArray(links) ? links : [...links.values()];
+    return linked;
   }
 
   get parent(): Pid | undefined {
