@@ -119,8 +119,9 @@ export class Actor implements ActorContext, CallbackOwner {
     return Array.isArray(links) ? [...links] : [...links.values()];
   }
 
-  /** Drops every link and returns them. */
-  takeLinks(): Pid[] {
+  /** Drops every link and returns them; undefined when there were none (most exits), so nothing is allocated. */
+  takeLinks(): Pid[] | undefined {
+    if (this.links === null) return undefined;
     const linked = this.linkedPids();
     this.links = null;
     return linked;

@@ -493,7 +493,8 @@ export class Scheduler {
         extra.nodeMonitors = null;
       }
     }
-    for (const pid of actor.takeLinks()) this.route({ k: 'exit', from: self, to: pid, reason, link: true });
+    const linked = actor.takeLinks();
+    if (linked !== undefined) for (const pid of linked) this.route({ k: 'exit', from: self, to: pid, reason, link: true });
     if (actor.monitoredBy !== null) {
       for (const [ref, watcher] of actor.monitoredBy) this.route({ k: 'down', to: watcher, ref, pid: self, reason });
       actor.monitoredBy = null;
