@@ -151,6 +151,10 @@ describe('dirty pool', () => {
     const worker = await node.start(relay, undefined, { scheduler: 1 });
     expect(await node.call(worker, { op: 'dirtyTransfer', job: sumBytes, length: 100_000 })).toEqual({ sum: 300_000, leftHere: 0 });
     await expect(node.dirty(sumBytes, { bytes: kept }, { transfer: ['not a buffer' as unknown as ArrayBuffer] })).rejects.toMatchObject({ code: 'ACTORS_INVALID_ARGUMENT' });
+    // A list postMessage refuses (the same buffer twice) fails that job alone, on either thread.
+    await expect(node.dirty(sumBytes, { bytes: kept }, { transfer: [kept.buffer as ArrayBuffer, kept.buffer as ArrayBuffer] })).rejects.toMatchObject({ code: 'ACTORS_DIRTY_JOB_FAILED' });
+    expect(await node.call(worker, { op: 'dirtyTransfer', job: sumBytes, length: 10, repeat: true })).toEqual({ failed: 'ACTORS_DIRTY_JOB_FAILED' });
+    expect(await node.call(worker, { op: 'dirtyTransfer', job: sumBytes, length: 10 })).toEqual({ sum: 30, leftHere: 0 });
   });
 
   it('keeps the scheduler responsive while a job blocks a dirty thread', async () => {

@@ -4,7 +4,7 @@
 
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { systemClock } from '../clock.js';
-import { decodeError, NameUndecidedError, type WireError } from '../errors.js';
+import { decodeError, DirtyJobError, NameUndecidedError, type WireError } from '../errors.js';
 import { NAME_DECISION_MS_MAX } from '../limits.js';
 import type { Logger } from '../logger.js';
 import { pidEquals, type Pid } from '../pid.js';
@@ -200,8 +200,16 @@ export class WorkerHost implements SchedulerHost {
     const ref = this.scheduler.makeRef();
     const result = this.scheduler.awaitReply(ref, 'dirty pool', undefined, Infinity);
     const request = { c: 'dirty', ref, replyTo: this.scheduler.pid, job, input, transfer } satisfies Control;
-    if (transfer.length === 0) this.mesh.post(0, request);
-    else this.mesh.postWithTransfer(0, request, transfer);
+    if (transfer.length === 0) {
+      this.mesh.post(0, request);
+      return result;
+    }
+    try {
+      this.mesh.postWithTransfer(0, request, transfer);
+    } catch (err) {
+      // A transfer list postMessage refuses (a detached or repeated buffer) fails this job alone.
+      this.scheduler.calls.settle(ref, false, new DirtyJobError(job.export, err instanceof Error ? err.message : String(err)), true);
+    }
     return result;
   }
 
