@@ -15,7 +15,6 @@ import type {
   ProcessFn,
   SpawnOptions,
 } from '../types.js';
-import type { CallbackOwner } from './callback-owners.js';
 import type { Scheduler } from './scheduler.js';
 
 export const QUEUED = 1;
@@ -45,7 +44,7 @@ export interface ActorExtra {
   parent: Pid | undefined;
 }
 
-export class Actor implements ActorContext, CallbackOwner {
+export class Actor implements ActorContext {
   flags = 0;
   state: unknown = undefined;
   mailbox: unknown[] | null = null;
@@ -73,7 +72,7 @@ export class Actor implements ActorContext, CallbackOwner {
     return this.sched.logger;
   }
 
-  /** An error escaped a timer or promise this actor's code created: the actor crashes, as if its handler threw. */
+  /** An error escaped a timer or promise this actor's code created (see Scheduler.crashFromCallback): the actor crashes, as if its handler threw. */
   crashFromCallback(err: unknown): void {
     if ((this.flags & EXITED) !== 0) {
       this.sched.logger.warn({ pid: formatPid(this.self), err }, 'a callback of an exited actor threw');

@@ -4,22 +4,28 @@
 // EventTarget listeners (addEventListener) are not covered: see docs/actors.md.
 //
 // The runtime sets the running owner around actor code (a turn, an init, a process's
-// start): one module variable store. V8's promise hooks copy it onto each promise created
-// meanwhile and restore it while that promise's continuation runs; the timer functions
-// and EventEmitter's listener registration, wrapped on scheduler threads, bind it to
-// callbacks created meanwhile. Outside actor code (no owner) they pass callbacks through
-// untouched. The runtime's own timers use the functions saved below, so its hot paths
-// allocate nothing for this, and it opens its sockets outside any owner (`withoutOwner`).
+// start). V8's promise hooks copy it onto each promise created meanwhile and restore it
+// while that promise's continuation runs; the timer functions and EventEmitter's listener
+// registration, wrapped on scheduler threads, bind it to callbacks created meanwhile.
+// Outside actor code (no owner) they pass callbacks through untouched. The runtime's own
+// timers use the functions saved below, so its hot paths allocate nothing for this, and
+// it opens its sockets outside any owner (`withoutOwner`).
+//
+// An owner is a table (a scheduler, long-lived) and a number in it (the actor's id), not
+// the actor object: storing an actor just spawned into a long-lived object pays V8's
+// write barrier, which made every spawn measurably slower.
 
 import { EventEmitter } from 'node:events';
 import { promiseHooks } from 'node:v8';
 
-export interface CallbackOwner {
-  /** An error escaped a callback of this actor's: it crashes. */
-  crashFromCallback(err: unknown): void;
+/** Owners by number (a scheduler and its actors' ids). */
+export interface CallbackOwners {
+  /** An error escaped a callback of owner `id`: it crashes (or, gone already, the error is logged). */
+  crashFromCallback(id: number, err: unknown): void;
 }
 
-const OWNER = Symbol('rafter.actor');
+const OWNER = Symbol('rafter.owner');
+const OWNER_ID = Symbol('rafter.ownerId');
 type Marked = Record<symbol, unknown>;
 
 /** Node's own timer functions, for the runtime's internal use. */
@@ -28,27 +34,26 @@ export const nodeSetImmediate = globalThis.setImmediate;
 export const nodeQueueMicrotask = globalThis.queueMicrotask;
 const nodeSetInterval = globalThis.setInterval;
 
-/** The running owner, in an object's field: set on every actor turn, where a module variable captured by the hooks measured slower to write. */
-const running: { owner: CallbackOwner | undefined } = { owner: undefined };
+/** The running owner: `table` undefined outside actor code. Fields of one object, which measured faster to write than module variables the hooks capture. */
+export const running: { table: CallbackOwners | undefined; id: number } = { table: undefined, id: 0 };
 let installed = false;
 
-/** Marks the code that runs from now on (until the next call) as `owner`'s. */
-export function setOwner(owner: CallbackOwner | undefined): void {
-  running.owner = owner;
-}
-
-export function currentOwner(): CallbackOwner | undefined {
-  return running.owner;
+/** Marks the code that runs from now on (until the next call) as owner `id` of `table`'s, or no one's. */
+export function setOwner(table: CallbackOwners | undefined, id: number): void {
+  running.table = table;
+  running.id = id;
 }
 
 /** Runs runtime code that creates long-lived callbacks (a connection's) as no actor's, even when an actor's send started it. */
 export function withoutOwner<T>(fn: () => T): T {
-  const outer = running.owner;
-  running.owner = undefined;
+  const outerTable = running.table;
+  const outerId = running.id;
+  running.table = undefined;
   try {
     return fn();
   } finally {
-    running.owner = outer;
+    running.table = outerTable;
+    running.id = outerId;
   }
 }
 
@@ -60,32 +65,36 @@ export function isolateActorCallbacks(unowned: (err: unknown, kind: 'uncaughtExc
   if (installed) return;
   installed = true;
   promiseHooks.onInit((promise) => {
-    if (running.owner !== undefined) (promise as unknown as Marked)[OWNER] = running.owner;
+    const table = running.table;
+    if (table === undefined) return;
+    (promise as unknown as Marked)[OWNER] = table;
+    (promise as unknown as Marked)[OWNER_ID] = running.id;
   });
   promiseHooks.onBefore((promise) => {
-    running.owner = (promise as unknown as Marked)[OWNER] as CallbackOwner | undefined;
+    running.table = (promise as unknown as Marked)[OWNER] as CallbackOwners | undefined;
+    running.id = ((promise as unknown as Marked)[OWNER_ID] as number | undefined) ?? 0;
   });
   promiseHooks.onAfter(() => {
-    running.owner = undefined;
+    running.table = undefined;
   });
   const g = globalThis as Record<string, unknown>;
   g.setTimeout = wrapTimer(nodeSetTimeout);
   g.setInterval = wrapTimer(nodeSetInterval);
   g.setImmediate = wrapTimer(nodeSetImmediate);
-  g.queueMicrotask = (callback: () => void) => nodeQueueMicrotask(running.owner === undefined ? callback : owned(running.owner, callback));
+  g.queueMicrotask = (callback: () => void) => nodeQueueMicrotask(running.table === undefined ? callback : owned(running.table, running.id, callback));
   ownListeners();
   process.on('uncaughtException', (err) => unowned(err, 'uncaughtException'));
   process.on('unhandledRejection', (reason, promise) => {
-    const owner = (promise as unknown as Marked)[OWNER] as CallbackOwner | undefined;
-    if (owner !== undefined) owner.crashFromCallback(reason);
+    const table = (promise as unknown as Marked)[OWNER] as CallbackOwners | undefined;
+    if (table !== undefined) table.crashFromCallback((promise as unknown as Marked)[OWNER_ID] as number, reason);
     else unowned(reason, 'unhandledRejection');
   });
 }
 
 function wrapTimer<F extends (callback: (...args: any[]) => void, ...rest: any[]) => unknown>(original: F): F {
   const wrapped = function (this: unknown, callback: (...args: any[]) => void, ...rest: any[]) {
-    if (running.owner === undefined || typeof callback !== 'function') return original.call(this, callback, ...rest);
-    return original.call(this, owned(running.owner, callback), ...rest);
+    if (running.table === undefined || typeof callback !== 'function') return original.call(this, callback, ...rest);
+    return original.call(this, owned(running.table, running.id, callback), ...rest);
   } as F;
   // Keep what hangs on Node's functions, such as util.promisify's custom form.
   for (const key of Object.getOwnPropertySymbols(original)) {
@@ -111,8 +120,8 @@ function ownListeners(): void {
   /** `unowned` as Node has it outside actor code; inside, the owned listener is added by `plain`. */
   const owning = (unowned: Add, plain: Add, isOnce: boolean): Add =>
     function (event, listener) {
-      if (running.owner === undefined || typeof listener !== 'function') return unowned.call(this, event, listener);
-      return plain.call(this, event, ownedListener(running.owner, this, event, listener, isOnce));
+      if (running.table === undefined || typeof listener !== 'function') return unowned.call(this, event, listener);
+      return plain.call(this, event, ownedListener(running.table, running.id, this, event, listener, isOnce));
     };
   proto.addListener = proto.on = owning(add, add, false);
   proto.prependListener = owning(prepend, prepend, false);
@@ -122,8 +131,8 @@ function ownListeners(): void {
 
 type Listener = ((...args: any[]) => void) & { listener?: Listener };
 
-function ownedListener(owner: CallbackOwner, emitter: EventEmitter, event: string | symbol, listener: Listener, isOnce: boolean): Listener {
-  const run = owned(owner, listener);
+function ownedListener(table: CallbackOwners, id: number, emitter: EventEmitter, event: string | symbol, listener: Listener, isOnce: boolean): Listener {
+  const run = owned(table, id, listener);
   let fired = false;
   const wrapped: Listener = isOnce
     ? function (this: unknown, ...args: any[]) {
@@ -137,17 +146,20 @@ function ownedListener(owner: CallbackOwner, emitter: EventEmitter, event: strin
   return wrapped;
 }
 
-/** `callback` run as `owner`'s code: what it creates is the owner's, and what it throws crashes the owner. */
-function owned(owner: CallbackOwner, callback: (...args: any[]) => void): (...args: any[]) => void {
+/** `callback` run as owner `id` of `table`'s code: what it creates is that owner's, and what it throws crashes the owner. */
+function owned(table: CallbackOwners, id: number, callback: (...args: any[]) => void): (...args: any[]) => void {
   return function (this: unknown, ...args: any[]) {
-    const outer = running.owner;
-    running.owner = owner;
+    const outerTable = running.table;
+    const outerId = running.id;
+    running.table = table;
+    running.id = id;
     try {
       callback.apply(this, args);
     } catch (err) {
-      owner.crashFromCallback(err);
+      table.crashFromCallback(id, err);
     } finally {
-      running.owner = outer;
+      running.table = outerTable;
+      running.id = outerId;
     }
   };
 }

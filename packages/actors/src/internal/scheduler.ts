@@ -14,7 +14,7 @@ import type { Logger } from '../logger.js';
 import { formatPid, isPid, isRemoteName, pidEquals, type Dest, type Pid, type Ref, type RemoteName } from '../pid.js';
 import type { ActorInfo, ActorSpec, Behaviour, CallMessage, DirtyOptions, From, ModuleRef, ProcessFn, SpawnOptions } from '../types.js';
 import { Actor, BUSY, EXITED, PROCESS, QUEUED, TERMINATING, TRAP_EXIT } from './actor.js';
-import { currentOwner, nodeSetImmediate, setOwner } from './callback-owners.js';
+import { nodeSetImmediate, running, setOwner, type CallbackOwners } from './callback-owners.js';
 import { handleIncoming } from './incoming-signals.js';
 import { PendingCalls } from './pending-calls.js';
 import { checkSpec, describeActor, isCallMessage, isModuleRef, remoteNodePid } from './scheduler-helpers.js';
@@ -39,7 +39,7 @@ export interface SchedulerHost {
 
 type StartedCallback = (err: unknown, pid?: Pid) => void;
 
-export class Scheduler {
+export class Scheduler implements CallbackOwners {
   readonly actors = new Map<number, Actor>();
   readonly pid: Pid;
   private nextId = 1;
@@ -108,7 +108,7 @@ export class Scheduler {
     Promise.resolve()
       .then(() => {
         // What the process creates from here on is its own (see callback-owners.ts).
-        setOwner(actor);
+        setOwner(this, actor.self.id);
         return fn(actor, args);
       })
       .then(
@@ -123,16 +123,17 @@ export class Scheduler {
   private runInit(actor: Actor, behaviour: Behaviour, args: unknown, onStarted?: StartedCallback): void {
     actor.flags |= BUSY;
     // What init creates is the new actor's, not its spawner's.
-    const spawner = currentOwner();
-    setOwner(actor);
+    const spawnerTable = running.table;
+    const spawnerId = running.id;
+    setOwner(this, actor.self.id);
     let result: unknown;
     try {
       result = behaviour.init(actor, args);
     } catch (err) {
-      setOwner(spawner);
+      setOwner(spawnerTable, spawnerId);
       return this.initFailed(actor, err, onStarted);
     }
-    setOwner(spawner);
+    setOwner(spawnerTable, spawnerId);
     if (result instanceof Promise) {
       result.then(
         (state) => this.initDone(actor, state, onStarted),
@@ -655,6 +656,16 @@ export class Scheduler {
     return pid.creation === this.creation ? this.actors.get(pid.id) : undefined;
   }
 
+  /** An error escaped a timer, promise or listener that actor `id` created (see callback-owners.ts). */
+  crashFromCallback(id: number, err: unknown): void {
+    const actor = this.actors.get(id);
+    if (actor === undefined) {
+      this.logger.warn({ pid: formatPid({ node: this.nodeName, scheduler: this.index, id, creation: this.creation }), err }, 'a callback of an exited actor threw');
+      return;
+    }
+    actor.crashFromCallback(err);
+  }
+
   /** Handles a signal addressed to this scheduler or one of its actors. */
   handleSignal(signal: Signal): void {
     handleIncoming(this, signal);
@@ -700,7 +711,7 @@ export class Scheduler {
         queue[this.runHead++] = undefined;
         actor.flags &= ~QUEUED;
         if ((actor.flags & (EXITED | BUSY)) !== 0) continue;
-        setOwner(actor);
+        setOwner(this, actor.self.id);
         budget -= this.runTurn(actor);
         if (actor.mailbox !== null && (actor.flags & (EXITED | BUSY | QUEUED)) === 0) {
           actor.flags |= QUEUED;
@@ -710,7 +721,7 @@ export class Scheduler {
         if ((++turns & 63) === 0 && performance.now() > deadlineMs) break;
       }
     } finally {
-      setOwner(undefined);
+      setOwner(undefined, 0);
     }
     if (this.runHead === queue.length) {
       queue.length = 0;
