@@ -16,9 +16,10 @@ import type { ActorInfo, ActorSpec, Behaviour, CallMessage, DirtyOptions, From, 
 import { Actor, BUSY, EXITED, PROCESS, QUEUED, TERMINATING, TRAP_EXIT } from './actor.js';
 import { nodeSetImmediate, running, setOwner, type CallbackOwners } from './callback-owners.js';
 import { handleIncoming } from './incoming-signals.js';
+import { spawnFromModule, startActor } from './starting.js';
 import { PendingCalls } from './pending-calls.js';
 import { checkSpec, describeActor, isCallMessage, isModuleRef, remoteNodePid } from './scheduler-helpers.js';
-import { isByName, KILL, KILLED, NOPROC, NORMAL, SCHEDULER_PID_ID, type Signal, type SpawnWireOptions } from './signals.js';
+import { isByName, KILL, KILLED, NOPROC, NORMAL, SCHEDULER_PID_ID, type Signal } from './signals.js';
 
 /** What a scheduler needs from the thread that hosts it. */
 export interface SchedulerHost {
@@ -163,49 +164,12 @@ export class Scheduler implements CallbackOwners {
 
   /** Starts any spec on any scheduler and resolves once its init has returned. */
   start(spec: ActorSpec, args: unknown, options?: SpawnOptions): Promise<Pid> {
-    const target = options?.scheduler ?? this.index;
-    if (!Number.isInteger(target) || target < 0 || target >= this.host.schedulerCount) {
-      return Promise.reject(new InvalidArgumentError(`scheduler ${target} does not exist; this node has schedulers 0..${this.host.schedulerCount - 1}`));
-    }
-    if (isModuleRef(spec)) {
-      const wire: SpawnWireOptions = { name: options?.name, trapExit: options?.trapExit, link: isPid(options?.link) ? options.link : undefined };
-      const ref = this.makeRef();
-      const to = this.host.schedulerPid(target);
-      const promise = this.calls.await(ref, `scheduler ${target}`, to, this.pid, Infinity, false);
-      this.route({ k: 'spawn', to, ref, replyTo: this.pid, spec, args, options: wire });
-      return promise as Promise<Pid>;
-    }
-    if (target !== this.index) {
-      return Promise.reject(new InvalidArgumentError('functions and objects cannot cross threads: start actors on another scheduler from {module, export}'));
-    }
-    return new Promise((resolve, reject) => {
-      try {
-        this.spawn(spec as Behaviour | ProcessFn, args, { ...options, scheduler: undefined }, (err, pid) => {
-          if (err === undefined) resolve(pid!);
-          else reject(err);
-        });
-      } catch (err) {
-        reject(err);
-      }
-    });
+    return startActor(this, spec, args, options);
   }
 
+  /** Another thread asked this one to start an actor from a module (see starting.ts). */
   spawnFromSignal(signal: Extract<Signal, { k: 'spawn' }>): void {
-    const reply = (ok: boolean, value: unknown) =>
-      this.route({ k: 'reply', to: signal.replyTo, ref: signal.ref, ok, value: ok ? value : encodeError(value) });
-    this.host.loadModule(signal.spec).then(
-      (spec) => {
-        try {
-          this.spawn(spec, signal.args, { ...signal.options, scheduler: undefined }, (err, pid) => {
-            if (err === undefined) reply(true, pid);
-            else reply(false, err);
-          });
-        } catch (err) {
-          reply(false, err);
-        }
-      },
-      (err: unknown) => reply(false, err),
-    );
+    spawnFromModule(this, signal);
   }
 
   // ---- messaging ----
