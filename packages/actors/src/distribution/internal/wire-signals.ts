@@ -51,8 +51,8 @@ function pidIn(value: unknown, e: Ends): Pid | undefined {
     if (!Number.isSafeInteger(value) || value < 0) return undefined;
     const end = value % 2;
     const rest = (value - end) / 2;
-    const scheduler = rest % SCHEDULERS_PACKED;
-    const id = (rest - scheduler) / SCHEDULERS_PACKED;
+    const scheduler = packedScheduler(rest);
+    const id = packedId(rest);
     return end === 0 ? { node: e.sender, scheduler, id, creation: e.senderCreation } : { node: e.receiver, scheduler, id, creation: e.receiverCreation };
   }
   if (!Array.isArray(value) || value.length !== 4) return undefined;
@@ -131,7 +131,7 @@ export function messageToReceiver(raw: unknown): number {
   return typeof to === 'number' && Number.isSafeInteger(to) && to >= 0 && to % 2 === 1 ? (to - 1) / 2 : -1;
 }
 
-/** The scheduler and id of a target given by messageToReceiver. */
+/** The scheduler and id of a packed pid without its end bit (as messageToReceiver gives it). */
 export function packedScheduler(packed: number): number {
   return packed % SCHEDULERS_PACKED;
 }
