@@ -95,12 +95,13 @@ function runMain(mode: 'owned' | 'unowned') {
 }
 
 describe('errors from callbacks of actor code on the main thread', () => {
-  it('crash the actor that created them and leave the process running', () => {
+  it('crash the actor that created them and leave the process running; after the node stops, they are logged', () => {
     const { status, lines } = runMain('owned');
     expect(lines).toEqual([
       { what: 'timer', reason: 'thrown from a timer' },
       { what: 'reject', reason: 'rejected and forgotten' },
       { survivor: 'alive' },
+      { late: 'thrown after the node stopped' },
     ]);
     expect(status).toBe(0);
   });

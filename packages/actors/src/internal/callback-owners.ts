@@ -11,9 +11,11 @@
 // timers use the functions saved below, so its hot paths allocate nothing for this, and
 // it opens its sockets outside any owner (`withoutOwner`).
 //
-// An owner is a table (a scheduler, long-lived) and a number in it (the actor's id), not
-// the actor object: storing an actor just spawned into a long-lived object pays V8's
-// write barrier, which made every spawn measurably slower.
+// The running owner is two small integers: a table's number (a scheduler's, see
+// `registerOwners`) and the actor's id in it. Marking it is then a plain store on every
+// turn: storing an object just made (an actor just spawned, the scheduler of a node just
+// started) into a long-lived one pays V8's write barrier, which measured 5% of a
+// ping-pong and of a spawn.
 
 import { EventEmitter } from 'node:events';
 import { promiseHooks } from 'node:v8';
@@ -34,21 +36,43 @@ export const nodeSetImmediate = globalThis.setImmediate;
 export const nodeQueueMicrotask = globalThis.queueMicrotask;
 const nodeSetInterval = globalThis.setInterval;
 
-/** The running owner: `table` undefined outside actor code. Fields of one object, which measured faster to write than module variables the hooks capture. */
-export const running: { table: CallbackOwners | undefined; id: number } = { table: undefined, id: 0 };
+/** Tables by number; 0 is no one's (outside actor code). */
+const tables: (CallbackOwners | undefined)[] = [undefined];
+export const NO_OWNER = 0;
+
+/** The running owner: table `NO_OWNER` outside actor code. Fields of one object, which measured faster to write than module variables the hooks capture. */
+export const running: { table: number; id: number } = { table: NO_OWNER, id: 0 };
 let installed = false;
 
-/** Marks the code that runs from now on (until the next call) as owner `id` of `table`'s, or no one's. */
-export function setOwner(table: CallbackOwners | undefined, id: number): void {
+/** Gives `table` its number, for `setOwner`. */
+export function registerOwners(table: CallbackOwners): number {
+  tables.push(table);
+  return tables.length - 1;
+}
+
+/**
+ * Table `index` is done (its scheduler stopped): errors from its callbacks go to `late`
+ * from now on, and the table itself is no longer kept alive from here.
+ */
+export function retireOwners(index: number, late: CallbackOwners): void {
+  tables[index] = late;
+}
+
+/** Marks the code that runs from now on (until the next call) as owner `id` of table `table`'s, or no one's. */
+export function setOwner(table: number, id: number): void {
   running.table = table;
   running.id = id;
+}
+
+function crashOwner(table: number, id: number, err: unknown): void {
+  tables[table]!.crashFromCallback(id, err);
 }
 
 /** Runs runtime code that creates long-lived callbacks (a connection's) as no actor's, even when an actor's send started it. */
 export function withoutOwner<T>(fn: () => T): T {
   const outerTable = running.table;
   const outerId = running.id;
-  running.table = undefined;
+  running.table = NO_OWNER;
   try {
     return fn();
   } finally {
@@ -66,34 +90,34 @@ export function isolateActorCallbacks(unowned: (err: unknown, kind: 'uncaughtExc
   installed = true;
   promiseHooks.onInit((promise) => {
     const table = running.table;
-    if (table === undefined) return;
+    if (table === NO_OWNER) return;
     (promise as unknown as Marked)[OWNER] = table;
     (promise as unknown as Marked)[OWNER_ID] = running.id;
   });
   promiseHooks.onBefore((promise) => {
-    running.table = (promise as unknown as Marked)[OWNER] as CallbackOwners | undefined;
+    running.table = ((promise as unknown as Marked)[OWNER] as number | undefined) ?? NO_OWNER;
     running.id = ((promise as unknown as Marked)[OWNER_ID] as number | undefined) ?? 0;
   });
   promiseHooks.onAfter(() => {
-    running.table = undefined;
+    running.table = NO_OWNER;
   });
   const g = globalThis as Record<string, unknown>;
   g.setTimeout = wrapTimer(nodeSetTimeout);
   g.setInterval = wrapTimer(nodeSetInterval);
   g.setImmediate = wrapTimer(nodeSetImmediate);
-  g.queueMicrotask = (callback: () => void) => nodeQueueMicrotask(running.table === undefined ? callback : owned(running.table, running.id, callback));
+  g.queueMicrotask = (callback: () => void) => nodeQueueMicrotask(running.table === NO_OWNER ? callback : owned(running.table, running.id, callback));
   ownListeners();
   process.on('uncaughtException', (err) => unowned(err, 'uncaughtException'));
   process.on('unhandledRejection', (reason, promise) => {
-    const table = (promise as unknown as Marked)[OWNER] as CallbackOwners | undefined;
-    if (table !== undefined) table.crashFromCallback((promise as unknown as Marked)[OWNER_ID] as number, reason);
+    const table = (promise as unknown as Marked)[OWNER] as number | undefined;
+    if (table !== undefined) crashOwner(table, (promise as unknown as Marked)[OWNER_ID] as number, reason);
     else unowned(reason, 'unhandledRejection');
   });
 }
 
 function wrapTimer<F extends (callback: (...args: any[]) => void, ...rest: any[]) => unknown>(original: F): F {
   const wrapped = function (this: unknown, callback: (...args: any[]) => void, ...rest: any[]) {
-    if (running.table === undefined || typeof callback !== 'function') return original.call(this, callback, ...rest);
+    if (running.table === NO_OWNER || typeof callback !== 'function') return original.call(this, callback, ...rest);
     return original.call(this, owned(running.table, running.id, callback), ...rest);
   } as F;
   // Keep what hangs on Node's functions, such as util.promisify's custom form.
@@ -120,7 +144,7 @@ function ownListeners(): void {
   /** `unowned` as Node has it outside actor code; inside, the owned listener is added by `plain`. */
   const owning = (unowned: Add, plain: Add, isOnce: boolean): Add =>
     function (event, listener) {
-      if (running.table === undefined || typeof listener !== 'function') return unowned.call(this, event, listener);
+      if (running.table === NO_OWNER || typeof listener !== 'function') return unowned.call(this, event, listener);
       return plain.call(this, event, ownedListener(running.table, running.id, this, event, listener, isOnce));
     };
   proto.addListener = proto.on = owning(add, add, false);
@@ -131,7 +155,7 @@ function ownListeners(): void {
 
 type Listener = ((...args: any[]) => void) & { listener?: Listener };
 
-function ownedListener(table: CallbackOwners, id: number, emitter: EventEmitter, event: string | symbol, listener: Listener, isOnce: boolean): Listener {
+function ownedListener(table: number, id: number, emitter: EventEmitter, event: string | symbol, listener: Listener, isOnce: boolean): Listener {
   const run = owned(table, id, listener);
   let fired = false;
   const wrapped: Listener = isOnce
@@ -147,7 +171,7 @@ function ownedListener(table: CallbackOwners, id: number, emitter: EventEmitter,
 }
 
 /** `callback` run as owner `id` of `table`'s code: what it creates is that owner's, and what it throws crashes the owner. */
-function owned(table: CallbackOwners, id: number, callback: (...args: any[]) => void): (...args: any[]) => void {
+function owned(table: number, id: number, callback: (...args: any[]) => void): (...args: any[]) => void {
   return function (this: unknown, ...args: any[]) {
     const outerTable = running.table;
     const outerId = running.id;
@@ -156,7 +180,7 @@ function owned(table: CallbackOwners, id: number, callback: (...args: any[]) => 
     try {
       callback.apply(this, args);
     } catch (err) {
-      table.crashFromCallback(id, err);
+      crashOwner(table, id, err);
     } finally {
       running.table = outerTable;
       running.id = outerId;

@@ -14,7 +14,7 @@ import type { Logger } from '../logger.js';
 import { formatPid, isPid, isRemoteName, pidEquals, type Dest, type Pid, type Ref, type RemoteName } from '../pid.js';
 import type { ActorInfo, ActorSpec, Behaviour, CallMessage, DirtyOptions, From, ModuleRef, ProcessFn, SpawnOptions } from '../types.js';
 import { Actor, BUSY, EXITED, PROCESS, QUEUED, TERMINATING, TRAP_EXIT } from './actor.js';
-import { nodeSetImmediate, running, setOwner, type CallbackOwners } from './callback-owners.js';
+import { NO_OWNER, nodeSetImmediate, registerOwners, retireOwners, running, setOwner, type CallbackOwners } from './callback-owners.js';
 import { handleIncoming } from './incoming-signals.js';
 import { spawnFromModule, startActor } from './starting.js';
 import { PendingCalls } from './pending-calls.js';
@@ -50,6 +50,8 @@ export class Scheduler implements CallbackOwners {
   private runHead = 0;
   private drainScheduled = false;
   readonly calls: PendingCalls;
+  /** This scheduler's number as an owner of callbacks (see callback-owners.ts). */
+  private readonly owners = registerOwners(this);
   /** Messages handled since start, for observability and benchmarks. */
   handled = 0;
 
@@ -109,7 +111,7 @@ export class Scheduler implements CallbackOwners {
     Promise.resolve()
       .then(() => {
         // What the process creates from here on is its own (see callback-owners.ts).
-        setOwner(this, actor.self.id);
+        setOwner(this.owners, actor.self.id);
         return fn(actor, args);
       })
       .then(
@@ -126,7 +128,7 @@ export class Scheduler implements CallbackOwners {
     // What init creates is the new actor's, not its spawner's.
     const spawnerTable = running.table;
     const spawnerId = running.id;
-    setOwner(this, actor.self.id);
+    setOwner(this.owners, actor.self.id);
     let result: unknown;
     try {
       result = behaviour.init(actor, args);
@@ -623,10 +625,7 @@ export class Scheduler implements CallbackOwners {
   /** An error escaped a timer, promise or listener that actor `id` created (see callback-owners.ts). */
   crashFromCallback(id: number, err: unknown): void {
     const actor = this.actors.get(id);
-    if (actor === undefined) {
-      this.logger.warn({ pid: formatPid({ node: this.nodeName, scheduler: this.index, id, creation: this.creation }), err }, 'a callback of an exited actor threw');
-      return;
-    }
+    if (actor === undefined) return warnLateCallback(this.logger, { node: this.nodeName, scheduler: this.index, id, creation: this.creation }, err);
     actor.crashFromCallback(err);
   }
 
@@ -675,7 +674,7 @@ export class Scheduler implements CallbackOwners {
         queue[this.runHead++] = undefined;
         actor.flags &= ~QUEUED;
         if ((actor.flags & (EXITED | BUSY)) !== 0) continue;
-        setOwner(this, actor.self.id);
+        setOwner(this.owners, actor.self.id);
         budget -= this.runTurn(actor);
         if (actor.mailbox !== null && (actor.flags & (EXITED | BUSY | QUEUED)) === 0) {
           actor.flags |= QUEUED;
@@ -685,7 +684,7 @@ export class Scheduler implements CallbackOwners {
         if ((++turns & 63) === 0 && performance.now() > deadlineMs) break;
       }
     } finally {
-      setOwner(undefined, 0);
+      setOwner(NO_OWNER, 0);
     }
     if (this.runHead === queue.length) {
       queue.length = 0;
@@ -769,6 +768,16 @@ export class Scheduler implements CallbackOwners {
   killAll(reason: unknown): void {
     for (const actor of [...this.actors.values()].reverse()) this.finishExit(actor, reason);
     this.calls.failAll();
+    // Built apart from `this`, so the stopped scheduler is not kept alive for them.
+    retireOwners(this.owners, lateCallbacks(this.logger, this.nodeName, this.index, this.creation));
   }
 }
 
+/** What a stopped scheduler's callbacks answer to: their actors are gone, so an error is logged. */
+function lateCallbacks(logger: Logger, node: string, scheduler: number, creation: number): CallbackOwners {
+  return { crashFromCallback: (id, err) => warnLateCallback(logger, { node, scheduler, id, creation }, err) };
+}
+
+function warnLateCallback(logger: Logger, pid: Pid, err: unknown): void {
+  logger.warn({ pid: formatPid(pid), err }, 'a callback of an exited actor threw');
+}
