@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Behaviour } from '../src/index.js';
 import { fixtures, startNode } from './helpers.js';
 
 type TestNode = Awaited<ReturnType<typeof startNode>>;
@@ -34,6 +35,33 @@ describe('errors from callbacks of actor code on a worker scheduler', () => {
     const fresh = await node.start(relay, undefined, { scheduler: 1 });
     expect(fresh.creation).toBe(culprit.creation);
     expect(node.records.some((r) => r.msg === 'actor crashed')).toBe(true);
+  });
+});
+
+describe('callbacks created during a run of turns', () => {
+  it('belong to the actor whose turn created them, wherever it is in the run', async () => {
+    node = await startNode();
+    // Each actor, on its turn, sets a timer and leaves a promise rejected: both name it.
+    const careless: Behaviour<string> = {
+      init: (_ctx, name: string) => name,
+      handle: (msg: string, name) => {
+        if (msg === 'timer') {
+          setTimeout(() => {
+            throw new Error(`timer of ${name}`);
+          }, 1);
+        } else {
+          void Promise.reject(new Error(`rejection of ${name}`));
+        }
+        return name;
+      },
+    };
+    const names = ['a', 'b', 'c', 'd'];
+    const pids = names.map((name) => node.spawn(careless, name));
+    const downs = pids.map((pid) => node.monitor(pid));
+    // All four are queued before the scheduler runs, so their turns come in one run.
+    pids.forEach((pid, i) => node.send(pid, i % 2 === 0 ? 'timer' : 'reject'));
+    const reasons = (await Promise.all(downs)).map((down) => (down.reason as Error).message);
+    expect(reasons).toEqual(['timer of a', 'rejection of b', 'timer of c', 'rejection of d']);
   });
 });
 
