@@ -390,7 +390,7 @@ export class Scheduler implements CallbackOwners {
 
   exitSignal(from: Pid, to: Pid, reason: unknown): void {
     if (to.scheduler === this.index && to.node === this.nodeName) {
-      // Taken at once, as route would, without building the signal (spawn + exit is a benchmark figure).
+      // Taken at once, as route would, without building a signal for it to hand straight back.
       const actor = this.local(to);
       if (actor !== undefined) this.receiveExit(actor, from, reason, false);
       return;
