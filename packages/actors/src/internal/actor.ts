@@ -72,15 +72,6 @@ export class Actor implements ActorContext {
     return this.sched.logger;
   }
 
-  /** An error escaped a timer or promise this actor's code created (see Scheduler.crashFromCallback): the actor crashes, as if its handler threw. */
-  crashFromCallback(err: unknown): void {
-    if ((this.flags & EXITED) !== 0) {
-      this.sched.logger.warn({ pid: formatPid(this.self), err }, 'a callback of an exited actor threw');
-      return;
-    }
-    this.sched.crash(this, err);
-  }
-
   hasLink(pid: Pid): boolean {
     const links = this.links;
     if (links === null) return false;

@@ -628,11 +628,15 @@ export class Scheduler implements CallbackOwners {
     return pid.creation === this.creation ? this.actors.get(pid.id) : undefined;
   }
 
-  /** An error escaped a timer, promise or listener that actor `id` created (see callback-owners.ts). */
+  /**
+   * An error escaped a timer, promise or listener that actor `id` created (see
+   * callback-owners.ts): the actor crashes, as if its handler threw. An exited actor is
+   * no longer in the table (finishExit), so its late callbacks are only logged.
+   */
   crashFromCallback(id: number, err: unknown): void {
     const actor = this.actors.get(id);
     if (actor === undefined) return warnLateCallback(this.logger, { node: this.nodeName, scheduler: this.index, id, creation: this.creation }, err);
-    actor.crashFromCallback(err);
+    this.crash(actor, err);
   }
 
   /** Handles a signal addressed to this scheduler or one of its actors. */
