@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseNodeName, pidEquals, type ActorContext, type ExitMessage, type Pid } from '../src/index.js';
 import { peers } from './distribution/peers.js';
-import { inbox } from './helpers.js';
+import { inbox, startNode } from './helpers.js';
 
 const cluster = peers();
 afterAll(() => cluster.cleanup());
@@ -55,5 +55,23 @@ describe('a node restarted on the same name and port', () => {
     expect(trapper).toBeDefined();
     a.exit(old.echo, 'kill');
     expect(await a.call(now.echo, 'still here')).toMatchObject({ echoed: 'still here' });
+  });
+});
+
+describe('a pid of an earlier incarnation on this very scheduler', () => {
+  it('is a dead process to exit signals, from outside actors and from actors', async () => {
+    const node = await startNode();
+    try {
+      const counter = { init: () => 0, handleCall: (_r: unknown, _f: unknown, n: number) => ({ reply: n, state: n }) };
+      const alive = node.spawn(counter, undefined);
+      // Same node, scheduler and number: only the creation says it is another incarnation's.
+      const earlier: Pid = { ...alive, creation: alive.creation === 1 ? 2 : alive.creation - 1 };
+      node.exit(earlier, 'kill');
+      const killer = node.spawn(async (ctx: ActorContext) => ctx.exit(earlier, 'kill'));
+      expect((await node.monitor(killer)).reason).toBe('normal');
+      expect(await node.call(alive, 'count')).toBe(0);
+    } finally {
+      await node.stop();
+    }
   });
 });
